@@ -1,0 +1,434 @@
+//! Request framing: multibulk (`*N\r\n$len\r\n...`) and inline commands.
+//!
+//! Error texts are Redis's own (`networking.c`), so clients and tests that
+//! match on them keep working.
+
+use bytes::{Bytes, BytesMut};
+
+/// Longest inline command line or `*`/`$` header line Redis accepts.
+pub const INLINE_LEN_MAX: usize = 64 * 1024;
+
+/// Limits applied while framing a request. Every length read from the wire is
+/// checked against one of these before anything is allocated for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `proto-max-bulk-len`: the largest single argument.
+    pub bulk_len_max: usize,
+    /// `proto-max-multibulk-len`: the most arguments in one command.
+    pub multibulk_len_max: usize,
+    /// Before `AUTH` succeeds Redis only accepts tiny commands, so an
+    /// unauthenticated client cannot make the node allocate much.
+    pub authenticated: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { bulk_len_max: 512 * 1024 * 1024, multibulk_len_max: 1024 * 1024, authenticated: true }
+    }
+}
+
+/// Unauthenticated clients may send at most this many arguments ...
+const UNAUTH_MULTIBULK_MAX: usize = 10;
+/// ... each at most this long (Redis 7).
+const UNAUTH_BULK_MAX: usize = 16384;
+
+/// Malformed input. The connection answers `-ERR <Display>` and closes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Protocol error: {0}")]
+pub struct ProtocolError(pub String);
+
+impl ProtocolError {
+    fn new(msg: &str) -> Self {
+        ProtocolError(msg.to_owned())
+    }
+}
+
+/// Frames one command from the front of `buf`.
+///
+/// Returns `Ok(Some(args))` and consumes the command's bytes when a whole
+/// command is present, `Ok(None)` (consuming nothing, or only empty lines and
+/// empty multibulks that Redis skips) when more bytes are needed, and
+/// `Err` for malformed input. An empty `args` is never returned.
+pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    loop {
+        let Some(&first) = buf.first() else {
+            return Ok(None);
+        };
+        let parsed = if first == b'*' { parse_multibulk(buf, limits)? } else { parse_inline(buf)? };
+        match parsed {
+            Parsed::Incomplete => return Ok(None),
+            // `*0\r\n`, `*-1\r\n` and blank inline lines are skipped, as Redis does.
+            Parsed::Empty(consumed) => {
+                let _ = buf.split_to(consumed);
+            }
+            Parsed::Command(args) => return Ok(Some(args)),
+        }
+    }
+}
+
+enum Parsed {
+    Incomplete,
+    Empty(usize),
+    Command(Vec<Bytes>),
+}
+
+/// Finds `\r\n` at or after `from`, returning the index of `\r`.
+fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(off) = memchr(b'\r', &buf[i..]) {
+        let at = i + off;
+        if at + 1 >= buf.len() {
+            return None;
+        }
+        if buf[at + 1] == b'\n' {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Parses a decimal integer the way Redis's `string2ll` does: optional `-`,
+/// no `+`, no leading zeros, no spaces, within `i64`.
+pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    if digits.len() > 1 && digits[0] == b'0' {
+        return None;
+    }
+    if neg && digits == b"0" {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        v = if neg { v.checked_mul(10)?.checked_sub(d)? } else { v.checked_mul(10)?.checked_add(d)? };
+    }
+    Some(v)
+}
+
+fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ProtocolError> {
+    let Some(eol) = find_crlf(buf, 1) else {
+        if buf.len() > INLINE_LEN_MAX {
+            return Err(ProtocolError::new("too big mbulk count string"));
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    let count = parse_i64(&buf[1..eol]).ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
+    if count > i64::from(i32::MAX) {
+        return Err(ProtocolError::new("invalid multibulk length"));
+    }
+    if count <= 0 {
+        return Ok(Parsed::Empty(eol + 2));
+    }
+    let count = count as usize;
+    if !limits.authenticated && count > UNAUTH_MULTIBULK_MAX {
+        return Err(ProtocolError::new("unauthenticated multibulk length"));
+    }
+    if count > limits.multibulk_len_max {
+        return Err(ProtocolError::new("invalid multibulk length"));
+    }
+
+    // First pass: find every argument's span without copying. Only when the
+    // whole command is present is the buffer split off and sliced.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(count.min(1024));
+    let mut pos = eol + 2;
+    for _ in 0..count {
+        let Some(&marker) = buf.get(pos) else {
+            return Ok(Parsed::Incomplete);
+        };
+        if marker != b'$' {
+            let shown = char::from(marker);
+            return Err(ProtocolError(format!("expected '$', got '{shown}'")));
+        }
+        let Some(eol) = find_crlf(buf, pos + 1) else {
+            if buf.len() - pos > INLINE_LEN_MAX {
+                return Err(ProtocolError::new("too big bulk count string"));
+            }
+            return Ok(Parsed::Incomplete);
+        };
+        let len = parse_i64(&buf[pos + 1..eol]).ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
+        if len < 0 || len as u64 > limits.bulk_len_max as u64 {
+            return Err(ProtocolError::new("invalid bulk length"));
+        }
+        let len = len as usize;
+        if !limits.authenticated && len > UNAUTH_BULK_MAX {
+            return Err(ProtocolError::new("unauthenticated bulk length"));
+        }
+        let start = eol + 2;
+        let end = start + len;
+        if buf.len() < end + 2 {
+            // Make room for the rest of a large argument in one go, so it is
+            // not received through many small reallocations.
+            buf.reserve(end + 2 - buf.len());
+            return Ok(Parsed::Incomplete);
+        }
+        spans.push((start, end));
+        // Like Redis, the two bytes after the data are taken as the CRLF.
+        pos = end + 2;
+    }
+    let frame = buf.split_to(pos).freeze();
+    let args = spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect();
+    Ok(Parsed::Command(args))
+}
+
+fn parse_inline(buf: &mut BytesMut) -> Result<Parsed, ProtocolError> {
+    let Some(nl) = memchr(b'\n', buf) else {
+        if buf.len() > INLINE_LEN_MAX {
+            return Err(ProtocolError::new("too big inline request"));
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    let args = split_args(&buf[..line_end]).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
+    let _ = buf.split_to(nl + 1);
+    if args.is_empty() {
+        return Ok(Parsed::Empty(0));
+    }
+    Ok(Parsed::Command(args.into_iter().map(Bytes::from).collect()))
+}
+
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    }
+}
+
+/// Splits an inline command line into arguments with the quoting rules of
+/// Redis's `sdssplitargs`: `"..."` with C escapes and `\xHH`, `'...'` with
+/// only `\'`, and a closing quote must be followed by a space or the end.
+/// Returns `None` for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // Redis splits a C string: a NUL ends the line.
+    let line = &line[..memchr(0, line).unwrap_or(line.len())];
+    let mut args = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return Some(args);
+        }
+        let mut cur = Vec::new();
+        let mut in_dq = false;
+        let mut in_sq = false;
+        loop {
+            if in_dq {
+                if i >= n {
+                    return None;
+                }
+                if line[i] == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                    cur.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
+                    i += 3;
+                } else if line[i] == b'\\' && i + 1 < n {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        c => c,
+                    });
+                } else if line[i] == b'"' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(line[i]);
+                }
+            } else if in_sq {
+                if i >= n {
+                    return None;
+                }
+                if line[i] == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if line[i] == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(line[i]);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
+                    b'"' => in_dq = true,
+                    b'\'' => in_sq = true,
+                    c => cur.push(c),
+                }
+            }
+            i += 1;
+        }
+        args.push(cur);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(input: &[u8]) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let mut buf = BytesMut::from(input);
+        parse_request(&mut buf, &Limits::default())
+    }
+
+    fn encode_command(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn multibulk_and_pipeline() {
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n"[..]);
+        let l = Limits::default();
+        assert_eq!(parse_request(&mut buf, &l).unwrap().unwrap(), vec![Bytes::from("GET"), Bytes::from("k")]);
+        assert_eq!(parse_request(&mut buf, &l).unwrap().unwrap(), vec![Bytes::from("PING")]);
+        assert_eq!(parse_request(&mut buf, &l).unwrap(), None);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn inline_commands() {
+        assert_eq!(parse(b"PING\r\n").unwrap().unwrap(), vec![Bytes::from("PING")]);
+        assert_eq!(
+            parse(b"set k \"a b\\x41\\n\" 'it\\'s'\n").unwrap().unwrap(),
+            vec![Bytes::from("set"), Bytes::from("k"), Bytes::from("a bA\n"), Bytes::from("it's")]
+        );
+        assert_eq!(parse(b"\r\n\r\nPING\r\n").unwrap().unwrap(), vec![Bytes::from("PING")]);
+        assert_eq!(parse(b"PING").unwrap(), None);
+        assert_eq!(parse(b"set k \"abc\n").unwrap_err().to_string(), "Protocol error: unbalanced quotes in request");
+        assert_eq!(parse(b"set k \"abc\"x\n").unwrap_err().to_string(), "Protocol error: unbalanced quotes in request");
+    }
+
+    #[test]
+    fn redis_error_texts() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"*abc\r\n", "invalid multibulk length"),
+            (b"*3000000000\r\n", "invalid multibulk length"),
+            (b"*1\r\n+foo\r\n", "expected '$', got '+'"),
+            (b"*1\r\n$-5\r\n", "invalid bulk length"),
+            (b"*1\r\n$99999999999999\r\n", "invalid bulk length"),
+            (b"*1\r\n$x\r\n", "invalid bulk length"),
+        ];
+        for (input, msg) in cases {
+            assert_eq!(
+                parse(input).unwrap_err(),
+                ProtocolError(msg.to_string()),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let big = vec![b'a'; INLINE_LEN_MAX + 1];
+        assert_eq!(parse(&big).unwrap_err().0, "too big inline request");
+        let mut big = b"*".to_vec();
+        big.extend(vec![b'1'; INLINE_LEN_MAX + 1]);
+        assert_eq!(parse(&big).unwrap_err().0, "too big mbulk count string");
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = Limits { bulk_len_max: 4, multibulk_len_max: 2, authenticated: true };
+        let mut buf = BytesMut::from(&b"*1\r\n$5\r\n"[..]);
+        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "invalid bulk length");
+        let mut buf = BytesMut::from(&b"*3\r\n"[..]);
+        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "invalid multibulk length");
+        let unauth = Limits { authenticated: false, ..Limits::default() };
+        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, "unauthenticated multibulk length");
+        let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
+        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, "unauthenticated bulk length");
+    }
+
+    #[test]
+    fn empty_multibulk_is_skipped() {
+        assert_eq!(parse(b"*0\r\n*-1\r\n*1\r\n$1\r\nx\r\n").unwrap().unwrap(), vec![Bytes::from("x")]);
+    }
+
+    #[test]
+    fn parse_i64_matches_string2ll() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"-", b"+1", b"01", b"-0", b" 1", b"1 ", b"9223372036854775808", b"1.5"] {
+            assert_eq!(parse_i64(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest! {
+        /// Any command survives encode → parse, however the bytes are split
+        /// across reads.
+        #[test]
+        fn multibulk_round_trip(
+            cmds in prop::collection::vec(prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..6), 1..5),
+            split in 0usize..400,
+        ) {
+            let mut wire = Vec::new();
+            for c in &cmds {
+                wire.extend(encode_command(c));
+            }
+            let split = split.min(wire.len());
+            let mut buf = BytesMut::from(&wire[..split]);
+            let limits = Limits::default();
+            let mut got = Vec::new();
+            while let Some(args) = parse_request(&mut buf, &limits).unwrap() {
+                got.push(args);
+            }
+            buf.extend_from_slice(&wire[split..]);
+            while let Some(args) = parse_request(&mut buf, &limits).unwrap() {
+                got.push(args);
+            }
+            prop_assert!(buf.is_empty());
+            let got: Vec<Vec<Vec<u8>>> = got.into_iter().map(|c| c.into_iter().map(|a| a.to_vec()).collect()).collect();
+            prop_assert_eq!(got, cmds);
+        }
+
+        /// Garbage never panics: it parses, asks for more, or is an error.
+        #[test]
+        fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            let limits = Limits { bulk_len_max: 1 << 20, multibulk_len_max: 1000, authenticated: true };
+            for _ in 0..100 {
+                match parse_request(&mut buf, &limits) {
+                    Ok(Some(args)) => prop_assert!(!args.is_empty()),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+    }
+}

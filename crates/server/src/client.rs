@@ -1,0 +1,178 @@
+//! Per-connection state, and the registry of connections that CLIENT LIST
+//! and CLIENT KILL read.
+//!
+//! A connection owns its [`Client`] outright; the part other connections may
+//! look at ([`ClientInfo`]) is behind an `Arc` with interior mutability, and
+//! is only written by its own connection (so its locks are uncontended).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use ringcache_resp::Proto;
+use tokio_util::sync::CancellationToken;
+
+/// What other connections can see of a client (CLIENT LIST / INFO / KILL).
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub name: Mutex<Bytes>,
+    pub lib_name: Mutex<Bytes>,
+    pub lib_ver: Mutex<Bytes>,
+    /// The last command run, lowercase (CLIENT LIST `cmd=`).
+    pub last_cmd: Mutex<&'static str>,
+    /// Milliseconds since `created` at the last command (for `idle=`).
+    pub last_active_ms: AtomicU64,
+    /// 2 or 3.
+    pub resp: AtomicU8,
+    /// Commands queued in MULTI, or -1 outside MULTI.
+    pub multi: AtomicI64,
+    /// Bytes in the query buffer after the last read.
+    pub qbuf: AtomicUsize,
+    /// Cancelled by CLIENT KILL.
+    pub kill: CancellationToken,
+}
+
+impl ClientInfo {
+    pub fn idle_secs(&self) -> u64 {
+        (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
+    }
+
+    pub fn touch(&self, cmd: &'static str) {
+        *self.last_cmd.lock() = cmd;
+        self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    /// One CLIENT LIST line, in Redis's field order.
+    pub fn list_line(&self) -> String {
+        let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
+        let lib_name = String::from_utf8_lossy(&self.lib_name.lock()).into_owned();
+        let lib_ver = String::from_utf8_lossy(&self.lib_ver.lock()).into_owned();
+        let multi = self.multi.load(Relaxed);
+        let flags = if multi >= 0 { "x" } else { "N" };
+        let qbuf = self.qbuf.load(Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            flags,
+            multi,
+            qbuf,
+            qbuf + 16384,
+            *self.last_cmd.lock(),
+            self.resp.load(Relaxed),
+            lib_name,
+            lib_ver,
+        )
+    }
+}
+
+/// A MULTI in progress.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queued: Vec<Vec<Bytes>>,
+    /// Bytes held by `queued`, bounded by the query buffer limit.
+    pub queued_bytes: usize,
+    /// A command failed to queue: EXEC will answer EXECABORT.
+    pub dirty: bool,
+}
+
+/// A connection's own state.
+#[derive(Debug)]
+pub struct Client {
+    pub id: u64,
+    pub proto: Proto,
+    pub authenticated: bool,
+    pub info: Arc<ClientInfo>,
+    pub multi: Option<Multi>,
+    /// WATCHed keys with their modification counts at WATCH time.
+    pub watched: Vec<(Bytes, u64)>,
+    /// Close the connection once this reply is written (QUIT).
+    pub close_after_reply: bool,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
+        Client {
+            id: info.id,
+            proto: Proto::Resp2,
+            authenticated,
+            info,
+            multi: None,
+            watched: Vec::new(),
+            close_after_reply: false,
+        }
+    }
+
+    pub fn set_proto(&mut self, proto: Proto) {
+        self.proto = proto;
+        self.info.resp.store(if proto == Proto::Resp3 { 3 } else { 2 }, Relaxed);
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl ClientRegistry {
+    /// Registers a new connection, or returns `None` if `max` are connected.
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, max: usize) -> Option<Arc<ClientInfo>> {
+        let mut clients = self.clients.lock();
+        if clients.len() >= max {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Relaxed) + 1;
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(Bytes::new()),
+            lib_name: Mutex::new(Bytes::new()),
+            lib_ver: Mutex::new(Bytes::new()),
+            last_cmd: Mutex::new("NULL"),
+            last_active_ms: AtomicU64::new(0),
+            resp: AtomicU8::new(2),
+            multi: AtomicI64::new(-1),
+            qbuf: AtomicUsize::new(0),
+            kill: CancellationToken::new(),
+        });
+        clients.insert(id, info.clone());
+        Some(info)
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of every client, by ascending id.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+}

@@ -1,0 +1,5 @@
+//! hashes commands.
+
+use super::CommandSpec;
+
+pub(super) const COMMANDS: &[CommandSpec] = &[];

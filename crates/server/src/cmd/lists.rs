@@ -1,0 +1,5 @@
+//! lists commands.
+
+use super::CommandSpec;
+
+pub(super) const COMMANDS: &[CommandSpec] = &[];

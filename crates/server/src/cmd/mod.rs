@@ -1,0 +1,351 @@
+//! Commands: the table, the dispatcher, and one module per command family.
+//!
+//! Every command is a [`CommandSpec`] in its family's `COMMANDS` table, with
+//! Redis's name, arity, flags and key positions, and a handler that does the
+//! same three steps: parse the arguments, apply, build the reply. The
+//! dispatcher checks auth and arity, queues inside MULTI, evicts before
+//! writes when over `maxmemory`, locks the shards of the command's keys and
+//! calls the handler. Handlers never lock anything themselves.
+
+pub mod args;
+mod connection;
+mod hashes;
+mod keys;
+mod lists;
+mod server;
+mod sets;
+mod strings;
+mod transactions;
+mod zsets;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+use ringcache_resp::Reply;
+use ringcache_store::{Locked, Oom, Shard, WrongType};
+
+use crate::client::Client;
+use crate::shared::Shared;
+
+/// A command's behaviour flags, as COMMAND INFO reports them.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    /// May use more memory: refused with -OOM when over maxmemory.
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const FAST: u32 = 1 << 4;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 5;
+    /// Not queued inside MULTI: runs at once (EXEC, DISCARD, MULTI, WATCH...).
+    pub const NO_MULTI: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const NOSCRIPT: u32 = 1 << 9;
+    pub const ALLOW_BUSY: u32 = 1 << 10;
+
+    /// Names for COMMAND INFO, in Redis's spelling.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Where a command's keys are in its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    None,
+    /// Arguments `first..=last` every `step`; a negative `last` counts from
+    /// the end (-1 = the last argument), as in Redis's legacy key specs.
+    Range {
+        first: usize,
+        last: isize,
+        step: usize,
+    },
+    /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
+    All,
+}
+
+impl Keys {
+    /// Shorthand for the common one-key-at-position-1 case.
+    pub const ONE: Keys = Keys::Range { first: 1, last: 1, step: 1 };
+
+    /// The key arguments of `args`. Arguments past the end are ignored
+    /// (arity has already been checked).
+    pub fn of<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let (first, last, step) = match *self {
+            Keys::Range { first, last, step } => {
+                let last = if last < 0 { args.len() as isize + last } else { last };
+                (first, last.max(-1), step.max(1))
+            }
+            Keys::None | Keys::All => (1, -1, 1),
+        };
+        let end = if last < 0 { 0 } else { (last as usize + 1).min(args.len()) };
+        args.get(first.min(end)..end).unwrap_or(&[]).iter().step_by(step).map(|b| b.as_ref())
+    }
+}
+
+/// What a handler gets: the locked shards of its keys, the node, its own
+/// connection, and the time (read once per command).
+pub struct Ctx<'a> {
+    pub db: Locked<'a>,
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+    pub now_ms: u64,
+}
+
+impl fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx").field("client", &self.client.id).field("now_ms", &self.now_ms).finish()
+    }
+}
+
+impl Ctx<'_> {
+    /// The shard holding `key` (which the command declared).
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        self.db.shard(key)
+    }
+}
+
+/// A command's failure, rendered as Redis's exact error reply.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CmdError {
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR index out of range")]
+    OutOfRange,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
+    /// Any other error; the text starts with its code (`ERR ...`).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CmdError {
+    pub fn other(msg: impl Into<String>) -> CmdError {
+        CmdError::Other(msg.into())
+    }
+}
+
+impl From<WrongType> for CmdError {
+    fn from(_: WrongType) -> Self {
+        CmdError::WrongType
+    }
+}
+
+impl From<Oom> for CmdError {
+    fn from(_: Oom) -> Self {
+        CmdError::Oom
+    }
+}
+
+impl From<CmdError> for Reply {
+    fn from(e: CmdError) -> Self {
+        match e {
+            CmdError::Syntax => Reply::error_static("ERR syntax error"),
+            CmdError::NotInteger => Reply::error_static("ERR value is not an integer or out of range"),
+            CmdError::WrongType => {
+                Reply::error_static("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
+            other => Reply::error(other.to_string()),
+        }
+    }
+}
+
+pub type CmdResult = Result<Reply, CmdError>;
+
+/// A command handler: parse `args` (including the command name at 0),
+/// apply, reply.
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+/// A command's static description.
+pub struct CommandSpec {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Redis arity: N = exactly N arguments (with the name), -N = at least N.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: Keys,
+    /// Redis's command group (COMMAND DOCS): "string", "generic", ...
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandSpec").field("name", &self.name).finish()
+    }
+}
+
+impl CommandSpec {
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
+/// Every command family's table.
+fn families() -> [&'static [CommandSpec]; 9] {
+    [
+        connection::COMMANDS,
+        server::COMMANDS,
+        strings::COMMANDS,
+        keys::COMMANDS,
+        hashes::COMMANDS,
+        lists::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
+        transactions::COMMANDS,
+    ]
+}
+
+static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
+    let mut table = HashMap::new();
+    for spec in families().into_iter().flatten() {
+        debug_assert_eq!(spec.name, spec.name.to_ascii_lowercase(), "command names are lowercase");
+        let dup = table.insert(spec.name, spec);
+        assert!(dup.is_none(), "command {} registered twice", spec.name);
+    }
+    table
+});
+
+/// Looks up a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    // Command names are short; lowercase on the stack, not the heap.
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    TABLE.get(std::str::from_utf8(lower).ok()?).copied()
+}
+
+/// Every command, for COMMAND.
+pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    TABLE.values().copied()
+}
+
+/// Redis's reply to an unknown command, quoting up to the first arguments.
+fn unknown_command(args: &[Bytes]) -> CmdError {
+    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", printable(&args[0], 128));
+    for a in args.iter().skip(1).take(20) {
+        msg.push_str(&format!("'{}' ", printable(a, 128)));
+    }
+    CmdError::Other(msg)
+}
+
+/// Text safe to quote in an error line.
+pub(crate) fn printable(b: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(max)]);
+    s.replace(['\r', '\n'], " ")
+}
+
+pub(crate) use transactions::release_watches;
+
+/// Runs one command from a client. The reply is ready to encode.
+pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Reply {
+    debug_assert!(!args.is_empty());
+    let Some(spec) = lookup(&args[0]) else {
+        if let Some(m) = client.multi.as_mut() {
+            m.dirty = true;
+        }
+        return unknown_command(args).into();
+    };
+    client.info.touch(spec.name);
+    if !client.authenticated && !spec.has(flag::NO_AUTH) {
+        return Reply::error_static("NOAUTH Authentication required.");
+    }
+    if !spec.arity_ok(args.len()) {
+        if let Some(m) = client.multi.as_mut() {
+            m.dirty = true;
+        }
+        return CmdError::WrongArity(spec.name.to_owned()).into();
+    }
+    let now_ms = ringcache_store::now_ms();
+    if client.multi.is_some() && !spec.has(flag::NO_MULTI) {
+        return transactions::queue(shared, client, spec, args);
+    }
+    run(shared, client, spec, args, now_ms)
+}
+
+/// Runs a command outside a transaction: evict if needed, lock, handle.
+fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &[Bytes], now_ms: u64) -> Reply {
+    if spec.has(flag::WRITE) || spec.has(flag::DENYOOM) {
+        if let Err(oom) = shared.db.ensure_memory(now_ms) {
+            if spec.has(flag::DENYOOM) {
+                return CmdError::from(oom).into();
+            }
+        }
+    }
+    let db = match spec.keys {
+        Keys::None => shared.db.lock_keys(std::iter::empty()),
+        Keys::All => shared.db.lock_all(),
+        keys => shared.db.lock_keys(keys.of(args)),
+    };
+    let mut ctx = Ctx { db, shared, client, now_ms };
+    (spec.handler)(&mut ctx, args).unwrap_or_else(Reply::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    #[test]
+    fn key_positions() {
+        let a = args(&["mset", "a", "1", "b", "2"]);
+        let keys: Vec<_> = Keys::Range { first: 1, last: -1, step: 2 }.of(&a).collect();
+        assert_eq!(keys, vec![&b"a"[..], b"b"]);
+        let a = args(&["get", "k"]);
+        assert_eq!(Keys::ONE.of(&a).collect::<Vec<_>>(), vec![&b"k"[..]]);
+        assert_eq!(Keys::None.of(&a).count(), 0);
+        let a = args(&["lmove", "s", "d", "LEFT", "RIGHT"]);
+        assert_eq!(Keys::Range { first: 1, last: 2, step: 1 }.of(&a).count(), 2);
+        let a = args(&["del"]);
+        assert_eq!(Keys::Range { first: 1, last: -1, step: 1 }.of(&a).count(), 0);
+    }
+
+    #[test]
+    fn table_is_consistent() {
+        for spec in all_commands() {
+            assert!(spec.arity != 0, "{}", spec.name);
+            assert!(!(spec.has(flag::WRITE) && spec.has(flag::READONLY)), "{}", spec.name);
+            assert_eq!(lookup(spec.name.to_ascii_uppercase().as_bytes()).map(|s| s.name), Some(spec.name));
+        }
+    }
+}

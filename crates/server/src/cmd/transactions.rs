@@ -1,0 +1,177 @@
+//! MULTI / EXEC / DISCARD / WATCH / UNWATCH.
+//!
+//! EXEC locks the union of the shards of every queued command's keys and of
+//! the watched keys, checks the watches, and runs the queue under those
+//! locks: no other command can see or change those keys half-way, which is
+//! Redis's atomicity. A queued keyspace-wide command makes EXEC lock all.
+
+use bytes::Bytes;
+use ringcache_resp::Reply;
+
+use super::{flag, lookup, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::client::{Client, Multi};
+use crate::shared::Shared;
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "multi",
+        arity: 1,
+        flags: flag::NO_MULTI | flag::FAST | flag::LOADING | flag::STALE | flag::ALLOW_BUSY | flag::NOSCRIPT,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Starts a transaction.",
+        handler: multi,
+    },
+    CommandSpec {
+        name: "exec",
+        arity: 1,
+        flags: flag::NO_MULTI | flag::LOADING | flag::STALE | flag::NOSCRIPT,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Executes all commands in a transaction.",
+        handler: exec,
+    },
+    CommandSpec {
+        name: "discard",
+        arity: 1,
+        flags: flag::NO_MULTI | flag::FAST | flag::LOADING | flag::STALE | flag::ALLOW_BUSY | flag::NOSCRIPT,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Discards a transaction.",
+        handler: discard,
+    },
+    CommandSpec {
+        name: "watch",
+        arity: -2,
+        flags: flag::NO_MULTI | flag::FAST | flag::LOADING | flag::STALE | flag::ALLOW_BUSY | flag::NOSCRIPT,
+        keys: Keys::Range { first: 1, last: -1, step: 1 },
+        group: "transactions",
+        summary: "Monitors changes to keys to determine the execution of a transaction.",
+        handler: watch,
+    },
+    CommandSpec {
+        name: "unwatch",
+        arity: 1,
+        flags: flag::FAST | flag::LOADING | flag::STALE | flag::ALLOW_BUSY | flag::NOSCRIPT,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Forgets about watched keys of a transaction.",
+        handler: unwatch,
+    },
+];
+
+/// Queues a command inside MULTI, or flags the transaction as failed.
+pub(super) fn queue(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let limit = shared.with_config(|c| c.client_query_buffer_limit) as usize;
+    let m = client.multi.as_mut().expect("queue is only called inside MULTI");
+    if spec.has(flag::DENYOOM) && shared.db.ensure_memory(ringcache_store::now_ms()).is_err() {
+        m.dirty = true;
+        return CmdError::Oom.into();
+    }
+    let size: usize = args.iter().map(|a| a.len() + 16).sum();
+    if m.queued_bytes + size > limit {
+        m.dirty = true;
+        return Reply::error_static("ERR transaction too large: queued commands exceed client-query-buffer-limit");
+    }
+    m.queued_bytes += size;
+    m.queued.push(args.to_vec());
+    client.info.multi.store(m.queued.len() as i64, std::sync::atomic::Ordering::Relaxed);
+    Reply::simple("QUEUED")
+}
+
+fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::other("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Multi::default());
+    ctx.client.info.multi.store(0, std::sync::atomic::Ordering::Relaxed);
+    Ok(Reply::ok())
+}
+
+fn end_multi(client: &mut Client) -> Option<Multi> {
+    client.info.multi.store(-1, std::sync::atomic::Ordering::Relaxed);
+    client.multi.take()
+}
+
+/// Forgets every WATCH of `client` (each shard's count of watchers drops).
+pub(crate) fn release_watches(shared: &Shared, client: &mut Client) {
+    for (key, _) in client.watched.drain(..) {
+        shared.db.lock_key(&key).shard(&key).unwatch(&key);
+    }
+}
+
+fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if end_multi(ctx.client).is_none() {
+        return Err(CmdError::other("ERR DISCARD without MULTI"));
+    }
+    release_watches(ctx.shared, ctx.client);
+    Ok(Reply::ok())
+}
+
+fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::other("ERR WATCH inside MULTI is not allowed"));
+    }
+    for key in &args[1..] {
+        if ctx.client.watched.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        let version = ctx.db.shard(key).watch(key, ctx.now_ms);
+        ctx.client.watched.push((Bytes::copy_from_slice(key), version));
+    }
+    Ok(Reply::ok())
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    // WATCH's keys are not locked by this command; release them one by one.
+    release_watches(ctx.shared, ctx.client);
+    Ok(Reply::ok())
+}
+
+fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let Some(multi) = end_multi(ctx.client) else {
+        return Err(CmdError::other("ERR EXEC without MULTI"));
+    };
+    // EXEC was dispatched with no shards locked: take exactly the ones needed.
+    let shared = ctx.shared;
+    let client = &mut *ctx.client;
+    if multi.dirty {
+        release_watches(shared, client);
+        return Err(CmdError::other("EXECABORT Transaction discarded because of previous errors."));
+    }
+    let specs: Vec<&'static CommandSpec> =
+        multi.queued.iter().map(|args| lookup(&args[0]).expect("queued commands were looked up")).collect();
+    let now_ms = ringcache_store::now_ms();
+    if specs.iter().any(|s| s.has(flag::WRITE))
+        && shared.db.ensure_memory(now_ms).is_err()
+        && specs.iter().any(|s| s.has(flag::DENYOOM))
+    {
+        release_watches(shared, client);
+        return Err(CmdError::other("EXECABORT Transaction discarded because of previous errors: OOM command not allowed when used memory > 'maxmemory'."));
+    }
+    let watched: Vec<(Bytes, u64)> = std::mem::take(&mut client.watched);
+    let db = if specs.iter().any(|s| s.keys == Keys::All) {
+        shared.db.lock_all()
+    } else {
+        let keys = multi.queued.iter().zip(&specs).flat_map(|(args, spec)| spec.keys.of(args));
+        shared.db.lock_keys(keys.chain(watched.iter().map(|(k, _)| k.as_ref())))
+    };
+    let mut inner = Ctx { db, shared, client, now_ms };
+    let mut aborted = false;
+    for (key, version) in &watched {
+        let shard = inner.db.shard(key);
+        if shard.watch_version(key, now_ms) != *version {
+            aborted = true;
+        }
+        shard.unwatch(key);
+    }
+    if aborted {
+        return Ok(Reply::NullArray);
+    }
+    let mut replies = Vec::with_capacity(specs.len());
+    for (args, spec) in multi.queued.iter().zip(specs) {
+        inner.client.info.touch(spec.name);
+        replies.push((spec.handler)(&mut inner, args).unwrap_or_else(Reply::from));
+    }
+    Ok(Reply::Array(replies))
+}

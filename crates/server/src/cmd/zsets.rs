@@ -1,0 +1,5 @@
+//! zsets commands.
+
+use super::CommandSpec;
+
+pub(super) const COMMANDS: &[CommandSpec] = &[];

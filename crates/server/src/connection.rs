@@ -1,0 +1,165 @@
+//! One client connection: read what the client sent, run every complete
+//! command, write all the replies at once.
+//!
+//! Invariants:
+//! - Replies go out in the order the commands came in.
+//! - The query buffer never grows past `client-query-buffer-limit`; a bulk
+//!   or multibulk length past its limit is refused before anything is
+//!   allocated for it.
+//! - Malformed input gets one `-ERR Protocol error: ...` and the connection
+//!   closes; nothing else on the node is affected.
+//! - Pending replies are flushed before they grow large, so a pipeline of
+//!   big replies is bounded in memory and a slow reader only slows itself.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ringcache_resp::{parse_request, Limits, ProtocolError, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{Client, ClientInfo};
+use crate::cmd;
+use crate::shared::Shared;
+
+/// Replies are written out once this many bytes are pending, even in the
+/// middle of a pipeline.
+const FLUSH_AT_BYTES: usize = 64 * 1024;
+/// Initial read buffer; grows as large arguments need it.
+const READ_BUF_BYTES: usize = 16 * 1024;
+
+/// Why a connection ended, for the log.
+#[derive(Debug)]
+enum End {
+    ClientClosed,
+    Quit,
+    Killed,
+    Shutdown,
+    IdleTimeout,
+    Protocol(ProtocolError),
+    QueryBufferLimit,
+    Io(std::io::Error),
+}
+
+struct Settings {
+    epoch: u64,
+    limits: Limits,
+    query_buffer_limit: usize,
+    idle_timeout: Option<Duration>,
+}
+
+impl Settings {
+    fn load(shared: &Shared, authenticated: bool) -> Settings {
+        let epoch = shared.config_epoch();
+        shared.with_config(|c| Settings {
+            epoch,
+            limits: Limits {
+                bulk_len_max: c.proto_max_bulk_len as usize,
+                multibulk_len_max: c.proto_max_multibulk_len as usize,
+                authenticated,
+            },
+            query_buffer_limit: c.client_query_buffer_limit as usize,
+            idle_timeout: (c.timeout_secs > 0).then(|| Duration::from_secs(c.timeout_secs)),
+        })
+    }
+}
+
+pub(crate) async fn serve(shared: Arc<Shared>, info: Arc<ClientInfo>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let authenticated = shared.with_config(|c| c.requirepass.is_none());
+    let mut client = Client::new(info.clone(), authenticated);
+    let end = run(&shared, &mut client, &mut stream).await;
+    match &end {
+        End::Protocol(e) => tracing::debug!(client = client.id, "closing client after protocol error: {e}"),
+        End::QueryBufferLimit => {
+            tracing::warn!(client = client.id, "closing client that reached max query buffer length")
+        }
+        End::Io(e) => tracing::debug!(client = client.id, "connection error: {e}"),
+        other => tracing::trace!(client = client.id, "connection closed: {other:?}"),
+    }
+    cmd::release_watches(&shared, &mut client);
+    shared.clients.unregister(client.id);
+}
+
+async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> End {
+    let mut settings = Settings::load(shared, client.authenticated);
+    let mut rbuf = BytesMut::with_capacity(READ_BUF_BYTES);
+    let mut wbuf = BytesMut::with_capacity(READ_BUF_BYTES);
+    let kill = client.info.kill.clone();
+    loop {
+        let read = async {
+            match settings.idle_timeout {
+                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut rbuf)).await.ok(),
+                None => Some(stream.read_buf(&mut rbuf).await),
+            }
+        };
+        let n = tokio::select! {
+            r = read => match r {
+                None => return End::IdleTimeout,
+                Some(Ok(0)) => return End::ClientClosed,
+                Some(Ok(n)) => n,
+                Some(Err(e)) => return End::Io(e),
+            },
+            _ = kill.cancelled() => return End::Killed,
+            _ = shared.shutdown.cancelled() => return End::Shutdown,
+        };
+        shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+        if rbuf.len() > settings.query_buffer_limit {
+            return End::QueryBufferLimit;
+        }
+        if shared.config_epoch() != settings.epoch {
+            settings = Settings::load(shared, client.authenticated);
+        }
+
+        let mut commands = 0u64;
+        let mut end = None;
+        loop {
+            settings.limits.authenticated = client.authenticated;
+            let args = match parse_request(&mut rbuf, &settings.limits) {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(e) => {
+                    Reply::error(format!("ERR {e}")).encode(client.proto, &mut wbuf);
+                    end = Some(End::Protocol(e));
+                    break;
+                }
+            };
+            commands += 1;
+            let reply = cmd::dispatch(shared, client, &args);
+            reply.encode(client.proto, &mut wbuf);
+            if client.close_after_reply {
+                end = Some(End::Quit);
+                break;
+            }
+            if wbuf.len() >= FLUSH_AT_BYTES {
+                if let Err(e) = flush(shared, stream, &mut wbuf).await {
+                    return End::Io(e);
+                }
+            }
+        }
+        client.info.qbuf.store(rbuf.len(), Relaxed);
+        shared.stats.commands_processed.fetch_add(commands, Relaxed);
+        if let Err(e) = flush(shared, stream, &mut wbuf).await {
+            return End::Io(e);
+        }
+        if let Some(end) = end {
+            return end;
+        }
+        // Give memory back after a large argument has been consumed.
+        if rbuf.is_empty() && rbuf.capacity() > 4 * READ_BUF_BYTES {
+            rbuf = BytesMut::with_capacity(READ_BUF_BYTES);
+        }
+    }
+}
+
+async fn flush(shared: &Shared, stream: &mut TcpStream, wbuf: &mut BytesMut) -> std::io::Result<()> {
+    if wbuf.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(wbuf).await?;
+    shared.stats.net_output_bytes.fetch_add(wbuf.len() as u64, Relaxed);
+    wbuf.clear();
+    Ok(())
+}

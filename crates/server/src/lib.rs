@@ -1,0 +1,28 @@
+//! A ringcache node: the listener, client connections, command dispatch and
+//! the commands themselves, wired to the keyspace (`ringcache-store`) and
+//! the wire protocol (`ringcache-resp`).
+//!
+//! One request, end to end: a connection reads whatever the client sent,
+//! frames every complete command, dispatches each (locking only the shards
+//! of its keys), and writes all the replies with one write. Nothing a client
+//! sends can take down the node: malformed input closes that connection
+//! with a protocol error, and every size has a configured limit.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+mod connection;
+mod server;
+pub mod shared;
+
+pub use config::{Config, ConfigError, LogLevel};
+pub use server::{Server, ServerError};
+pub use shared::Shared;
+
+/// The Redis version this node reports (INFO, HELLO), for clients that gate
+/// features on it. ringcache implements that version's replies for the
+/// commands it supports.
+pub const REDIS_VERSION: &str = "7.2.4";
+
+/// ringcache's own version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,114 @@
+//! State shared by every connection of a node.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use ringcache_store::{Db, DbConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::ClientRegistry;
+use crate::config::{Config, ConfigError};
+
+/// Server-wide counters for INFO. Connections add to them once per batch of
+/// commands, not once per command.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub connections_received: AtomicU64,
+    pub connections_rejected: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl ServerStats {
+    pub fn reset(&self) {
+        for c in [
+            &self.connections_received,
+            &self.connections_rejected,
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    pub db: Db,
+    config: RwLock<Config>,
+    /// Bumped on every CONFIG SET, so connections refresh their cached
+    /// limits with one atomic load per batch instead of taking a lock.
+    config_epoch: AtomicU64,
+    pub clients: ClientRegistry,
+    pub stats: ServerStats,
+    pub started: Instant,
+    /// 40 hex characters, new on every start (INFO run_id).
+    pub run_id: String,
+    /// Cancelled to stop the node (signal or SHUTDOWN).
+    pub shutdown: CancellationToken,
+    /// The address actually bound (the configured port may be 0 in tests).
+    pub local_addr: OnceLock<SocketAddr>,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Shared {
+        let db = Db::new(DbConfig {
+            shards: config.shards,
+            maxmemory: config.maxmemory,
+            policy: config.maxmemory_policy,
+            samples: config.maxmemory_samples,
+        });
+        let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
+        Shared {
+            db,
+            config: RwLock::new(config),
+            config_epoch: AtomicU64::new(0),
+            clients: ClientRegistry::default(),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            run_id,
+            shutdown: CancellationToken::new(),
+            local_addr: OnceLock::new(),
+        }
+    }
+
+    /// A copy of the configuration.
+    pub fn config(&self) -> Config {
+        self.config.read().clone()
+    }
+
+    /// Reads one field without copying the whole configuration.
+    pub fn with_config<T>(&self, f: impl FnOnce(&Config) -> T) -> T {
+        f(&self.config.read())
+    }
+
+    pub fn config_epoch(&self) -> u64 {
+        self.config_epoch.load(Relaxed)
+    }
+
+    /// Applies `CONFIG SET` pairs atomically: all or none.
+    pub fn set_config(&self, pairs: &[(String, String)]) -> Result<(), (String, ConfigError)> {
+        let mut guard = self.config.write();
+        let mut next = guard.clone();
+        for (name, value) in pairs {
+            next.set_running(name, value).map_err(|e| (name.clone(), e))?;
+        }
+        next.validate().map_err(|e| (pairs[0].0.clone(), e))?;
+        self.db.set_maxmemory(next.maxmemory);
+        self.db.set_policy(next.maxmemory_policy);
+        self.db.set_samples(next.maxmemory_samples);
+        *guard = next;
+        self.config_epoch.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Seconds since the node started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}

@@ -1,0 +1,420 @@
+//! The sharded keyspace and the locking discipline around it.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+use bytes::Bytes;
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::eviction::{Oom, Policy};
+use crate::shard::{ScanFilter, Shard, ShardStats};
+
+/// Keyspace settings; the memory ones can change at run time (CONFIG SET).
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// Number of shards; rounded up to a power of two.
+    pub shards: usize,
+    /// `maxmemory` in bytes; 0 = no limit.
+    pub maxmemory: u64,
+    pub policy: Policy,
+    /// `maxmemory-samples`.
+    pub samples: u32,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        DbConfig { shards: 64, maxmemory: 0, policy: Policy::NoEviction, samples: 5 }
+    }
+}
+
+/// Totals for INFO.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub keys: usize,
+    pub expires: usize,
+    pub used_memory: usize,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    shard: Mutex<Shard>,
+    /// The shard's used memory as of its last unlock, readable without the
+    /// lock so the maxmemory check never takes every shard's lock.
+    used: AtomicUsize,
+}
+
+/// The keyspace.
+#[derive(Debug)]
+pub struct Db {
+    slots: Box<[CachePadded<Slot>]>,
+    mask: usize,
+    maxmemory: AtomicU64,
+    policy: AtomicU8,
+    samples: AtomicU32,
+    /// Where the next eviction or active-expiry pass starts, so work spreads
+    /// over all shards.
+    evict_next: AtomicUsize,
+    expire_next: AtomicUsize,
+}
+
+/// The SCAN cursor packs the shard index above this many bits and the
+/// position within the shard below them.
+const CURSOR_SHIFT: u32 = 40;
+
+impl Db {
+    pub fn new(config: DbConfig) -> Db {
+        let n = config.shards.max(1).next_power_of_two();
+        assert!(n < 1 << (64 - CURSOR_SHIFT), "too many shards for the SCAN cursor");
+        Db {
+            slots: (0..n).map(|_| CachePadded::new(Slot::default())).collect(),
+            mask: n - 1,
+            maxmemory: AtomicU64::new(config.maxmemory),
+            policy: AtomicU8::new(config.policy.to_u8()),
+            samples: AtomicU32::new(config.samples),
+            evict_next: AtomicUsize::new(0),
+            expire_next: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        // The in-shard map hashes with a per-process seed; this hash only
+        // spreads keys over shards.
+        (xxhash_rust::xxh3::xxh3_64(key) as usize) & self.mask
+    }
+
+    fn guard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.slots[i].shard.lock()
+    }
+
+    /// Locks the shards holding `keys`, in ascending shard order (which is
+    /// what makes concurrent multi-shard commands deadlock-free).
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
+        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_index(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        self.lock_indices(idx)
+    }
+
+    /// Locks the shard of one key.
+    pub fn lock_key(&self, key: &[u8]) -> Locked<'_> {
+        self.lock_indices(vec![self.shard_index(key)])
+    }
+
+    /// Locks every shard: for keyspace-wide commands and transactions that
+    /// contain one.
+    pub fn lock_all(&self) -> Locked<'_> {
+        self.lock_indices((0..self.slots.len()).collect())
+    }
+
+    fn lock_indices(&self, idx: Vec<usize>) -> Locked<'_> {
+        debug_assert!(idx.windows(2).all(|w| w[0] < w[1]), "shards locked out of order");
+        let guards = idx.into_iter().map(|i| (i, self.guard(i))).collect();
+        Locked { db: self, guards }
+    }
+
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Relaxed)
+    }
+
+    pub fn set_maxmemory(&self, bytes: u64) {
+        self.maxmemory.store(bytes, Relaxed);
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy::from_u8(self.policy.load(Relaxed))
+    }
+
+    pub fn set_policy(&self, policy: Policy) {
+        self.policy.store(policy.to_u8(), Relaxed);
+    }
+
+    pub fn samples(&self) -> u32 {
+        self.samples.load(Relaxed)
+    }
+
+    pub fn set_samples(&self, samples: u32) {
+        self.samples.store(samples.max(1), Relaxed);
+    }
+
+    /// Accounted bytes of all keys and values, as of the shards' last unlock.
+    pub fn used_memory(&self) -> usize {
+        self.slots.iter().map(|s| s.used.load(Relaxed)).sum()
+    }
+
+    fn over_limit(&self) -> bool {
+        let max = self.maxmemory();
+        max != 0 && self.used_memory() as u64 > max
+    }
+
+    /// Evicts keys until used memory is under `maxmemory`. Must be called
+    /// holding no shard lock. `Err(Oom)` when over the limit and nothing
+    /// more can be evicted under the policy.
+    pub fn ensure_memory(&self, now_ms: u64) -> Result<(), Oom> {
+        if !self.over_limit() {
+            return Ok(());
+        }
+        let policy = self.policy();
+        if policy == Policy::NoEviction {
+            return Err(Oom);
+        }
+        let samples = self.samples() as usize;
+        let n = self.slots.len();
+        // A full sweep of shards that finds nothing to evict means nothing
+        // can be evicted.
+        let mut barren = 0;
+        while self.over_limit() {
+            if barren >= n {
+                return Err(Oom);
+            }
+            let i = self.evict_next.fetch_add(1, Relaxed) & self.mask;
+            let mut shard = self.guard(i);
+            let freed = shard.evict_one(policy, samples, now_ms);
+            self.slots[i].used.store(shard.used_memory(), Relaxed);
+            drop(shard);
+            if freed.is_some() {
+                barren = 0;
+            } else {
+                barren += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Active expiry: visits shards round-robin, sampling keys with a TTL
+    /// and removing expired ones, until `deadline`. A shard is revisited
+    /// at once while more than a quarter of its sample had expired (as
+    /// Redis's cycle does). Returns the number of keys expired.
+    pub fn active_expire_cycle(&self, now_ms: u64, deadline: Instant) -> usize {
+        const SAMPLE: usize = 20;
+        let mut total = 0;
+        for _ in 0..self.slots.len() {
+            let i = self.expire_next.fetch_add(1, Relaxed) & self.mask;
+            let mut shard = self.guard(i);
+            loop {
+                let (sampled, expired) = shard.active_expire(now_ms, SAMPLE);
+                total += expired;
+                if sampled == 0 || expired * 4 <= sampled || Instant::now() >= deadline {
+                    break;
+                }
+            }
+            self.slots[i].used.store(shard.used_memory(), Relaxed);
+            drop(shard);
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        total
+    }
+
+    /// Totals over all shards (takes every shard's lock).
+    pub fn stats(&self) -> Stats {
+        self.lock_all().stats()
+    }
+
+    /// Number of keys (DBSIZE).
+    pub fn len(&self) -> usize {
+        self.lock_all().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The shards a command holds locked. Unlocks (and publishes each shard's
+/// used memory) on drop.
+#[derive(Debug)]
+pub struct Locked<'a> {
+    db: &'a Db,
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+}
+
+impl<'a> Locked<'a> {
+    /// The shard holding `key`.
+    ///
+    /// # Panics
+    /// If that shard is not locked: the command did not declare the key.
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.db.shard_index(key);
+        match self.guards.iter_mut().find(|(j, _)| *j == i) {
+            Some((_, g)) => g,
+            None => panic!("shard of key {:?} is not locked", String::from_utf8_lossy(key)),
+        }
+    }
+
+    /// Every locked shard.
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+
+    /// Whether all shards are held (keyspace-wide commands need it).
+    pub fn holds_all(&self) -> bool {
+        self.guards.len() == self.db.slots.len()
+    }
+
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    fn assert_all(&self) {
+        assert!(self.holds_all(), "keyspace-wide operation without every shard locked");
+    }
+
+    /// Totals over all shards. Needs every shard locked.
+    pub fn stats(&self) -> Stats {
+        self.assert_all();
+        let mut t = Stats::default();
+        for (_, shard) in &self.guards {
+            let ShardStats { hits, misses, expired, evicted } = shard.stats();
+            t.keys += shard.len();
+            t.expires += shard.volatile_len();
+            t.used_memory += shard.used_memory();
+            t.hits += hits;
+            t.misses += misses;
+            t.expired += expired;
+            t.evicted += evicted;
+        }
+        t
+    }
+
+    /// Resets hit/miss/expired/evicted counters. Needs every shard locked.
+    pub fn reset_stats(&mut self) {
+        self.assert_all();
+        self.shards_mut().for_each(Shard::reset_stats);
+    }
+
+    /// Number of keys (DBSIZE), counting expired keys not yet removed, as
+    /// Redis does. Needs every shard locked.
+    pub fn len(&self) -> usize {
+        self.assert_all();
+        self.guards.iter().map(|(_, s)| s.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every key. Needs every shard locked.
+    pub fn flush(&mut self) {
+        self.assert_all();
+        self.shards_mut().for_each(Shard::clear);
+    }
+
+    /// One SCAN step: visits about `count` keys from `cursor` and returns
+    /// the next cursor (0 when done) with the keys that pass `filter`.
+    /// Needs every shard locked.
+    pub fn scan(&self, cursor: u64, count: usize, now_ms: u64, filter: ScanFilter<'_>) -> (u64, Vec<Bytes>) {
+        self.assert_all();
+        let mut shard_i = (cursor >> CURSOR_SHIFT) as usize;
+        let mut pos = (cursor & ((1 << CURSOR_SHIFT) - 1)) as usize;
+        let mut out = Vec::new();
+        let mut budget = count.max(1);
+        while shard_i < self.guards.len() {
+            let shard = &self.guards[shard_i].1;
+            let before = if pos == 0 { shard.len() } else { pos.min(shard.len()) };
+            let next = shard.scan(pos, budget, now_ms, filter, &mut out);
+            budget = budget.saturating_sub(before - next);
+            if next != 0 {
+                return (((shard_i as u64) << CURSOR_SHIFT) | next as u64, out);
+            }
+            shard_i += 1;
+            pos = 0;
+            if budget == 0 {
+                break;
+            }
+        }
+        if shard_i >= self.guards.len() {
+            return (0, out);
+        }
+        ((shard_i as u64) << CURSOR_SHIFT, out)
+    }
+
+    /// Every live key matching `pattern` (KEYS). Needs every shard locked.
+    pub fn keys(&self, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
+        self.assert_all();
+        let mut out = Vec::new();
+        for (_, shard) in &self.guards {
+            shard.keys_matching(pattern, now_ms, &mut out);
+        }
+        out
+    }
+
+    /// A random live key (RANDOMKEY). Needs every shard locked.
+    pub fn random_key(&mut self, now_ms: u64) -> Option<Bytes> {
+        self.assert_all();
+        let n = self.guards.len();
+        let start = rand::random::<usize>() % n;
+        (0..n).find_map(|j| self.guards[(start + j) % n].1.random_key(now_ms))
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        for (i, g) in &self.guards {
+            self.db.slots[*i].used.store(g.used_memory(), Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+    use std::collections::HashSet;
+
+    #[test]
+    fn scan_visits_every_key_once_across_shards() {
+        let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
+        {
+            let mut all = db.lock_all();
+            for i in 0..1000 {
+                let k = format!("key:{i}");
+                all.shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1);
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut rounds = 0;
+        loop {
+            let (next, keys) = db.lock_all().scan(cursor, 10, 1, ScanFilter::default());
+            for k in keys {
+                assert!(seen.insert(k), "duplicate without concurrent changes");
+            }
+            rounds += 1;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert_eq!(seen.len(), 1000);
+        assert!(rounds >= 100, "COUNT is respected: {rounds} rounds");
+    }
+
+    #[test]
+    fn eviction_brings_memory_under_the_limit() {
+        let db = Db::new(DbConfig { shards: 4, maxmemory: 20_000, policy: Policy::AllKeysLru, samples: 5 });
+        for i in 0..1000 {
+            db.ensure_memory(1).unwrap();
+            let k = format!("key:{i}");
+            db.lock_key(k.as_bytes()).shard(k.as_bytes()).set(k.as_bytes(), Value::string(&[b'x'; 64]), 0, 1);
+        }
+        db.ensure_memory(1).unwrap();
+        assert!(db.used_memory() <= 20_000);
+        assert!(db.stats().evicted > 0);
+
+        db.set_policy(Policy::VolatileTtl);
+        db.set_maxmemory(1);
+        assert_eq!(db.ensure_memory(1), Err(Oom), "no key has a TTL");
+        db.set_policy(Policy::NoEviction);
+        assert_eq!(db.ensure_memory(1), Err(Oom));
+    }
+}

@@ -1,0 +1,53 @@
+//! A stored key's value with its metadata.
+
+use crate::value::Value;
+
+/// Fixed cost charged per key on top of key and value bytes: the table slot,
+/// the entry itself and the key's allocation.
+pub const ENTRY_OVERHEAD: usize = 96;
+
+/// A value plus what expiry and eviction need to know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub(crate) value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 means none.
+    pub(crate) expire_at_ms: u64,
+    /// Last access, in wrapping milliseconds (for LRU).
+    pub(crate) lru_ms: u32,
+    /// Redis's LFU word: last decrement time in minutes (high 24 bits) and
+    /// a logarithmic access counter (low 8 bits).
+    pub(crate) lfu: u32,
+    /// What this entry is accounted for in the shard's used memory.
+    pub(crate) mem: u32,
+}
+
+impl Entry {
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// Mutable access to the value. After changing it, call
+    /// [`Shard::written`](crate::Shard::written) with the key.
+    pub fn value_mut(&mut self) -> &mut Value {
+        &mut self.value
+    }
+
+    /// The absolute expiry time in Unix milliseconds, if any.
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire_at_ms != 0).then_some(self.expire_at_ms)
+    }
+
+    pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
+    }
+
+    /// Seconds since last access, for `OBJECT IDLETIME`-style reporting.
+    pub fn idle_ms(&self, now_ms: u64) -> u32 {
+        (now_ms as u32).wrapping_sub(self.lru_ms)
+    }
+
+    /// The LFU counter, for `OBJECT FREQ`.
+    pub fn lfu_count(&self) -> u8 {
+        (self.lfu & 0xff) as u8
+    }
+}

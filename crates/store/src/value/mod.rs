@@ -1,0 +1,137 @@
+//! The value types. Each collection keeps a running count of the bytes it
+//! holds, so that a value's accounted size is known in O(1) after any change.
+
+mod hash;
+mod list;
+mod set;
+mod zset;
+
+use bytes::Bytes;
+
+pub use hash::HashValue;
+pub use list::ListValue;
+pub use set::SetValue;
+pub use zset::{ScoreBound, ZSetValue};
+
+/// Fixed cost charged per collection element on top of its bytes: the
+/// `Bytes` handle, the allocation header and the table slot.
+pub(crate) const ELEMENT_OVERHEAD: usize = 48;
+
+/// The operation was applied to a key holding the wrong kind of value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+pub struct WrongType;
+
+/// A stored value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(Bytes),
+    Hash(HashValue),
+    List(ListValue),
+    Set(SetValue),
+    ZSet(ZSetValue),
+}
+
+impl Value {
+    /// A string value holding a private copy of `b` (never a slice of a
+    /// client's read buffer).
+    pub fn string(b: &[u8]) -> Value {
+        Value::Str(Bytes::copy_from_slice(b))
+    }
+
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// Bytes this value is accounted for, excluding the entry's own overhead.
+    pub fn mem(&self) -> usize {
+        match self {
+            Value::Str(b) => b.len(),
+            Value::Hash(h) => h.mem(),
+            Value::List(l) => l.mem(),
+            Value::Set(s) => s.mem(),
+            Value::ZSet(z) => z.mem(),
+        }
+    }
+
+    /// An empty collection: Redis deletes the key when its last element goes.
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
+    pub fn as_str(&self) -> Result<&Bytes, WrongType> {
+        match self {
+            Value::Str(b) => Ok(b),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_hash(&self) -> Result<&HashValue, WrongType> {
+        match self {
+            Value::Hash(h) => Ok(h),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_hash_mut(&mut self) -> Result<&mut HashValue, WrongType> {
+        match self {
+            Value::Hash(h) => Ok(h),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_list(&self) -> Result<&ListValue, WrongType> {
+        match self {
+            Value::List(l) => Ok(l),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_list_mut(&mut self) -> Result<&mut ListValue, WrongType> {
+        match self {
+            Value::List(l) => Ok(l),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_set(&self) -> Result<&SetValue, WrongType> {
+        match self {
+            Value::Set(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_set_mut(&mut self) -> Result<&mut SetValue, WrongType> {
+        match self {
+            Value::Set(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_zset(&self) -> Result<&ZSetValue, WrongType> {
+        match self {
+            Value::ZSet(z) => Ok(z),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Result<&mut ZSetValue, WrongType> {
+        match self {
+            Value::ZSet(z) => Ok(z),
+            _ => Err(WrongType),
+        }
+    }
+}
