@@ -1,5 +1,464 @@
-//! lists commands.
+//! List commands: pushes and pops at both ends, indexed access, LREM,
+//! LTRIM, LINSERT, LPOS and LMOVE.
+//!
+//! A list that loses its last element is deleted (`Shard::written` does
+//! it). Indexes follow Redis: negative ones count from the tail.
 
-use super::CommandSpec;
+use bytes::Bytes;
+use ringcache_resp::Reply;
+use ringcache_store::{ListValue, Shard, Value};
 
-pub(super) const COMMANDS: &[CommandSpec] = &[];
+use super::args::{index, int, int_in, is, positive, range, MUST_BE_POSITIVE};
+use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "lpush",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+        handler: lpush,
+    },
+    CommandSpec {
+        name: "rpush",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.",
+        handler: rpush,
+    },
+    CommandSpec {
+        name: "lpushx",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Prepends one or more elements to a list only when the list exists.",
+        handler: lpushx,
+    },
+    CommandSpec {
+        name: "rpushx",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Appends an element to a list only when the list exists.",
+        handler: rpushx,
+    },
+    CommandSpec {
+        name: "lpop",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
+        handler: lpop,
+    },
+    CommandSpec {
+        name: "rpop",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
+        handler: rpop,
+    },
+    CommandSpec {
+        name: "llen",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Returns the length of a list.",
+        handler: llen,
+    },
+    CommandSpec {
+        name: "lrange",
+        arity: 4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Returns a range of elements from a list.",
+        handler: lrange,
+    },
+    CommandSpec {
+        name: "lindex",
+        arity: 3,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Returns an element from a list by its index.",
+        handler: lindex,
+    },
+    CommandSpec {
+        name: "lset",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Sets the value of an element in a list by its index.",
+        handler: lset,
+    },
+    CommandSpec {
+        name: "lrem",
+        arity: 4,
+        flags: flag::WRITE,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Removes elements from a list. Deletes the list if the last element was removed.",
+        handler: lrem,
+    },
+    CommandSpec {
+        name: "ltrim",
+        arity: 4,
+        flags: flag::WRITE,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
+        handler: ltrim,
+    },
+    CommandSpec {
+        name: "linsert",
+        arity: 5,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Inserts an element before or after another element in a list.",
+        handler: linsert,
+    },
+    CommandSpec {
+        name: "lpos",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "list",
+        summary: "Returns the index of matching elements in a list.",
+        handler: lpos,
+    },
+    CommandSpec {
+        name: "lmove",
+        arity: 5,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::Range { first: 1, last: 2, step: 1 },
+        group: "list",
+        summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+        handler: lmove,
+    },
+];
+
+/// Which end of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Left,
+    Right,
+}
+
+impl End {
+    /// `LEFT` or `RIGHT`, case-insensitive; anything else is a syntax error.
+    fn parse(arg: &[u8]) -> Result<End, CmdError> {
+        if is(arg, "LEFT") {
+            Ok(End::Left)
+        } else if is(arg, "RIGHT") {
+            Ok(End::Right)
+        } else {
+            Err(CmdError::Syntax)
+        }
+    }
+}
+
+fn pop_at(list: &mut ListValue, end: End) -> Option<Bytes> {
+    match end {
+        End::Left => list.pop_front(),
+        End::Right => list.pop_back(),
+    }
+}
+
+/// Pushes an element that is already stored (moved from a list).
+fn push_owned_at(list: &mut ListValue, end: End, v: Bytes) {
+    match end {
+        End::Left => list.push_front_owned(v),
+        End::Right => list.push_back_owned(v),
+    }
+}
+
+/// The list at `key` for a read command: `Ok(None)` if absent, WRONGTYPE if
+/// not a list. Counts a keyspace hit or miss.
+fn read_list<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c ListValue>, CmdError> {
+    let now = ctx.now_ms;
+    match ctx.shard(key).get_read(key, now) {
+        Some(e) => Ok(Some(e.value().as_list()?)),
+        None => Ok(None),
+    }
+}
+
+/// The existing list at `key` for writing: `Ok(None)` if absent, WRONGTYPE
+/// if not a list. Call `shard.written(key)` after changing it.
+fn list_mut<'s>(shard: &'s mut Shard, key: &[u8], now_ms: u64) -> Result<Option<&'s mut ListValue>, CmdError> {
+    match shard.get(key, now_ms) {
+        Some(e) => Ok(Some(e.value_mut().as_list_mut()?)),
+        None => Ok(None),
+    }
+}
+
+/// LPUSH/RPUSH (`create`) and LPUSHX/RPUSHX: push every element of
+/// `args[2..]` in order, reply with the new length.
+fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, create: bool) -> CmdResult {
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let list = if create {
+        shard.get_or_insert_with(key, now, || Value::List(ListValue::new())).value_mut().as_list_mut()?
+    } else {
+        match list_mut(shard, key, now)? {
+            Some(list) => list,
+            None => return Ok(Reply::Integer(0)),
+        }
+    };
+    for v in &args[2..] {
+        match end {
+            End::Left => list.push_front(v),
+            End::Right => list.push_back(v),
+        }
+    }
+    let len = list.len();
+    shard.written(key);
+    Ok(Reply::Integer(len as i64))
+}
+
+fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Left, true)
+}
+
+fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Right, true)
+}
+
+fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Left, false)
+}
+
+fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Right, false)
+}
+
+/// LPOP/RPOP: without a count, one element or Null; with a count, an array
+/// (empty for 0), or a null array when the key is missing.
+fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, name: &str) -> CmdResult {
+    let count = match args.len() {
+        2 => None,
+        3 => Some(positive(&args[2], MUST_BE_POSITIVE)?),
+        _ => return Err(CmdError::WrongArity(name.to_owned())),
+    };
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(list) = list_mut(shard, key, now)? else {
+        return Ok(if count.is_some() { Reply::NullArray } else { Reply::Null });
+    };
+    let reply = match count {
+        None => pop_at(list, end).into(),
+        Some(0) => return Ok(Reply::Array(Vec::new())),
+        Some(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(list.len());
+            Reply::Array((0..n).filter_map(|_| pop_at(list, end)).map(Reply::Bulk).collect())
+        }
+    };
+    shard.written(key);
+    Ok(reply)
+}
+
+fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, End::Left, "lpop")
+}
+
+fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, End::Right, "rpop")
+}
+
+fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(read_list(ctx, &args[1])?.map_or(0, |l| l.len() as i64)))
+}
+
+fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (start, stop) = (int(&args[2])?, int(&args[3])?);
+    let Some(list) = read_list(ctx, &args[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let items = match range(start, stop, list.len()) {
+        Some((from, to)) => list.range(from, to).map(|v| Reply::Bulk(v.clone())).collect(),
+        None => Vec::new(),
+    };
+    Ok(Reply::Array(items))
+}
+
+fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis looks the key up before it parses the index.
+    let Some(list) = read_list(ctx, &args[1])? else {
+        return Ok(Reply::Null);
+    };
+    let i = int(&args[2])?;
+    Ok(index(i, list.len()).and_then(|i| list.get(i)).cloned().into())
+}
+
+fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let list = list_mut(shard, key, now)?.ok_or(CmdError::NoSuchKey)?;
+    let i = index(int(&args[2])?, list.len()).ok_or(CmdError::OutOfRange)?;
+    list.set(i, &args[3]);
+    shard.written(key);
+    Ok(Reply::ok())
+}
+
+fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = int(&args[2])?;
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(list) = list_mut(shard, key, now)? else {
+        return Ok(Reply::Integer(0));
+    };
+    let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+    let removed = list.remove_matching(&args[3], limit, count < 0);
+    if removed > 0 {
+        shard.written(key);
+    }
+    Ok(Reply::Integer(removed as i64))
+}
+
+fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (start, stop) = (int(&args[2])?, int(&args[3])?);
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(list) = list_mut(shard, key, now)? else {
+        return Ok(Reply::ok());
+    };
+    match range(start, stop, list.len()) {
+        Some((from, to)) => list.keep_range(from, to),
+        // An empty range empties the list (and so deletes the key).
+        None => list.keep_range(1, 0),
+    }
+    shard.written(key);
+    Ok(Reply::ok())
+}
+
+fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let after = if is(&args[2], "AFTER") {
+        true
+    } else if is(&args[2], "BEFORE") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let (key, pivot, value) = (&args[1], &args[3], &args[4]);
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(list) = list_mut(shard, key, now)? else {
+        return Ok(Reply::Integer(0));
+    };
+    let Some(at) = list.iter().position(|v| v == pivot) else {
+        return Ok(Reply::Integer(-1));
+    };
+    list.insert(if after { at + 1 } else { at }, value);
+    let len = list.len();
+    shard.written(key);
+    Ok(Reply::Integer(len as i64))
+}
+
+fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let element = &args[2];
+    let mut rank: i64 = 1;
+    let mut count: Option<u64> = None;
+    let mut maxlen: u64 = 0;
+    let mut i = 3;
+    while i < args.len() {
+        let (opt, value) = (&args[i], args.get(i + 1));
+        match value {
+            Some(v) if is(opt, "RANK") => {
+                rank = int_in(v, -i64::MAX, i64::MAX)?;
+                if rank == 0 {
+                    return Err(CmdError::other(
+                        "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... \
+                         or use negative to start from the end of the list",
+                    ));
+                }
+            }
+            Some(v) if is(opt, "COUNT") => count = Some(positive(v, "COUNT can't be negative")?),
+            Some(v) if is(opt, "MAXLEN") => maxlen = positive(v, "MAXLEN can't be negative")?,
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 2;
+    }
+
+    let Some(list) = read_list(ctx, &args[1])? else {
+        return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Null });
+    };
+    let len = list.len();
+    let scan = if maxlen == 0 { len } else { len.min(usize::try_from(maxlen).unwrap_or(usize::MAX)) };
+    let skip = rank.unsigned_abs() - 1; // matches to pass over before the first one reported
+    let want = match count {
+        None => 1,
+        Some(0) => u64::MAX,
+        Some(n) => n,
+    };
+    let mut seen = 0u64;
+    let mut found = Vec::new();
+    for step in 0..scan {
+        let at = if rank < 0 { len - 1 - step } else { step };
+        if list.get(at).is_some_and(|v| v == element) {
+            seen += 1;
+            if seen > skip {
+                found.push(Reply::Integer(at as i64));
+                if found.len() as u64 >= want {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(match count {
+        Some(_) => Reply::Array(found),
+        None => found.pop().unwrap_or(Reply::Null),
+    })
+}
+
+fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (src, dst) = (&args[1], &args[2]);
+    let (from, to) = (End::parse(&args[3])?, End::parse(&args[4])?);
+    let now = ctx.now_ms;
+
+    // Check both types before changing anything, source first as Redis does.
+    if list_mut(ctx.shard(src), src, now)?.is_none() {
+        return Ok(Reply::Null);
+    }
+    if src == dst {
+        // A rotation: pop and push on the same list, which is never empty
+        // in between, so the key (and its TTL) stays.
+        let shard = ctx.shard(src);
+        let Some(list) = list_mut(shard, src, now)? else {
+            return Ok(Reply::Null);
+        };
+        let Some(v) = pop_at(list, from) else {
+            return Ok(Reply::Null);
+        };
+        push_owned_at(list, to, v.clone());
+        shard.written(src);
+        return Ok(Reply::Bulk(v));
+    }
+    list_mut(ctx.shard(dst), dst, now)?;
+
+    let shard = ctx.shard(src);
+    let Some(v) = list_mut(shard, src, now)?.and_then(|list| pop_at(list, from)) else {
+        return Ok(Reply::Null);
+    };
+    shard.written(src);
+    let shard = ctx.shard(dst);
+    let list = shard.get_or_insert_with(dst, now, || Value::List(ListValue::new())).value_mut().as_list_mut()?;
+    push_owned_at(list, to, v.clone());
+    shard.written(dst);
+    Ok(Reply::Bulk(v))
+}

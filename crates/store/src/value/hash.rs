@@ -73,3 +73,47 @@ impl HashValue {
         self.map.get_index(i)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The running count must always equal a recount from scratch.
+    fn check(h: &HashValue) {
+        let recount: usize = h.iter().map(|(k, v)| k.len() + v.len() + ELEMENT_OVERHEAD).sum();
+        assert_eq!(h.mem(), recount);
+    }
+
+    #[test]
+    fn insert_replace_remove_keep_the_count() {
+        let mut h = HashValue::new();
+        assert!(h.insert(b"f1", b"v"));
+        assert!(h.insert(b"field2", b"value2"));
+        check(&h);
+        assert!(!h.insert(b"f1", b"a much longer value"));
+        assert_eq!(h.get(b"f1").map(|v| v.as_ref()), Some(&b"a much longer value"[..]));
+        check(&h);
+        assert!(!h.insert(b"f1", b""));
+        check(&h);
+        assert!(h.remove(b"f1"));
+        assert!(!h.remove(b"f1"));
+        check(&h);
+        assert!(h.remove(b"field2"));
+        assert!(h.is_empty());
+        assert_eq!(h.mem(), 0);
+    }
+
+    #[test]
+    fn removal_moves_the_last_pair_into_the_hole() {
+        // HSCAN's descending cursor relies on this: a pair only ever moves
+        // from the last position to a lower one.
+        let mut h = HashValue::new();
+        for f in ["a", "b", "c", "d"] {
+            h.insert(f.as_bytes(), b"1");
+        }
+        h.remove(b"b");
+        let order: Vec<_> = (0..h.len()).map(|i| h.get_index(i).unwrap().0.as_ref()).collect();
+        assert_eq!(order, vec![&b"a"[..], b"d", b"c"]);
+        assert!(h.get_index(3).is_none());
+    }
+}
