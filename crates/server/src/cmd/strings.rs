@@ -1,11 +1,23 @@
-//! String commands.
+//! String commands: GET/SET and their variants, the counters (INCR
+//! family, INCRBYFLOAT) and the byte-range commands (APPEND, GETRANGE,
+//! SETRANGE, STRLEN).
+//!
+//! Invariants: a command that rewrites a string in place (INCR, APPEND,
+//! SETRANGE) keeps the key's TTL, as Redis does, and reports the change with
+//! `Shard::written`; commands that store a new value (SET, MSET, GETSET,
+//! SETNX) clear it. No string grows past `proto-max-bulk-len`.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ringcache_resp::Reply;
 use ringcache_store::Value;
 
-use super::args::{int, is};
+use super::args::{float, int, int_bytes, is, parse_i64};
 use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+
+/// MSET and MSETNX: every other argument from the first is a key.
+const PAIRS: Keys = Keys::Range { first: 1, last: -1, step: 2 };
+/// MGET: every argument is a key.
+const ALL_ARGS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -25,6 +37,168 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         group: "string",
         summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
         handler: set,
+    },
+    CommandSpec {
+        name: "setnx",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Set the string value of a key only when the key doesn't exist.",
+        handler: setnx,
+    },
+    CommandSpec {
+        name: "setex",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        handler: setex,
+    },
+    CommandSpec {
+        name: "psetex",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        handler: psetex,
+    },
+    CommandSpec {
+        name: "getex",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Returns the string value of a key after setting its expiration time.",
+        handler: getex,
+    },
+    CommandSpec {
+        name: "getdel",
+        arity: 2,
+        flags: flag::WRITE | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Returns the string value of a key after deleting the key.",
+        handler: getdel,
+    },
+    CommandSpec {
+        name: "getset",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Returns the previous string value of a key after setting it to a new value.",
+        handler: getset,
+    },
+    CommandSpec {
+        name: "mget",
+        arity: -2,
+        flags: flag::READONLY | flag::FAST,
+        keys: ALL_ARGS,
+        group: "string",
+        summary: "Atomically returns the string values of one or more keys.",
+        handler: mget,
+    },
+    CommandSpec {
+        name: "mset",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: PAIRS,
+        group: "string",
+        summary: "Atomically creates or modifies the string values of one or more keys.",
+        handler: mset,
+    },
+    CommandSpec {
+        name: "msetnx",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: PAIRS,
+        group: "string",
+        summary: "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        handler: msetnx,
+    },
+    CommandSpec {
+        name: "incr",
+        arity: 2,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        handler: incr,
+    },
+    CommandSpec {
+        name: "decr",
+        arity: 2,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        handler: decr,
+    },
+    CommandSpec {
+        name: "incrby",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        handler: incrby,
+    },
+    CommandSpec {
+        name: "decrby",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        handler: decrby,
+    },
+    CommandSpec {
+        name: "incrbyfloat",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        handler: incrbyfloat,
+    },
+    CommandSpec {
+        name: "append",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        handler: append,
+    },
+    CommandSpec {
+        name: "strlen",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Returns the length of a string value.",
+        handler: strlen,
+    },
+    CommandSpec {
+        name: "getrange",
+        arity: 4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Returns a substring of the string stored at a key.",
+        handler: getrange,
+    },
+    CommandSpec {
+        name: "setrange",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        handler: setrange,
     },
 ];
 
@@ -126,4 +300,608 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Expiry::At(at) => shard.set(key, value, at, now),
     }
     Ok(if get { reply_old() } else { Reply::ok() })
+}
+
+fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, now) = (&args[1], ctx.now_ms);
+    let shard = ctx.shard(key);
+    if shard.contains(key, now) {
+        return Ok(Reply::Integer(0));
+    }
+    shard.set(key, Value::string(&args[2]), 0, now);
+    Ok(Reply::Integer(1))
+}
+
+/// SETEX / PSETEX: `key time value`, with the time in `unit_ms`.
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, cmd: &str) -> CmdResult {
+    let (key, now) = (&args[1], ctx.now_ms);
+    let at = expire_at(&args[2], unit_ms, false, now, cmd)?;
+    ctx.shard(key).set(key, Value::string(&args[3]), at, now);
+    Ok(Reply::ok())
+}
+
+fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    set_with_ttl(ctx, args, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    set_with_ttl(ctx, args, 1, "psetex")
+}
+
+/// What GETEX does to the key's TTL.
+#[derive(Debug, Clone, Copy)]
+enum GetexOp<'a> {
+    Keep,
+    Persist,
+    /// The raw time argument, its unit, and whether it is absolute.
+    Expire(&'a [u8], i64, bool),
+}
+
+fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let mut op = GetexOp::Keep;
+    let mut i = 2;
+    while i < args.len() {
+        let opt = &args[i];
+        let unit = match () {
+            _ if is(opt, "EX") => Some((1000, false)),
+            _ if is(opt, "PX") => Some((1, false)),
+            _ if is(opt, "EXAT") => Some((1000, true)),
+            _ if is(opt, "PXAT") => Some((1, true)),
+            _ => None,
+        };
+        match (unit, op, args.get(i + 1)) {
+            (Some((unit_ms, absolute)), GetexOp::Keep, Some(arg)) => {
+                op = GetexOp::Expire(arg, unit_ms, absolute);
+                i += 2;
+            }
+            (None, GetexOp::Keep, _) if is(opt, "PERSIST") => {
+                op = GetexOp::Persist;
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+
+    // Redis checks the key and its type before the time argument.
+    let now = ctx.now_ms;
+    let Some(value) = read_string(ctx, key)? else {
+        return Ok(Reply::Null);
+    };
+    let shard = ctx.shard(key);
+    match op {
+        GetexOp::Keep => {}
+        GetexOp::Persist => {
+            shard.persist(key, now);
+        }
+        GetexOp::Expire(arg, unit_ms, absolute) => {
+            // set_expire deletes the key when the time is already past.
+            let at = expire_at(arg, unit_ms, absolute, now, "getex")?;
+            shard.set_expire(key, at, now);
+        }
+    }
+    Ok(Reply::Bulk(value))
+}
+
+fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let Some(value) = read_string(ctx, key)? else {
+        return Ok(Reply::Null);
+    };
+    let now = ctx.now_ms;
+    ctx.shard(key).remove(key, now);
+    Ok(Reply::Bulk(value))
+}
+
+fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, now) = (&args[1], ctx.now_ms);
+    let shard = ctx.shard(key);
+    let old = match shard.get(key, now) {
+        Some(e) => Some(e.value().as_str()?.clone()),
+        None => None,
+    };
+    shard.set(key, Value::string(&args[2]), 0, now);
+    Ok(old.into())
+}
+
+fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let values = args[1..]
+        .iter()
+        .map(|key| match ctx.shard(key).get_read(key, now).map(|e| e.value()) {
+            // MGET answers nil for a key of another type, never WRONGTYPE.
+            Some(Value::Str(b)) => Reply::Bulk(b.clone()),
+            _ => Reply::Null,
+        })
+        .collect();
+    Ok(Reply::Array(values))
+}
+
+/// The `key value` pairs of MSET/MSETNX, or the arity error for an odd count.
+fn pairs<'a>(args: &'a [Bytes], cmd: &str) -> Result<std::slice::ChunksExact<'a, Bytes>, CmdError> {
+    let kvs = args[1..].chunks_exact(2);
+    if !kvs.remainder().is_empty() {
+        return Err(CmdError::WrongArity(cmd.to_owned()));
+    }
+    Ok(kvs)
+}
+
+fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    for kv in pairs(args, "mset")? {
+        ctx.shard(&kv[0]).set(&kv[0], Value::string(&kv[1]), 0, now);
+    }
+    Ok(Reply::ok())
+}
+
+fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let kvs = pairs(args, "msetnx")?;
+    if kvs.clone().any(|kv| ctx.shard(&kv[0]).contains(&kv[0], now)) {
+        return Ok(Reply::Integer(0));
+    }
+    for kv in kvs {
+        ctx.shard(&kv[0]).set(&kv[0], Value::string(&kv[1]), 0, now);
+    }
+    Ok(Reply::Integer(1))
+}
+
+/// Adds `by` to the integer at `key` (0 if absent), keeping its TTL.
+fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(entry) = shard.get(key, now) else {
+        shard.set(key, Value::Str(int_bytes(by)), 0, now);
+        return Ok(Reply::Integer(by));
+    };
+    let current = parse_i64(entry.value().as_str()?).ok_or(CmdError::NotInteger)?;
+    let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
+    *entry.value_mut() = Value::Str(int_bytes(next));
+    shard.written(key);
+    Ok(Reply::Integer(next))
+}
+
+fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let by = int(&args[2])?;
+    incr_by(ctx, &args[1], by)
+}
+
+fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let by = int(&args[2])?;
+    // -i64::MIN does not exist.
+    let by = by.checked_neg().ok_or_else(|| CmdError::other("ERR decrement would overflow"))?;
+    incr_by(ctx, &args[1], by)
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, now) = (&args[1], ctx.now_ms);
+    let shard = ctx.shard(key);
+    let sum = match shard.get(key, now) {
+        Some(entry) => {
+            let sum = float_sum(entry.value().as_str()?, &args[2])?;
+            *entry.value_mut() = Value::Str(sum.clone());
+            shard.written(key);
+            sum
+        }
+        None => {
+            let sum = float_sum(b"0", &args[2])?;
+            shard.set(key, Value::Str(sum.clone()), 0, now);
+            sum
+        }
+    };
+    // A bulk string even in RESP3, as Redis replies.
+    Ok(Reply::Bulk(sum))
+}
+
+/// `a + b` for INCRBYFLOAT, as the text Redis would store.
+///
+/// Redis adds `long double`s and prints the sum with `%.17Lf`, trailing
+/// zeros removed. Where both operands are plain decimals this adds them
+/// exactly and rounds to 17 places, which is what Redis prints wherever its
+/// `long double` is precise enough (0.1 + 0.2 = "0.3", not the f64
+/// "0.30000000000000004"). Otherwise (huge exponents, very long inputs) it
+/// adds f64s and prints them the same way.
+fn float_sum(a: &[u8], b: &[u8]) -> Result<Bytes, CmdError> {
+    let sum = float(a)? + float(b)?;
+    if !sum.is_finite() {
+        return Err(CmdError::other("ERR increment would produce NaN or Infinity"));
+    }
+    let text = match (Decimal::parse(a), Decimal::parse(b)) {
+        (Some(x), Some(y)) => x.add(y).map(Decimal::to_text),
+        _ => None,
+    };
+    let text = text.unwrap_or_else(|| trim_fraction(format!("{sum:.17}")));
+    Ok(Bytes::from(text))
+}
+
+/// Removes trailing zeros after the decimal point (and the point), and turns
+/// "-0" into "0", as Redis's human-friendly double formatting does.
+fn trim_fraction(mut s: String) -> String {
+    if s.contains('.') {
+        let kept = s.trim_end_matches('0').trim_end_matches('.').len();
+        s.truncate(kept);
+    }
+    if s == "-0" {
+        s = "0".to_owned();
+    }
+    s
+}
+
+/// An exact decimal `mantissa / 10^scale`, for INCRBYFLOAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Decimal {
+    mantissa: i128,
+    scale: u32,
+}
+
+impl Decimal {
+    /// Fraction digits Redis prints (`%.17Lf`).
+    const PRINTED_SCALE: u32 = 17;
+    /// Beyond this many fraction digits, or 10^38, give up on exactness.
+    const SCALE_MAX: u32 = 36;
+
+    /// `[+-]digits[.digits][e[+-]digits]`; `None` for anything else
+    /// (inf, hex) or anything that does not fit.
+    fn parse(s: &[u8]) -> Option<Decimal> {
+        let (negative, s) = match s.first()? {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (digits, exponent) = match s.iter().position(|&c| c == b'e' || c == b'E') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        let exponent: i64 = match exponent {
+            Some(e) if e.len() <= 5 => std::str::from_utf8(e).ok()?.parse().ok()?,
+            Some(_) => return None,
+            None => 0,
+        };
+        let (mut mantissa, mut fraction_digits, mut seen_digit, mut seen_point) = (0i128, 0i64, false, false);
+        for &c in digits {
+            match c {
+                b'0'..=b'9' => {
+                    mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
+                    fraction_digits += i64::from(seen_point);
+                    seen_digit = true;
+                }
+                b'.' if !seen_point => seen_point = true,
+                _ => return None,
+            }
+        }
+        if !seen_digit {
+            return None;
+        }
+        let mut scale = fraction_digits - exponent;
+        if scale < 0 {
+            mantissa = mantissa.checked_mul(10i128.checked_pow(u32::try_from(-scale).ok()?)?)?;
+            scale = 0;
+        }
+        let scale = u32::try_from(scale).ok().filter(|s| *s <= Self::SCALE_MAX)?;
+        Some(Decimal { mantissa: if negative { -mantissa } else { mantissa }, scale })
+    }
+
+    fn add(self, other: Decimal) -> Option<Decimal> {
+        let scale = self.scale.max(other.scale);
+        let widen = |d: Decimal| d.mantissa.checked_mul(10i128.checked_pow(scale - d.scale)?);
+        let mantissa = widen(self)?.checked_add(widen(other)?)?;
+        Some(Decimal { mantissa, scale }.rounded())
+    }
+
+    /// Rounded half away from zero to [`Self::PRINTED_SCALE`] places.
+    fn rounded(self) -> Decimal {
+        if self.scale <= Self::PRINTED_SCALE {
+            return self;
+        }
+        let div = 10i128.pow(self.scale - Self::PRINTED_SCALE);
+        let (q, r) = (self.mantissa / div, self.mantissa % div);
+        let q = if r.abs() * 2 >= div { q + self.mantissa.signum() } else { q };
+        Decimal { mantissa: q, scale: Self::PRINTED_SCALE }
+    }
+
+    fn to_text(self) -> String {
+        let abs = self.mantissa.unsigned_abs();
+        let unit = 10u128.pow(self.scale);
+        let mut s = String::new();
+        if self.mantissa < 0 {
+            s.push('-');
+        }
+        s.push_str(&(abs / unit).to_string());
+        if self.scale > 0 {
+            s.push_str(&format!(".{:0width$}", abs % unit, width = self.scale as usize));
+        }
+        trim_fraction(s)
+    }
+}
+
+/// Checks that a string of `len + extra` bytes is within `max`
+/// (`proto-max-bulk-len`), with Redis's error otherwise.
+fn check_len(len: usize, extra: usize, max: u64) -> Result<(), CmdError> {
+    match len.checked_add(extra) {
+        Some(total) if total as u64 <= max => Ok(()),
+        _ => Err(CmdError::other("ERR string exceeds maximum allowed size (proto-max-bulk-len)")),
+    }
+}
+
+/// The largest string a command may build.
+fn max_len(ctx: &Ctx<'_>) -> u64 {
+    ctx.shared.with_config(|c| c.proto_max_bulk_len)
+}
+
+/// The stored string's buffer, made writable: reused when nothing else
+/// holds it (so repeated APPENDs grow it amortised, as Redis's sds does),
+/// copied otherwise (a reply still being written may hold the old value).
+fn take_mut(b: &mut Bytes) -> BytesMut {
+    std::mem::take(b).try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]))
+}
+
+/// The string at `key` for in-place change, or WRONGTYPE.
+fn str_mut(value: &mut Value) -> Result<&mut Bytes, CmdError> {
+    match value {
+        Value::Str(b) => Ok(b),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, tail, now) = (&args[1], &args[2], ctx.now_ms);
+    let max = max_len(ctx);
+    let shard = ctx.shard(key);
+    let Some(entry) = shard.get(key, now) else {
+        shard.set(key, Value::string(tail), 0, now);
+        return Ok(Reply::Integer(tail.len() as i64));
+    };
+    let b = str_mut(entry.value_mut())?;
+    check_len(b.len(), tail.len(), max)?;
+    let mut buf = take_mut(b);
+    buf.extend_from_slice(tail);
+    let len = buf.len();
+    *b = buf.freeze();
+    shard.written(key);
+    Ok(Reply::Integer(len as i64))
+}
+
+fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(read_string(ctx, &args[1])?.map_or(0, |b| b.len() as i64)))
+}
+
+fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (start, end) = (int(&args[2])?, int(&args[3])?);
+    let Some(s) = read_string(ctx, &args[1])? else {
+        return Ok(Reply::Bulk(Bytes::new()));
+    };
+    // Redis 7.2's arithmetic, quirks included: both ends negative and
+    // reversed is empty, otherwise each end is clamped to the string.
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Ok(Reply::Bulk(Bytes::new()));
+    }
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let end = if end < 0 { (len + end).max(0) } else { end }.min(len - 1);
+    if start > end || len == 0 {
+        return Ok(Reply::Bulk(Bytes::new()));
+    }
+    Ok(Reply::Bulk(s.slice(start as usize..=end as usize)))
+}
+
+fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, patch, now) = (&args[1], &args[3], ctx.now_ms);
+    let offset = int(&args[2])?;
+    let offset = usize::try_from(offset).map_err(|_| CmdError::other("ERR offset is out of range"))?;
+    let max = max_len(ctx);
+    let shard = ctx.shard(key);
+    let Some(entry) = shard.get(key, now) else {
+        // Writing nothing creates nothing.
+        if patch.is_empty() {
+            return Ok(Reply::Integer(0));
+        }
+        check_len(offset, patch.len(), max)?;
+        let mut buf = vec![0u8; offset + patch.len()];
+        buf[offset..].copy_from_slice(patch);
+        let len = buf.len();
+        shard.set(key, Value::Str(Bytes::from(buf)), 0, now);
+        return Ok(Reply::Integer(len as i64));
+    };
+    let b = str_mut(entry.value_mut())?;
+    if patch.is_empty() {
+        return Ok(Reply::Integer(b.len() as i64));
+    }
+    check_len(offset, patch.len(), max)?;
+    let end = offset + patch.len();
+    let mut buf = take_mut(b);
+    if end > buf.len() {
+        buf.resize(end, 0);
+    }
+    buf[offset..end].copy_from_slice(patch);
+    let len = buf.len();
+    *b = buf.freeze();
+    shard.written(key);
+    Ok(Reply::Integer(len as i64))
+}
+
+/// A node without sockets, for unit tests of the handlers: commands go
+/// through the real dispatcher, and values of types this family cannot
+/// create are stored directly.
+#[cfg(test)]
+pub(super) mod testing {
+    use std::net::SocketAddr;
+
+    use bytes::Bytes;
+    use ringcache_resp::Reply;
+    use ringcache_store::{HashValue, ListValue, Value};
+
+    use crate::client::Client;
+    use crate::cmd::dispatch;
+    use crate::config::Config;
+    use crate::shared::Shared;
+
+    #[derive(Debug)]
+    pub struct Node {
+        pub shared: Shared,
+        pub client: Client,
+    }
+
+    impl Node {
+        pub fn new() -> Node {
+            let shared = Shared::new(Config::for_test());
+            let addr: SocketAddr = "127.0.0.1:1".parse().expect("valid address");
+            let info = shared.clients.register(addr, addr, 10).expect("room for one client");
+            Node { shared, client: Client::new(info, true) }
+        }
+
+        pub fn run(&mut self, args: &[&str]) -> Reply {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            dispatch(&self.shared, &mut self.client, &args)
+        }
+
+        /// Stores `value` at `key` with no TTL.
+        pub fn put(&self, key: &str, value: Value) {
+            let now = ringcache_store::now_ms();
+            self.shared.db.lock_key(key.as_bytes()).shard(key.as_bytes()).set(key.as_bytes(), value, 0, now);
+        }
+
+        pub fn put_hash(&self, key: &str) {
+            let mut h = HashValue::new();
+            h.insert(b"field", b"value");
+            self.put(key, Value::Hash(h));
+        }
+
+        pub fn put_list(&self, key: &str) {
+            let mut l = ListValue::new();
+            l.push_back(b"item");
+            self.put(key, Value::List(l));
+        }
+    }
+
+    pub fn bulk(s: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn err(s: &str) -> Reply {
+        Reply::Error(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn wrongtype() -> Reply {
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{bulk, err, wrongtype, Node};
+    use super::*;
+
+    #[test]
+    fn string_commands_refuse_other_types() {
+        let mut n = Node::new();
+        n.put_hash("h");
+        for cmd in [
+            &["get", "h"][..],
+            &["getex", "h", "PERSIST"],
+            &["getdel", "h"],
+            &["getset", "h", "v"],
+            &["incr", "h"],
+            &["decr", "h"],
+            &["incrby", "h", "2"],
+            &["decrby", "h", "2"],
+            &["incrbyfloat", "h", "1.5"],
+            &["append", "h", "x"],
+            &["strlen", "h"],
+            &["getrange", "h", "0", "-1"],
+            &["setrange", "h", "0", "x"],
+            &["set", "h", "v", "GET"],
+        ] {
+            assert_eq!(n.run(cmd), wrongtype(), "{cmd:?}");
+        }
+        // The hash is untouched by all of the above.
+        assert_eq!(n.run(&["type", "h"]), Reply::simple("hash"));
+        // SETRANGE with nothing to write still checks the type.
+        assert_eq!(n.run(&["setrange", "h", "0", ""]), wrongtype());
+    }
+
+    #[test]
+    fn overwriting_commands_replace_other_types() {
+        let mut n = Node::new();
+        n.put_hash("h");
+        n.put_list("l");
+        assert_eq!(n.run(&["mget", "h", "l", "nokey"]), Reply::Array(vec![Reply::Null, Reply::Null, Reply::Null]));
+        assert_eq!(n.run(&["set", "h", "v"]), Reply::ok());
+        assert_eq!(n.run(&["get", "h"]), bulk("v"));
+        assert_eq!(n.run(&["mset", "l", "w"]), Reply::ok());
+        assert_eq!(n.run(&["get", "l"]), bulk("w"));
+        n.put_list("l");
+        assert_eq!(n.run(&["setnx", "l", "x"]), Reply::Integer(0));
+        assert_eq!(n.run(&["msetnx", "l", "x", "new", "y"]), Reply::Integer(0));
+        assert_eq!(n.run(&["exists", "new"]), Reply::Integer(0));
+        assert_eq!(n.run(&["setex", "l", "100", "x"]), Reply::ok());
+        assert_eq!(n.run(&["get", "l"]), bulk("x"));
+    }
+
+    #[test]
+    fn incrbyfloat_errors() {
+        let mut n = Node::new();
+        n.run(&["set", "s", "abc"]);
+        assert_eq!(n.run(&["incrbyfloat", "s", "1"]), err("ERR value is not a valid float"));
+        assert_eq!(n.run(&["incrbyfloat", "n", "x"]), err("ERR value is not a valid float"));
+        n.run(&["set", "inf", "inf"]);
+        assert_eq!(n.run(&["incrbyfloat", "inf", "1"]), err("ERR increment would produce NaN or Infinity"));
+        assert_eq!(n.run(&["get", "inf"]), bulk("inf"));
+        assert_eq!(n.run(&["incrbyfloat", "big", "1.7e308"]), bulk(&trim_fraction(format!("{:.17}", 1.7e308))));
+        assert_eq!(n.run(&["incrbyfloat", "big", "1.7e308"]), err("ERR increment would produce NaN or Infinity"));
+    }
+
+    #[test]
+    fn float_sums_print_like_redis() {
+        let sum =
+            |a: &str, b: &str| String::from_utf8(float_sum(a.as_bytes(), b.as_bytes()).unwrap().to_vec()).unwrap();
+        assert_eq!(sum("0", "1"), "1");
+        assert_eq!(sum("1", "0.25"), "1.25");
+        assert_eq!(sum("1.5", "1.5"), "3");
+        assert_eq!(sum("0.1", "0.2"), "0.3");
+        assert_eq!(sum("17179869184", "1.5"), "17179869185.5");
+        assert_eq!(sum("5.0e3", "2.0e2"), "5200");
+        assert_eq!(sum("10.5", "-10.5"), "0");
+        assert_eq!(sum("-0.1", "0.05"), "-0.05");
+        assert_eq!(sum("1", "1e-20"), "1");
+        assert_eq!(sum("0", "0.123456789012345678"), "0.12345678901234568");
+        assert_eq!(sum(".5", "1."), "1.5");
+        assert_eq!(sum("+3", "-4"), "-1");
+        // Exponents beyond what fits exactly fall back to f64 arithmetic.
+        assert_eq!(sum("1e40", "0"), trim_fraction(format!("{:.17}", 1e40)));
+        assert_eq!(sum("1e-40", "0"), "0");
+    }
+
+    #[test]
+    fn decimals_parse_strictly() {
+        assert_eq!(Decimal::parse(b"1.50"), Some(Decimal { mantissa: 150, scale: 2 }));
+        assert_eq!(Decimal::parse(b"-2e3"), Some(Decimal { mantissa: -2000, scale: 0 }));
+        assert_eq!(Decimal::parse(b"25E-1"), Some(Decimal { mantissa: 25, scale: 1 }));
+        for bad in [&b""[..], b"-", b".", b"1.2.3", b"1e", b"inf", b"0x10", b"1 ", b"1e999999"] {
+            assert_eq!(Decimal::parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn append_reuses_an_unshared_buffer_and_copies_a_shared_one() {
+        let mut n = Node::new();
+        n.run(&["set", "k", "abc"]);
+        let held = n.run(&["get", "k"]);
+        assert_eq!(n.run(&["append", "k", "def"]), Reply::Integer(6));
+        // The earlier reply still shows the value it was given.
+        assert_eq!(held, bulk("abc"));
+        drop(held);
+        for _ in 0..100 {
+            n.run(&["append", "k", "x"]);
+        }
+        assert_eq!(n.run(&["strlen", "k"]), Reply::Integer(106));
+        assert_eq!(n.run(&["getrange", "k", "0", "6"]), bulk("abcdefx"));
+    }
 }
