@@ -1,9 +1,23 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, RESET, CLIENT.
+//!
+//! Authentication follows Redis's `default` user: with no `requirepass`
+//! every connection starts authenticated and `AUTH default <anything>`
+//! succeeds; with one, a connection must `AUTH <password>`,
+//! `AUTH default <password>` or `HELLO <proto> AUTH default <password>`
+//! first. A failed AUTH leaves the connection as it was. Changing
+//! `requirepass` at run time does not log out connected clients.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use ringcache_resp::Reply;
+use ringcache_resp::{Proto, Reply};
 
-use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use super::args::{int, is, parse_i64};
+use super::server::{help_reply, run_subcommand, SubCommand};
+use super::{flag, printable, release_watches, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::client::ClientInfo;
+use crate::shared::Shared;
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -14,6 +28,15 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         group: "connection",
         summary: "Returns the server's liveliness response.",
         handler: ping,
+    },
+    CommandSpec {
+        name: "echo",
+        arity: 2,
+        flags: flag::FAST,
+        keys: Keys::None,
+        group: "connection",
+        summary: "Returns the given string.",
+        handler: echo,
     },
     CommandSpec {
         name: "quit",
@@ -30,6 +53,118 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         summary: "Closes the connection.",
         handler: quit,
     },
+    CommandSpec {
+        name: "hello",
+        arity: -1,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH | flag::ALLOW_BUSY,
+        keys: Keys::None,
+        group: "connection",
+        summary: "Handshakes with the Redis server.",
+        handler: hello,
+    },
+    CommandSpec {
+        name: "auth",
+        arity: -2,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH | flag::ALLOW_BUSY,
+        keys: Keys::None,
+        group: "connection",
+        summary: "Authenticates the connection.",
+        handler: auth,
+    },
+    CommandSpec {
+        name: "select",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE | flag::FAST,
+        keys: Keys::None,
+        group: "connection",
+        summary: "Changes the selected database.",
+        handler: select,
+    },
+    CommandSpec {
+        name: "reset",
+        arity: 1,
+        // NO_MULTI: Redis runs RESET at once inside MULTI (it ends the
+        // transaction) instead of queueing it.
+        flags: flag::NOSCRIPT
+            | flag::LOADING
+            | flag::STALE
+            | flag::FAST
+            | flag::NO_AUTH
+            | flag::ALLOW_BUSY
+            | flag::NO_MULTI,
+        keys: Keys::None,
+        group: "connection",
+        summary: "Resets the connection.",
+        handler: reset,
+    },
+    CommandSpec {
+        name: "client",
+        arity: -2,
+        flags: 0,
+        keys: Keys::None,
+        group: "connection",
+        summary: "A container for client connection commands.",
+        handler: client,
+    },
+];
+
+pub(super) const CLIENT_SUBCOMMANDS: &[SubCommand] = &[
+    SubCommand {
+        name: "client|id",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Returns the unique client ID of the connection.",
+        handler: client_id,
+    },
+    SubCommand {
+        name: "client|info",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Returns information about the connection.",
+        handler: client_info,
+    },
+    SubCommand {
+        name: "client|list",
+        arity: -2,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Lists open connections.",
+        handler: client_list,
+    },
+    SubCommand {
+        name: "client|kill",
+        arity: -3,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Terminates open connections.",
+        handler: client_kill,
+    },
+    SubCommand {
+        name: "client|getname",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Returns the name of the connection.",
+        handler: client_getname,
+    },
+    SubCommand {
+        name: "client|setname",
+        arity: 3,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Sets the connection name.",
+        handler: client_setname,
+    },
+    SubCommand {
+        name: "client|setinfo",
+        arity: 4,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Sets information specific to the client or connection.",
+        handler: client_setinfo,
+    },
+    SubCommand {
+        name: "client|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns helpful text about the different subcommands.",
+        handler: client_help,
+    },
 ];
 
 fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -40,7 +175,382 @@ fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
+fn echo(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Bulk(args[1].clone()))
+}
+
 fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.close_after_reply = true;
     Ok(Reply::ok())
+}
+
+/// Whether `user`/`pass` are valid credentials. There is one user,
+/// `default`; without `requirepass` it takes any password (Redis's
+/// `nopass`).
+fn credentials_ok(shared: &Shared, user: &[u8], pass: &[u8]) -> bool {
+    user == b"default"
+        && shared.with_config(|c| c.requirepass.as_deref().is_none_or(|p| constant_time_eq(p.as_bytes(), pass)))
+}
+
+/// Compares without returning early on the first differing byte, so the
+/// time taken does not tell how much of a guessed password was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// `AUTH [username] password`.
+fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match args {
+        [_, pass] => {
+            if ctx.shared.with_config(|c| c.requirepass.is_none()) {
+                return Err(CmdError::other(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            (b"default", pass)
+        }
+        [_, user, pass] => (user, pass),
+        _ => return Err(CmdError::Syntax),
+    };
+    if !credentials_ok(ctx.shared, user, pass) {
+        return Err(CmdError::other(WRONGPASS));
+    }
+    ctx.client.authenticated = true;
+    Ok(Reply::ok())
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
+fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut proto = None;
+    if let Some(ver) = args.get(1) {
+        let ver =
+            parse_i64(ver).ok_or_else(|| CmdError::other("ERR Protocol version is not an integer or out of range"))?;
+        proto = Some(match ver {
+            2 => Proto::Resp2,
+            3 => Proto::Resp3,
+            _ => return Err(CmdError::other("NOPROTO unsupported protocol version")),
+        });
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        if is(&args[i], "AUTH") && more >= 2 {
+            credentials = Some((&args[i + 1], &args[i + 2]));
+            i += 3;
+        } else if is(&args[i], "SETNAME") && more >= 1 {
+            check_name(&args[i + 1])?;
+            name = Some(&args[i + 1]);
+            i += 2;
+        } else {
+            return Err(CmdError::other(format!("ERR Syntax error in HELLO option '{}'", printable(&args[i], 128))));
+        }
+    }
+    if let Some((user, pass)) = credentials {
+        if !credentials_ok(ctx.shared, user, pass) {
+            return Err(CmdError::other(WRONGPASS));
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::other(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(name) = name {
+        *ctx.client.info.name.lock() = Bytes::copy_from_slice(name);
+    }
+    if let Some(proto) = proto {
+        // The reply below is already encoded in the new protocol.
+        ctx.client.set_proto(proto);
+    }
+    let proto_num = if ctx.client.proto == Proto::Resp3 { 3 } else { 2 };
+    let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    Ok(Reply::Map(vec![
+        kv("server", Reply::bulk("redis")),
+        kv("version", Reply::bulk(crate::REDIS_VERSION)),
+        kv("proto", Reply::Integer(proto_num)),
+        kv("id", Reply::Integer(ctx.client.id as i64)),
+        kv("mode", Reply::bulk("standalone")),
+        kv("role", Reply::bulk("master")),
+        kv("modules", Reply::Array(Vec::new())),
+    ]))
+}
+
+/// `SELECT index`: there is one database, 0.
+fn select(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let index = int(&args[1])?;
+    // Redis parses the index as a C int.
+    if i32::try_from(index).is_err() {
+        return Err(CmdError::NotInteger);
+    }
+    if index != 0 {
+        return Err(CmdError::other("ERR DB index is out of range"));
+    }
+    Ok(Reply::ok())
+}
+
+/// `RESET`: back to the state of a fresh connection.
+fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.take().is_some() {
+        ctx.client.info.multi.store(-1, Relaxed);
+    }
+    // RESET is never queued nor run inside EXEC (NO_MULTI), so no shard is
+    // locked here and releasing the watches may lock.
+    release_watches(ctx.shared, ctx.client);
+    ctx.client.set_proto(Proto::Resp2);
+    *ctx.client.info.name.lock() = Bytes::new();
+    ctx.client.authenticated = ctx.shared.with_config(|c| c.requirepass.is_none());
+    Ok(Reply::simple("RESET"))
+}
+
+// ------------------------------------------------------------------ CLIENT
+
+fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    run_subcommand(ctx, args, CLIENT_SUBCOMMANDS)
+}
+
+fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(ctx.client.id as i64))
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Verbatim(Bytes::from(format!("{}\n", ctx.client.info.list_line()))))
+}
+
+/// A client type of CLIENT LIST/KILL TYPE. Every connection is `normal`
+/// (no replicas, masters or pub/sub clients exist).
+fn type_is_normal(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "normal") {
+        Ok(true)
+    } else if ["master", "replica", "slave", "pubsub"].iter().any(|t| is(arg, t)) {
+        Ok(false)
+    } else {
+        Err(CmdError::other(format!("ERR Unknown client type '{}'", printable(arg, 128))))
+    }
+}
+
+/// `CLIENT LIST [TYPE type | ID id [id ...]]`.
+fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let clients: Vec<Arc<ClientInfo>> = match args {
+        [_, _] => ctx.shared.clients.all(),
+        [_, _, opt, ty] if is(opt, "TYPE") => {
+            if type_is_normal(ty)? {
+                ctx.shared.clients.all()
+            } else {
+                Vec::new()
+            }
+        }
+        [_, _, opt, ids @ ..] if is(opt, "ID") && !ids.is_empty() => {
+            let mut found = Vec::new();
+            for id in ids {
+                let id = parse_i64(id).ok_or_else(|| CmdError::other("ERR Invalid client ID"))?;
+                if let Some(info) = u64::try_from(id).ok().and_then(|id| ctx.shared.clients.get(id)) {
+                    found.push(info);
+                }
+            }
+            found
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let mut out = String::with_capacity(clients.len() * 300);
+    for info in clients {
+        out.push_str(&info.list_line());
+        out.push('\n');
+    }
+    Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+/// Which clients CLIENT KILL closes.
+struct KillFilter {
+    addr: Option<String>,
+    laddr: Option<String>,
+    id: Option<u64>,
+    /// TYPE named a type no connection has.
+    no_type_match: bool,
+    skip_me: bool,
+}
+
+/// `CLIENT KILL ip:port` (replies OK or an error) or
+/// `CLIENT KILL <filter> <value> ...` (replies with the number killed).
+/// Killing this very connection closes it after the reply.
+fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let old_form = args.len() == 3;
+    let mut f = KillFilter { addr: None, laddr: None, id: None, no_type_match: false, skip_me: true };
+    if old_form {
+        f.addr = Some(String::from_utf8_lossy(&args[2]).into_owned());
+        // With the old form a client may kill itself.
+        f.skip_me = false;
+    } else {
+        for pair in args[2..].chunks(2) {
+            let [opt, value] = pair else {
+                return Err(CmdError::Syntax);
+            };
+            if is(opt, "ID") {
+                let id = parse_i64(value)
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| CmdError::other("ERR client-id should be greater than 0"))?;
+                f.id = Some(id as u64);
+            } else if is(opt, "TYPE") {
+                f.no_type_match = !type_is_normal(value)?;
+            } else if is(opt, "ADDR") {
+                f.addr = Some(String::from_utf8_lossy(value).into_owned());
+            } else if is(opt, "LADDR") {
+                f.laddr = Some(String::from_utf8_lossy(value).into_owned());
+            } else if is(opt, "USER") {
+                // Every connection is the `default` user.
+                if value.as_ref() != b"default" {
+                    return Err(CmdError::other(format!("ERR No such user '{}'", printable(value, 128))));
+                }
+            } else if is(opt, "SKIPME") {
+                f.skip_me = match () {
+                    _ if is(value, "yes") => true,
+                    _ if is(value, "no") => false,
+                    _ => return Err(CmdError::Syntax),
+                };
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+    }
+
+    let me = ctx.client.id;
+    let mut killed = 0i64;
+    let mut kill_me = false;
+    for info in ctx.shared.clients.all() {
+        let matches = !f.no_type_match
+            && f.id.is_none_or(|id| info.id == id)
+            && f.addr.as_ref().is_none_or(|a| info.addr.to_string() == *a)
+            && f.laddr.as_ref().is_none_or(|a| info.laddr.to_string() == *a);
+        if !matches || (info.id == me && f.skip_me) {
+            continue;
+        }
+        if info.id == me {
+            kill_me = true;
+        } else {
+            info.kill.cancel();
+        }
+        killed += 1;
+    }
+    if kill_me {
+        ctx.client.close_after_reply = true;
+    }
+    if !old_form {
+        return Ok(Reply::Integer(killed));
+    }
+    if killed == 0 {
+        return Err(CmdError::other("ERR No such client"));
+    }
+    Ok(Reply::ok())
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let name = ctx.client.info.name.lock().clone();
+    Ok(if name.is_empty() { Reply::Null } else { Reply::Bulk(name) })
+}
+
+/// A name CLIENT LIST can print: printable ASCII, no spaces.
+fn is_printable_word(b: &[u8]) -> bool {
+    b.iter().all(|c| (b'!'..=b'~').contains(c))
+}
+
+fn check_name(name: &[u8]) -> Result<(), CmdError> {
+    if !is_printable_word(name) {
+        return Err(CmdError::other("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    Ok(())
+}
+
+/// `CLIENT SETNAME name`; an empty name clears it.
+fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    check_name(&args[2])?;
+    *ctx.client.info.name.lock() = Bytes::copy_from_slice(&args[2]);
+    Ok(Reply::ok())
+}
+
+/// `CLIENT SETINFO LIB-NAME|LIB-VER value`.
+fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (attr, value) = (&args[2], &args[3]);
+    let slot = if is(attr, "LIB-NAME") {
+        &ctx.client.info.lib_name
+    } else if is(attr, "LIB-VER") {
+        &ctx.client.info.lib_ver
+    } else {
+        return Err(CmdError::other(format!("ERR Unrecognized option '{}'", printable(attr, 128))));
+    };
+    if !is_printable_word(value) {
+        return Err(CmdError::other(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            printable(attr, 128)
+        )));
+    }
+    *slot.lock() = Bytes::copy_from_slice(value);
+    Ok(Reply::ok())
+}
+
+fn client_help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        args,
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "    * ID <client-id> [<client-id> ...]",
+            "      Return clients with the specified IDs.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+        ],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_printable_words() {
+        assert!(is_printable_word(b"worker-1"));
+        assert!(is_printable_word(b""));
+        for bad in [&b"a b"[..], b"a\nb", b"\x7f", "é".as_bytes()] {
+            assert!(!is_printable_word(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn password_compare() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secrets"));
+        assert!(constant_time_eq(b"", b""));
+    }
 }

@@ -1,5 +1,960 @@
-//! server commands.
+//! Server commands: COMMAND, INFO, DBSIZE, FLUSHDB, FLUSHALL, CONFIG, TIME,
+//! SHUTDOWN; and the subcommand machinery that CLIENT, CONFIG and COMMAND
+//! share.
+//!
+//! A container command (CLIENT, CONFIG, COMMAND) has a table of
+//! [`SubCommand`]s with their own arity, flags and summary, so that the
+//! errors (`'config|set'`), `CLIENT LIST`'s `cmd=` field and COMMAND
+//! INFO/DOCS all name subcommands the way Redis 7 does.
+//!
+//! What COMMAND reports that the command table does not hold is derived, and
+//! approximate where Redis keeps hand-written metadata: ACL categories come
+//! from the flags and the group (plus a few explicit ones below), key-spec
+//! flags from write/readonly, and `since` from a table of Redis's own
+//! versions (omitted for commands Redis does not have, as Redis omits it for
+//! module commands).
 
-use super::CommandSpec;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(super) const COMMANDS: &[CommandSpec] = &[];
+use bytes::Bytes;
+use ringcache_resp::Reply;
+use ringcache_store::glob_match;
+
+use super::args::is;
+use super::{all_commands, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys};
+use crate::config::{Config, ConfigError, OPTIONS};
+
+/// A subcommand of a container command (`CLIENT LIST`, `CONFIG GET`, ...).
+pub(super) struct SubCommand {
+    /// Full lowercase name, `container|sub`, as Redis 7 names it.
+    pub name: &'static str,
+    /// Redis arity, counting the container and the subcommand.
+    pub arity: i32,
+    pub flags: u32,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl SubCommand {
+    /// The part after `|`.
+    fn short(&self) -> &'static str {
+        self.name.split_once('|').map_or(self.name, |(_, s)| s)
+    }
+
+    fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
+/// Runs the subcommand of `table` that `args[1]` names, with Redis's errors
+/// for an unknown subcommand and a wrong number of arguments.
+pub(super) fn run_subcommand(ctx: &mut Ctx<'_>, args: &[Bytes], table: &'static [SubCommand]) -> CmdResult {
+    debug_assert!(args.len() >= 2, "containers have arity -2 or check it");
+    let Some(sub) = table.iter().find(|s| is(&args[1], s.short())) else {
+        return Err(CmdError::other(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            printable(&args[1], 128),
+            String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+        )));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(CmdError::WrongArity(sub.name.to_owned()));
+    }
+    // CLIENT LIST shows the subcommand, as Redis 7 does (`cmd=client|list`).
+    *ctx.client.info.last_cmd.lock() = sub.name;
+    (sub.handler)(ctx, args)
+}
+
+/// A container's HELP reply: Redis's header line, `lines`, then HELP itself.
+pub(super) fn help_reply(args: &[Bytes], lines: &[&'static str]) -> Reply {
+    let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let mut out = Vec::with_capacity(lines.len() + 3);
+    out.push(Reply::Simple(Bytes::from(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))));
+    out.extend(lines.iter().map(|l| Reply::simple(l)));
+    out.push(Reply::simple("HELP"));
+    out.push(Reply::simple("    Prints this help."));
+    Reply::Array(out)
+}
+
+/// The subcommands of container `name` (empty for other commands).
+fn subcommands_of(name: &str) -> &'static [SubCommand] {
+    match name {
+        "client" => connection::CLIENT_SUBCOMMANDS,
+        "config" => CONFIG_SUBCOMMANDS,
+        "command" => COMMAND_SUBCOMMANDS,
+        _ => &[],
+    }
+}
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "command",
+        arity: -1,
+        flags: flag::LOADING | flag::STALE,
+        keys: Keys::None,
+        group: "server",
+        summary: "Returns detailed information about all commands.",
+        handler: command,
+    },
+    CommandSpec {
+        name: "info",
+        arity: -1,
+        flags: flag::LOADING | flag::STALE,
+        // For the keyspace and memory figures.
+        keys: Keys::All,
+        group: "server",
+        summary: "Returns information and statistics about the server.",
+        handler: info,
+    },
+    CommandSpec {
+        name: "dbsize",
+        arity: 1,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::All,
+        group: "server",
+        summary: "Returns the number of keys in the database.",
+        handler: dbsize,
+    },
+    CommandSpec {
+        name: "flushdb",
+        arity: -1,
+        flags: flag::WRITE,
+        keys: Keys::All,
+        group: "server",
+        summary: "Remove all keys from the current database.",
+        handler: flush,
+    },
+    CommandSpec {
+        name: "flushall",
+        arity: -1,
+        flags: flag::WRITE,
+        keys: Keys::All,
+        group: "server",
+        summary: "Removes all keys from all databases.",
+        handler: flush,
+    },
+    CommandSpec {
+        name: "config",
+        arity: -2,
+        flags: 0,
+        // CONFIG RESETSTAT resets every shard's counters.
+        keys: Keys::All,
+        group: "server",
+        summary: "A container for server configuration commands.",
+        handler: config,
+    },
+    CommandSpec {
+        name: "time",
+        arity: 1,
+        flags: flag::LOADING | flag::STALE | flag::FAST,
+        keys: Keys::None,
+        group: "server",
+        summary: "Returns the server time.",
+        handler: time,
+    },
+    CommandSpec {
+        name: "shutdown",
+        arity: -1,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::NO_MULTI | flag::ALLOW_BUSY,
+        keys: Keys::None,
+        group: "server",
+        summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        handler: shutdown,
+    },
+];
+
+// ---------------------------------------------------------------- COMMAND
+
+const COMMAND_SUBCOMMANDS: &[SubCommand] = &[
+    SubCommand {
+        name: "command|count",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns a count of commands.",
+        handler: command_count,
+    },
+    SubCommand {
+        name: "command|docs",
+        arity: -2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns documentary information about one, multiple or all commands.",
+        handler: command_docs,
+    },
+    SubCommand {
+        name: "command|info",
+        arity: -2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns information about one, multiple or all commands.",
+        handler: command_info,
+    },
+    SubCommand {
+        name: "command|list",
+        arity: -2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns a list of command names.",
+        handler: command_list,
+    },
+    SubCommand {
+        name: "command|getkeys",
+        arity: -3,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Extracts the key names from an arbitrary command.",
+        handler: command_getkeys,
+    },
+    SubCommand {
+        name: "command|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns helpful text about the different subcommands.",
+        handler: command_help,
+    },
+];
+
+/// A command or subcommand, as COMMAND INFO/DOCS/LIST report them.
+#[derive(Clone, Copy)]
+enum Found {
+    Top(&'static CommandSpec),
+    Sub(&'static CommandSpec, &'static SubCommand),
+}
+
+/// Looks up `name` or `container|sub`, case-insensitively.
+fn find(name: &[u8]) -> Option<Found> {
+    match name.iter().position(|&b| b == b'|') {
+        None => lookup(name).map(Found::Top),
+        Some(i) => {
+            let parent = lookup(&name[..i])?;
+            let sub = subcommands_of(parent.name).iter().find(|s| is(&name[i + 1..], s.short()))?;
+            Some(Found::Sub(parent, sub))
+        }
+    }
+}
+
+/// Every command, sorted by name (the registry's order is a hash order).
+fn sorted_commands() -> Vec<&'static CommandSpec> {
+    let mut all: Vec<_> = all_commands().collect();
+    all.sort_unstable_by_key(|s| s.name);
+    all
+}
+
+fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() == 1 {
+        return Ok(Reply::Array(sorted_commands().into_iter().map(|s| info_entry(Found::Top(s))).collect()));
+    }
+    run_subcommand(ctx, args, COMMAND_SUBCOMMANDS)
+}
+
+fn command_count(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(all_commands().count() as i64))
+}
+
+fn command_info(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() == 2 {
+        return Ok(Reply::Array(sorted_commands().into_iter().map(|s| info_entry(Found::Top(s))).collect()));
+    }
+    Ok(Reply::Array(args[2..].iter().map(|name| find(name).map_or(Reply::Null, info_entry)).collect()))
+}
+
+fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let found: Vec<Found> = if args.len() == 2 {
+        sorted_commands().into_iter().map(Found::Top).collect()
+    } else {
+        // Unknown names are left out, as Redis does.
+        args[2..].iter().filter_map(|n| find(n)).collect()
+    };
+    Ok(Reply::Map(found.into_iter().map(|f| (Reply::bulk(full_name(f)), docs_entry(f))).collect()))
+}
+
+fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    enum Filter {
+        None,
+        Module,
+        AclCat(String),
+        Pattern(Bytes),
+    }
+    let filter = match args.len() {
+        2 => Filter::None,
+        5 if is(&args[2], "FILTERBY") => {
+            let value = &args[4];
+            if is(&args[3], "MODULE") {
+                Filter::Module
+            } else if is(&args[3], "ACLCAT") {
+                Filter::AclCat(String::from_utf8_lossy(value).to_ascii_lowercase())
+            } else if is(&args[3], "PATTERN") {
+                Filter::Pattern(Bytes::copy_from_slice(&value.to_ascii_lowercase()))
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let mut names = Vec::new();
+    for spec in sorted_commands() {
+        let entries = std::iter::once(Found::Top(spec))
+            .chain(subcommands_of(spec.name).iter().map(move |sub| Found::Sub(spec, sub)));
+        for f in entries {
+            let keep = match &filter {
+                Filter::None => true,
+                // ringcache loads no modules.
+                Filter::Module => false,
+                Filter::AclCat(cat) => acl_categories(f).contains(&cat.as_str()),
+                Filter::Pattern(p) => glob_match(p, full_name(f).as_bytes()),
+            };
+            if keep {
+                names.push(Reply::bulk(full_name(f)));
+            }
+        }
+    }
+    Ok(Reply::Array(names))
+}
+
+fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let cmd_args = &args[2..];
+    let Some(spec) = lookup(&cmd_args[0]) else {
+        return Err(CmdError::other("ERR Invalid command specified"));
+    };
+    if !spec.arity_ok(cmd_args.len()) {
+        return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
+    }
+    let keys: Vec<Reply> = match spec.keys {
+        Keys::Range { .. } => spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect(),
+        Keys::None | Keys::All => Vec::new(),
+    };
+    if keys.is_empty() {
+        return Err(CmdError::other("ERR The command has no key arguments"));
+    }
+    Ok(Reply::Array(keys))
+}
+
+fn command_help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        args,
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    ))
+}
+
+fn full_name(f: Found) -> &'static str {
+    match f {
+        Found::Top(spec) => spec.name,
+        Found::Sub(_, sub) => sub.name,
+    }
+}
+
+/// One COMMAND INFO entry, in Redis 7's ten-field format.
+fn info_entry(f: Found) -> Reply {
+    let (arity, flags, keys, subs) = match f {
+        Found::Top(spec) => (spec.arity, spec.flags, spec.keys, subcommands_of(spec.name)),
+        Found::Sub(_, sub) => (sub.arity, sub.flags, Keys::None, &[][..]),
+    };
+    let (first, last, step) = match keys {
+        Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
+        Keys::None | Keys::All => (0, 0, 0),
+    };
+    let flag_names =
+        flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
+    let categories = acl_categories(f).into_iter().map(|c| Reply::Simple(Bytes::from(format!("@{c}")))).collect();
+    // Redis replies with an empty *set* when there are no subcommands, and
+    // an array otherwise.
+    let subcommands = if subs.is_empty() {
+        Reply::Set(Vec::new())
+    } else {
+        let Found::Top(parent) = f else { unreachable!("only top-level commands have subcommands") };
+        Reply::Array(subs.iter().map(|s| info_entry(Found::Sub(parent, s))).collect())
+    };
+    Reply::Array(vec![
+        Reply::bulk(full_name(f)),
+        Reply::Integer(arity.into()),
+        Reply::Set(flag_names),
+        Reply::Integer(first),
+        Reply::Integer(last),
+        Reply::Integer(step),
+        Reply::Set(categories),
+        Reply::Set(Vec::new()), // tips
+        key_specs(flags, keys),
+        subcommands,
+    ])
+}
+
+/// Redis 7 key specs for a legacy key range: begin at an index, then a
+/// range. `lastkey` is relative to the first key, or negative from the end.
+fn key_specs(flags: u32, keys: Keys) -> Reply {
+    let Keys::Range { first, last, step } = keys else {
+        return Reply::Set(Vec::new());
+    };
+    let lastkey = if last < 0 { last as i64 } else { last as i64 - first as i64 };
+    let spec_flags: &[&'static str] =
+        if flags & flag::WRITE != 0 { &["RW", "access", "update"] } else { &["RO", "access"] };
+    let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    Reply::Set(vec![Reply::Map(vec![
+        kv("flags", Reply::Set(spec_flags.iter().map(|f| Reply::simple(f)).collect())),
+        kv(
+            "begin_search",
+            Reply::Map(vec![
+                kv("type", Reply::bulk("index")),
+                kv("spec", Reply::Map(vec![kv("index", Reply::Integer(first as i64))])),
+            ]),
+        ),
+        kv(
+            "find_keys",
+            Reply::Map(vec![
+                kv("type", Reply::bulk("range")),
+                kv(
+                    "spec",
+                    Reply::Map(vec![
+                        kv("lastkey", Reply::Integer(lastkey)),
+                        kv("keystep", Reply::Integer(step as i64)),
+                        kv("limit", Reply::Integer(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])])
+}
+
+/// ACL categories in Redis's order (the order COMMAND INFO lists them).
+const ACL_CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// Categories Redis gives these commands (and their subcommands) beyond
+/// what their flags and group imply.
+const EXPLICIT_CATEGORIES: &[(&str, &[&str])] = &[
+    ("command", &["connection"]),
+    ("dbsize", &["keyspace"]),
+    ("flushall", &["keyspace", "dangerous"]),
+    ("flushdb", &["keyspace", "dangerous"]),
+    ("info", &["dangerous"]),
+    ("keys", &["dangerous"]),
+];
+
+/// A command's ACL categories, derived as Redis's `setImplicitACLCategories`
+/// does from the flags, plus the group's data-type category.
+fn acl_categories(f: Found) -> Vec<&'static str> {
+    let (parent, flags) = match f {
+        Found::Top(spec) => (spec, spec.flags),
+        Found::Sub(parent, sub) => (parent, sub.flags),
+    };
+    let group_cat = match parent.group {
+        "generic" => Some("keyspace"),
+        "sorted-set" => Some("sortedset"),
+        "transactions" => Some("transaction"),
+        g @ ("string" | "list" | "hash" | "set" | "bitmap" | "hyperloglog" | "geo" | "stream" | "pubsub"
+        | "connection" | "scripting") => Some(g),
+        _ => None,
+    };
+    let explicit = EXPLICIT_CATEGORIES.iter().find(|(n, _)| *n == parent.name).map_or(&[][..], |(_, c)| c);
+    let has = |c: &str| -> bool {
+        match c {
+            "write" => flags & flag::WRITE != 0,
+            "read" => flags & flag::READONLY != 0,
+            "admin" => flags & flag::ADMIN != 0,
+            "dangerous" => flags & flag::ADMIN != 0 || explicit.contains(&c),
+            "fast" => flags & flag::FAST != 0,
+            "slow" => flags & flag::FAST == 0,
+            _ => group_cat == Some(c) || explicit.contains(&c),
+        }
+    };
+    ACL_CATEGORIES.into_iter().filter(|c| has(c)).collect()
+}
+
+/// One COMMAND DOCS entry: what redis-cli reads for its help and hints
+/// (summary, since, group; subcommands of containers).
+fn docs_entry(f: Found) -> Reply {
+    let (group, summary) = match f {
+        Found::Top(spec) => (spec.group, spec.summary),
+        Found::Sub(parent, sub) => (parent.group, sub.summary),
+    };
+    let name = full_name(f);
+    let mut fields = vec![(Reply::bulk("summary"), Reply::bulk(summary))];
+    if let Some(since) = since(name) {
+        fields.push((Reply::bulk("since"), Reply::bulk(since)));
+    }
+    fields.push((Reply::bulk("group"), Reply::bulk(group)));
+    if let Found::Top(spec) = f {
+        let subs = subcommands_of(spec.name);
+        if !subs.is_empty() {
+            let docs = subs.iter().map(|s| (Reply::bulk(s.name), docs_entry(Found::Sub(spec, s)))).collect();
+            fields.push((Reply::bulk("subcommands"), Reply::Map(docs)));
+        }
+    }
+    Reply::Map(fields)
+}
+
+/// The Redis version that introduced `name` (`container|sub` for
+/// subcommands), from Redis's own command docs.
+fn since(name: &str) -> Option<&'static str> {
+    SINCE.split_ascii_whitespace().find_map(|e| e.split_once('=').filter(|(n, _)| *n == name).map(|(_, v)| v))
+}
+
+/// `name=version` pairs: every Redis 7.2 command, and the subcommands of
+/// the containers implemented here.
+const SINCE: &str = "
+acl=6.0.0 append=2.0.0 asking=3.0.0 auth=1.0.0 bgrewriteaof=1.0.0 bgsave=1.0.0 bitcount=2.6.0 bitfield=3.2.0
+bitfield_ro=6.0.0 bitop=2.6.0 bitpos=2.8.7 blmove=6.2.0 blmpop=7.0.0 blpop=2.0.0 brpop=2.0.0 brpoplpush=2.2.0
+bzmpop=7.0.0 bzpopmax=5.0.0 bzpopmin=5.0.0 client=2.4.0 client|caching=6.0.0 client|getname=2.6.9
+client|getredir=6.0.0 client|help=5.0.0 client|id=5.0.0 client|info=6.2.0 client|kill=2.4.0 client|list=2.4.0
+client|no-evict=7.0.0 client|no-touch=7.2.0 client|pause=2.9.50 client|reply=3.2.0 client|setinfo=7.2.0
+client|setname=2.6.9 client|tracking=6.0.0 client|trackinginfo=6.2.0 client|unblock=5.0.0 client|unpause=6.2.0
+cluster=3.0.0 command=2.8.13 command|count=2.8.13 command|docs=7.0.0 command|getkeys=2.8.13
+command|getkeysandflags=7.0.0 command|help=5.0.0 command|info=2.8.13 command|list=7.0.0 config=2.0.0
+config|get=2.0.0 config|help=5.0.0 config|resetstat=2.0.0 config|rewrite=2.8.0 config|set=2.0.0 copy=6.2.0
+dbsize=1.0.0 debug=1.0.0 decr=1.0.0 decrby=1.0.0 del=1.0.0 discard=2.0.0 dump=2.6.0 echo=1.0.0 eval=2.6.0
+eval_ro=7.0.0 evalsha=2.6.0 evalsha_ro=7.0.0 exec=1.2.0 exists=1.0.0 expire=1.0.0 expireat=1.2.0 expiretime=7.0.0
+failover=6.2.0 fcall=7.0.0 fcall_ro=7.0.0 flushall=1.0.0 flushdb=1.0.0 function=7.0.0 geoadd=3.2.0 geodist=3.2.0
+geohash=3.2.0 geopos=3.2.0 georadius=3.2.0 georadius_ro=3.2.10 georadiusbymember=3.2.0
+georadiusbymember_ro=3.2.10 geosearch=6.2.0 geosearchstore=6.2.0 get=1.0.0 getbit=2.2.0 getdel=6.2.0 getex=6.2.0
+getrange=2.4.0 getset=1.0.0 hdel=2.0.0 hello=6.0.0 hexists=2.0.0 hget=2.0.0 hgetall=2.0.0 hincrby=2.0.0
+hincrbyfloat=2.6.0 hkeys=2.0.0 hlen=2.0.0 hmget=2.0.0 hmset=2.0.0 hrandfield=6.2.0 hscan=2.8.0 hset=2.0.0
+hsetnx=2.0.0 hstrlen=3.2.0 hvals=2.0.0 incr=1.0.0 incrby=1.0.0 incrbyfloat=2.6.0 info=1.0.0 keys=1.0.0
+lastsave=1.0.0 latency=2.8.13 lcs=7.0.0 lindex=1.0.0 linsert=2.2.0 llen=1.0.0 lmove=6.2.0 lmpop=7.0.0
+lolwut=5.0.0 lpop=1.0.0 lpos=6.0.6 lpush=1.0.0 lpushx=2.2.0 lrange=1.0.0 lrem=1.0.0 lset=1.0.0 ltrim=1.0.0
+memory=4.0.0 mget=1.0.0 migrate=2.6.0 module=4.0.0 monitor=1.0.0 move=1.0.0 mset=1.0.1 msetnx=1.0.1 multi=1.2.0
+object=2.2.3 persist=2.2.0 pexpire=2.6.0 pexpireat=2.6.0 pexpiretime=7.0.0 pfadd=2.8.9 pfcount=2.8.9
+pfdebug=2.8.9 pfmerge=2.8.9 pfselftest=2.8.9 ping=1.0.0 psetex=2.6.0 psubscribe=2.0.0 psync=2.8.0 pttl=2.6.0
+publish=2.0.0 pubsub=2.8.0 punsubscribe=2.0.0 quit=1.0.0 randomkey=1.0.0 readonly=3.0.0 readwrite=3.0.0
+rename=1.0.0 renamenx=1.0.0 replconf=3.0.0 replicaof=5.0.0 reset=6.2.0 restore=2.6.0 restore-asking=3.0.0
+role=2.8.12 rpop=1.0.0 rpoplpush=1.2.0 rpush=1.0.0 rpushx=2.2.0 sadd=1.0.0 save=1.0.0 scan=2.8.0 scard=1.0.0
+script=2.6.0 sdiff=1.0.0 sdiffstore=1.0.0 select=1.0.0 set=1.0.0 setbit=2.2.0 setex=2.0.0 setnx=1.0.0
+setrange=2.2.0 shutdown=1.0.0 sinter=1.0.0 sintercard=7.0.0 sinterstore=1.0.0 sismember=1.0.0 slaveof=1.0.0
+slowlog=2.2.12 smembers=1.0.0 smismember=6.2.0 smove=1.0.0 sort=1.0.0 sort_ro=7.0.0 spop=1.0.0 spublish=7.0.0
+srandmember=1.0.0 srem=1.0.0 sscan=2.8.0 ssubscribe=7.0.0 strlen=2.2.0 subscribe=2.0.0 substr=1.0.0
+sunion=1.0.0 sunionstore=1.0.0 sunsubscribe=7.0.0 swapdb=4.0.0 sync=1.0.0 time=2.6.0 touch=3.2.1 ttl=1.0.0
+type=1.0.0 unlink=4.0.0 unsubscribe=2.0.0 unwatch=2.2.0 wait=3.0.0 waitaof=7.2.0 watch=2.2.0 xack=5.0.0
+xadd=5.0.0 xautoclaim=6.2.0 xclaim=5.0.0 xdel=5.0.0 xgroup=5.0.0 xinfo=5.0.0 xlen=5.0.0 xpending=5.0.0
+xrange=5.0.0 xread=5.0.0 xreadgroup=5.0.0 xrevrange=5.0.0 xsetid=5.0.0 xtrim=5.0.0 zadd=1.2.0 zcard=1.2.0
+zcount=2.0.0 zdiff=6.2.0 zdiffstore=6.2.0 zincrby=1.2.0 zinter=6.2.0 zintercard=7.0.0 zinterstore=2.0.0
+zlexcount=2.8.9 zmpop=7.0.0 zmscore=6.2.0 zpopmax=5.0.0 zpopmin=5.0.0 zrandmember=6.2.0 zrange=1.2.0
+zrangebylex=2.8.9 zrangebyscore=1.0.5 zrangestore=6.2.0 zrank=2.0.0 zrem=1.2.0 zremrangebylex=2.8.9
+zremrangebyrank=2.0.0 zremrangebyscore=1.2.0 zrevrange=1.2.0 zrevrangebylex=2.8.9 zrevrangebyscore=2.2.0
+zrevrank=2.0.0 zscan=2.8.0 zscore=1.2.0 zunion=6.2.0 zunionstore=2.0.0
+";
+
+// ------------------------------------------------------------------- INFO
+
+/// INFO's sections, in the order Redis prints them.
+const INFO_SECTIONS: [&str; 8] =
+    ["server", "clients", "memory", "persistence", "stats", "replication", "cluster", "keyspace"];
+
+fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut wanted = [args.len() == 1; INFO_SECTIONS.len()];
+    for arg in &args[1..] {
+        if is(arg, "all") || is(arg, "everything") || is(arg, "default") {
+            wanted = [true; INFO_SECTIONS.len()];
+        } else if let Some(i) = INFO_SECTIONS.iter().position(|s| is(arg, s)) {
+            wanted[i] = true;
+        }
+        // Sections ringcache does not have are left out, as Redis leaves
+        // out sections it does not know.
+    }
+    let stats = ctx.db.stats();
+    let shared = ctx.shared;
+    let config = shared.config();
+    let mut out = String::new();
+    for (section, _) in INFO_SECTIONS.iter().zip(wanted).filter(|(_, w)| *w) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let mut title = (*section).to_owned();
+        title[..1].make_ascii_uppercase();
+        let _ = write!(out, "# {title}\r\n");
+        match *section {
+            "server" => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                let uptime = shared.uptime_secs();
+                field(&mut out, "redis_version", &crate::REDIS_VERSION);
+                field(&mut out, "ringcache_version", &crate::VERSION);
+                field(&mut out, "redis_mode", &"standalone");
+                field(&mut out, "os", &os_name());
+                field(&mut out, "arch_bits", &usize::BITS);
+                field(&mut out, "process_id", &std::process::id());
+                field(&mut out, "run_id", &shared.run_id);
+                field(&mut out, "tcp_port", &shared.local_addr.get().map_or(config.port, |a| a.port()));
+                field(&mut out, "server_time_usec", &now.as_micros());
+                field(&mut out, "uptime_in_seconds", &uptime);
+                field(&mut out, "uptime_in_days", &(uptime / 86_400));
+                field(&mut out, "hz", &config.hz);
+                field(&mut out, "configured_hz", &config.hz);
+                if let Ok(exe) = std::env::current_exe() {
+                    field(&mut out, "executable", &exe.display());
+                }
+            }
+            "clients" => {
+                field(&mut out, "connected_clients", &shared.clients.len());
+                field(&mut out, "maxclients", &config.maxclients);
+                // No command blocks a client yet.
+                field(&mut out, "blocked_clients", &0);
+                field(&mut out, "tracking_clients", &0);
+            }
+            "memory" => {
+                field(&mut out, "used_memory", &stats.used_memory);
+                field(&mut out, "used_memory_human", &bytes_to_human(stats.used_memory as u64));
+                if let Some(rss) = rss_bytes() {
+                    field(&mut out, "used_memory_rss", &rss);
+                    field(&mut out, "used_memory_rss_human", &bytes_to_human(rss));
+                }
+                field(&mut out, "maxmemory", &config.maxmemory);
+                field(&mut out, "maxmemory_human", &bytes_to_human(config.maxmemory));
+                field(&mut out, "maxmemory_policy", &config.maxmemory_policy.name());
+                // The allocator the ringcache binary installs (DESIGN.md).
+                field(&mut out, "mem_allocator", &"mimalloc");
+            }
+            "persistence" => {
+                // A cache: nothing is ever loaded or saved.
+                field(&mut out, "loading", &0);
+                field(&mut out, "async_loading", &0);
+                field(&mut out, "rdb_bgsave_in_progress", &0);
+                field(&mut out, "aof_enabled", &0);
+            }
+            "stats" => {
+                let s = &shared.stats;
+                field(&mut out, "total_connections_received", &s.connections_received.load(Relaxed));
+                field(&mut out, "total_commands_processed", &s.commands_processed.load(Relaxed));
+                field(&mut out, "total_net_input_bytes", &s.net_input_bytes.load(Relaxed));
+                field(&mut out, "total_net_output_bytes", &s.net_output_bytes.load(Relaxed));
+                field(&mut out, "rejected_connections", &s.connections_rejected.load(Relaxed));
+                field(&mut out, "expired_keys", &stats.expired);
+                field(&mut out, "evicted_keys", &stats.evicted);
+                field(&mut out, "keyspace_hits", &stats.hits);
+                field(&mut out, "keyspace_misses", &stats.misses);
+            }
+            "replication" => {
+                field(&mut out, "role", &"master");
+                field(&mut out, "connected_slaves", &0);
+            }
+            "cluster" => field(&mut out, "cluster_enabled", &0),
+            "keyspace" => {
+                if stats.keys > 0 {
+                    let v = format!("keys={},expires={},avg_ttl=0", stats.keys, stats.expires);
+                    field(&mut out, "db0", &v);
+                }
+            }
+            other => unreachable!("section {other} has no printer"),
+        }
+    }
+    Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+/// Appends one `name:value\r\n` line.
+fn field(out: &mut String, name: &str, value: &dyn std::fmt::Display) {
+    let _ = write!(out, "{name}:{value}\r\n");
+}
+
+/// Like Redis's `bytesToHuman`: `512B`, `1.50K`, `10.00M`, ...
+fn bytes_to_human(n: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [(1 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    match UNITS.iter().find(|(size, _)| n >= *size) {
+        Some((size, unit)) => format!("{:.2}{unit}", n as f64 / *size as f64),
+        None => format!("{n}B"),
+    }
+}
+
+/// `uname -s -r -m`, read from /proc where there is one.
+fn os_name() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
+    match (read("/proc/sys/kernel/ostype"), read("/proc/sys/kernel/osrelease")) {
+        (Some(os), Some(release)) => format!("{os} {release} {}", std::env::consts::ARCH),
+        _ => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+/// Resident set size, from /proc/self/status (Linux only).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+// ------------------------------------------------- DBSIZE, FLUSH*, TIME
+
+fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(ctx.db.len() as i64))
+}
+
+/// FLUSHDB and FLUSHALL (one database, so the same thing). ASYNC and SYNC
+/// are both accepted; the flush itself is always immediate.
+fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match args {
+        [_] => {}
+        [_, mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
+        _ => return Err(CmdError::Syntax),
+    }
+    ctx.db.flush();
+    Ok(Reply::ok())
+}
+
+fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Ok(Reply::Array(vec![Reply::bulk(now.as_secs().to_string()), Reply::bulk(now.subsec_micros().to_string())]))
+}
+
+// ------------------------------------------------------------------ CONFIG
+
+const CONFIG_SUBCOMMANDS: &[SubCommand] = &[
+    SubCommand {
+        name: "config|get",
+        arity: -3,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Returns the effective values of configuration parameters.",
+        handler: config_get,
+    },
+    SubCommand {
+        name: "config|set",
+        arity: -4,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Sets configuration parameters in-flight.",
+        handler: config_set,
+    },
+    SubCommand {
+        name: "config|resetstat",
+        arity: 2,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Resets the server's statistics.",
+        handler: config_resetstat,
+    },
+    SubCommand {
+        name: "config|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns helpful text about the different subcommands.",
+        handler: config_help,
+    },
+];
+
+fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    run_subcommand(ctx, args, CONFIG_SUBCOMMANDS)
+}
+
+/// `CONFIG GET pattern [pattern ...]`: a map of every matching option. An
+/// exact name is echoed as given; glob patterns match case-insensitively.
+fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let config = ctx.shared.config();
+    let mut found: Vec<(String, &'static str)> = Vec::new();
+    for arg in &args[2..] {
+        let pattern = String::from_utf8_lossy(arg);
+        if !pattern.contains(['*', '?', '[']) {
+            if let Some(opt) = Config::option(&pattern) {
+                if !found.iter().any(|(_, n)| *n == opt.name) {
+                    found.push((pattern.into_owned(), opt.name));
+                }
+            }
+            continue;
+        }
+        let lower = pattern.to_ascii_lowercase();
+        for opt in OPTIONS {
+            if glob_match(lower.as_bytes(), opt.name.as_bytes()) && !found.iter().any(|(_, n)| *n == opt.name) {
+                found.push((opt.name.to_owned(), opt.name));
+            }
+        }
+    }
+    Ok(Reply::Map(
+        found
+            .into_iter()
+            .map(|(shown, name)| {
+                let value = config.get(name).expect("found options exist");
+                (Reply::bulk(shown), Reply::bulk(value))
+            })
+            .collect(),
+    ))
+}
+
+/// `CONFIG SET name value [name value ...]`: all or nothing. The first
+/// problem found is reported, in Redis's words.
+fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if !(args.len() - 2).is_multiple_of(2) {
+        return Err(CmdError::WrongArity("config|set".to_owned()));
+    }
+    let failed = |name: &str, why: &str| {
+        CmdError::other(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"))
+    };
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity((args.len() - 2) / 2);
+    for pair in args[2..].chunks_exact(2) {
+        let given = String::from_utf8_lossy(&pair[0]);
+        let Some(opt) = Config::option(&given) else {
+            return Err(CmdError::other(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                printable(&pair[0], 128)
+            )));
+        };
+        if !opt.mutable {
+            return Err(failed(&given, "can't set immutable config"));
+        }
+        if pairs.iter().any(|(n, _)| n == opt.name) {
+            return Err(failed(&given, "duplicate parameter"));
+        }
+        pairs.push((opt.name.to_owned(), String::from_utf8_lossy(&pair[1]).into_owned()));
+    }
+    ctx.shared.set_config(&pairs).map_err(|(name, e)| match e {
+        ConfigError::Invalid { reason, .. } => failed(&name, &reason),
+        ConfigError::Immutable(_) => failed(&name, "can't set immutable config"),
+        ConfigError::Unknown(_) => {
+            CmdError::other(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"))
+        }
+    })?;
+    Ok(Reply::ok())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.db.reset_stats();
+    ctx.shared.stats.reset();
+    Ok(Reply::ok())
+}
+
+fn config_help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        args,
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+        ],
+    ))
+}
+
+// ---------------------------------------------------------------- SHUTDOWN
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: stops the node. The
+/// client gets no reply: its connection closes, as with Redis.
+///
+/// ringcache keeps nothing on disk, so NOSAVE and NOW change nothing, and
+/// SAVE fails the shutdown (as a failed save does in Redis) unless FORCE.
+fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if let Some(m) = ctx.client.multi.as_mut() {
+        m.dirty = true;
+        return Err(CmdError::other("ERR Command not allowed inside a transaction"));
+    }
+    let (mut nosave, mut save, mut force, mut abort, mut now) = (false, false, false, false, false);
+    for arg in &args[1..] {
+        if is(arg, "NOSAVE") {
+            nosave = true;
+        } else if is(arg, "SAVE") {
+            save = true;
+        } else if is(arg, "NOW") {
+            now = true;
+        } else if is(arg, "FORCE") {
+            force = true;
+        } else if is(arg, "ABORT") {
+            abort = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (abort && (nosave || save || now || force)) || (nosave && save) {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        // A shutdown here is immediate: there is never one to abort.
+        return Err(CmdError::other("ERR No shutdown in progress."));
+    }
+    if save && !force {
+        tracing::warn!(
+            "SHUTDOWN SAVE refused: ringcache has no persistence to save to (use FORCE to shut down anyway)"
+        );
+        return Err(CmdError::other("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
+    tracing::warn!(client = ctx.client.id, "user requested shutdown");
+    ctx.shared.shutdown.cancel();
+    ctx.client.close_after_reply = true;
+    // Nothing is written back: the client sees the connection close.
+    Ok(Reply::Raw(Bytes::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_like_redis() {
+        assert_eq!(bytes_to_human(0), "0B");
+        assert_eq!(bytes_to_human(1023), "1023B");
+        assert_eq!(bytes_to_human(1024), "1.00K");
+        assert_eq!(bytes_to_human(1536), "1.50K");
+        assert_eq!(bytes_to_human(10 << 20), "10.00M");
+        assert_eq!(bytes_to_human(3 << 30), "3.00G");
+    }
+
+    #[test]
+    fn since_table_covers_every_subcommand() {
+        assert_eq!(since("get"), Some("1.0.0"));
+        assert_eq!(since("client|setinfo"), Some("7.2.0"));
+        assert_eq!(since("no-such-command"), None);
+        for spec in all_commands() {
+            for sub in subcommands_of(spec.name) {
+                assert!(since(sub.name).is_some(), "{} has no since", sub.name);
+                assert!(sub.name.starts_with(&format!("{}|", spec.name)), "{}", sub.name);
+                assert_eq!(sub.name, sub.name.to_ascii_lowercase());
+            }
+        }
+    }
+
+    #[test]
+    fn acl_categories_follow_flags_and_group() {
+        let get = lookup(b"get").unwrap();
+        assert_eq!(acl_categories(Found::Top(get)), ["read", "string", "fast"]);
+        let flushall = lookup(b"flushall").unwrap();
+        assert_eq!(acl_categories(Found::Top(flushall)), ["keyspace", "write", "slow", "dangerous"]);
+        let Some(Found::Sub(_, sub)) = find(b"CONFIG|get") else { panic!("config|get not found") };
+        assert_eq!(sub.name, "config|get");
+        let config = lookup(b"config").unwrap();
+        assert_eq!(acl_categories(Found::Sub(config, sub)), ["admin", "slow", "dangerous"]);
+        assert!(find(b"config|nope").is_none());
+        assert!(find(b"get|x").is_none());
+    }
+
+    #[test]
+    fn key_specs_for_ranges() {
+        let Reply::Set(specs) = key_specs(flag::WRITE, Keys::Range { first: 1, last: -1, step: 2 }) else {
+            panic!("not a set")
+        };
+        assert_eq!(specs.len(), 1);
+        let text = format!("{:?}", specs[0]);
+        assert!(text.contains("Integer(-1)") && text.contains("\"RW\""), "{text}");
+        assert_eq!(key_specs(0, Keys::All), Reply::Set(Vec::new()));
+    }
+}
