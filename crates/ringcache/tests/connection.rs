@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -40,55 +39,6 @@ fn client_field<'a>(line: &'a str, key: &str) -> &'a str {
 fn client_list(conn: &mut redis::Connection) -> Vec<String> {
     let list: String = redis::cmd("CLIENT").arg("LIST").query(conn).unwrap();
     list.lines().map(str::to_owned).collect()
-}
-
-/// A node started with `--requirepass`. `Server::start_with` cannot start
-/// one: its readiness probe wants `+PONG`, and a PING before AUTH gets
-/// `-NOAUTH`, as in Redis. Killed on drop.
-struct PasswordNode {
-    port: u16,
-    child: Child,
-}
-
-impl PasswordNode {
-    fn start(password: &str) -> PasswordNode {
-        for _ in 0..common::PORT_ATTEMPTS_MAX {
-            let port = common::free_port();
-            let child = Command::new(env!("CARGO_BIN_EXE_ringcache"))
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--requirepass", password])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn ringcache");
-            let mut node = PasswordNode { port, child };
-            let deadline = Instant::now() + common::STARTUP_TIMEOUT;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = node.child.try_wait() {
-                    break; // most likely the port was taken: try another
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    let mut raw = node.raw();
-                    if call(&mut raw, &["PING"]) == "-NOAUTH Authentication required.\r\n" {
-                        return node;
-                    }
-                }
-                thread::sleep(common::STARTUP_POLL);
-            }
-        }
-        panic!("could not start ringcache with --requirepass");
-    }
-
-    fn raw(&self) -> RawConn {
-        RawConn::connect(self.port)
-    }
-}
-
-impl Drop for PasswordNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -198,7 +148,7 @@ fn auth_without_requirepass() {
 
 #[test]
 fn requirepass_gates_commands_until_auth() {
-    let server = PasswordNode::start("secret");
+    let server = Server::start_with(&["--requirepass", "secret"]);
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["GET", "k"]), "-NOAUTH Authentication required.\r\n");
     assert_eq!(call(&mut raw, &["CLIENT", "ID"]), "-NOAUTH Authentication required.\r\n");
@@ -252,7 +202,7 @@ fn config_set_requirepass_applies_to_new_connections() {
 
 #[test]
 fn hello_auth_with_requirepass() {
-    let server = PasswordNode::start("secret");
+    let server = Server::start_with(&["--requirepass", "secret"]);
     let mut raw = server.raw();
     assert_eq!(
         call(&mut raw, &["HELLO", "3"]),

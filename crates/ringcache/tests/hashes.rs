@@ -115,7 +115,6 @@ fn hgetall_hkeys_hvals_in_resp2() {
 /// Needs HELLO (the connection family, built in another branch): the
 /// client sends `HELLO 3` when it connects.
 #[test]
-#[ignore = "needs HELLO 3 (connection commands, another branch)"]
 fn hgetall_is_a_map_in_resp3() {
     let server = Server::start();
     let mut conn = server.conn_resp3();
@@ -453,7 +452,6 @@ fn hrandfield_with_count() {
 }
 
 #[test]
-#[ignore = "needs HELLO 3 (connection commands, another branch)"]
 fn hrandfield_withvalues_pairs_in_resp3() {
     let server = Server::start();
     let mut raw = server.raw();

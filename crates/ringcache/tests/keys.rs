@@ -518,21 +518,10 @@ fn resp2_reply_bytes() {
     assert_eq!(ask(&["RENAME", "k", "j"]), "-ERR no such key\r\n");
 }
 
-/// A RESP3 connection, or `None` (with a note) while this node has no HELLO.
-fn resp3(server: &Server) -> Option<Connection> {
-    match cmd(&["HELLO", "3"]).query::<Value>(&mut server.conn()) {
-        Err(e) if e.detail().is_some_and(|d| d.contains("unknown command")) => {
-            eprintln!("skipping RESP3 checks: this node has no HELLO yet");
-            None
-        }
-        _ => Some(server.conn_resp3()),
-    }
-}
-
 #[test]
 fn resp3_clients_get_redis_reply_types() {
     let server = Server::start();
-    let Some(mut c) = resp3(&server) else { return };
+    let mut c = server.conn_resp3();
     assert_eq!(run::<Value>(&mut c, &["RANDOMKEY"]), Value::Nil);
     set(&mut c, "k", "v");
     assert_eq!(run::<Value>(&mut c, &["TYPE", "k"]), Value::SimpleString("string".to_owned()));

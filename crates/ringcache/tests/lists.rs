@@ -149,7 +149,6 @@ fn pop_without_and_with_count() {
 }
 
 #[test]
-#[ignore = "needs HELLO 3 (connection commands, another branch)"]
 fn pop_nulls_in_resp3() {
     let server = Server::start();
     let mut raw = server.raw();

@@ -406,21 +406,10 @@ fn resp2_reply_bytes() {
     assert_eq!(ask(&["INCR", "k"]), "-ERR value is not an integer or out of range\r\n");
 }
 
-/// A RESP3 connection, or `None` (with a note) while this node has no HELLO.
-fn resp3(server: &Server) -> Option<Connection> {
-    match cmd(&["HELLO", "3"]).query::<Value>(&mut server.conn()) {
-        Err(e) if e.detail().is_some_and(|d| d.contains("unknown command")) => {
-            eprintln!("skipping RESP3 checks: this node has no HELLO yet");
-            None
-        }
-        _ => Some(server.conn_resp3()),
-    }
-}
-
 #[test]
 fn resp3_clients_get_redis_reply_types() {
     let server = Server::start();
-    let Some(mut c) = resp3(&server) else { return };
+    let mut c = server.conn_resp3();
     assert_eq!(run::<Value>(&mut c, &["GET", "nokey"]), Value::Nil);
     assert_eq!(run::<Value>(&mut c, &["SETNX", "k", "1"]), Value::Int(1));
     assert_eq!(

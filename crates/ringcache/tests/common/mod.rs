@@ -58,7 +58,8 @@ impl Server {
     }
 
     /// Starts a node with `--bind 127.0.0.1 --port <free port>` followed by
-    /// `args`, and returns once it answers `PING` with `+PONG`.
+    /// `args`, and returns once it answers `PING` (with `+PONG`, or `-NOAUTH`
+    /// when started with `--requirepass`).
     ///
     /// Panics with the node's log if it exits or is not ready within
     /// [`STARTUP_TIMEOUT`].
@@ -297,7 +298,8 @@ fn looks_like_addr_in_use(log: &str) -> bool {
         || log.contains("eaddrinuse")
 }
 
-/// One `PING` on a fresh connection; true on `+PONG`.
+/// One `PING` on a fresh connection; true on `+PONG`, or on `-NOAUTH` from
+/// a node started with `--requirepass` (it is up; it wants AUTH first).
 fn ping(port: u16) -> bool {
     let probe_timeout = Duration::from_millis(500);
     let addr = ([127, 0, 0, 1], port).into();
@@ -317,7 +319,7 @@ fn ping(port: u16) -> bool {
             Ok(n) => reply.extend_from_slice(&buf[..n]),
         }
     }
-    reply.starts_with(b"+PONG\r\n")
+    reply.starts_with(b"+PONG\r\n") || reply.starts_with(b"-NOAUTH")
 }
 
 /// Whether the IPv4 TCP listener on `port` belongs to process `pid`, read
