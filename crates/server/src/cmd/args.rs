@@ -83,6 +83,55 @@ pub fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
         .ok_or_else(|| CmdError::other("ERR invalid cursor"))
 }
 
+/// A float argument read as Redis's `getDoubleFromObject` reads it: like
+/// [`float`], and also refusing values out of a double's range (`1e400`
+/// overflows, `1e-400` underflows to zero), which `strtod` flags with ERANGE.
+pub fn float_strict(arg: &[u8]) -> Result<f64, CmdError> {
+    let v = float(arg)?;
+    let mantissa = arg.split(|&c| c == b'e' || c == b'E').next().unwrap_or_default();
+    let has_digit = |lo: u8| mantissa.iter().any(|&c| (lo..=b'9').contains(&c));
+    let overflow = v.is_infinite() && has_digit(b'0');
+    let underflow = v == 0.0 && has_digit(b'1');
+    if overflow || underflow {
+        return Err(CmdError::NotFloat);
+    }
+    Ok(v)
+}
+
+/// The options of SSCAN, HSCAN and ZSCAN: `COUNT n` (at least 1, default 10)
+/// and `MATCH pattern`, in any order, the last one winning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanOptions<'a> {
+    pub count: usize,
+    /// `None` when absent or `*` (everything matches).
+    pub pattern: Option<&'a [u8]>,
+}
+
+/// Parses the options after a collection SCAN's cursor, with Redis's errors:
+/// a COUNT that is not an integer is NotInteger, one below 1 and any other
+/// word a syntax error.
+pub fn scan_options(opts: &[Bytes]) -> Result<ScanOptions<'_>, CmdError> {
+    let mut o = ScanOptions { count: 10, pattern: None };
+    let mut i = 0;
+    while i < opts.len() {
+        let has_value = opts.len() - i >= 2;
+        if is(&opts[i], "COUNT") && has_value {
+            let n = int(&opts[i + 1])?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            o.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if is(&opts[i], "MATCH") && has_value {
+            let p: &[u8] = &opts[i + 1];
+            o.pattern = (p != b"*").then_some(p);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +155,33 @@ mod tests {
         assert_eq!(range(0, -1, 0), None);
         assert_eq!(index(-1, 3), Some(2));
         assert_eq!(index(3, 3), None);
+    }
+
+    #[test]
+    fn strict_floats_refuse_what_strtod_flags() {
+        assert_eq!(float_strict(b"1.5"), Ok(1.5));
+        assert_eq!(float_strict(b"-inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(float_strict(b"+inf"), Ok(f64::INFINITY));
+        assert_eq!(float_strict(b"0"), Ok(0.0));
+        assert_eq!(float_strict(b"0e500"), Ok(0.0));
+        assert_eq!(float_strict(b"1e308"), Ok(1e308));
+        assert_eq!(float_strict(b"1e400"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b"-1e400"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b"1e-400"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b"nan"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b" 1"), Err(CmdError::NotFloat));
+    }
+
+    #[test]
+    fn scan_options_like_redis() {
+        let a = |v: &[&str]| v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect::<Vec<_>>();
+        assert_eq!(scan_options(&a(&[])), Ok(ScanOptions { count: 10, pattern: None }));
+        let opts = a(&["match", "a*", "COUNT", "3"]);
+        assert_eq!(scan_options(&opts), Ok(ScanOptions { count: 3, pattern: Some(&b"a*"[..]) }));
+        assert_eq!(scan_options(&a(&["MATCH", "*"])).map(|o| o.pattern), Ok(None));
+        assert_eq!(scan_options(&a(&["COUNT", "0"])), Err(CmdError::Syntax));
+        assert_eq!(scan_options(&a(&["COUNT", "x"])), Err(CmdError::NotInteger));
+        assert_eq!(scan_options(&a(&["COUNT"])), Err(CmdError::Syntax));
+        assert_eq!(scan_options(&a(&["TYPE", "set"])), Err(CmdError::Syntax));
     }
 }
