@@ -571,6 +571,41 @@ fn zscan_walks_members_with_scores() {
 }
 
 #[test]
+fn ranks_and_ranges_stay_right_across_a_thousand_members() {
+    // Enough members to span many internal chunks.
+    let server = Server::start();
+    let mut c = server.conn();
+    let n = 1000;
+    let mut args = vec!["ZADD".to_string(), "z".to_string()];
+    // Scores i / 2 (ties broken by member), members in a shuffled-ish order.
+    for j in 0..n {
+        let i = (j * 7919) % n;
+        args.push((i / 2).to_string());
+        args.push(format!("m{i:04}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(int(&mut c, &args), n as i64);
+    for i in [0, 1, 255, 256, 257, 511, 512, 998, 999] {
+        let m = format!("m{i:04}");
+        assert_eq!(int(&mut c, &["ZRANK", "z", &m]), i as i64, "{m}");
+        assert_eq!(int(&mut c, &["ZREVRANK", "z", &m]), (n - 1 - i) as i64, "{m}");
+    }
+    assert_eq!(flat(&mut c, &["ZRANGE", "z", "500", "502"]), strings(&["m0500", "m0501", "m0502"]));
+    assert_eq!(flat(&mut c, &["ZREVRANGE", "z", "0", "1", "WITHSCORES"]), strings(&["m0999", "499", "m0998", "499"]));
+    assert_eq!(int(&mut c, &["ZCOUNT", "z", "100", "(200"]), 200);
+    assert_eq!(
+        flat(&mut c, &["ZRANGEBYSCORE", "z", "(300", "+inf", "LIMIT", "0", "3"]),
+        strings(&["m0602", "m0603", "m0604"])
+    );
+    assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "z", "100", "899"]), 800);
+    assert_eq!(int(&mut c, &["ZRANK", "z", "m0900"]), 100);
+    assert_eq!(flat(&mut c, &["ZRANGE", "z", "99", "100"]), strings(&["m0099", "m0900"]));
+    assert_eq!(int(&mut c, &["ZREMRANGEBYSCORE", "z", "-inf", "(450"]), 100);
+    assert_eq!(int(&mut c, &["ZCARD", "z"]), 100);
+    assert_eq!(flat(&mut c, &["ZPOPMIN", "z"]), strings(&["m0900", "450"]));
+}
+
+#[test]
 fn zset_commands_inside_multi() {
     let server = Server::start();
     let mut c = server.conn();

@@ -1,18 +1,22 @@
 //! Sorted sets: member → score, plus the members ordered by (score, member).
 //!
-//! The order is a `BTreeSet`, so rank lookups walk the tree (O(rank));
-//! a skip list with spans would make them O(log n), and is the upgrade to
-//! make if ZRANK on large sets ever matters.
+//! The order is an order-statistic list ([`Order`]): sorted chunks of at
+//! most `CHUNK_MAX` members plus a Fenwick tree of the chunk lengths, so
+//! that finding a member's rank, the member at a rank, and both ends of a
+//! score range are O(log n), as with Redis's skip list, and ranges iterate
+//! in order from there. A chunk is a contiguous vector, so an insert or a
+//! removal moves at most `CHUNK_MAX` entries.
 //!
 //! Invariants:
 //! - `scores` and `order` hold the same members, sharing each member's bytes.
+//! - No chunk of `order` is empty, none holds more than `CHUNK_MAX`
+//!   members, and the Fenwick tree sums exactly the chunk lengths.
 //! - No score is NaN, and no score is `-0.0` (it is stored as `0.0`, as
 //!   Redis's compact encoding stores it), so that equal scores are equal bits.
 //! - Members with equal scores are ordered by their bytes (`memcmp`), as in
 //!   Redis.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -108,14 +112,310 @@ fn lex_range_is_empty(min: Bound<&[u8]>, max: Bound<&[u8]>) -> bool {
     lo > hi || (lo == hi && (lo_ex || hi_ex))
 }
 
+/// Largest chunk of [`Order`]; a chunk that grows past it splits in two.
+/// Small under test, so that the unit tests split and merge a lot.
+const CHUNK_MAX: usize = if cfg!(test) { 4 } else { 256 };
+/// A chunk that shrinks below this merges with a neighbour when they fit in
+/// one chunk, so that deletions cannot leave many tiny chunks.
+const CHUNK_MIN: usize = CHUNK_MAX / 4;
+
+type Item = (Score, Bytes);
+
+/// How a stored item compares with the key `(s, m)`.
+fn cmp_key(item: &Item, s: Score, m: &[u8]) -> Ordering {
+    item.0.cmp(&s).then_with(|| item.1[..].cmp(m))
+}
+
+/// Members in (score, member) order with O(log n) rank and select.
+#[derive(Debug, Clone, Default)]
+struct Order {
+    chunks: Vec<Vec<Item>>,
+    /// Fenwick tree (1-based, stored from index 0) over the chunk lengths.
+    fenwick: Vec<usize>,
+    len: usize,
+}
+
+impl PartialEq for Order {
+    fn eq(&self, other: &Self) -> bool {
+        // Chunk boundaries are an accident of history: compare the sequence.
+        self.len == other.len && self.range(0, self.len).eq(other.range(0, other.len))
+    }
+}
+
+impl Order {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Number of members in chunks `0..ci`.
+    fn prefix(&self, ci: usize) -> usize {
+        let (mut sum, mut i) = (0, ci);
+        while i > 0 {
+            sum += self.fenwick[i - 1];
+            i &= i - 1;
+        }
+        sum
+    }
+
+    fn fenwick_add(&mut self, ci: usize, up: bool) {
+        let mut i = ci + 1;
+        while i <= self.fenwick.len() {
+            if up {
+                self.fenwick[i - 1] += 1;
+            } else {
+                self.fenwick[i - 1] -= 1;
+            }
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Rebuilds the Fenwick tree after chunks were split, merged or dropped.
+    fn rebuild(&mut self) {
+        let n = self.chunks.len();
+        self.fenwick.clear();
+        self.fenwick.extend(self.chunks.iter().map(Vec::len));
+        for i in 1..=n {
+            let j = i + (i & i.wrapping_neg());
+            if j <= n {
+                self.fenwick[j - 1] += self.fenwick[i - 1];
+            }
+        }
+        debug_assert!(self.chunks.iter().all(|c| !c.is_empty() && c.len() <= CHUNK_MAX));
+        debug_assert_eq!(self.prefix(n), self.len);
+    }
+
+    /// (chunk, offset) of the member at `rank` (< len).
+    fn select(&self, rank: usize) -> (usize, usize) {
+        debug_assert!(rank < self.len);
+        let n = self.fenwick.len();
+        let (mut pos, mut rem) = (0, rank);
+        let mut step = if n == 0 { 0 } else { 1 << n.ilog2() };
+        while step > 0 {
+            if pos + step <= n && self.fenwick[pos + step - 1] <= rem {
+                pos += step;
+                rem -= self.fenwick[pos - 1];
+            }
+            step >>= 1;
+        }
+        (pos, rem)
+    }
+
+    /// Position just past `rank - 1`, i.e. where the member at `rank` is,
+    /// or the end position for `rank == len`.
+    fn position(&self, rank: usize) -> (usize, usize) {
+        if rank >= self.len {
+            (self.chunks.len(), 0)
+        } else {
+            self.select(rank)
+        }
+    }
+
+    /// Number of members before `(s, m)` (`or_equal`: up to and including it).
+    fn bound(&self, s: Score, m: &[u8], or_equal: bool) -> usize {
+        let before = |item: &Item| match cmp_key(item, s, m) {
+            Ordering::Less => true,
+            Ordering::Equal => or_equal,
+            Ordering::Greater => false,
+        };
+        let ci = self.chunks.partition_point(|c| before(c.last().expect("no empty chunk")));
+        match self.chunks.get(ci) {
+            Some(chunk) => self.prefix(ci) + chunk.partition_point(before),
+            None => self.len,
+        }
+    }
+
+    /// Number of members strictly before `(s, m)`.
+    fn lower_bound(&self, s: Score, m: &[u8]) -> usize {
+        self.bound(s, m, false)
+    }
+
+    /// Number of members up to and including `(s, m)`.
+    fn upper_bound(&self, s: Score, m: &[u8]) -> usize {
+        self.bound(s, m, true)
+    }
+
+    /// Where `(s, m)` is or would go: its chunk and offset there.
+    fn locate(&self, s: Score, m: &[u8]) -> (usize, usize) {
+        let ci = self.chunks.partition_point(|c| cmp_key(c.last().expect("no empty chunk"), s, m) == Ordering::Less);
+        match self.chunks.get(ci) {
+            Some(chunk) => (ci, chunk.partition_point(|x| cmp_key(x, s, m) == Ordering::Less)),
+            None => (ci, 0),
+        }
+    }
+
+    /// Inserts `(s, m)`, which must not be present.
+    fn insert(&mut self, s: Score, m: Bytes) {
+        if self.chunks.is_empty() {
+            self.chunks.push(vec![(s, m)]);
+            self.len = 1;
+            self.rebuild();
+            return;
+        }
+        let (mut ci, mut off) = self.locate(s, &m);
+        if ci == self.chunks.len() {
+            // Past every member: append to the last chunk.
+            ci -= 1;
+            off = self.chunks[ci].len();
+        }
+        debug_assert!(self.chunks[ci].get(off).is_none_or(|x| cmp_key(x, s, &m) == Ordering::Greater));
+        self.chunks[ci].insert(off, (s, m));
+        self.len += 1;
+        if self.chunks[ci].len() > CHUNK_MAX {
+            let upper = self.chunks[ci].split_off(CHUNK_MAX / 2);
+            self.chunks.insert(ci + 1, upper);
+            self.rebuild();
+        } else {
+            self.fenwick_add(ci, true);
+        }
+    }
+
+    /// Removes `(s, m)`, returning the stored member bytes.
+    fn remove(&mut self, s: Score, m: &[u8]) -> Option<Bytes> {
+        let (ci, off) = self.locate(s, m);
+        let chunk = self.chunks.get_mut(ci)?;
+        if chunk.get(off).is_none_or(|x| cmp_key(x, s, m) != Ordering::Equal) {
+            return None;
+        }
+        Some(self.remove_at(ci, off).1)
+    }
+
+    fn remove_at(&mut self, ci: usize, off: usize) -> Item {
+        let item = self.chunks[ci].remove(off);
+        self.len -= 1;
+        let left = self.chunks[ci].len();
+        if left == 0 {
+            self.chunks.remove(ci);
+            self.rebuild();
+        } else if left < CHUNK_MIN && self.merge_around(ci) {
+            self.rebuild();
+        } else {
+            self.fenwick_add(ci, false);
+        }
+        item
+    }
+
+    /// Merges the small chunk `ci` into a neighbour if they fit in one.
+    fn merge_around(&mut self, ci: usize) -> bool {
+        let len = self.chunks[ci].len();
+        if ci + 1 < self.chunks.len() && len + self.chunks[ci + 1].len() <= CHUNK_MAX {
+            let next = self.chunks.remove(ci + 1);
+            self.chunks[ci].extend(next);
+            return true;
+        }
+        if ci > 0 && len + self.chunks[ci - 1].len() <= CHUNK_MAX {
+            let this = self.chunks.remove(ci);
+            self.chunks[ci - 1].extend(this);
+            return true;
+        }
+        false
+    }
+
+    fn first(&self) -> Option<&Item> {
+        self.chunks.first().and_then(|c| c.first())
+    }
+
+    fn last(&self) -> Option<&Item> {
+        self.chunks.last().and_then(|c| c.last())
+    }
+
+    fn pop(&mut self, last: bool) -> Option<Item> {
+        if self.len == 0 {
+            return None;
+        }
+        let (ci, off) = if last {
+            let ci = self.chunks.len() - 1;
+            (ci, self.chunks[ci].len() - 1)
+        } else {
+            (0, 0)
+        };
+        Some(self.remove_at(ci, off))
+    }
+
+    /// Members at ranks `start..end`, in order (`.rev()` for descending).
+    fn range(&self, start: usize, end: usize) -> Iter<'_> {
+        let end = end.min(self.len);
+        let start = start.min(end);
+        Iter { chunks: &self.chunks, front: self.position(start), back: self.position(end), remaining: end - start }
+    }
+}
+
+/// An in-order walk over a rank range of an [`Order`].
+#[derive(Debug, Clone)]
+struct Iter<'a> {
+    chunks: &'a [Vec<Item>],
+    /// Position of the next member from the front.
+    front: (usize, usize),
+    /// Position just past the next member from the back.
+    back: (usize, usize),
+    remaining: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Item;
+
+    fn next(&mut self) -> Option<&'a Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let (ci, off) = self.front;
+        let item = &self.chunks[ci][off];
+        self.front = if off + 1 == self.chunks[ci].len() { (ci + 1, 0) } else { (ci, off + 1) };
+        self.remaining -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+
+    fn nth(&mut self, n: usize) -> Option<&'a Item> {
+        if n >= self.remaining {
+            self.remaining = 0;
+            return None;
+        }
+        // Skip whole chunks at a time: O(chunks skipped), not O(n).
+        let (mut ci, mut off) = self.front;
+        let mut left = n;
+        while off + left >= self.chunks[ci].len() {
+            left -= self.chunks[ci].len() - off;
+            ci += 1;
+            off = 0;
+        }
+        self.front = (ci, off + left);
+        self.remaining -= n;
+        self.next()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let (mut ci, mut off) = self.back;
+        if off == 0 {
+            ci -= 1;
+            off = self.chunks[ci].len();
+        }
+        off -= 1;
+        self.back = (ci, off);
+        self.remaining -= 1;
+        Some(&self.chunks[ci][off])
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ZSetValue {
     scores: IndexMap<Bytes, f64>,
-    order: BTreeSet<(Score, Bytes)>,
+    order: Order,
     bytes: usize,
 }
 
-type OrderIter<'a> = std::collections::btree_set::Range<'a, (Score, Bytes)>;
+fn pair((s, m): &Item) -> (&Bytes, f64) {
+    (m, s.0)
+}
 
 impl ZSetValue {
     pub fn new() -> Self {
@@ -144,14 +444,12 @@ impl ZSetValue {
         assert!(!score.is_nan(), "NaN score");
         // `-0.0 + 0.0 == +0.0`: one representation of zero.
         let score = score + 0.0;
-        if let Some((_, m, old)) = self.scores.get_full_mut(member) {
+        if let Some(old) = self.scores.get_mut(member) {
             let prev = *old;
             if prev != score {
                 *old = score;
-                let m = m.clone();
-                let was = self.order.remove(&(Score(prev), m.clone()));
-                debug_assert!(was, "zset order out of sync");
-                self.order.insert((Score(score), m));
+                let m = self.order.remove(Score(prev), member).expect("zset order out of sync");
+                self.order.insert(Score(score), m);
             }
             return Some(prev);
         }
@@ -160,63 +458,65 @@ impl ZSetValue {
         // the second handle's overhead.
         self.bytes += m.len() + 2 * ELEMENT_OVERHEAD;
         self.scores.insert(m.clone(), score);
-        self.order.insert((Score(score), m));
+        self.order.insert(Score(score), m);
         None
     }
 
     /// Removes `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (_, m, score) = self.scores.swap_remove_full(member)?;
-        let was = self.order.remove(&(Score(score), m.clone()));
-        debug_assert!(was, "zset order out of sync");
+        let was = self.order.remove(Score(score), &m);
+        debug_assert!(was.is_some(), "zset order out of sync");
         self.bytes -= m.len() + 2 * ELEMENT_OVERHEAD;
         Some(score)
     }
 
     /// Members in ascending (score, member) order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> + ExactSizeIterator {
-        self.order.iter().map(|(s, m)| (m, s.0))
+        self.order.range(0, self.order.len()).map(pair)
     }
 
-    /// The tree range holding exactly the members with `min ≤ score ≤ max`
-    /// (each end inclusive or exclusive as given); `None` if it is empty
-    /// whatever the members.
-    fn score_range(&self, min: ScoreBound, max: ScoreBound) -> Option<OrderIter<'_>> {
+    /// The rank range holding exactly the members with `min ≤ score ≤ max`
+    /// (each end inclusive or exclusive as given).
+    fn score_ranks(&self, min: ScoreBound, max: ScoreBound) -> (usize, usize) {
+        const EMPTY: (usize, usize) = (0, 0);
         if min.value.is_nan() || max.value.is_nan() {
-            return None;
+            return EMPTY;
         }
         if min.value > max.value || (min.value == max.value && (min.exclusive || max.exclusive)) {
-            return None;
+            return EMPTY;
         }
-        // `(s, "")` sorts before every member of score `s`, so both ends can
-        // be written as "from score a" and "before score b".
+        // `(s, "")` sorts before every member of score `s`, so both ends are
+        // "the first member of score ≥ a" and "the first of score ≥ b".
         let lo = match (min.exclusive, min.value) {
-            (true, v) if v == f64::INFINITY => return None,
+            (true, v) if v == f64::INFINITY => return EMPTY,
             (true, v) => next_up(v),
             (false, v) => v,
         };
         let hi = match (max.exclusive, max.value) {
-            (false, v) if v == f64::INFINITY => None,
-            (false, v) => Some(next_up(v)),
-            (true, v) => Some(v),
+            (false, v) if v == f64::INFINITY => self.order.len(),
+            (false, v) => self.order.lower_bound(Score(next_up(v)), b""),
+            (true, v) => self.order.lower_bound(Score(v), b""),
         };
-        if hi.is_some_and(|hi| lo > hi) {
-            return None;
-        }
-        let lo = Bound::Included((Score(lo), Bytes::new()));
-        let hi = hi.map_or(Bound::Unbounded, |hi| Bound::Excluded((Score(hi), Bytes::new())));
-        Some(self.order.range((lo, hi)))
+        let lo = self.order.lower_bound(Score(lo), b"");
+        (lo, hi.max(lo))
     }
 
     /// Members with `min ≤ score ≤ max` (bounds as given), ascending; use
     /// `.rev()` for descending.
-    pub fn range_by_score(&self, min: ScoreBound, max: ScoreBound) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
-        self.score_range(min, max).into_iter().flatten().map(|(s, m)| (m, s.0))
+    pub fn range_by_score(
+        &self,
+        min: ScoreBound,
+        max: ScoreBound,
+    ) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> + ExactSizeIterator {
+        let (lo, hi) = self.score_ranks(min, max);
+        self.order.range(lo, hi).map(pair)
     }
 
-    /// Number of members with a score in the range.
+    /// Number of members with a score in the range, in O(log n).
     pub fn count_by_score(&self, min: ScoreBound, max: ScoreBound) -> usize {
-        self.score_range(min, max).map_or(0, |r| r.count())
+        let (lo, hi) = self.score_ranks(min, max);
+        hi - lo
     }
 
     /// Members between `min` and `max` in member order, for sets whose
@@ -236,59 +536,54 @@ impl ZSetValue {
         if lex_range_is_empty(min, max) || !lex_ge_min(&last.1, min) || !lex_le_max(&first.1, max) {
             return Box::new(std::iter::empty());
         }
-        let pair = |(s, m): &'a (Score, Bytes)| (m, s.0);
         if first.0 == last.0 {
-            // One score: the member order is the tree order, seek directly.
+            // One score: member order is the stored order, seek directly.
             let s = first.0;
-            let key = |b: &[u8]| (s, Bytes::copy_from_slice(b));
             let lo = match min {
-                Bound::Unbounded => Bound::Unbounded,
-                Bound::Included(b) => Bound::Included(key(b)),
-                Bound::Excluded(b) => Bound::Excluded(key(b)),
+                Bound::Unbounded => 0,
+                Bound::Included(b) => self.order.lower_bound(s, b),
+                Bound::Excluded(b) => self.order.upper_bound(s, b),
             };
             let hi = match max {
-                Bound::Unbounded => Bound::Unbounded,
-                Bound::Included(b) => Bound::Included(key(b)),
-                Bound::Excluded(b) => Bound::Excluded(key(b)),
+                Bound::Unbounded => self.order.len(),
+                Bound::Included(b) => self.order.upper_bound(s, b),
+                Bound::Excluded(b) => self.order.lower_bound(s, b),
             };
-            let range = self.order.range((lo, hi)).map(pair);
+            let range = self.order.range(lo, hi.max(lo)).map(pair);
             return if rev { Box::new(range.rev()) } else { Box::new(range) };
         }
+        let all = self.order.range(0, self.order.len());
         if rev {
             Box::new(
-                self.order
-                    .iter()
-                    .rev()
+                all.rev()
                     .skip_while(move |(_, m)| !lex_le_max(m, max))
                     .take_while(move |(_, m)| lex_ge_min(m, min))
                     .map(pair),
             )
         } else {
             Box::new(
-                self.order
-                    .iter()
-                    .skip_while(move |(_, m)| !lex_ge_min(m, min))
+                all.skip_while(move |(_, m)| !lex_ge_min(m, min))
                     .take_while(move |(_, m)| lex_le_max(m, max))
                     .map(pair),
             )
         }
     }
 
-    /// 0-based rank of `member` in ascending order.
+    /// 0-based rank of `member` in ascending order, in O(log n).
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
-        let (_, m, score) = self.scores.get_full(member)?;
-        Some(self.order.range(..(Score(*score), m.clone())).count())
+        let score = self.score(member)?;
+        Some(self.order.lower_bound(Score(score), member))
     }
 
     /// Members at ranks `start..=stop` (ascending, or descending if `rev`),
     /// which must be in range.
     pub fn range_by_rank(&self, start: usize, stop: usize, rev: bool) -> Box<dyn Iterator<Item = (&Bytes, f64)> + '_> {
         debug_assert!(start <= stop && stop < self.len());
-        let n = stop - start + 1;
+        let n = self.len();
         if rev {
-            Box::new(self.iter().rev().skip(start).take(n))
+            Box::new(self.order.range(n - 1 - stop, n - start).rev().map(pair))
         } else {
-            Box::new(self.iter().skip(start).take(n))
+            Box::new(self.order.range(start, stop + 1).map(pair))
         }
     }
 
@@ -319,7 +614,7 @@ impl ZSetValue {
 
     /// Removes and returns the lowest (or highest if `max`) member.
     pub fn pop(&mut self, max: bool) -> Option<(Bytes, f64)> {
-        let (s, m) = if max { self.order.pop_last()? } else { self.order.pop_first()? };
+        let (s, m) = self.order.pop(max)?;
         let removed = self.scores.swap_remove(&m);
         debug_assert!(removed.is_some(), "zset order out of sync");
         self.bytes -= m.len() + 2 * ELEMENT_OVERHEAD;
@@ -475,6 +770,7 @@ mod tests {
         assert_eq!(members(z.iter()), ["yy", "x"]);
         assert_eq!(z.mem(), cost(b"x") + cost(b"yy"));
         assert_eq!(z.order.len(), z.scores.len());
+        assert_eq!(z.order.len, z.order.range(0, usize::MAX).count());
     }
 
     #[test]
@@ -494,5 +790,162 @@ mod tests {
         out.sort_by(|a, b| a.1.total_cmp(&b.1));
         assert_eq!(out.len(), 12);
         assert_eq!(out[3], (Bytes::from("m3"), 3.0));
+    }
+
+    /// Checks `z` against a plain sorted vector, and the chunk invariants.
+    fn check_against_model(z: &ZSetValue, model: &[(f64, Vec<u8>)]) {
+        let got: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        let want: Vec<(Vec<u8>, f64)> = model.iter().map(|(s, m)| (m.clone(), *s)).collect();
+        assert_eq!(got, want);
+        assert_eq!(z.len(), model.len());
+        let back: Vec<_> = z.iter().rev().map(|(m, _)| m.to_vec()).collect();
+        assert_eq!(back, want.iter().rev().map(|(m, _)| m.clone()).collect::<Vec<_>>());
+        for (i, (_, m)) in model.iter().enumerate() {
+            assert_eq!(z.rank(m), Some(i));
+        }
+        let o = &z.order;
+        assert!(o.chunks.iter().all(|c| !c.is_empty() && c.len() <= CHUNK_MAX));
+        let mut fresh = o.clone();
+        fresh.rebuild();
+        assert_eq!(fresh.fenwick, o.fenwick, "Fenwick tree out of date");
+        assert_eq!(z.mem(), model.iter().map(|(_, m)| cost(m)).sum::<usize>());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, f64),
+        Remove(u8),
+        Pop(bool),
+        RemoveRanks(usize, usize),
+    }
+
+    fn arb_op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        let score = prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(1.0),
+            Just(1.5),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            -3.0f64..3.0,
+        ];
+        prop_oneof![
+            4 => (0u8..40, score).prop_map(|(m, s)| Op::Insert(m, s)),
+            2 => (0u8..40).prop_map(Op::Remove),
+            1 => any::<bool>().prop_map(Op::Pop),
+            1 => (0usize..40, 0usize..8).prop_map(|(a, n)| Op::RemoveRanks(a, n)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Every operation leaves the sorted set equal to a sorted vector
+        /// model, with ranks, both iteration directions, score ranges and
+        /// byte accounting right, through many chunk splits and merges.
+        #[test]
+        fn matches_a_sorted_vector_model(
+            ops in proptest::collection::vec(arb_op(), 1..300),
+            ranges in proptest::collection::vec((-4.0f64..4.0, -4.0f64..4.0, proptest::bool::ANY, proptest::bool::ANY), 4),
+        ) {
+            let mut z = ZSetValue::new();
+            let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
+            let sort = |model: &mut Vec<(f64, Vec<u8>)>| {
+                model.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then_with(|| a.1.cmp(&b.1)));
+            };
+            for op in ops {
+                match op {
+                    Op::Insert(m, s) => {
+                        let m = format!("m{m}").into_bytes();
+                        let old = model.iter().position(|(_, x)| *x == m).map(|i| model.remove(i).0);
+                        assert_eq!(z.insert(&m, s), old);
+                        model.push((s + 0.0, m));
+                        sort(&mut model);
+                    }
+                    Op::Remove(m) => {
+                        let m = format!("m{m}").into_bytes();
+                        let old = model.iter().position(|(_, x)| *x == m).map(|i| model.remove(i).0);
+                        assert_eq!(z.remove(&m), old);
+                    }
+                    Op::Pop(max) => {
+                        let want = if max { model.pop() } else if model.is_empty() { None } else { Some(model.remove(0)) };
+                        let got = z.pop(max).map(|(m, s)| (s, m.to_vec()));
+                        assert_eq!(got, want);
+                    }
+                    Op::RemoveRanks(start, n) => {
+                        if start < model.len() {
+                            let stop = (start + n).min(model.len() - 1);
+                            assert_eq!(z.remove_range_by_rank(start, stop), stop - start + 1);
+                            model.drain(start..=stop);
+                        }
+                    }
+                }
+                check_against_model(&z, &model);
+            }
+            for (lo, hi, lo_ex, hi_ex) in ranges {
+                let (min, max) = (b(lo, lo_ex), b(hi, hi_ex));
+                let want: Vec<Vec<u8>> = model
+                    .iter()
+                    .filter(|(s, _)| min.contains_as_min(*s) && max.contains_as_max(*s))
+                    .map(|(_, m)| m.clone())
+                    .collect();
+                let got: Vec<Vec<u8>> = z.range_by_score(min, max).map(|(m, _)| m.to_vec()).collect();
+                assert_eq!(&got, &want);
+                assert_eq!(z.count_by_score(min, max), want.len());
+                let rev: Vec<Vec<u8>> = z.range_by_score(min, max).rev().map(|(m, _)| m.to_vec()).collect();
+                assert_eq!(rev, want.into_iter().rev().collect::<Vec<_>>());
+            }
+            if !model.is_empty() {
+                let n = model.len();
+                for (start, stop) in [(0, n - 1), (n / 2, n - 1), (0, n / 3), (n / 3, n / 2)] {
+                    let fwd: Vec<_> = z.range_by_rank(start, stop, false).map(|(m, _)| m.to_vec()).collect();
+                    let want: Vec<_> = model[start..=stop].iter().map(|(_, m)| m.clone()).collect();
+                    assert_eq!(&fwd, &want);
+                    let rev: Vec<_> = z.range_by_rank(start, stop, true).map(|(m, _)| m.to_vec()).collect();
+                    let want_rev: Vec<_> = model.iter().rev().skip(start).take(stop - start + 1).map(|(_, m)| m.clone()).collect();
+                    assert_eq!(rev, want_rev);
+                }
+                // Skipping (nth) jumps chunks correctly.
+                for (k, (_, m)) in model.iter().enumerate() {
+                    let got = z.order.range(0, n).nth(k).map(|(_, m)| m.to_vec());
+                    assert_eq!(got.as_ref(), Some(m));
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// With one score for all, lex ranges seek by rank; they must agree
+        /// with filtering the members.
+        #[test]
+        fn lex_ranges_match_a_filter(
+            members in proptest::collection::btree_set("[a-e]{0,3}", 0..30),
+            lo in "[a-e]{0,3}", hi in "[a-e]{0,3}",
+            kinds in (0u8..3, 0u8..3),
+            rev in proptest::bool::ANY,
+        ) {
+            let mut z = ZSetValue::new();
+            for m in &members {
+                z.insert(m.as_bytes(), 7.0);
+            }
+            fn bound(kind: u8, b: &str) -> Bound<&[u8]> {
+                match kind {
+                    0 => Bound::Unbounded,
+                    1 => Bound::Included(b.as_bytes()),
+                    _ => Bound::Excluded(b.as_bytes()),
+                }
+            }
+            let (min, max) = (bound(kinds.0, &lo), bound(kinds.1, &hi));
+            let mut want: Vec<&[u8]> = members
+                .iter()
+                .map(|m| m.as_bytes())
+                .filter(|m| lex_ge_min(m, min) && lex_le_max(m, max))
+                .collect();
+            if rev {
+                want.reverse();
+            }
+            let got: Vec<Vec<u8>> = z.range_by_lex(min, max, rev).map(|(m, _)| m.to_vec()).collect();
+            let want: Vec<Vec<u8>> = want.into_iter().map(<[u8]>::to_vec).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }
