@@ -103,6 +103,21 @@ pub fn int_in(arg: &[u8], min: i64, max: i64) -> Result<i64, CmdError> {
     Ok(v)
 }
 
+/// A float argument read as Redis's `getDoubleFromObject` reads it: like
+/// [`float`], and also refusing values out of a double's range (`1e400`
+/// overflows, `1e-400` underflows to zero), which `strtod` flags with ERANGE.
+pub fn float_strict(arg: &[u8]) -> Result<f64, CmdError> {
+    let v = float(arg)?;
+    let mantissa = arg.split(|&c| c == b'e' || c == b'E').next().unwrap_or_default();
+    let has_digit = |lo: u8| mantissa.iter().any(|&c| (lo..=b'9').contains(&c));
+    let overflow = v.is_infinite() && has_digit(b'0');
+    let underflow = v == 0.0 && has_digit(b'1');
+    if overflow || underflow {
+        return Err(CmdError::NotFloat);
+    }
+    Ok(v)
+}
+
 /// A float as INCRBYFLOAT and HINCRBYFLOAT store and return it (Redis's
 /// `ld2string(.., LD_STR_HUMAN)`): plain decimal, never an exponent, at most
 /// 17 fractional digits, no trailing zeros, `-0` written as `0`.
@@ -222,6 +237,21 @@ mod tests {
         assert_eq!(float_human(5.0e-3), "0.005");
         assert_eq!(float_human(1e-20), "0");
         assert_eq!(float_human(-1.5), "-1.5");
+    }
+
+    #[test]
+    fn strict_floats_refuse_what_strtod_flags() {
+        assert_eq!(float_strict(b"1.5"), Ok(1.5));
+        assert_eq!(float_strict(b"-inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(float_strict(b"+inf"), Ok(f64::INFINITY));
+        assert_eq!(float_strict(b"0"), Ok(0.0));
+        assert_eq!(float_strict(b"0e500"), Ok(0.0));
+        assert_eq!(float_strict(b"1e308"), Ok(1e308));
+        assert_eq!(float_strict(b"1e400"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b"-1e400"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b"1e-400"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b"nan"), Err(CmdError::NotFloat));
+        assert_eq!(float_strict(b" 1"), Err(CmdError::NotFloat));
     }
 
     #[test]

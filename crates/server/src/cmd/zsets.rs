@@ -1,5 +1,689 @@
-//! zsets commands.
+//! Sorted-set commands: ZADD ZINCRBY ZREM ZSCORE ZMSCORE ZCARD ZCOUNT
+//! ZRANGE ZRANGEBYSCORE ZREVRANGE ZREVRANGEBYSCORE ZRANK ZREVRANK ZPOPMIN
+//! ZPOPMAX ZREMRANGEBYRANK ZREMRANGEBYSCORE ZSCAN.
+//!
+//! Replies follow Redis 7.2. Scores are doubles (`Reply::Double`: a bulk
+//! string in RESP2, a double in RESP3), except in ZSCAN, whose items are
+//! all bulk strings. With scores, a RESP3 client gets `[member, score]`
+//! pairs (ZRANGE ... WITHSCORES, ZPOPMIN/ZPOPMAX with a count), a RESP2
+//! client one flat array. Arguments are checked in Redis's order, so that
+//! the same bad command gets the same error.
 
-use super::CommandSpec;
+use std::ops::Bound;
 
-pub(super) const COMMANDS: &[CommandSpec] = &[];
+use bytes::Bytes;
+use ringcache_resp::{format_double, Proto, Reply};
+use ringcache_store::value::ScoreBound;
+use ringcache_store::{glob_match, Value, ZSetValue};
+
+use super::args::{self, float_strict, int, is, scan_cursor, scan_options};
+use super::sets::scan_reply;
+use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "zadd",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+        handler: zadd,
+    },
+    CommandSpec {
+        name: "zincrby",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Increments the score of a member in a sorted set.",
+        handler: zincrby,
+    },
+    CommandSpec {
+        name: "zrem",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+        handler: zrem,
+    },
+    CommandSpec {
+        name: "zscore",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the score of a member in a sorted set.",
+        handler: zscore,
+    },
+    CommandSpec {
+        name: "zmscore",
+        arity: -3,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the score of one or more members in a sorted set.",
+        handler: zmscore,
+    },
+    CommandSpec {
+        name: "zcard",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the number of members in a sorted set.",
+        handler: zcard,
+    },
+    CommandSpec {
+        name: "zcount",
+        arity: 4,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the count of members in a sorted set that have scores within a range.",
+        handler: zcount,
+    },
+    CommandSpec {
+        name: "zrange",
+        arity: -4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns members in a sorted set within a range of indexes.",
+        handler: zrange,
+    },
+    CommandSpec {
+        name: "zrangebyscore",
+        arity: -4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns members in a sorted set within a range of scores.",
+        handler: zrangebyscore,
+    },
+    CommandSpec {
+        name: "zrevrange",
+        arity: -4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns members in a sorted set within a range of indexes in reverse order.",
+        handler: zrevrange,
+    },
+    CommandSpec {
+        name: "zrevrangebyscore",
+        arity: -4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns members in a sorted set within a range of scores in reverse order.",
+        handler: zrevrangebyscore,
+    },
+    CommandSpec {
+        name: "zrank",
+        arity: -3,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the index of a member in a sorted set ordered by ascending scores.",
+        handler: zrank,
+    },
+    CommandSpec {
+        name: "zrevrank",
+        arity: -3,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the index of a member in a sorted set ordered by descending scores.",
+        handler: zrevrank,
+    },
+    CommandSpec {
+        name: "zpopmin",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+        handler: zpopmin,
+    },
+    CommandSpec {
+        name: "zpopmax",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+        handler: zpopmax,
+    },
+    CommandSpec {
+        name: "zremrangebyrank",
+        arity: 4,
+        flags: flag::WRITE,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
+        handler: zremrangebyrank,
+    },
+    CommandSpec {
+        name: "zremrangebyscore",
+        arity: 4,
+        flags: flag::WRITE,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
+        handler: zremrangebyscore,
+    },
+    CommandSpec {
+        name: "zscan",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Iterates over members and scores of a sorted set.",
+        handler: zscan,
+    },
+];
+
+const NAN_ERR: &str = "ERR resulting score is not a number (NaN)";
+const SCORE_RANGE_ERR: &str = "ERR min or max is not a float";
+const LEX_RANGE_ERR: &str = "ERR min or max not valid string range item";
+const POSITIVE_ERR: &str = "ERR value is out of range, must be positive";
+
+/// The sorted set at `key` for a read command: `None` if absent, WRONGTYPE
+/// if the key holds something else.
+fn read_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c ZSetValue>, CmdError> {
+    let now = ctx.now_ms;
+    match ctx.shard(key).get_read(key, now) {
+        Some(e) => Ok(Some(e.value().as_zset()?)),
+        None => Ok(None),
+    }
+}
+
+/// Members (and scores, if `withscores`) as Redis replies them: `nested`
+/// gives one `[member, score]` array per member (RESP3), otherwise one flat
+/// array.
+fn scored<'a>(items: impl Iterator<Item = (&'a Bytes, f64)>, withscores: bool, nested: bool) -> Reply {
+    let mut out = Vec::with_capacity(items.size_hint().0 * if withscores && !nested { 2 } else { 1 });
+    for (m, s) in items {
+        let m = Reply::Bulk(m.clone());
+        match (withscores, nested) {
+            (false, _) => out.push(m),
+            (true, true) => out.push(Reply::Array(vec![m, Reply::Double(s)])),
+            (true, false) => out.extend([m, Reply::Double(s)]),
+        }
+    }
+    Reply::Array(out)
+}
+
+/// A count that must be ≥ 0, with Redis's error for both a non-integer and
+/// a negative value.
+fn positive_count(arg: &[u8]) -> Result<usize, CmdError> {
+    let n = int(arg).map_err(|_| CmdError::other(POSITIVE_ERR))?;
+    usize::try_from(n).map_err(|_| CmdError::other(POSITIVE_ERR))
+}
+
+/// One end of a score range, as Redis's `zslParseRange` reads it (with
+/// `strtod`): `(` makes it exclusive; leading spaces are skipped; an empty
+/// number is 0; out-of-range values saturate to ±inf; NaN is refused.
+fn score_bound(arg: &[u8]) -> Option<ScoreBound> {
+    let (exclusive, num) = match arg.strip_prefix(b"(") {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let value = if num.is_empty() {
+        0.0
+    } else {
+        let text = std::str::from_utf8(num).ok()?;
+        // C's isspace: space, \t, \n, \v, \f, \r.
+        let text = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+        text.parse::<f64>().ok().filter(|v| !v.is_nan())?
+    };
+    Some(ScoreBound { value, exclusive })
+}
+
+fn score_range(min: &[u8], max: &[u8]) -> Result<(ScoreBound, ScoreBound), CmdError> {
+    match (score_bound(min), score_bound(max)) {
+        (Some(min), Some(max)) => Ok((min, max)),
+        _ => Err(CmdError::other(SCORE_RANGE_ERR)),
+    }
+}
+
+/// One end of a lex range: `-`, `+`, `[member`, `(member`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LexItem<'a> {
+    Min,
+    Max,
+    Incl(&'a [u8]),
+    Excl(&'a [u8]),
+}
+
+fn lex_item(arg: &[u8]) -> Option<LexItem<'_>> {
+    match arg.first()? {
+        b'-' if arg.len() == 1 => Some(LexItem::Min),
+        b'+' if arg.len() == 1 => Some(LexItem::Max),
+        b'[' => Some(LexItem::Incl(&arg[1..])),
+        b'(' => Some(LexItem::Excl(&arg[1..])),
+        _ => None,
+    }
+}
+
+/// A lex range as bounds on members; `None` when it can hold nothing
+/// (`+` as the minimum or `-` as the maximum).
+type LexRange<'a> = Option<(Bound<&'a [u8]>, Bound<&'a [u8]>)>;
+
+fn lex_range<'a>(min: &'a [u8], max: &'a [u8]) -> Result<LexRange<'a>, CmdError> {
+    let (Some(min), Some(max)) = (lex_item(min), lex_item(max)) else {
+        return Err(CmdError::other(LEX_RANGE_ERR));
+    };
+    let lo = match min {
+        LexItem::Min => Bound::Unbounded,
+        LexItem::Max => return Ok(None),
+        LexItem::Incl(b) => Bound::Included(b),
+        LexItem::Excl(b) => Bound::Excluded(b),
+    };
+    let hi = match max {
+        LexItem::Max => Bound::Unbounded,
+        LexItem::Min => return Ok(None),
+        LexItem::Incl(b) => Bound::Included(b),
+        LexItem::Excl(b) => Bound::Excluded(b),
+    };
+    Ok(Some((lo, hi)))
+}
+
+// ---------------------------------------------------------------- ZADD
+
+fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, args, false)
+}
+
+fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    // ZINCRBY is ZADD INCR underneath, options parsing included (so
+    // `ZINCRBY key NX member` is a syntax error, as in Redis).
+    zadd_generic(ctx, args, true)
+}
+
+fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut incr: bool) -> CmdResult {
+    let key = &args[1];
+    let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
+    let mut i = 2;
+    while i < args.len() {
+        let opt = &args[i];
+        match () {
+            _ if is(opt, "NX") => nx = true,
+            _ if is(opt, "XX") => xx = true,
+            _ if is(opt, "CH") => ch = true,
+            _ if is(opt, "INCR") => incr = true,
+            _ if is(opt, "GT") => gt = true,
+            _ if is(opt, "LT") => lt = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    let pairs = &args[i..];
+    if pairs.is_empty() || pairs.len() % 2 == 1 {
+        return Err(CmdError::Syntax);
+    }
+    if nx && xx {
+        return Err(CmdError::other("ERR XX and NX options at the same time are not compatible"));
+    }
+    if (nx && (gt || lt)) || (gt && lt) {
+        return Err(CmdError::other("ERR GT, LT, and/or NX options at the same time are not compatible"));
+    }
+    if incr && pairs.len() > 2 {
+        return Err(CmdError::other("ERR INCR option supports a single increment-element pair"));
+    }
+    let scores = pairs.chunks(2).map(|p| float_strict(&p[0])).collect::<Result<Vec<f64>, _>>()?;
+
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let entry = if xx {
+        match shard.get(key, now) {
+            Some(e) => e,
+            None => return Ok(if incr { Reply::Null } else { Reply::Integer(0) }),
+        }
+    } else {
+        shard.get_or_insert_with(key, now, || Value::ZSet(ZSetValue::new()))
+    };
+    let z = entry.value_mut().as_zset_mut()?;
+    let (mut added, mut updated, mut processed) = (0, 0, 0);
+    let mut last = 0.0;
+    let mut nan = false;
+    for (pair, &score) in pairs.chunks(2).zip(&scores) {
+        let member = &pair[1];
+        match z.score(member) {
+            Some(_) if nx => {}
+            Some(cur) => {
+                let new = if incr { score + cur } else { score };
+                if new.is_nan() {
+                    nan = true;
+                    break;
+                }
+                if (lt && new >= cur) || (gt && new <= cur) {
+                    continue;
+                }
+                processed += 1;
+                if new != cur {
+                    z.insert(member, new);
+                    updated += 1;
+                }
+                last = z.score(member).expect("just set");
+            }
+            None if xx => {}
+            None => {
+                z.insert(member, score);
+                added += 1;
+                processed += 1;
+                last = z.score(member).expect("just set");
+            }
+        }
+    }
+    if added + updated > 0 || z.is_empty() {
+        shard.written(key);
+    }
+    if nan {
+        return Err(CmdError::other(NAN_ERR));
+    }
+    Ok(match (incr, processed) {
+        (true, 0) => Reply::Null,
+        (true, _) => Reply::Double(last),
+        (false, _) => Reply::Integer(if ch { added + updated } else { added }),
+    })
+}
+
+// ---------------------------------------------------------------- reads
+
+fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(e) = shard.get(key, now) else {
+        return Ok(Reply::Integer(0));
+    };
+    let z = e.value_mut().as_zset_mut()?;
+    let removed = args[2..].iter().filter(|m| z.remove(m).is_some()).count();
+    if removed > 0 {
+        shard.written(key);
+    }
+    Ok(Reply::Integer(removed as i64))
+}
+
+fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let score = read_zset(ctx, &args[1])?.and_then(|z| z.score(&args[2]));
+    Ok(score.map_or(Reply::Null, Reply::Double))
+}
+
+fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let z = read_zset(ctx, &args[1])?;
+    let scores = args[2..].iter().map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Null, Reply::Double));
+    Ok(Reply::Array(scores.collect()))
+}
+
+fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(read_zset(ctx, &args[1])?.map_or(0, ZSetValue::len) as i64))
+}
+
+fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (min, max) = score_range(&args[2], &args[3])?;
+    let n = read_zset(ctx, &args[1])?.map_or(0, |z| z.count_by_score(min, max));
+    Ok(Reply::Integer(n as i64))
+}
+
+fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank_generic(ctx, args, false)
+}
+
+fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank_generic(ctx, args, true)
+}
+
+fn rank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::WrongArity(if rev { "zrevrank" } else { "zrank" }.to_owned()));
+    }
+    let withscore = match args.get(3) {
+        None => false,
+        Some(opt) if is(opt, "WITHSCORE") => true,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    let absent = if withscore { Reply::NullArray } else { Reply::Null };
+    let Some(z) = read_zset(ctx, &args[1])? else {
+        return Ok(absent);
+    };
+    let (Some(rank), Some(score)) = (z.rank(&args[2]), z.score(&args[2])) else {
+        return Ok(absent);
+    };
+    let rank = if rev { z.len() - 1 - rank } else { rank } as i64;
+    Ok(if withscore { Reply::Array(vec![Reply::Integer(rank), Reply::Double(score)]) } else { Reply::Integer(rank) })
+}
+
+// ---------------------------------------------------------------- ZRANGE
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeBy {
+    Rank,
+    Score,
+    Lex,
+}
+
+fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, None, None)
+}
+
+fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, Some(RangeBy::Score), Some(false))
+}
+
+fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, Some(RangeBy::Rank), Some(true))
+}
+
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, Some(RangeBy::Score), Some(true))
+}
+
+/// ZRANGE and its older forms, which preset the range kind and direction
+/// (and then refuse the option that would set them again), following
+/// Redis's `zrangeGenericCommand` step by step.
+fn zrange_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    preset_by: Option<RangeBy>,
+    preset_rev: Option<bool>,
+) -> CmdResult {
+    let nested = ctx.client.proto == Proto::Resp3;
+    let (mut by, mut rev) = (preset_by, preset_rev);
+    let mut withscores = false;
+    let (mut offset, mut limit) = (0i64, -1i64);
+    let mut i = 4;
+    while i < args.len() {
+        let opt = &args[i];
+        let left = args.len() - i - 1;
+        if is(opt, "WITHSCORES") {
+            withscores = true;
+        } else if is(opt, "LIMIT") && left >= 2 {
+            offset = int(&args[i + 1])?;
+            limit = int(&args[i + 2])?;
+            i += 2;
+        } else if rev.is_none() && is(opt, "REV") {
+            rev = Some(true);
+        } else if by.is_none() && is(opt, "BYLEX") {
+            by = Some(RangeBy::Lex);
+        } else if by.is_none() && is(opt, "BYSCORE") {
+            by = Some(RangeBy::Score);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let by = by.unwrap_or(RangeBy::Rank);
+    let rev = rev.unwrap_or(false);
+    // Redis's own test: an explicit `LIMIT x -1` passes with a rank range.
+    if limit != -1 && by == RangeBy::Rank {
+        return Err(CmdError::other(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && by == RangeBy::Lex {
+        return Err(CmdError::other("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));
+    }
+    // Reversed score and lex ranges are written max first.
+    let (min_arg, max_arg) = if rev && by != RangeBy::Rank { (&args[3], &args[2]) } else { (&args[2], &args[3]) };
+
+    enum Parsed<'a> {
+        Rank(i64, i64),
+        Score(ScoreBound, ScoreBound),
+        Lex(LexRange<'a>),
+    }
+    let parsed = match by {
+        RangeBy::Rank => Parsed::Rank(int(min_arg)?, int(max_arg)?),
+        RangeBy::Score => {
+            let (min, max) = score_range(min_arg, max_arg)?;
+            Parsed::Score(min, max)
+        }
+        RangeBy::Lex => Parsed::Lex(lex_range(min_arg, max_arg)?),
+    };
+
+    let Some(z) = read_zset(ctx, &args[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let items: Items<'_> = match parsed {
+        Parsed::Rank(start, stop) => match args::range(start, stop, z.len()) {
+            Some((start, stop)) => z.range_by_rank(start, stop, rev),
+            None => Box::new(std::iter::empty()),
+        },
+        Parsed::Score(min, max) => {
+            let it = z.range_by_score(min, max);
+            with_limit(if rev { Box::new(it.rev()) } else { Box::new(it) }, offset, limit)
+        }
+        Parsed::Lex(None) => Box::new(std::iter::empty()),
+        Parsed::Lex(Some((min, max))) => with_limit(z.range_by_lex(min, max, rev), offset, limit),
+    };
+    Ok(scored(items, withscores, nested))
+}
+
+type Items<'a> = Box<dyn Iterator<Item = (&'a Bytes, f64)> + 'a>;
+
+/// Applies `LIMIT offset count`: a negative offset selects nothing, a
+/// negative count everything from the offset on.
+fn with_limit(items: Items<'_>, offset: i64, limit: i64) -> Items<'_> {
+    let Ok(offset) = usize::try_from(offset) else {
+        return Box::new(std::iter::empty());
+    };
+    Box::new(items.skip(offset).take(usize::try_from(limit).unwrap_or(usize::MAX)))
+}
+
+// ---------------------------------------------------------------- writes
+
+fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    pop_generic(ctx, args, false)
+}
+
+fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    pop_generic(ctx, args, true)
+}
+
+fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
+    let count = match args.len() {
+        2 => None,
+        3 => Some(positive_count(&args[2])?),
+        _ => return Err(CmdError::Syntax),
+    };
+    // RESP3 nests [member, score] pairs only when a count was given.
+    let nested = ctx.client.proto == Proto::Resp3 && count.is_some();
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(e) = shard.get(key, now) else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let z = e.value_mut().as_zset_mut()?;
+    let n = count.unwrap_or(1).min(z.len());
+    if n == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let popped: Vec<(Bytes, f64)> = (0..n).map_while(|_| z.pop(max)).collect();
+    shard.written(key);
+    Ok(scored(popped.iter().map(|(m, s)| (m, *s)), true, nested))
+}
+
+fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (start, stop) = (int(&args[2])?, int(&args[3])?);
+    remrange_generic(ctx, &args[1], |z| match args::range(start, stop, z.len()) {
+        Some((start, stop)) => z.remove_range_by_rank(start, stop),
+        None => 0,
+    })
+}
+
+fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (min, max) = score_range(&args[2], &args[3])?;
+    remrange_generic(ctx, &args[1], |z| z.remove_range_by_score(min, max))
+}
+
+/// Applies `remove` to the sorted set at `key` (0 if absent), replying
+/// with the number of members removed.
+fn remrange_generic(ctx: &mut Ctx<'_>, key: &[u8], remove: impl FnOnce(&mut ZSetValue) -> usize) -> CmdResult {
+    let now = ctx.now_ms;
+    let shard = ctx.shard(key);
+    let Some(e) = shard.get(key, now) else {
+        return Ok(Reply::Integer(0));
+    };
+    let removed = remove(e.value_mut().as_zset_mut()?);
+    if removed > 0 {
+        shard.written(key);
+    }
+    Ok(Reply::Integer(removed as i64))
+}
+
+fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let cursor = scan_cursor(&args[2])?;
+    // As in Redis, an absent key answers before the options are looked at.
+    let Some(z) = read_zset(ctx, &args[1])? else {
+        return Ok(scan_reply(0, Vec::new()));
+    };
+    let opts = scan_options(&args[3..], false)?;
+    let mut out = Vec::new();
+    let cursor = usize::try_from(cursor).unwrap_or(usize::MAX);
+    let next = z.scan(cursor, opts.count, |m| opts.pattern.is_none_or(|p| glob_match(p, m)), &mut out);
+    // Scores as bulk strings in both protocols, like every SCAN reply.
+    let items =
+        out.into_iter().flat_map(|(m, s)| [Reply::Bulk(m), Reply::Bulk(Bytes::from(format_double(s)))]).collect();
+    Ok(scan_reply(next, items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_bounds_like_zsl_parse_range() {
+        let sb = |v: f64, exclusive| Some(ScoreBound { value: v, exclusive });
+        assert_eq!(score_bound(b"1.5"), sb(1.5, false));
+        assert_eq!(score_bound(b"(1.5"), sb(1.5, true));
+        assert_eq!(score_bound(b"-inf"), sb(f64::NEG_INFINITY, false));
+        assert_eq!(score_bound(b"(+inf"), sb(f64::INFINITY, true));
+        assert_eq!(score_bound(b""), sb(0.0, false));
+        assert_eq!(score_bound(b"("), sb(0.0, true));
+        assert_eq!(score_bound(b" 1"), sb(1.0, false));
+        assert_eq!(score_bound(b"1e400"), sb(f64::INFINITY, false));
+        assert_eq!(score_bound(b"1 "), None);
+        assert_eq!(score_bound(b" "), None);
+        assert_eq!(score_bound(b"nan"), None);
+        assert_eq!(score_bound(b"[1"), None);
+        assert_eq!(score_bound(b"abc"), None);
+    }
+
+    #[test]
+    fn lex_items() {
+        assert_eq!(lex_item(b"-"), Some(LexItem::Min));
+        assert_eq!(lex_item(b"+"), Some(LexItem::Max));
+        assert_eq!(lex_item(b"[a"), Some(LexItem::Incl(b"a")));
+        assert_eq!(lex_item(b"("), Some(LexItem::Excl(b"")));
+        assert_eq!(lex_item(b"-a"), None);
+        assert_eq!(lex_item(b"a"), None);
+        assert_eq!(lex_item(b""), None);
+        assert_eq!(lex_range(b"+", b"+"), Ok(None));
+        assert_eq!(lex_range(b"-", b"-"), Ok(None));
+        assert_eq!(lex_range(b"x", b"+"), Err(CmdError::other(LEX_RANGE_ERR)));
+    }
+}
