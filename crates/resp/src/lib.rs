@@ -19,4 +19,4 @@ mod request;
 
 pub use double::{format_double, parse_double};
 pub use reply::{decode_reply, DecodeError, Proto, Reply};
-pub use request::{parse_request, Limits, ProtocolError};
+pub use request::{parse_request, Limits, ProtocolError, RequestParser};

@@ -49,27 +49,130 @@ impl ProtocolError {
 /// command is present, `Ok(None)` (consuming nothing, or only empty lines and
 /// empty multibulks that Redis skips) when more bytes are needed, and
 /// `Err` for malformed input. An empty `args` is never returned.
+///
+/// Allocates per call; connections use a [`RequestParser`], which doesn't.
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    loop {
-        let Some(&first) = buf.first() else {
-            return Ok(None);
-        };
-        let parsed = if first == b'*' { parse_multibulk(buf, limits)? } else { parse_inline(buf)? };
-        match parsed {
-            Parsed::Incomplete => return Ok(None),
-            // `*0\r\n`, `*-1\r\n` and blank inline lines are skipped, as Redis does.
-            Parsed::Empty(consumed) => {
-                let _ = buf.split_to(consumed);
+    let mut args = Vec::new();
+    Ok(RequestParser::default().parse(buf, limits, &mut args)?.then_some(args))
+}
+
+/// A connection's request framer. It keeps its scratch space between
+/// commands, so framing a command allocates nothing once warmed up.
+#[derive(Debug, Default)]
+pub struct RequestParser {
+    /// Argument spans of the multibulk being framed.
+    spans: Vec<(usize, usize)>,
+}
+
+/// Scratch space kept above this many spans is given back.
+const SPANS_KEPT_MAX: usize = 1024;
+
+impl RequestParser {
+    /// Like [`parse_request`], writing the arguments into `args` (cleared
+    /// first) and returning whether a command was framed.
+    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
+        args.clear();
+        loop {
+            let Some(&first) = buf.first() else {
+                return Ok(false);
+            };
+            let parsed =
+                if first == b'*' { self.parse_multibulk(buf, limits, args)? } else { parse_inline(buf, args)? };
+            match parsed {
+                Parsed::Incomplete => return Ok(false),
+                // `*0\r\n`, `*-1\r\n` and blank inline lines are skipped, as Redis does.
+                Parsed::Empty(consumed) => {
+                    let _ = buf.split_to(consumed);
+                }
+                Parsed::Command => return Ok(true),
             }
-            Parsed::Command(args) => return Ok(Some(args)),
         }
     }
+
+    fn parse_multibulk(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+        args: &mut Vec<Bytes>,
+    ) -> Result<Parsed, ProtocolError> {
+        let Some(eol) = find_crlf(buf, 1) else {
+            if buf.len() > INLINE_LEN_MAX {
+                return Err(ProtocolError::new("too big mbulk count string"));
+            }
+            return Ok(Parsed::Incomplete);
+        };
+        let count = parse_i64(&buf[1..eol]).ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
+        if count > i64::from(i32::MAX) {
+            return Err(ProtocolError::new("invalid multibulk length"));
+        }
+        if count <= 0 {
+            return Ok(Parsed::Empty(eol + 2));
+        }
+        let count = count as usize;
+        if !limits.authenticated && count > UNAUTH_MULTIBULK_MAX {
+            return Err(ProtocolError::new("unauthenticated multibulk length"));
+        }
+        if count > limits.multibulk_len_max {
+            return Err(ProtocolError::new("invalid multibulk length"));
+        }
+
+        // First pass: find every argument's span without copying. Only when
+        // the whole command is present is the buffer split off and sliced.
+        let spans = &mut self.spans;
+        spans.clear();
+        if spans.capacity() > SPANS_KEPT_MAX {
+            spans.shrink_to(SPANS_KEPT_MAX);
+        }
+        let mut pos = eol + 2;
+        for _ in 0..count {
+            let Some(&marker) = buf.get(pos) else {
+                return Ok(Parsed::Incomplete);
+            };
+            if marker != b'$' {
+                let shown = char::from(marker);
+                return Err(ProtocolError(format!("expected '$', got '{shown}'")));
+            }
+            let Some(eol) = find_crlf(buf, pos + 1) else {
+                if buf.len() - pos > INLINE_LEN_MAX {
+                    return Err(ProtocolError::new("too big bulk count string"));
+                }
+                return Ok(Parsed::Incomplete);
+            };
+            let len = parse_i64(&buf[pos + 1..eol]).ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
+            if len < 0 || len as u64 > limits.bulk_len_max as u64 {
+                return Err(ProtocolError::new("invalid bulk length"));
+            }
+            let len = len as usize;
+            if !limits.authenticated && len > UNAUTH_BULK_MAX {
+                return Err(ProtocolError::new("unauthenticated bulk length"));
+            }
+            let start = eol + 2;
+            let end = start + len;
+            if buf.len() < end + 2 {
+                // Make room for more of a large argument at once, so it is
+                // not received through many small reallocations, but never
+                // much more than has arrived: a client announcing a huge
+                // argument must send it before it costs memory.
+                buf.reserve((end + 2 - buf.len()).min(RESERVE_AHEAD_MAX.max(buf.len())));
+                return Ok(Parsed::Incomplete);
+            }
+            spans.push((start, end));
+            // Like Redis, the two bytes after the data are taken as the CRLF.
+            pos = end + 2;
+        }
+        let frame = buf.split_to(pos).freeze();
+        args.extend(spans.iter().map(|&(s, e)| frame.slice(s..e)));
+        Ok(Parsed::Command)
+    }
 }
+
+/// The most read-buffer space reserved ahead of data that has arrived.
+const RESERVE_AHEAD_MAX: usize = 1024 * 1024;
 
 enum Parsed {
     Incomplete,
     Empty(usize),
-    Command(Vec<Bytes>),
+    Command,
 }
 
 /// Finds `\r\n` at or after `from`, returning the index of `\r`.
@@ -119,72 +222,7 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
     Some(v)
 }
 
-fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ProtocolError> {
-    let Some(eol) = find_crlf(buf, 1) else {
-        if buf.len() > INLINE_LEN_MAX {
-            return Err(ProtocolError::new("too big mbulk count string"));
-        }
-        return Ok(Parsed::Incomplete);
-    };
-    let count = parse_i64(&buf[1..eol]).ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
-    if count > i64::from(i32::MAX) {
-        return Err(ProtocolError::new("invalid multibulk length"));
-    }
-    if count <= 0 {
-        return Ok(Parsed::Empty(eol + 2));
-    }
-    let count = count as usize;
-    if !limits.authenticated && count > UNAUTH_MULTIBULK_MAX {
-        return Err(ProtocolError::new("unauthenticated multibulk length"));
-    }
-    if count > limits.multibulk_len_max {
-        return Err(ProtocolError::new("invalid multibulk length"));
-    }
-
-    // First pass: find every argument's span without copying. Only when the
-    // whole command is present is the buffer split off and sliced.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(count.min(1024));
-    let mut pos = eol + 2;
-    for _ in 0..count {
-        let Some(&marker) = buf.get(pos) else {
-            return Ok(Parsed::Incomplete);
-        };
-        if marker != b'$' {
-            let shown = char::from(marker);
-            return Err(ProtocolError(format!("expected '$', got '{shown}'")));
-        }
-        let Some(eol) = find_crlf(buf, pos + 1) else {
-            if buf.len() - pos > INLINE_LEN_MAX {
-                return Err(ProtocolError::new("too big bulk count string"));
-            }
-            return Ok(Parsed::Incomplete);
-        };
-        let len = parse_i64(&buf[pos + 1..eol]).ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
-        if len < 0 || len as u64 > limits.bulk_len_max as u64 {
-            return Err(ProtocolError::new("invalid bulk length"));
-        }
-        let len = len as usize;
-        if !limits.authenticated && len > UNAUTH_BULK_MAX {
-            return Err(ProtocolError::new("unauthenticated bulk length"));
-        }
-        let start = eol + 2;
-        let end = start + len;
-        if buf.len() < end + 2 {
-            // Make room for the rest of a large argument in one go, so it is
-            // not received through many small reallocations.
-            buf.reserve(end + 2 - buf.len());
-            return Ok(Parsed::Incomplete);
-        }
-        spans.push((start, end));
-        // Like Redis, the two bytes after the data are taken as the CRLF.
-        pos = end + 2;
-    }
-    let frame = buf.split_to(pos).freeze();
-    let args = spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect();
-    Ok(Parsed::Command(args))
-}
-
-fn parse_inline(buf: &mut BytesMut) -> Result<Parsed, ProtocolError> {
+fn parse_inline(buf: &mut BytesMut, out: &mut Vec<Bytes>) -> Result<Parsed, ProtocolError> {
     let Some(nl) = memchr(b'\n', buf) else {
         if buf.len() > INLINE_LEN_MAX {
             return Err(ProtocolError::new("too big inline request"));
@@ -197,7 +235,8 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Parsed, ProtocolError> {
     if args.is_empty() {
         return Ok(Parsed::Empty(0));
     }
-    Ok(Parsed::Command(args.into_iter().map(Bytes::from).collect()))
+    out.extend(args.into_iter().map(Bytes::from));
+    Ok(Parsed::Command)
 }
 
 fn is_hex(b: u8) -> bool {

@@ -100,6 +100,9 @@ pub struct Client {
     pub watched: Vec<(Bytes, u64)>,
     /// Close the connection once this reply is written (QUIT).
     pub close_after_reply: bool,
+    /// The last command run (a container's subcommand as `client|list`),
+    /// published to `info` once per batch rather than per command.
+    pub last_cmd: &'static str,
 }
 
 impl Client {
@@ -112,6 +115,7 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             close_after_reply: false,
+            last_cmd: "NULL",
         }
     }
 

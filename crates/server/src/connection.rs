@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use ringcache_resp::{parse_request, Limits, ProtocolError, Reply};
+use bytes::{Bytes, BytesMut};
+use ringcache_resp::{Limits, ProtocolError, Reply, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -26,14 +26,15 @@ use crate::shared::Shared;
 
 /// Replies are written out once this many bytes are pending, even in the
 /// middle of a pipeline.
-const FLUSH_AT_BYTES: usize = 64 * 1024;
+pub const FLUSH_AT_BYTES: usize = 64 * 1024;
 /// Initial read buffer; grows as large arguments need it.
 const READ_BUF_BYTES: usize = 16 * 1024;
 
 /// Why a connection ended, for the log.
 #[derive(Debug)]
-enum End {
+pub enum End {
     ClientClosed,
+    /// QUIT, SHUTDOWN or CLIENT KILL of oneself: close after the reply.
     Quit,
     Killed,
     Shutdown,
@@ -41,6 +42,18 @@ enum End {
     Protocol(ProtocolError),
     QueryBufferLimit,
     Io(std::io::Error),
+}
+
+/// What [`Session::process`] stopped at.
+#[derive(Debug)]
+pub enum Step {
+    /// Every complete command has run: write the replies, then read more.
+    NeedInput,
+    /// Replies reached [`FLUSH_AT_BYTES`]: write them, then call again
+    /// before reading more.
+    OutputFull,
+    /// Write the replies, then close the connection.
+    Close(End),
 }
 
 struct Settings {
@@ -66,31 +79,109 @@ impl Settings {
     }
 }
 
-pub(crate) async fn serve(shared: Arc<Shared>, info: Arc<ClientInfo>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let authenticated = shared.with_config(|c| c.requirepass.is_none());
-    let mut client = Client::new(info.clone(), authenticated);
-    let end = run(&shared, &mut client, &mut stream).await;
-    match &end {
-        End::Protocol(e) => tracing::debug!(client = client.id, "closing client after protocol error: {e}"),
-        End::QueryBufferLimit => {
-            tracing::warn!(client = client.id, "closing client that reached max query buffer length")
-        }
-        End::Io(e) => tracing::debug!(client = client.id, "connection error: {e}"),
-        other => tracing::trace!(client = client.id, "connection closed: {other:?}"),
-    }
-    cmd::release_watches(&shared, &mut client);
-    shared.clients.unregister(client.id);
+/// Everything a connection is, except its socket: the client's state and
+/// the limits it is held to. The command path end to end, minus I/O, so it
+/// can be benchmarked and tested without a network.
+#[derive(Debug)]
+pub struct Session {
+    client: Client,
+    settings: Settings,
+    parser: RequestParser,
+    /// The current command's arguments; reused so framing doesn't allocate.
+    args: Vec<Bytes>,
 }
 
-async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> End {
-    let mut settings = Settings::load(shared, client.authenticated);
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings").field("epoch", &self.epoch).finish()
+    }
+}
+
+impl Session {
+    pub fn new(shared: &Shared, info: Arc<ClientInfo>) -> Session {
+        let authenticated = shared.with_config(|c| c.requirepass.is_none());
+        let client = Client::new(info, authenticated);
+        let settings = Settings::load(shared, client.authenticated);
+        Session { client, settings, parser: RequestParser::default(), args: Vec::new() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs every complete command in `input` (consuming it), appending the
+    /// replies to `output` in order.
+    pub fn process(&mut self, shared: &Shared, input: &mut BytesMut, output: &mut BytesMut) -> Step {
+        if input.len() > self.settings.query_buffer_limit {
+            return Step::Close(End::QueryBufferLimit);
+        }
+        if shared.config_epoch() != self.settings.epoch {
+            self.settings = Settings::load(shared, self.client.authenticated);
+        }
+        let mut commands = 0u64;
+        // One clock read per batch: the commands of one read run within
+        // microseconds of each other.
+        let now_ms = ringcache_store::now_ms();
+        let step = loop {
+            self.settings.limits.authenticated = self.client.authenticated;
+            match self.parser.parse(input, &self.settings.limits, &mut self.args) {
+                Ok(true) => {}
+                Ok(false) => break Step::NeedInput,
+                Err(e) => {
+                    Reply::error(format!("ERR {e}")).encode(self.client.proto, output);
+                    break Step::Close(End::Protocol(e));
+                }
+            }
+            commands += 1;
+            let reply = cmd::dispatch(shared, &mut self.client, &self.args, now_ms);
+            reply.encode(self.client.proto, output);
+            if self.client.close_after_reply {
+                break Step::Close(End::Quit);
+            }
+            if output.len() >= FLUSH_AT_BYTES {
+                break Step::OutputFull;
+            }
+        };
+        // Drop the last command's slices of the read buffer, so the buffer
+        // can reuse its space.
+        self.args.clear();
+        if commands > 0 {
+            self.client.info.touch(self.client.last_cmd);
+        }
+        self.client.info.qbuf.store(input.len(), Relaxed);
+        shared.stats.commands_processed.fetch_add(commands, Relaxed);
+        step
+    }
+
+    /// Ends the session: forgets its WATCHes and unregisters the client.
+    pub fn close(mut self, shared: &Shared) {
+        cmd::release_watches(shared, &mut self.client);
+        shared.clients.unregister(self.client.id);
+    }
+}
+
+pub(crate) async fn serve(shared: Arc<Shared>, info: Arc<ClientInfo>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut session = Session::new(&shared, info);
+    let end = run(&shared, &mut session, &mut stream).await;
+    let id = session.client.id;
+    match &end {
+        End::Protocol(e) => tracing::debug!(client = id, "closing client after protocol error: {e}"),
+        End::QueryBufferLimit => tracing::warn!(client = id, "closing client that reached max query buffer length"),
+        End::Io(e) => tracing::debug!(client = id, "connection error: {e}"),
+        other => tracing::trace!(client = id, "connection closed: {other:?}"),
+    }
+    session.close(&shared);
+}
+
+async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> End {
     let mut rbuf = BytesMut::with_capacity(READ_BUF_BYTES);
     let mut wbuf = BytesMut::with_capacity(READ_BUF_BYTES);
-    let kill = client.info.kill.clone();
+    let kill = session.client.info.kill.clone();
     loop {
+        let idle_timeout = session.settings.idle_timeout;
         let read = async {
-            match settings.idle_timeout {
+            match idle_timeout {
                 Some(t) => tokio::time::timeout(t, stream.read_buf(&mut rbuf)).await.ok(),
                 None => Some(stream.read_buf(&mut rbuf).await),
             }
@@ -106,46 +197,16 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
             _ = shared.shutdown.cancelled() => return End::Shutdown,
         };
         shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
-        if rbuf.len() > settings.query_buffer_limit {
-            return End::QueryBufferLimit;
-        }
-        if shared.config_epoch() != settings.epoch {
-            settings = Settings::load(shared, client.authenticated);
-        }
-
-        let mut commands = 0u64;
-        let mut end = None;
         loop {
-            settings.limits.authenticated = client.authenticated;
-            let args = match parse_request(&mut rbuf, &settings.limits) {
-                Ok(Some(args)) => args,
-                Ok(None) => break,
-                Err(e) => {
-                    Reply::error(format!("ERR {e}")).encode(client.proto, &mut wbuf);
-                    end = Some(End::Protocol(e));
-                    break;
-                }
-            };
-            commands += 1;
-            let reply = cmd::dispatch(shared, client, &args);
-            reply.encode(client.proto, &mut wbuf);
-            if client.close_after_reply {
-                end = Some(End::Quit);
-                break;
+            let step = session.process(shared, &mut rbuf, &mut wbuf);
+            if let Err(e) = flush(shared, stream, &mut wbuf).await {
+                return End::Io(e);
             }
-            if wbuf.len() >= FLUSH_AT_BYTES {
-                if let Err(e) = flush(shared, stream, &mut wbuf).await {
-                    return End::Io(e);
-                }
+            match step {
+                Step::NeedInput => break,
+                Step::OutputFull => continue,
+                Step::Close(end) => return end,
             }
-        }
-        client.info.qbuf.store(rbuf.len(), Relaxed);
-        shared.stats.commands_processed.fetch_add(commands, Relaxed);
-        if let Err(e) = flush(shared, stream, &mut wbuf).await {
-            return End::Io(e);
-        }
-        if let Some(end) = end {
-            return end;
         }
         // Give memory back after a large argument has been consumed.
         if rbuf.is_empty() && rbuf.capacity() > 4 * READ_BUF_BYTES {

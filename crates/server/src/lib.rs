@@ -11,11 +11,12 @@
 pub mod client;
 pub mod cmd;
 pub mod config;
-mod connection;
+pub mod connection;
 mod server;
 pub mod shared;
 
 pub use config::{Config, ConfigError, LogLevel};
+pub use connection::{Session, Step};
 pub use server::{Server, ServerError};
 pub use shared::Shared;
 

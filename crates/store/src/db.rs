@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
 
 use crate::eviction::{Oom, Policy};
 use crate::shard::{ScanFilter, Shard, ShardStats};
@@ -98,15 +99,18 @@ impl Db {
     /// Locks the shards holding `keys`, in ascending shard order (which is
     /// what makes concurrent multi-shard commands deadlock-free).
     pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
-        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_index(k)).collect();
+        let mut idx: SmallVec<[usize; INLINE_GUARDS]> = keys.into_iter().map(|k| self.shard_index(k)).collect();
         idx.sort_unstable();
         idx.dedup();
         self.lock_indices(idx)
     }
 
-    /// Locks the shard of one key.
+    /// Locks the shard of one key: the common case, with nothing to sort.
     pub fn lock_key(&self, key: &[u8]) -> Locked<'_> {
-        self.lock_indices(vec![self.shard_index(key)])
+        let i = self.shard_index(key);
+        let mut guards = SmallVec::new();
+        guards.push((i, self.guard(i)));
+        Locked { db: self, guards }
     }
 
     /// Locks every shard: for keyspace-wide commands and transactions that
@@ -115,7 +119,7 @@ impl Db {
         self.lock_indices((0..self.slots.len()).collect())
     }
 
-    fn lock_indices(&self, idx: Vec<usize>) -> Locked<'_> {
+    fn lock_indices(&self, idx: SmallVec<[usize; INLINE_GUARDS]>) -> Locked<'_> {
         debug_assert!(idx.windows(2).all(|w| w[0] < w[1]), "shards locked out of order");
         let guards = idx.into_iter().map(|i| (i, self.guard(i))).collect();
         Locked { db: self, guards }
@@ -235,8 +239,13 @@ impl Db {
 #[derive(Debug)]
 pub struct Locked<'a> {
     db: &'a Db,
-    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    /// Sorted by shard index. Inline for the few-key commands that make up
+    /// the hot path, so locking allocates nothing.
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); INLINE_GUARDS]>,
 }
+
+/// Shards a command can lock without allocating.
+const INLINE_GUARDS: usize = 4;
 
 impl<'a> Locked<'a> {
     /// The shard holding `key`.

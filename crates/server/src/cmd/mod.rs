@@ -231,11 +231,32 @@ fn families() -> [&'static [CommandSpec]; 9] {
     ]
 }
 
-static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
-    let mut table = HashMap::new();
+/// FNV-1a over a command name: names are a few ASCII bytes, where SipHash's
+/// set-up cost dominates, and the table is fixed (no flooding to fear).
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type NameMap = HashMap<&'static [u8], &'static CommandSpec, std::hash::BuildHasherDefault<NameHasher>>;
+
+static TABLE: LazyLock<NameMap> = LazyLock::new(|| {
+    let mut table = NameMap::default();
     for spec in families().into_iter().flatten() {
         debug_assert_eq!(spec.name, spec.name.to_ascii_lowercase(), "command names are lowercase");
-        let dup = table.insert(spec.name, spec);
+        let dup = table.insert(spec.name.as_bytes(), spec);
         assert!(dup.is_none(), "command {} registered twice", spec.name);
     }
     table
@@ -249,7 +270,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     for (d, s) in lower.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    TABLE.get(std::str::from_utf8(lower).ok()?).copied()
+    TABLE.get(&*lower).copied()
 }
 
 /// Every command, for COMMAND.
@@ -274,8 +295,9 @@ pub(crate) fn printable(b: &[u8], max: usize) -> String {
 
 pub(crate) use transactions::release_watches;
 
-/// Runs one command from a client. The reply is ready to encode.
-pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Reply {
+/// Runs one command from a client at time `now_ms`. The reply is ready to
+/// encode.
+pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes], now_ms: u64) -> Reply {
     debug_assert!(!args.is_empty());
     let Some(spec) = lookup(&args[0]) else {
         if let Some(m) = client.multi.as_mut() {
@@ -283,21 +305,19 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Reply {
         }
         return unknown_command(args).into();
     };
-    client.info.touch(spec.name);
+    client.last_cmd = spec.name;
     if !client.authenticated && !spec.has(flag::NO_AUTH) {
-        return Reply::error_static("NOAUTH Authentication required.");
-    }
-    if !spec.arity_ok(args.len()) {
+        Reply::error_static("NOAUTH Authentication required.")
+    } else if !spec.arity_ok(args.len()) {
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
         }
-        return CmdError::WrongArity(spec.name.to_owned()).into();
+        CmdError::WrongArity(spec.name.to_owned()).into()
+    } else if client.multi.is_some() && !spec.has(flag::NO_MULTI) {
+        transactions::queue(shared, client, spec, args)
+    } else {
+        run(shared, client, spec, args, now_ms)
     }
-    let now_ms = ringcache_store::now_ms();
-    if client.multi.is_some() && !spec.has(flag::NO_MULTI) {
-        return transactions::queue(shared, client, spec, args);
-    }
-    run(shared, client, spec, args, now_ms)
 }
 
 /// Runs a command outside a transaction: evict if needed, lock, handle.
@@ -312,6 +332,7 @@ fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &
     let db = match spec.keys {
         Keys::None => shared.db.lock_keys(std::iter::empty()),
         Keys::All => shared.db.lock_all(),
+        Keys::ONE => shared.db.lock_key(&args[1]),
         keys => shared.db.lock_keys(keys.of(args)),
     };
     let mut ctx = Ctx { db, shared, client, now_ms };

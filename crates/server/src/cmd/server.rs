@@ -67,7 +67,9 @@ pub(super) fn run_subcommand(ctx: &mut Ctx<'_>, args: &[Bytes], table: &'static 
     if !sub.arity_ok(args.len()) {
         return Err(CmdError::WrongArity(sub.name.to_owned()));
     }
-    // CLIENT LIST shows the subcommand, as Redis 7 does (`cmd=client|list`).
+    // CLIENT LIST shows the subcommand, as Redis 7 does (`cmd=client|list`),
+    // the calling client's own line included.
+    ctx.client.last_cmd = sub.name;
     *ctx.client.info.last_cmd.lock() = sub.name;
     (sub.handler)(ctx, args)
 }

@@ -759,7 +759,7 @@ pub(super) mod testing {
 
         pub fn run(&mut self, args: &[&str]) -> Reply {
             let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-            dispatch(&self.shared, &mut self.client, &args)
+            dispatch(&self.shared, &mut self.client, &args, ringcache_store::now_ms())
         }
 
         /// Stores `value` at `key` with no TTL.

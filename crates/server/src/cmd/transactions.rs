@@ -170,7 +170,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     let mut replies = Vec::with_capacity(specs.len());
     for (args, spec) in multi.queued.iter().zip(specs) {
-        inner.client.info.touch(spec.name);
+        inner.client.last_cmd = spec.name;
         replies.push((spec.handler)(&mut inner, args).unwrap_or_else(Reply::from));
     }
     Ok(Reply::Array(replies))

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Instructions per request through the command path (no sockets), counted by
+# cachegrind: repeatable on noisy shared machines where timings are not.
+# Usage: benches/cachegrind.sh [iterations]   (prints a Markdown table)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+iterations="${1:-2000}"
+command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install -y valgrind" >&2; exit 1; }
+cargo build --release -q -p ringcache-benches --bin profile_path
+bin=target/release/profile_path
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Total instructions of one run.
+count() {
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$tmp/out" "$bin" "$@" 2>"$tmp/err" >/dev/null
+    grep -E '^summary:' "$tmp/out" | awk '{print $2}'
+}
+
+echo "| op | pipeline | instructions/request |"
+echo "|---|---|---|"
+for op in get set; do
+    for depth in 1 16 64; do
+        base=$(count "$op" "$depth" 0)
+        total=$(count "$op" "$depth" "$iterations")
+        awk -v t="$total" -v b="$base" -v n="$iterations" -v d="$depth" -v op="$op" \
+            'BEGIN { printf "| %s | %d | %.0f |\n", op, d, (t - b) / (n * d) }'
+    done
+done
