@@ -95,18 +95,15 @@ impl RequestParser {
         limits: &Limits,
         args: &mut Vec<Bytes>,
     ) -> Result<Parsed, ProtocolError> {
-        let Some(eol) = find_crlf(buf, 1) else {
-            if buf.len() > INLINE_LEN_MAX {
-                return Err(ProtocolError::new("too big mbulk count string"));
-            }
+        let Some((count, mut pos)) = read_header(buf, 1, "too big mbulk count string", "invalid multibulk length")?
+        else {
             return Ok(Parsed::Incomplete);
         };
-        let count = parse_i64(&buf[1..eol]).ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
         if count > i64::from(i32::MAX) {
             return Err(ProtocolError::new("invalid multibulk length"));
         }
         if count <= 0 {
-            return Ok(Parsed::Empty(eol + 2));
+            return Ok(Parsed::Empty(pos));
         }
         let count = count as usize;
         if !limits.authenticated && count > UNAUTH_MULTIBULK_MAX {
@@ -123,7 +120,6 @@ impl RequestParser {
         if spans.capacity() > SPANS_KEPT_MAX {
             spans.shrink_to(SPANS_KEPT_MAX);
         }
-        let mut pos = eol + 2;
         for _ in 0..count {
             let Some(&marker) = buf.get(pos) else {
                 return Ok(Parsed::Incomplete);
@@ -132,13 +128,10 @@ impl RequestParser {
                 let shown = char::from(marker);
                 return Err(ProtocolError(format!("expected '$', got '{shown}'")));
             }
-            let Some(eol) = find_crlf(buf, pos + 1) else {
-                if buf.len() - pos > INLINE_LEN_MAX {
-                    return Err(ProtocolError::new("too big bulk count string"));
-                }
+            let Some((len, start)) = read_header(buf, pos + 1, "too big bulk count string", "invalid bulk length")?
+            else {
                 return Ok(Parsed::Incomplete);
             };
-            let len = parse_i64(&buf[pos + 1..eol]).ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
             if len < 0 || len as u64 > limits.bulk_len_max as u64 {
                 return Err(ProtocolError::new("invalid bulk length"));
             }
@@ -146,7 +139,6 @@ impl RequestParser {
             if !limits.authenticated && len > UNAUTH_BULK_MAX {
                 return Err(ProtocolError::new("unauthenticated bulk length"));
             }
-            let start = eol + 2;
             let end = start + len;
             if buf.len() < end + 2 {
                 // Make room for more of a large argument at once, so it is
@@ -173,6 +165,43 @@ enum Parsed {
     Incomplete,
     Empty(usize),
     Command,
+}
+
+/// Reads the integer of a `*N\r\n` or `$N\r\n` header whose digits start
+/// at `from`, returning it and the position after the CRLF; `Ok(None)` if
+/// the line is not complete yet.
+#[inline]
+fn read_header(buf: &[u8], from: usize, too_big: &str, invalid: &str) -> Result<Option<(i64, usize)>, ProtocolError> {
+    // Fast paths for what clients send: a short canonical decimal and CRLF,
+    // read in one pass. Anything else takes the general path, which gives
+    // the same answer for it.
+    if let Some(&[d0, b1, b2, b3]) = buf.get(from..from + 4).map(|b| <&[u8; 4]>::try_from(b).expect("4 bytes")) {
+        if d0.is_ascii_digit() && b1 == b'\r' && b2 == b'\n' {
+            return Ok(Some((i64::from(d0 - b'0'), from + 3)));
+        }
+        if (b'1'..=b'9').contains(&d0) && b1.is_ascii_digit() && b2 == b'\r' && b3 == b'\n' {
+            return Ok(Some((i64::from(d0 - b'0') * 10 + i64::from(b1 - b'0'), from + 4)));
+        }
+    }
+    let mut v: i64 = 0;
+    let mut i = from;
+    while i < buf.len() && i - from < 10 && buf[i].is_ascii_digit() {
+        v = v * 10 + i64::from(buf[i] - b'0');
+        i += 1;
+    }
+    let digits = i - from;
+    let canonical = digits > 0 && (digits == 1 || buf[from] != b'0');
+    if canonical && buf.get(i) == Some(&b'\r') && buf.get(i + 1) == Some(&b'\n') {
+        return Ok(Some((v, i + 2)));
+    }
+    let Some(eol) = find_crlf(buf, from) else {
+        if buf.len() - from > INLINE_LEN_MAX {
+            return Err(ProtocolError::new(too_big));
+        }
+        return Ok(None);
+    };
+    let v = parse_i64(&buf[from..eol]).ok_or_else(|| ProtocolError::new(invalid))?;
+    Ok(Some((v, eol + 2)))
 }
 
 /// Finds `\r\n` at or after `from`, returning the index of `\r`.

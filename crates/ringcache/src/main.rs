@@ -129,7 +129,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(version = ringcache_server::VERSION, threads, "ringcache starting");
+        tracing::info!(version = ringcache_server::VERSION, "ringcache starting");
         let shared = server.shared();
         let signals = tokio::spawn(wait_for_signal(shared.clone()));
         server.run().await;

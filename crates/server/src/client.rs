@@ -103,6 +103,7 @@ pub struct Client {
     /// The last command run (a container's subcommand as `client|list`),
     /// published to `info` once per batch rather than per command.
     pub last_cmd: &'static str,
+    pub(crate) lookup_cache: crate::cmd::LookupCache,
 }
 
 impl Client {
@@ -116,6 +117,7 @@ impl Client {
             watched: Vec::new(),
             close_after_reply: false,
             last_cmd: "NULL",
+            lookup_cache: Default::default(),
         }
     }
 

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
+use crate::client::ClientInfo;
 use crate::config::Config;
 use crate::connection;
 use crate::shared::Shared;
@@ -56,15 +58,27 @@ impl Server {
 
     /// Serves clients until `shared.shutdown` is cancelled (by a signal
     /// handler of the caller, or SHUTDOWN).
+    ///
+    /// This task only accepts. Each accepted connection is handed to one of
+    /// `threads` workers (0 = one per core): a thread with its own
+    /// single-threaded runtime. A connection stays on its worker for life,
+    /// so its task is woken and scheduled without cross-thread
+    /// synchronisation, and the workers share nothing but the keyspace.
     pub async fn run(self) {
         let Server { shared, listener } = self;
-        let tracker = TaskTracker::new();
+        let threads = shared.with_config(|c| c.threads);
+        let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+        let workers: Vec<Worker> = (0..threads).map(|i| Worker::spawn(i, shared.clone())).collect();
         let expiry = spawn_background(shared.clone());
-        tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), "ready to accept connections");
+        tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), threads, "ready to accept connections");
+        let mut next = 0usize;
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => accept(&shared, &tracker, stream, peer),
+                    Ok((stream, peer)) => {
+                        accept(&shared, &workers[next % workers.len()], stream, peer);
+                        next = next.wrapping_add(1);
+                    }
                     Err(e) => {
                         // Usually EMFILE: back off instead of spinning.
                         tracing::warn!("accept failed: {e}");
@@ -76,27 +90,79 @@ impl Server {
         }
         drop(listener);
         tracing::info!("shutting down: waiting for {} connection(s)", shared.clients.len());
-        tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
-            tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; stopping anyway");
-        }
-        let _ = tokio::task::spawn_blocking(move || expiry.join()).await;
+        // Closing the hand-off channels lets each worker drain its
+        // connections (they see `shutdown` too) and exit.
+        let threads: Vec<_> = workers.into_iter().map(|w| w.thread).collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+            let _ = expiry.join();
+        })
+        .await;
         tracing::info!("ringcache is now ready to exit, bye bye...");
     }
 }
 
-fn accept(shared: &Arc<Shared>, tracker: &TaskTracker, mut stream: TcpStream, peer: SocketAddr) {
+type Handoff = (std::net::TcpStream, Arc<ClientInfo>);
+
+/// A thread with a single-threaded runtime that serves the connections
+/// handed to it.
+struct Worker {
+    tx: mpsc::UnboundedSender<Handoff>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Worker {
+    fn spawn(index: usize, shared: Arc<Shared>) -> Worker {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Handoff>();
+        let thread = std::thread::Builder::new()
+            .name(format!("ringcache-worker-{index}"))
+            .spawn(move || {
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("worker runtime");
+                runtime.block_on(async move {
+                    let tracker = TaskTracker::new();
+                    while let Some((stream, info)) = rx.recv().await {
+                        match TcpStream::from_std(stream) {
+                            Ok(stream) => {
+                                tracker.spawn(connection::serve(shared.clone(), info, stream));
+                            }
+                            Err(e) => {
+                                tracing::warn!("can't serve an accepted connection: {e}");
+                                shared.clients.unregister(info.id);
+                            }
+                        }
+                    }
+                    tracker.close();
+                    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+                        tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; stopping anyway");
+                    }
+                });
+            })
+            .expect("spawn worker thread");
+        Worker { tx, thread }
+    }
+}
+
+fn accept(shared: &Arc<Shared>, worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     shared.stats.connections_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let laddr = stream.local_addr().unwrap_or(peer);
     let max = shared.with_config(|c| c.maxclients);
     let Some(info) = shared.clients.register(peer, laddr, max) else {
         shared.stats.connections_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracker.spawn(async move {
+        tokio::spawn(async move {
             let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         });
         return;
     };
-    tracker.spawn(connection::serve(shared.clone(), info, stream));
+    let id = info.id;
+    let handed =
+        stream.into_std().map_err(|e| e.to_string()).and_then(|s| worker.tx.send((s, info)).map_err(|e| e.to_string()));
+    if let Err(e) = handed {
+        tracing::warn!("can't hand a connection to a worker: {e}");
+        shared.clients.unregister(id);
+    }
 }
 
 /// The background cycle (active expiry) on its own thread, so its bounded

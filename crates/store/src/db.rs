@@ -1,6 +1,6 @@
 //! The sharded keyspace and the locking discipline around it.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -56,6 +56,8 @@ pub struct Db {
     mask: usize,
     maxmemory: AtomicU64,
     policy: AtomicU8,
+    /// Whether the policy reads LFU counters, so accesses must update them.
+    track_lfu: AtomicBool,
     samples: AtomicU32,
     /// Where the next eviction or active-expiry pass starts, so work spreads
     /// over all shards.
@@ -73,6 +75,7 @@ impl Db {
         assert!(n < 1 << (64 - CURSOR_SHIFT), "too many shards for the SCAN cursor");
         Db {
             slots: (0..n).map(|_| CachePadded::new(Slot::default())).collect(),
+            track_lfu: AtomicBool::new(config.policy.is_lfu()),
             mask: n - 1,
             maxmemory: AtomicU64::new(config.maxmemory),
             policy: AtomicU8::new(config.policy.to_u8()),
@@ -93,7 +96,9 @@ impl Db {
     }
 
     fn guard(&self, i: usize) -> MutexGuard<'_, Shard> {
-        self.slots[i].shard.lock()
+        let mut shard = self.slots[i].shard.lock();
+        shard.set_track_lfu(self.track_lfu.load(Relaxed));
+        shard
     }
 
     /// Locks the shards holding `keys`, in ascending shard order (which is
@@ -138,6 +143,10 @@ impl Db {
     }
 
     pub fn set_policy(&self, policy: Policy) {
+        // Shards pick up the LFU flag the next time they are locked (see
+        // `guard`): taking their locks here could deadlock with a CONFIG SET
+        // running inside EXEC.
+        self.track_lfu.store(policy.is_lfu(), Relaxed);
         self.policy.store(policy.to_u8(), Relaxed);
     }
 
@@ -253,6 +262,12 @@ impl<'a> Locked<'a> {
     /// # Panics
     /// If that shard is not locked: the command did not declare the key.
     pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        // One shard locked (the common single-key command): it must be the
+        // key's, so skip hashing the key a second time.
+        if self.guards.len() == 1 {
+            debug_assert_eq!(self.guards[0].0, self.db.shard_index(key), "key's shard is not locked");
+            return &mut self.guards[0].1;
+        }
         let i = self.db.shard_index(key);
         match self.guards.iter_mut().find(|(j, _)| *j == i) {
             Some((_, g)) => g,

@@ -46,6 +46,7 @@ pub struct Shard {
     watched: HashMap<Bytes, (u64, u32)>,
     stats: ShardStats,
     rng: SmallRng,
+    track_lfu: bool,
 }
 
 impl Default for Shard {
@@ -57,6 +58,7 @@ impl Default for Shard {
             watched: HashMap::default(),
             stats: ShardStats::default(),
             rng: SmallRng::from_entropy(),
+            track_lfu: false,
         }
     }
 }
@@ -119,11 +121,20 @@ impl Shard {
     }
 
     fn touch(&mut self, i: usize, now_ms: u64) -> &mut Entry {
-        let r: f64 = self.rng.gen();
+        if self.track_lfu {
+            let r: f64 = self.rng.gen();
+            let e = &mut self.map[i];
+            e.lfu = lfu_touch(e.lfu, now_ms, r);
+        }
         let e = &mut self.map[i];
         e.lru_ms = now_ms as u32;
-        e.lfu = lfu_touch(e.lfu, now_ms, r);
         e
+    }
+
+    /// Whether accesses update the LFU counter: only LFU policies read it,
+    /// and the update costs a random number per access.
+    pub fn set_track_lfu(&mut self, on: bool) {
+        self.track_lfu = on;
     }
 
     /// The live entry for `key`, recording an access.

@@ -273,6 +273,30 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     TABLE.get(&*lower).copied()
 }
 
+/// The last command name a connection looked up, as it spelled it.
+/// Pipelines mostly repeat one command, and comparing a few bytes is much
+/// cheaper than lowercasing and hashing them.
+#[derive(Debug, Default)]
+pub struct LookupCache {
+    name: [u8; 16],
+    len: u8,
+    spec: Option<&'static CommandSpec>,
+}
+
+impl LookupCache {
+    fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        (name.len() == usize::from(self.len) && name == &self.name[..name.len()]).then_some(self.spec).flatten()
+    }
+
+    fn put(&mut self, name: &[u8], spec: &'static CommandSpec) {
+        if name.len() <= self.name.len() {
+            self.name[..name.len()].copy_from_slice(name);
+            self.len = name.len() as u8;
+            self.spec = Some(spec);
+        }
+    }
+}
+
 /// Every command, for COMMAND.
 pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
     TABLE.values().copied()
@@ -299,7 +323,11 @@ pub(crate) use transactions::release_watches;
 /// encode.
 pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes], now_ms: u64) -> Reply {
     debug_assert!(!args.is_empty());
-    let Some(spec) = lookup(&args[0]) else {
+    let Some(spec) = client
+        .lookup_cache
+        .get(&args[0])
+        .or_else(|| lookup(&args[0]).inspect(|s| client.lookup_cache.put(&args[0], s)))
+    else {
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
         }
