@@ -431,6 +431,43 @@ fn unknown_command_error_quotes_like_redis() {
 }
 
 #[test]
+fn unknown_command_error_quotes_at_most_128_bytes_of_arguments() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    // Redis appends arguments while the quoted text is under 128 bytes:
+    // 32 one-letter arguments (4 bytes each), not a fixed count.
+    let mut args = vec!["FOO"];
+    args.extend(vec!["a"; 40]);
+    raw.send_cmd(&args);
+    let expected = format!("-ERR unknown command 'FOO', with args beginning with: {}\r\n", "'a' ".repeat(32));
+    assert_eq!(raw.read_reply_string(), expected);
+
+    // Each argument is cut to what is left of the 128 bytes.
+    let long = "x".repeat(200);
+    raw.send_cmd(&["FOO", "aaaaa", &long, "b"]);
+    let expected = format!("-ERR unknown command 'FOO', with args beginning with: 'aaaaa' '{}' \r\n", "x".repeat(120));
+    assert_eq!(raw.read_reply_string(), expected);
+
+    // The command name is cut to 128 bytes.
+    let name = "Z".repeat(300);
+    raw.send_cmd(&[&name, "a"]);
+    let expected = format!("-ERR unknown command '{}', with args beginning with: 'a' \r\n", "Z".repeat(128));
+    assert_eq!(raw.read_reply_string(), expected);
+}
+
+#[test]
+fn unknown_command_error_echoes_binary_bytes_as_they_are() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    raw.send(b"*2\r\n$4\r\nFO\xffO\r\n$2\r\n\xfe\xfd\r\n");
+    assert_eq!(raw.read_reply(), b"-ERR unknown command 'FO\xffO', with args beginning with: '\xfe\xfd' \r\n".to_vec());
+    // Redis formats with %s: a NUL ends what is quoted of an argument.
+    raw.send(b"*3\r\n$5\r\nFO\x00OO\r\n$3\r\na\x00b\r\n$1\r\nc\r\n");
+    assert_eq!(raw.read_reply(), b"-ERR unknown command 'FO', with args beginning with: 'a' 'c' \r\n".to_vec());
+    assert!(!raw.is_closed());
+}
+
+#[test]
 fn redis_cli_prints_the_unknown_command_error() {
     let server = Server::start();
     assert_eq!(server.cli(&["FOOBAR"]), "ERR unknown command 'FOOBAR', with args beginning with:");
