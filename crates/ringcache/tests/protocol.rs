@@ -396,6 +396,23 @@ fn unauthenticated_clients_get_small_limits() {
 }
 
 #[test]
+fn arity_and_unknown_commands_are_checked_before_auth() {
+    // Redis looks the command up and checks its arity before it checks
+    // authentication.
+    let server = AuthNode::start("secret");
+    let mut raw = server.raw();
+    raw.send(b"GET\r\n");
+    assert_eq!(raw.read_reply(), b"-ERR wrong number of arguments for 'get' command\r\n");
+    raw.send(b"FOO a\r\n");
+    assert_eq!(raw.read_reply(), b"-ERR unknown command 'FOO', with args beginning with: 'a' \r\n");
+    raw.send(b"GET k\r\n");
+    assert_eq!(raw.read_reply(), b"-NOAUTH Authentication required.\r\n");
+    raw.send(b"QUIT\r\n");
+    assert_eq!(raw.read_reply(), b"+OK\r\n");
+    assert!(raw.wait_closed(CLOSE_TIMEOUT));
+}
+
+#[test]
 fn wrong_arity_keeps_the_connection() {
     let server = Server::start();
     let mut raw = server.raw();

@@ -308,14 +308,15 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Reply {
         return unknown_command(args);
     };
     client.info.touch(spec.name);
-    if !client.authenticated && !spec.has(flag::NO_AUTH) {
-        return Reply::error_static("NOAUTH Authentication required.");
-    }
+    // Redis's order: existence, arity, then authentication.
     if !spec.arity_ok(args.len()) {
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
         }
         return CmdError::WrongArity(spec.name.to_owned()).into();
+    }
+    if !client.authenticated && !spec.has(flag::NO_AUTH) {
+        return Reply::error_static("NOAUTH Authentication required.");
     }
     let now_ms = ringcache_store::now_ms();
     if client.multi.is_some() && !spec.has(flag::NO_MULTI) {
