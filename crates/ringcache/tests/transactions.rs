@@ -405,3 +405,42 @@ fn another_client_never_sees_half_a_transaction() {
         assert_eq!(v, last, "key {i}");
     }
 }
+
+/// Writes 1 KB values through `conn` until the node refuses one with OOM.
+fn fill_until_oom(conn: &mut redis::Connection) {
+    let value = vec![b'x'; 1000];
+    for i in 0..10_000 {
+        match redis::cmd("SET").arg(format!("fill:{i}")).arg(&value).query::<()>(conn) {
+            Ok(()) => {}
+            Err(e) if e.code() == Some("OOM") => return,
+            Err(e) => panic!("SET fill:{i}: {e}"),
+        }
+    }
+    panic!("no OOM after writing 10 MB under maxmemory 1mb");
+}
+
+#[test]
+fn exec_is_refused_when_memory_ran_out_after_queueing() {
+    let server = Server::start_with(&["--maxmemory", "1mb", "--maxmemory-policy", "noeviction"]);
+    let mut raw = server.raw();
+    let mut reader = server.raw();
+    assert_eq!(send(&mut raw, "SET tx:before 1"), "+OK\r\n");
+    assert_eq!(send(&mut raw, "MULTI"), "+OK\r\n");
+    assert_eq!(send(&mut raw, "SET tx:oom 1"), "+QUEUED\r\n");
+    assert_eq!(send(&mut raw, "GET tx:before"), "+QUEUED\r\n");
+    assert_eq!(send(&mut reader, "MULTI"), "+OK\r\n");
+    assert_eq!(send(&mut reader, "GET tx:before"), "+QUEUED\r\n");
+
+    let mut conn = server.conn();
+    fill_until_oom(&mut conn);
+    // A transaction with a command that may use memory is refused as a
+    // whole, with Redis's execCommandAbort text ...
+    assert_eq!(
+        send(&mut raw, "EXEC"),
+        "-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
+    assert_eq!(send(&mut raw, "GET tx:oom"), "$-1\r\n");
+    assert_eq!(send(&mut raw, "EXEC"), "-ERR EXEC without MULTI\r\n");
+    // ... one with only reads runs.
+    assert_eq!(send(&mut reader, "EXEC"), "*1\r\n$1\r\n1\r\n");
+}

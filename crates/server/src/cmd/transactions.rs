@@ -147,7 +147,8 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         && specs.iter().any(|s| s.has(flag::DENYOOM))
     {
         release_watches(shared, client);
-        return Err(CmdError::other("EXECABORT Transaction discarded because of previous errors: OOM command not allowed when used memory > 'maxmemory'."));
+        // Redis's execCommandAbort: "because of: " and the refusal's text.
+        return Err(CmdError::other(format!("EXECABORT Transaction discarded because of: {}", CmdError::Oom)));
     }
     let watched: Vec<(Bytes, u64)> = std::mem::take(&mut client.watched);
     let db = if specs.iter().any(|s| s.keys == Keys::All) {
