@@ -406,6 +406,8 @@ fn another_client_never_sees_half_a_transaction() {
     }
 }
 
+const OOM_REPLY: &str = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
 /// Writes 1 KB values through `conn` until the node refuses one with OOM.
 fn fill_until_oom(conn: &mut redis::Connection) {
     let value = vec![b'x'; 1000];
@@ -417,6 +419,30 @@ fn fill_until_oom(conn: &mut redis::Connection) {
         }
     }
     panic!("no OOM after writing 10 MB under maxmemory 1mb");
+}
+
+#[test]
+fn while_out_of_memory_every_queued_command_is_refused() {
+    // Redis 7 refuses every command inside MULTI but EXEC, DISCARD, QUIT
+    // and RESET while memory is over maxmemory (the queue itself grows),
+    // and the refusal flags the transaction.
+    let server = Server::start_with(&["--maxmemory", "1mb", "--maxmemory-policy", "noeviction"]);
+    let mut conn = server.conn();
+    fill_until_oom(&mut conn);
+    let mut raw = server.raw();
+    // MULTI itself is accepted: the client is not in MULTI yet.
+    assert_eq!(send(&mut raw, "MULTI"), "+OK\r\n");
+    assert_eq!(send(&mut raw, "GET fill:0"), OOM_REPLY);
+    assert_eq!(send(&mut raw, "PING"), OOM_REPLY);
+    assert_eq!(send(&mut raw, "EXEC"), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    assert_eq!(send(&mut raw, "MULTI"), "+OK\r\n");
+    assert_eq!(send(&mut raw, "GET fill:0"), OOM_REPLY);
+    assert_eq!(send(&mut raw, "DISCARD"), "+OK\r\n");
+    // Outside MULTI reads still work.
+    assert_eq!(send(&mut raw, "GET tx:missing"), "$-1\r\n");
+    assert_eq!(send(&mut raw, "MULTI"), "+OK\r\n");
+    assert_eq!(send(&mut raw, "QUIT"), "+OK\r\n");
+    assert!(raw.wait_closed(Duration::from_secs(5)));
 }
 
 #[test]

@@ -319,8 +319,17 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Reply {
         return Reply::error_static("NOAUTH Authentication required.");
     }
     let now_ms = ringcache_store::now_ms();
-    if client.multi.is_some() && !spec.has(flag::NO_MULTI) {
-        return transactions::queue(shared, client, spec, args);
+    if let Some(m) = client.multi.as_mut() {
+        // Inside MULTI Redis refuses every command but these while memory
+        // is over maxmemory, reads included: the queue itself grows. The
+        // refusal fails the transaction like any other.
+        if !matches!(spec.name, "exec" | "discard" | "quit" | "reset") && shared.db.ensure_memory(now_ms).is_err() {
+            m.dirty = true;
+            return CmdError::Oom.into();
+        }
+        if !spec.has(flag::NO_MULTI) {
+            return transactions::queue(shared, client, args);
+        }
     }
     run(shared, client, spec, args, now_ms)
 }
