@@ -5,6 +5,8 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::Reply;
+
 /// Longest inline command line or `*`/`$` header line Redis accepts.
 pub const INLINE_LEN_MAX: usize = 64 * 1024;
 
@@ -32,14 +34,23 @@ const UNAUTH_MULTIBULK_MAX: usize = 10;
 /// ... each at most this long (Redis 7).
 const UNAUTH_BULK_MAX: usize = 16384;
 
-/// Malformed input. The connection answers `-ERR <Display>` and closes.
+/// Malformed input: the message after `Protocol error: `, as bytes, since
+/// Redis quotes an offending byte as it is (`expected '$', got '%c'`). The
+/// connection answers [`ProtocolError::reply`] and closes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Protocol error: {0}")]
-pub struct ProtocolError(pub String);
+#[error("Protocol error: {}", String::from_utf8_lossy(.0))]
+pub struct ProtocolError(pub Vec<u8>);
 
 impl ProtocolError {
     fn new(msg: &str) -> Self {
-        ProtocolError(msg.to_owned())
+        ProtocolError(msg.as_bytes().to_vec())
+    }
+
+    /// `-ERR Protocol error: <message>`, exactly as Redis sends it.
+    pub fn reply(&self) -> Reply {
+        let mut msg = b"ERR Protocol error: ".to_vec();
+        msg.extend_from_slice(&self.0);
+        Reply::error_bytes(msg)
     }
 }
 
@@ -150,8 +161,9 @@ fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, Protoc
             return Ok(Parsed::Incomplete);
         };
         if marker != b'$' {
-            let shown = char::from(marker);
-            return Err(ProtocolError(format!("expected '$', got '{shown}'")));
+            let mut msg = b"expected '$', got '".to_vec();
+            msg.extend_from_slice(&[marker, b'\'']);
+            return Err(ProtocolError(msg));
         }
         let Some(eol) = find_crlf(buf, pos + 1) else {
             if buf.len() - pos > INLINE_LEN_MAX {
@@ -348,30 +360,43 @@ mod tests {
         for (input, msg) in cases {
             assert_eq!(
                 parse(input).unwrap_err(),
-                ProtocolError(msg.to_string()),
+                ProtocolError(msg.as_bytes().to_vec()),
                 "{:?}",
                 String::from_utf8_lossy(input)
             );
         }
         let big = vec![b'a'; INLINE_LEN_MAX + 1];
-        assert_eq!(parse(&big).unwrap_err().0, "too big inline request");
+        assert_eq!(parse(&big).unwrap_err().0, b"too big inline request");
         let mut big = b"*".to_vec();
         big.extend(vec![b'1'; INLINE_LEN_MAX + 1]);
-        assert_eq!(parse(&big).unwrap_err().0, "too big mbulk count string");
+        assert_eq!(parse(&big).unwrap_err().0, b"too big mbulk count string");
+    }
+
+    #[test]
+    fn the_offending_byte_is_quoted_as_it_is() {
+        let e = parse(b"*1\r\n\xff\r\n").unwrap_err();
+        assert_eq!(e.0, b"expected '$', got '\xff'");
+        let mut out = BytesMut::new();
+        e.reply().encode(crate::Proto::Resp2, &mut out);
+        assert_eq!(&out[..], b"-ERR Protocol error: expected '$', got '\xff'\r\n");
+        // A CR or LF would end the error line early: Redis maps them to spaces.
+        let mut out = BytesMut::new();
+        parse(b"*1\r\n\n\r\n").unwrap_err().reply().encode(crate::Proto::Resp2, &mut out);
+        assert_eq!(&out[..], b"-ERR Protocol error: expected '$', got ' '\r\n");
     }
 
     #[test]
     fn limits_are_enforced() {
         let limits = Limits { bulk_len_max: 4, multibulk_len_max: 2, authenticated: true };
         let mut buf = BytesMut::from(&b"*1\r\n$5\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "invalid bulk length");
+        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, b"invalid bulk length");
         let mut buf = BytesMut::from(&b"*3\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "invalid multibulk length");
+        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, b"invalid multibulk length");
         let unauth = Limits { authenticated: false, ..Limits::default() };
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, "unauthenticated multibulk length");
+        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, b"unauthenticated multibulk length");
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, "unauthenticated bulk length");
+        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, b"unauthenticated bulk length");
     }
 
     #[test]

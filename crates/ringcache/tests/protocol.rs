@@ -132,6 +132,16 @@ fn bulk_length_beyond_proto_max_bulk_len_is_refused_before_any_data() {
 }
 
 #[test]
+fn a_binary_marker_byte_is_quoted_as_it_is() {
+    let server = Server::start();
+    // Redis quotes the offending byte itself (`%c`), not an encoding of it.
+    assert_protocol_error(&server, b"*1\r\n\xff\r\n", b"-ERR Protocol error: expected '$', got '\xff'\r\n");
+    // A CR or LF in an error line would break the reply: Redis maps them
+    // to spaces.
+    assert_protocol_error(&server, b"*1\r\n\r\n", b"-ERR Protocol error: expected '$', got ' '\r\n");
+}
+
+#[test]
 fn unbalanced_quotes_in_an_inline_command() {
     let server = Server::start();
     let cases: &[&[u8]] = &[b"SET k \"abc\r\n", b"SET k 'abc\r\n", b"SET k \"a\"b\r\n", b"SET k 'a'b\r\n", b"\"\r\n"];

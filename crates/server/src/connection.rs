@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringcache_resp::{parse_request, Limits, ProtocolError, Reply};
+use ringcache_resp::{parse_request, Limits, ProtocolError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -121,7 +121,7 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
                 Ok(Some(args)) => args,
                 Ok(None) => break,
                 Err(e) => {
-                    Reply::error(format!("ERR {e}")).encode(client.proto, &mut wbuf);
+                    e.reply().encode(client.proto, &mut wbuf);
                     end = Some(End::Protocol(e));
                     break;
                 }
