@@ -83,20 +83,14 @@ enum Parsed {
     Command(Vec<Bytes>),
 }
 
-/// Finds `\r\n` at or after `from`, returning the index of `\r`.
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(off) = memchr(b'\r', &buf[i..]) {
-        let at = i + off;
-        if at + 1 >= buf.len() {
-            return None;
-        }
-        if buf[at + 1] == b'\n' {
-            return Some(at);
-        }
-        i = at + 1;
-    }
-    None
+/// Where the `*` or `$` header line starting at `from` ends: the index of
+/// its first CR, once the byte after that CR has arrived. As in Redis
+/// (`processMultibulkBuffer`), that byte is skipped without being looked
+/// at, and a header is judged only once its line is complete: `*1\r\n+foo`
+/// waits for more input rather than failing on the `+` at once.
+fn find_line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let at = from + memchr(b'\r', &buf[from..])?;
+    (at + 1 < buf.len()).then_some(at)
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
@@ -131,7 +125,7 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
 }
 
 fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ProtocolError> {
-    let Some(eol) = find_crlf(buf, 1) else {
+    let Some(eol) = find_line_end(buf, 0) else {
         if buf.len() > INLINE_LEN_MAX {
             return Err(ProtocolError::new("too big mbulk count string"));
         }
@@ -157,20 +151,18 @@ fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, Protoc
     let mut spans: Vec<(usize, usize)> = Vec::with_capacity(count.min(1024));
     let mut pos = eol + 2;
     for _ in 0..count {
-        let Some(&marker) = buf.get(pos) else {
-            return Ok(Parsed::Incomplete);
-        };
-        if marker != b'$' {
-            let mut msg = b"expected '$', got '".to_vec();
-            msg.extend_from_slice(&[marker, b'\'']);
-            return Err(ProtocolError(msg));
-        }
-        let Some(eol) = find_crlf(buf, pos + 1) else {
+        let Some(eol) = find_line_end(buf, pos) else {
             if buf.len() - pos > INLINE_LEN_MAX {
                 return Err(ProtocolError::new("too big bulk count string"));
             }
             return Ok(Parsed::Incomplete);
         };
+        let marker = buf[pos];
+        if marker != b'$' {
+            let mut msg = b"expected '$', got '".to_vec();
+            msg.extend_from_slice(&[marker, b'\'']);
+            return Err(ProtocolError(msg));
+        }
         let len = parse_i64(&buf[pos + 1..eol]).ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
         if len < 0 || len as u64 > limits.bulk_len_max as u64 {
             return Err(ProtocolError::new("invalid bulk length"));
@@ -383,6 +375,19 @@ mod tests {
         let mut out = BytesMut::new();
         parse(b"*1\r\n\n\r\n").unwrap_err().reply().encode(crate::Proto::Resp2, &mut out);
         assert_eq!(&out[..], b"-ERR Protocol error: expected '$', got ' '\r\n");
+    }
+
+    #[test]
+    fn header_lines_end_at_their_first_cr_as_in_redis() {
+        // Nothing is judged before the line is complete.
+        assert_eq!(parse(b"*1\r\n+foo").unwrap(), None);
+        assert_eq!(parse(b"*1\r\n+foo\r").unwrap(), None);
+        assert_eq!(parse(b"*1\r\n$4").unwrap(), None);
+        assert_eq!(parse(b"*1\r\n+foo\r\n").unwrap_err().0, b"expected '$', got '+'");
+        // The byte after the CR is taken as the LF, whatever it is.
+        assert_eq!(parse(b"*1\rx$4\rxPING\r\n").unwrap().unwrap(), vec![Bytes::from("PING")]);
+        assert_eq!(parse(b"*12\r3\r\n").unwrap_err().0, b"expected '$', got '\r'");
+        assert_eq!(parse(b"*1\r\n$\r\n").unwrap_err().0, b"invalid bulk length");
     }
 
     #[test]

@@ -142,6 +142,19 @@ fn a_binary_marker_byte_is_quoted_as_it_is() {
 }
 
 #[test]
+fn a_bulk_header_is_judged_only_once_its_line_is_complete() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    // Like Redis, the node waits for the whole `$` line before deciding
+    // that it is not one.
+    raw.send(b"*1\r\n+foo");
+    assert_no_reply_yet(&mut raw);
+    raw.send(b"\r\n");
+    assert_eq!(raw.read_reply(), b"-ERR Protocol error: expected '$', got '+'\r\n");
+    assert!(raw.wait_closed(CLOSE_TIMEOUT));
+}
+
+#[test]
 fn unbalanced_quotes_in_an_inline_command() {
     let server = Server::start();
     let cases: &[&[u8]] = &[b"SET k \"abc\r\n", b"SET k 'abc\r\n", b"SET k \"a\"b\r\n", b"SET k 'a'b\r\n", b"\"\r\n"];
