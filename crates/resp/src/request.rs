@@ -216,6 +216,13 @@ fn hex_val(b: u8) -> u8 {
     }
 }
 
+/// C's `isspace()`, which Redis's `sdssplitargs` uses between arguments and
+/// after a closing quote: Rust's `is_ascii_whitespace` leaves out the
+/// vertical tab (0x0b).
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// Splits an inline command line into arguments with the quoting rules of
 /// Redis's `sdssplitargs`: `"..."` with C escapes and `\xHH`, `'...'` with
 /// only `\'`, and a closing quote must be followed by a space or the end.
@@ -227,7 +234,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -255,7 +262,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         c => c,
                     });
                 } else if line[i] == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -271,7 +278,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -313,6 +320,27 @@ mod tests {
             out.extend_from_slice(a);
             out.extend_from_slice(b"\r\n");
         }
+        out
+    }
+
+    /// `arg` in double quotes, escaped the way redis-cli (`sdscatrepr`)
+    /// writes it.
+    fn quote(arg: &[u8]) -> Vec<u8> {
+        let mut out = vec![b'"'];
+        for &b in arg {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                7 => out.extend_from_slice(b"\\a"),
+                8 => out.extend_from_slice(b"\\b"),
+                0x20..=0x7e => out.push(b),
+                _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            }
+        }
+        out.push(b'"');
         out
     }
 
@@ -405,6 +433,16 @@ mod tests {
     }
 
     #[test]
+    fn inline_separators_are_c_isspace() {
+        // Between arguments and after a closing quote any isspace() byte
+        // separates; inside an unquoted argument only space, tab, CR and LF
+        // end it (as in sdssplitargs).
+        assert_eq!(split_args(b"\x0bPING \x0c").unwrap(), vec![b"PING".to_vec()]);
+        assert_eq!(split_args(b"\"a\"\x0b'b'\x0cc").unwrap(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(split_args(b"a\x0bb\x0c").unwrap(), vec![b"a\x0bb\x0c".to_vec()]);
+    }
+
+    #[test]
     fn empty_multibulk_is_skipped() {
         assert_eq!(parse(b"*0\r\n*-1\r\n*1\r\n$1\r\nx\r\n").unwrap().unwrap(), vec![Bytes::from("x")]);
     }
@@ -446,6 +484,42 @@ mod tests {
             prop_assert!(buf.is_empty());
             let got: Vec<Vec<Vec<u8>>> = got.into_iter().map(|c| c.into_iter().map(|a| a.to_vec()).collect()).collect();
             prop_assert_eq!(got, cmds);
+        }
+
+        /// Any arguments survive being written as an inline command, quoted
+        /// the way redis-cli quotes them (or bare when they can be) and
+        /// separated by any C whitespace.
+        #[test]
+        fn inline_round_trip(
+            args in prop::collection::vec(
+                prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..30),
+                    "[a-zA-Z0-9:_.-]{1,12}".prop_map(String::into_bytes),
+                ],
+                1..8,
+            ),
+            seps in prop::collection::vec(prop::collection::vec(prop::sample::select(vec![b' ', b'\t', 0x0b, 0x0c, b'\r']), 1..3), 9),
+            bare in prop::collection::vec(any::<bool>(), 8),
+            crlf in any::<bool>(),
+        ) {
+            let mut line = seps[8].clone();
+            for (i, a) in args.iter().enumerate() {
+                let plain = !a.is_empty() && a.iter().all(|b| b.is_ascii_alphanumeric() || b":_.-".contains(b));
+                if plain && bare[i] {
+                    line.extend_from_slice(a);
+                    // Only space, tab, CR and LF end a bare argument.
+                    line.push(b' ');
+                } else {
+                    line.extend(quote(a));
+                }
+                line.extend_from_slice(&seps[i]);
+            }
+            line.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            let mut buf = BytesMut::from(&line[..]);
+            let got = parse_request(&mut buf, &Limits::default()).unwrap().expect("a whole line");
+            prop_assert!(buf.is_empty());
+            let got: Vec<Vec<u8>> = got.into_iter().map(|a| a.to_vec()).collect();
+            prop_assert_eq!(got, args);
         }
 
         /// Garbage never panics: it parses, asks for more, or is an error.

@@ -550,6 +550,26 @@ fn inline_commands() {
 }
 
 #[test]
+fn inline_whitespace_is_c_isspace() {
+    // Redis splits inline commands with sdssplitargs: C isspace() (vertical
+    // tab and form feed included) separates arguments and may follow a
+    // closing quote, while inside an unquoted argument only space, tab, CR
+    // and LF end it.
+    let server = Server::start();
+    let mut raw = server.raw();
+    raw.send(b"\x0bPING \x0c\r\n");
+    assert_eq!(raw.read_reply(), b"+PONG\r\n");
+    raw.send(b"\x0cPING\r\n");
+    assert_eq!(raw.read_reply(), b"+PONG\r\n");
+    raw.send(b"SET \"inline:v\"\x0b\"x\"\r\n");
+    assert_eq!(raw.read_reply(), b"+OK\r\n");
+    raw.send(b"GET inline:v\r\n");
+    assert_eq!(raw.read_reply(), b"$1\r\nx\r\n");
+    raw.send(b"PING\x0c\r\n");
+    assert_eq!(raw.read_reply(), b"-ERR unknown command 'PING\x0c', with args beginning with: \r\n");
+}
+
+#[test]
 fn empty_lines_and_empty_multibulks_are_ignored() {
     let server = Server::start();
     let mut raw = server.raw();
