@@ -257,9 +257,11 @@ fn query_buffer_limit_bounds_one_unfinished_command_not_a_pipeline() {
     assert!(!raw.is_closed());
 
     // One command whose arguments are each within proto-max-bulk-len but
-    // together exceed the query buffer limit: it cannot be parsed before
-    // the buffer passes the limit, so the node closes the connection, with
-    // no reply (as Redis does).
+    // together exceed the query buffer limit: its arguments stay in the
+    // query buffer until the whole command is parsed, so it cannot fit and
+    // the node closes the connection with no reply, as Redis does for a
+    // client past its limit. (Redis itself moves each large argument out of
+    // the query buffer as it completes, so it only bounds one argument.)
     let half = vec![b'h'; 600 * 1024];
     let mut big = Vec::new();
     big.extend_from_slice(b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n");
@@ -275,6 +277,111 @@ fn query_buffer_limit_bounds_one_unfinished_command_not_a_pipeline() {
         "no reply is sent to a client closed for its query buffer: {:?}",
         String::from_utf8_lossy(&got)
     );
+    assert_healthy(&server, &mut other);
+}
+
+/// Writes `bytes` from another thread and reads until `replies` complete
+/// replies have arrived; returns them, or what arrived before the node
+/// closed the connection or [`CLOSE_TIMEOUT`] passed.
+fn write_and_read_replies(port: u16, bytes: Vec<u8>, replies: usize) -> Vec<Vec<u8>> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut writer = stream.try_clone().expect("clone socket");
+    let write = thread::spawn(move || {
+        let _ = writer.write_all(&bytes);
+    });
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    let (mut buf, mut got) = (Vec::new(), Vec::new());
+    let mut chunk = [0u8; 16 * 1024];
+    while got.len() < replies {
+        while let Ok(Some(n)) = common::reply_len(&buf) {
+            got.push(buf.drain(..n).collect());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if got.len() >= replies || left.is_zero() {
+            break;
+        }
+        stream.set_read_timeout(Some(left)).expect("set read timeout");
+        match stream.read(&mut chunk) {
+            Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    write.join().expect("writer thread");
+    got
+}
+
+#[test]
+fn large_commands_within_the_limits_pipeline_without_reaching_the_query_buffer_limit() {
+    // Complete commands are run as they are parsed: however the node reads
+    // a pipeline, only the unfinished command at its end counts against
+    // client-query-buffer-limit. Two large values followed by small
+    // commands once made the read buffer grow past 1 MB in one read, and
+    // the node closed a client that sent nothing out of bounds.
+    let server = Server::start_with(&["--client-query-buffer-limit", "1mb", "--proto-max-bulk-len", "1mb"]);
+    let mut other = server.conn();
+    for round in 0..3 {
+        let mut wire = set_cmd("large:a", &vec![b'a'; 600_000]);
+        wire.extend(set_cmd("large:b", &vec![b'b'; 700_000]));
+        for i in 0..3000 {
+            wire.extend(set_cmd(&format!("large:small:{i}"), &[b's'; 1000]));
+        }
+        wire.extend_from_slice(b"PING\r\n");
+        let got = write_and_read_replies(server.port, wire, 3003);
+        assert_eq!(got.len(), 3003, "round {round}: the node closed the connection after {} replies", got.len());
+        assert!(got[..3002].iter().all(|r| r == b"+OK\r\n"), "round {round}");
+        assert_eq!(got[3002], b"+PONG\r\n");
+    }
+    let len: Vec<u8> = redis::cmd("GET").arg("large:b").query(&mut other).unwrap();
+    assert_eq!(len.len(), 700_000);
+    assert_healthy(&server, &mut other);
+}
+
+#[test]
+fn a_command_fits_in_the_query_buffer_limit_exactly_or_not_at_all() {
+    // ringcache's rule (stricter than Redis, which bounds one argument): a
+    // whole command must fit in client-query-buffer-limit, whether it comes
+    // in one write or in pieces.
+    let limit = 1024 * 1024;
+    let server = Server::start_with(&["--client-query-buffer-limit", "1mb", "--proto-max-bulk-len", "1mb"]);
+    let mut other = server.conn();
+    // `*3 $3 SET $1 k $<7 digits>` and the final CRLF take 32 bytes.
+    let exact = set_cmd("k", &vec![b'x'; limit - 32]);
+    assert_eq!(exact.len(), limit);
+    let over = set_cmd("k", &vec![b'y'; limit - 31]);
+    for pieces in [1, 97] {
+        let mut raw = server.raw();
+        for chunk in exact.chunks(exact.len().div_ceil(pieces)) {
+            raw.send(chunk);
+        }
+        assert_eq!(raw.read_reply(), b"+OK\r\n", "a command of exactly the limit, in {pieces} piece(s)");
+
+        // One byte more can never be complete within the limit.
+        let got = if pieces == 1 {
+            write_and_read_until_closed(server.port, over.clone())
+        } else {
+            let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            for chunk in over.chunks(over.len().div_ceil(pieces)) {
+                if stream.write_all(chunk).is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            stream.set_read_timeout(Some(CLOSE_TIMEOUT)).unwrap();
+            let mut rest = Vec::new();
+            match stream.read_to_end(&mut rest) {
+                Ok(_) => Some(rest),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Some(rest),
+                Err(_) => None,
+            }
+        };
+        let got =
+            got.unwrap_or_else(|| panic!("a command one byte over the limit, in {pieces} piece(s), was not refused"));
+        assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    }
+    let v: Vec<u8> = redis::cmd("GET").arg("k").query(&mut other).unwrap();
+    assert_eq!(v.len(), limit - 32);
+    assert!(v.iter().all(|&b| b == b'x'), "the command over the limit must not run");
     assert_healthy(&server, &mut other);
 }
 

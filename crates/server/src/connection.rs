@@ -3,8 +3,11 @@
 //!
 //! Invariants:
 //! - Replies go out in the order the commands came in.
-//! - The query buffer never grows past `client-query-buffer-limit`; a bulk
-//!   or multibulk length past its limit is refused before anything is
+//! - The query buffer never grows past `client-query-buffer-limit`: reads
+//!   stop at the limit, complete commands run as soon as they are parsed,
+//!   and a command that cannot fit closes the connection (after the replies
+//!   to the commands before it), whichever way its bytes arrive. A bulk or
+//!   multibulk length past its limit is refused before anything is
 //!   allocated for it.
 //! - Malformed input gets one `-ERR Protocol error: ...` and the connection
 //!   closes; nothing else on the node is affected.
@@ -15,7 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use ringcache_resp::{parse_request, Limits, ProtocolError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -89,10 +92,19 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
     let mut wbuf = BytesMut::with_capacity(READ_BUF_BYTES);
     let kill = client.info.kill.clone();
     loop {
+        // Never read past the limit. Complete commands are run as soon as
+        // they are parsed, so what stays in `rbuf` is one unfinished
+        // command; bounding the read makes a command larger than the limit
+        // fail the same way however its bytes arrive.
+        let room = settings.query_buffer_limit.saturating_sub(rbuf.len());
+        if room == 0 {
+            return End::QueryBufferLimit;
+        }
         let read = async {
+            let mut buf = (&mut rbuf).limit(room);
             match settings.idle_timeout {
-                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut rbuf)).await.ok(),
-                None => Some(stream.read_buf(&mut rbuf).await),
+                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut buf)).await.ok(),
+                None => Some(stream.read_buf(&mut buf).await),
             }
         };
         let n = tokio::select! {
@@ -106,9 +118,6 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
             _ = shared.shutdown.cancelled() => return End::Shutdown,
         };
         shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
-        if rbuf.len() > settings.query_buffer_limit {
-            return End::QueryBufferLimit;
-        }
         if shared.config_epoch() != settings.epoch {
             settings = Settings::load(shared, client.authenticated);
         }
@@ -138,6 +147,11 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
                     return End::Io(e);
                 }
             }
+        }
+        // What is left unparsed is part of one command; if it fills the
+        // whole limit, that command cannot fit.
+        if end.is_none() && rbuf.len() >= settings.query_buffer_limit {
+            end = Some(End::QueryBufferLimit);
         }
         client.info.qbuf.store(rbuf.len(), Relaxed);
         shared.stats.commands_processed.fetch_add(commands, Relaxed);
