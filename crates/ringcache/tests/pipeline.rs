@@ -252,3 +252,25 @@ fn a_client_that_does_not_read_does_not_stall_others() {
     }
     assert_eq!(slow.read_reply(), b"+PONG\r\n");
 }
+
+#[test]
+fn a_client_that_does_not_read_does_not_delay_shutdown() {
+    let mut server = Server::start();
+    let mut setup = server.conn();
+    let value = vec![b'v'; 100 * 1024];
+    let _: () = redis::cmd("SET").arg("slow:big").arg(&value).query(&mut setup).unwrap();
+    let mut slow = server.raw();
+    let mut requests = Vec::new();
+    for _ in 0..400 {
+        requests.extend(encode_cmd(&["GET", "slow:big"]));
+    }
+    slow.send(&requests);
+    // Let the node fill the socket buffers and block on this client.
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let status = server.stop();
+    let took = started.elapsed();
+    assert!(status.is_some(), "the node did not exit");
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?} with a client not reading");
+    drop(slow);
+}

@@ -12,7 +12,9 @@
 //! - Malformed input gets one `-ERR Protocol error: ...` and the connection
 //!   closes; nothing else on the node is affected.
 //! - Pending replies are flushed before they grow large, so a pipeline of
-//!   big replies is bounded in memory and a slow reader only slows itself.
+//!   big replies is bounded in memory and a slow reader only slows itself;
+//!   a write blocked on a client that does not read still ends on CLIENT
+//!   KILL and on shutdown.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use bytes::{BufMut, BytesMut};
 use ringcache_resp::{parse_request, Limits, ProtocolError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientInfo};
 use crate::cmd;
@@ -143,8 +146,8 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
                 break;
             }
             if wbuf.len() >= FLUSH_AT_BYTES {
-                if let Err(e) = flush(shared, stream, &mut wbuf).await {
-                    return End::Io(e);
+                if let Err(end) = flush(shared, stream, &mut wbuf, &kill).await {
+                    return end;
                 }
             }
         }
@@ -155,8 +158,8 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
         }
         client.info.qbuf.store(rbuf.len(), Relaxed);
         shared.stats.commands_processed.fetch_add(commands, Relaxed);
-        if let Err(e) = flush(shared, stream, &mut wbuf).await {
-            return End::Io(e);
+        if let Err(end) = flush(shared, stream, &mut wbuf, &kill).await {
+            return end;
         }
         if let Some(end) = end {
             return end;
@@ -168,11 +171,23 @@ async fn run(shared: &Shared, client: &mut Client, stream: &mut TcpStream) -> En
     }
 }
 
-async fn flush(shared: &Shared, stream: &mut TcpStream, wbuf: &mut BytesMut) -> std::io::Result<()> {
+/// Writes out the pending replies. A client that does not read blocks
+/// this, so it also gives up on CLIENT KILL and on shutdown: neither may
+/// wait on a client.
+async fn flush(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    wbuf: &mut BytesMut,
+    kill: &CancellationToken,
+) -> Result<(), End> {
     if wbuf.is_empty() {
         return Ok(());
     }
-    stream.write_all(wbuf).await?;
+    tokio::select! {
+        r = stream.write_all(wbuf) => r.map_err(End::Io)?,
+        _ = kill.cancelled() => return Err(End::Killed),
+        _ = shared.shutdown.cancelled() => return Err(End::Shutdown),
+    }
     shared.stats.net_output_bytes.fetch_add(wbuf.len() as u64, Relaxed);
     wbuf.clear();
     Ok(())
