@@ -323,6 +323,25 @@ mod tests {
         out
     }
 
+    /// Feeds `pieces` one after another, parsing after each, and returns
+    /// every command framed and then either the error that stopped framing
+    /// or the bytes left waiting for more.
+    fn feed(pieces: &[&[u8]], limits: &Limits) -> (Vec<Vec<Bytes>>, Result<Vec<u8>, ProtocolError>) {
+        let mut buf = BytesMut::new();
+        let mut cmds = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            loop {
+                match parse_request(&mut buf, limits) {
+                    Ok(Some(args)) => cmds.push(args),
+                    Ok(None) => break,
+                    Err(e) => return (cmds, Err(e)),
+                }
+            }
+        }
+        (cmds, Ok(buf.to_vec()))
+    }
+
     /// `arg` in double quotes, escaped the way redis-cli (`sdscatrepr`)
     /// writes it.
     fn quote(arg: &[u8]) -> Vec<u8> {
@@ -520,6 +539,35 @@ mod tests {
             prop_assert!(buf.is_empty());
             let got: Vec<Vec<u8>> = got.into_iter().map(|a| a.to_vec()).collect();
             prop_assert_eq!(got, args);
+        }
+
+        /// Framing does not depend on how the bytes arrive: feeding any
+        /// input in pieces yields the same commands, and the same error at
+        /// the same point, as feeding it at once. The alphabet is biased
+        /// towards RESP's own bytes so that headers, lengths, quotes and
+        /// line ends meet in every order.
+        #[test]
+        fn framing_does_not_depend_on_how_bytes_arrive(
+            input in prop::collection::vec(
+                prop_oneof![
+                    4 => prop::sample::select(b"*$\r\n0123-+ \"'\\ax".to_vec()),
+                    1 => any::<u8>(),
+                ],
+                0..200,
+            ),
+            mut cuts in prop::collection::vec(0usize..200, 0..12),
+        ) {
+            let limits = Limits { bulk_len_max: 64, multibulk_len_max: 8, authenticated: true };
+            cuts.retain(|&c| c <= input.len());
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for c in cuts.into_iter().chain([input.len()]) {
+                pieces.push(&input[from..c]);
+                from = c;
+            }
+            prop_assert_eq!(feed(&pieces, &limits), feed(&[&input[..]], &limits));
         }
 
         /// Garbage never panics: it parses, asks for more, or is an error.
