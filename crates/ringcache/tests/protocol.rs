@@ -460,30 +460,34 @@ struct AuthNode {
 
 impl AuthNode {
     fn start(password: &str) -> AuthNode {
-        let port = common::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ringcache"))
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--requirepass", password])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ringcache");
-        let mut node = AuthNode { port, child };
-        let deadline = Instant::now() + common::STARTUP_TIMEOUT;
-        loop {
-            assert!(matches!(node.child.try_wait(), Ok(None)), "ringcache --requirepass exited during start-up");
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut buf = [0u8; 64];
-                if s.write_all(b"PING\r\n").is_ok()
-                    && matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"-NOAUTH"))
-                {
-                    return node;
+        // Like the harness, retry with another port if this one was taken
+        // between picking it and binding it.
+        for _ in 0..common::PORT_ATTEMPTS_MAX {
+            let port = common::free_port();
+            let child = Command::new(env!("CARGO_BIN_EXE_ringcache"))
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--requirepass", password])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn ringcache");
+            let mut node = AuthNode { port, child };
+            let deadline = Instant::now() + common::STARTUP_TIMEOUT;
+            while matches!(node.child.try_wait(), Ok(None)) {
+                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                    let mut buf = [0u8; 64];
+                    if s.write_all(b"PING\r\n").is_ok()
+                        && matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"-NOAUTH"))
+                    {
+                        return node;
+                    }
                 }
+                assert!(Instant::now() < deadline, "ringcache --requirepass did not answer on port {port}");
+                thread::sleep(common::STARTUP_POLL);
             }
-            assert!(Instant::now() < deadline, "ringcache --requirepass did not answer on port {port}");
-            thread::sleep(common::STARTUP_POLL);
         }
+        panic!("ringcache --requirepass exited during start-up {} times", common::PORT_ATTEMPTS_MAX);
     }
 
     fn raw(&self) -> RawConn {

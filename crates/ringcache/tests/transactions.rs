@@ -345,7 +345,7 @@ fn another_client_never_sees_half_a_transaction() {
             let done = done.clone();
             thread::spawn(move || {
                 let mut round = 0;
-                while !done.load(Ordering::Relaxed) && round < 2000 {
+                while !done.load(Ordering::Relaxed) && round < 100_000 {
                     round += 1;
                     let value = format!("w{w}:{round}");
                     let mut wire = encode_cmd(&["MULTI"]);
