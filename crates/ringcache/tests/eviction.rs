@@ -295,3 +295,26 @@ fn eviction_under_concurrent_writers_stays_bounded() {
     assert!(total <= CAPACITY, "{total} keys held by 4 concurrent writers");
     assert!(total >= CAPACITY / 2, "only {total} keys held");
 }
+
+#[test]
+fn allkeys_lru_keeps_the_hot_set_when_few_keys_fit() {
+    // ~180 keys fit: about three per shard. LRU must still find the idle
+    // keys wherever they are, not evict whatever the next shard holds.
+    let server = Server::start_with(&["--maxmemory", "200kb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut conn = server.conn();
+    let hot = keys("hot", 20);
+    fill(&mut conn, &hot, &[]);
+    let cold = keys("cold", 2000);
+    for batch in cold.chunks(10) {
+        fill(&mut conn, batch, &[]);
+        let mut pipe = redis::pipe();
+        for key in &hot {
+            pipe.cmd("GET").arg(key);
+        }
+        let _: Vec<Value> = pipe.query(&mut conn).unwrap();
+    }
+    let hot_alive = count(&readable(&mut conn, &hot));
+    let cold_alive = count(&readable(&mut conn, &cold));
+    eprintln!("few keys: {hot_alive}/20 hot, {cold_alive} cold survive");
+    assert!(hot_alive >= 18, "only {hot_alive} of 20 recently read keys survived");
+}
