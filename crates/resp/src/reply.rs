@@ -70,6 +70,19 @@ impl Reply {
         Reply::Error(Bytes::from(msg))
     }
 
+    /// An error reply that quotes bytes the client sent, which Redis echoes
+    /// as they are (not UTF-8 checked). CR and LF become spaces, as in
+    /// Redis's `addReplyError`.
+    pub fn error_bytes(msg: impl Into<Vec<u8>>) -> Reply {
+        let mut msg = msg.into();
+        for b in &mut msg {
+            if matches!(*b, b'\r' | b'\n') {
+                *b = b' ';
+            }
+        }
+        Reply::Error(Bytes::from(msg))
+    }
+
     pub fn error_static(msg: &'static str) -> Reply {
         Reply::Error(Bytes::from_static(msg.as_bytes()))
     }
@@ -324,6 +337,7 @@ mod tests {
     #[test]
     fn errors_never_carry_newlines() {
         assert_eq!(enc(&Reply::error("ERR a\r\nb"), Proto::Resp2), b"-ERR a  b\r\n");
+        assert_eq!(enc(&Reply::error_bytes(&b"ERR \xff\r\n\x00"[..]), Proto::Resp2), b"-ERR \xff  \x00\r\n");
     }
 
     #[test]

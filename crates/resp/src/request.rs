@@ -5,6 +5,8 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::Reply;
+
 /// Longest inline command line or `*`/`$` header line Redis accepts.
 pub const INLINE_LEN_MAX: usize = 64 * 1024;
 
@@ -32,14 +34,23 @@ const UNAUTH_MULTIBULK_MAX: usize = 10;
 /// ... each at most this long (Redis 7).
 const UNAUTH_BULK_MAX: usize = 16384;
 
-/// Malformed input. The connection answers `-ERR <Display>` and closes.
+/// Malformed input: the message after `Protocol error: `, as bytes, since
+/// Redis quotes an offending byte as it is (`expected '$', got '%c'`). The
+/// connection answers [`ProtocolError::reply`] and closes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Protocol error: {0}")]
-pub struct ProtocolError(pub String);
+#[error("Protocol error: {}", String::from_utf8_lossy(.0))]
+pub struct ProtocolError(pub Vec<u8>);
 
 impl ProtocolError {
     fn new(msg: &str) -> Self {
-        ProtocolError(msg.to_owned())
+        ProtocolError(msg.as_bytes().to_vec())
+    }
+
+    /// `-ERR Protocol error: <message>`, exactly as Redis sends it.
+    pub fn reply(&self) -> Reply {
+        let mut msg = b"ERR Protocol error: ".to_vec();
+        msg.extend_from_slice(&self.0);
+        Reply::error_bytes(msg)
     }
 }
 
@@ -95,7 +106,7 @@ impl RequestParser {
         limits: &Limits,
         args: &mut Vec<Bytes>,
     ) -> Result<Parsed, ProtocolError> {
-        let Some((count, mut pos)) = read_header(buf, 1, "too big mbulk count string", "invalid multibulk length")?
+        let Some((count, mut pos)) = read_header(buf, 0, "too big mbulk count string", "invalid multibulk length")?
         else {
             return Ok(Parsed::Incomplete);
         };
@@ -125,11 +136,18 @@ impl RequestParser {
                 return Ok(Parsed::Incomplete);
             };
             if marker != b'$' {
-                let shown = char::from(marker);
-                return Err(ProtocolError(format!("expected '$', got '{shown}'")));
+                // Like Redis, judge the line only once it is complete.
+                if find_line_end(buf, pos).is_none() {
+                    if buf.len() - pos > INLINE_LEN_MAX {
+                        return Err(ProtocolError::new("too big bulk count string"));
+                    }
+                    return Ok(Parsed::Incomplete);
+                }
+                let mut msg = b"expected '$', got '".to_vec();
+                msg.extend_from_slice(&[marker, b'\'']);
+                return Err(ProtocolError(msg));
             }
-            let Some((len, start)) = read_header(buf, pos + 1, "too big bulk count string", "invalid bulk length")?
-            else {
+            let Some((len, start)) = read_header(buf, pos, "too big bulk count string", "invalid bulk length")? else {
                 return Ok(Parsed::Incomplete);
             };
             if len < 0 || len as u64 > limits.bulk_len_max as u64 {
@@ -167,14 +185,15 @@ enum Parsed {
     Command,
 }
 
-/// Reads the integer of a `*N\r\n` or `$N\r\n` header whose digits start
-/// at `from`, returning it and the position after the CRLF; `Ok(None)` if
-/// the line is not complete yet.
+/// Reads the integer of the `*N` or `$N` header line whose marker is at
+/// `at`, returning it and the position after the line; `Ok(None)` if the
+/// line is not complete yet.
 #[inline]
-fn read_header(buf: &[u8], from: usize, too_big: &str, invalid: &str) -> Result<Option<(i64, usize)>, ProtocolError> {
+fn read_header(buf: &[u8], at: usize, too_big: &str, invalid: &str) -> Result<Option<(i64, usize)>, ProtocolError> {
     // Fast paths for what clients send: a short canonical decimal and CRLF,
     // read in one pass. Anything else takes the general path, which gives
     // the same answer for it.
+    let from = at + 1;
     if let Some(&[d0, b1, b2, b3]) = buf.get(from..from + 4).map(|b| <&[u8; 4]>::try_from(b).expect("4 bytes")) {
         if d0.is_ascii_digit() && b1 == b'\r' && b2 == b'\n' {
             return Ok(Some((i64::from(d0 - b'0'), from + 3)));
@@ -194,8 +213,8 @@ fn read_header(buf: &[u8], from: usize, too_big: &str, invalid: &str) -> Result<
     if canonical && buf.get(i) == Some(&b'\r') && buf.get(i + 1) == Some(&b'\n') {
         return Ok(Some((v, i + 2)));
     }
-    let Some(eol) = find_crlf(buf, from) else {
-        if buf.len() - from > INLINE_LEN_MAX {
+    let Some(eol) = find_line_end(buf, at) else {
+        if buf.len() - at > INLINE_LEN_MAX {
             return Err(ProtocolError::new(too_big));
         }
         return Ok(None);
@@ -204,20 +223,14 @@ fn read_header(buf: &[u8], from: usize, too_big: &str, invalid: &str) -> Result<
     Ok(Some((v, eol + 2)))
 }
 
-/// Finds `\r\n` at or after `from`, returning the index of `\r`.
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(off) = memchr(b'\r', &buf[i..]) {
-        let at = i + off;
-        if at + 1 >= buf.len() {
-            return None;
-        }
-        if buf[at + 1] == b'\n' {
-            return Some(at);
-        }
-        i = at + 1;
-    }
-    None
+/// Where the `*` or `$` header line starting at `from` ends: the index of
+/// its first CR, once the byte after that CR has arrived. As in Redis
+/// (`processMultibulkBuffer`), that byte is skipped without being looked
+/// at, and a header is judged only once its line is complete: `*1\r\n+foo`
+/// waits for more input rather than failing on the `+` at once.
+fn find_line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let at = from + memchr(b'\r', &buf[from..])?;
+    (at + 1 < buf.len()).then_some(at)
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
@@ -280,6 +293,13 @@ fn hex_val(b: u8) -> u8 {
     }
 }
 
+/// C's `isspace()`, which Redis's `sdssplitargs` uses between arguments and
+/// after a closing quote: Rust's `is_ascii_whitespace` leaves out the
+/// vertical tab (0x0b).
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// Splits an inline command line into arguments with the quoting rules of
 /// Redis's `sdssplitargs`: `"..."` with C escapes and `\xHH`, `'...'` with
 /// only `\'`, and a closing quote must be followed by a space or the end.
@@ -291,7 +311,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -319,7 +339,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         c => c,
                     });
                 } else if line[i] == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -335,7 +355,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -380,6 +400,46 @@ mod tests {
         out
     }
 
+    /// Feeds `pieces` one after another, parsing after each, and returns
+    /// every command framed and then either the error that stopped framing
+    /// or the bytes left waiting for more.
+    fn feed(pieces: &[&[u8]], limits: &Limits) -> (Vec<Vec<Bytes>>, Result<Vec<u8>, ProtocolError>) {
+        let mut buf = BytesMut::new();
+        let mut cmds = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            loop {
+                match parse_request(&mut buf, limits) {
+                    Ok(Some(args)) => cmds.push(args),
+                    Ok(None) => break,
+                    Err(e) => return (cmds, Err(e)),
+                }
+            }
+        }
+        (cmds, Ok(buf.to_vec()))
+    }
+
+    /// `arg` in double quotes, escaped the way redis-cli (`sdscatrepr`)
+    /// writes it.
+    fn quote(arg: &[u8]) -> Vec<u8> {
+        let mut out = vec![b'"'];
+        for &b in arg {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                7 => out.extend_from_slice(b"\\a"),
+                8 => out.extend_from_slice(b"\\b"),
+                0x20..=0x7e => out.push(b),
+                _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            }
+        }
+        out.push(b'"');
+        out
+    }
+
     #[test]
     fn multibulk_and_pipeline() {
         let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n"[..]);
@@ -416,30 +476,66 @@ mod tests {
         for (input, msg) in cases {
             assert_eq!(
                 parse(input).unwrap_err(),
-                ProtocolError(msg.to_string()),
+                ProtocolError(msg.as_bytes().to_vec()),
                 "{:?}",
                 String::from_utf8_lossy(input)
             );
         }
         let big = vec![b'a'; INLINE_LEN_MAX + 1];
-        assert_eq!(parse(&big).unwrap_err().0, "too big inline request");
+        assert_eq!(parse(&big).unwrap_err().0, b"too big inline request");
         let mut big = b"*".to_vec();
         big.extend(vec![b'1'; INLINE_LEN_MAX + 1]);
-        assert_eq!(parse(&big).unwrap_err().0, "too big mbulk count string");
+        assert_eq!(parse(&big).unwrap_err().0, b"too big mbulk count string");
+    }
+
+    #[test]
+    fn the_offending_byte_is_quoted_as_it_is() {
+        let e = parse(b"*1\r\n\xff\r\n").unwrap_err();
+        assert_eq!(e.0, b"expected '$', got '\xff'");
+        let mut out = BytesMut::new();
+        e.reply().encode(crate::Proto::Resp2, &mut out);
+        assert_eq!(&out[..], b"-ERR Protocol error: expected '$', got '\xff'\r\n");
+        // A CR or LF would end the error line early: Redis maps them to spaces.
+        let mut out = BytesMut::new();
+        parse(b"*1\r\n\n\r\n").unwrap_err().reply().encode(crate::Proto::Resp2, &mut out);
+        assert_eq!(&out[..], b"-ERR Protocol error: expected '$', got ' '\r\n");
+    }
+
+    #[test]
+    fn header_lines_end_at_their_first_cr_as_in_redis() {
+        // Nothing is judged before the line is complete.
+        assert_eq!(parse(b"*1\r\n+foo").unwrap(), None);
+        assert_eq!(parse(b"*1\r\n+foo\r").unwrap(), None);
+        assert_eq!(parse(b"*1\r\n$4").unwrap(), None);
+        assert_eq!(parse(b"*1\r\n+foo\r\n").unwrap_err().0, b"expected '$', got '+'");
+        // The byte after the CR is taken as the LF, whatever it is.
+        assert_eq!(parse(b"*1\rx$4\rxPING\r\n").unwrap().unwrap(), vec![Bytes::from("PING")]);
+        assert_eq!(parse(b"*12\r3\r\n").unwrap_err().0, b"expected '$', got '\r'");
+        assert_eq!(parse(b"*1\r\n$\r\n").unwrap_err().0, b"invalid bulk length");
     }
 
     #[test]
     fn limits_are_enforced() {
         let limits = Limits { bulk_len_max: 4, multibulk_len_max: 2, authenticated: true };
         let mut buf = BytesMut::from(&b"*1\r\n$5\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "invalid bulk length");
+        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, b"invalid bulk length");
         let mut buf = BytesMut::from(&b"*3\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "invalid multibulk length");
+        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, b"invalid multibulk length");
         let unauth = Limits { authenticated: false, ..Limits::default() };
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, "unauthenticated multibulk length");
+        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, b"unauthenticated multibulk length");
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, "unauthenticated bulk length");
+        assert_eq!(parse_request(&mut buf, &unauth).unwrap_err().0, b"unauthenticated bulk length");
+    }
+
+    #[test]
+    fn inline_separators_are_c_isspace() {
+        // Between arguments and after a closing quote any isspace() byte
+        // separates; inside an unquoted argument only space, tab, CR and LF
+        // end it (as in sdssplitargs).
+        assert_eq!(split_args(b"\x0bPING \x0c").unwrap(), vec![b"PING".to_vec()]);
+        assert_eq!(split_args(b"\"a\"\x0b'b'\x0cc").unwrap(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(split_args(b"a\x0bb\x0c").unwrap(), vec![b"a\x0bb\x0c".to_vec()]);
     }
 
     #[test]
@@ -484,6 +580,71 @@ mod tests {
             prop_assert!(buf.is_empty());
             let got: Vec<Vec<Vec<u8>>> = got.into_iter().map(|c| c.into_iter().map(|a| a.to_vec()).collect()).collect();
             prop_assert_eq!(got, cmds);
+        }
+
+        /// Any arguments survive being written as an inline command, quoted
+        /// the way redis-cli quotes them (or bare when they can be) and
+        /// separated by any C whitespace.
+        #[test]
+        fn inline_round_trip(
+            args in prop::collection::vec(
+                prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..30),
+                    "[a-zA-Z0-9:_.-]{1,12}".prop_map(String::into_bytes),
+                ],
+                1..8,
+            ),
+            seps in prop::collection::vec(prop::collection::vec(prop::sample::select(vec![b' ', b'\t', 0x0b, 0x0c, b'\r']), 1..3), 9),
+            bare in prop::collection::vec(any::<bool>(), 8),
+            crlf in any::<bool>(),
+        ) {
+            let mut line = seps[8].clone();
+            for (i, a) in args.iter().enumerate() {
+                let plain = !a.is_empty() && a.iter().all(|b| b.is_ascii_alphanumeric() || b":_.-".contains(b));
+                if plain && bare[i] {
+                    line.extend_from_slice(a);
+                    // Only space, tab, CR and LF end a bare argument.
+                    line.push(b' ');
+                } else {
+                    line.extend(quote(a));
+                }
+                line.extend_from_slice(&seps[i]);
+            }
+            line.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            let mut buf = BytesMut::from(&line[..]);
+            let got = parse_request(&mut buf, &Limits::default()).unwrap().expect("a whole line");
+            prop_assert!(buf.is_empty());
+            let got: Vec<Vec<u8>> = got.into_iter().map(|a| a.to_vec()).collect();
+            prop_assert_eq!(got, args);
+        }
+
+        /// Framing does not depend on how the bytes arrive: feeding any
+        /// input in pieces yields the same commands, and the same error at
+        /// the same point, as feeding it at once. The alphabet is biased
+        /// towards RESP's own bytes so that headers, lengths, quotes and
+        /// line ends meet in every order.
+        #[test]
+        fn framing_does_not_depend_on_how_bytes_arrive(
+            input in prop::collection::vec(
+                prop_oneof![
+                    4 => prop::sample::select(b"*$\r\n0123-+ \"'\\ax".to_vec()),
+                    1 => any::<u8>(),
+                ],
+                0..200,
+            ),
+            mut cuts in prop::collection::vec(0usize..200, 0..12),
+        ) {
+            let limits = Limits { bulk_len_max: 64, multibulk_len_max: 8, authenticated: true };
+            cuts.retain(|&c| c <= input.len());
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for c in cuts.into_iter().chain([input.len()]) {
+                pieces.push(&input[from..c]);
+                from = c;
+            }
+            prop_assert_eq!(feed(&pieces, &limits), feed(&[&input[..]], &limits));
         }
 
         /// Garbage never panics: it parses, asks for more, or is an error.

@@ -3,22 +3,28 @@
 //!
 //! Invariants:
 //! - Replies go out in the order the commands came in.
-//! - The query buffer never grows past `client-query-buffer-limit`; a bulk
-//!   or multibulk length past its limit is refused before anything is
+//! - The query buffer never grows past `client-query-buffer-limit`: reads
+//!   stop at the limit, complete commands run as soon as they are parsed,
+//!   and a command that cannot fit closes the connection (after the replies
+//!   to the commands before it), whichever way its bytes arrive. A bulk or
+//!   multibulk length past its limit is refused before anything is
 //!   allocated for it.
 //! - Malformed input gets one `-ERR Protocol error: ...` and the connection
 //!   closes; nothing else on the node is affected.
 //! - Pending replies are flushed before they grow large, so a pipeline of
-//!   big replies is bounded in memory and a slow reader only slows itself.
+//!   big replies is bounded in memory and a slow reader only slows itself;
+//!   a write blocked on a client that does not read still ends on CLIENT
+//!   KILL and on shutdown.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use ringcache_resp::{Limits, ProtocolError, Reply, RequestParser};
+use bytes::{BufMut, Bytes, BytesMut};
+use ringcache_resp::{Limits, ProtocolError, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientInfo};
 use crate::cmd;
@@ -112,9 +118,6 @@ impl Session {
     /// Runs every complete command in `input` (consuming it), appending the
     /// replies to `output` in order.
     pub fn process(&mut self, shared: &Shared, input: &mut BytesMut, output: &mut BytesMut) -> Step {
-        if input.len() > self.settings.query_buffer_limit {
-            return Step::Close(End::QueryBufferLimit);
-        }
         if shared.config_epoch() != self.settings.epoch {
             self.settings = Settings::load(shared, self.client.authenticated);
         }
@@ -128,7 +131,7 @@ impl Session {
                 Ok(true) => {}
                 Ok(false) => break Step::NeedInput,
                 Err(e) => {
-                    Reply::error(format!("ERR {e}")).encode(self.client.proto, output);
+                    e.reply().encode(self.client.proto, output);
                     break Step::Close(End::Protocol(e));
                 }
             }
@@ -141,6 +144,12 @@ impl Session {
             if output.len() >= FLUSH_AT_BYTES {
                 break Step::OutputFull;
             }
+        };
+        // What is left unparsed is part of one command; if it fills the
+        // whole limit, that command cannot fit.
+        let step = match step {
+            Step::NeedInput if input.len() >= self.settings.query_buffer_limit => Step::Close(End::QueryBufferLimit),
+            step => step,
         };
         // Drop the last command's slices of the read buffer, so the buffer
         // can reuse its space.
@@ -179,11 +188,20 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
     let mut wbuf = BytesMut::with_capacity(READ_BUF_BYTES);
     let kill = session.client.info.kill.clone();
     loop {
+        // Never read past the limit. Complete commands are run as soon as
+        // they are parsed, so what stays in `rbuf` is one unfinished
+        // command; bounding the read makes a command larger than the limit
+        // fail the same way however its bytes arrive.
+        let room = session.settings.query_buffer_limit.saturating_sub(rbuf.len());
+        if room == 0 {
+            return End::QueryBufferLimit;
+        }
         let idle_timeout = session.settings.idle_timeout;
         let read = async {
+            let mut buf = (&mut rbuf).limit(room);
             match idle_timeout {
-                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut rbuf)).await.ok(),
-                None => Some(stream.read_buf(&mut rbuf).await),
+                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut buf)).await.ok(),
+                None => Some(stream.read_buf(&mut buf).await),
             }
         };
         let n = tokio::select! {
@@ -199,8 +217,8 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
         shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         loop {
             let step = session.process(shared, &mut rbuf, &mut wbuf);
-            if let Err(e) = flush(shared, stream, &mut wbuf).await {
-                return End::Io(e);
+            if let Err(end) = flush(shared, stream, &mut wbuf, &kill).await {
+                return end;
             }
             match step {
                 Step::NeedInput => break,
@@ -215,11 +233,25 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
     }
 }
 
-async fn flush(shared: &Shared, stream: &mut TcpStream, wbuf: &mut BytesMut) -> std::io::Result<()> {
+/// Writes out the pending replies. A client that does not read blocks
+/// this, so it also gives up on CLIENT KILL and on shutdown: neither may
+/// wait on a client.
+async fn flush(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    wbuf: &mut BytesMut,
+    kill: &CancellationToken,
+) -> Result<(), End> {
     if wbuf.is_empty() {
         return Ok(());
     }
-    stream.write_all(wbuf).await?;
+    // A client that does not read must not hold its connection (or the
+    // node's shutdown) hostage: the write also ends on kill and shutdown.
+    tokio::select! {
+        r = stream.write_all(wbuf) => r.map_err(End::Io)?,
+        _ = kill.cancelled() => return Err(End::Killed),
+        _ = shared.shutdown.cancelled() => return Err(End::Shutdown),
+    }
     shared.stats.net_output_bytes.fetch_add(wbuf.len() as u64, Relaxed);
     wbuf.clear();
     Ok(())

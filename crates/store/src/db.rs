@@ -8,8 +8,8 @@ use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
-use crate::eviction::{Oom, Policy};
-use crate::shard::{ScanFilter, Shard, ShardStats};
+use crate::eviction::{Candidate, EvictionPool, Oom, Policy, POOL_SIZE};
+use crate::shard::{Evicted, ScanFilter, Shard, ShardStats};
 
 /// Keyspace settings; the memory ones can change at run time (CONFIG SET).
 #[derive(Debug, Clone)]
@@ -63,6 +63,19 @@ pub struct Db {
     /// over all shards.
     evict_next: AtomicUsize,
     expire_next: AtomicUsize,
+    /// The best eviction candidates sampled so far (see `eviction`).
+    pool: Mutex<EvictionPool>,
+}
+
+/// The outcome of one eviction step.
+enum Step {
+    /// A key was evicted.
+    Freed,
+    /// Nothing was evicted this time (candidates went away meanwhile, or
+    /// this shard had none).
+    Missed,
+    /// No key anywhere qualifies under the policy.
+    Nothing,
 }
 
 /// The SCAN cursor packs the shard index above this many bits and the
@@ -82,6 +95,7 @@ impl Db {
             samples: AtomicU32::new(config.samples),
             evict_next: AtomicUsize::new(0),
             expire_next: AtomicUsize::new(0),
+            pool: Mutex::new(EvictionPool::default()),
         }
     }
 
@@ -184,22 +198,76 @@ impl Db {
         // A full sweep of shards that finds nothing to evict means nothing
         // can be evicted.
         let mut barren = 0;
+        let mut sampled = Vec::with_capacity(samples);
         while self.over_limit() {
             if barren >= n {
                 return Err(Oom);
             }
-            let i = self.evict_next.fetch_add(1, Relaxed) & self.mask;
-            let mut shard = self.guard(i);
-            let freed = shard.evict_one(policy, samples, now_ms);
-            self.slots[i].used.store(shard.used_memory(), Relaxed);
-            drop(shard);
-            if freed.is_some() {
-                barren = 0;
+            let step = if policy.is_random() {
+                let i = self.evict_next.fetch_add(1, Relaxed) & self.mask;
+                let mut shard = self.guard(i);
+                let freed = shard.evict_one(policy, samples, now_ms);
+                self.slots[i].used.store(shard.used_memory(), Relaxed);
+                if freed.is_some() {
+                    Step::Freed
+                } else {
+                    Step::Missed
+                }
             } else {
-                barren += 1;
+                self.evict_from_pool(policy, samples, now_ms, &mut sampled)
+            };
+            match step {
+                Step::Freed => barren = 0,
+                Step::Missed => barren += 1,
+                Step::Nothing => return Err(Oom),
             }
         }
         Ok(())
+    }
+
+    /// One eviction step with Redis's pool: sample `samples` keys into the
+    /// pool (from the next shard, and the ones after it while shards hold
+    /// fewer keys than that, so that each step sees as many keys as Redis's
+    /// does), then evict the pool's best candidate that still qualifies,
+    /// from whichever shard holds it.
+    ///
+    /// Locks one shard at a time, and never a shard while holding the pool.
+    fn evict_from_pool(&self, policy: Policy, samples: usize, now_ms: u64, sampled: &mut Vec<(u64, Bytes)>) -> Step {
+        let mut gathered = 0;
+        for _ in 0..self.slots.len() {
+            let i = self.evict_next.fetch_add(1, Relaxed) & self.mask;
+            sampled.clear();
+            self.guard(i).sample_for_eviction(policy, samples - gathered, now_ms, sampled);
+            gathered += sampled.len();
+            let mut pool = self.pool.lock();
+            for (score, key) in sampled.drain(..) {
+                pool.insert(policy, Candidate { score, shard: i, key });
+            }
+            if gathered >= samples {
+                break;
+            }
+        }
+        if gathered == 0 {
+            // Every shard was visited: no key qualifies under the policy.
+            return Step::Nothing;
+        }
+        // Each try takes a candidate out; one used since it was sampled goes
+        // back with its new score, so this ends.
+        for _ in 0..2 * POOL_SIZE {
+            let Some(c) = self.pool.lock().pop_best(policy) else {
+                return Step::Missed;
+            };
+            let mut shard = self.guard(c.shard);
+            let outcome = shard.evict_candidate(&c.key, policy, c.score, now_ms);
+            self.slots[c.shard].used.store(shard.used_memory(), Relaxed);
+            drop(shard);
+            match outcome {
+                Evicted::Freed(_) => return Step::Freed,
+                Evicted::Gone => {}
+                Evicted::Rescored(score) => self.pool.lock().insert(policy, Candidate { score, ..c }),
+            }
+        }
+        Step::Missed
     }
 
     /// Active expiry: visits shards round-robin, sampling keys with a TTL
@@ -421,6 +489,35 @@ mod tests {
         }
         assert_eq!(seen.len(), 1000);
         assert!(rounds >= 100, "COUNT is respected: {rounds} rounds");
+    }
+
+    /// Sets `key` as accessed at `at_ms`.
+    fn put(db: &Db, key: &str, at_ms: u64) {
+        db.lock_key(key.as_bytes()).shard(key.as_bytes()).set(key.as_bytes(), Value::string(&[b'x'; 100]), 0, at_ms);
+    }
+
+    fn alive(db: &Db, keys: &[String]) -> usize {
+        keys.iter().filter(|k| db.lock_key(k.as_bytes()).shard(k.as_bytes()).peek(k.as_bytes(), 1).is_some()).count()
+    }
+
+    #[test]
+    fn lru_eviction_finds_the_idle_keys_in_any_shard() {
+        // 64 shards and about two keys each: the idlest key of whichever
+        // shard comes next is often a recently used one. Evicting it while
+        // other shards hold idle keys is not LRU.
+        let db = Db::new(DbConfig { shards: 64, maxmemory: 0, policy: Policy::AllKeysLru, samples: 5 });
+        let old: Vec<String> = (0..80).map(|i| format!("old:{i}")).collect();
+        let hot: Vec<String> = (0..40).map(|i| format!("hot:{i}")).collect();
+        old.iter().for_each(|k| put(&db, k, 1_000));
+        hot.iter().for_each(|k| put(&db, k, 50_000));
+        let per_key = db.used_memory() / 120;
+        // Room for the hot keys and ten old ones: 70 old keys must go.
+        db.set_maxmemory((per_key * 50) as u64);
+        db.ensure_memory(60_000).unwrap();
+        assert!(db.used_memory() <= per_key * 50);
+        let (old_alive, hot_alive) = (alive(&db, &old), alive(&db, &hot));
+        eprintln!("{hot_alive} of 40 recent keys and {old_alive} of 80 idle keys survived");
+        assert!(hot_alive >= 36, "{hot_alive} of 40 recent keys and {old_alive} of 80 idle keys survived");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::entry::{Entry, ENTRY_OVERHEAD};
-use crate::eviction::{lfu_decayed, lfu_new, lfu_touch, Policy};
+use crate::eviction::{self, lfu_new, lfu_touch, Policy};
 use crate::glob::glob_match;
 use crate::hasher::{HashMap, IndexMap, IndexSet};
 use crate::value::Value;
@@ -19,6 +19,17 @@ pub struct ShardStats {
     pub misses: u64,
     pub expired: u64,
     pub evicted: u64,
+}
+
+/// What became of a pool candidate that was to be evicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Evicted {
+    /// It was removed, freeing this many bytes.
+    Freed(usize),
+    /// It no longer exists, or no longer qualifies (lost its TTL).
+    Gone,
+    /// It was used since it was sampled: this is its score now.
+    Rescored(u64),
 }
 
 /// What SCAN-like iteration keeps: keys matching `pattern` and of `type_name`.
@@ -420,39 +431,91 @@ impl Shard {
         (n, expired)
     }
 
-    /// Evicts the best of `samples` candidates under `policy`, returning the
-    /// bytes freed, or `None` if this shard has no candidate.
+    /// Index of the `j`-th candidate under `policy`: keys with a TTL only
+    /// for the volatile policies.
+    fn candidate_index(&self, policy: Policy, j: usize) -> usize {
+        if policy.volatile_only() {
+            let key = self.volatile.get_index(j).expect("index in range");
+            self.map.get_index_of(key).expect("volatile keys are in the map")
+        } else {
+            j
+        }
+    }
+
+    fn candidate_count(&self, policy: Policy) -> usize {
+        if policy == Policy::NoEviction {
+            0
+        } else if policy.volatile_only() {
+            self.volatile.len()
+        } else {
+            self.map.len()
+        }
+    }
+
+    /// Evicts the best of `samples` candidates of this shard under `policy`
+    /// (one random key for the random policies), returning the bytes freed,
+    /// or `None` if this shard has no candidate.
     pub fn evict_one(&mut self, policy: Policy, samples: usize, now_ms: u64) -> Option<usize> {
-        let pool = if policy.volatile_only() { self.volatile.len() } else { self.map.len() };
-        if pool == 0 || policy == Policy::NoEviction {
+        let pool = self.candidate_count(policy);
+        if pool == 0 {
             return None;
         }
         let mut best: Option<(usize, u64)> = None;
-        let rounds = if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) { 1 } else { samples.max(1) };
+        let rounds = if policy.is_random() { 1 } else { samples.max(1) };
         for _ in 0..rounds {
             let j = self.rng.gen_range(0..pool);
-            let i = if policy.volatile_only() {
-                let key = self.volatile.get_index(j).expect("index in range");
-                self.map.get_index_of(key).expect("volatile keys are in the map")
-            } else {
-                j
-            };
-            let e = &self.map[i];
-            // Higher score = better to evict.
-            let score = match policy {
-                Policy::AllKeysLru | Policy::VolatileLru => u64::from(e.idle_ms(now_ms)),
-                Policy::AllKeysLfu | Policy::VolatileLfu => 255 - u64::from(lfu_decayed(e.lfu, now_ms)),
-                Policy::VolatileTtl => u64::MAX - e.expire_at_ms,
-                _ => 0,
-            };
+            let i = self.candidate_index(policy, j);
+            let score = eviction::score(policy, &self.map[i], now_ms);
             if best.is_none_or(|(_, s)| score > s) {
                 best = Some((i, score));
             }
         }
         let (i, _) = best?;
+        Some(self.evict_at(i))
+    }
+
+    fn evict_at(&mut self, i: usize) -> usize {
         let (_, e) = self.remove_at(i);
         self.stats.evicted += 1;
-        Some(e.mem as usize)
+        e.mem as usize
+    }
+
+    /// Adds up to `samples` candidates under `policy` to `out`, as (score,
+    /// key), for the eviction pool: every candidate when the shard has no
+    /// more than that, else a random sample.
+    pub(crate) fn sample_for_eviction(
+        &mut self,
+        policy: Policy,
+        samples: usize,
+        now_ms: u64,
+        out: &mut Vec<(u64, Bytes)>,
+    ) {
+        let pool = self.candidate_count(policy);
+        let all = pool <= samples;
+        for n in 0..samples.min(pool) {
+            let j = if all { n } else { self.rng.gen_range(0..pool) };
+            let i = self.candidate_index(policy, j);
+            let (k, e) = self.map.get_index(i).expect("index in range");
+            out.push((eviction::score(policy, e, now_ms), k.clone()));
+        }
+    }
+
+    /// Evicts `key`, a pool candidate sampled with `score`, if it still is
+    /// one at least that good.
+    pub(crate) fn evict_candidate(&mut self, key: &[u8], policy: Policy, score: u64, now_ms: u64) -> Evicted {
+        let Some(i) = self.map.get_index_of(key) else {
+            return Evicted::Gone;
+        };
+        let e = &self.map[i];
+        if policy.volatile_only() && e.expire_at_ms == 0 {
+            return Evicted::Gone;
+        }
+        let now = eviction::score(policy, e, now_ms);
+        if now < score {
+            // Used (or given a later expiry) since it was sampled.
+            return Evicted::Rescored(now);
+        }
+        Evicted::Freed(self.evict_at(i))
     }
 
     /// Iterates over live entries (for introspection such as DEBUG-like

@@ -302,17 +302,41 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
     TABLE.values().copied()
 }
 
-/// Redis's reply to an unknown command, quoting up to the first arguments.
-fn unknown_command(args: &[Bytes]) -> CmdError {
-    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", printable(&args[0], 128));
-    for a in args.iter().skip(1).take(20) {
-        msg.push_str(&format!("'{}' ", printable(a, 128)));
+/// How much of the client's input Redis quotes in an unknown-command error:
+/// the name up to this many bytes, and arguments while the quoted text is
+/// shorter than this.
+const QUOTE_LEN_MAX: usize = 128;
+
+/// Redis's reply to an unknown command (`commandCheckExistence`): the name,
+/// then each argument in quotes while the quoted text is under
+/// [`QUOTE_LEN_MAX`] bytes, the last one cut to what is left. Bytes are
+/// echoed as they are (Redis formats them with `%.*s`, which also stops at
+/// a NUL); CR and LF become spaces.
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut quoted = Vec::new();
+    for a in &args[1..] {
+        let Some(room) = QUOTE_LEN_MAX.checked_sub(quoted.len()).filter(|r| *r > 0) else {
+            break;
+        };
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_str(a, room));
+        quoted.extend_from_slice(b"' ");
     }
-    CmdError::Other(msg)
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(c_str(&args[0], QUOTE_LEN_MAX));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&quoted);
+    Reply::error_bytes(msg)
 }
 
-/// Text safe to quote in an error line.
-pub(crate) fn printable(b: &[u8], max: usize) -> String {
+/// What C's `%.*s` prints of `b`: up to `max` bytes, stopping at a NUL.
+fn c_str(b: &[u8], max: usize) -> &[u8] {
+    let b = &b[..b.len().min(max)];
+    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+}
+
+/// Text safe to quote in an error line (for error texts built as strings).
+pub fn printable(b: &[u8], max: usize) -> String {
     let s = String::from_utf8_lossy(&b[..b.len().min(max)]);
     s.replace(['\r', '\n'], " ")
 }
@@ -331,21 +355,32 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes], now_ms: u6
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
         }
-        return unknown_command(args).into();
+        return unknown_command(args);
     };
     client.last_cmd = spec.name;
-    if !client.authenticated && !spec.has(flag::NO_AUTH) {
-        Reply::error_static("NOAUTH Authentication required.")
-    } else if !spec.arity_ok(args.len()) {
+    // Redis's order: existence, arity, then authentication.
+    if !spec.arity_ok(args.len()) {
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
         }
-        CmdError::WrongArity(spec.name.to_owned()).into()
-    } else if client.multi.is_some() && !spec.has(flag::NO_MULTI) {
-        transactions::queue(shared, client, spec, args)
-    } else {
-        run(shared, client, spec, args, now_ms)
+        return CmdError::WrongArity(spec.name.to_owned()).into();
     }
+    if !client.authenticated && !spec.has(flag::NO_AUTH) {
+        return Reply::error_static("NOAUTH Authentication required.");
+    }
+    if let Some(m) = client.multi.as_mut() {
+        // Inside MULTI Redis refuses every command but these while memory
+        // is over maxmemory, reads included: the queue itself grows. The
+        // refusal fails the transaction like any other.
+        if !matches!(spec.name, "exec" | "discard" | "quit" | "reset") && shared.db.ensure_memory(now_ms).is_err() {
+            m.dirty = true;
+            return CmdError::Oom.into();
+        }
+        if !spec.has(flag::NO_MULTI) {
+            return transactions::queue(shared, client, args);
+        }
+    }
+    run(shared, client, spec, args, now_ms)
 }
 
 /// Runs a command outside a transaction: evict if needed, lock, handle.

@@ -60,14 +60,11 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// Queues a command inside MULTI, or flags the transaction as failed.
-pub(super) fn queue(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+/// Queues a command inside MULTI (the dispatcher has already refused it if
+/// memory is short), or flags the transaction as failed.
+pub(super) fn queue(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Reply {
     let limit = shared.with_config(|c| c.client_query_buffer_limit) as usize;
     let m = client.multi.as_mut().expect("queue is only called inside MULTI");
-    if spec.has(flag::DENYOOM) && shared.db.ensure_memory(ringcache_store::now_ms()).is_err() {
-        m.dirty = true;
-        return CmdError::Oom.into();
-    }
     let size: usize = args.iter().map(|a| a.len() + 16).sum();
     if m.queued_bytes + size > limit {
         m.dirty = true;
@@ -147,7 +144,8 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         && specs.iter().any(|s| s.has(flag::DENYOOM))
     {
         release_watches(shared, client);
-        return Err(CmdError::other("EXECABORT Transaction discarded because of previous errors: OOM command not allowed when used memory > 'maxmemory'."));
+        // Redis's execCommandAbort: "because of: " and the refusal's text.
+        return Err(CmdError::other(format!("EXECABORT Transaction discarded because of: {}", CmdError::Oom)));
     }
     let watched: Vec<(Bytes, u64)> = std::mem::take(&mut client.watched);
     let db = if specs.iter().any(|s| s.keys == Keys::All) {
