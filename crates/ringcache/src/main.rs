@@ -87,7 +87,9 @@ fn init_logging(level: LogLevel) {
     // RUST_LOG, when set, wins: it is the usual way to debug one module.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    // Colours only on a terminal: log files and CI output stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
 }
 
 async fn wait_for_signal(shared: std::sync::Arc<ringcache_server::Shared>) {
