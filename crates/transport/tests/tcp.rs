@@ -239,3 +239,34 @@ async fn shutdown_ends_requests_connections_and_tasks() {
     bounded(b.shutdown()).await;
     assert!(TcpStream::connect(b.local_addr()).await.is_err());
 }
+
+#[tokio::test]
+async fn a_busy_acceptor_refuses_instead_of_queueing() {
+    let config =
+        TransportConfig { connections_per_peer: 1, handler_inflight_per_conn_max: 2, ..TransportConfig::for_test() };
+    let a = node(0, secret(SECRET), config.clone()).await;
+    let b = TcpTransport::bind(id(1), "127.0.0.1:0", secret(SECRET), config).await.unwrap();
+    let (h, _rx) = TestHandler::new(id(1));
+    b.set_handler(h.clone());
+    a.add_peer(id(1), b.local_addr());
+    let mut blocked = Vec::new();
+    for i in 0..2 {
+        let t = a.clone();
+        blocked.push(tokio::spawn(async move { t.request(&id(1), Bytes::from(format!("block:{i}"))).await }));
+    }
+    bounded(async {
+        while h.entered.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let r = bounded(a.request(&id(1), Bytes::from_static(b"x"))).await;
+    assert!(matches!(r, Err(TransportError::Refused { refusal: ringcache_transport::Refusal::Busy, .. })), "{r:?}");
+    h.gate.add_permits(2);
+    for j in blocked {
+        assert!(bounded(j).await.unwrap().is_ok());
+    }
+    assert!(bounded(a.request(&id(1), Bytes::from_static(b"x"))).await.is_ok());
+    bounded(a.shutdown()).await;
+    bounded(b.shutdown()).await;
+}
