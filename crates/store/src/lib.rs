@@ -32,4 +32,4 @@ pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;
 pub use shard::{ScanFilter, Shard};
-pub use value::{HashValue, ListValue, SetValue, Value, WrongType, ZSetValue};
+pub use value::{HashValue, ListValue, SetValue, StrValue, Value, WrongType, ZSetValue};

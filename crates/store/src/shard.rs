@@ -528,7 +528,6 @@ impl Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::HashValue;
 
     #[test]
     fn memory_accounting_follows_changes() {
@@ -537,7 +536,7 @@ mod tests {
         assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 1 + 3);
         s.set(b"k", Value::string(b"abcdef"), 0, 1);
         assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 1 + 6);
-        let e = s.get_or_insert_with(b"h", 1, || Value::Hash(HashValue::new()));
+        let e = s.get_or_insert_with(b"h", 1, || Value::Hash(Box::default()));
         e.value_mut().as_hash_mut().unwrap().insert(b"f", b"v");
         s.written(b"h");
         let h_mem = ENTRY_OVERHEAD + 1 + 2 + crate::value::ELEMENT_OVERHEAD;
