@@ -6,18 +6,22 @@ use crate::value::Value;
 /// the entry itself and the key's allocation.
 pub const ENTRY_OVERHEAD: usize = 96;
 
-/// A value plus what expiry and eviction need to know about it.
+/// A value plus what expiry and eviction need to know about it: 56 bytes
+/// (a `Value` is 40).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub(crate) value: Value,
     /// Absolute expiry in Unix milliseconds; 0 means none.
     pub(crate) expire_at_ms: u64,
-    /// Last access, in wrapping milliseconds (for LRU).
-    pub(crate) lru_ms: u32,
-    /// Redis's LFU word: last decrement time in minutes (high 24 bits) and
-    /// a logarithmic access counter (low 8 bits).
-    pub(crate) lfu: u32,
-    /// What this entry is accounted for in the shard's used memory.
+    /// What eviction ranks by, one word as in Redis (`robj.lru`): under an
+    /// LFU policy, Redis's LFU word (last decrement time in minutes, high
+    /// 24 bits, and a logarithmic access counter, low 8 bits); under any
+    /// other, the last access in wrapping milliseconds. After a switch
+    /// between LFU and another policy at run time, a key's word is read
+    /// the new way until its next access, as in Redis.
+    pub(crate) access: u32,
+    /// What this entry is accounted for in the shard's used memory (what
+    /// `Shard::written` subtracts when the value has changed in place).
     pub(crate) mem: u32,
 }
 
@@ -41,13 +45,15 @@ impl Entry {
         self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
     }
 
-    /// Seconds since last access, for `OBJECT IDLETIME`-style reporting.
+    /// Milliseconds since last access, for `OBJECT IDLETIME`-style
+    /// reporting. Meaningful only under a non-LFU policy.
     pub fn idle_ms(&self, now_ms: u64) -> u32 {
-        (now_ms as u32).wrapping_sub(self.lru_ms)
+        (now_ms as u32).wrapping_sub(self.access)
     }
 
-    /// The LFU counter, for `OBJECT FREQ`.
+    /// The LFU counter, for `OBJECT FREQ`. Meaningful only under an LFU
+    /// policy.
     pub fn lfu_count(&self) -> u8 {
-        (self.lfu & 0xff) as u8
+        (self.access & 0xff) as u8
     }
 }

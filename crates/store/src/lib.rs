@@ -23,7 +23,9 @@ mod entry;
 mod eviction;
 mod glob;
 mod hasher;
+mod key;
 mod shard;
+mod table;
 pub mod value;
 
 pub use clock::now_ms;
