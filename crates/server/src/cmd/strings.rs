@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 use ringcache_resp::Reply;
-use ringcache_store::Value;
+use ringcache_store::{StrValue, Value};
 
 use super::args::{float, int, int_bytes, is, parse_i64};
 use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
@@ -211,8 +211,22 @@ pub(super) fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>
     }
 }
 
+/// A stored string as a bulk reply: a heap buffer shared, a short (inline)
+/// string copied into the reply, so neither allocates.
+pub(super) fn str_reply(s: &StrValue) -> Reply {
+    if s.is_heap() {
+        Reply::Bulk(s.to_bytes())
+    } else {
+        Reply::bulk_copy(s.as_bytes())
+    }
+}
+
 fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(read_string(ctx, &args[1])?.into())
+    let (key, now) = (&args[1], ctx.now_ms);
+    match ctx.shard(key).get_read(key, now) {
+        Some(e) => Ok(str_reply(e.value().as_str()?)),
+        None => Ok(Reply::Null),
+    }
 }
 
 /// When a written key should expire.
@@ -410,7 +424,7 @@ fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .iter()
         .map(|key| match ctx.shard(key).get_read(key, now).map(|e| e.value()) {
             // MGET answers nil for a key of another type, never WRONGTYPE.
-            Some(Value::Str(s)) => Reply::Bulk(s.to_bytes()),
+            Some(Value::Str(s)) => str_reply(s),
             _ => Reply::Null,
         })
         .collect();
@@ -656,7 +670,11 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(read_string(ctx, &args[1])?.map_or(0, |b| b.len() as i64)))
+    let (key, now) = (&args[1], ctx.now_ms);
+    match ctx.shard(key).get_read(key, now) {
+        Some(e) => Ok(Reply::Integer(e.value().as_str()?.len() as i64)),
+        None => Ok(Reply::Integer(0)),
+    }
 }
 
 fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
