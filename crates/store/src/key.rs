@@ -45,6 +45,16 @@ impl Key {
         }
     }
 
+    /// Bytes held outside the key (what it is accounted for): none for an
+    /// inline key. Needs only the length, so a lookup key will do.
+    pub fn mem_of(key: &[u8]) -> usize {
+        if key.len() <= KEY_INLINE_MAX {
+            0
+        } else {
+            key.len()
+        }
+    }
+
     /// A copy for a reply (SCAN, KEYS, RANDOMKEY: not the hot path).
     pub fn to_bytes(&self) -> Bytes {
         Bytes::copy_from_slice(self.as_bytes())
@@ -119,6 +129,7 @@ mod tests {
             let k = Key::new(&b);
             assert_eq!(k.as_bytes(), &b[..]);
             assert_eq!(k.is_heap(), n > KEY_INLINE_MAX);
+            assert_eq!(Key::mem_of(&b), if k.is_heap() { n } else { 0 });
             assert_eq!(build.hash_one(&k), build.hash_one(&b[..]));
             assert_eq!(build.hash_one(&k), build.hash_bytes(&b));
             assert_eq!(&k.to_bytes()[..], &b[..]);

@@ -77,7 +77,7 @@ impl Default for Shard {
 }
 
 fn entry_mem(key: &[u8], value: &Value) -> usize {
-    ENTRY_OVERHEAD + key.len() + value.mem()
+    ENTRY_OVERHEAD + Key::mem_of(key) + value.mem()
 }
 
 impl Shard {
@@ -550,15 +550,26 @@ mod tests {
     #[test]
     fn memory_accounting_follows_changes() {
         let mut s = Shard::new();
+        // Short keys and strings live in the slot: only the overhead.
         s.set(b"k", Value::string(b"abc"), 0, 1);
-        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 1 + 3);
-        s.set(b"k", Value::string(b"abcdef"), 0, 1);
-        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 1 + 6);
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD);
+        // Bytes outside the slot are charged on top.
+        let long = [b'v'; 100];
+        s.set(b"k", Value::string(&long), 0, 1);
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 100);
+        // A change in place is folded in by `written`.
+        s.get(b"k", 1).unwrap().value_mut().as_str_mut().unwrap().edit(|b| b.truncate(50));
+        s.written(b"k");
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 50);
+        let long_key = [b'k'; 30];
+        s.set(&long_key, Value::string(b"x"), 0, 1);
+        assert_eq!(s.used_memory(), 2 * ENTRY_OVERHEAD + 50 + 30);
+        s.remove(&long_key, 1);
         let e = s.get_or_insert_with(b"h", 1, || Value::Hash(Box::default()));
         e.value_mut().as_hash_mut().unwrap().insert(b"f", b"v");
         s.written(b"h");
-        let h_mem = ENTRY_OVERHEAD + 1 + 2 + crate::value::ELEMENT_OVERHEAD;
-        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 7 + h_mem);
+        let h_mem = ENTRY_OVERHEAD + 2 + crate::value::ELEMENT_OVERHEAD;
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 50 + h_mem);
         // Emptying a collection removes the key.
         s.get(b"h", 1).unwrap().value_mut().as_hash_mut().unwrap().remove(b"f");
         s.written(b"h");

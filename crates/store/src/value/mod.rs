@@ -60,10 +60,12 @@ impl Value {
         }
     }
 
-    /// Bytes this value is accounted for, excluding the entry's own overhead.
+    /// Bytes this value is accounted for, excluding the entry's own
+    /// overhead: what it holds outside the entry (nothing for a short
+    /// string, which lives inside it).
     pub fn mem(&self) -> usize {
         match self {
-            Value::Str(b) => b.len(),
+            Value::Str(s) => s.mem(),
             Value::Hash(h) => h.mem(),
             Value::List(l) => l.mem(),
             Value::Set(s) => s.mem(),

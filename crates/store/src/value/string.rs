@@ -79,6 +79,15 @@ impl StrValue {
         self.len() == 0
     }
 
+    /// Bytes held outside the value (what it is accounted for): none for
+    /// an inline string.
+    pub fn mem(&self) -> usize {
+        match &self.0 {
+            Repr::Inline { .. } => 0,
+            Repr::Heap(b) => b.len(),
+        }
+    }
+
     /// Whether the bytes live in a separate allocation.
     pub fn is_heap(&self) -> bool {
         matches!(self.0, Repr::Heap(_))
@@ -137,6 +146,7 @@ mod tests {
             assert_eq!(s.as_bytes(), &b[..]);
             assert_eq!(s.len(), n);
             assert_eq!(s.is_heap(), n > INLINE_MAX);
+            assert_eq!(s.mem(), if n > INLINE_MAX { n } else { 0 });
             assert_eq!(&s.to_bytes()[..], &b[..]);
             assert_eq!(StrValue::from_owned(Bytes::from(b.clone())), s);
             assert_eq!(StrValue::from_owned(Bytes::from(b)).is_heap(), n > INLINE_MAX);
