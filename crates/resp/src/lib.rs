@@ -18,5 +18,5 @@ mod reply;
 mod request;
 
 pub use double::{format_double, parse_double};
-pub use reply::{decode_reply, DecodeError, Proto, Reply};
+pub use reply::{decode_reply, DecodeError, Proto, Reply, SmallBulk, SMALL_BULK_MAX};
 pub use request::{parse_request, Limits, ProtocolError, RequestParser};

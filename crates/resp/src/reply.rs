@@ -19,7 +19,10 @@ pub enum Proto {
 }
 
 /// A reply to a client, or a value decoded from the wire.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Equality compares what goes on the wire: a `SmallBulk` equals the `Bulk`
+/// with the same bytes.
+#[derive(Debug, Clone)]
 pub enum Reply {
     /// `+OK`. Must not contain CR or LF.
     Simple(Bytes),
@@ -27,6 +30,9 @@ pub enum Reply {
     Error(Bytes),
     Integer(i64),
     Bulk(Bytes),
+    /// A bulk string short enough to travel inside the reply: a stored
+    /// small value is replied without allocating (see [`SmallBulk`]).
+    SmallBulk(SmallBulk),
     /// The null bulk string (`$-1` in RESP2).
     Null,
     /// The null array (`*-1` in RESP2), for replies where Redis uses it.
@@ -91,6 +97,24 @@ impl Reply {
         Reply::Bulk(b.into())
     }
 
+    /// A bulk string holding a copy of `b`: inline when it is short, so a
+    /// small reply costs no allocation.
+    pub fn bulk_copy(b: &[u8]) -> Reply {
+        match SmallBulk::new(b) {
+            Some(small) => Reply::SmallBulk(small),
+            None => Reply::Bulk(Bytes::copy_from_slice(b)),
+        }
+    }
+
+    /// The bytes of a bulk string reply, whichever way it is held.
+    pub fn as_bulk(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Bulk(b) => Some(b),
+            Reply::SmallBulk(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
     }
@@ -103,6 +127,7 @@ impl Reply {
             Reply::Error(e) => line(out, b'-', e),
             Reply::Integer(i) => int_line(out, b':', *i),
             Reply::Bulk(b) => bulk(out, b),
+            Reply::SmallBulk(b) => bulk(out, b.as_bytes()),
             Reply::Null if resp3 => out.put_slice(b"_\r\n"),
             Reply::Null => out.put_slice(b"$-1\r\n"),
             Reply::NullArray if resp3 => out.put_slice(b"_\r\n"),
@@ -142,6 +167,59 @@ impl Reply {
             Reply::BigNumber(n) => bulk(out, n),
             Reply::Raw(raw) => out.put_slice(raw),
         }
+    }
+}
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Self) -> bool {
+        use Reply::*;
+        match (self, other) {
+            (Simple(a), Simple(b))
+            | (Error(a), Error(b))
+            | (Verbatim(a), Verbatim(b))
+            | (BigNumber(a), BigNumber(b))
+            | (Raw(a), Raw(b)) => a == b,
+            (Integer(a), Integer(b)) => a == b,
+            (Null, Null) | (NullArray, NullArray) => true,
+            (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) => a == b,
+            (Map(a), Map(b)) => a == b,
+            (Double(a), Double(b)) => a == b,
+            (Boolean(a), Boolean(b)) => a == b,
+            // Bulk and SmallBulk, in any combination, or different kinds.
+            _ => matches!((self.as_bulk(), other.as_bulk()), (Some(a), Some(b)) if a == b),
+        }
+    }
+}
+
+/// The longest bulk string a [`SmallBulk`] holds: what fits in the 40 bytes
+/// a `Reply` takes anyway.
+pub const SMALL_BULK_MAX: usize = 38;
+
+/// A short bulk string held inline.
+#[derive(Clone, Copy)]
+pub struct SmallBulk {
+    len: u8,
+    data: [u8; SMALL_BULK_MAX],
+}
+
+impl SmallBulk {
+    /// `b` inline, or `None` if it is longer than [`SMALL_BULK_MAX`].
+    pub fn new(b: &[u8]) -> Option<SmallBulk> {
+        (b.len() <= SMALL_BULK_MAX).then(|| {
+            let mut data = [0; SMALL_BULK_MAX];
+            data[..b.len()].copy_from_slice(b);
+            SmallBulk { len: b.len() as u8, data }
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for SmallBulk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&Bytes::copy_from_slice(self.as_bytes()), f)
     }
 }
 
@@ -335,6 +413,27 @@ mod tests {
     }
 
     #[test]
+    fn small_bulks_encode_and_compare_as_bulks() {
+        assert_eq!(std::mem::size_of::<Reply>(), 40, "SmallBulk must not grow Reply");
+        for n in [0, 1, SMALL_BULK_MAX, SMALL_BULK_MAX + 1, 100] {
+            let data: Vec<u8> = (0..n).map(|i| b"ab\r\n"[i % 4]).collect();
+            let small = Reply::bulk_copy(&data);
+            assert_eq!(matches!(small, Reply::SmallBulk(_)), n <= SMALL_BULK_MAX);
+            let big = Reply::Bulk(Bytes::from(data.clone()));
+            assert_eq!(small, big);
+            assert_eq!(small.as_bulk(), Some(&data[..]));
+            for proto in [Proto::Resp2, Proto::Resp3] {
+                let wire = enc(&small, proto);
+                assert_eq!(wire, enc(&big, proto));
+                assert_eq!(decode_reply(&wire).unwrap().unwrap(), (big.clone(), wire.len()));
+            }
+        }
+        assert_ne!(Reply::bulk_copy(b"1"), Reply::Integer(1));
+        assert_ne!(Reply::bulk_copy(b"OK"), Reply::ok());
+        assert_ne!(Reply::bulk_copy(b"a"), Reply::bulk_copy(b"b"));
+    }
+
+    #[test]
     fn errors_never_carry_newlines() {
         assert_eq!(enc(&Reply::error("ERR a\r\nb"), Proto::Resp2), b"-ERR a  b\r\n");
         assert_eq!(enc(&Reply::error_bytes(&b"ERR \xff\r\n\x00"[..]), Proto::Resp2), b"-ERR \xff  \x00\r\n");
@@ -356,6 +455,7 @@ mod tests {
             text.clone().prop_map(|t| Reply::Error(Bytes::from(format!("ERR {}", String::from_utf8_lossy(&t))))),
             any::<i64>().prop_map(Reply::Integer),
             prop::collection::vec(any::<u8>(), 0..64).prop_map(|v| Reply::Bulk(Bytes::from(v))),
+            prop::collection::vec(any::<u8>(), 0..=SMALL_BULK_MAX).prop_map(|v| Reply::bulk_copy(&v)),
             Just(Reply::Null),
             any::<bool>().prop_map(Reply::Boolean),
             (-1e12f64..1e12).prop_map(Reply::Double),

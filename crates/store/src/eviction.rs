@@ -113,7 +113,7 @@ pub(crate) fn score(policy: Policy, e: &Entry, now_ms: u64) -> u64 {
     match policy {
         // The older the last access, the higher the score.
         Policy::AllKeysLru | Policy::VolatileLru => u64::MAX - now_ms.saturating_sub(u64::from(e.idle_ms(now_ms))),
-        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - u64::from(lfu_decayed(e.lfu, now_ms)),
+        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - u64::from(lfu_decayed(e.access, now_ms)),
         Policy::VolatileTtl => u64::MAX - e.expire_at_ms,
         Policy::NoEviction | Policy::AllKeysRandom | Policy::VolatileRandom => 0,
     }

@@ -20,6 +20,15 @@ impl Default for XxhBuild {
     }
 }
 
+impl XxhBuild {
+    /// What hashing `b` (a `[u8]`, or anything that hashes as one) with
+    /// this builder gives, in one call.
+    #[inline]
+    pub fn hash_bytes(&self, b: &[u8]) -> u64 {
+        xxhash_rust::xxh3::xxh3_64_with_seed(b, self.seed)
+    }
+}
+
 impl BuildHasher for XxhBuild {
     type Hasher = XxhHasher;
     fn build_hasher(&self) -> XxhHasher {

@@ -23,7 +23,9 @@ mod entry;
 mod eviction;
 mod glob;
 mod hasher;
+mod key;
 mod shard;
+mod table;
 pub mod value;
 
 pub use clock::now_ms;
@@ -32,4 +34,4 @@ pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;
 pub use shard::{ScanFilter, Shard};
-pub use value::{HashValue, ListValue, SetValue, Value, WrongType, ZSetValue};
+pub use value::{HashValue, ListValue, SetValue, StrValue, Value, WrongType, ZSetValue};

@@ -9,7 +9,9 @@ use rand::{Rng, SeedableRng};
 use crate::entry::{Entry, ENTRY_OVERHEAD};
 use crate::eviction::{self, lfu_new, lfu_touch, Policy};
 use crate::glob::glob_match;
-use crate::hasher::{HashMap, IndexMap, IndexSet};
+use crate::hasher::{HashMap, IndexSet};
+use crate::key::Key;
+use crate::table::Table;
 use crate::value::Value;
 
 /// Counters for INFO, summed over shards when asked for.
@@ -48,10 +50,10 @@ impl ScanFilter<'_> {
 
 #[derive(Debug)]
 pub struct Shard {
-    map: IndexMap<Bytes, Entry>,
+    map: Table<Entry>,
     /// Keys that carry a TTL: what active expiry and volatile-* policies
-    /// sample from. Shares the key bytes with `map`.
-    volatile: IndexSet<Bytes>,
+    /// sample from.
+    volatile: IndexSet<Key>,
     used: usize,
     /// Watched keys → (modification count, number of watchers).
     watched: HashMap<Bytes, (u64, u32)>,
@@ -63,7 +65,7 @@ pub struct Shard {
 impl Default for Shard {
     fn default() -> Self {
         Shard {
-            map: IndexMap::default(),
+            map: Table::default(),
             volatile: IndexSet::default(),
             used: 0,
             watched: HashMap::default(),
@@ -75,7 +77,7 @@ impl Default for Shard {
 }
 
 fn entry_mem(key: &[u8], value: &Value) -> usize {
-    ENTRY_OVERHEAD + key.len() + value.mem()
+    ENTRY_OVERHEAD + Key::mem_of(key) + value.mem()
 }
 
 impl Shard {
@@ -110,10 +112,10 @@ impl Shard {
     }
 
     /// Removes the entry at index `i`, keeping every index consistent.
-    fn remove_at(&mut self, i: usize) -> (Bytes, Entry) {
+    fn remove_at(&mut self, i: usize) -> (Key, Entry) {
         let (k, e) = self.map.swap_remove_index(i).expect("index in range");
         if e.expire_at_ms != 0 {
-            self.volatile.swap_remove(&k);
+            self.volatile.swap_remove(k.as_bytes());
         }
         self.used -= e.mem as usize;
         self.signal(&k);
@@ -135,15 +137,26 @@ impl Shard {
         if self.track_lfu {
             let r: f64 = self.rng.gen();
             let e = &mut self.map[i];
-            e.lfu = lfu_touch(e.lfu, now_ms, r);
+            e.access = lfu_touch(e.access, now_ms, r);
+            e
+        } else {
+            let e = &mut self.map[i];
+            e.access = now_ms as u32;
+            e
         }
-        let e = &mut self.map[i];
-        e.lru_ms = now_ms as u32;
-        e
     }
 
-    /// Whether accesses update the LFU counter: only LFU policies read it,
-    /// and the update costs a random number per access.
+    /// A new entry's access word (see [`Entry::access`]).
+    fn fresh_access(&self, now_ms: u64) -> u32 {
+        if self.track_lfu {
+            lfu_new(now_ms)
+        } else {
+            now_ms as u32
+        }
+    }
+
+    /// Whether accesses update the LFU word rather than the last access
+    /// time (see [`Entry::access`]): only LFU policies read it.
     pub fn set_track_lfu(&mut self, on: bool) {
         self.track_lfu = on;
     }
@@ -183,7 +196,7 @@ impl Shard {
     /// `expire_at_ms` (0 = none).
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64, now_ms: u64) {
         let mem = entry_mem(key, &value);
-        let fresh = Entry { value, expire_at_ms, lru_ms: now_ms as u32, lfu: lfu_new(now_ms), mem: mem as u32 };
+        let fresh = Entry { value, expire_at_ms, access: self.fresh_access(now_ms), mem: mem as u32 };
         match self.map.get_index_of(key) {
             Some(i) => {
                 let (k, old) = self.map.get_index_mut(i).expect("index in range");
@@ -200,11 +213,10 @@ impl Shard {
                 }
             }
             None => {
-                let k = Bytes::copy_from_slice(key);
                 if expire_at_ms != 0 {
-                    self.volatile.insert(k.clone());
+                    self.volatile.insert(Key::new(key));
                 }
-                self.map.insert(k, fresh);
+                self.map.insert_unique(key, fresh);
                 self.used += mem;
             }
         }
@@ -225,10 +237,9 @@ impl Shard {
             None => {
                 let value = make();
                 let mem = entry_mem(key, &value);
-                let entry =
-                    Entry { value, expire_at_ms: 0, lru_ms: now_ms as u32, lfu: lfu_new(now_ms), mem: mem as u32 };
+                let entry = Entry { value, expire_at_ms: 0, access: self.fresh_access(now_ms), mem: mem as u32 };
                 self.used += mem;
-                self.map.insert_full(Bytes::copy_from_slice(key), entry).0
+                self.map.insert_unique(key, entry)
             }
         };
         self.touch(i, now_ms)
@@ -260,11 +271,10 @@ impl Shard {
     /// Inserts a whole entry (value and TTL) taken from elsewhere, e.g. by
     /// RENAME, replacing any existing key.
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry, now_ms: u64) {
-        let (expire, lru, lfu) = (entry.expire_at_ms, entry.lru_ms, entry.lfu);
+        let (expire, access) = (entry.expire_at_ms, entry.access);
         self.set(key, entry.value, expire, now_ms);
         if let Some(e) = self.map.get_mut(key) {
-            e.lru_ms = lru;
-            e.lfu = lfu;
+            e.access = access;
         }
     }
 
@@ -304,7 +314,7 @@ impl Shard {
 
     /// Drops every key (FLUSHALL), invalidating every WATCH.
     pub fn clear(&mut self) {
-        self.map = IndexMap::default();
+        self.map = Table::default();
         self.volatile = IndexSet::default();
         self.used = 0;
         for w in self.watched.values_mut() {
@@ -325,7 +335,7 @@ impl Shard {
                 self.stats.expired += 1;
                 continue;
             }
-            return Some(self.map.get_index(i).expect("index in range").0.clone());
+            return Some(self.map.get_index(i).expect("index in range").0.to_bytes());
         }
         None
     }
@@ -353,7 +363,7 @@ impl Shard {
             visited += 1;
             let (k, e) = self.map.get_index(next).expect("index in range");
             if !e.is_expired(now_ms) && filter.keeps(k, &e.value) {
-                out.push(k.clone());
+                out.push(k.to_bytes());
             }
         }
         next
@@ -366,7 +376,7 @@ impl Shard {
             self.map
                 .iter()
                 .filter(|(k, e)| !e.is_expired(now_ms) && (all || glob_match(pattern, k)))
-                .map(|(k, _)| k.clone()),
+                .map(|(k, _)| k.to_bytes()),
         );
     }
 
@@ -415,8 +425,8 @@ impl Shard {
                 break;
             }
             let j = self.rng.gen_range(0..self.volatile.len());
-            let key = self.volatile.get_index(j).expect("index in range").clone();
-            if let Some(i) = self.map.get_index_of(&key) {
+            let key = self.volatile.get_index(j).expect("index in range");
+            if let Some(i) = self.map.get_index_of(key) {
                 if self.map[i].is_expired(now_ms) {
                     self.remove_at(i);
                     self.stats.expired += 1;
@@ -496,7 +506,7 @@ impl Shard {
             let j = if all { n } else { self.rng.gen_range(0..pool) };
             let i = self.candidate_index(policy, j);
             let (k, e) = self.map.get_index(i).expect("index in range");
-            out.push((eviction::score(policy, e, now_ms), k.clone()));
+            out.push((eviction::score(policy, e, now_ms), k.to_bytes()));
         }
     }
 
@@ -520,28 +530,46 @@ impl Shard {
 
     /// Iterates over live entries (for introspection such as DEBUG-like
     /// commands and tests).
-    pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
-        self.map.iter().filter(move |(_, e)| !e.is_expired(now_ms))
+    pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.map.iter().filter(move |(_, e)| !e.is_expired(now_ms)).map(|(k, e)| (k.as_bytes(), e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::HashValue;
+
+    #[test]
+    fn a_table_slot_is_80_bytes() {
+        // Key (24) + Entry (Value 40, expiry 8, access word 4, mem 4): the
+        // figure docs/store.md and ENTRY_OVERHEAD build on.
+        assert_eq!(std::mem::size_of::<Entry>(), 56);
+        assert_eq!(std::mem::size_of::<(Key, Entry)>(), 80);
+    }
 
     #[test]
     fn memory_accounting_follows_changes() {
         let mut s = Shard::new();
+        // Short keys and strings live in the slot: only the overhead.
         s.set(b"k", Value::string(b"abc"), 0, 1);
-        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 1 + 3);
-        s.set(b"k", Value::string(b"abcdef"), 0, 1);
-        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 1 + 6);
-        let e = s.get_or_insert_with(b"h", 1, || Value::Hash(HashValue::new()));
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD);
+        // Bytes outside the slot are charged on top.
+        let long = [b'v'; 100];
+        s.set(b"k", Value::string(&long), 0, 1);
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 100);
+        // A change in place is folded in by `written`.
+        s.get(b"k", 1).unwrap().value_mut().as_str_mut().unwrap().edit(|b| b.truncate(50));
+        s.written(b"k");
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 50);
+        let long_key = [b'k'; 30];
+        s.set(&long_key, Value::string(b"x"), 0, 1);
+        assert_eq!(s.used_memory(), 2 * ENTRY_OVERHEAD + 50 + 30);
+        s.remove(&long_key, 1);
+        let e = s.get_or_insert_with(b"h", 1, || Value::Hash(Box::default()));
         e.value_mut().as_hash_mut().unwrap().insert(b"f", b"v");
         s.written(b"h");
-        let h_mem = ENTRY_OVERHEAD + 1 + 2 + crate::value::ELEMENT_OVERHEAD;
-        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 7 + h_mem);
+        let h_mem = ENTRY_OVERHEAD + 2 + crate::value::ELEMENT_OVERHEAD;
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + 50 + h_mem);
         // Emptying a collection removes the key.
         s.get(b"h", 1).unwrap().value_mut().as_hash_mut().unwrap().remove(b"f");
         s.written(b"h");

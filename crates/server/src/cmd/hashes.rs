@@ -177,7 +177,7 @@ fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c HashValu
 /// nothing created) if the key holds something else. The caller must call
 /// `shard.written(key)` after changing it, which also deletes it if empty.
 fn hash_or_create<'s>(shard: &'s mut Shard, key: &[u8], now_ms: u64) -> Result<&'s mut HashValue, CmdError> {
-    let entry = shard.get_or_insert_with(key, now_ms, || Value::Hash(HashValue::new()));
+    let entry = shard.get_or_insert_with(key, now_ms, || Value::Hash(Box::default()));
     Ok(entry.value_mut().as_hash_mut()?)
 }
 

@@ -210,7 +210,7 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, create: bool) -> CmdResult 
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let list = if create {
-        shard.get_or_insert_with(key, now, || Value::List(ListValue::new())).value_mut().as_list_mut()?
+        shard.get_or_insert_with(key, now, || Value::List(Box::default())).value_mut().as_list_mut()?
     } else {
         match list_mut(shard, key, now)? {
             Some(list) => list,
@@ -457,7 +457,7 @@ fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     shard.written(src);
     let shard = ctx.shard(dst);
-    let list = shard.get_or_insert_with(dst, now, || Value::List(ListValue::new())).value_mut().as_list_mut()?;
+    let list = shard.get_or_insert_with(dst, now, || Value::List(Box::default())).value_mut().as_list_mut()?;
     push_owned_at(list, to, v.clone());
     shard.written(dst);
     Ok(Reply::Bulk(v))

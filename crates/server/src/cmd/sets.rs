@@ -191,7 +191,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (key, members) = (&args[1], &args[2..]);
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
-    let set = shard.get_or_insert_with(key, now, || Value::Set(SetValue::new())).value_mut().as_set_mut()?;
+    let set = shard.get_or_insert_with(key, now, || Value::Set(Box::default())).value_mut().as_set_mut()?;
     let added = members.iter().filter(|m| set.insert(m)).count();
     if added > 0 || set.is_empty() {
         shard.written(key);
@@ -398,7 +398,7 @@ fn set_op_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp) -> CmdResult {
         set.insert_owned(m);
     }
     let len = set.len();
-    shard.set(dest, Value::Set(set), 0, now);
+    shard.set(dest, Value::Set(Box::new(set)), 0, now);
     Ok(Reply::Integer(len as i64))
 }
 
@@ -449,7 +449,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .expect("member checked above");
     shard.written(src);
     let shard = ctx.shard(dst);
-    let set = shard.get_or_insert_with(dst, now, || Value::Set(SetValue::new())).value_mut().as_set_mut()?;
+    let set = shard.get_or_insert_with(dst, now, || Value::Set(Box::default())).value_mut().as_set_mut()?;
     set.insert_owned(moved);
     shard.written(dst);
     Ok(Reply::Integer(1))

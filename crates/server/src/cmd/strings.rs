@@ -7,9 +7,9 @@
 //! `Shard::written`; commands that store a new value (SET, MSET, GETSET,
 //! SETNX) clear it. No string grows past `proto-max-bulk-len`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ringcache_resp::Reply;
-use ringcache_store::Value;
+use ringcache_store::{StrValue, Value};
 
 use super::args::{float, int, int_bytes, is, parse_i64};
 use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
@@ -206,13 +206,27 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
 pub(super) fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     let now = ctx.now_ms;
     match ctx.shard(key).get_read(key, now) {
-        Some(e) => Ok(Some(e.value().as_str()?.clone())),
+        Some(e) => Ok(Some(e.value().as_str()?.to_bytes())),
         None => Ok(None),
     }
 }
 
+/// A stored string as a bulk reply: a heap buffer shared, a short (inline)
+/// string copied into the reply, so neither allocates.
+pub(super) fn str_reply(s: &StrValue) -> Reply {
+    if s.is_heap() {
+        Reply::Bulk(s.to_bytes())
+    } else {
+        Reply::bulk_copy(s.as_bytes())
+    }
+}
+
 fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(read_string(ctx, &args[1])?.into())
+    let (key, now) = (&args[1], ctx.now_ms);
+    match ctx.shard(key).get_read(key, now) {
+        Some(e) => Ok(str_reply(e.value().as_str()?)),
+        None => Ok(Reply::Null),
+    }
 }
 
 /// When a written key should expire.
@@ -280,7 +294,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let old = match shard.get(key, now) {
-        Some(e) if get => Some(Some(e.value().as_str()?.clone())),
+        Some(e) if get => Some(Some(e.value().as_str()?.to_bytes())),
         Some(_) => Some(None),
         None => None,
     };
@@ -397,7 +411,7 @@ fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     let old = match shard.get(key, now) {
-        Some(e) => Some(e.value().as_str()?.clone()),
+        Some(e) => Some(e.value().as_str()?.to_bytes()),
         None => None,
     };
     shard.set(key, Value::string(&args[2]), 0, now);
@@ -410,7 +424,7 @@ fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .iter()
         .map(|key| match ctx.shard(key).get_read(key, now).map(|e| e.value()) {
             // MGET answers nil for a key of another type, never WRONGTYPE.
-            Some(Value::Str(b)) => Reply::Bulk(b.clone()),
+            Some(Value::Str(s)) => str_reply(s),
             _ => Reply::Null,
         })
         .collect();
@@ -451,12 +465,12 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let Some(entry) = shard.get(key, now) else {
-        shard.set(key, Value::Str(int_bytes(by)), 0, now);
+        shard.set(key, Value::string_owned(int_bytes(by)), 0, now);
         return Ok(Reply::Integer(by));
     };
     let current = parse_i64(entry.value().as_str()?).ok_or(CmdError::NotInteger)?;
     let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
-    *entry.value_mut() = Value::Str(int_bytes(next));
+    *entry.value_mut() = Value::string_owned(int_bytes(next));
     shard.written(key);
     Ok(Reply::Integer(next))
 }
@@ -487,13 +501,13 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sum = match shard.get(key, now) {
         Some(entry) => {
             let sum = float_sum(entry.value().as_str()?, &args[2])?;
-            *entry.value_mut() = Value::Str(sum.clone());
+            *entry.value_mut() = Value::string_owned(sum.clone());
             shard.written(key);
             sum
         }
         None => {
             let sum = float_sum(b"0", &args[2])?;
-            shard.set(key, Value::Str(sum.clone()), 0, now);
+            shard.set(key, Value::string_owned(sum.clone()), 0, now);
             sum
         }
     };
@@ -636,21 +650,6 @@ fn max_len(ctx: &Ctx<'_>) -> u64 {
     ctx.shared.with_config(|c| c.proto_max_bulk_len)
 }
 
-/// The stored string's buffer, made writable: reused when nothing else
-/// holds it (so repeated APPENDs grow it amortised, as Redis's sds does),
-/// copied otherwise (a reply still being written may hold the old value).
-fn take_mut(b: &mut Bytes) -> BytesMut {
-    std::mem::take(b).try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]))
-}
-
-/// The string at `key` for in-place change, or WRONGTYPE.
-fn str_mut(value: &mut Value) -> Result<&mut Bytes, CmdError> {
-    match value {
-        Value::Str(b) => Ok(b),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (key, tail, now) = (&args[1], &args[2], ctx.now_ms);
     let max = max_len(ctx);
@@ -659,18 +658,23 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         shard.set(key, Value::string(tail), 0, now);
         return Ok(Reply::Integer(tail.len() as i64));
     };
-    let b = str_mut(entry.value_mut())?;
-    check_len(b.len(), tail.len(), max)?;
-    let mut buf = take_mut(b);
-    buf.extend_from_slice(tail);
-    let len = buf.len();
-    *b = buf.freeze();
+    // `edit` reuses the buffer, so repeated APPENDs grow it amortised.
+    let s = entry.value_mut().as_str_mut()?;
+    check_len(s.len(), tail.len(), max)?;
+    let len = s.edit(|buf| {
+        buf.extend_from_slice(tail);
+        buf.len()
+    });
     shard.written(key);
     Ok(Reply::Integer(len as i64))
 }
 
 fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(read_string(ctx, &args[1])?.map_or(0, |b| b.len() as i64)))
+    let (key, now) = (&args[1], ctx.now_ms);
+    match ctx.shard(key).get_read(key, now) {
+        Some(e) => Ok(Reply::Integer(e.value().as_str()?.len() as i64)),
+        None => Ok(Reply::Integer(0)),
+    }
 }
 
 fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -707,22 +711,22 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let mut buf = vec![0u8; offset + patch.len()];
         buf[offset..].copy_from_slice(patch);
         let len = buf.len();
-        shard.set(key, Value::Str(Bytes::from(buf)), 0, now);
+        shard.set(key, Value::string_owned(Bytes::from(buf)), 0, now);
         return Ok(Reply::Integer(len as i64));
     };
-    let b = str_mut(entry.value_mut())?;
+    let s = entry.value_mut().as_str_mut()?;
     if patch.is_empty() {
-        return Ok(Reply::Integer(b.len() as i64));
+        return Ok(Reply::Integer(s.len() as i64));
     }
     check_len(offset, patch.len(), max)?;
     let end = offset + patch.len();
-    let mut buf = take_mut(b);
-    if end > buf.len() {
-        buf.resize(end, 0);
-    }
-    buf[offset..end].copy_from_slice(patch);
-    let len = buf.len();
-    *b = buf.freeze();
+    let len = s.edit(|buf| {
+        if end > buf.len() {
+            buf.resize(end, 0);
+        }
+        buf[offset..end].copy_from_slice(patch);
+        buf.len()
+    });
     shard.written(key);
     Ok(Reply::Integer(len as i64))
 }
@@ -771,13 +775,13 @@ pub(super) mod testing {
         pub fn put_hash(&self, key: &str) {
             let mut h = HashValue::new();
             h.insert(b"field", b"value");
-            self.put(key, Value::Hash(h));
+            self.put(key, Value::Hash(Box::new(h)));
         }
 
         pub fn put_list(&self, key: &str) {
             let mut l = ListValue::new();
             l.push_back(b"item");
-            self.put(key, Value::List(l));
+            self.put(key, Value::List(Box::new(l)));
         }
     }
 

@@ -343,7 +343,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut incr: bool) -> CmdResult 
             None => return Ok(if incr { Reply::Null } else { Reply::Integer(0) }),
         }
     } else {
-        shard.get_or_insert_with(key, now, || Value::ZSet(ZSetValue::new()))
+        shard.get_or_insert_with(key, now, || Value::ZSet(Box::default()))
     };
     let z = entry.value_mut().as_zset_mut()?;
     let (mut added, mut updated, mut processed) = (0, 0, 0);

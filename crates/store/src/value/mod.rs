@@ -4,6 +4,7 @@
 mod hash;
 mod list;
 mod set;
+mod string;
 mod zset;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 pub use hash::HashValue;
 pub use list::ListValue;
 pub use set::SetValue;
+pub use string::{StrValue, INLINE_MAX};
 pub use zset::{ScoreBound, ZSetValue};
 
 /// Fixed cost charged per collection element on top of its bytes: the
@@ -22,21 +24,29 @@ pub(crate) const ELEMENT_OVERHEAD: usize = 48;
 #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
 pub struct WrongType;
 
-/// A stored value.
+/// A stored value: 40 bytes, so that every entry is small. Strings up to
+/// [`INLINE_MAX`] bytes live inside it; collections, which are big and
+/// rarer, are boxed so that string keys do not pay for their size.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Str(Bytes),
-    Hash(HashValue),
-    List(ListValue),
-    Set(SetValue),
-    ZSet(ZSetValue),
+    Str(StrValue),
+    Hash(Box<HashValue>),
+    List(Box<ListValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
     /// A string value holding a private copy of `b` (never a slice of a
     /// client's read buffer).
     pub fn string(b: &[u8]) -> Value {
-        Value::Str(Bytes::copy_from_slice(b))
+        Value::Str(StrValue::new(b))
+    }
+
+    /// A string value that takes `b`, which must be a private buffer (see
+    /// [`StrValue::from_owned`]).
+    pub fn string_owned(b: Bytes) -> Value {
+        Value::Str(StrValue::from_owned(b))
     }
 
     /// The name `TYPE` reports.
@@ -50,10 +60,12 @@ impl Value {
         }
     }
 
-    /// Bytes this value is accounted for, excluding the entry's own overhead.
+    /// Bytes this value is accounted for, excluding the entry's own
+    /// overhead: what it holds outside the entry (nothing for a short
+    /// string, which lives inside it).
     pub fn mem(&self) -> usize {
         match self {
-            Value::Str(b) => b.len(),
+            Value::Str(s) => s.mem(),
             Value::Hash(h) => h.mem(),
             Value::List(l) => l.mem(),
             Value::Set(s) => s.mem(),
@@ -72,9 +84,16 @@ impl Value {
         }
     }
 
-    pub fn as_str(&self) -> Result<&Bytes, WrongType> {
+    pub fn as_str(&self) -> Result<&StrValue, WrongType> {
         match self {
-            Value::Str(b) => Ok(b),
+            Value::Str(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_str_mut(&mut self) -> Result<&mut StrValue, WrongType> {
+        match self {
+            Value::Str(s) => Ok(s),
             _ => Err(WrongType),
         }
     }
