@@ -10,14 +10,8 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{RawConn, Server};
+use common::{call, Server};
 use redis::Value;
-
-/// Sends one command and returns its reply as text.
-fn call(raw: &mut RawConn, args: &[&str]) -> String {
-    raw.send_cmd(args);
-    raw.read_reply_string()
-}
 
 /// Polls `cond` every 20 ms for up to 5 s.
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {

@@ -6,22 +6,8 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{RawConn, Server};
+use common::{arity, call, resp_err, RawConn, Server, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use redis::{Connection, Value};
-
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const NOT_INTEGER: &str = "-ERR value is not an integer or out of range\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-
-/// Sends one command and returns its reply exactly as the node wrote it.
-fn call(raw: &mut RawConn, args: &[&str]) -> String {
-    raw.send_cmd(args);
-    raw.read_reply_string()
-}
-
-fn arity(cmd: &str) -> String {
-    format!("-ERR wrong number of arguments for '{cmd}' command\r\n")
-}
 
 fn hgetall(conn: &mut Connection, key: &str) -> HashMap<String, String> {
     redis::cmd("HGETALL").arg(key).query(conn).unwrap()
@@ -58,12 +44,12 @@ fn hset_hget_hmset_hmget() {
     assert_eq!(vs, vec![None, None]);
 
     let mut raw = server.raw();
-    assert_eq!(call(&mut raw, &["HSET", "h", "a", "1", "b"]), arity("hset"));
-    assert_eq!(call(&mut raw, &["HMSET", "h", "a", "1", "b"]), arity("hmset"));
-    assert_eq!(call(&mut raw, &["HSET", "h", "a"]), arity("hset"));
-    assert_eq!(call(&mut raw, &["HGET", "h"]), arity("hget"));
-    assert_eq!(call(&mut raw, &["HMGET", "h"]), arity("hmget"));
-    assert_eq!(call(&mut raw, &["HMSET", "odd", "a", "1", "b"]), arity("hmset"));
+    assert_eq!(call(&mut raw, &["HSET", "h", "a", "1", "b"]), resp_err(&arity("hset")));
+    assert_eq!(call(&mut raw, &["HMSET", "h", "a", "1", "b"]), resp_err(&arity("hmset")));
+    assert_eq!(call(&mut raw, &["HSET", "h", "a"]), resp_err(&arity("hset")));
+    assert_eq!(call(&mut raw, &["HGET", "h"]), resp_err(&arity("hget")));
+    assert_eq!(call(&mut raw, &["HMGET", "h"]), resp_err(&arity("hmget")));
+    assert_eq!(call(&mut raw, &["HMSET", "odd", "a", "1", "b"]), resp_err(&arity("hmset")));
     // A failed HMSET created nothing.
     assert_eq!(call(&mut raw, &["HLEN", "odd"]), ":0\r\n");
     assert_eq!(call(&mut raw, &["HMGET", "h", "a", "zz"]), "*2\r\n$2\r\n10\r\n$-1\r\n");
@@ -80,8 +66,8 @@ fn hsetnx_sets_only_new_fields() {
     assert_eq!(call(&mut raw, &["HSETNX", "h", "f", "first"]), ":1\r\n");
     assert_eq!(call(&mut raw, &["HSETNX", "h", "f", "second"]), ":0\r\n");
     assert_eq!(call(&mut raw, &["HGET", "h", "f"]), "$5\r\nfirst\r\n");
-    assert_eq!(call(&mut raw, &["HSETNX", "h", "f"]), arity("hsetnx"));
-    assert_eq!(call(&mut raw, &["HSETNX", "h", "f", "v", "x"]), arity("hsetnx"));
+    assert_eq!(call(&mut raw, &["HSETNX", "h", "f"]), resp_err(&arity("hsetnx")));
+    assert_eq!(call(&mut raw, &["HSETNX", "h", "f", "v", "x"]), resp_err(&arity("hsetnx")));
 }
 
 #[test]
@@ -107,9 +93,9 @@ fn hgetall_hkeys_hvals_in_resp2() {
     assert_eq!(call(&mut raw, &["HGETALL", "missing"]), "*0\r\n");
     assert_eq!(call(&mut raw, &["HKEYS", "missing"]), "*0\r\n");
     assert_eq!(call(&mut raw, &["HVALS", "missing"]), "*0\r\n");
-    assert_eq!(call(&mut raw, &["HGETALL"]), arity("hgetall"));
-    assert_eq!(call(&mut raw, &["HKEYS", "a", "b"]), arity("hkeys"));
-    assert_eq!(call(&mut raw, &["HVALS"]), arity("hvals"));
+    assert_eq!(call(&mut raw, &["HGETALL"]), resp_err(&arity("hgetall")));
+    assert_eq!(call(&mut raw, &["HKEYS", "a", "b"]), resp_err(&arity("hkeys")));
+    assert_eq!(call(&mut raw, &["HVALS"]), resp_err(&arity("hvals")));
 }
 
 /// Needs HELLO (the connection family, built in another branch): the
@@ -169,10 +155,10 @@ fn hdel_hexists_hlen_hstrlen() {
     assert_eq!(call(&mut raw, &["HGETALL", "h"]), "*0\r\n");
     assert_deleted(&mut raw, "h");
 
-    assert_eq!(call(&mut raw, &["HDEL", "h"]), arity("hdel"));
-    assert_eq!(call(&mut raw, &["HEXISTS", "h"]), arity("hexists"));
-    assert_eq!(call(&mut raw, &["HLEN", "h", "x"]), arity("hlen"));
-    assert_eq!(call(&mut raw, &["HSTRLEN", "h"]), arity("hstrlen"));
+    assert_eq!(call(&mut raw, &["HDEL", "h"]), resp_err(&arity("hdel")));
+    assert_eq!(call(&mut raw, &["HEXISTS", "h"]), resp_err(&arity("hexists")));
+    assert_eq!(call(&mut raw, &["HLEN", "h", "x"]), resp_err(&arity("hlen")));
+    assert_eq!(call(&mut raw, &["HSTRLEN", "h"]), resp_err(&arity("hstrlen")));
 }
 
 #[test]
@@ -201,14 +187,14 @@ fn every_hash_command_refuses_a_string_key() {
         &["HRANDFIELD", "s", "-2", "WITHVALUES"],
     ];
     for args in cases {
-        assert_eq!(call(&mut raw, args), WRONGTYPE, "{args:?}");
+        assert_eq!(call(&mut raw, args), resp_err(WRONGTYPE), "{args:?}");
     }
     // Still the string it was.
     assert_eq!(call(&mut raw, &["GET", "s"]), "$1\r\nx\r\n");
     // And a list is no hash either.
     assert_eq!(call(&mut raw, &["RPUSH", "l", "x"]), ":1\r\n");
-    assert_eq!(call(&mut raw, &["HGET", "l", "f"]), WRONGTYPE);
-    assert_eq!(call(&mut raw, &["HSET", "l", "f", "v"]), WRONGTYPE);
+    assert_eq!(call(&mut raw, &["HGET", "l", "f"]), resp_err(WRONGTYPE));
+    assert_eq!(call(&mut raw, &["HSET", "l", "f", "v"]), resp_err(WRONGTYPE));
 }
 
 #[test]
@@ -223,9 +209,9 @@ fn hincrby_counts_and_refuses_bad_numbers() {
     assert_eq!(v, "-10");
 
     let mut raw = server.raw();
-    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n", "x"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n", "1.5"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n", "99999999999999999999"]), NOT_INTEGER);
+    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n", "x"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n", "1.5"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n", "99999999999999999999"]), resp_err(NOT_INTEGER));
     assert_eq!(call(&mut raw, &["HSET", "h", "s", "hello", "f", "1.5", "sp", " 1"]), ":3\r\n");
     for field in ["s", "f", "sp"] {
         assert_eq!(call(&mut raw, &["HINCRBY", "h", field, "1"]), "-ERR hash value is not an integer\r\n");
@@ -236,7 +222,7 @@ fn hincrby_counts_and_refuses_bad_numbers() {
     assert_eq!(call(&mut raw, &["HINCRBY", "h", "small", "-1"]), "-ERR increment or decrement would overflow\r\n");
     assert_eq!(call(&mut raw, &["HGET", "h", "big"]), "$19\r\n9223372036854775807\r\n");
     assert_eq!(call(&mut raw, &["HINCRBY", "h", "big", "-9223372036854775807"]), ":0\r\n");
-    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n"]), arity("hincrby"));
+    assert_eq!(call(&mut raw, &["HINCRBY", "h", "n"]), resp_err(&arity("hincrby")));
     // An increment on a new key creates it.
     assert_eq!(call(&mut raw, &["HINCRBY", "fresh", "f", "7"]), ":7\r\n");
     assert_eq!(call(&mut raw, &["HGETALL", "fresh"]), "*2\r\n$1\r\nf\r\n$1\r\n7\r\n");
@@ -256,8 +242,8 @@ fn hincrbyfloat_adds_and_refuses_bad_numbers() {
     assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "new", "1.5"]), "$3\r\n1.5\r\n");
     assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "new", "-1.5"]), "$1\r\n0\r\n");
 
-    assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "field", "abc"]), "-ERR value is not a valid float\r\n");
-    assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "field", "nan"]), "-ERR value is not a valid float\r\n");
+    assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "field", "abc"]), resp_err(NOT_FLOAT));
+    assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "field", "nan"]), resp_err(NOT_FLOAT));
     assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "field", "inf"]), "-ERR value is NaN or Infinity\r\n");
     assert_eq!(call(&mut raw, &["HSET", "h", "word", "hello"]), ":1\r\n");
     assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "word", "1"]), "-ERR hash value is not a float\r\n");
@@ -267,7 +253,7 @@ fn hincrbyfloat_adds_and_refuses_bad_numbers() {
         "-ERR increment would produce NaN or Infinity\r\n"
     );
     assert_eq!(call(&mut raw, &["HGET", "h", "huge"]), "$7\r\n1.7e308\r\n");
-    assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "f"]), arity("hincrbyfloat"));
+    assert_eq!(call(&mut raw, &["HINCRBYFLOAT", "h", "f"]), resp_err(&arity("hincrbyfloat")));
 }
 
 /// HSCAN until the cursor comes back to 0, returning (field, value) pairs.
@@ -373,12 +359,12 @@ fn hscan_reply_shape_and_errors() {
     assert_eq!(call(&mut raw, &["HSCAN", "missing", "0"]), "*2\r\n$1\r\n0\r\n*0\r\n");
     assert_eq!(call(&mut raw, &["HSCAN", "h", "abc"]), "-ERR invalid cursor\r\n");
     assert_eq!(call(&mut raw, &["HSCAN", "missing", "abc"]), "-ERR invalid cursor\r\n");
-    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "COUNT", "0"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "COUNT", "x"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "COUNT"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "TYPE", "string"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "BOGUS"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["HSCAN", "h"]), arity("hscan"));
+    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "COUNT", "0"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "COUNT", "x"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "COUNT"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "TYPE", "string"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["HSCAN", "h", "0", "BOGUS"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["HSCAN", "h"]), resp_err(&arity("hscan")));
 }
 
 #[test]
@@ -396,7 +382,7 @@ fn hrandfield_without_count() {
     assert_eq!(got, HashSet::from(["a".into(), "b".into(), "c".into()]));
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["HRANDFIELD", "missing"]), "$-1\r\n");
-    assert_eq!(call(&mut raw, &["HRANDFIELD"]), arity("hrandfield"));
+    assert_eq!(call(&mut raw, &["HRANDFIELD"]), resp_err(&arity("hrandfield")));
 }
 
 #[test]
@@ -435,10 +421,10 @@ fn hrandfield_with_count() {
     assert_eq!(call(&mut raw, &["HRANDFIELD", "one", "0"]), "*0\r\n");
     assert_eq!(call(&mut raw, &["HRANDFIELD", "missing", "5"]), "*0\r\n");
     assert_eq!(call(&mut raw, &["HRANDFIELD", "missing", "-5", "WITHVALUES"]), "*0\r\n");
-    assert_eq!(call(&mut raw, &["HRANDFIELD", "one", "x"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["HRANDFIELD", "missing", "x"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["HRANDFIELD", "one", "1", "WITHVALUE"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["HRANDFIELD", "one", "1", "WITHVALUES", "x"]), SYNTAX);
+    assert_eq!(call(&mut raw, &["HRANDFIELD", "one", "x"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["HRANDFIELD", "missing", "x"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["HRANDFIELD", "one", "1", "WITHVALUE"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["HRANDFIELD", "one", "1", "WITHVALUES", "x"]), resp_err(SYNTAX));
     assert_eq!(
         call(&mut raw, &["HRANDFIELD", "one", "-9223372036854775808"]),
         "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"

@@ -8,29 +8,8 @@ use std::collections::HashSet;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::Server;
-use redis::{Connection, FromRedisValue, Value};
-
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// Runs a command that must succeed.
-fn run<T: FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
-    cmd(args).query(conn).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// Runs a command that must fail, returning the error line ("ERR ...").
-fn err(conn: &mut Connection, args: &[&str]) -> String {
-    match cmd(args).query::<Value>(conn) {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
+use common::{arity, call, err, run, Server, NOT_INTEGER, SYNTAX};
+use redis::{Connection, Value};
 
 fn set(conn: &mut Connection, key: &str, value: &str) {
     let _: () = run(conn, &["SET", key, value]);
@@ -58,9 +37,6 @@ fn scan_all(conn: &mut Connection, opts: &[&str]) -> (Vec<String>, usize) {
         cursor = next;
     }
 }
-
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
 
 #[test]
 fn del_unlink_exists_touch_count_keys() {
@@ -92,7 +68,7 @@ fn del_unlink_exists_touch_count_keys() {
     assert_eq!(run::<i64>(&mut c, &args), 0);
 
     for name in ["del", "unlink", "exists", "touch"] {
-        assert_eq!(err(&mut c, &[name]), format!("ERR wrong number of arguments for '{name}' command"));
+        assert_eq!(err(&mut c, &[name]), arity(name));
     }
 }
 
@@ -216,10 +192,8 @@ fn type_names_the_value_type() {
     assert_eq!(run::<String>(&mut c, &["TYPE", "k"]), "string");
     // TYPE is a status reply, not a bulk string.
     let mut raw = server.raw();
-    raw.send_cmd(&["TYPE", "k"]);
-    assert_eq!(raw.read_reply_string(), "+string\r\n");
-    raw.send_cmd(&["TYPE", "nokey"]);
-    assert_eq!(raw.read_reply_string(), "+none\r\n");
+    assert_eq!(call(&mut raw, &["TYPE", "k"]), "+string\r\n");
+    assert_eq!(call(&mut raw, &["TYPE", "nokey"]), "+none\r\n");
 }
 
 #[test]
@@ -505,17 +479,13 @@ fn redis_cli_scan_and_keys() {
 fn resp2_reply_bytes() {
     let server = Server::start();
     let mut raw = server.raw();
-    let mut ask = |args: &[&str]| {
-        raw.send_cmd(args);
-        raw.read_reply_string()
-    };
-    assert_eq!(ask(&["RANDOMKEY"]), "$-1\r\n");
-    assert_eq!(ask(&["SET", "k", "v"]), "+OK\r\n");
-    assert_eq!(ask(&["SCAN", "0", "COUNT", "100"]), "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n");
-    assert_eq!(ask(&["KEYS", "nomatch*"]), "*0\r\n");
-    assert_eq!(ask(&["TTL", "k"]), ":-1\r\n");
-    assert_eq!(ask(&["RENAME", "k", "j"]), "+OK\r\n");
-    assert_eq!(ask(&["RENAME", "k", "j"]), "-ERR no such key\r\n");
+    assert_eq!(call(&mut raw, &["RANDOMKEY"]), "$-1\r\n");
+    assert_eq!(call(&mut raw, &["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["SCAN", "0", "COUNT", "100"]), "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n");
+    assert_eq!(call(&mut raw, &["KEYS", "nomatch*"]), "*0\r\n");
+    assert_eq!(call(&mut raw, &["TTL", "k"]), ":-1\r\n");
+    assert_eq!(call(&mut raw, &["RENAME", "k", "j"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["RENAME", "k", "j"]), "-ERR no such key\r\n");
 }
 
 #[test]
@@ -535,8 +505,6 @@ fn resp3_clients_get_redis_reply_types() {
     let mut raw = server.raw();
     raw.send_cmd(&["HELLO", "3"]);
     raw.read_reply();
-    raw.send_cmd(&["DEL", "k"]);
-    assert_eq!(raw.read_reply_string(), ":1\r\n");
-    raw.send_cmd(&["RANDOMKEY"]);
-    assert_eq!(raw.read_reply_string(), "_\r\n");
+    assert_eq!(call(&mut raw, &["DEL", "k"]), ":1\r\n");
+    assert_eq!(call(&mut raw, &["RANDOMKEY"]), "_\r\n");
 }

@@ -4,23 +4,10 @@
 
 mod common;
 
-use common::{RawConn, Server};
+use common::{arity, call, resp_err, RawConn, Server, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use redis::{Connection, Value};
 
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const NOT_INTEGER: &str = "-ERR value is not an integer or out of range\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
 const MUST_BE_POSITIVE: &str = "-ERR value is out of range, must be positive\r\n";
-
-/// Sends one command and returns its reply exactly as the node wrote it.
-fn call(raw: &mut RawConn, args: &[&str]) -> String {
-    raw.send_cmd(args);
-    raw.read_reply_string()
-}
-
-fn arity(cmd: &str) -> String {
-    format!("-ERR wrong number of arguments for '{cmd}' command\r\n")
-}
 
 fn lrange(conn: &mut Connection, key: &str) -> Vec<String> {
     redis::cmd("LRANGE").arg(key).arg(0).arg(-1).query(conn).unwrap()
@@ -57,10 +44,10 @@ fn pushes_at_both_ends() {
     assert_eq!(call(&mut raw, &["LPUSHX", "missing", "a"]), ":0\r\n");
     assert_eq!(call(&mut raw, &["RPUSHX", "missing", "a", "b"]), ":0\r\n");
     assert_eq!(call(&mut raw, &["LLEN", "missing"]), ":0\r\n");
-    assert_eq!(call(&mut raw, &["LPUSH", "l"]), arity("lpush"));
-    assert_eq!(call(&mut raw, &["RPUSH", "l"]), arity("rpush"));
-    assert_eq!(call(&mut raw, &["LPUSHX", "l"]), arity("lpushx"));
-    assert_eq!(call(&mut raw, &["RPUSHX", "l"]), arity("rpushx"));
+    assert_eq!(call(&mut raw, &["LPUSH", "l"]), resp_err(&arity("lpush")));
+    assert_eq!(call(&mut raw, &["RPUSH", "l"]), resp_err(&arity("rpush")));
+    assert_eq!(call(&mut raw, &["LPUSHX", "l"]), resp_err(&arity("lpushx")));
+    assert_eq!(call(&mut raw, &["RPUSHX", "l"]), resp_err(&arity("rpushx")));
     // Binary-safe elements.
     assert_eq!(call(&mut raw, &["RPUSH", "bin", "a\r\nb", ""]), ":2\r\n");
     assert_eq!(call(&mut raw, &["LRANGE", "bin", "0", "-1"]), "*2\r\n$4\r\na\r\nb\r\n$0\r\n\r\n");
@@ -94,15 +81,15 @@ fn every_list_command_refuses_a_string_key() {
         &["LMOVE", "l", "s", "LEFT", "LEFT"],
     ];
     for args in cases {
-        assert_eq!(call(&mut raw, args), WRONGTYPE, "{args:?}");
+        assert_eq!(call(&mut raw, args), resp_err(WRONGTYPE), "{args:?}");
     }
     assert_eq!(call(&mut raw, &["GET", "s"]), "$1\r\nx\r\n");
     // The failed LMOVE to a string moved nothing.
     assert_eq!(call(&mut raw, &["LRANGE", "l", "0", "-1"]), "*1\r\n$1\r\na\r\n");
     // A hash is no list either.
     assert_eq!(call(&mut raw, &["HSET", "h", "f", "v"]), ":1\r\n");
-    assert_eq!(call(&mut raw, &["LLEN", "h"]), WRONGTYPE);
-    assert_eq!(call(&mut raw, &["RPUSH", "h", "x"]), WRONGTYPE);
+    assert_eq!(call(&mut raw, &["LLEN", "h"]), resp_err(WRONGTYPE));
+    assert_eq!(call(&mut raw, &["RPUSH", "h", "x"]), resp_err(WRONGTYPE));
 }
 
 #[test]
@@ -139,9 +126,9 @@ fn pop_without_and_with_count() {
     assert_eq!(call(&mut raw, &["LPOP", "l2", "-1"]), MUST_BE_POSITIVE);
     assert_eq!(call(&mut raw, &["RPOP", "missing", "-1"]), MUST_BE_POSITIVE);
     assert_eq!(call(&mut raw, &["LPOP", "l2", "abc"]), MUST_BE_POSITIVE);
-    assert_eq!(call(&mut raw, &["LPOP", "l2", "1", "2"]), arity("lpop"));
-    assert_eq!(call(&mut raw, &["RPOP", "l2", "1", "2"]), arity("rpop"));
-    assert_eq!(call(&mut raw, &["LPOP"]), arity("lpop"));
+    assert_eq!(call(&mut raw, &["LPOP", "l2", "1", "2"]), resp_err(&arity("lpop")));
+    assert_eq!(call(&mut raw, &["RPOP", "l2", "1", "2"]), resp_err(&arity("rpop")));
+    assert_eq!(call(&mut raw, &["LPOP"]), resp_err(&arity("lpop")));
     // The count is checked before the type.
     assert_eq!(call(&mut raw, &["SET", "s", "x"]), "+OK\r\n");
     assert_eq!(call(&mut raw, &["LPOP", "s", "-1"]), MUST_BE_POSITIVE);
@@ -191,16 +178,16 @@ fn llen_lrange_lindex() {
     assert_eq!(call(&mut raw, &["LINDEX", "l", "-1"]), "$1\r\ne\r\n");
     assert_eq!(call(&mut raw, &["LINDEX", "l", "5"]), "$-1\r\n");
     assert_eq!(call(&mut raw, &["LINDEX", "l", "-6"]), "$-1\r\n");
-    assert_eq!(call(&mut raw, &["LINDEX", "l", "x"]), NOT_INTEGER);
+    assert_eq!(call(&mut raw, &["LINDEX", "l", "x"]), resp_err(NOT_INTEGER));
     // Redis looks the key up first: a missing key answers Null whatever the index.
     assert_eq!(call(&mut raw, &["LINDEX", "missing", "x"]), "$-1\r\n");
     assert_eq!(call(&mut raw, &["LRANGE", "missing", "0", "-1"]), "*0\r\n");
-    assert_eq!(call(&mut raw, &["LRANGE", "l", "a", "1"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["LRANGE", "l", "0", "1.5"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["LRANGE", "missing", "a", "1"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["LRANGE", "l", "0"]), arity("lrange"));
-    assert_eq!(call(&mut raw, &["LINDEX", "l"]), arity("lindex"));
-    assert_eq!(call(&mut raw, &["LLEN"]), arity("llen"));
+    assert_eq!(call(&mut raw, &["LRANGE", "l", "a", "1"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["LRANGE", "l", "0", "1.5"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["LRANGE", "missing", "a", "1"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["LRANGE", "l", "0"]), resp_err(&arity("lrange")));
+    assert_eq!(call(&mut raw, &["LINDEX", "l"]), resp_err(&arity("lindex")));
+    assert_eq!(call(&mut raw, &["LLEN"]), resp_err(&arity("llen")));
 }
 
 #[test]
@@ -217,10 +204,10 @@ fn lset_replaces_by_index() {
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["LSET", "l", "3", "x"]), "-ERR index out of range\r\n");
     assert_eq!(call(&mut raw, &["LSET", "l", "-4", "x"]), "-ERR index out of range\r\n");
-    assert_eq!(call(&mut raw, &["LSET", "l", "x", "x"]), NOT_INTEGER);
+    assert_eq!(call(&mut raw, &["LSET", "l", "x", "x"]), resp_err(NOT_INTEGER));
     assert_eq!(call(&mut raw, &["LSET", "missing", "0", "x"]), "-ERR no such key\r\n");
     assert_eq!(call(&mut raw, &["LSET", "missing", "x", "x"]), "-ERR no such key\r\n");
-    assert_eq!(call(&mut raw, &["LSET", "l", "0"]), arity("lset"));
+    assert_eq!(call(&mut raw, &["LSET", "l", "0"]), resp_err(&arity("lset")));
     assert_eq!(call(&mut raw, &["LRANGE", "l", "0", "-1"]), "*3\r\n$1\r\nA\r\n$1\r\nb\r\n$1\r\nC\r\n");
 }
 
@@ -243,9 +230,9 @@ fn lrem_by_count_and_direction() {
 
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["LREM", "missing", "1", "a"]), ":0\r\n");
-    assert_eq!(call(&mut raw, &["LREM", "l", "x", "a"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["LREM", "missing", "x", "a"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["LREM", "l", "1"]), arity("lrem"));
+    assert_eq!(call(&mut raw, &["LREM", "l", "x", "a"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["LREM", "missing", "x", "a"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["LREM", "l", "1"]), resp_err(&arity("lrem")));
     // Removing the last elements deletes the key.
     assert_eq!(call(&mut raw, &["LREM", "l", "0", "b"]), ":1\r\n");
     assert_eq!(call(&mut raw, &["LREM", "l", "0", "d"]), ":1\r\n");
@@ -268,8 +255,8 @@ fn ltrim_keeps_a_range() {
 
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["LTRIM", "missing", "0", "1"]), "+OK\r\n");
-    assert_eq!(call(&mut raw, &["LTRIM", "l", "x", "1"]), NOT_INTEGER);
-    assert_eq!(call(&mut raw, &["LTRIM", "l", "0"]), arity("ltrim"));
+    assert_eq!(call(&mut raw, &["LTRIM", "l", "x", "1"]), resp_err(NOT_INTEGER));
+    assert_eq!(call(&mut raw, &["LTRIM", "l", "0"]), resp_err(&arity("ltrim")));
     // An empty range empties the list, and the key goes.
     assert_eq!(call(&mut raw, &["LTRIM", "l", "5", "1"]), "+OK\r\n");
     assert_eq!(call(&mut raw, &["LLEN", "l"]), ":0\r\n");
@@ -291,9 +278,9 @@ fn linsert_before_and_after() {
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["LINSERT", "l", "AFTER", "nope", "Z"]), ":-1\r\n");
     assert_eq!(call(&mut raw, &["LINSERT", "missing", "AFTER", "a", "Z"]), ":0\r\n");
-    assert_eq!(call(&mut raw, &["LINSERT", "l", "MIDDLE", "a", "Z"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["LINSERT", "missing", "MIDDLE", "a", "Z"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["LINSERT", "l", "AFTER", "a"]), arity("linsert"));
+    assert_eq!(call(&mut raw, &["LINSERT", "l", "MIDDLE", "a", "Z"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["LINSERT", "missing", "MIDDLE", "a", "Z"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["LINSERT", "l", "AFTER", "a"]), resp_err(&arity("linsert")));
     assert_eq!(call(&mut raw, &["LLEN", "l"]), ":6\r\n");
     assert_eq!(call(&mut raw, &["LLEN", "missing"]), ":0\r\n");
 }
@@ -347,15 +334,15 @@ fn lpos_rank_count_maxlen() {
         call(&mut raw, &["LPOS", "l", "c", "RANK", "-9223372036854775808"]),
         "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"
     );
-    assert_eq!(call(&mut raw, &["LPOS", "l", "c", "RANK", "x"]), NOT_INTEGER);
+    assert_eq!(call(&mut raw, &["LPOS", "l", "c", "RANK", "x"]), resp_err(NOT_INTEGER));
     assert_eq!(call(&mut raw, &["LPOS", "l", "c", "COUNT", "-1"]), "-ERR COUNT can't be negative\r\n");
     assert_eq!(call(&mut raw, &["LPOS", "l", "c", "COUNT", "x"]), "-ERR COUNT can't be negative\r\n");
     assert_eq!(call(&mut raw, &["LPOS", "l", "c", "MAXLEN", "-1"]), "-ERR MAXLEN can't be negative\r\n");
-    assert_eq!(call(&mut raw, &["LPOS", "l", "c", "RANK"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["LPOS", "l", "c", "FOO", "1"]), SYNTAX);
+    assert_eq!(call(&mut raw, &["LPOS", "l", "c", "RANK"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["LPOS", "l", "c", "FOO", "1"]), resp_err(SYNTAX));
     // Options are checked before the key.
-    assert_eq!(call(&mut raw, &["LPOS", "missing", "c", "FOO", "1"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["LPOS", "l"]), arity("lpos"));
+    assert_eq!(call(&mut raw, &["LPOS", "missing", "c", "FOO", "1"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["LPOS", "l"]), resp_err(&arity("lpos")));
 }
 
 #[test]
@@ -386,13 +373,13 @@ fn lmove_between_lists() {
     assert_eq!(call(&mut raw, &["LLEN", "dst"]), ":0\r\n");
     assert_deleted(&mut raw, "dst");
     assert_eq!(call(&mut raw, &["LLEN", "other"]), ":0\r\n");
-    assert_eq!(call(&mut raw, &["LMOVE", "src", "dst", "UP", "LEFT"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["LMOVE", "src", "dst", "LEFT", "DOWN"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["LMOVE", "missing", "dst", "UP", "LEFT"]), SYNTAX);
-    assert_eq!(call(&mut raw, &["LMOVE", "src", "dst", "LEFT"]), arity("lmove"));
+    assert_eq!(call(&mut raw, &["LMOVE", "src", "dst", "UP", "LEFT"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["LMOVE", "src", "dst", "LEFT", "DOWN"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["LMOVE", "missing", "dst", "UP", "LEFT"]), resp_err(SYNTAX));
+    assert_eq!(call(&mut raw, &["LMOVE", "src", "dst", "LEFT"]), resp_err(&arity("lmove")));
     // A string destination: WRONGTYPE, and the source keeps its element.
     assert_eq!(call(&mut raw, &["SET", "s", "x"]), "+OK\r\n");
-    assert_eq!(call(&mut raw, &["LMOVE", "src", "s", "LEFT", "LEFT"]), WRONGTYPE);
+    assert_eq!(call(&mut raw, &["LMOVE", "src", "s", "LEFT", "LEFT"]), resp_err(WRONGTYPE));
     assert_eq!(call(&mut raw, &["LLEN", "src"]), ":3\r\n");
     // A missing source answers Null before the destination's type is looked at.
     assert_eq!(call(&mut raw, &["LMOVE", "missing", "s", "LEFT", "LEFT"]), "$-1\r\n");

@@ -7,13 +7,8 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{RawConn, Server};
+use common::{call, RawConn, Server};
 use redis::Value;
-
-fn call(raw: &mut RawConn, args: &[&str]) -> String {
-    raw.send_cmd(args);
-    raw.read_reply_string()
-}
 
 /// One `name:value` field of an INFO text.
 fn info_field(info: &str, name: &str) -> Option<String> {
@@ -34,7 +29,7 @@ fn wait_for_exit(server: &mut Server) {
     }
 }
 
-fn bulk(v: &Value) -> String {
+fn reply_text(v: &Value) -> String {
     match v {
         Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
         Value::SimpleString(s) => s.clone(),
@@ -42,9 +37,9 @@ fn bulk(v: &Value) -> String {
     }
 }
 
-fn strings(v: &Value) -> Vec<String> {
+fn reply_texts(v: &Value) -> Vec<String> {
     match v {
-        Value::Array(items) | Value::Set(items) => items.iter().map(bulk).collect(),
+        Value::Array(items) | Value::Set(items) => items.iter().map(reply_text).collect(),
         other => panic!("not an array: {other:?}"),
     }
 }
@@ -63,28 +58,28 @@ fn command_count_info_list_and_getkeys() {
     assert_eq!(info[1], Value::Nil);
     let Value::Array(get) = &info[0] else { panic!("{:?}", info[0]) };
     assert_eq!(get.len(), 10);
-    assert_eq!(bulk(&get[0]), "get");
+    assert_eq!(reply_text(&get[0]), "get");
     assert_eq!(get[1], Value::Int(2));
-    assert_eq!(strings(&get[2]), ["readonly", "fast"]);
+    assert_eq!(reply_texts(&get[2]), ["readonly", "fast"]);
     assert_eq!(get[3..6], [Value::Int(1), Value::Int(1), Value::Int(1)]);
-    assert_eq!(strings(&get[6]), ["@read", "@string", "@fast"]);
+    assert_eq!(reply_texts(&get[6]), ["@read", "@string", "@fast"]);
 
     // Keyspace-wide and keyless commands have no key positions.
     let flushall: Vec<Value> = redis::cmd("COMMAND").arg("INFO").arg("FLUSHALL").query(&mut conn).unwrap();
     let Value::Array(f) = &flushall[0] else { panic!() };
     assert_eq!(f[3..6], [Value::Int(0), Value::Int(0), Value::Int(0)]);
-    assert_eq!(strings(&f[2]), ["write"]);
+    assert_eq!(reply_texts(&f[2]), ["write"]);
 
     // Containers list their subcommands, which can be asked for by name.
     let client: Vec<Value> = redis::cmd("COMMAND").arg("INFO").arg("client").query(&mut conn).unwrap();
     let Value::Array(c) = &client[0] else { panic!() };
     let Value::Array(subs) = &c[9] else { panic!("{:?}", c[9]) };
     let names: Vec<String> =
-        subs.iter().map(|s| if let Value::Array(e) = s { bulk(&e[0]) } else { panic!() }).collect();
+        subs.iter().map(|s| if let Value::Array(e) = s { reply_text(&e[0]) } else { panic!() }).collect();
     assert!(names.contains(&"client|list".to_owned()), "{names:?}");
     let sub: Vec<Value> = redis::cmd("COMMAND").arg("INFO").arg("config|set").query(&mut conn).unwrap();
     let Value::Array(s) = &sub[0] else { panic!("{:?}", sub[0]) };
-    assert_eq!((bulk(&s[0]), &s[1]), ("config|set".to_owned(), &Value::Int(-4)));
+    assert_eq!((reply_text(&s[0]), &s[1]), ("config|set".to_owned(), &Value::Int(-4)));
 
     let list: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut conn).unwrap();
     for name in ["get", "set", "ping", "config", "config|get", "client|kill", "command|docs"] {
@@ -155,8 +150,8 @@ fn command_docs_cover_every_command() {
     assert_eq!(entries.len() as i64, count);
     for (name, doc) in &entries {
         let Value::Map(fields) = doc else { panic!("{doc:?}") };
-        let keys: Vec<String> = fields.iter().map(|(k, _)| bulk(k)).collect();
-        assert!(keys.contains(&"summary".to_owned()) && keys.contains(&"group".to_owned()), "{}", bulk(name));
+        let keys: Vec<String> = fields.iter().map(|(k, _)| reply_text(k)).collect();
+        assert!(keys.contains(&"summary".to_owned()) && keys.contains(&"group".to_owned()), "{}", reply_text(name));
     }
 }
 

@@ -9,82 +9,18 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::Duration;
 
-use common::Server;
-use redis::{Connection, RedisResult, Value};
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-fn run(conn: &mut Connection, args: &[&str]) -> RedisResult<Value> {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(conn)
-}
-
-/// The reply, which must not be an error.
-fn q(conn: &mut Connection, args: &[&str]) -> Value {
-    run(conn, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// The error reply's full text (`CODE detail`), which must be an error.
-fn err(conn: &mut Connection, args: &[&str]) -> String {
-    match run(conn, args) {
-        Ok(v) => panic!("{args:?}: expected an error, got {v:?}"),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
-
-fn int(conn: &mut Connection, args: &[&str]) -> i64 {
-    match q(conn, args) {
-        Value::Int(i) => i,
-        v => panic!("{args:?}: expected an integer, got {v:?}"),
-    }
-}
-
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        v => panic!("expected a bulk string, got {v:?}"),
-    }
-}
-
-/// The members of an array (RESP2) reply, as strings in reply order.
-fn array(conn: &mut Connection, args: &[&str]) -> Vec<String> {
-    match q(conn, args) {
-        Value::Array(items) => items.iter().map(text).collect(),
-        v => panic!("{args:?}: expected an array, got {v:?}"),
-    }
-}
+use common::{arity, array, bulk, err, exists, int, run, strings, text, Server, WRONGTYPE};
+use redis::{Connection, Value};
 
 /// The members of an array or set reply, sorted (sets have no order).
 fn members(conn: &mut Connection, args: &[&str]) -> Vec<String> {
-    let items = match q(conn, args) {
+    let items = match run::<Value>(conn, args) {
         Value::Array(items) | Value::Set(items) => items,
         v => panic!("{args:?}: expected an array or set, got {v:?}"),
     };
     let mut out: Vec<String> = items.iter().map(text).collect();
     out.sort();
     out
-}
-
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-/// Whether `key` exists, told by GET alone: nil if absent, WRONGTYPE if it
-/// holds a collection.
-fn exists(conn: &mut Connection, key: &str) -> bool {
-    match run(conn, &["GET", key]) {
-        Ok(Value::Nil) => false,
-        Ok(_) => true,
-        Err(e) if e.code() == Some("WRONGTYPE") => true,
-        Err(e) => panic!("GET {key}: {e}"),
-    }
 }
 
 #[test]
@@ -105,7 +41,7 @@ fn sadd_srem_scard_sismember() {
     // Removing the last members deletes the key.
     assert_eq!(int(&mut c, &["SREM", "s", "b", "c", "d"]), 3);
     assert!(!exists(&mut c, "s"));
-    assert_eq!(q(&mut c, &["SMEMBERS", "s"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SMEMBERS", "s"]), Value::Array(vec![]));
     // Members are binary-safe.
     assert_eq!(int(&mut c, &["SADD", "bin", "", "a b", "\r\n"]), 3);
     assert_eq!(members(&mut c, &["SMEMBERS", "bin"]), strings(&["", "\r\n", "a b"]));
@@ -116,20 +52,23 @@ fn sadd_srem_scard_sismember() {
 fn smismember_answers_per_member() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s", "a", "b"]);
+    run::<Value>(&mut c, &["SADD", "s", "a", "b"]);
     assert_eq!(
-        q(&mut c, &["SMISMEMBER", "s", "b", "zz", "a"]),
+        run::<Value>(&mut c, &["SMISMEMBER", "s", "b", "zz", "a"]),
         Value::Array(vec![Value::Int(1), Value::Int(0), Value::Int(1)])
     );
-    assert_eq!(q(&mut c, &["SMISMEMBER", "missing", "a", "b"]), Value::Array(vec![Value::Int(0), Value::Int(0)]));
+    assert_eq!(
+        run::<Value>(&mut c, &["SMISMEMBER", "missing", "a", "b"]),
+        Value::Array(vec![Value::Int(0), Value::Int(0)])
+    );
 }
 
 #[test]
 fn every_set_command_refuses_other_types() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SET", "str", "x"]);
-    q(&mut c, &["SADD", "s", "a"]);
+    run::<Value>(&mut c, &["SET", "str", "x"]);
+    run::<Value>(&mut c, &["SADD", "s", "a"]);
     let cases: &[&[&str]] = &[
         &["SADD", "str", "a"],
         &["SREM", "str", "a"],
@@ -156,7 +95,7 @@ fn every_set_command_refuses_other_types() {
         assert_eq!(err(&mut c, args), WRONGTYPE, "{args:?}");
     }
     // Nothing was changed by the refused commands.
-    assert_eq!(q(&mut c, &["GET", "str"]), bulk("x"));
+    assert_eq!(run::<Value>(&mut c, &["GET", "str"]), bulk("x"));
     assert_eq!(members(&mut c, &["SMEMBERS", "s"]), strings(&["a"]));
     assert!(!exists(&mut c, "d"));
 }
@@ -188,7 +127,7 @@ fn wrong_arity_is_refused_with_the_command_name() {
     ];
     for args in cases {
         let name = args[0].to_ascii_lowercase();
-        assert_eq!(err(&mut c, args), format!("ERR wrong number of arguments for '{name}' command"), "{args:?}");
+        assert_eq!(err(&mut c, args), arity(&name), "{args:?}");
     }
 }
 
@@ -196,8 +135,8 @@ fn wrong_arity_is_refused_with_the_command_name() {
 fn spop_removes_what_it_returns() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s", "a", "b", "c", "d", "e"]);
-    let one = text(&q(&mut c, &["SPOP", "s"]));
+    run::<Value>(&mut c, &["SADD", "s", "a", "b", "c", "d", "e"]);
+    let one = text(&run::<Value>(&mut c, &["SPOP", "s"]));
     assert!(["a", "b", "c", "d", "e"].contains(&one.as_str()));
     assert_eq!(int(&mut c, &["SISMEMBER", "s", &one]), 0);
     let two = members(&mut c, &["SPOP", "s", "2"]);
@@ -207,7 +146,7 @@ fn spop_removes_what_it_returns() {
     for m in &two {
         assert_eq!(int(&mut c, &["SISMEMBER", "s", m]), 0);
     }
-    assert_eq!(q(&mut c, &["SPOP", "s", "0"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SPOP", "s", "0"]), Value::Array(vec![]));
     assert_eq!(int(&mut c, &["SCARD", "s"]), 2);
     // A count at or above the size takes everything and deletes the key.
     let rest = members(&mut c, &["SPOP", "s", "10"]);
@@ -216,11 +155,11 @@ fn spop_removes_what_it_returns() {
     all.insert(one);
     assert_eq!(all.len(), 5);
     assert!(!exists(&mut c, "s"));
-    assert_eq!(q(&mut c, &["SPOP", "s"]), Value::Nil);
-    assert_eq!(q(&mut c, &["SPOP", "s", "3"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SPOP", "s"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["SPOP", "s", "3"]), Value::Array(vec![]));
     // The last member popped alone deletes the key too.
-    q(&mut c, &["SADD", "t", "x"]);
-    assert_eq!(q(&mut c, &["SPOP", "t"]), bulk("x"));
+    run::<Value>(&mut c, &["SADD", "t", "x"]);
+    assert_eq!(run::<Value>(&mut c, &["SPOP", "t"]), bulk("x"));
     assert!(!exists(&mut c, "t"));
 }
 
@@ -228,7 +167,7 @@ fn spop_removes_what_it_returns() {
 fn spop_argument_errors() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s", "a"]);
+    run::<Value>(&mut c, &["SADD", "s", "a"]);
     for bad in ["-1", "x", "1.5"] {
         assert_eq!(err(&mut c, &["SPOP", "s", bad]), "ERR value is out of range, must be positive", "{bad}");
     }
@@ -240,9 +179,9 @@ fn spop_argument_errors() {
 fn srandmember_distinct_and_repeating() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s", "a", "b", "c", "d", "e"]);
+    run::<Value>(&mut c, &["SADD", "s", "a", "b", "c", "d", "e"]);
     let all = strings(&["a", "b", "c", "d", "e"]);
-    let one = text(&q(&mut c, &["SRANDMEMBER", "s"]));
+    let one = text(&run::<Value>(&mut c, &["SRANDMEMBER", "s"]));
     assert!(all.contains(&one));
     // A positive count: distinct members, at most the whole set.
     for _ in 0..20 {
@@ -258,21 +197,21 @@ fn srandmember_distinct_and_repeating() {
     assert_eq!(many.len(), 50);
     assert!(many.iter().all(|m| all.contains(m)));
     assert!(many.iter().collect::<BTreeSet<_>>().len() < 50, "50 picks of 5 members repeat");
-    q(&mut c, &["SADD", "one", "x"]);
+    run::<Value>(&mut c, &["SADD", "one", "x"]);
     assert_eq!(array(&mut c, &["SRANDMEMBER", "one", "-3"]), strings(&["x", "x", "x"]));
-    assert_eq!(q(&mut c, &["SRANDMEMBER", "s", "0"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SRANDMEMBER", "s", "0"]), Value::Array(vec![]));
     // Nothing is removed.
     assert_eq!(int(&mut c, &["SCARD", "s"]), 5);
-    assert_eq!(q(&mut c, &["SRANDMEMBER", "missing"]), Value::Nil);
-    assert_eq!(q(&mut c, &["SRANDMEMBER", "missing", "3"]), Value::Array(vec![]));
-    assert_eq!(q(&mut c, &["SRANDMEMBER", "missing", "-3"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SRANDMEMBER", "missing"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["SRANDMEMBER", "missing", "3"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SRANDMEMBER", "missing", "-3"]), Value::Array(vec![]));
 }
 
 #[test]
 fn srandmember_argument_errors() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s", "a"]);
+    run::<Value>(&mut c, &["SADD", "s", "a"]);
     assert_eq!(err(&mut c, &["SRANDMEMBER", "s", "x"]), "ERR value is not an integer or out of range");
     assert_eq!(err(&mut c, &["SRANDMEMBER", "s", "1", "2"]), "ERR syntax error");
     assert_eq!(
@@ -290,9 +229,9 @@ fn srandmember_argument_errors() {
 fn sinter_sunion_sdiff() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s1", "a", "b", "c", "d"]);
-    q(&mut c, &["SADD", "s2", "c", "d", "e"]);
-    q(&mut c, &["SADD", "s3", "d", "e", "f"]);
+    run::<Value>(&mut c, &["SADD", "s1", "a", "b", "c", "d"]);
+    run::<Value>(&mut c, &["SADD", "s2", "c", "d", "e"]);
+    run::<Value>(&mut c, &["SADD", "s3", "d", "e", "f"]);
     assert_eq!(members(&mut c, &["SINTER", "s1", "s2"]), strings(&["c", "d"]));
     assert_eq!(members(&mut c, &["SINTER", "s1", "s2", "s3"]), strings(&["d"]));
     assert_eq!(members(&mut c, &["SINTER", "s1"]), strings(&["a", "b", "c", "d"]));
@@ -306,7 +245,7 @@ fn sinter_sunion_sdiff() {
     assert_eq!(members(&mut c, &["SDIFF", "missing", "s1"]), Vec::<String>::new());
     assert_eq!(members(&mut c, &["SDIFF", "s1"]), strings(&["a", "b", "c", "d"]));
     // RESP2: a plain array.
-    assert!(matches!(q(&mut c, &["SINTER", "s1", "s2"]), Value::Array(_)));
+    assert!(matches!(run::<Value>(&mut c, &["SINTER", "s1", "s2"]), Value::Array(_)));
 }
 
 #[test]
@@ -316,7 +255,7 @@ fn set_operations_over_many_shards() {
     let mut c = server.conn();
     let keys: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
     for k in &keys {
-        q(&mut c, &["SADD", k, "common", k]);
+        run::<Value>(&mut c, &["SADD", k, "common", k]);
     }
     let mut args = vec!["SINTER"];
     args.extend(keys.iter().map(String::as_str));
@@ -333,8 +272,8 @@ fn set_operations_over_many_shards() {
 fn store_variants_overwrite_or_delete_the_destination() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s1", "a", "b", "c"]);
-    q(&mut c, &["SADD", "s2", "b", "c", "d"]);
+    run::<Value>(&mut c, &["SADD", "s1", "a", "b", "c"]);
+    run::<Value>(&mut c, &["SADD", "s2", "b", "c", "d"]);
     assert_eq!(int(&mut c, &["SINTERSTORE", "d", "s1", "s2"]), 2);
     assert_eq!(members(&mut c, &["SMEMBERS", "d"]), strings(&["b", "c"]));
     assert_eq!(int(&mut c, &["SUNIONSTORE", "d", "s1", "s2"]), 4);
@@ -345,7 +284,7 @@ fn store_variants_overwrite_or_delete_the_destination() {
     assert_eq!(int(&mut c, &["SUNIONSTORE", "s1", "s1", "s2"]), 4);
     assert_eq!(members(&mut c, &["SMEMBERS", "s1"]), strings(&["a", "b", "c", "d"]));
     // Any type is overwritten.
-    q(&mut c, &["SET", "str", "x"]);
+    run::<Value>(&mut c, &["SET", "str", "x"]);
     assert_eq!(int(&mut c, &["SINTERSTORE", "str", "s2"]), 3);
     assert_eq!(members(&mut c, &["SMEMBERS", "str"]), strings(&["b", "c", "d"]));
     // An empty result deletes the destination and answers 0.
@@ -354,13 +293,13 @@ fn store_variants_overwrite_or_delete_the_destination() {
         &["SDIFFSTORE", "str", "s2", "s1"],
         &["SUNIONSTORE", "d", "missing"],
     ] {
-        q(&mut c, &["SET", args[1], "x"]);
+        run::<Value>(&mut c, &["SET", args[1], "x"]);
         assert_eq!(int(&mut c, args), 0, "{args:?}");
         assert!(!exists(&mut c, args[1]), "{args:?}");
     }
     // A refused source leaves the destination alone.
-    q(&mut c, &["SET", "str", "x"]);
-    q(&mut c, &["SADD", "d", "keep"]);
+    run::<Value>(&mut c, &["SET", "str", "x"]);
+    run::<Value>(&mut c, &["SADD", "d", "keep"]);
     assert_eq!(err(&mut c, &["SUNIONSTORE", "d", "s1", "str"]), WRONGTYPE);
     assert_eq!(members(&mut c, &["SMEMBERS", "d"]), strings(&["keep"]));
 }
@@ -369,8 +308,8 @@ fn store_variants_overwrite_or_delete_the_destination() {
 fn store_variants_drop_the_destination_ttl() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s1", "a", "b"]);
-    q(&mut c, &["SET", "d", "x", "PX", "150"]);
+    run::<Value>(&mut c, &["SADD", "s1", "a", "b"]);
+    run::<Value>(&mut c, &["SET", "d", "x", "PX", "150"]);
     assert_eq!(int(&mut c, &["SUNIONSTORE", "d", "s1"]), 2);
     thread::sleep(Duration::from_millis(300));
     assert_eq!(int(&mut c, &["SCARD", "d"]), 2, "the new set has no TTL");
@@ -380,14 +319,14 @@ fn store_variants_drop_the_destination_ttl() {
 fn smove_moves_one_member() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "src", "a", "b"]);
-    q(&mut c, &["SADD", "dst", "x"]);
+    run::<Value>(&mut c, &["SADD", "src", "a", "b"]);
+    run::<Value>(&mut c, &["SADD", "dst", "x"]);
     assert_eq!(int(&mut c, &["SMOVE", "src", "dst", "a"]), 1);
     assert_eq!(members(&mut c, &["SMEMBERS", "src"]), strings(&["b"]));
     assert_eq!(members(&mut c, &["SMEMBERS", "dst"]), strings(&["a", "x"]));
     assert_eq!(int(&mut c, &["SMOVE", "src", "dst", "zz"]), 0);
     // Already in the destination: still moved out of the source.
-    q(&mut c, &["SADD", "dst", "b"]);
+    run::<Value>(&mut c, &["SADD", "dst", "b"]);
     assert_eq!(int(&mut c, &["SMOVE", "src", "dst", "b"]), 1);
     assert!(!exists(&mut c, "src"), "the source went with its last member");
     assert_eq!(members(&mut c, &["SMEMBERS", "dst"]), strings(&["a", "b", "x"]));
@@ -399,7 +338,7 @@ fn smove_moves_one_member() {
     assert_eq!(int(&mut c, &["SMOVE", "dst", "dst", "zz"]), 0);
     assert_eq!(members(&mut c, &["SMEMBERS", "dst"]), strings(&["a", "b"]));
     // An absent source is 0 even when the destination has the wrong type.
-    q(&mut c, &["SET", "str", "x"]);
+    run::<Value>(&mut c, &["SET", "str", "x"]);
     assert_eq!(int(&mut c, &["SMOVE", "missing", "str", "a"]), 0);
     assert_eq!(err(&mut c, &["SMOVE", "dst", "str", "zz"]), WRONGTYPE, "type checked before membership");
     assert_eq!(members(&mut c, &["SMEMBERS", "dst"]), strings(&["a", "b"]));
@@ -421,7 +360,7 @@ fn sscan_walks_the_whole_set() {
         loop {
             let mut a = vec!["SSCAN", "s", cursor.as_str()];
             a.extend_from_slice(opts);
-            let Value::Array(reply) = q(c, &a) else { panic!("SSCAN reply is an array") };
+            let Value::Array(reply) = run::<Value>(c, &a) else { panic!("SSCAN reply is an array") };
             assert_eq!(reply.len(), 2);
             cursor = text(&reply[0]);
             let Value::Array(items) = &reply[1] else { panic!("items are an array") };
@@ -443,14 +382,14 @@ fn sscan_walks_the_whole_set() {
     assert_eq!(matched, strings(&["m1", "m10", "m11", "m12", "m13", "m14", "m15", "m16", "m17", "m18", "m19"]));
     let (all, _) = scan_all(&mut c, &["match", "*"]);
     assert_eq!(all.len(), 40);
-    assert_eq!(q(&mut c, &["SSCAN", "missing", "0"]), Value::Array(vec![bulk("0"), Value::Array(vec![])]));
+    assert_eq!(run::<Value>(&mut c, &["SSCAN", "missing", "0"]), Value::Array(vec![bulk("0"), Value::Array(vec![])]));
 }
 
 #[test]
 fn sscan_argument_errors() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "s", "a"]);
+    run::<Value>(&mut c, &["SADD", "s", "a"]);
     assert_eq!(err(&mut c, &["SSCAN", "s", "x"]), "ERR invalid cursor");
     assert_eq!(err(&mut c, &["SSCAN", "s", "-1"]), "ERR invalid cursor");
     assert_eq!(err(&mut c, &["SSCAN", "s", "0", "COUNT", "0"]), "ERR syntax error");
@@ -460,7 +399,7 @@ fn sscan_argument_errors() {
     assert_eq!(err(&mut c, &["SSCAN", "s", "0", "foo", "bar"]), "ERR syntax error");
     // As in Redis, an absent key answers before the options are checked.
     assert_eq!(
-        q(&mut c, &["SSCAN", "missing", "0", "COUNT", "0"]),
+        run::<Value>(&mut c, &["SSCAN", "missing", "0", "COUNT", "0"]),
         Value::Array(vec![bulk("0"), Value::Array(vec![])])
     );
 }
@@ -469,7 +408,7 @@ fn sscan_argument_errors() {
 fn set_commands_inside_multi() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SADD", "a", "1", "2"]);
+    run::<Value>(&mut c, &["SADD", "a", "1", "2"]);
     let reply: Vec<Value> = redis::pipe()
         .atomic()
         .cmd("SMOVE")
@@ -506,8 +445,8 @@ fn redis_cli_sees_sets() {
 fn resp3_whole_sets_are_sets() {
     let server = Server::start();
     let mut c = server.conn_resp3();
-    q(&mut c, &["SADD", "s1", "a", "b"]);
-    q(&mut c, &["SADD", "s2", "b", "c"]);
+    run::<Value>(&mut c, &["SADD", "s1", "a", "b"]);
+    run::<Value>(&mut c, &["SADD", "s2", "b", "c"]);
     let set = |v: &[&str]| v.iter().map(|s| bulk(s)).collect::<Vec<_>>();
     let sorted = |v: Value| match v {
         Value::Set(mut items) => {
@@ -516,30 +455,30 @@ fn resp3_whole_sets_are_sets() {
         }
         v => panic!("expected a RESP3 set, got {v:?}"),
     };
-    assert_eq!(sorted(q(&mut c, &["SMEMBERS", "s1"])), Value::Set(set(&["a", "b"])));
-    assert_eq!(sorted(q(&mut c, &["SINTER", "s1", "s2"])), Value::Set(set(&["b"])));
-    assert_eq!(sorted(q(&mut c, &["SUNION", "s1", "s2"])), Value::Set(set(&["a", "b", "c"])));
-    assert_eq!(sorted(q(&mut c, &["SDIFF", "s1", "s2"])), Value::Set(set(&["a"])));
-    assert_eq!(q(&mut c, &["SMEMBERS", "missing"]), Value::Set(vec![]));
-    assert_eq!(q(&mut c, &["SINTER", "s1", "missing"]), Value::Set(vec![]));
+    assert_eq!(sorted(run::<Value>(&mut c, &["SMEMBERS", "s1"])), Value::Set(set(&["a", "b"])));
+    assert_eq!(sorted(run::<Value>(&mut c, &["SINTER", "s1", "s2"])), Value::Set(set(&["b"])));
+    assert_eq!(sorted(run::<Value>(&mut c, &["SUNION", "s1", "s2"])), Value::Set(set(&["a", "b", "c"])));
+    assert_eq!(sorted(run::<Value>(&mut c, &["SDIFF", "s1", "s2"])), Value::Set(set(&["a"])));
+    assert_eq!(run::<Value>(&mut c, &["SMEMBERS", "missing"]), Value::Set(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SINTER", "s1", "missing"]), Value::Set(vec![]));
     // SPOP with a count: a set, also when empty.
-    assert_eq!(q(&mut c, &["SPOP", "missing", "2"]), Value::Set(vec![]));
-    assert_eq!(q(&mut c, &["SPOP", "s1", "0"]), Value::Set(vec![]));
-    assert!(matches!(q(&mut c, &["SPOP", "s2", "1"]), Value::Set(ref v) if v.len() == 1));
-    assert!(matches!(q(&mut c, &["SPOP", "s1", "5"]), Value::Set(ref v) if v.len() == 2));
+    assert_eq!(run::<Value>(&mut c, &["SPOP", "missing", "2"]), Value::Set(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SPOP", "s1", "0"]), Value::Set(vec![]));
+    assert!(matches!(run::<Value>(&mut c, &["SPOP", "s2", "1"]), Value::Set(ref v) if v.len() == 1));
+    assert!(matches!(run::<Value>(&mut c, &["SPOP", "s1", "5"]), Value::Set(ref v) if v.len() == 2));
     // SPOP without a count and SRANDMEMBER's nulls are RESP3 nulls.
-    assert_eq!(q(&mut c, &["SPOP", "missing"]), Value::Nil);
-    assert_eq!(q(&mut c, &["SRANDMEMBER", "missing"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["SPOP", "missing"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["SRANDMEMBER", "missing"]), Value::Nil);
 }
 
 #[test]
 fn resp3_srandmember_with_count_is_an_array() {
     let server = Server::start();
     let mut c = server.conn_resp3();
-    q(&mut c, &["SADD", "s", "a", "b", "c"]);
-    assert!(matches!(q(&mut c, &["SRANDMEMBER", "s", "2"]), Value::Array(ref v) if v.len() == 2));
-    assert!(matches!(q(&mut c, &["SRANDMEMBER", "s", "-5"]), Value::Array(ref v) if v.len() == 5));
-    assert_eq!(q(&mut c, &["SRANDMEMBER", "missing", "2"]), Value::Array(vec![]));
-    assert_eq!(q(&mut c, &["SMISMEMBER", "s", "a", "z"]), Value::Array(vec![Value::Int(1), Value::Int(0)]));
-    assert_eq!(q(&mut c, &["SSCAN", "missing", "0"]), Value::Array(vec![bulk("0"), Value::Array(vec![])]));
+    run::<Value>(&mut c, &["SADD", "s", "a", "b", "c"]);
+    assert!(matches!(run::<Value>(&mut c, &["SRANDMEMBER", "s", "2"]), Value::Array(ref v) if v.len() == 2));
+    assert!(matches!(run::<Value>(&mut c, &["SRANDMEMBER", "s", "-5"]), Value::Array(ref v) if v.len() == 5));
+    assert_eq!(run::<Value>(&mut c, &["SRANDMEMBER", "missing", "2"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["SMISMEMBER", "s", "a", "z"]), Value::Array(vec![Value::Int(1), Value::Int(0)]));
+    assert_eq!(run::<Value>(&mut c, &["SSCAN", "missing", "0"]), Value::Array(vec![bulk("0"), Value::Array(vec![])]));
 }

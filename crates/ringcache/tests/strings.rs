@@ -10,36 +10,12 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Server;
-use redis::{Connection, FromRedisValue, Value};
-
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// Runs a command that must succeed.
-fn run<T: FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
-    cmd(args).query(conn).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// Runs a command that must fail, returning the error line ("ERR ...").
-fn err(conn: &mut Connection, args: &[&str]) -> String {
-    match cmd(args).query::<Value>(conn) {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
+use common::{call, err, run, Server, NOT_FLOAT, NOT_INTEGER, SYNTAX};
+use redis::{Connection, Value};
 
 fn get(conn: &mut Connection, key: &str) -> Option<String> {
     run(conn, &["GET", key])
 }
-
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
 
 #[test]
 fn setnx_sets_only_a_missing_key() {
@@ -253,9 +229,9 @@ fn incrbyfloat_adds_and_formats_like_redis() {
     assert!((99..=100).contains(&run::<i64>(&mut c, &["TTL", "h"])), "INCRBYFLOAT keeps the TTL");
 
     run::<()>(&mut c, &["SET", "s", "abc"]);
-    assert_eq!(err(&mut c, &["INCRBYFLOAT", "s", "1"]), "ERR value is not a valid float");
-    assert_eq!(err(&mut c, &["INCRBYFLOAT", "h", "x"]), "ERR value is not a valid float");
-    assert_eq!(err(&mut c, &["INCRBYFLOAT", "h", "nan"]), "ERR value is not a valid float");
+    assert_eq!(err(&mut c, &["INCRBYFLOAT", "s", "1"]), NOT_FLOAT);
+    assert_eq!(err(&mut c, &["INCRBYFLOAT", "h", "x"]), NOT_FLOAT);
+    assert_eq!(err(&mut c, &["INCRBYFLOAT", "h", "nan"]), NOT_FLOAT);
     assert_eq!(err(&mut c, &["INCRBYFLOAT", "h", "inf"]), "ERR increment would produce NaN or Infinity");
     assert_eq!(get(&mut c, "h").as_deref(), Some("3"));
 }
@@ -393,17 +369,13 @@ fn redis_cli_sees_string_replies() {
 fn resp2_reply_bytes() {
     let server = Server::start();
     let mut raw = server.raw();
-    let mut ask = |args: &[&str]| {
-        raw.send_cmd(args);
-        raw.read_reply_string()
-    };
-    assert_eq!(ask(&["SETNX", "k", "a"]), ":1\r\n");
-    assert_eq!(ask(&["MGET", "k", "nokey"]), "*2\r\n$1\r\na\r\n$-1\r\n");
-    assert_eq!(ask(&["GETEX", "nokey"]), "$-1\r\n");
-    assert_eq!(ask(&["INCRBYFLOAT", "f", "1.5"]), "$3\r\n1.5\r\n");
-    assert_eq!(ask(&["GETRANGE", "nokey", "0", "-1"]), "$0\r\n\r\n");
-    assert_eq!(ask(&["MSET", "a", "1"]), "+OK\r\n");
-    assert_eq!(ask(&["INCR", "k"]), "-ERR value is not an integer or out of range\r\n");
+    assert_eq!(call(&mut raw, &["SETNX", "k", "a"]), ":1\r\n");
+    assert_eq!(call(&mut raw, &["MGET", "k", "nokey"]), "*2\r\n$1\r\na\r\n$-1\r\n");
+    assert_eq!(call(&mut raw, &["GETEX", "nokey"]), "$-1\r\n");
+    assert_eq!(call(&mut raw, &["INCRBYFLOAT", "f", "1.5"]), "$3\r\n1.5\r\n");
+    assert_eq!(call(&mut raw, &["GETRANGE", "nokey", "0", "-1"]), "$0\r\n\r\n");
+    assert_eq!(call(&mut raw, &["MSET", "a", "1"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["INCR", "k"]), "-ERR value is not an integer or out of range\r\n");
 }
 
 #[test]
@@ -422,6 +394,5 @@ fn resp3_clients_get_redis_reply_types() {
     let mut raw = server.raw();
     raw.send_cmd(&["HELLO", "3"]);
     raw.read_reply();
-    raw.send_cmd(&["GETEX", "nokey"]);
-    assert_eq!(raw.read_reply_string(), "_\r\n");
+    assert_eq!(call(&mut raw, &["GETEX", "nokey"]), "_\r\n");
 }

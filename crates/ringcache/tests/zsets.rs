@@ -5,78 +5,13 @@
 
 mod common;
 
-use common::Server;
-use redis::{Connection, RedisResult, Value};
+use common::{
+    arity, array, bulk, err, exists, int, run, strings, text, Server, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE,
+};
+use redis::{Connection, Value};
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_FLOAT: &str = "ERR value is not a valid float";
-const NOT_INT: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
 const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
 const LEX_INVALID: &str = "ERR min or max not valid string range item";
-
-fn run(conn: &mut Connection, args: &[&str]) -> RedisResult<Value> {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(conn)
-}
-
-/// The reply, which must not be an error.
-fn q(conn: &mut Connection, args: &[&str]) -> Value {
-    run(conn, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// The error reply's full text (`CODE detail`), which must be an error.
-fn err(conn: &mut Connection, args: &[&str]) -> String {
-    match run(conn, args) {
-        Ok(v) => panic!("{args:?}: expected an error, got {v:?}"),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
-
-fn int(conn: &mut Connection, args: &[&str]) -> i64 {
-    match q(conn, args) {
-        Value::Int(i) => i,
-        v => panic!("{args:?}: expected an integer, got {v:?}"),
-    }
-}
-
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        v => panic!("expected a bulk string, got {v:?}"),
-    }
-}
-
-/// A flat RESP2 array reply as strings (members, and scores as RESP2 sends
-/// them: bulk strings).
-fn flat(conn: &mut Connection, args: &[&str]) -> Vec<String> {
-    match q(conn, args) {
-        Value::Array(items) => items.iter().map(text).collect(),
-        v => panic!("{args:?}: expected an array, got {v:?}"),
-    }
-}
-
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-/// Whether `key` exists, told by GET alone: nil if absent, WRONGTYPE if it
-/// holds a collection.
-fn exists(conn: &mut Connection, key: &str) -> bool {
-    match run(conn, &["GET", key]) {
-        Ok(Value::Nil) => false,
-        Ok(_) => true,
-        Err(e) if e.code() == Some("WRONGTYPE") => true,
-        Err(e) => panic!("GET {key}: {e}"),
-    }
-}
 
 /// z = a:1 b:2 c:3 d:4
 fn abcd(c: &mut Connection) {
@@ -90,17 +25,17 @@ fn zadd_adds_updates_and_orders() {
     assert_eq!(int(&mut c, &["ZADD", "z", "2", "b", "1", "a", "2", "c"]), 3);
     assert_eq!(int(&mut c, &["ZADD", "z", "3", "a", "5", "new"]), 1, "updates are not counted without CH");
     assert_eq!(
-        flat(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        array(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
         strings(&["b", "2", "c", "2", "a", "3", "new", "5"])
     );
     assert_eq!(int(&mut c, &["ZCARD", "z"]), 4);
     // Equal scores order by member bytes; -0 is 0.
     assert_eq!(int(&mut c, &["ZADD", "e", "0", "b", "-0", "a", "0", "B"]), 3);
-    assert_eq!(flat(&mut c, &["ZRANGE", "e", "0", "-1", "WITHSCORES"]), strings(&["B", "0", "a", "0", "b", "0"]));
+    assert_eq!(array(&mut c, &["ZRANGE", "e", "0", "-1", "WITHSCORES"]), strings(&["B", "0", "a", "0", "b", "0"]));
     // Scores in every accepted spelling.
     assert_eq!(int(&mut c, &["ZADD", "f", "-inf", "lo", "+inf", "hi", "1e3", "k", "1.5", "h", "-0.25", "n"]), 5);
     assert_eq!(
-        flat(&mut c, &["ZRANGE", "f", "0", "-1", "WITHSCORES"]),
+        array(&mut c, &["ZRANGE", "f", "0", "-1", "WITHSCORES"]),
         strings(&["lo", "-inf", "n", "-0.25", "h", "1.5", "k", "1000", "hi", "inf"])
     );
 }
@@ -112,24 +47,24 @@ fn zadd_options() {
     abcd(&mut c);
     // NX: only new members.
     assert_eq!(int(&mut c, &["ZADD", "z", "NX", "10", "a", "5", "e"]), 1);
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "a"]), bulk("1"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "a"]), bulk("1"));
     // XX: only existing members, never creates.
     assert_eq!(int(&mut c, &["ZADD", "z", "XX", "10", "a", "6", "f"]), 0);
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "a"]), bulk("10"));
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "f"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "a"]), bulk("10"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "f"]), Value::Nil);
     assert_eq!(int(&mut c, &["ZADD", "fresh", "XX", "1", "a"]), 0);
     assert!(!exists(&mut c, "fresh"));
     // CH counts updates too.
     assert_eq!(int(&mut c, &["ZADD", "z", "CH", "11", "a", "2", "b", "7", "g"]), 2);
     // GT / LT: only moves in one direction; new members are still added.
     assert_eq!(int(&mut c, &["ZADD", "z", "GT", "CH", "1", "a", "20", "b", "8", "h"]), 2);
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "a"]), bulk("11"));
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "b"]), bulk("20"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "a"]), bulk("11"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "b"]), bulk("20"));
     assert_eq!(int(&mut c, &["ZADD", "z", "lt", "ch", "1", "a", "30", "b"]), 1);
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "a"]), bulk("1"));
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "b"]), bulk("20"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "a"]), bulk("1"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "b"]), bulk("20"));
     assert_eq!(int(&mut c, &["ZADD", "z", "XX", "GT", "CH", "50", "a", "1", "zz"]), 1);
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "zz"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "zz"]), Value::Nil);
 }
 
 #[test]
@@ -137,26 +72,30 @@ fn zadd_incr_and_zincrby() {
     let server = Server::start();
     let mut c = server.conn();
     // RESP2: the new score as a bulk string.
-    assert_eq!(q(&mut c, &["ZADD", "z", "INCR", "1.5", "a"]), bulk("1.5"));
-    assert_eq!(q(&mut c, &["ZADD", "z", "INCR", "1", "a"]), bulk("2.5"));
-    assert_eq!(q(&mut c, &["ZINCRBY", "z", "-0.5", "a"]), bulk("2"));
-    assert_eq!(q(&mut c, &["ZINCRBY", "z", "3", "new"]), bulk("3"));
-    assert_eq!(q(&mut c, &["ZADD", "z", "INCR", "0", "a"]), bulk("2"), "a zero increment is still an answer");
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "INCR", "1.5", "a"]), bulk("1.5"));
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "INCR", "1", "a"]), bulk("2.5"));
+    assert_eq!(run::<Value>(&mut c, &["ZINCRBY", "z", "-0.5", "a"]), bulk("2"));
+    assert_eq!(run::<Value>(&mut c, &["ZINCRBY", "z", "3", "new"]), bulk("3"));
+    assert_eq!(
+        run::<Value>(&mut c, &["ZADD", "z", "INCR", "0", "a"]),
+        bulk("2"),
+        "a zero increment is still an answer"
+    );
     // Blocked by NX / XX / GT / LT: nil, and nothing changes.
-    assert_eq!(q(&mut c, &["ZADD", "z", "NX", "INCR", "1", "a"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZADD", "z", "XX", "INCR", "1", "nope"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZADD", "z", "GT", "INCR", "-1", "a"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZADD", "z", "LT", "INCR", "1", "a"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZADD", "z", "LT", "INCR", "-1", "a"]), bulk("1"));
-    assert_eq!(q(&mut c, &["ZADD", "missing", "XX", "INCR", "1", "a"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "NX", "INCR", "1", "a"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "XX", "INCR", "1", "nope"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "GT", "INCR", "-1", "a"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "LT", "INCR", "1", "a"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "LT", "INCR", "-1", "a"]), bulk("1"));
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "missing", "XX", "INCR", "1", "a"]), Value::Nil);
     assert!(!exists(&mut c, "missing"));
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "a"]), bulk("1"));
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "nope"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "a"]), bulk("1"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "nope"]), Value::Nil);
     // inf + -inf is NaN: refused, the score stays.
-    assert_eq!(q(&mut c, &["ZINCRBY", "z", "+inf", "a"]), bulk("inf"));
+    assert_eq!(run::<Value>(&mut c, &["ZINCRBY", "z", "+inf", "a"]), bulk("inf"));
     assert_eq!(err(&mut c, &["ZINCRBY", "z", "-inf", "a"]), "ERR resulting score is not a number (NaN)");
     assert_eq!(err(&mut c, &["ZADD", "z", "INCR", "-inf", "a"]), "ERR resulting score is not a number (NaN)");
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "a"]), bulk("inf"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "a"]), bulk("inf"));
     // ZINCRBY parses like ZADD INCR: an option word in its place is an option.
     assert_eq!(err(&mut c, &["ZINCRBY", "z", "NX", "a"]), SYNTAX);
     assert_eq!(err(&mut c, &["ZINCRBY", "z", "x", "a"]), NOT_FLOAT);
@@ -189,7 +128,7 @@ fn zadd_errors() {
         assert_eq!(err(&mut c, args), *want, "{args:?}");
     }
     // A bad score anywhere means nothing is added.
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "b"]), bulk("2"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "b"]), bulk("2"));
     assert_eq!(int(&mut c, &["ZCARD", "z"]), 4);
 }
 
@@ -197,7 +136,7 @@ fn zadd_errors() {
 fn every_zset_command_refuses_other_types() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["SET", "str", "x"]);
+    run::<Value>(&mut c, &["SET", "str", "x"]);
     let cases: &[&[&str]] = &[
         &["ZADD", "str", "1", "a"],
         &["ZADD", "str", "XX", "1", "a"],
@@ -225,9 +164,9 @@ fn every_zset_command_refuses_other_types() {
     for args in cases {
         assert_eq!(err(&mut c, args), WRONGTYPE, "{args:?}");
     }
-    q(&mut c, &["SADD", "set", "a"]);
+    run::<Value>(&mut c, &["SADD", "set", "a"]);
     assert_eq!(err(&mut c, &["ZCARD", "set"]), WRONGTYPE);
-    assert_eq!(q(&mut c, &["GET", "str"]), bulk("x"));
+    assert_eq!(run::<Value>(&mut c, &["GET", "str"]), bulk("x"));
 }
 
 #[test]
@@ -259,7 +198,7 @@ fn wrong_arity_is_refused_with_the_command_name() {
     ];
     for args in cases {
         let name = args[0].to_ascii_lowercase();
-        assert_eq!(err(&mut c, args), format!("ERR wrong number of arguments for '{name}' command"), "{args:?}");
+        assert_eq!(err(&mut c, args), arity(&name), "{args:?}");
     }
 }
 
@@ -268,11 +207,14 @@ fn zrem_zscore_zmscore_zcard() {
     let server = Server::start();
     let mut c = server.conn();
     abcd(&mut c);
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "c"]), bulk("3"));
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "zz"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZSCORE", "missing", "a"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZMSCORE", "z", "a", "zz", "d"]), Value::Array(vec![bulk("1"), Value::Nil, bulk("4")]));
-    assert_eq!(q(&mut c, &["ZMSCORE", "missing", "a", "b"]), Value::Array(vec![Value::Nil, Value::Nil]));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "c"]), bulk("3"));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "zz"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "missing", "a"]), Value::Nil);
+    assert_eq!(
+        run::<Value>(&mut c, &["ZMSCORE", "z", "a", "zz", "d"]),
+        Value::Array(vec![bulk("1"), Value::Nil, bulk("4")])
+    );
+    assert_eq!(run::<Value>(&mut c, &["ZMSCORE", "missing", "a", "b"]), Value::Array(vec![Value::Nil, Value::Nil]));
     assert_eq!(int(&mut c, &["ZREM", "z", "a", "zz", "a"]), 1);
     assert_eq!(int(&mut c, &["ZREM", "missing", "a"]), 0);
     assert_eq!(int(&mut c, &["ZCARD", "z"]), 3);
@@ -286,7 +228,7 @@ fn zcount_ranges() {
     let server = Server::start();
     let mut c = server.conn();
     abcd(&mut c);
-    q(&mut c, &["ZADD", "z", "-inf", "lo", "+inf", "hi"]);
+    run::<Value>(&mut c, &["ZADD", "z", "-inf", "lo", "+inf", "hi"]);
     let cases: &[(&str, &str, i64)] = &[
         ("-inf", "+inf", 6),
         ("(-inf", "(+inf", 4),
@@ -339,14 +281,14 @@ fn zrange_by_rank() {
     for (range, want) in cases {
         let mut args = vec!["ZRANGE", "z"];
         args.extend_from_slice(range);
-        assert_eq!(flat(&mut c, &args), strings(want), "{args:?}");
+        assert_eq!(array(&mut c, &args), strings(want), "{args:?}");
     }
-    assert_eq!(flat(&mut c, &["ZREVRANGE", "z", "0", "1", "WITHSCORES"]), strings(&["d", "4", "c", "3"]));
-    assert_eq!(flat(&mut c, &["ZREVRANGE", "z", "-1", "-1"]), strings(&["a"]));
-    assert_eq!(q(&mut c, &["ZRANGE", "missing", "0", "-1"]), Value::Array(vec![]));
-    assert_eq!(err(&mut c, &["ZRANGE", "z", "a", "1"]), NOT_INT);
-    assert_eq!(err(&mut c, &["ZRANGE", "z", "0", "1.5"]), NOT_INT);
-    assert_eq!(err(&mut c, &["ZREVRANGE", "z", "0", "x"]), NOT_INT);
+    assert_eq!(array(&mut c, &["ZREVRANGE", "z", "0", "1", "WITHSCORES"]), strings(&["d", "4", "c", "3"]));
+    assert_eq!(array(&mut c, &["ZREVRANGE", "z", "-1", "-1"]), strings(&["a"]));
+    assert_eq!(run::<Value>(&mut c, &["ZRANGE", "missing", "0", "-1"]), Value::Array(vec![]));
+    assert_eq!(err(&mut c, &["ZRANGE", "z", "a", "1"]), NOT_INTEGER);
+    assert_eq!(err(&mut c, &["ZRANGE", "z", "0", "1.5"]), NOT_INTEGER);
+    assert_eq!(err(&mut c, &["ZREVRANGE", "z", "0", "x"]), NOT_INTEGER);
 }
 
 #[test]
@@ -375,20 +317,20 @@ fn zrange_by_score() {
         (&["ZREVRANGEBYSCORE", "z", "1", "3"], &[]),
     ];
     for (args, want) in cases {
-        assert_eq!(flat(&mut c, args), strings(want), "{args:?}");
+        assert_eq!(array(&mut c, args), strings(want), "{args:?}");
     }
-    assert_eq!(q(&mut c, &["ZRANGEBYSCORE", "missing", "0", "1"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["ZRANGEBYSCORE", "missing", "0", "1"]), Value::Array(vec![]));
     assert_eq!(err(&mut c, &["ZRANGEBYSCORE", "z", "x", "1"]), RANGE_NOT_FLOAT);
     assert_eq!(err(&mut c, &["ZRANGE", "z", "0", "x", "BYSCORE"]), RANGE_NOT_FLOAT);
     assert_eq!(err(&mut c, &["ZREVRANGEBYSCORE", "z", "(", "nan"]), RANGE_NOT_FLOAT);
-    assert_eq!(err(&mut c, &["ZRANGEBYSCORE", "z", "0", "1", "LIMIT", "x", "1"]), NOT_INT);
+    assert_eq!(err(&mut c, &["ZRANGEBYSCORE", "z", "0", "1", "LIMIT", "x", "1"]), NOT_INTEGER);
 }
 
 #[test]
 fn zrange_by_lex() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e"]);
+    run::<Value>(&mut c, &["ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e"]);
     let cases: &[(&[&str], &[&str])] = &[
         (&["-", "+"], &["a", "b", "c", "d", "e"]),
         (&["[b", "(d"], &["b", "c"]),
@@ -410,12 +352,12 @@ fn zrange_by_lex() {
         let mut args = vec!["ZRANGE", "l"];
         args.extend_from_slice(range);
         args.push("BYLEX");
-        assert_eq!(flat(&mut c, &args), strings(want), "{args:?}");
+        assert_eq!(array(&mut c, &args), strings(want), "{args:?}");
     }
     for (min, max) in [("a", "+"), ("-", "c"), ("-a", "+"), ("", "+"), ("[a", "++")] {
         assert_eq!(err(&mut c, &["ZRANGE", "l", min, max, "BYLEX"]), LEX_INVALID, "{min} {max}");
     }
-    assert_eq!(q(&mut c, &["ZRANGE", "missing", "-", "+", "BYLEX"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["ZRANGE", "missing", "-", "+", "BYLEX"]), Value::Array(vec![]));
 }
 
 #[test]
@@ -463,17 +405,20 @@ fn zrank_and_zrevrank() {
     assert_eq!(int(&mut c, &["ZRANK", "z", "d"]), 3);
     assert_eq!(int(&mut c, &["ZREVRANK", "z", "a"]), 3);
     assert_eq!(int(&mut c, &["ZREVRANK", "z", "d"]), 0);
-    assert_eq!(q(&mut c, &["ZRANK", "z", "zz"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZRANK", "missing", "a"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZRANK", "z", "zz"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZRANK", "missing", "a"]), Value::Nil);
     // Redis 7.2's WITHSCORE.
-    assert_eq!(q(&mut c, &["ZRANK", "z", "c", "WITHSCORE"]), Value::Array(vec![Value::Int(2), bulk("3")]));
-    assert_eq!(q(&mut c, &["ZREVRANK", "z", "c", "withscore"]), Value::Array(vec![Value::Int(1), bulk("3")]));
-    assert_eq!(q(&mut c, &["ZRANK", "z", "zz", "WITHSCORE"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZREVRANK", "missing", "a", "WITHSCORE"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZRANK", "z", "c", "WITHSCORE"]), Value::Array(vec![Value::Int(2), bulk("3")]));
+    assert_eq!(
+        run::<Value>(&mut c, &["ZREVRANK", "z", "c", "withscore"]),
+        Value::Array(vec![Value::Int(1), bulk("3")])
+    );
+    assert_eq!(run::<Value>(&mut c, &["ZRANK", "z", "zz", "WITHSCORE"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZREVRANK", "missing", "a", "WITHSCORE"]), Value::Nil);
     assert_eq!(err(&mut c, &["ZRANK", "z", "a", "WITHSCORES"]), SYNTAX);
     assert_eq!(err(&mut c, &["ZREVRANK", "z", "a", "foo"]), SYNTAX);
     // Ties rank by member.
-    q(&mut c, &["ZADD", "t", "1", "b", "1", "a", "1", "c"]);
+    run::<Value>(&mut c, &["ZADD", "t", "1", "b", "1", "a", "1", "c"]);
     assert_eq!(int(&mut c, &["ZRANK", "t", "c"]), 2);
     assert_eq!(int(&mut c, &["ZREVRANK", "t", "c"]), 0);
 }
@@ -483,18 +428,18 @@ fn zpopmin_and_zpopmax() {
     let server = Server::start();
     let mut c = server.conn();
     abcd(&mut c);
-    q(&mut c, &["ZADD", "z", "5", "e"]);
-    assert_eq!(flat(&mut c, &["ZPOPMIN", "z"]), strings(&["a", "1"]));
-    assert_eq!(flat(&mut c, &["ZPOPMAX", "z"]), strings(&["e", "5"]));
-    assert_eq!(flat(&mut c, &["ZPOPMIN", "z", "2"]), strings(&["b", "2", "c", "3"]));
-    assert_eq!(q(&mut c, &["ZPOPMIN", "z", "0"]), Value::Array(vec![]));
+    run::<Value>(&mut c, &["ZADD", "z", "5", "e"]);
+    assert_eq!(array(&mut c, &["ZPOPMIN", "z"]), strings(&["a", "1"]));
+    assert_eq!(array(&mut c, &["ZPOPMAX", "z"]), strings(&["e", "5"]));
+    assert_eq!(array(&mut c, &["ZPOPMIN", "z", "2"]), strings(&["b", "2", "c", "3"]));
+    assert_eq!(run::<Value>(&mut c, &["ZPOPMIN", "z", "0"]), Value::Array(vec![]));
     assert_eq!(int(&mut c, &["ZCARD", "z"]), 1);
-    assert_eq!(flat(&mut c, &["ZPOPMAX", "z", "10"]), strings(&["d", "4"]));
+    assert_eq!(array(&mut c, &["ZPOPMAX", "z", "10"]), strings(&["d", "4"]));
     assert!(!exists(&mut c, "z"));
-    assert_eq!(q(&mut c, &["ZPOPMIN", "z"]), Value::Array(vec![]));
-    assert_eq!(q(&mut c, &["ZPOPMAX", "z", "3"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["ZPOPMIN", "z"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["ZPOPMAX", "z", "3"]), Value::Array(vec![]));
     abcd(&mut c);
-    assert_eq!(flat(&mut c, &["ZPOPMAX", "z", "2"]), strings(&["d", "4", "c", "3"]));
+    assert_eq!(array(&mut c, &["ZPOPMAX", "z", "2"]), strings(&["d", "4", "c", "3"]));
     for bad in ["-1", "x"] {
         assert_eq!(err(&mut c, &["ZPOPMIN", "z", bad]), "ERR value is out of range, must be positive", "{bad}");
     }
@@ -506,21 +451,21 @@ fn zpopmin_and_zpopmax() {
 fn zremrangebyrank_and_zremrangebyscore() {
     let server = Server::start();
     let mut c = server.conn();
-    q(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f"]);
+    run::<Value>(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f"]);
     assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "z", "0", "0"]), 1);
     assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "z", "-1", "-1"]), 1);
     assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "z", "10", "20"]), 0);
     assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "z", "2", "1"]), 0);
-    assert_eq!(flat(&mut c, &["ZRANGE", "z", "0", "-1"]), strings(&["b", "c", "d", "e"]));
+    assert_eq!(array(&mut c, &["ZRANGE", "z", "0", "-1"]), strings(&["b", "c", "d", "e"]));
     assert_eq!(int(&mut c, &["ZREMRANGEBYSCORE", "z", "(2", "3"]), 1);
     assert_eq!(int(&mut c, &["ZREMRANGEBYSCORE", "z", "10", "1"]), 0);
-    assert_eq!(flat(&mut c, &["ZRANGE", "z", "0", "-1"]), strings(&["b", "d", "e"]));
+    assert_eq!(array(&mut c, &["ZRANGE", "z", "0", "-1"]), strings(&["b", "d", "e"]));
     assert_eq!(int(&mut c, &["ZREMRANGEBYSCORE", "z", "-inf", "(5"]), 2);
     assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "z", "0", "-1"]), 1);
     assert!(!exists(&mut c, "z"));
     assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "missing", "0", "-1"]), 0);
     assert_eq!(int(&mut c, &["ZREMRANGEBYSCORE", "missing", "-inf", "+inf"]), 0);
-    assert_eq!(err(&mut c, &["ZREMRANGEBYRANK", "z", "x", "1"]), NOT_INT);
+    assert_eq!(err(&mut c, &["ZREMRANGEBYRANK", "z", "x", "1"]), NOT_INTEGER);
     assert_eq!(err(&mut c, &["ZREMRANGEBYSCORE", "z", "x", "1"]), RANGE_NOT_FLOAT);
     assert_eq!(err(&mut c, &["ZREMRANGEBYSCORE", "z", "0", "(x"]), RANGE_NOT_FLOAT);
 }
@@ -540,7 +485,7 @@ fn zscan_walks_members_with_scores() {
     let mut pairs = Vec::new();
     let mut rounds = 0;
     loop {
-        let Value::Array(reply) = q(&mut c, &["ZSCAN", "z", &cursor, "COUNT", "4"]) else { panic!("array") };
+        let Value::Array(reply) = run::<Value>(&mut c, &["ZSCAN", "z", &cursor, "COUNT", "4"]) else { panic!("array") };
         cursor = text(&reply[0]);
         let Value::Array(items) = &reply[1] else { panic!("items") };
         assert_eq!(items.len() % 2, 0);
@@ -558,14 +503,16 @@ fn zscan_walks_members_with_scores() {
     assert_eq!(pairs.len(), 30);
     assert!(pairs.contains(&("m7".to_string(), "7.5".to_string())));
     assert!(rounds >= 8);
-    let Value::Array(reply) = q(&mut c, &["ZSCAN", "z", "0", "MATCH", "m2*", "COUNT", "100"]) else { panic!("array") };
+    let Value::Array(reply) = run::<Value>(&mut c, &["ZSCAN", "z", "0", "MATCH", "m2*", "COUNT", "100"]) else {
+        panic!("array")
+    };
     assert_eq!(text(&reply[0]), "0");
     let Value::Array(items) = &reply[1] else { panic!("items") };
     assert_eq!(items.len(), 2 * 11, "m2 and m20..m29");
-    assert_eq!(q(&mut c, &["ZSCAN", "missing", "0"]), Value::Array(vec![bulk("0"), Value::Array(vec![])]));
+    assert_eq!(run::<Value>(&mut c, &["ZSCAN", "missing", "0"]), Value::Array(vec![bulk("0"), Value::Array(vec![])]));
     assert_eq!(err(&mut c, &["ZSCAN", "z", "x"]), "ERR invalid cursor");
     assert_eq!(err(&mut c, &["ZSCAN", "z", "0", "COUNT", "0"]), SYNTAX);
-    assert_eq!(err(&mut c, &["ZSCAN", "z", "0", "COUNT", "x"]), NOT_INT);
+    assert_eq!(err(&mut c, &["ZSCAN", "z", "0", "COUNT", "x"]), NOT_INTEGER);
     assert_eq!(err(&mut c, &["ZSCAN", "z", "0", "MATCH"]), SYNTAX);
     assert_eq!(err(&mut c, &["ZSCAN", "z", "0", "NOSCORES"]), SYNTAX);
 }
@@ -590,19 +537,19 @@ fn ranks_and_ranges_stay_right_across_a_thousand_members() {
         assert_eq!(int(&mut c, &["ZRANK", "z", &m]), i as i64, "{m}");
         assert_eq!(int(&mut c, &["ZREVRANK", "z", &m]), (n - 1 - i) as i64, "{m}");
     }
-    assert_eq!(flat(&mut c, &["ZRANGE", "z", "500", "502"]), strings(&["m0500", "m0501", "m0502"]));
-    assert_eq!(flat(&mut c, &["ZREVRANGE", "z", "0", "1", "WITHSCORES"]), strings(&["m0999", "499", "m0998", "499"]));
+    assert_eq!(array(&mut c, &["ZRANGE", "z", "500", "502"]), strings(&["m0500", "m0501", "m0502"]));
+    assert_eq!(array(&mut c, &["ZREVRANGE", "z", "0", "1", "WITHSCORES"]), strings(&["m0999", "499", "m0998", "499"]));
     assert_eq!(int(&mut c, &["ZCOUNT", "z", "100", "(200"]), 200);
     assert_eq!(
-        flat(&mut c, &["ZRANGEBYSCORE", "z", "(300", "+inf", "LIMIT", "0", "3"]),
+        array(&mut c, &["ZRANGEBYSCORE", "z", "(300", "+inf", "LIMIT", "0", "3"]),
         strings(&["m0602", "m0603", "m0604"])
     );
     assert_eq!(int(&mut c, &["ZREMRANGEBYRANK", "z", "100", "899"]), 800);
     assert_eq!(int(&mut c, &["ZRANK", "z", "m0900"]), 100);
-    assert_eq!(flat(&mut c, &["ZRANGE", "z", "99", "100"]), strings(&["m0099", "m0900"]));
+    assert_eq!(array(&mut c, &["ZRANGE", "z", "99", "100"]), strings(&["m0099", "m0900"]));
     assert_eq!(int(&mut c, &["ZREMRANGEBYSCORE", "z", "-inf", "(450"]), 100);
     assert_eq!(int(&mut c, &["ZCARD", "z"]), 100);
-    assert_eq!(flat(&mut c, &["ZPOPMIN", "z"]), strings(&["m0900", "450"]));
+    assert_eq!(array(&mut c, &["ZPOPMIN", "z"]), strings(&["m0900", "450"]));
 }
 
 #[test]
@@ -658,17 +605,20 @@ fn resp3_scores_are_doubles() {
     let server = Server::start();
     let mut c = server.conn_resp3();
     abcd(&mut c);
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "b"]), Value::Double(2.0));
-    assert_eq!(q(&mut c, &["ZSCORE", "z", "zz"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZINCRBY", "z", "0.5", "b"]), Value::Double(2.5));
-    assert_eq!(q(&mut c, &["ZADD", "z", "INCR", "0.5", "b"]), Value::Double(3.0));
-    assert_eq!(q(&mut c, &["ZADD", "z", "NX", "INCR", "1", "b"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZMSCORE", "z", "a", "zz"]), Value::Array(vec![Value::Double(1.0), Value::Nil]));
-    assert_eq!(q(&mut c, &["ZADD", "inf", "+inf", "m"]), Value::Int(1));
-    assert_eq!(q(&mut c, &["ZSCORE", "inf", "m"]), Value::Double(f64::INFINITY));
-    assert_eq!(q(&mut c, &["ZRANK", "z", "a", "WITHSCORE"]), Value::Array(vec![Value::Int(0), Value::Double(1.0)]));
-    assert_eq!(q(&mut c, &["ZRANK", "z", "zz", "WITHSCORE"]), Value::Nil);
-    assert_eq!(q(&mut c, &["ZRANK", "z", "zz"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "b"]), Value::Double(2.0));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "z", "zz"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZINCRBY", "z", "0.5", "b"]), Value::Double(2.5));
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "INCR", "0.5", "b"]), Value::Double(3.0));
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "z", "NX", "INCR", "1", "b"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZMSCORE", "z", "a", "zz"]), Value::Array(vec![Value::Double(1.0), Value::Nil]));
+    assert_eq!(run::<Value>(&mut c, &["ZADD", "inf", "+inf", "m"]), Value::Int(1));
+    assert_eq!(run::<Value>(&mut c, &["ZSCORE", "inf", "m"]), Value::Double(f64::INFINITY));
+    assert_eq!(
+        run::<Value>(&mut c, &["ZRANK", "z", "a", "WITHSCORE"]),
+        Value::Array(vec![Value::Int(0), Value::Double(1.0)])
+    );
+    assert_eq!(run::<Value>(&mut c, &["ZRANK", "z", "zz", "WITHSCORE"]), Value::Nil);
+    assert_eq!(run::<Value>(&mut c, &["ZRANK", "z", "zz"]), Value::Nil);
 }
 
 #[test]
@@ -677,33 +627,39 @@ fn resp3_withscores_are_pairs() {
     let mut c = server.conn_resp3();
     abcd(&mut c);
     let pair = |m: &str, s: f64| Value::Array(vec![bulk(m), Value::Double(s)]);
-    assert_eq!(q(&mut c, &["ZRANGE", "z", "0", "1", "WITHSCORES"]), Value::Array(vec![pair("a", 1.0), pair("b", 2.0)]));
     assert_eq!(
-        q(&mut c, &["ZRANGE", "z", "+inf", "(2", "BYSCORE", "REV", "WITHSCORES"]),
+        run::<Value>(&mut c, &["ZRANGE", "z", "0", "1", "WITHSCORES"]),
+        Value::Array(vec![pair("a", 1.0), pair("b", 2.0)])
+    );
+    assert_eq!(
+        run::<Value>(&mut c, &["ZRANGE", "z", "+inf", "(2", "BYSCORE", "REV", "WITHSCORES"]),
         Value::Array(vec![pair("d", 4.0), pair("c", 3.0)])
     );
     assert_eq!(
-        q(&mut c, &["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES", "LIMIT", "3", "5"]),
+        run::<Value>(&mut c, &["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES", "LIMIT", "3", "5"]),
         Value::Array(vec![pair("d", 4.0)])
     );
-    assert_eq!(q(&mut c, &["ZREVRANGE", "z", "0", "0", "WITHSCORES"]), Value::Array(vec![pair("d", 4.0)]));
-    assert_eq!(q(&mut c, &["ZREVRANGEBYSCORE", "z", "1", "1", "WITHSCORES"]), Value::Array(vec![pair("a", 1.0)]));
+    assert_eq!(run::<Value>(&mut c, &["ZREVRANGE", "z", "0", "0", "WITHSCORES"]), Value::Array(vec![pair("d", 4.0)]));
+    assert_eq!(
+        run::<Value>(&mut c, &["ZREVRANGEBYSCORE", "z", "1", "1", "WITHSCORES"]),
+        Value::Array(vec![pair("a", 1.0)])
+    );
     // Without scores: members only.
-    assert_eq!(q(&mut c, &["ZRANGE", "z", "0", "1"]), Value::Array(vec![bulk("a"), bulk("b")]));
+    assert_eq!(run::<Value>(&mut c, &["ZRANGE", "z", "0", "1"]), Value::Array(vec![bulk("a"), bulk("b")]));
     // ZPOPMIN/ZPOPMAX: pairs with a count, one flat pair without.
-    assert_eq!(q(&mut c, &["ZPOPMIN", "z"]), Value::Array(vec![bulk("a"), Value::Double(1.0)]));
-    assert_eq!(q(&mut c, &["ZPOPMAX", "z", "1"]), Value::Array(vec![pair("d", 4.0)]));
-    assert_eq!(q(&mut c, &["ZPOPMIN", "z", "5"]), Value::Array(vec![pair("b", 2.0), pair("c", 3.0)]));
-    assert_eq!(q(&mut c, &["ZPOPMIN", "z", "5"]), Value::Array(vec![]));
+    assert_eq!(run::<Value>(&mut c, &["ZPOPMIN", "z"]), Value::Array(vec![bulk("a"), Value::Double(1.0)]));
+    assert_eq!(run::<Value>(&mut c, &["ZPOPMAX", "z", "1"]), Value::Array(vec![pair("d", 4.0)]));
+    assert_eq!(run::<Value>(&mut c, &["ZPOPMIN", "z", "5"]), Value::Array(vec![pair("b", 2.0), pair("c", 3.0)]));
+    assert_eq!(run::<Value>(&mut c, &["ZPOPMIN", "z", "5"]), Value::Array(vec![]));
 }
 
 #[test]
 fn resp3_zscan_scores_stay_bulk_strings() {
     let server = Server::start();
     let mut c = server.conn_resp3();
-    q(&mut c, &["ZADD", "z", "1.5", "a"]);
+    run::<Value>(&mut c, &["ZADD", "z", "1.5", "a"]);
     assert_eq!(
-        q(&mut c, &["ZSCAN", "z", "0"]),
+        run::<Value>(&mut c, &["ZSCAN", "z", "0"]),
         Value::Array(vec![bulk("0"), Value::Array(vec![bulk("a"), bulk("1.5")])])
     );
 }

@@ -704,3 +704,104 @@ fn parse_len(line: &[u8]) -> Result<i64, String> {
         .filter(|n| *n >= -1)
         .ok_or_else(|| format!("bad length {:?}", String::from_utf8_lossy(line)))
 }
+
+// ---------------------------------------------------------------------------
+// Client helpers shared by the test files: commands given as `&[&str]`, run
+// through the `redis` crate or a [`RawConn`], and Redis 7.2's error texts.
+// ---------------------------------------------------------------------------
+
+/// `WRONGTYPE` error text, as [`err`] returns it.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+/// Redis's error text for an argument that is not a 64-bit integer.
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+/// Redis's error text for an argument that is not a float.
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+/// Redis's error text for unknown or misplaced options.
+pub const SYNTAX: &str = "ERR syntax error";
+
+/// The wrong-arity error text for `cmd` (lowercase, as Redis quotes it).
+pub fn arity(cmd: &str) -> String {
+    format!("ERR wrong number of arguments for '{cmd}' command")
+}
+
+/// An error text as the node writes it on the wire: `-TEXT\r\n`.
+pub fn resp_err(text: &str) -> String {
+    format!("-{text}\r\n")
+}
+
+/// The command `args[0]` with the arguments `args[1..]`.
+pub fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+/// Runs a command that must succeed; panics with the command otherwise.
+pub fn run<T: redis::FromRedisValue>(conn: &mut redis::Connection, args: &[&str]) -> T {
+    cmd(args).query(conn).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Runs a command that must fail, returning the error's full text
+/// (`CODE detail`, e.g. "ERR syntax error").
+pub fn err(conn: &mut redis::Connection, args: &[&str]) -> String {
+    match cmd(args).query::<redis::Value>(conn) {
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+    }
+}
+
+/// Runs a command whose reply must be an integer reply (not a string that
+/// parses as one).
+pub fn int(conn: &mut redis::Connection, args: &[&str]) -> i64 {
+    match run(conn, args) {
+        redis::Value::Int(i) => i,
+        v => panic!("{args:?}: expected an integer, got {v:?}"),
+    }
+}
+
+/// Runs a command whose reply must be an array of bulk strings; returns them
+/// in reply order (RESP2 sends scores as bulk strings too).
+pub fn array(conn: &mut redis::Connection, args: &[&str]) -> Vec<String> {
+    match run(conn, args) {
+        redis::Value::Array(items) => items.iter().map(text).collect(),
+        v => panic!("{args:?}: expected an array, got {v:?}"),
+    }
+}
+
+/// A bulk-string reply value holding `s`, to compare replies with.
+pub fn bulk(s: &str) -> redis::Value {
+    redis::Value::BulkString(s.as_bytes().to_vec())
+}
+
+/// The text of a reply that must be a bulk string.
+pub fn text(v: &redis::Value) -> String {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        v => panic!("expected a bulk string, got {v:?}"),
+    }
+}
+
+/// `["a", "b"]` as owned strings, to compare with [`array`] and the like.
+pub fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Whether `key` exists, told by GET alone: nil if absent, WRONGTYPE if it
+/// holds a collection.
+pub fn exists(conn: &mut redis::Connection, key: &str) -> bool {
+    match cmd(&["GET", key]).query::<redis::Value>(conn) {
+        Ok(redis::Value::Nil) => false,
+        Ok(_) => true,
+        Err(e) if e.code() == Some("WRONGTYPE") => true,
+        Err(e) => panic!("GET {key}: {e}"),
+    }
+}
+
+/// Sends one command on a raw connection and returns its reply exactly as
+/// the node wrote it.
+pub fn call(raw: &mut RawConn, args: &[&str]) -> String {
+    raw.send_cmd(args);
+    raw.read_reply_string()
+}
