@@ -93,9 +93,13 @@ pub struct Session {
     client: Client,
     settings: Settings,
     parser: RequestParser,
-    /// The current command's arguments; reused so framing doesn't allocate.
-    args: Vec<Bytes>,
+    /// The framed commands of the current batch; reused so framing doesn't
+    /// allocate.
+    batch: Vec<Vec<Bytes>>,
 }
+
+/// Commands framed (and their keys looked up) ahead of running them.
+const LOOKAHEAD: usize = 16;
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,7 +112,7 @@ impl Session {
         let authenticated = shared.with_config(|c| c.requirepass.is_none());
         let client = Client::new(info, authenticated);
         let settings = Settings::load(shared, client.authenticated);
-        Session { client, settings, parser: RequestParser::default(), args: Vec::new() }
+        Session { client, settings, parser: RequestParser::default(), batch: Vec::new() }
     }
 
     pub fn client(&self) -> &Client {
@@ -125,21 +129,56 @@ impl Session {
         // One clock read per batch: the commands of one read run within
         // microseconds of each other.
         let now_ms = ringcache_store::now_ms();
-        let step = loop {
-            self.settings.limits.authenticated = self.client.authenticated;
-            match self.parser.parse(input, &self.settings.limits, &mut self.args) {
-                Ok(true) => {}
-                Ok(false) => break Step::NeedInput,
-                Err(e) => {
-                    e.reply().encode(self.client.proto, output);
-                    break Step::Close(End::Protocol(e));
+        let step = 'batch: loop {
+            // Frame up to LOOKAHEAD commands, then look their keys up before
+            // running any of them: the lookups' cache misses overlap instead
+            // of stalling each command in turn.
+            let mut framed = 0;
+            let mut exhausted = false;
+            let mut error = None;
+            while framed < LOOKAHEAD {
+                self.settings.limits.authenticated = self.client.authenticated;
+                if self.batch.len() == framed {
+                    self.batch.push(Vec::new());
+                }
+                match self.parser.parse(input, &self.settings.limits, &mut self.batch[framed]) {
+                    Ok(true) => framed += 1,
+                    Ok(false) => {
+                        exhausted = true;
+                        break;
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+                // Before AUTH, frame one command at a time: AUTH changes
+                // the limits the next command is framed under.
+                if !self.client.authenticated {
+                    break;
                 }
             }
-            commands += 1;
-            let reply = cmd::dispatch(shared, &mut self.client, &self.args, now_ms);
-            reply.encode(self.client.proto, output);
-            if self.client.close_after_reply {
-                break Step::Close(End::Quit);
+            if framed > 1 {
+                for args in &self.batch[..framed] {
+                    if let Some(key) = cmd::single_key(&mut self.client, args) {
+                        shared.db.warm(key);
+                    }
+                }
+            }
+            for i in 0..framed {
+                commands += 1;
+                let reply = cmd::dispatch(shared, &mut self.client, &self.batch[i], now_ms);
+                reply.encode(self.client.proto, output);
+                if self.client.close_after_reply {
+                    break 'batch Step::Close(End::Quit);
+                }
+            }
+            if let Some(e) = error {
+                e.reply().encode(self.client.proto, output);
+                break Step::Close(End::Protocol(e));
+            }
+            if exhausted {
+                break Step::NeedInput;
             }
             if output.len() >= FLUSH_AT_BYTES {
                 break Step::OutputFull;
@@ -151,9 +190,9 @@ impl Session {
             Step::NeedInput if input.len() >= self.settings.query_buffer_limit => Step::Close(End::QueryBufferLimit),
             step => step,
         };
-        // Drop the last command's slices of the read buffer, so the buffer
-        // can reuse its space.
-        self.args.clear();
+        // Drop the commands' slices of the read buffer, so the buffer can
+        // reuse its space.
+        self.batch.iter_mut().for_each(Vec::clear);
         if commands > 0 {
             self.client.info.touch(self.client.last_cmd);
         }
@@ -255,4 +294,95 @@ async fn flush(
     shared.stats.net_output_bytes.fetch_add(wbuf.len() as u64, Relaxed);
     wbuf.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use ringcache_resp::{decode_reply, Reply};
+
+    fn session(config: Config) -> (Shared, Session) {
+        let shared = Shared::new(config);
+        let addr = "127.0.0.1:1".parse().expect("valid address");
+        let info = shared.clients.register(addr, addr, 10).expect("room for a client");
+        let session = Session::new(&shared, info);
+        (shared, session)
+    }
+
+    fn command(args: &[&str]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        out
+    }
+
+    /// Every reply in `out`, decoded.
+    fn replies(out: &[u8]) -> Vec<Reply> {
+        let mut at = 0;
+        let mut all = Vec::new();
+        while at < out.len() {
+            let (reply, used) = decode_reply(&out[at..]).expect("well-formed").expect("complete");
+            all.push(reply);
+            at += used;
+        }
+        all
+    }
+
+    fn run(shared: &Shared, session: &mut Session, wire: &[u8]) -> (Step, Vec<Reply>) {
+        let mut input = BytesMut::from(wire);
+        let mut output = BytesMut::new();
+        let step = session.process(shared, &mut input, &mut output);
+        (step, replies(&output))
+    }
+
+    #[test]
+    fn a_long_pipeline_runs_in_order() {
+        let (shared, mut s) = session(Config::for_test());
+        let wire: Vec<u8> = (0..100).flat_map(|_| command(&["INCR", "n"])).collect();
+        let (step, out) = run(&shared, &mut s, &wire);
+        assert!(matches!(step, Step::NeedInput));
+        assert_eq!(out, (1..=100).map(Reply::Integer).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn nothing_after_quit_runs() {
+        let (shared, mut s) = session(Config::for_test());
+        let wire = [command(&["SET", "a", "1"]), command(&["QUIT"]), command(&["SET", "b", "2"])].concat();
+        let (step, out) = run(&shared, &mut s, &wire);
+        assert!(matches!(step, Step::Close(End::Quit)));
+        assert_eq!(out, vec![Reply::ok(), Reply::ok()]);
+        assert!(shared.db.lock_key(b"b").shard(b"b").peek(b"b", 0).is_none());
+    }
+
+    #[test]
+    fn commands_before_a_protocol_error_still_run() {
+        let (shared, mut s) = session(Config::for_test());
+        let wire = [command(&["SET", "a", "1"]), command(&["GET", "a"]), b"*1\r\n+x\r\n".to_vec()].concat();
+        let (step, out) = run(&shared, &mut s, &wire);
+        assert!(matches!(step, Step::Close(End::Protocol(_))));
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], Reply::ok());
+        assert_eq!(out[1], Reply::Bulk(Bytes::from_static(b"1")));
+        assert_eq!(out[2], Reply::Error(Bytes::from_static(b"ERR Protocol error: expected '$', got '+'")));
+    }
+
+    #[test]
+    fn commands_after_auth_in_one_pipeline_get_authenticated_limits() {
+        let mut config = Config::for_test();
+        config.requirepass = Some("secret".to_owned());
+        let (shared, mut s) = session(config);
+        // Eleven arguments: more than an unauthenticated client may send.
+        let mset: Vec<String> = ["MSET"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain((0..5).flat_map(|i| [format!("k{i}"), "v".to_owned()]))
+            .collect();
+        let mset: Vec<&str> = mset.iter().map(String::as_str).collect();
+        let wire = [command(&["AUTH", "secret"]), command(&mset), command(&["GET", "k4"])].concat();
+        let (step, out) = run(&shared, &mut s, &wire);
+        assert!(matches!(step, Step::NeedInput), "{step:?}");
+        assert_eq!(out, vec![Reply::ok(), Reply::ok(), Reply::Bulk(Bytes::from_static(b"v"))]);
+    }
 }

@@ -144,6 +144,11 @@ impl Db {
         Locked { db: self, guards }
     }
 
+    /// Looks `key` up ahead of the command that will (see `Shard::warm`).
+    pub fn warm(&self, key: &[u8]) {
+        self.guard(self.shard_index(key)).warm(key);
+    }
+
     pub fn maxmemory(&self) -> u64 {
         self.maxmemory.load(Relaxed)
     }

@@ -161,6 +161,12 @@ impl Shard {
         self.track_lfu = on;
     }
 
+    /// Looks `key` up without using the result, so that the memory a real
+    /// lookup will touch is in the cache by then.
+    pub fn warm(&self, key: &[u8]) {
+        std::hint::black_box(self.map.get_index_of(key));
+    }
+
     /// The live entry for `key`, recording an access.
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let i = self.live_index(key, now_ms)?;

@@ -343,6 +343,13 @@ pub fn printable(b: &[u8], max: usize) -> String {
 
 pub(crate) use transactions::release_watches;
 
+/// The key of a command that has exactly one (a GET, a SET, ...), for
+/// looking it up ahead of running the command.
+pub fn single_key<'a>(client: &mut Client, args: &'a [Bytes]) -> Option<&'a [u8]> {
+    let spec = client.lookup_cache.get(&args[0]).or_else(|| lookup(&args[0]))?;
+    (spec.keys == Keys::ONE && args.len() >= 2).then(|| &args[1][..])
+}
+
 /// Runs one command from a client at time `now_ms`. The reply is ready to
 /// encode.
 pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes], now_ms: u64) -> Reply {
