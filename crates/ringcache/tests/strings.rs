@@ -396,3 +396,22 @@ fn resp3_clients_get_redis_reply_types() {
     raw.read_reply();
     assert_eq!(call(&mut raw, &["GETEX", "nokey"]), "_\r\n");
 }
+
+/// SET checks every option's syntax before the expire value, as Redis's
+/// `parseExtendedStringArgumentsOrReply` does, so a malformed SET gets the
+/// same error from both; an expire option may repeat (the last one wins).
+#[test]
+fn set_checks_option_syntax_before_the_expire_value() {
+    let server = Server::start();
+    let mut c = server.conn();
+    assert_eq!(err(&mut c, &["SET", "k", "v", "PX", "KEEPTTL", "10"]), SYNTAX);
+    assert_eq!(err(&mut c, &["SET", "k", "v", "EX", "abc", "NX", "XX"]), SYNTAX);
+    assert_eq!(err(&mut c, &["SET", "k", "v", "EX", "abc", "FOO"]), SYNTAX);
+    assert_eq!(err(&mut c, &["SET", "k", "v", "EX", "10", "PX", "20"]), SYNTAX);
+    assert_eq!(err(&mut c, &["SET", "k", "v", "EX", "abc"]), NOT_INTEGER);
+    assert_eq!(err(&mut c, &["SET", "k", "v", "PX", "5", "PX", "abc"]), NOT_INTEGER);
+    assert_eq!(run::<String>(&mut c, &["SET", "k", "v", "EX", "10", "EX", "20"]), "OK");
+    assert_eq!(run::<i64>(&mut c, &["TTL", "k"]), 20);
+    assert_eq!(run::<String>(&mut c, &["SET", "k", "w", "KEEPTTL", "KEEPTTL"]), "OK");
+    assert_eq!(run::<i64>(&mut c, &["TTL", "k"]), 20);
+}

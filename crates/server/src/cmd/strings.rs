@@ -256,24 +256,22 @@ pub(super) fn expire_at(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: u64, c
 
 fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (key, value) = (&args[1], &args[2]);
-    let mut expiry = Expiry::None;
-    let (mut nx, mut xx, mut get) = (false, false, false);
+    // As Redis's `parseExtendedStringArgumentsOrReply`: every option's
+    // syntax is checked first and the expire value only after, so a
+    // malformed command gets the same error as from Redis. An expire
+    // option may repeat (the last wins) but not mix with another kind.
+    let mut ttl: Option<(&'static str, &Bytes)> = None;
+    let (mut keepttl, mut nx, mut xx, mut get) = (false, false, false, false);
     let mut i = 3;
     while i < args.len() {
         let opt = &args[i];
         let next = args.get(i + 1);
-        let unit = match () {
-            _ if is(opt, "EX") => Some((1000, false)),
-            _ if is(opt, "PX") => Some((1, false)),
-            _ if is(opt, "EXAT") => Some((1000, true)),
-            _ if is(opt, "PXAT") => Some((1, true)),
-            _ => None,
-        };
-        if let Some((unit_ms, absolute)) = unit {
-            let (Some(arg), Expiry::None) = (next, expiry) else {
+        let kind = ["EX", "PX", "EXAT", "PXAT"].into_iter().find(|k| is(opt, k));
+        if let (Some(kind), Some(arg)) = (kind, next) {
+            if keepttl || ttl.is_some_and(|(k, _)| k != kind) {
                 return Err(CmdError::Syntax);
-            };
-            expiry = Expiry::At(expire_at(arg, unit_ms, absolute, ctx.now_ms, "set")?);
+            }
+            ttl = Some((kind, arg));
             i += 2;
             continue;
         }
@@ -283,13 +281,26 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             xx = true;
         } else if is(opt, "GET") {
             get = true;
-        } else if is(opt, "KEEPTTL") && expiry == Expiry::None {
-            expiry = Expiry::Keep;
+        } else if is(opt, "KEEPTTL") && ttl.is_none() {
+            keepttl = true;
         } else {
             return Err(CmdError::Syntax);
         }
         i += 1;
     }
+    let expiry = match ttl {
+        Some((kind, arg)) => {
+            let (unit_ms, absolute) = match kind {
+                "EX" => (1000, false),
+                "PX" => (1, false),
+                "EXAT" => (1000, true),
+                _ => (1, true),
+            };
+            Expiry::At(expire_at(arg, unit_ms, absolute, ctx.now_ms, "set")?)
+        }
+        None if keepttl => Expiry::Keep,
+        None => Expiry::None,
+    };
 
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
