@@ -73,6 +73,13 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<B
 pub struct RequestParser {
     /// Argument spans of the multibulk being framed.
     spans: Vec<(usize, usize)>,
+    /// A multibulk framed part-way: its argument count and where its next
+    /// argument starts, so that the next call resumes there instead of
+    /// re-reading every argument already received. A command of a million
+    /// arguments arriving in many reads would otherwise cost time
+    /// quadratic in its size. Valid while the caller passes the same
+    /// buffer, only appended to, which is how a connection uses it.
+    partial: Option<(usize, usize)>,
 }
 
 /// Scratch space kept above this many spans is given back.
@@ -106,33 +113,43 @@ impl RequestParser {
         limits: &Limits,
         args: &mut Vec<Bytes>,
     ) -> Result<Parsed, ProtocolError> {
-        let Some((count, mut pos)) = read_header(buf, 0, "too big mbulk count string", "invalid multibulk length")?
-        else {
-            return Ok(Parsed::Incomplete);
+        // Resume a command framed part-way, unless the buffer is not the
+        // one it was framed in (a misuse, handled by starting over).
+        let resumed = self.partial.take().filter(|&(_, pos)| pos <= buf.len());
+        let (count, mut pos) = match resumed {
+            Some(state) => state,
+            None => {
+                let Some((count, pos)) = read_header(buf, 0, "too big mbulk count string", "invalid multibulk length")?
+                else {
+                    return Ok(Parsed::Incomplete);
+                };
+                if count > i64::from(i32::MAX) {
+                    return Err(ProtocolError::new("invalid multibulk length"));
+                }
+                if count <= 0 {
+                    return Ok(Parsed::Empty(pos));
+                }
+                let count = count as usize;
+                if !limits.authenticated && count > UNAUTH_MULTIBULK_MAX {
+                    return Err(ProtocolError::new("unauthenticated multibulk length"));
+                }
+                if count > limits.multibulk_len_max {
+                    return Err(ProtocolError::new("invalid multibulk length"));
+                }
+                self.spans.clear();
+                if self.spans.capacity() > SPANS_KEPT_MAX {
+                    self.spans.shrink_to(SPANS_KEPT_MAX);
+                }
+                (count, pos)
+            }
         };
-        if count > i64::from(i32::MAX) {
-            return Err(ProtocolError::new("invalid multibulk length"));
-        }
-        if count <= 0 {
-            return Ok(Parsed::Empty(pos));
-        }
-        let count = count as usize;
-        if !limits.authenticated && count > UNAUTH_MULTIBULK_MAX {
-            return Err(ProtocolError::new("unauthenticated multibulk length"));
-        }
-        if count > limits.multibulk_len_max {
-            return Err(ProtocolError::new("invalid multibulk length"));
-        }
 
-        // First pass: find every argument's span without copying. Only when
-        // the whole command is present is the buffer split off and sliced.
+        // Find every argument's span without copying. Only when the whole
+        // command is present is the buffer split off and sliced.
         let spans = &mut self.spans;
-        spans.clear();
-        if spans.capacity() > SPANS_KEPT_MAX {
-            spans.shrink_to(SPANS_KEPT_MAX);
-        }
-        for _ in 0..count {
+        while spans.len() < count {
             let Some(&marker) = buf.get(pos) else {
+                self.partial = Some((count, pos));
                 return Ok(Parsed::Incomplete);
             };
             if marker != b'$' {
@@ -141,6 +158,7 @@ impl RequestParser {
                     if buf.len() - pos > INLINE_LEN_MAX {
                         return Err(ProtocolError::new("too big bulk count string"));
                     }
+                    self.partial = Some((count, pos));
                     return Ok(Parsed::Incomplete);
                 }
                 let mut msg = b"expected '$', got '".to_vec();
@@ -148,6 +166,7 @@ impl RequestParser {
                 return Err(ProtocolError(msg));
             }
             let Some((len, start)) = read_header(buf, pos, "too big bulk count string", "invalid bulk length")? else {
+                self.partial = Some((count, pos));
                 return Ok(Parsed::Incomplete);
             };
             if len < 0 || len as u64 > limits.bulk_len_max as u64 {
@@ -164,6 +183,7 @@ impl RequestParser {
                 // much more than has arrived: a client announcing a huge
                 // argument must send it before it costs memory.
                 buf.reserve((end + 2 - buf.len()).min(RESERVE_AHEAD_MAX.max(buf.len())));
+                self.partial = Some((count, pos));
                 return Ok(Parsed::Incomplete);
             }
             spans.push((start, end));
@@ -403,15 +423,19 @@ mod tests {
     /// Feeds `pieces` one after another, parsing after each, and returns
     /// every command framed and then either the error that stopped framing
     /// or the bytes left waiting for more.
+    /// Feeds `pieces` one after the other to one parser, as a connection
+    /// does (so a command framed part-way is resumed, not re-read).
     fn feed(pieces: &[&[u8]], limits: &Limits) -> (Vec<Vec<Bytes>>, Result<Vec<u8>, ProtocolError>) {
+        let mut parser = RequestParser::default();
         let mut buf = BytesMut::new();
         let mut cmds = Vec::new();
         for piece in pieces {
             buf.extend_from_slice(piece);
             loop {
-                match parse_request(&mut buf, limits) {
-                    Ok(Some(args)) => cmds.push(args),
-                    Ok(None) => break,
+                let mut args = Vec::new();
+                match parser.parse(&mut buf, limits, &mut args) {
+                    Ok(true) => cmds.push(args),
+                    Ok(false) => break,
                     Err(e) => return (cmds, Err(e)),
                 }
             }
@@ -645,6 +669,22 @@ mod tests {
                 from = c;
             }
             prop_assert_eq!(feed(&pieces, &limits), feed(&[&input[..]], &limits));
+        }
+
+        /// A big command arriving a few bytes at a time, resumed where the
+        /// last read stopped, frames to the same arguments.
+        #[test]
+        fn a_command_resumed_across_many_reads_is_whole(
+            args in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 1..300),
+            step in 1usize..40,
+        ) {
+            let wire = encode_command(&args);
+            let pieces: Vec<&[u8]> = wire.chunks(step).collect();
+            let (cmds, rest) = feed(&pieces, &Limits::default());
+            prop_assert_eq!(rest, Ok(Vec::new()));
+            prop_assert_eq!(cmds.len(), 1);
+            let got: Vec<Vec<u8>> = cmds[0].iter().map(|a| a.to_vec()).collect();
+            prop_assert_eq!(got, args);
         }
 
         /// Garbage never panics: it parses, asks for more, or is an error.
