@@ -71,48 +71,115 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<B
 /// commands, so framing a command allocates nothing once warmed up.
 #[derive(Debug, Default)]
 pub struct RequestParser {
-    /// Argument spans of the multibulk being framed.
+    /// Argument spans of the multibulk being framed, relative to its start.
     spans: Vec<(usize, usize)>,
     /// A multibulk framed part-way: its argument count and where its next
-    /// argument starts, so that the next call resumes there instead of
-    /// re-reading every argument already received. A command of a million
-    /// arguments arriving in many reads would otherwise cost time
-    /// quadratic in its size. Valid while the caller passes the same
-    /// buffer, only appended to, which is how a connection uses it.
+    /// argument starts (relative to the command's start), so that the next
+    /// call resumes there instead of re-reading every argument already
+    /// received. A command of a million arguments arriving in many reads
+    /// would otherwise cost time quadratic in its size. Valid while the
+    /// caller frames the same command again, with only bytes appended,
+    /// which is how a connection uses it.
     partial: Option<(usize, usize)>,
+    /// Unescaped arguments of inline commands, which are not ranges of the
+    /// read buffer: the spans of an inline command index into this.
+    inline: Vec<u8>,
+}
+
+/// What [`RequestParser::frame`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole command ending at `end` (exclusive). Its argument spans were
+    /// appended to the caller's list: ranges of the buffer, or of
+    /// [`RequestParser::inline_args`] when `inline`.
+    Command { end: usize, inline: bool },
+    /// No whole command yet. Everything before `resume` (empty multibulks
+    /// and blank lines Redis skips) may be dropped; `reserve` is how much
+    /// more room the buffer is worth growing by for the argument being
+    /// received (0 when nothing in particular is awaited).
+    Incomplete { resume: usize, reserve: usize },
 }
 
 /// Scratch space kept above this many spans is given back.
 const SPANS_KEPT_MAX: usize = 1024;
+/// Inline scratch kept above this many bytes is given back.
+const INLINE_KEPT_MAX: usize = 64 * 1024;
 
 impl RequestParser {
-    /// Like [`parse_request`], writing the arguments into `args` (cleared
-    /// first) and returning whether a command was framed.
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
-        args.clear();
+    /// Frames one command from `buf[from..]` without consuming anything,
+    /// appending its argument spans (absolute positions in `buf`, or in
+    /// [`RequestParser::inline_args`] for an inline command) to `spans`.
+    /// Empty multibulks and blank inline lines are skipped, as Redis does.
+    pub fn frame(
+        &mut self,
+        buf: &[u8],
+        mut from: usize,
+        limits: &Limits,
+        spans: &mut Vec<(usize, usize)>,
+    ) -> Result<Frame, ProtocolError> {
         loop {
-            let Some(&first) = buf.first() else {
-                return Ok(false);
+            let Some(&first) = buf.get(from) else {
+                return Ok(Frame::Incomplete { resume: from, reserve: 0 });
             };
-            let parsed =
-                if first == b'*' { self.parse_multibulk(buf, limits, args)? } else { parse_inline(buf, args)? };
+            let rest = &buf[from..];
+            let parsed = if first == b'*' { self.parse_multibulk(rest, limits)? } else { self.parse_inline(rest)? };
             match parsed {
-                Parsed::Incomplete => return Ok(false),
+                Parsed::Incomplete(reserve) => return Ok(Frame::Incomplete { resume: from, reserve }),
                 // `*0\r\n`, `*-1\r\n` and blank inline lines are skipped, as Redis does.
-                Parsed::Empty(consumed) => {
-                    let _ = buf.split_to(consumed);
+                Parsed::Empty(consumed) => from += consumed,
+                Parsed::Multibulk(len) => {
+                    spans.extend(self.spans.iter().map(|&(s, e)| (from + s, from + e)));
+                    return Ok(Frame::Command { end: from + len, inline: false });
                 }
-                Parsed::Command => return Ok(true),
+                Parsed::Inline(len) => {
+                    spans.extend_from_slice(&self.spans);
+                    return Ok(Frame::Command { end: from + len, inline: true });
+                }
             }
         }
     }
 
-    fn parse_multibulk(
-        &mut self,
-        buf: &mut BytesMut,
-        limits: &Limits,
-        args: &mut Vec<Bytes>,
-    ) -> Result<Parsed, ProtocolError> {
+    /// The arguments of the inline commands framed since the last
+    /// [`RequestParser::clear_inline`].
+    pub fn inline_args(&self) -> &[u8] {
+        &self.inline
+    }
+
+    /// Forgets the inline arguments framed so far (their spans must no
+    /// longer be used).
+    pub fn clear_inline(&mut self) {
+        self.inline.clear();
+        if self.inline.capacity() > INLINE_KEPT_MAX {
+            self.inline.shrink_to(INLINE_KEPT_MAX);
+        }
+    }
+
+    /// Like [`parse_request`], writing the arguments into `args` (cleared
+    /// first) and returning whether a command was framed. Consumes the
+    /// command's bytes (and any skipped before it).
+    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
+        args.clear();
+        let mut spans = Vec::new();
+        self.clear_inline();
+        match self.frame(buf, 0, limits, &mut spans)? {
+            Frame::Command { end, inline } => {
+                let frame = buf.split_to(end).freeze();
+                if inline {
+                    args.extend(spans.iter().map(|&(s, e)| Bytes::copy_from_slice(&self.inline[s..e])));
+                } else {
+                    args.extend(spans.iter().map(|&(s, e)| frame.slice(s..e)));
+                }
+                Ok(true)
+            }
+            Frame::Incomplete { resume, reserve } => {
+                let _ = buf.split_to(resume);
+                buf.reserve(reserve);
+                Ok(false)
+            }
+        }
+    }
+
+    fn parse_multibulk(&mut self, buf: &[u8], limits: &Limits) -> Result<Parsed, ProtocolError> {
         // Resume a command framed part-way, unless the buffer is not the
         // one it was framed in (a misuse, handled by starting over).
         let resumed = self.partial.take().filter(|&(_, pos)| pos <= buf.len());
@@ -121,7 +188,7 @@ impl RequestParser {
             None => {
                 let Some((count, pos)) = read_header(buf, 0, "too big mbulk count string", "invalid multibulk length")?
                 else {
-                    return Ok(Parsed::Incomplete);
+                    return Ok(Parsed::Incomplete(0));
                 };
                 if count > i64::from(i32::MAX) {
                     return Err(ProtocolError::new("invalid multibulk length"));
@@ -144,13 +211,12 @@ impl RequestParser {
             }
         };
 
-        // Find every argument's span without copying. Only when the whole
-        // command is present is the buffer split off and sliced.
+        // Find every argument's span without copying.
         let spans = &mut self.spans;
         while spans.len() < count {
             let Some(&marker) = buf.get(pos) else {
                 self.partial = Some((count, pos));
-                return Ok(Parsed::Incomplete);
+                return Ok(Parsed::Incomplete(0));
             };
             if marker != b'$' {
                 // Like Redis, judge the line only once it is complete.
@@ -159,7 +225,7 @@ impl RequestParser {
                         return Err(ProtocolError::new("too big bulk count string"));
                     }
                     self.partial = Some((count, pos));
-                    return Ok(Parsed::Incomplete);
+                    return Ok(Parsed::Incomplete(0));
                 }
                 let mut msg = b"expected '$', got '".to_vec();
                 msg.extend_from_slice(&[marker, b'\'']);
@@ -167,7 +233,7 @@ impl RequestParser {
             }
             let Some((len, start)) = read_header(buf, pos, "too big bulk count string", "invalid bulk length")? else {
                 self.partial = Some((count, pos));
-                return Ok(Parsed::Incomplete);
+                return Ok(Parsed::Incomplete(0));
             };
             if len < 0 || len as u64 > limits.bulk_len_max as u64 {
                 return Err(ProtocolError::new("invalid bulk length"));
@@ -182,17 +248,35 @@ impl RequestParser {
                 // not received through many small reallocations, but never
                 // much more than has arrived: a client announcing a huge
                 // argument must send it before it costs memory.
-                buf.reserve((end + 2 - buf.len()).min(RESERVE_AHEAD_MAX.max(buf.len())));
                 self.partial = Some((count, pos));
-                return Ok(Parsed::Incomplete);
+                return Ok(Parsed::Incomplete((end + 2 - buf.len()).min(RESERVE_AHEAD_MAX.max(buf.len()))));
             }
             spans.push((start, end));
             // Like Redis, the two bytes after the data are taken as the CRLF.
             pos = end + 2;
         }
-        let frame = buf.split_to(pos).freeze();
-        args.extend(spans.iter().map(|&(s, e)| frame.slice(s..e)));
-        Ok(Parsed::Command)
+        Ok(Parsed::Multibulk(pos))
+    }
+
+    fn parse_inline(&mut self, buf: &[u8]) -> Result<Parsed, ProtocolError> {
+        let Some(nl) = memchr(b'\n', buf) else {
+            if buf.len() > INLINE_LEN_MAX {
+                return Err(ProtocolError::new("too big inline request"));
+            }
+            return Ok(Parsed::Incomplete(0));
+        };
+        let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let args = split_args(&buf[..line_end]).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
+        if args.is_empty() {
+            return Ok(Parsed::Empty(nl + 1));
+        }
+        self.spans.clear();
+        for a in &args {
+            let start = self.inline.len();
+            self.inline.extend_from_slice(a);
+            self.spans.push((start, self.inline.len()));
+        }
+        Ok(Parsed::Inline(nl + 1))
     }
 }
 
@@ -200,9 +284,15 @@ impl RequestParser {
 const RESERVE_AHEAD_MAX: usize = 1024 * 1024;
 
 enum Parsed {
-    Incomplete,
+    /// More bytes are needed; worth reserving this many.
+    Incomplete(usize),
+    /// Skipped this many bytes.
     Empty(usize),
-    Command,
+    /// A multibulk of this many bytes, its spans in `self.spans`.
+    Multibulk(usize),
+    /// An inline command of this many bytes, its spans (into
+    /// `self.inline`) in `self.spans`.
+    Inline(usize),
 }
 
 /// Reads the integer of the `*N` or `$N` header line whose marker is at
@@ -282,23 +372,6 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
         v = if neg { v.checked_mul(10)?.checked_sub(d)? } else { v.checked_mul(10)?.checked_add(d)? };
     }
     Some(v)
-}
-
-fn parse_inline(buf: &mut BytesMut, out: &mut Vec<Bytes>) -> Result<Parsed, ProtocolError> {
-    let Some(nl) = memchr(b'\n', buf) else {
-        if buf.len() > INLINE_LEN_MAX {
-            return Err(ProtocolError::new("too big inline request"));
-        }
-        return Ok(Parsed::Incomplete);
-    };
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
-    let args = split_args(&buf[..line_end]).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
-    let _ = buf.split_to(nl + 1);
-    if args.is_empty() {
-        return Ok(Parsed::Empty(0));
-    }
-    out.extend(args.into_iter().map(Bytes::from));
-    Ok(Parsed::Command)
 }
 
 fn is_hex(b: u8) -> bool {
@@ -437,6 +510,53 @@ mod tests {
                     Ok(true) => cmds.push(args),
                     Ok(false) => break,
                     Err(e) => return (cmds, Err(e)),
+                }
+            }
+        }
+        (cmds, Ok(buf.to_vec()))
+    }
+
+    /// Like [`feed`], through the non-consuming [`RequestParser::frame`]
+    /// the way a connection uses it: frame a batch of up to `batch`
+    /// commands as spans, then drop the bytes they used at once.
+    fn feed_frames(
+        pieces: &[&[u8]],
+        limits: &Limits,
+        batch: usize,
+    ) -> (Vec<Vec<Bytes>>, Result<Vec<u8>, ProtocolError>) {
+        let mut parser = RequestParser::default();
+        let mut buf = BytesMut::new();
+        let mut cmds = Vec::new();
+        let mut spans = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            loop {
+                let mut at = 0;
+                let mut framed = 0;
+                let mut done = false;
+                parser.clear_inline();
+                while framed < batch {
+                    spans.clear();
+                    match parser.frame(&buf, at, limits, &mut spans) {
+                        Ok(Frame::Command { end, inline }) => {
+                            assert!(end > at && !spans.is_empty());
+                            let src: &[u8] = if inline { parser.inline_args() } else { &buf };
+                            cmds.push(spans.iter().map(|&(s, e)| Bytes::copy_from_slice(&src[s..e])).collect());
+                            at = end;
+                            framed += 1;
+                        }
+                        Ok(Frame::Incomplete { resume, reserve }) => {
+                            at = resume;
+                            buf.reserve(reserve);
+                            done = true;
+                            break;
+                        }
+                        Err(e) => return (cmds, Err(e)),
+                    }
+                }
+                let _ = buf.split_to(at);
+                if done {
+                    break;
                 }
             }
         }
@@ -603,7 +723,11 @@ mod tests {
             }
             prop_assert!(buf.is_empty());
             let got: Vec<Vec<Vec<u8>>> = got.into_iter().map(|c| c.into_iter().map(|a| a.to_vec()).collect()).collect();
-            prop_assert_eq!(got, cmds);
+            prop_assert_eq!(&got, &cmds);
+            let (framed, rest) = feed_frames(&[&wire[..split], &wire[split..]], &limits, 16);
+            prop_assert_eq!(rest, Ok(Vec::new()));
+            let framed: Vec<Vec<Vec<u8>>> = framed.into_iter().map(|c| c.into_iter().map(|a| a.to_vec()).collect()).collect();
+            prop_assert_eq!(framed, cmds);
         }
 
         /// Any arguments survive being written as an inline command, quoted
@@ -668,7 +792,11 @@ mod tests {
                 pieces.push(&input[from..c]);
                 from = c;
             }
-            prop_assert_eq!(feed(&pieces, &limits), feed(&[&input[..]], &limits));
+            let whole = feed(&[&input[..]], &limits);
+            prop_assert_eq!(&feed(&pieces, &limits), &whole);
+            prop_assert_eq!(&feed_frames(&pieces, &limits, 1), &whole);
+            prop_assert_eq!(&feed_frames(&pieces, &limits, 16), &whole);
+            prop_assert_eq!(&feed_frames(&[&input[..]], &limits, 3), &whole);
         }
 
         /// A big command arriving a few bytes at a time, resumed where the
@@ -680,11 +808,12 @@ mod tests {
         ) {
             let wire = encode_command(&args);
             let pieces: Vec<&[u8]> = wire.chunks(step).collect();
-            let (cmds, rest) = feed(&pieces, &Limits::default());
-            prop_assert_eq!(rest, Ok(Vec::new()));
-            prop_assert_eq!(cmds.len(), 1);
-            let got: Vec<Vec<u8>> = cmds[0].iter().map(|a| a.to_vec()).collect();
-            prop_assert_eq!(got, args);
+            for (cmds, rest) in [feed(&pieces, &Limits::default()), feed_frames(&pieces, &Limits::default(), 16)] {
+                prop_assert_eq!(rest, Ok(Vec::new()));
+                prop_assert_eq!(cmds.len(), 1);
+                let got: Vec<Vec<u8>> = cmds[0].iter().map(|a| a.to_vec()).collect();
+                prop_assert_eq!(&got, &args);
+            }
         }
 
         /// Garbage never panics: it parses, asks for more, or is an error.

@@ -20,8 +20,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use ringcache_resp::{Limits, ProtocolError, RequestParser};
+use bytes::{Buf, BufMut, BytesMut};
+use ringcache_resp::{Frame, Limits, ProtocolError, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -93,9 +93,25 @@ pub struct Session {
     client: Client,
     settings: Settings,
     parser: RequestParser,
-    /// The framed commands of the current batch; reused so framing doesn't
-    /// allocate.
-    batch: Vec<Vec<Bytes>>,
+    /// The argument spans of the current batch's commands: ranges of the
+    /// read buffer, or of the parser's inline scratch for inline commands.
+    /// Framing leaves the buffer as it is; it is advanced once per batch.
+    spans: Vec<(usize, usize)>,
+    /// Each framed command of the batch: where its spans end in `spans`,
+    /// and whether they are inline arguments.
+    batch: Vec<(usize, bool)>,
+    /// Room for the batch's argument slices, kept between batches (empty
+    /// between them; see [`recycle`]).
+    views: Vec<&'static [u8]>,
+}
+
+/// An empty vector with `v`'s allocation, for slices of another lifetime:
+/// lets the batch's argument slices, which borrow the read buffer, reuse
+/// one allocation across batches.
+fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    // Same layout and nothing to map: collected in place, no allocation.
+    v.into_iter().map(|_| -> &'b [u8] { unreachable!("the vector is empty") }).collect()
 }
 
 /// Commands framed (and their keys looked up) ahead of running them.
@@ -112,7 +128,14 @@ impl Session {
         let authenticated = shared.with_config(|c| c.requirepass.is_none());
         let client = Client::new(info, authenticated);
         let settings = Settings::load(shared, client.authenticated);
-        Session { client, settings, parser: RequestParser::default(), batch: Vec::new() }
+        Session {
+            client,
+            settings,
+            parser: RequestParser::default(),
+            spans: Vec::new(),
+            batch: Vec::new(),
+            views: Vec::new(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -129,21 +152,31 @@ impl Session {
         // One clock read per batch: the commands of one read run within
         // microseconds of each other.
         let now_ms = ringcache_store::now_ms();
+        // Bytes of `input` used by the commands run so far (and what was
+        // skipped before them); dropped at once at the end.
+        let mut consumed = 0;
+        // Room worth reserving for an argument being received.
+        let mut reserve = 0;
         let step = 'batch: loop {
-            // Frame up to LOOKAHEAD commands, then look their keys up before
-            // running any of them: the lookups' cache misses overlap instead
-            // of stalling each command in turn.
-            let mut framed = 0;
+            // Frame up to LOOKAHEAD commands, as spans of `input`, then look
+            // their keys up before running any of them: the lookups' cache
+            // misses overlap instead of stalling each command in turn.
+            self.spans.clear();
+            self.batch.clear();
+            self.parser.clear_inline();
+            let mut at = consumed;
             let mut exhausted = false;
             let mut error = None;
-            while framed < LOOKAHEAD {
+            while self.batch.len() < LOOKAHEAD {
                 self.settings.limits.authenticated = self.client.authenticated;
-                if self.batch.len() == framed {
-                    self.batch.push(Vec::new());
-                }
-                match self.parser.parse(input, &self.settings.limits, &mut self.batch[framed]) {
-                    Ok(true) => framed += 1,
-                    Ok(false) => {
+                match self.parser.frame(input, at, &self.settings.limits, &mut self.spans) {
+                    Ok(Frame::Command { end, inline }) => {
+                        self.batch.push((self.spans.len(), inline));
+                        at = end;
+                    }
+                    Ok(Frame::Incomplete { resume, reserve: wanted }) => {
+                        at = resume;
+                        reserve = wanted;
                         exhausted = true;
                         break;
                     }
@@ -158,20 +191,40 @@ impl Session {
                     break;
                 }
             }
-            if framed > 1 {
-                for args in &self.batch[..framed] {
+            consumed = at;
+            let mut views = recycle(std::mem::take(&mut self.views));
+            let inline_args = self.parser.inline_args();
+            let mut from = 0;
+            for &(to, inline) in &self.batch {
+                let src: &[u8] = if inline { inline_args } else { input };
+                views.extend(self.spans[from..to].iter().map(|&(s, e)| &src[s..e]));
+                from = to;
+            }
+            if self.batch.len() > 1 {
+                from = 0;
+                for &(to, _) in &self.batch {
+                    let args = &views[from..to];
+                    from = to;
                     if let Some(key) = cmd::single_key(&mut self.client, args) {
                         shared.db.warm(key);
                     }
                 }
             }
-            for i in 0..framed {
+            let mut quit = false;
+            from = 0;
+            for &(to, _) in &self.batch {
                 commands += 1;
-                let reply = cmd::dispatch(shared, &mut self.client, &self.batch[i], now_ms);
+                let reply = cmd::dispatch(shared, &mut self.client, &views[from..to], now_ms);
+                from = to;
                 reply.encode(self.client.proto, output);
                 if self.client.close_after_reply {
-                    break 'batch Step::Close(End::Quit);
+                    quit = true;
+                    break;
                 }
+            }
+            self.views = recycle(views);
+            if quit {
+                break 'batch Step::Close(End::Quit);
             }
             if let Some(e) = error {
                 e.reply().encode(self.client.proto, output);
@@ -184,15 +237,18 @@ impl Session {
                 break Step::OutputFull;
             }
         };
+        input.advance(consumed);
         // What is left unparsed is part of one command; if it fills the
         // whole limit, that command cannot fit.
         let step = match step {
             Step::NeedInput if input.len() >= self.settings.query_buffer_limit => Step::Close(End::QueryBufferLimit),
+            Step::NeedInput => {
+                // Make room for more of a large argument at once.
+                input.reserve(reserve);
+                Step::NeedInput
+            }
             step => step,
         };
-        // Drop the commands' slices of the read buffer, so the buffer can
-        // reuse its space.
-        self.batch.iter_mut().for_each(Vec::clear);
         if commands > 0 {
             self.client.info.touch(self.client.last_cmd);
         }
@@ -300,6 +356,7 @@ async fn flush(
 mod tests {
     use super::*;
     use crate::config::Config;
+    use bytes::Bytes;
     use ringcache_resp::{decode_reply, Reply};
 
     fn session(config: Config) -> (Shared, Session) {

@@ -159,23 +159,23 @@ pub struct ScanOptions<'a> {
 /// Parses `[MATCH pattern] [COUNT count] [NOVALUES]` as Redis's
 /// `scanGenericCommand` does: COUNT below 1 and unknown words are syntax
 /// errors; NOVALUES is refused unless `novalues_allowed` (HSCAN).
-pub fn scan_options(opts: &[Bytes], novalues_allowed: bool) -> Result<ScanOptions<'_>, CmdError> {
+pub fn scan_options<'a>(opts: &[&'a [u8]], novalues_allowed: bool) -> Result<ScanOptions<'a>, CmdError> {
     let mut out = ScanOptions { pattern: None, count: 10, novalues: false };
     let mut i = 0;
     while i < opts.len() {
         let has_value = i + 1 < opts.len();
-        if is(&opts[i], "COUNT") && has_value {
-            let count = int(&opts[i + 1])?;
+        if is(opts[i], "COUNT") && has_value {
+            let count = int(opts[i + 1])?;
             if count < 1 {
                 return Err(CmdError::Syntax);
             }
             out.count = usize::try_from(count).unwrap_or(usize::MAX);
             i += 2;
-        } else if is(&opts[i], "MATCH") && has_value {
-            let pattern = &opts[i + 1][..];
+        } else if is(opts[i], "MATCH") && has_value {
+            let pattern = opts[i + 1];
             out.pattern = (pattern != b"*").then_some(pattern);
             i += 2;
-        } else if is(&opts[i], "NOVALUES") {
+        } else if is(opts[i], "NOVALUES") {
             if !novalues_allowed {
                 return Err(CmdError::other("ERR NOVALUES option can only be used in HSCAN"));
             }
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn scan_options_like_redis() {
-        let a = |v: &[&str]| v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect::<Vec<_>>();
+        let a = |v: &[&'static str]| v.iter().map(|s| s.as_bytes()).collect::<Vec<_>>();
         let o = a(&["match", "f*", "COUNT", "3", "novalues"]);
         let got = scan_options(&o, true).unwrap();
         assert_eq!(got, ScanOptions { pattern: Some(&b"f*"[..]), count: 3, novalues: true });

@@ -167,19 +167,19 @@ pub(super) const CLIENT_SUBCOMMANDS: &[SubCommand] = &[
     },
 ];
 
-fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn ping(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     match args.len() {
         1 => Ok(Reply::simple("PONG")),
-        2 => Ok(Reply::Bulk(args[1].clone())),
+        2 => Ok(Reply::Bulk(Bytes::copy_from_slice(args[1]))),
         _ => Err(CmdError::WrongArity("ping".to_owned())),
     }
 }
 
-fn echo(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Bulk(args[1].clone()))
+fn echo(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    Ok(Reply::Bulk(Bytes::copy_from_slice(args[1])))
 }
 
-fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn quit(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     ctx.client.close_after_reply = true;
     Ok(Reply::ok())
 }
@@ -201,7 +201,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// `AUTH [username] password`.
-fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn auth(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (user, pass): (&[u8], &[u8]) = match args {
         [_, pass] => {
             if ctx.shared.with_config(|c| c.requirepass.is_none()) {
@@ -222,7 +222,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
-fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hello(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut proto = None;
     if let Some(ver) = args.get(1) {
         let ver =
@@ -238,15 +238,15 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut i = 2;
     while i < args.len() {
         let more = args.len() - 1 - i;
-        if is(&args[i], "AUTH") && more >= 2 {
+        if is(args[i], "AUTH") && more >= 2 {
             credentials = Some((&args[i + 1], &args[i + 2]));
             i += 3;
-        } else if is(&args[i], "SETNAME") && more >= 1 {
-            check_name(&args[i + 1])?;
+        } else if is(args[i], "SETNAME") && more >= 1 {
+            check_name(args[i + 1])?;
             name = Some(&args[i + 1]);
             i += 2;
         } else {
-            return Err(CmdError::other(format!("ERR Syntax error in HELLO option '{}'", printable(&args[i], 128))));
+            return Err(CmdError::other(format!("ERR Syntax error in HELLO option '{}'", printable(args[i], 128))));
         }
     }
     if let Some((user, pass)) = credentials {
@@ -281,8 +281,8 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SELECT index`: there is one database, 0.
-fn select(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let index = int(&args[1])?;
+fn select(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let index = int(args[1])?;
     // Redis parses the index as a C int.
     if i32::try_from(index).is_err() {
         return Err(CmdError::NotInteger);
@@ -294,7 +294,7 @@ fn select(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `RESET`: back to the state of a fresh connection.
-fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.take().is_some() {
         ctx.client.info.multi.store(-1, Relaxed);
     }
@@ -309,15 +309,15 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 // ------------------------------------------------------------------ CLIENT
 
-fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     run_subcommand(ctx, args, CLIENT_SUBCOMMANDS)
 }
 
-fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn client_id(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(ctx.client.id as i64))
 }
 
-fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn client_info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Verbatim(Bytes::from(format!("{}\n", ctx.client.info.list_line()))))
 }
 
@@ -334,7 +334,7 @@ fn type_is_normal(arg: &[u8]) -> Result<bool, CmdError> {
 }
 
 /// `CLIENT LIST [TYPE type | ID id [id ...]]`.
-fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let clients: Vec<Arc<ClientInfo>> = match args {
         [_, _] => ctx.shared.clients.all(),
         [_, _, opt, ty] if is(opt, "TYPE") => {
@@ -377,11 +377,11 @@ struct KillFilter {
 /// `CLIENT KILL ip:port` (replies OK or an error) or
 /// `CLIENT KILL <filter> <value> ...` (replies with the number killed).
 /// Killing this very connection closes it after the reply.
-fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn client_kill(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let old_form = args.len() == 3;
     let mut f = KillFilter { addr: None, laddr: None, id: None, no_type_match: false, skip_me: true };
     if old_form {
-        f.addr = Some(String::from_utf8_lossy(&args[2]).into_owned());
+        f.addr = Some(String::from_utf8_lossy(args[2]).into_owned());
         // With the old form a client may kill itself.
         f.skip_me = false;
     } else {
@@ -402,7 +402,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 f.laddr = Some(String::from_utf8_lossy(value).into_owned());
             } else if is(opt, "USER") {
                 // Every connection is the `default` user.
-                if value.as_ref() != b"default" {
+                if value != b"default" {
                     return Err(CmdError::other(format!("ERR No such user '{}'", printable(value, 128))));
                 }
             } else if is(opt, "SKIPME") {
@@ -447,7 +447,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn client_getname(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let name = ctx.client.info.name.lock().clone();
     Ok(if name.is_empty() { Reply::Null } else { Reply::Bulk(name) })
 }
@@ -465,14 +465,14 @@ fn check_name(name: &[u8]) -> Result<(), CmdError> {
 }
 
 /// `CLIENT SETNAME name`; an empty name clears it.
-fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    check_name(&args[2])?;
-    *ctx.client.info.name.lock() = Bytes::copy_from_slice(&args[2]);
+fn client_setname(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    check_name(args[2])?;
+    *ctx.client.info.name.lock() = Bytes::copy_from_slice(args[2]);
     Ok(Reply::ok())
 }
 
 /// `CLIENT SETINFO LIB-NAME|LIB-VER value`.
-fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn client_setinfo(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (attr, value) = (&args[2], &args[3]);
     let slot = if is(attr, "LIB-NAME") {
         &ctx.client.info.lib_name
@@ -491,7 +491,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn client_help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn client_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         args,
         &[

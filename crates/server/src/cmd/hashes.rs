@@ -183,7 +183,7 @@ fn hash_or_create<'s>(shard: &'s mut Shard, key: &[u8], now_ms: u64) -> Result<&
 
 /// Sets every field/value pair of `args[2..]`, returning how many fields
 /// are new.
-fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, CmdError> {
+fn set_pairs(ctx: &mut Ctx<'_>, args: &[&[u8]], name: &str) -> Result<i64, CmdError> {
     if args.len() % 2 == 1 {
         return Err(CmdError::WrongArity(name.to_owned()));
     }
@@ -191,21 +191,21 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, CmdEr
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let hash = hash_or_create(shard, key, now)?;
-    let added = args[2..].chunks_exact(2).filter(|pair| hash.insert(&pair[0], &pair[1])).count();
+    let added = args[2..].chunks_exact(2).filter(|pair| hash.insert(pair[0], pair[1])).count();
     shard.written(key);
     Ok(added as i64)
 }
 
-fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(set_pairs(ctx, args, "hset")?))
 }
 
-fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hmset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, args, "hmset")?;
     Ok(Reply::ok())
 }
 
-fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hsetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, field, value) = (&args[1], &args[2], &args[3]);
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -218,37 +218,37 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(1))
 }
 
-fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let hash = read_hash(ctx, &args[1])?;
-    Ok(hash.and_then(|h| h.get(&args[2])).cloned().into())
+fn hget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let hash = read_hash(ctx, args[1])?;
+    Ok(hash.and_then(|h| h.get(args[2])).cloned().into())
 }
 
-fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let hash = read_hash(ctx, &args[1])?;
+fn hmget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let hash = read_hash(ctx, args[1])?;
     let values = args[2..].iter().map(|f| hash.and_then(|h| h.get(f)).cloned().into()).collect();
     Ok(Reply::Array(values))
 }
 
-fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let pairs = read_hash(ctx, &args[1])?
+fn hgetall(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let pairs = read_hash(ctx, args[1])?
         .map(|h| h.iter().map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))).collect())
         .unwrap_or_default();
     Ok(Reply::Map(pairs))
 }
 
-fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hkeys(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let fields =
-        read_hash(ctx, &args[1])?.map(|h| h.iter().map(|(f, _)| Reply::Bulk(f.clone())).collect()).unwrap_or_default();
+        read_hash(ctx, args[1])?.map(|h| h.iter().map(|(f, _)| Reply::Bulk(f.clone())).collect()).unwrap_or_default();
     Ok(Reply::Array(fields))
 }
 
-fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hvals(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let values =
-        read_hash(ctx, &args[1])?.map(|h| h.iter().map(|(_, v)| Reply::Bulk(v.clone())).collect()).unwrap_or_default();
+        read_hash(ctx, args[1])?.map(|h| h.iter().map(|(_, v)| Reply::Bulk(v.clone())).collect()).unwrap_or_default();
     Ok(Reply::Array(values))
 }
 
-fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -263,24 +263,24 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(removed as i64))
 }
 
-fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let hash = read_hash(ctx, &args[1])?;
-    Ok(Reply::Integer(hash.is_some_and(|h| h.contains(&args[2])).into()))
+fn hexists(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let hash = read_hash(ctx, args[1])?;
+    Ok(Reply::Integer(hash.is_some_and(|h| h.contains(args[2])).into()))
 }
 
-fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let hash = read_hash(ctx, &args[1])?;
+fn hlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let hash = read_hash(ctx, args[1])?;
     Ok(Reply::Integer(hash.map_or(0, |h| h.len() as i64)))
 }
 
-fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let hash = read_hash(ctx, &args[1])?;
-    Ok(Reply::Integer(hash.and_then(|h| h.get(&args[2])).map_or(0, |v| v.len() as i64)))
+fn hstrlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let hash = read_hash(ctx, args[1])?;
+    Ok(Reply::Integer(hash.and_then(|h| h.get(args[2])).map_or(0, |v| v.len() as i64)))
 }
 
-fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, field) = (&args[1], &args[2]);
-    let incr = int(&args[3])?;
+    let incr = int(args[3])?;
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let hash = hash_or_create(shard, key, now)?;
@@ -296,9 +296,9 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(new))
 }
 
-fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, field) = (&args[1], &args[2]);
-    let incr = float(&args[3])?;
+    let incr = float(args[3])?;
     if !incr.is_finite() {
         return Err(CmdError::other("ERR value is NaN or Infinity"));
     }
@@ -319,10 +319,10 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(text))
 }
 
-fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = scan_cursor(&args[2])?;
+fn hscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let cursor = scan_cursor(args[2])?;
     // As in Redis, a missing key answers before the options are looked at.
-    let Some(hash) = read_hash(ctx, &args[1])? else {
+    let Some(hash) = read_hash(ctx, args[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let opts = scan_options(&args[3..], true)?;
@@ -358,21 +358,21 @@ fn scan_reply(cursor: usize, items: Vec<Reply>) -> Reply {
     ])
 }
 
-fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if args.len() >= 3 {
-        let count = int_in(&args[2], -i64::MAX, i64::MAX)?;
+        let count = int_in(args[2], -i64::MAX, i64::MAX)?;
         let with_values = match args.len() {
             3 => false,
-            4 if is(&args[3], "WITHVALUES") => true,
+            4 if is(args[3], "WITHVALUES") => true,
             _ => return Err(CmdError::Syntax),
         };
         // Redis doubles the count for the RESP2 reply length.
         if with_values && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
             return Err(CmdError::other("ERR value is out of range"));
         }
-        return hrandfield_count(ctx, &args[1], count, with_values);
+        return hrandfield_count(ctx, args[1], count, with_values);
     }
-    let Some(hash) = read_hash(ctx, &args[1])?.filter(|h| !h.is_empty()) else {
+    let Some(hash) = read_hash(ctx, args[1])?.filter(|h| !h.is_empty()) else {
         return Ok(Reply::Null);
     };
     let i = rand::thread_rng().gen_range(0..hash.len());

@@ -198,20 +198,20 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
 
 /// DEL and UNLINK (which frees nothing in the background here: values are
 /// dropped where they are removed).
-fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let removed = args[1..].iter().filter(|key| ctx.shard(key).remove(key, now).is_some()).count();
     Ok(Reply::Integer(removed as i64))
 }
 
 /// Counts every argument naming a live key, duplicates included.
-fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let found = args[1..].iter().filter(|key| ctx.shard(key).contains(key, now)).count();
     Ok(Reply::Integer(found as i64))
 }
 
-fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn touch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let found = args[1..].iter().filter(|key| ctx.shard(key).get(key, now).is_some()).count();
     Ok(Reply::Integer(found as i64))
@@ -227,7 +227,7 @@ struct ExpireIf {
 }
 
 impl ExpireIf {
-    fn parse(opts: &[Bytes]) -> Result<ExpireIf, CmdError> {
+    fn parse(opts: &[&[u8]]) -> Result<ExpireIf, CmdError> {
         let mut c = ExpireIf::default();
         for opt in opts {
             match () {
@@ -261,12 +261,12 @@ impl ExpireIf {
 
 /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: `key time [NX|XX|GT|LT]...` with
 /// the time in `unit_ms`, relative to now unless `absolute`.
-fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, absolute: bool, cmd: &str) -> CmdResult {
+fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], unit_ms: i64, absolute: bool, cmd: &str) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let cond = ExpireIf::parse(&args[3..])?;
     let invalid = || CmdError::other(format!("ERR invalid expire time in '{cmd}' command"));
     // Negative times are allowed (they delete the key); only overflow is not.
-    let when = int(&args[2])?.checked_mul(unit_ms).ok_or_else(invalid)?;
+    let when = int(args[2])?.checked_mul(unit_ms).ok_or_else(invalid)?;
     let base = if absolute { 0 } else { now as i64 };
     let when = when.checked_add(base).ok_or_else(invalid)?;
 
@@ -285,19 +285,19 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, absolute: boo
     Ok(Reply::Integer(1))
 }
 
-fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn expire(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1000, false, "expire")
 }
 
-fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn pexpire(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1, false, "pexpire")
 }
 
-fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn expireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1000, true, "expireat")
 }
 
-fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn pexpireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1, true, "pexpireat")
 }
 
@@ -323,29 +323,29 @@ fn ttl_reply(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(u64, u64) -> u64) -> 
     }))
 }
 
-fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn ttl(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     // Rounded to the nearest second, as Redis does.
-    ttl_reply(ctx, &args[1], |at, now| (at.saturating_sub(now) + 500) / 1000)
+    ttl_reply(ctx, args[1], |at, now| (at.saturating_sub(now) + 500) / 1000)
 }
 
-fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    ttl_reply(ctx, &args[1], |at, now| at.saturating_sub(now))
+fn pttl(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    ttl_reply(ctx, args[1], |at, now| at.saturating_sub(now))
 }
 
-fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    ttl_reply(ctx, &args[1], |at, _| at / 1000)
+fn expiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    ttl_reply(ctx, args[1], |at, _| at / 1000)
 }
 
-fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    ttl_reply(ctx, &args[1], |at, _| at)
+fn pexpiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    ttl_reply(ctx, args[1], |at, _| at)
 }
 
-fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     Ok(Reply::Integer(i64::from(ctx.shard(key).persist(key, now))))
 }
 
-fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     let name =
@@ -355,7 +355,7 @@ fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// RENAME and RENAMENX. The value moves with its TTL; renaming a key to
 /// itself changes nothing but still needs the key to exist.
-fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> CmdResult {
+fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) -> CmdResult {
     let (src, dst, now) = (&args[1], &args[2], ctx.now_ms);
     let done = if nx { Reply::Integer(1) } else { Reply::ok() };
     if !ctx.shard(src).contains(src, now) {
@@ -374,21 +374,21 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> CmdResult {
     Ok(done)
 }
 
-fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn rename(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     rename_generic(ctx, args, false)
 }
 
-fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn renamenx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     rename_generic(ctx, args, true)
 }
 
-fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let found = ctx.db.keys(&args[1], ctx.now_ms);
+fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let found = ctx.db.keys(args[1], ctx.now_ms);
     Ok(Reply::Array(found.into_iter().map(Reply::Bulk).collect()))
 }
 
-fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = scan_cursor(&args[1])?;
+fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let cursor = scan_cursor(args[1])?;
     let mut count = SCAN_COUNT_DEFAULT;
     let mut filter = ScanFilter::default();
     let mut type_name = None;
@@ -405,7 +405,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             count = usize::try_from(n).unwrap_or(usize::MAX);
         } else if is(opt, "MATCH") {
             // "*" matches everything: skip the matching altogether.
-            filter.pattern = (value.as_ref() != b"*").then_some(value.as_ref());
+            filter.pattern = (value != b"*").then_some(value.as_ref());
         } else if is(opt, "TYPE") {
             // An unknown type matches nothing (Redis 7.2 does not refuse it).
             type_name = Some(String::from_utf8_lossy(value).into_owned());
@@ -420,7 +420,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(vec![cursor, Reply::Array(found.into_iter().map(Reply::Bulk).collect())]))
 }
 
-fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn randomkey(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     Ok(ctx.db.random_key(now).into())
 }
@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn expire_conditions() {
         let c = |opts: &[&str]| {
-            let opts: Vec<Bytes> = opts.iter().map(|o| Bytes::copy_from_slice(o.as_bytes())).collect();
+            let opts: Vec<&[u8]> = opts.iter().map(|o| o.as_bytes()).collect();
             ExpireIf::parse(&opts)
         };
         let none = c(&[]).unwrap();

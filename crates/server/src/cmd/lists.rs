@@ -205,7 +205,7 @@ fn list_mut<'s>(shard: &'s mut Shard, key: &[u8], now_ms: u64) -> Result<Option<
 
 /// LPUSH/RPUSH (`create`) and LPUSHX/RPUSHX: push every element of
 /// `args[2..]` in order, reply with the new length.
-fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, create: bool) -> CmdResult {
+fn push(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, create: bool) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -228,28 +228,28 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, create: bool) -> CmdResult 
     Ok(Reply::Integer(len as i64))
 }
 
-fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn lpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Left, true)
 }
 
-fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn rpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Right, true)
 }
 
-fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn lpushx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Left, false)
 }
 
-fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn rpushx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Right, false)
 }
 
 /// LPOP/RPOP: without a count, one element or Null; with a count, an array
 /// (empty for 0), or a null array when the key is missing.
-fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, name: &str) -> CmdResult {
+fn pop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, name: &str) -> CmdResult {
     let count = match args.len() {
         2 => None,
-        3 => Some(positive(&args[2], MUST_BE_POSITIVE)?),
+        3 => Some(positive(args[2], MUST_BE_POSITIVE)?),
         _ => return Err(CmdError::WrongArity(name.to_owned())),
     };
     let key = &args[1];
@@ -270,21 +270,21 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, name: &str) -> CmdResult {
     Ok(reply)
 }
 
-fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn lpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     pop(ctx, args, End::Left, "lpop")
 }
 
-fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn rpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     pop(ctx, args, End::Right, "rpop")
 }
 
-fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(read_list(ctx, &args[1])?.map_or(0, |l| l.len() as i64)))
+fn llen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    Ok(Reply::Integer(read_list(ctx, args[1])?.map_or(0, |l| l.len() as i64)))
 }
 
-fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (start, stop) = (int(&args[2])?, int(&args[3])?);
-    let Some(list) = read_list(ctx, &args[1])? else {
+fn lrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let (start, stop) = (int(args[2])?, int(args[3])?);
+    let Some(list) = read_list(ctx, args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let items = match range(start, stop, list.len()) {
@@ -294,28 +294,28 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(items))
 }
 
-fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn lindex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     // Redis looks the key up before it parses the index.
-    let Some(list) = read_list(ctx, &args[1])? else {
+    let Some(list) = read_list(ctx, args[1])? else {
         return Ok(Reply::Null);
     };
-    let i = int(&args[2])?;
+    let i = int(args[2])?;
     Ok(index(i, list.len()).and_then(|i| list.get(i)).cloned().into())
 }
 
-fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn lset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let list = list_mut(shard, key, now)?.ok_or(CmdError::NoSuchKey)?;
-    let i = index(int(&args[2])?, list.len()).ok_or(CmdError::OutOfRange)?;
-    list.set(i, &args[3]);
+    let i = index(int(args[2])?, list.len()).ok_or(CmdError::OutOfRange)?;
+    list.set(i, args[3]);
     shard.written(key);
     Ok(Reply::ok())
 }
 
-fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let count = int(&args[2])?;
+fn lrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let count = int(args[2])?;
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -323,15 +323,15 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Integer(0));
     };
     let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-    let removed = list.remove_matching(&args[3], limit, count < 0);
+    let removed = list.remove_matching(args[3], limit, count < 0);
     if removed > 0 {
         shard.written(key);
     }
     Ok(Reply::Integer(removed as i64))
 }
 
-fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (start, stop) = (int(&args[2])?, int(&args[3])?);
+fn ltrim(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let (start, stop) = (int(args[2])?, int(args[3])?);
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -347,10 +347,10 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let after = if is(&args[2], "AFTER") {
+fn linsert(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let after = if is(args[2], "AFTER") {
         true
-    } else if is(&args[2], "BEFORE") {
+    } else if is(args[2], "BEFORE") {
         false
     } else {
         return Err(CmdError::Syntax);
@@ -370,7 +370,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
-fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn lpos(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let element = &args[2];
     let mut rank: i64 = 1;
     let mut count: Option<u64> = None;
@@ -395,7 +395,7 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         i += 2;
     }
 
-    let Some(list) = read_list(ctx, &args[1])? else {
+    let Some(list) = read_list(ctx, args[1])? else {
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Null });
     };
     let len = list.len();
@@ -426,9 +426,9 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })
 }
 
-fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn lmove(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (src, dst) = (&args[1], &args[2]);
-    let (from, to) = (End::parse(&args[3])?, End::parse(&args[4])?);
+    let (from, to) = (End::parse(args[3])?, End::parse(args[4])?);
     let now = ctx.now_ms;
 
     // Check both types before changing anything, source first as Redis does.

@@ -22,7 +22,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
-use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_store::{Locked, Oom, Shard, WrongType};
 
@@ -83,7 +82,7 @@ impl Keys {
 
     /// The key arguments of `args`. Arguments past the end are ignored
     /// (arity has already been checked).
-    pub fn of<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub fn of<'a, A: AsRef<[u8]>>(&self, args: &'a [A]) -> impl Iterator<Item = &'a [u8]> + 'a {
         let (first, last, step) = match *self {
             Keys::Range { first, last, step } => {
                 let last = if last < 0 { args.len() as isize + last } else { last };
@@ -92,7 +91,7 @@ impl Keys {
             Keys::None | Keys::All => (1, -1, 1),
         };
         let end = if last < 0 { 0 } else { (last as usize + 1).min(args.len()) };
-        args.get(first.min(end)..end).unwrap_or(&[]).iter().step_by(step).map(|b| b.as_ref())
+        args.get(first.min(end)..end).unwrap_or(&[]).iter().step_by(step).map(AsRef::as_ref)
     }
 }
 
@@ -178,8 +177,9 @@ impl From<CmdError> for Reply {
 pub type CmdResult = Result<Reply, CmdError>;
 
 /// A command handler: parse `args` (including the command name at 0),
-/// apply, reply.
-pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+/// apply, reply. The arguments are views of the client's read buffer, valid
+/// only during the call: whatever is kept is copied.
+pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> CmdResult;
 
 /// A command's static description.
 pub struct CommandSpec {
@@ -312,7 +312,7 @@ const QUOTE_LEN_MAX: usize = 128;
 /// [`QUOTE_LEN_MAX`] bytes, the last one cut to what is left. Bytes are
 /// echoed as they are (Redis formats them with `%.*s`, which also stops at
 /// a NUL); CR and LF become spaces.
-fn unknown_command(args: &[Bytes]) -> Reply {
+fn unknown_command(args: &[&[u8]]) -> Reply {
     let mut quoted = Vec::new();
     for a in &args[1..] {
         let Some(room) = QUOTE_LEN_MAX.checked_sub(quoted.len()).filter(|r| *r > 0) else {
@@ -323,7 +323,7 @@ fn unknown_command(args: &[Bytes]) -> Reply {
         quoted.extend_from_slice(b"' ");
     }
     let mut msg = b"ERR unknown command '".to_vec();
-    msg.extend_from_slice(c_str(&args[0], QUOTE_LEN_MAX));
+    msg.extend_from_slice(c_str(args[0], QUOTE_LEN_MAX));
     msg.extend_from_slice(b"', with args beginning with: ");
     msg.extend_from_slice(&quoted);
     Reply::error_bytes(msg)
@@ -345,19 +345,17 @@ pub(crate) use transactions::release_watches;
 
 /// The key of a command that has exactly one (a GET, a SET, ...), for
 /// looking it up ahead of running the command.
-pub fn single_key<'a>(client: &mut Client, args: &'a [Bytes]) -> Option<&'a [u8]> {
-    let spec = client.lookup_cache.get(&args[0]).or_else(|| lookup(&args[0]))?;
-    (spec.keys == Keys::ONE && args.len() >= 2).then(|| &args[1][..])
+pub fn single_key<'a>(client: &mut Client, args: &[&'a [u8]]) -> Option<&'a [u8]> {
+    let spec = client.lookup_cache.get(args[0]).or_else(|| lookup(args[0]))?;
+    (spec.keys == Keys::ONE && args.len() >= 2).then(|| args[1])
 }
 
 /// Runs one command from a client at time `now_ms`. The reply is ready to
 /// encode.
-pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes], now_ms: u64) -> Reply {
+pub fn dispatch(shared: &Shared, client: &mut Client, args: &[&[u8]], now_ms: u64) -> Reply {
     debug_assert!(!args.is_empty());
-    let Some(spec) = client
-        .lookup_cache
-        .get(&args[0])
-        .or_else(|| lookup(&args[0]).inspect(|s| client.lookup_cache.put(&args[0], s)))
+    let Some(spec) =
+        client.lookup_cache.get(args[0]).or_else(|| lookup(args[0]).inspect(|s| client.lookup_cache.put(args[0], s)))
     else {
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
@@ -391,7 +389,7 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: &[Bytes], now_ms: u6
 }
 
 /// Runs a command outside a transaction: evict if needed, lock, handle.
-fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &[Bytes], now_ms: u64) -> Reply {
+fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &[&[u8]], now_ms: u64) -> Reply {
     if spec.has(flag::WRITE) || spec.has(flag::DENYOOM) {
         if let Err(oom) = shared.db.ensure_memory(now_ms) {
             if spec.has(flag::DENYOOM) {
@@ -402,7 +400,7 @@ fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &
     let db = match spec.keys {
         Keys::None => shared.db.lock_keys(std::iter::empty()),
         Keys::All => shared.db.lock_all(),
-        Keys::ONE => shared.db.lock_key(&args[1]),
+        Keys::ONE => shared.db.lock_key(args[1]),
         keys => shared.db.lock_keys(keys.of(args)),
     };
     let mut ctx = Ctx { db, shared, client, now_ms };
@@ -413,8 +411,8 @@ fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &
 mod tests {
     use super::*;
 
-    fn args(v: &[&str]) -> Vec<Bytes> {
-        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    fn args<'a>(v: &[&'a str]) -> Vec<&'a [u8]> {
+        v.iter().map(|s| s.as_bytes()).collect()
     }
 
     #[test]

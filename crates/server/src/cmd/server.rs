@@ -55,13 +55,13 @@ impl SubCommand {
 
 /// Runs the subcommand of `table` that `args[1]` names, with Redis's errors
 /// for an unknown subcommand and a wrong number of arguments.
-pub(super) fn run_subcommand(ctx: &mut Ctx<'_>, args: &[Bytes], table: &'static [SubCommand]) -> CmdResult {
+pub(super) fn run_subcommand(ctx: &mut Ctx<'_>, args: &[&[u8]], table: &'static [SubCommand]) -> CmdResult {
     debug_assert!(args.len() >= 2, "containers have arity -2 or check it");
-    let Some(sub) = table.iter().find(|s| is(&args[1], s.short())) else {
+    let Some(sub) = table.iter().find(|s| is(args[1], s.short())) else {
         return Err(CmdError::other(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
-            printable(&args[1], 128),
-            String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+            printable(args[1], 128),
+            String::from_utf8_lossy(args[0]).to_ascii_uppercase()
         )));
     };
     if !sub.arity_ok(args.len()) {
@@ -75,8 +75,8 @@ pub(super) fn run_subcommand(ctx: &mut Ctx<'_>, args: &[Bytes], table: &'static 
 }
 
 /// A container's HELP reply: Redis's header line, `lines`, then HELP itself.
-pub(super) fn help_reply(args: &[Bytes], lines: &[&'static str]) -> Reply {
-    let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+pub(super) fn help_reply(args: &[&[u8]], lines: &[&'static str]) -> Reply {
+    let cmd = String::from_utf8_lossy(args[0]).to_ascii_uppercase();
     let mut out = Vec::with_capacity(lines.len() + 3);
     out.push(Reply::Simple(Bytes::from(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))));
     out.extend(lines.iter().map(|l| Reply::simple(l)));
@@ -245,25 +245,25 @@ fn sorted_commands() -> Vec<&'static CommandSpec> {
     all
 }
 
-fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn command(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if args.len() == 1 {
         return Ok(Reply::Array(sorted_commands().into_iter().map(|s| info_entry(Found::Top(s))).collect()));
     }
     run_subcommand(ctx, args, COMMAND_SUBCOMMANDS)
 }
 
-fn command_count(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn command_count(_ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(all_commands().count() as i64))
 }
 
-fn command_info(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn command_info(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if args.len() == 2 {
         return Ok(Reply::Array(sorted_commands().into_iter().map(|s| info_entry(Found::Top(s))).collect()));
     }
     Ok(Reply::Array(args[2..].iter().map(|name| find(name).map_or(Reply::Null, info_entry)).collect()))
 }
 
-fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn command_docs(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let found: Vec<Found> = if args.len() == 2 {
         sorted_commands().into_iter().map(Found::Top).collect()
     } else {
@@ -273,7 +273,7 @@ fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Map(found.into_iter().map(|f| (Reply::bulk(full_name(f)), docs_entry(f))).collect()))
 }
 
-fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn command_list(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     enum Filter {
         None,
         Module,
@@ -282,13 +282,13 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let filter = match args.len() {
         2 => Filter::None,
-        5 if is(&args[2], "FILTERBY") => {
+        5 if is(args[2], "FILTERBY") => {
             let value = &args[4];
-            if is(&args[3], "MODULE") {
+            if is(args[3], "MODULE") {
                 Filter::Module
-            } else if is(&args[3], "ACLCAT") {
+            } else if is(args[3], "ACLCAT") {
                 Filter::AclCat(String::from_utf8_lossy(value).to_ascii_lowercase())
-            } else if is(&args[3], "PATTERN") {
+            } else if is(args[3], "PATTERN") {
                 Filter::Pattern(Bytes::copy_from_slice(&value.to_ascii_lowercase()))
             } else {
                 return Err(CmdError::Syntax);
@@ -316,9 +316,9 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(names))
 }
 
-fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let cmd_args = &args[2..];
-    let Some(spec) = lookup(&cmd_args[0]) else {
+    let Some(spec) = lookup(cmd_args[0]) else {
         return Err(CmdError::other("ERR Invalid command specified"));
     };
     if !spec.arity_ok(cmd_args.len()) {
@@ -334,7 +334,7 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(keys))
 }
 
-fn command_help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn command_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         args,
         &[
@@ -580,7 +580,7 @@ zrevrank=2.0.0 zscan=2.8.0 zscore=1.2.0 zunion=6.2.0 zunionstore=2.0.0
 const INFO_SECTIONS: [&str; 8] =
     ["server", "clients", "memory", "persistence", "stats", "replication", "cluster", "keyspace"];
 
-fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut wanted = [args.len() == 1; INFO_SECTIONS.len()];
     for arg in &args[1..] {
         if is(arg, "all") || is(arg, "everything") || is(arg, "default") {
@@ -712,13 +712,13 @@ fn rss_bytes() -> Option<u64> {
 
 // ------------------------------------------------- DBSIZE, FLUSH*, TIME
 
-fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn dbsize(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(ctx.db.len() as i64))
 }
 
 /// FLUSHDB and FLUSHALL (one database, so the same thing). ASYNC and SYNC
 /// are both accepted; the flush itself is always immediate.
-fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn flush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     match args {
         [_] => {}
         [_, mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
@@ -728,7 +728,7 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn time(_ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     Ok(Reply::Array(vec![Reply::bulk(now.as_secs().to_string()), Reply::bulk(now.subsec_micros().to_string())]))
 }
@@ -766,13 +766,13 @@ const CONFIG_SUBCOMMANDS: &[SubCommand] = &[
     },
 ];
 
-fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn config(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     run_subcommand(ctx, args, CONFIG_SUBCOMMANDS)
 }
 
 /// `CONFIG GET pattern [pattern ...]`: a map of every matching option. An
 /// exact name is echoed as given; glob patterns match case-insensitively.
-fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn config_get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let config = ctx.shared.config();
     let mut found: Vec<(String, &'static str)> = Vec::new();
     for arg in &args[2..] {
@@ -805,7 +805,7 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// `CONFIG SET name value [name value ...]`: all or nothing. The first
 /// problem found is reported, in Redis's words.
-fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if !(args.len() - 2).is_multiple_of(2) {
         return Err(CmdError::WrongArity("config|set".to_owned()));
     }
@@ -814,11 +814,11 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let mut pairs: Vec<(String, String)> = Vec::with_capacity((args.len() - 2) / 2);
     for pair in args[2..].chunks_exact(2) {
-        let given = String::from_utf8_lossy(&pair[0]);
+        let given = String::from_utf8_lossy(pair[0]);
         let Some(opt) = Config::option(&given) else {
             return Err(CmdError::other(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                printable(&pair[0], 128)
+                printable(pair[0], 128)
             )));
         };
         if !opt.mutable {
@@ -827,7 +827,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if pairs.iter().any(|(n, _)| n == opt.name) {
             return Err(failed(&given, "duplicate parameter"));
         }
-        pairs.push((opt.name.to_owned(), String::from_utf8_lossy(&pair[1]).into_owned()));
+        pairs.push((opt.name.to_owned(), String::from_utf8_lossy(pair[1]).into_owned()));
     }
     ctx.shared.set_config(&pairs).map_err(|(name, e)| match e {
         ConfigError::Invalid { reason, .. } => failed(&name, &reason),
@@ -839,13 +839,13 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     ctx.db.reset_stats();
     ctx.shared.stats.reset();
     Ok(Reply::ok())
 }
 
-fn config_help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn config_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         args,
         &[
@@ -866,7 +866,7 @@ fn config_help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 ///
 /// ringcache keeps nothing on disk, so NOSAVE and NOW change nothing, and
 /// SAVE fails the shutdown (as a failed save does in Redis) unless FORCE.
-fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn shutdown(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if let Some(m) = ctx.client.multi.as_mut() {
         m.dirty = true;
         return Err(CmdError::other("ERR Command not allowed inside a transaction"));

@@ -187,7 +187,7 @@ fn bulks<'a>(members: impl IntoIterator<Item = &'a Bytes>) -> Vec<Reply> {
     members.into_iter().map(|m| Reply::Bulk(m.clone())).collect()
 }
 
-fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn sadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, members) = (&args[1], &args[2..]);
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -199,7 +199,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(added as i64))
 }
 
-fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn srem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, members) = (&args[1], &args[2..]);
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -214,32 +214,32 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(removed as i64))
 }
 
-fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Set(read_set(ctx, &args[1])?.map(|s| bulks(s.iter())).unwrap_or_default()))
+fn smembers(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    Ok(Reply::Set(read_set(ctx, args[1])?.map(|s| bulks(s.iter())).unwrap_or_default()))
 }
 
-fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let found = read_set(ctx, &args[1])?.is_some_and(|s| s.contains(&args[2]));
+fn sismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let found = read_set(ctx, args[1])?.is_some_and(|s| s.contains(args[2]));
     Ok(Reply::Integer(i64::from(found)))
 }
 
-fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let set = read_set(ctx, &args[1])?;
+fn smismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let set = read_set(ctx, args[1])?;
     let found = args[2..].iter().map(|m| Reply::Integer(i64::from(set.is_some_and(|s| s.contains(m)))));
     Ok(Reply::Array(found.collect()))
 }
 
-fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(read_set(ctx, &args[1])?.map_or(0, SetValue::len) as i64))
+fn scard(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    Ok(Reply::Integer(read_set(ctx, args[1])?.map_or(0, SetValue::len) as i64))
 }
 
-fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let count = match args.len() {
         2 => None,
         3 => {
             let positive = || CmdError::other("ERR value is out of range, must be positive");
-            let n = int(&args[2]).map_err(|_| positive())?;
+            let n = int(args[2]).map_err(|_| positive())?;
             Some(usize::try_from(n).map_err(|_| positive())?)
         }
         _ => return Err(CmdError::Syntax),
@@ -275,11 +275,11 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Set(popped))
 }
 
-fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let count = match args.len() {
         2 => None,
         3 => {
-            let n = int(&args[2])?;
+            let n = int(args[2])?;
             if n == i64::MIN {
                 return Err(CmdError::other(
                     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
@@ -294,7 +294,7 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         _ => return Err(CmdError::Syntax),
     };
-    let Some(set) = read_set(ctx, &args[1])? else {
+    let Some(set) = read_set(ctx, args[1])? else {
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Null });
     };
     let mut rng = rand::thread_rng();
@@ -321,7 +321,7 @@ enum SetOp {
 /// Computes `op` over the sets at `keys` (absent keys are empty sets),
 /// returning the members. WRONGTYPE if any key holds something else,
 /// whatever the others hold, as in Redis 7.
-fn set_op(ctx: &mut Ctx<'_>, keys: &[Bytes], op: SetOp) -> Result<Vec<Bytes>, CmdError> {
+fn set_op(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: SetOp) -> Result<Vec<Bytes>, CmdError> {
     let now = ctx.now_ms;
     // First pass: type checks and sizes (and one keyspace hit or miss per
     // key). Later passes only peek: anything expired is gone by then.
@@ -343,12 +343,12 @@ fn set_op(ctx: &mut Ctx<'_>, keys: &[Bytes], op: SetOp) -> Result<Vec<Bytes>, Cm
             // Walk the smallest set, probing the others smallest first.
             let mut order: Vec<usize> = (0..keys.len()).collect();
             order.sort_by_key(|&i| sizes[i]);
-            peek(ctx, &keys[order[0]], &mut |s| out.extend(s.iter().cloned()));
+            peek(ctx, keys[order[0]], &mut |s| out.extend(s.iter().cloned()));
             for &i in &order[1..] {
                 if out.is_empty() {
                     break;
                 }
-                peek(ctx, &keys[i], &mut |s| out.retain(|m| s.contains(m)));
+                peek(ctx, keys[i], &mut |s| out.retain(|m| s.contains(m)));
             }
         }
         SetOp::Union => {
@@ -364,7 +364,7 @@ fn set_op(ctx: &mut Ctx<'_>, keys: &[Bytes], op: SetOp) -> Result<Vec<Bytes>, Cm
             }
         }
         SetOp::Diff => {
-            peek(ctx, &keys[0], &mut |s| out.extend(s.iter().cloned()));
+            peek(ctx, keys[0], &mut |s| out.extend(s.iter().cloned()));
             for key in &keys[1..] {
                 if out.is_empty() {
                     break;
@@ -376,14 +376,14 @@ fn set_op(ctx: &mut Ctx<'_>, keys: &[Bytes], op: SetOp) -> Result<Vec<Bytes>, Cm
     Ok(out)
 }
 
-fn set_op_reply(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp) -> CmdResult {
+fn set_op_reply(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp) -> CmdResult {
     let members = set_op(ctx, &args[1..], op)?;
     Ok(Reply::Set(members.into_iter().map(Reply::Bulk).collect()))
 }
 
 /// The *STORE form: the result replaces `dest` (with no TTL), or deletes it
 /// if empty; the reply is the result's size.
-fn set_op_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp) -> CmdResult {
+fn set_op_store(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp) -> CmdResult {
     let dest = &args[1];
     let members = set_op(ctx, &args[2..], op)?;
     let now = ctx.now_ms;
@@ -402,31 +402,31 @@ fn set_op_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
-fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn sinter(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_op_reply(ctx, args, SetOp::Inter)
 }
 
-fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn sunion(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_op_reply(ctx, args, SetOp::Union)
 }
 
-fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn sdiff(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_op_reply(ctx, args, SetOp::Diff)
 }
 
-fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn sinterstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_op_store(ctx, args, SetOp::Inter)
 }
 
-fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn sunionstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_op_store(ctx, args, SetOp::Union)
 }
 
-fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn sdiffstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_op_store(ctx, args, SetOp::Diff)
 }
 
-fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn smove(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
     let now = ctx.now_ms;
     // As in Redis: an absent source is 0 before any type check; then both
@@ -455,10 +455,10 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(1))
 }
 
-fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = scan_cursor(&args[2])?;
+fn sscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let cursor = scan_cursor(args[2])?;
     // As in Redis, an absent key answers before the options are looked at.
-    let Some(set) = read_set(ctx, &args[1])? else {
+    let Some(set) = read_set(ctx, args[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let opts = scan_options(&args[3..], false)?;

@@ -221,7 +221,7 @@ pub(super) fn str_reply(s: &StrValue) -> Reply {
     }
 }
 
-fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(str_reply(e.value().as_str()?)),
@@ -254,13 +254,13 @@ pub(super) fn expire_at(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: u64, c
     Ok(at as u64)
 }
 
-fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, value) = (&args[1], &args[2]);
     // As Redis's `parseExtendedStringArgumentsOrReply`: every option's
     // syntax is checked first and the expire value only after, so a
     // malformed command gets the same error as from Redis. An expire
     // option may repeat (the last wins) but not mix with another kind.
-    let mut ttl: Option<(&'static str, &Bytes)> = None;
+    let mut ttl: Option<(&'static str, &[u8])> = None;
     let (mut keepttl, mut nx, mut xx, mut get) = (false, false, false, false);
     let mut i = 3;
     while i < args.len() {
@@ -327,29 +327,29 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(if get { reply_old() } else { Reply::ok() })
 }
 
-fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     if shard.contains(key, now) {
         return Ok(Reply::Integer(0));
     }
-    shard.set(key, Value::string(&args[2]), 0, now);
+    shard.set(key, Value::string(args[2]), 0, now);
     Ok(Reply::Integer(1))
 }
 
 /// SETEX / PSETEX: `key time value`, with the time in `unit_ms`.
-fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, cmd: &str) -> CmdResult {
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[&[u8]], unit_ms: i64, cmd: &str) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
-    let at = expire_at(&args[2], unit_ms, false, now, cmd)?;
-    ctx.shard(key).set(key, Value::string(&args[3]), at, now);
+    let at = expire_at(args[2], unit_ms, false, now, cmd)?;
+    ctx.shard(key).set(key, Value::string(args[3]), at, now);
     Ok(Reply::ok())
 }
 
-fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn setex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_with_ttl(ctx, args, 1000, "setex")
 }
 
-fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn psetex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     set_with_ttl(ctx, args, 1, "psetex")
 }
 
@@ -362,7 +362,7 @@ enum GetexOp<'a> {
     Expire(&'a [u8], i64, bool),
 }
 
-fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let mut op = GetexOp::Keep;
     let mut i = 2;
@@ -408,7 +408,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(value))
 }
 
-fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let Some(value) = read_string(ctx, key)? else {
         return Ok(Reply::Null);
@@ -418,18 +418,18 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(value))
 }
 
-fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     let old = match shard.get(key, now) {
         Some(e) => Some(e.value().as_str()?.to_bytes()),
         None => None,
     };
-    shard.set(key, Value::string(&args[2]), 0, now);
+    shard.set(key, Value::string(args[2]), 0, now);
     Ok(old.into())
 }
 
-fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let values = args[1..]
         .iter()
@@ -443,7 +443,7 @@ fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// The `key value` pairs of MSET/MSETNX, or the arity error for an odd count.
-fn pairs<'a>(args: &'a [Bytes], cmd: &str) -> Result<std::slice::ChunksExact<'a, Bytes>, CmdError> {
+fn pairs<'a, 'b>(args: &'a [&'b [u8]], cmd: &str) -> Result<std::slice::ChunksExact<'a, &'b [u8]>, CmdError> {
     let kvs = args[1..].chunks_exact(2);
     if !kvs.remainder().is_empty() {
         return Err(CmdError::WrongArity(cmd.to_owned()));
@@ -451,22 +451,22 @@ fn pairs<'a>(args: &'a [Bytes], cmd: &str) -> Result<std::slice::ChunksExact<'a,
     Ok(kvs)
 }
 
-fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     for kv in pairs(args, "mset")? {
-        ctx.shard(&kv[0]).set(&kv[0], Value::string(&kv[1]), 0, now);
+        ctx.shard(kv[0]).set(kv[0], Value::string(kv[1]), 0, now);
     }
     Ok(Reply::ok())
 }
 
-fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let kvs = pairs(args, "msetnx")?;
-    if kvs.clone().any(|kv| ctx.shard(&kv[0]).contains(&kv[0], now)) {
+    if kvs.clone().any(|kv| ctx.shard(kv[0]).contains(kv[0], now)) {
         return Ok(Reply::Integer(0));
     }
     for kv in kvs {
-        ctx.shard(&kv[0]).set(&kv[0], Value::string(&kv[1]), 0, now);
+        ctx.shard(kv[0]).set(kv[0], Value::string(kv[1]), 0, now);
     }
     Ok(Reply::Integer(1))
 }
@@ -486,38 +486,38 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     Ok(Reply::Integer(next))
 }
 
-fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    incr_by(ctx, &args[1], 1)
+fn incr(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, args[1], 1)
 }
 
-fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    incr_by(ctx, &args[1], -1)
+fn decr(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, args[1], -1)
 }
 
-fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let by = int(&args[2])?;
-    incr_by(ctx, &args[1], by)
+fn incrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let by = int(args[2])?;
+    incr_by(ctx, args[1], by)
 }
 
-fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let by = int(&args[2])?;
+fn decrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let by = int(args[2])?;
     // -i64::MIN does not exist.
     let by = by.checked_neg().ok_or_else(|| CmdError::other("ERR decrement would overflow"))?;
-    incr_by(ctx, &args[1], by)
+    incr_by(ctx, args[1], by)
 }
 
-fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     let sum = match shard.get(key, now) {
         Some(entry) => {
-            let sum = float_sum(entry.value().as_str()?, &args[2])?;
+            let sum = float_sum(entry.value().as_str()?, args[2])?;
             *entry.value_mut() = Value::string_owned(sum.clone());
             shard.written(key);
             sum
         }
         None => {
-            let sum = float_sum(b"0", &args[2])?;
+            let sum = float_sum(b"0", args[2])?;
             shard.set(key, Value::string_owned(sum.clone()), 0, now);
             sum
         }
@@ -661,7 +661,7 @@ fn max_len(ctx: &Ctx<'_>) -> u64 {
     ctx.shared.with_config(|c| c.proto_max_bulk_len)
 }
 
-fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, tail, now) = (&args[1], &args[2], ctx.now_ms);
     let max = max_len(ctx);
     let shard = ctx.shard(key);
@@ -680,7 +680,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
-fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(Reply::Integer(e.value().as_str()?.len() as i64)),
@@ -688,9 +688,9 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
-fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (start, end) = (int(&args[2])?, int(&args[3])?);
-    let Some(s) = read_string(ctx, &args[1])? else {
+fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let (start, end) = (int(args[2])?, int(args[3])?);
+    let Some(s) = read_string(ctx, args[1])? else {
         return Ok(Reply::Bulk(Bytes::new()));
     };
     // Redis 7.2's arithmetic, quirks included: both ends negative and
@@ -707,9 +707,9 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(s.slice(start as usize..=end as usize)))
 }
 
-fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (key, patch, now) = (&args[1], &args[3], ctx.now_ms);
-    let offset = int(&args[2])?;
+    let offset = int(args[2])?;
     let offset = usize::try_from(offset).map_err(|_| CmdError::other("ERR offset is out of range"))?;
     let max = max_len(ctx);
     let shard = ctx.shard(key);
@@ -773,7 +773,7 @@ pub(super) mod testing {
         }
 
         pub fn run(&mut self, args: &[&str]) -> Reply {
-            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
             dispatch(&self.shared, &mut self.client, &args, ringcache_store::now_ms())
         }
 

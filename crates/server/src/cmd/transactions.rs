@@ -62,7 +62,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
 
 /// Queues a command inside MULTI (the dispatcher has already refused it if
 /// memory is short), or flags the transaction as failed.
-pub(super) fn queue(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Reply {
+pub(super) fn queue(shared: &Shared, client: &mut Client, args: &[&[u8]]) -> Reply {
     let limit = shared.with_config(|c| c.client_query_buffer_limit) as usize;
     let m = client.multi.as_mut().expect("queue is only called inside MULTI");
     let size: usize = args.iter().map(|a| a.len() + 16).sum();
@@ -71,12 +71,12 @@ pub(super) fn queue(shared: &Shared, client: &mut Client, args: &[Bytes]) -> Rep
         return Reply::error_static("ERR transaction too large: queued commands exceed client-query-buffer-limit");
     }
     m.queued_bytes += size;
-    m.queued.push(args.to_vec());
+    m.queued.push(args.iter().map(|a| Bytes::copy_from_slice(a)).collect());
     client.info.multi.store(m.queued.len() as i64, std::sync::atomic::Ordering::Relaxed);
     Reply::simple("QUEUED")
 }
 
-fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn multi(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::other("ERR MULTI calls can not be nested"));
     }
@@ -97,7 +97,7 @@ pub(crate) fn release_watches(shared: &Shared, client: &mut Client) {
     }
 }
 
-fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn discard(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     if end_multi(ctx.client).is_none() {
         return Err(CmdError::other("ERR DISCARD without MULTI"));
     }
@@ -105,7 +105,7 @@ fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn watch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::other("ERR WATCH inside MULTI is not allowed"));
     }
@@ -119,13 +119,13 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn unwatch(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn unwatch(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     // WATCH's keys are not locked by this command; release them one by one.
     release_watches(ctx.shared, ctx.client);
     Ok(Reply::ok())
 }
 
-fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+fn exec(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let Some(multi) = end_multi(ctx.client) else {
         return Err(CmdError::other("ERR EXEC without MULTI"));
     };
@@ -167,9 +167,12 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         return Ok(Reply::NullArray);
     }
     let mut replies = Vec::with_capacity(specs.len());
+    let mut views: Vec<&[u8]> = Vec::new();
     for (args, spec) in multi.queued.iter().zip(specs) {
         inner.client.last_cmd = spec.name;
-        replies.push((spec.handler)(&mut inner, args).unwrap_or_else(Reply::from));
+        views.clear();
+        views.extend(args.iter().map(|a| &a[..]));
+        replies.push((spec.handler)(&mut inner, &views).unwrap_or_else(Reply::from));
     }
     Ok(Reply::Array(replies))
 }

@@ -293,17 +293,17 @@ fn lex_range<'a>(min: &'a [u8], max: &'a [u8]) -> Result<LexRange<'a>, CmdError>
 
 // ---------------------------------------------------------------- ZADD
 
-fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, args, false)
 }
 
-fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     // ZINCRBY is ZADD INCR underneath, options parsing included (so
     // `ZINCRBY key NX member` is a syntax error, as in Redis).
     zadd_generic(ctx, args, true)
 }
 
-fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut incr: bool) -> CmdResult {
+fn zadd_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], mut incr: bool) -> CmdResult {
     let key = &args[1];
     let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
     let mut i = 2;
@@ -333,7 +333,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut incr: bool) -> CmdResult 
     if incr && pairs.len() > 2 {
         return Err(CmdError::other("ERR INCR option supports a single increment-element pair"));
     }
-    let scores = pairs.chunks(2).map(|p| float_strict(&p[0])).collect::<Result<Vec<f64>, _>>()?;
+    let scores = pairs.chunks(2).map(|p| float_strict(p[0])).collect::<Result<Vec<f64>, _>>()?;
 
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -393,7 +393,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut incr: bool) -> CmdResult 
 
 // ---------------------------------------------------------------- reads
 
-fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -408,36 +408,36 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(removed as i64))
 }
 
-fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let score = read_zset(ctx, &args[1])?.and_then(|z| z.score(&args[2]));
+fn zscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let score = read_zset(ctx, args[1])?.and_then(|z| z.score(args[2]));
     Ok(score.map_or(Reply::Null, Reply::Double))
 }
 
-fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let z = read_zset(ctx, &args[1])?;
+fn zmscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let z = read_zset(ctx, args[1])?;
     let scores = args[2..].iter().map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Null, Reply::Double));
     Ok(Reply::Array(scores.collect()))
 }
 
-fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(read_zset(ctx, &args[1])?.map_or(0, ZSetValue::len) as i64))
+fn zcard(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    Ok(Reply::Integer(read_zset(ctx, args[1])?.map_or(0, ZSetValue::len) as i64))
 }
 
-fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (min, max) = score_range(&args[2], &args[3])?;
-    let n = read_zset(ctx, &args[1])?.map_or(0, |z| z.count_by_score(min, max));
+fn zcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let (min, max) = score_range(args[2], args[3])?;
+    let n = read_zset(ctx, args[1])?.map_or(0, |z| z.count_by_score(min, max));
     Ok(Reply::Integer(n as i64))
 }
 
-fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     rank_generic(ctx, args, false)
 }
 
-fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zrevrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     rank_generic(ctx, args, true)
 }
 
-fn rank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
+fn rank_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], rev: bool) -> CmdResult {
     if args.len() > 4 {
         return Err(CmdError::WrongArity(if rev { "zrevrank" } else { "zrank" }.to_owned()));
     }
@@ -447,10 +447,10 @@ fn rank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
         Some(_) => return Err(CmdError::Syntax),
     };
     let absent = if withscore { Reply::NullArray } else { Reply::Null };
-    let Some(z) = read_zset(ctx, &args[1])? else {
+    let Some(z) = read_zset(ctx, args[1])? else {
         return Ok(absent);
     };
-    let (Some(rank), Some(score)) = (z.rank(&args[2]), z.score(&args[2])) else {
+    let (Some(rank), Some(score)) = (z.rank(args[2]), z.score(args[2])) else {
         return Ok(absent);
     };
     let rank = if rev { z.len() - 1 - rank } else { rank } as i64;
@@ -466,19 +466,19 @@ enum RangeBy {
     Lex,
 }
 
-fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, None, None)
 }
 
-fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, Some(RangeBy::Score), Some(false))
 }
 
-fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zrevrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, Some(RangeBy::Rank), Some(true))
 }
 
-fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, Some(RangeBy::Score), Some(true))
 }
 
@@ -487,7 +487,7 @@ fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// Redis's `zrangeGenericCommand` step by step.
 fn zrange_generic(
     ctx: &mut Ctx<'_>,
-    args: &[Bytes],
+    args: &[&[u8]],
     preset_by: Option<RangeBy>,
     preset_rev: Option<bool>,
 ) -> CmdResult {
@@ -502,8 +502,8 @@ fn zrange_generic(
         if is(opt, "WITHSCORES") {
             withscores = true;
         } else if is(opt, "LIMIT") && left >= 2 {
-            offset = int(&args[i + 1])?;
-            limit = int(&args[i + 2])?;
+            offset = int(args[i + 1])?;
+            limit = int(args[i + 2])?;
             i += 2;
         } else if rev.is_none() && is(opt, "REV") {
             rev = Some(true);
@@ -544,7 +544,7 @@ fn zrange_generic(
         RangeBy::Lex => Parsed::Lex(lex_range(min_arg, max_arg)?),
     };
 
-    let Some(z) = read_zset(ctx, &args[1])? else {
+    let Some(z) = read_zset(ctx, args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let items: Items<'_> = match parsed {
@@ -575,18 +575,18 @@ fn with_limit(items: Items<'_>, offset: i64, limit: i64) -> Items<'_> {
 
 // ---------------------------------------------------------------- writes
 
-fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zpopmin(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     pop_generic(ctx, args, false)
 }
 
-fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn zpopmax(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     pop_generic(ctx, args, true)
 }
 
-fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
+fn pop_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) -> CmdResult {
     let count = match args.len() {
         2 => None,
-        3 => Some(positive_count(&args[2])?),
+        3 => Some(positive_count(args[2])?),
         _ => return Err(CmdError::Syntax),
     };
     // RESP3 nests [member, score] pairs only when a count was given.
@@ -607,17 +607,17 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     Ok(scored(popped.iter().map(|(m, s)| (m, *s)), true, nested))
 }
 
-fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (start, stop) = (int(&args[2])?, int(&args[3])?);
-    remrange_generic(ctx, &args[1], |z| match args::range(start, stop, z.len()) {
+fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let (start, stop) = (int(args[2])?, int(args[3])?);
+    remrange_generic(ctx, args[1], |z| match args::range(start, stop, z.len()) {
         Some((start, stop)) => z.remove_range_by_rank(start, stop),
         None => 0,
     })
 }
 
-fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (min, max) = score_range(&args[2], &args[3])?;
-    remrange_generic(ctx, &args[1], |z| z.remove_range_by_score(min, max))
+fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let (min, max) = score_range(args[2], args[3])?;
+    remrange_generic(ctx, args[1], |z| z.remove_range_by_score(min, max))
 }
 
 /// Applies `remove` to the sorted set at `key` (0 if absent), replying
@@ -635,10 +635,10 @@ fn remrange_generic(ctx: &mut Ctx<'_>, key: &[u8], remove: impl FnOnce(&mut ZSet
     Ok(Reply::Integer(removed as i64))
 }
 
-fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = scan_cursor(&args[2])?;
+fn zscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let cursor = scan_cursor(args[2])?;
     // As in Redis, an absent key answers before the options are looked at.
-    let Some(z) = read_zset(ctx, &args[1])? else {
+    let Some(z) = read_zset(ctx, args[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let opts = scan_options(&args[3..], false)?;
