@@ -395,6 +395,33 @@ mod tests {
     }
 
     #[test]
+    fn recycling_keeps_the_allocation() {
+        let data = [1u8, 2, 3];
+        let mut v: Vec<&[u8]> = Vec::with_capacity(32);
+        v.push(&data[..]);
+        let ptr = v.as_ptr() as usize;
+        let w: Vec<&'static [u8]> = recycle(v);
+        assert!(w.is_empty());
+        assert_eq!((w.as_ptr() as usize, w.capacity()), (ptr, 32));
+    }
+
+    #[test]
+    fn a_command_split_across_reads_and_inline_commands_run() {
+        let (shared, mut s) = session(Config::for_test());
+        let wire =
+            [command(&["SET", "k", "hello"]), b"GET k\r\n\r\nECHO \"a b\"\n".to_vec(), command(&["GET", "k"])].concat();
+        let mut input = BytesMut::new();
+        let mut output = BytesMut::new();
+        for piece in wire.chunks(5) {
+            input.extend_from_slice(piece);
+            assert!(matches!(s.process(&shared, &mut input, &mut output), Step::NeedInput));
+        }
+        assert!(input.is_empty());
+        let hello = Reply::Bulk(Bytes::from_static(b"hello"));
+        assert_eq!(replies(&output), vec![Reply::ok(), hello.clone(), Reply::Bulk(Bytes::from_static(b"a b")), hello]);
+    }
+
+    #[test]
     fn a_long_pipeline_runs_in_order() {
         let (shared, mut s) = session(Config::for_test());
         let wire: Vec<u8> = (0..100).flat_map(|_| command(&["INCR", "n"])).collect();
