@@ -138,10 +138,6 @@ impl Session {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Runs every complete command in `input` (consuming it), appending the
     /// replies to `output` in order.
     pub fn process(&mut self, shared: &Shared, input: &mut BytesMut, output: &mut BytesMut) -> Step {
