@@ -41,6 +41,25 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// A client's public state, not yet in any registry.
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(Bytes::new()),
+            lib_name: Mutex::new(Bytes::new()),
+            lib_ver: Mutex::new(Bytes::new()),
+            last_cmd: Mutex::new("NULL"),
+            last_active_ms: AtomicU64::new(0),
+            resp: AtomicU8::new(2),
+            multi: AtomicI64::new(-1),
+            qbuf: AtomicUsize::new(0),
+            kill: CancellationToken::new(),
+        }
+    }
+
     pub fn idle_secs(&self) -> u64 {
         (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
     }
@@ -104,6 +123,11 @@ pub struct Client {
     /// published to `info` once per batch rather than per command.
     pub last_cmd: &'static str,
     pub(crate) lookup_cache: crate::cmd::LookupCache,
+    /// In a cluster: the slot this client's transaction (WATCH, MULTI) is
+    /// pinned to.
+    pub tx_slot: Option<u16>,
+    /// In a cluster: the node holding this client's WATCHes for it.
+    pub tx_session: Option<ringcache_ring::NodeIdx>,
 }
 
 impl Client {
@@ -118,6 +142,8 @@ impl Client {
             close_after_reply: false,
             last_cmd: "NULL",
             lookup_cache: Default::default(),
+            tx_slot: None,
+            tx_session: None,
         }
     }
 
@@ -142,21 +168,7 @@ impl ClientRegistry {
             return None;
         }
         let id = self.next_id.fetch_add(1, Relaxed) + 1;
-        let info = Arc::new(ClientInfo {
-            id,
-            addr,
-            laddr,
-            created: Instant::now(),
-            name: Mutex::new(Bytes::new()),
-            lib_name: Mutex::new(Bytes::new()),
-            lib_ver: Mutex::new(Bytes::new()),
-            last_cmd: Mutex::new("NULL"),
-            last_active_ms: AtomicU64::new(0),
-            resp: AtomicU8::new(2),
-            multi: AtomicI64::new(-1),
-            qbuf: AtomicUsize::new(0),
-            kill: CancellationToken::new(),
-        });
+        let info = Arc::new(ClientInfo::new(id, addr, laddr));
         clients.insert(id, info.clone());
         Some(info)
     }

@@ -66,6 +66,105 @@ pub struct Config {
     /// Keyspace shards; a power of two.
     pub shards: usize,
     pub loglevel: LogLevel,
+    /// This node's id in the cluster (required with peers).
+    pub node_id: String,
+    /// Port for node-to-node traffic; 0 = the client port + 10000.
+    pub cluster_port: u16,
+    /// Every node of the cluster (this one may be listed too). Empty = a
+    /// standalone node.
+    pub peers: Vec<Peer>,
+    pub cluster_mode: ClusterMode,
+    /// In `redis-cluster` mode, answer `-MOVED` for keys this node does not
+    /// coordinate instead of forwarding them.
+    pub cluster_strict: bool,
+    /// Shared secret that nodes prove to each other; required with peers.
+    pub cluster_secret: Option<String>,
+    /// How long a forwarded command may take before the client gets
+    /// `-TRYAGAIN`, in milliseconds.
+    pub cluster_timeout_ms: u64,
+    /// Virtual nodes per cluster member on the ring.
+    pub vnodes: u32,
+}
+
+/// How keyspace-wide and CLUSTER commands behave on a cluster node
+/// (docs/cluster.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClusterMode {
+    /// The cluster looks like one big Redis.
+    #[default]
+    Proxy,
+    /// The cluster looks like a Redis Cluster to cluster-aware clients.
+    RedisCluster,
+}
+
+impl ClusterMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClusterMode::Proxy => "proxy",
+            ClusterMode::RedisCluster => "redis-cluster",
+        }
+    }
+}
+
+/// One cluster member as configured: `id@host:port[@cluster-port]`, where
+/// `port` is its client port (Redis's own `ip:port@cport` notation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub id: String,
+    pub host: String,
+    pub port: u16,
+    /// 0 = `port + 10000`.
+    pub cluster_port: u16,
+}
+
+impl Peer {
+    /// The port it listens on for other nodes.
+    pub fn cluster_port(&self) -> u16 {
+        cluster_port_for(self.port, self.cluster_port)
+    }
+}
+
+/// The cluster port of a node with client port `port`: `configured`, or
+/// `port + 10000` as in Redis Cluster.
+pub fn cluster_port_for(port: u16, configured: u16) -> u16 {
+    if configured != 0 {
+        configured
+    } else {
+        port.wrapping_add(10_000)
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}:{}", self.id, self.host, self.port)?;
+        if self.cluster_port != 0 {
+            write!(f, "@{}", self.cluster_port)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses `id@host:port[@cport],...` (spaces allowed after commas).
+pub fn parse_peers(s: &str) -> Result<Vec<Peer>, String> {
+    let mut peers: Vec<Peer> = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let bad = || format!("peer '{item}' is not id@host:port or id@host:port@cluster-port");
+        let (id, rest) = item.split_once('@').ok_or_else(bad)?;
+        let (addr, cport) = match rest.split_once('@') {
+            Some((a, c)) => (a, c.parse::<u16>().map_err(|_| bad())?),
+            None => (rest, 0),
+        };
+        let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if id.is_empty() || id.len() > 256 || host.is_empty() || port == 0 {
+            return Err(bad());
+        }
+        if peers.iter().any(|p| p.id == id) {
+            return Err(format!("peer id '{id}' is listed twice"));
+        }
+        peers.push(Peer { id: id.to_owned(), host: host.to_owned(), port, cluster_port: cport });
+    }
+    Ok(peers)
 }
 
 impl Default for Config {
@@ -86,6 +185,14 @@ impl Default for Config {
             threads: 0,
             shards: 64,
             loglevel: LogLevel::Notice,
+            node_id: String::new(),
+            cluster_port: 0,
+            peers: Vec::new(),
+            cluster_mode: ClusterMode::Proxy,
+            cluster_strict: false,
+            cluster_secret: None,
+            cluster_timeout_ms: 2_000,
+            vnodes: 1024,
         }
     }
 }
@@ -220,7 +327,73 @@ pub static OPTIONS: &[OptionSpec] = &[
                     "argument(s) must be one of the following: debug, verbose, notice, warning, got '{v}'"
                 )),
         }),
+    opt!("node-id", false, "This node's cluster id (required with peers).", |c| c.node_id.clone(), |c, v| c.node_id =
+        node_id(v)?),
+    opt!(
+        "cluster-port",
+        false,
+        "Port for node-to-node traffic (0 = client port + 10000).",
+        |c| c.cluster_port.to_string(),
+        |c, v| c.cluster_port = parse_num(v, 0, u16::MAX)?
+    ),
+    opt!(
+        "peers",
+        false,
+        "Cluster members, id@host:port[@cluster-port],... (empty = standalone).",
+        |c| c.peers.iter().map(Peer::to_string).collect::<Vec<_>>().join(","),
+        |c, v| c.peers = parse_peers(v)?
+    ),
+    opt!("cluster-mode", false, "proxy or redis-cluster.", |c| c.cluster_mode.name().to_owned(), |c, v| c
+        .cluster_mode =
+        match v.trim().to_ascii_lowercase().as_str() {
+            "proxy" => ClusterMode::Proxy,
+            "redis-cluster" => ClusterMode::RedisCluster,
+            _ => return Err(format!("argument must be 'proxy' or 'redis-cluster', got '{v}'")),
+        }),
+    opt!(
+        "cluster-strict",
+        true,
+        "In redis-cluster mode, answer MOVED instead of forwarding.",
+        |c| yes_no(c.cluster_strict),
+        |c, v| c.cluster_strict = parse_yes_no(v)?
+    ),
+    opt!(
+        "cluster-secret",
+        false,
+        "Shared secret nodes authenticate each other with.",
+        |c| c.cluster_secret.clone().unwrap_or_default(),
+        |c, v| c.cluster_secret = (!v.is_empty()).then(|| v.to_owned())
+    ),
+    opt!(
+        "cluster-timeout",
+        true,
+        "Milliseconds a forwarded command may take before -TRYAGAIN.",
+        |c| c.cluster_timeout_ms.to_string(),
+        |c, v| c.cluster_timeout_ms = parse_num(v, 10, 600_000)?
+    ),
+    opt!("vnodes", false, "Virtual nodes per member on the ring.", |c| c.vnodes.to_string(), |c, v| c.vnodes =
+        parse_num(v, 1, 1 << 16)?),
 ];
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+fn parse_yes_no(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("argument must be 'yes' or 'no', got '{v}'")),
+    }
+}
+
+fn node_id(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.len() > 256 || v.bytes().any(|b| !b.is_ascii_graphic() || b == b'@' || b == b',') {
+        return Err("a node id is up to 256 printable characters, without '@' or ','".to_owned());
+    }
+    Ok(v.to_owned())
+}
 
 fn at_least(v: u64, min: u64) -> Result<u64, String> {
     if v < min {
@@ -276,6 +449,20 @@ impl Config {
         }
         if !self.shards.is_power_of_two() {
             return Err(ConfigError::Invalid { name: "shards", reason: "must be a power of two".to_owned() });
+        }
+        if !self.peers.is_empty() {
+            if self.cluster_secret.as_ref().is_none_or(|s| s.len() < 16) {
+                return Err(ConfigError::Invalid {
+                    name: "cluster-secret",
+                    reason: "of at least 16 bytes is required when peers are given".to_owned(),
+                });
+            }
+            if self.node_id.is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: "node-id",
+                    reason: "is required when peers are given".to_owned(),
+                });
+            }
         }
         Ok(())
     }

@@ -27,6 +27,8 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientInfo};
+use crate::cluster::forward::{self, Entry};
+use crate::cluster::route::{route, Route};
 use crate::cmd;
 use crate::shared::Shared;
 
@@ -60,6 +62,9 @@ pub enum Step {
     OutputFull,
     /// Write the replies, then close the connection.
     Close(End),
+    /// The next commands run on other nodes: call [`Session::forward`],
+    /// then `process` again.
+    Forward,
 }
 
 struct Settings {
@@ -98,8 +103,13 @@ pub struct Session {
     /// Framing leaves the buffer as it is; it is advanced once per batch.
     spans: Vec<(usize, usize)>,
     /// Each framed command of the batch: where its spans end in `spans`,
-    /// and whether they are inline arguments.
-    batch: Vec<(usize, bool)>,
+    /// whether they are inline arguments, and where it starts in the input.
+    batch: Vec<(usize, bool, usize)>,
+    /// In a cluster: commands routed elsewhere, waiting for
+    /// [`Session::forward`] (see `cluster::forward`).
+    run: Vec<Entry>,
+    /// Bytes of arguments in `run`.
+    run_bytes: usize,
     /// Room for the batch's argument slices, kept between batches (empty
     /// between them; see [`recycle`]).
     views: Vec<&'static [u8]>,
@@ -116,6 +126,11 @@ fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
 
 /// Commands framed (and their keys looked up) ahead of running them.
 const LOOKAHEAD: usize = 16;
+/// A run of forwarded commands ends at this many bytes of arguments, so
+/// the messages to other nodes stay well under the frame size limit.
+const RUN_BYTES_MAX: usize = 1 << 20;
+/// ... or at this many commands.
+const RUN_LEN_MAX: usize = 1024;
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,6 +149,8 @@ impl Session {
             parser: RequestParser::default(),
             spans: Vec::new(),
             batch: Vec::new(),
+            run: Vec::new(),
+            run_bytes: 0,
             views: Vec::new(),
         }
     }
@@ -167,7 +184,7 @@ impl Session {
                 self.settings.limits.authenticated = self.client.authenticated;
                 match self.parser.frame(input, at, &self.settings.limits, &mut self.spans) {
                     Ok(Frame::Command { end, inline }) => {
-                        self.batch.push((self.spans.len(), inline));
+                        self.batch.push((self.spans.len(), inline, at));
                         at = end;
                     }
                     Ok(Frame::Incomplete { resume, reserve: wanted }) => {
@@ -191,14 +208,14 @@ impl Session {
             let mut views = recycle(std::mem::take(&mut self.views));
             let inline_args = self.parser.inline_args();
             let mut from = 0;
-            for &(to, inline) in &self.batch {
+            for &(to, inline, _) in &self.batch {
                 let src: &[u8] = if inline { inline_args } else { input };
                 views.extend(self.spans[from..to].iter().map(|&(s, e)| &src[s..e]));
                 from = to;
             }
             if self.batch.len() > 1 {
                 from = 0;
-                for &(to, _) in &self.batch {
+                for &(to, _, _) in &self.batch {
                     let args = &views[from..to];
                     from = to;
                     if let Some(key) = cmd::single_key(&mut self.client, args) {
@@ -207,11 +224,39 @@ impl Session {
                 }
             }
             let mut quit = false;
+            // Where a run of forwarded commands stopped the batch: the
+            // input offset of the first command not yet taken.
+            let mut stop_at = None;
             from = 0;
-            for &(to, _) in &self.batch {
-                commands += 1;
-                let reply = cmd::dispatch(shared, &mut self.client, &views[from..to], now_ms);
+            for &(to, _, start) in &self.batch {
+                let args = &views[from..to];
                 from = to;
+                if let Some(cluster) = &shared.cluster {
+                    let route = route(cluster, &mut self.client, args);
+                    let local = matches!(route, Route::Local);
+                    if local && !self.run.is_empty() {
+                        // Runs after the forwarded commands before it.
+                        stop_at = Some(start);
+                        break;
+                    }
+                    if !local {
+                        commands += 1;
+                        let entry = match route {
+                            Route::Remote(entry) => entry,
+                            Route::Reply(reply) => Entry::ready(reply),
+                            Route::Local => unreachable!("handled above"),
+                        };
+                        self.run_bytes += entry.size();
+                        self.run.push(entry);
+                        if self.run.len() >= RUN_LEN_MAX || self.run_bytes >= RUN_BYTES_MAX {
+                            stop_at = Some(self.batch.iter().find(|b| b.2 > start).map_or(at, |b| b.2));
+                            break;
+                        }
+                        continue;
+                    }
+                }
+                commands += 1;
+                let reply = cmd::dispatch(shared, &mut self.client, args, now_ms);
                 reply.encode(self.client.proto, output);
                 if self.client.close_after_reply {
                     quit = true;
@@ -221,6 +266,16 @@ impl Session {
             self.views = recycle(views);
             if quit {
                 break 'batch Step::Close(End::Quit);
+            }
+            if let Some(start) = stop_at {
+                // The rest of the batch is framed again after the run.
+                consumed = start;
+                break 'batch Step::Forward;
+            }
+            if !self.run.is_empty() && (exhausted || error.is_some()) {
+                // Answer the run first; the unfinished command (or the
+                // protocol error) is framed again after it.
+                break 'batch Step::Forward;
             }
             if let Some(e) = error {
                 e.reply().encode(self.client.proto, output);
@@ -253,8 +308,24 @@ impl Session {
         step
     }
 
+    /// Runs the commands [`Session::process`] routed to other nodes
+    /// (after [`Step::Forward`]) and appends their replies to `output`.
+    pub async fn forward(&mut self, shared: &Shared, output: &mut BytesMut) {
+        let run = std::mem::take(&mut self.run);
+        self.run_bytes = 0;
+        if let Some(cluster) = &shared.cluster {
+            forward::execute(shared, cluster, &mut self.client, &run, output).await;
+        }
+        // Keep the allocation for the next run.
+        self.run = run;
+        self.run.clear();
+    }
+
     /// Ends the session: forgets its WATCHes and unregisters the client.
     pub fn close(mut self, shared: &Shared) {
+        if let (Some(cluster), Some(node)) = (&shared.cluster, self.client.tx_session.take()) {
+            cluster.release_session(node, self.client.id);
+        }
         cmd::release_watches(shared, &mut self.client);
         shared.clients.unregister(self.client.id);
     }
@@ -308,12 +379,24 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
         shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         loop {
             let step = session.process(shared, &mut rbuf, &mut wbuf);
+            if let Step::Forward = step {
+                // Bounded by cluster-timeout; kill and shutdown still end
+                // the connection at once.
+                tokio::select! {
+                    _ = session.forward(shared, &mut wbuf) => {}
+                    _ = kill.cancelled() => return End::Killed,
+                    _ = shared.shutdown.cancelled() => return End::Shutdown,
+                }
+                if wbuf.len() < FLUSH_AT_BYTES {
+                    continue;
+                }
+            }
             if let Err(end) = flush(shared, stream, &mut wbuf, &kill).await {
                 return end;
             }
             match step {
                 Step::NeedInput => break,
-                Step::OutputFull => continue,
+                Step::OutputFull | Step::Forward => continue,
                 Step::Close(end) => return end,
             }
         }

@@ -9,13 +9,14 @@
 //! with a protocol error, and every size has a configured limit.
 
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod connection;
 mod server;
 pub mod shared;
 
-pub use config::{Config, ConfigError, LogLevel};
+pub use config::{ClusterMode, Config, ConfigError, LogLevel, Peer};
 pub use connection::{Session, Step};
 pub use server::{Server, ServerError};
 pub use shared::Shared;

@@ -12,13 +12,44 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
+use ringcache_transport::{ClusterSecret, TcpTransport, Transport, TransportConfig};
+
 use crate::client::ClientInfo;
-use crate::config::Config;
+use crate::cluster::remote::NodeHandler;
+use crate::cluster::Cluster;
+use crate::config::{cluster_port_for, Config};
 use crate::connection;
 use crate::shared::Shared;
 
 /// How long shutdown waits for connections to finish their current batch.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often a cluster node checks that the others answer.
+const CLUSTER_PROBE_PERIOD: Duration = Duration::from_millis(500);
+
+/// The TCP transport of a cluster member: listens on the cluster port and
+/// knows every peer's. Requests time out after `cluster-timeout`.
+async fn tcp_transport(config: &Config, client_port: u16) -> Result<TcpTransport, ServerError> {
+    let secret = ClusterSecret::new(config.cluster_secret.as_deref().unwrap_or_default())?;
+    let timeout = config.cluster_timeout_ms;
+    let tconfig = TransportConfig {
+        request_timeout_ms: timeout,
+        connect_timeout_ms: timeout.min(1_000),
+        backoff_max_ms: 1_000,
+        ..TransportConfig::default()
+    };
+    let cport = cluster_port_for(client_port, config.cluster_port);
+    let transport = TcpTransport::bind(config.node_id.as_str(), (config.bind.as_str(), cport), secret, tconfig).await?;
+    for peer in config.peers.iter().filter(|p| p.id != config.node_id) {
+        let resolve = |reason: String| ServerError::Resolve { peer: peer.to_string(), reason };
+        let addr = tokio::net::lookup_host((peer.host.as_str(), peer.cluster_port()))
+            .await
+            .map_err(|e| resolve(e.to_string()))?
+            .next()
+            .ok_or_else(|| resolve("no address".to_owned()))?;
+        transport.add_peer(peer.id.as_str(), addr);
+    }
+    Ok(transport)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -26,6 +57,12 @@ pub enum ServerError {
     Config(#[from] crate::config::ConfigError),
     #[error("can't listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
+    #[error("cluster transport: {0}")]
+    Transport(#[from] ringcache_transport::TransportError),
+    #[error("can't resolve peer {peer}: {reason}")]
+    Resolve { peer: String, reason: String },
 }
 
 /// A bound, not yet running, node.
@@ -36,14 +73,45 @@ pub struct Server {
 }
 
 impl Server {
-    /// Validates `config` and binds the client port.
+    /// Validates `config` and binds the client port, and with `peers`, the
+    /// cluster port too (TCP transport).
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         config.validate()?;
+        let listener = Server::listen(&config).await?;
+        let port =
+            listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind.clone(), source })?.port();
+        let transport: Option<Arc<dyn Transport>> =
+            if config.peers.is_empty() { None } else { Some(Arc::new(tcp_transport(&config, port).await?)) };
+        Server::assemble(config, listener, transport)
+    }
+
+    /// Like [`Server::bind`], with the cluster's messages going through
+    /// `transport` (the in-memory network in tests) instead of TCP.
+    pub async fn bind_with_transport(config: Config, transport: Arc<dyn Transport>) -> Result<Server, ServerError> {
+        config.validate()?;
+        let listener = Server::listen(&config).await?;
+        Server::assemble(config, listener, Some(transport))
+    }
+
+    async fn listen(config: &Config) -> Result<TcpListener, ServerError> {
         let addr = format!("{}:{}", config.bind, config.port);
-        let listener =
-            TcpListener::bind(&addr).await.map_err(|source| ServerError::Bind { addr: addr.clone(), source })?;
-        let shared = Arc::new(Shared::new(config));
-        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        TcpListener::bind(&addr).await.map_err(|source| ServerError::Bind { addr, source })
+    }
+
+    fn assemble(
+        config: Config,
+        listener: TcpListener,
+        transport: Option<Arc<dyn Transport>>,
+    ) -> Result<Server, ServerError> {
+        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind.clone(), source })?;
+        let cluster = match transport {
+            Some(t) => Some(Arc::new(Cluster::new(&config, t, local.port())?)),
+            None => None,
+        };
+        let shared = Arc::new(Shared::with_cluster(config, cluster));
+        if let Some(cluster) = &shared.cluster {
+            cluster.transport.set_handler(NodeHandler::new(&shared));
+        }
         let _ = shared.local_addr.set(local);
         Ok(Server { shared, listener })
     }
@@ -70,6 +138,7 @@ impl Server {
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
         let workers: Vec<Worker> = (0..threads).map(|i| Worker::spawn(i, shared.clone())).collect();
         let expiry = spawn_background(shared.clone());
+        let monitor = tokio::spawn(crate::cluster::monitor(shared.clone(), CLUSTER_PROBE_PERIOD));
         tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), threads, "ready to accept connections");
         let mut next = 0usize;
         loop {
@@ -89,6 +158,7 @@ impl Server {
             }
         }
         drop(listener);
+        let _ = monitor.await;
         tracing::info!("shutting down: waiting for {} connection(s)", shared.clients.len());
         // Closing the hand-off channels lets each worker drain its
         // connections (they see `shutdown` too) and exit.

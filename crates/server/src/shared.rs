@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::RwLock;
@@ -10,6 +10,7 @@ use ringcache_store::{Db, DbConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ClientRegistry;
+use crate::cluster::Cluster;
 use crate::config::{Config, ConfigError};
 
 /// Server-wide counters for INFO. Connections add to them once per batch of
@@ -53,10 +54,17 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// The address actually bound (the configured port may be 0 in tests).
     pub local_addr: OnceLock<SocketAddr>,
+    /// Set on a cluster member; `None` on a standalone node.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
+        Shared::with_cluster(config, None)
+    }
+
+    /// A node that is a member of `cluster` (or standalone, for `None`).
+    pub fn with_cluster(config: Config, cluster: Option<Arc<Cluster>>) -> Shared {
         let db = Db::new(DbConfig {
             shards: config.shards,
             maxmemory: config.maxmemory,
@@ -74,6 +82,7 @@ impl Shared {
             run_id,
             shutdown: CancellationToken::new(),
             local_addr: OnceLock::new(),
+            cluster,
         }
     }
 
@@ -102,6 +111,9 @@ impl Shared {
         self.db.set_maxmemory(next.maxmemory);
         self.db.set_policy(next.maxmemory_policy);
         self.db.set_samples(next.maxmemory_samples);
+        if let Some(cluster) = &self.cluster {
+            cluster.strict.store(next.cluster_strict, Relaxed);
+        }
         *guard = next;
         self.config_epoch.fetch_add(1, Relaxed);
         Ok(())

@@ -350,13 +350,18 @@ pub fn single_key<'a>(client: &mut Client, args: &[&'a [u8]]) -> Option<&'a [u8]
     (spec.keys == Keys::ONE && args.len() >= 2).then(|| args[1])
 }
 
+/// Looks a command up through the client's one-entry cache.
+pub fn lookup_for(client: &mut Client, name: &[u8]) -> Option<&'static CommandSpec> {
+    client.lookup_cache.get(name).or_else(|| lookup(name).inspect(|s| client.lookup_cache.put(name, s)))
+}
+
+pub(crate) use transactions::end_multi;
+
 /// Runs one command from a client at time `now_ms`. The reply is ready to
 /// encode.
 pub fn dispatch(shared: &Shared, client: &mut Client, args: &[&[u8]], now_ms: u64) -> Reply {
     debug_assert!(!args.is_empty());
-    let Some(spec) =
-        client.lookup_cache.get(args[0]).or_else(|| lookup(args[0]).inspect(|s| client.lookup_cache.put(args[0], s)))
-    else {
+    let Some(spec) = lookup_for(client, args[0]) else {
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
         }

@@ -85,7 +85,7 @@ fn multi(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn end_multi(client: &mut Client) -> Option<Multi> {
+pub(crate) fn end_multi(client: &mut Client) -> Option<Multi> {
     client.info.multi.store(-1, std::sync::atomic::Ordering::Relaxed);
     client.multi.take()
 }

@@ -1,0 +1,384 @@
+//! Running commands on other nodes, and the messages that carry them.
+//!
+//! A connection collects a run of consecutive commands that do not run
+//! (only) here, as [`Entry`]s, then [`execute`]s the run: one message per
+//! node with every command of the run for that node, in order, all nodes
+//! at once; parts for this node run directly. Then each entry's answers are
+//! merged into its reply, and the replies are written in the commands'
+//! order.
+//!
+//! Ordering: commands on one key always go to one node, in one message, in
+//! their order, and run there in that order; a run ends before the next
+//! command that runs here. So a client sees its own commands take effect
+//! in the order it sent them, as with one Redis.
+//!
+//! Messages (node to node, inside transport frames):
+//! - request `R`: proto byte (2 or 3), the client's id (u64, big-endian),
+//!   then the commands as RESP arrays. Answer `+` then, per command, a u32
+//!   big-endian length and the reply encoded for that proto; or `-` and an
+//!   error text if the whole message was refused.
+//! - `X` + client id: forget that client's session (one-way).
+//! - `P`: ping; answer `+`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ringcache_resp::{decode_reply, Proto, Reply};
+use ringcache_ring::NodeIdx;
+use ringcache_transport::TransportError;
+
+use super::Cluster;
+use crate::client::Client;
+use crate::shared::Shared;
+
+pub const KIND_RUN: u8 = b'R';
+pub const KIND_RELEASE: u8 = b'X';
+pub const KIND_PING: u8 = b'P';
+
+/// The commands of one entry that run on one node.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub node: NodeIdx,
+    pub cmds: Vec<Vec<Bytes>>,
+}
+
+/// How an entry's answers become its one reply.
+#[derive(Debug, Clone)]
+pub enum Merge {
+    /// One part, one command: its reply as it is.
+    Relay,
+    /// One part: the reply of its last command (EXEC after MULTI and the
+    /// queue).
+    Last,
+    /// MGET split per node: part `i` holds the keys at `positions[i]`.
+    Mget { positions: Vec<Vec<usize>>, len: usize },
+    /// `+OK` if every part says so, else the first error.
+    AllOk,
+    /// The sum of the parts' integers (DEL, EXISTS, DBSIZE ...).
+    Sum,
+    /// The parts' arrays, one after the other (KEYS).
+    Concat,
+    /// Each part answers DBSIZE then RANDOMKEY: one of the keys, picked in
+    /// proportion to the nodes' sizes.
+    RandomKey,
+    /// A SCAN of node `pos`: rewrite the node's cursor into a cluster one.
+    Scan { pos: usize, nodes: usize, node_bits: u32 },
+    /// No parts: this reply, decided without running anything (an error
+    /// such as `-CROSSSLOT`, in its place among the run's replies).
+    Ready(Reply),
+}
+
+/// One client command that runs elsewhere.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub parts: Vec<Part>,
+    pub merge: Merge,
+}
+
+impl Entry {
+    pub fn ready(reply: Reply) -> Entry {
+        Entry { parts: Vec::new(), merge: Merge::Ready(reply) }
+    }
+
+    pub fn relay(node: NodeIdx, cmd: Vec<Bytes>) -> Entry {
+        Entry { parts: vec![Part { node, cmds: vec![cmd] }], merge: Merge::Relay }
+    }
+
+    /// Bytes of arguments it carries, to bound a run.
+    pub fn size(&self) -> usize {
+        self.parts.iter().flat_map(|p| &p.cmds).flatten().map(|a| a.len() + 16).sum()
+    }
+}
+
+pub fn ping() -> Bytes {
+    Bytes::from_static(&[KIND_PING])
+}
+
+pub fn release(client_id: u64) -> Bytes {
+    let mut m = BytesMut::with_capacity(9);
+    m.put_u8(KIND_RELEASE);
+    m.put_u64(client_id);
+    m.freeze()
+}
+
+fn encode_command(cmd: &[Bytes], out: &mut BytesMut) {
+    out.put_u8(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(cmd.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in cmd {
+        out.put_u8(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Splits an `R` answer into its replies; `Err` with a reply for every
+/// command if it is a refusal or malformed.
+fn decode_answer(msg: &[u8], expected: usize) -> Result<Vec<Bytes>, Reply> {
+    match msg.split_first() {
+        Some((b'+', mut rest)) => {
+            let mut out = Vec::with_capacity(expected);
+            while !rest.is_empty() {
+                let len = rest.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
+                let Some(body) = len.and_then(|l| rest.get(4..4 + l)) else {
+                    return Err(Reply::error_static("CLUSTERDOWN malformed answer from another node"));
+                };
+                out.push(Bytes::copy_from_slice(body));
+                rest = &rest[4 + body.len()..];
+            }
+            if out.len() != expected {
+                return Err(Reply::error_static("CLUSTERDOWN malformed answer from another node"));
+            }
+            Ok(out)
+        }
+        Some((b'-', text)) => Err(Reply::error_bytes(text.to_vec())),
+        _ => Err(Reply::error_static("CLUSTERDOWN malformed answer from another node")),
+    }
+}
+
+/// The client's error for a node that did not answer.
+fn unreachable_reply(cluster: &Cluster, node: NodeIdx, e: &TransportError) -> Reply {
+    let id = &cluster.node(node).id;
+    match e {
+        TransportError::Timeout { .. } => Reply::error(format!("TRYAGAIN node {id} did not answer in time")),
+        TransportError::Backpressure { .. } => Reply::error(format!("TRYAGAIN node {id} is busy")),
+        TransportError::Refused { refusal: ringcache_transport::Refusal::Busy, .. } => {
+            Reply::error(format!("TRYAGAIN node {id} is busy"))
+        }
+        TransportError::MessageTooLarge { .. }
+        | TransportError::Refused { refusal: ringcache_transport::Refusal::ResponseTooLarge, .. } => {
+            Reply::error_static("ERR request or reply too large to forward between nodes")
+        }
+        _ => Reply::error(format!("CLUSTERDOWN node {id} is unreachable")),
+    }
+}
+
+/// A part's replies, one per command, encoded; or the error that replaces
+/// them all (its node did not answer).
+type Answer = Result<Vec<Bytes>, Reply>;
+
+/// What goes to one node in a run.
+struct Message {
+    node: NodeIdx,
+    body: BytesMut,
+    /// (entry, part, number of commands) of each part in `body`, in order.
+    parts: Vec<(usize, usize, usize)>,
+}
+
+/// Runs `entries` and appends their replies, in order, to `out`.
+pub async fn execute(shared: &Shared, cluster: &Cluster, client: &mut Client, entries: &[Entry], out: &mut BytesMut) {
+    let proto = client.proto;
+    // Every part's replies, indexed like `entries[e].parts[p].cmds`.
+    let mut answers: Vec<Vec<Option<Answer>>> = entries.iter().map(|e| vec![None; e.parts.len()]).collect();
+
+    // One message per other node, with its parts in order.
+    let mut messages: Vec<Message> = Vec::new();
+    let now_ms = ringcache_store::now_ms();
+    for (e, entry) in entries.iter().enumerate() {
+        for (p, part) in entry.parts.iter().enumerate() {
+            if part.node == cluster.me {
+                let mut replies = Vec::with_capacity(part.cmds.len());
+                for cmd in &part.cmds {
+                    let views: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
+                    let mut buf = BytesMut::new();
+                    crate::cmd::dispatch(shared, client, &views, now_ms).encode(proto, &mut buf);
+                    replies.push(buf.freeze());
+                }
+                answers[e][p] = Some(Ok(replies));
+                continue;
+            }
+            let at = match messages.iter().position(|m| m.node == part.node) {
+                Some(at) => at,
+                None => {
+                    let mut head = BytesMut::with_capacity(256);
+                    head.put_u8(KIND_RUN);
+                    head.put_u8(if proto == Proto::Resp3 { 3 } else { 2 });
+                    head.put_u64(client.id);
+                    messages.push(Message { node: part.node, body: head, parts: Vec::new() });
+                    messages.len() - 1
+                }
+            };
+            let m = &mut messages[at];
+            for cmd in &part.cmds {
+                encode_command(cmd, &mut m.body);
+            }
+            m.parts.push((e, p, part.cmds.len()));
+        }
+    }
+
+    let timeout = std::time::Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
+    let results = futures_util::future::join_all(messages.iter().map(|m| {
+        let to = &cluster.node(m.node).id;
+        let msg = m.body.clone().freeze();
+        async move {
+            match tokio::time::timeout(timeout, cluster.transport.request(to, msg)).await {
+                Ok(r) => r,
+                Err(_) => Err(TransportError::Timeout { peer: to.clone(), timeout_ms: timeout.as_millis() as u64 }),
+            }
+        }
+    }))
+    .await;
+
+    for (Message { node, parts: index, .. }, result) in messages.iter().zip(results) {
+        let expected: usize = index.iter().map(|i| i.2).sum();
+        let decoded = match result {
+            Ok(msg) => {
+                cluster.set_reachable(*node, true);
+                decode_answer(&msg, expected)
+            }
+            Err(e) => {
+                if !matches!(e, TransportError::Backpressure { .. } | TransportError::MessageTooLarge { .. }) {
+                    cluster.set_reachable(*node, false);
+                }
+                tracing::debug!(node = %cluster.node(*node).id, "forwarding failed: {e}");
+                Err(unreachable_reply(cluster, *node, &e))
+            }
+        };
+        match decoded {
+            Ok(mut replies) => {
+                for &(e, p, n) in index {
+                    let rest = replies.split_off(n);
+                    answers[e][p] = Some(Ok(std::mem::replace(&mut replies, rest)));
+                }
+            }
+            Err(reply) => {
+                for &(e, p, _) in index {
+                    answers[e][p] = Some(Err(reply.clone()));
+                }
+            }
+        }
+    }
+
+    for (entry, answers) in entries.iter().zip(answers) {
+        let answers: Vec<Answer> = answers.into_iter().map(|a| a.expect("every part was answered")).collect();
+        merge(&entry.merge, answers, proto, out);
+    }
+}
+
+fn decode(b: &[u8]) -> Reply {
+    match decode_reply(b) {
+        Ok(Some((r, _))) => r,
+        _ => Reply::error_static("CLUSTERDOWN malformed answer from another node"),
+    }
+}
+
+/// Writes one entry's reply from its parts' answers.
+fn merge(how: &Merge, answers: Vec<Answer>, proto: Proto, out: &mut BytesMut) {
+    // A part that failed as a whole fails the entry.
+    let mut parts = Vec::with_capacity(answers.len());
+    for a in answers {
+        match a {
+            Ok(replies) => parts.push(replies),
+            Err(reply) => return reply.encode(proto, out),
+        }
+    }
+    match how {
+        Merge::Ready(reply) => reply.encode(proto, out),
+        Merge::Relay | Merge::Last => {
+            let last = parts.into_iter().next().and_then(|mut p| p.pop()).unwrap_or_default();
+            out.extend_from_slice(&last);
+        }
+        Merge::Mget { positions, len } => {
+            let mut values = vec![Reply::Null; *len];
+            for (replies, positions) in parts.iter().zip(positions) {
+                match decode(&replies[0]) {
+                    Reply::Array(items) if items.len() == positions.len() => {
+                        for (item, &at) in items.into_iter().zip(positions) {
+                            values[at] = item;
+                        }
+                    }
+                    err @ Reply::Error(_) => return err.encode(proto, out),
+                    _ => {
+                        return Reply::error_static("CLUSTERDOWN malformed answer from another node").encode(proto, out)
+                    }
+                }
+            }
+            Reply::Array(values).encode(proto, out);
+        }
+        Merge::AllOk => {
+            for replies in &parts {
+                let r = decode(&replies[0]);
+                if r.is_error() {
+                    return r.encode(proto, out);
+                }
+            }
+            Reply::ok().encode(proto, out);
+        }
+        Merge::Sum => {
+            let mut sum = 0i64;
+            for replies in &parts {
+                match decode(&replies[0]) {
+                    Reply::Integer(n) => sum = sum.saturating_add(n),
+                    other => return first_error(other).encode(proto, out),
+                }
+            }
+            Reply::Integer(sum).encode(proto, out);
+        }
+        Merge::Concat => {
+            let mut all = Vec::new();
+            for replies in &parts {
+                match decode(&replies[0]) {
+                    Reply::Array(items) | Reply::Set(items) => all.extend(items),
+                    other => return first_error(other).encode(proto, out),
+                }
+            }
+            Reply::Array(all).encode(proto, out);
+        }
+        Merge::RandomKey => {
+            let mut sizes = Vec::with_capacity(parts.len());
+            for replies in &parts {
+                match decode(&replies[0]) {
+                    Reply::Integer(n) => sizes.push(n.max(0) as u64),
+                    other => return first_error(other).encode(proto, out),
+                }
+            }
+            let total: u64 = sizes.iter().sum();
+            if total == 0 {
+                return Reply::Null.encode(proto, out);
+            }
+            let mut pick = rand::random::<u64>() % total;
+            let chosen = sizes.iter().position(|&s| {
+                if pick < s {
+                    true
+                } else {
+                    pick -= s;
+                    false
+                }
+            });
+            // The chosen node's own random key (the sizes may have changed
+            // since; any node with keys answers one).
+            let reply = chosen.map(|i| &parts[i][1]).filter(|r| !r.starts_with(b"$-1") && !r.starts_with(b"_"));
+            match reply.or_else(|| parts.iter().map(|p| &p[1]).find(|r| r.starts_with(b"$") && !r.starts_with(b"$-1")))
+            {
+                Some(r) => out.extend_from_slice(r),
+                None => Reply::Null.encode(proto, out),
+            }
+        }
+        Merge::Scan { pos, nodes, node_bits } => match decode(&parts[0][0]) {
+            Reply::Array(mut items) if items.len() == 2 => {
+                let next = items[0].as_bulk().and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok());
+                let Some(next) = next else {
+                    return Reply::error_static("CLUSTERDOWN malformed answer from another node").encode(proto, out);
+                };
+                let cursor = if next != 0 {
+                    (next << node_bits) | *pos as u64
+                } else if pos + 1 < *nodes {
+                    (pos + 1) as u64
+                } else {
+                    0
+                };
+                items[0] = Reply::bulk(Bytes::from(cursor.to_string()));
+                Reply::Array(items).encode(proto, out);
+            }
+            other => first_error(other).encode(proto, out),
+        },
+    }
+}
+
+fn first_error(r: Reply) -> Reply {
+    if r.is_error() {
+        r
+    } else {
+        Reply::error_static("CLUSTERDOWN malformed answer from another node")
+    }
+}

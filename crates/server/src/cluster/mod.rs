@@ -1,0 +1,207 @@
+//! The cluster: which node coordinates each key, and how a command reaches
+//! it. A node with `peers` configured is a cluster member; without, it is
+//! standalone and none of this runs.
+//!
+//! - [`route`]: the decision for one command, made before it runs: here,
+//!   on one other node, split over several (multi-key commands), over
+//!   every node (keyspace-wide commands in `proxy` mode), or an error
+//!   (`-CROSSSLOT`, `-MOVED`).
+//! - [`forward`]: runs what must run elsewhere, over the transport, and
+//!   merges the answers into the client's replies, in order.
+//! - [`remote`]: the other side: runs what other nodes forward here.
+//!
+//! Invariants:
+//! - Membership is static for now (the configured `peers`), so every node
+//!   computes the same ring and the same coordinator for each slot; a
+//!   forwarded command is always run where it lands, never forwarded again.
+//! - There is no replication yet: a slot's data lives on its coordinator
+//!   only, so a command for a slot whose coordinator is unreachable fails
+//!   (`-CLUSTERDOWN`/`-TRYAGAIN`) instead of going to another owner.
+//!
+//! The protocol between nodes and the failure behaviour: docs/cluster.md.
+
+pub mod forward;
+pub mod remote;
+pub mod route;
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringcache_ring::{Member, NodeIdx, Ring, RingConfig, RingHandle, SLOTS};
+use ringcache_transport::{NodeId, Transport};
+
+use ringcache_resp::Reply;
+
+use crate::config::{cluster_port_for, ClusterMode, Config};
+use crate::shared::Shared;
+
+pub use route::Route;
+
+/// One member of the cluster, as this node knows it.
+#[derive(Debug)]
+pub struct Node {
+    pub id: NodeId,
+    /// Where clients reach it (for `-MOVED` and CLUSTER SLOTS).
+    pub host: String,
+    pub port: u16,
+    pub cluster_port: u16,
+    /// Whether its last request (or probe) got an answer.
+    pub reachable: AtomicBool,
+}
+
+/// What a cluster member knows of the cluster.
+pub struct Cluster {
+    /// This node.
+    pub me: NodeIdx,
+    pub ring: RingHandle,
+    /// Every member, indexed by `NodeIdx` (ring order: by id).
+    pub nodes: Box<[Node]>,
+    pub transport: Arc<dyn Transport>,
+    pub mode: ClusterMode,
+    /// `cluster-strict` (changes with CONFIG SET).
+    pub strict: AtomicBool,
+    /// Sessions that other nodes' clients hold here (WATCH, MULTI).
+    pub(crate) sessions: remote::Sessions,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("me", &self.me).field("nodes", &self.nodes).field("mode", &self.mode).finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("invalid cluster membership: {0}")]
+    Ring(#[from] ringcache_ring::RingError),
+    #[error("node-id '{0}' is not one of the peers and the node's own address is unknown")]
+    UnknownSelf(String),
+}
+
+impl Cluster {
+    /// The cluster of `config.peers` plus this node, talking through
+    /// `transport`. This node is added to the members if the list does not
+    /// name it.
+    pub fn new(config: &Config, transport: Arc<dyn Transport>, client_port: u16) -> Result<Cluster, ClusterError> {
+        let mut members: Vec<(String, String, u16, u16)> =
+            config.peers.iter().map(|p| (p.id.clone(), p.host.clone(), p.port, p.cluster_port())).collect();
+        if !members.iter().any(|m| m.0 == config.node_id) {
+            members.push((
+                config.node_id.clone(),
+                config.bind.clone(),
+                client_port,
+                cluster_port_for(client_port, config.cluster_port),
+            ));
+        }
+        let ring_config = RingConfig { vnodes_per_node: config.vnodes, ..RingConfig::default() };
+        let ring = Ring::new(members.iter().map(|m| Member::new(m.0.as_str())), ring_config)?;
+        let nodes: Box<[Node]> = ring
+            .nodes()
+            .map(|(_, id)| {
+                let m = members.iter().find(|m| m.0 == id.as_str()).expect("every ring member was configured");
+                Node {
+                    id: id.clone(),
+                    host: m.1.clone(),
+                    port: m.2,
+                    cluster_port: m.3,
+                    reachable: AtomicBool::new(true),
+                }
+            })
+            .collect();
+        let me = ring.node_idx(&config.node_id).ok_or_else(|| ClusterError::UnknownSelf(config.node_id.clone()))?;
+        Ok(Cluster {
+            me,
+            ring: RingHandle::new(ring),
+            nodes,
+            transport,
+            mode: config.cluster_mode,
+            strict: AtomicBool::new(config.cluster_strict),
+            sessions: remote::Sessions::default(),
+        })
+    }
+
+    pub fn node(&self, idx: NodeIdx) -> &Node {
+        &self.nodes[idx.index()]
+    }
+
+    /// The node that coordinates `slot`.
+    pub fn coordinator(&self, slot: u16) -> NodeIdx {
+        self.ring.load().coordinator(slot).expect("a cluster has at least this node")
+    }
+
+    /// Whether every slot's coordinator is reachable (CLUSTER INFO's
+    /// `cluster_state:ok`).
+    pub fn state_ok(&self) -> bool {
+        let ring = self.ring.load();
+        (0..SLOTS as u16).all(|s| ring.coordinator(s).is_some_and(|n| self.reachable(n)))
+    }
+
+    pub fn reachable(&self, idx: NodeIdx) -> bool {
+        idx == self.me || self.node(idx).reachable.load(Relaxed)
+    }
+
+    pub(crate) fn set_reachable(&self, idx: NodeIdx, up: bool) {
+        let was = self.node(idx).reachable.swap(up, Relaxed);
+        if was != up {
+            let id = &self.node(idx).id;
+            if up {
+                tracing::info!(node = %id, "node is reachable again");
+            } else {
+                tracing::warn!(node = %id, "node is unreachable");
+            }
+        }
+    }
+
+    /// The `NodeIdx` of the `i`-th member (ring order).
+    pub fn idx(&self, i: usize) -> NodeIdx {
+        self.ring.load().nodes().nth(i).expect("a member").0
+    }
+
+    /// Whether keys this node does not coordinate get `-MOVED`.
+    pub fn strict(&self) -> bool {
+        self.mode == ClusterMode::RedisCluster && self.strict.load(Relaxed)
+    }
+
+    /// Redis Cluster's redirect to `node`, the coordinator of `slot`.
+    pub fn moved(&self, slot: u16, node: NodeIdx) -> Reply {
+        let n = self.node(node);
+        Reply::error(format!("MOVED {slot} {}:{}", n.host, n.port))
+    }
+
+    /// Tells `node` to forget the session it holds for client `id` (its
+    /// WATCHes). Best effort: a lost message is repaired by the session's
+    /// idle expiry.
+    pub fn release_session(&self, node: NodeIdx, id: u64) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let transport = self.transport.clone();
+        let to = self.node(node).id.clone();
+        runtime.spawn(async move {
+            let _ = transport.send(&to, forward::release(id)).await;
+        });
+    }
+}
+
+/// Probes every other node once per `period` until shutdown, so CLUSTER
+/// INFO tells whether the cluster is whole even when no command goes to a
+/// node; also expires abandoned sessions.
+pub async fn monitor(shared: Arc<Shared>, period: Duration) {
+    let Some(cluster) = shared.cluster.clone() else { return };
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shared.shutdown.cancelled() => return,
+        }
+        let probes = (0..cluster.nodes.len()).filter(|&i| i != cluster.me.index()).map(|i| {
+            let cluster = &cluster;
+            async move {
+                let up = cluster.transport.request(&cluster.nodes[i].id, forward::ping()).await.is_ok();
+                cluster.set_reachable(cluster.idx(i), up);
+            }
+        });
+        futures_util::future::join_all(probes).await;
+        remote::expire_sessions(&shared, remote::SESSION_IDLE_MAX);
+    }
+}

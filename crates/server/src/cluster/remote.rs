@@ -1,0 +1,198 @@
+//! The receiving side: runs the commands other nodes forward here.
+//!
+//! Forwarded commands run through the same dispatcher as a client's, as
+//! an authenticated client speaking the origin client's protocol, and are
+//! never routed again (membership is static, so the sender already picked
+//! the right node).
+//!
+//! Sessions: a client that WATCHes a key living here, through another
+//! node, keeps its state here between messages (the WATCHes, then the
+//! MULTI queue sent with EXEC). A session is kept only while it holds such
+//! state, is released when the origin says so (UNWATCH, DISCARD, EXEC, the
+//! client leaving), and is dropped after [`SESSION_IDLE_MAX`] without a
+//! message, so a node that vanished cannot leak them; at most
+//! [`SESSIONS_MAX`] exist.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use parking_lot::Mutex;
+use ringcache_resp::{Frame, Limits, Proto, RequestParser};
+use ringcache_transport::{BoxFuture, Handler, Message, NodeId};
+
+use super::forward::{KIND_PING, KIND_RELEASE, KIND_RUN};
+use crate::client::{Client, ClientInfo};
+use crate::shared::Shared;
+
+/// A session with no message for this long is dropped.
+pub const SESSION_IDLE_MAX: Duration = Duration::from_secs(300);
+/// Most sessions held for other nodes' clients at once.
+pub const SESSIONS_MAX: usize = 10_000;
+
+#[derive(Default)]
+pub(crate) struct Sessions {
+    held: Mutex<HashMap<(NodeId, u64), (Client, Instant)>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").field("held", &self.held.lock().len()).finish()
+    }
+}
+
+impl Sessions {
+    fn take(&self, key: &(NodeId, u64)) -> Option<Client> {
+        self.held.lock().remove(key).map(|(c, _)| c)
+    }
+
+    /// Keeps `client` if it holds state and there is room; else hands it
+    /// back.
+    fn keep(&self, key: (NodeId, u64), client: Client) -> Option<Client> {
+        if client.watched.is_empty() && client.multi.is_none() {
+            return Some(client);
+        }
+        let mut held = self.held.lock();
+        if held.len() >= SESSIONS_MAX {
+            return Some(client);
+        }
+        held.insert(key, (client, Instant::now()));
+        None
+    }
+
+    /// Drops sessions idle longer than `max`; returns them so their
+    /// WATCHes can be released outside the lock.
+    fn take_idle(&self, max: Duration) -> Vec<Client> {
+        let mut held = self.held.lock();
+        let idle: Vec<_> = held.iter().filter(|(_, (_, t))| t.elapsed() > max).map(|(k, _)| k.clone()).collect();
+        idle.into_iter().filter_map(|k| held.remove(&k)).map(|(c, _)| c).collect()
+    }
+}
+
+/// The transport handler of a cluster node.
+pub struct NodeHandler {
+    shared: Weak<Shared>,
+}
+
+impl NodeHandler {
+    pub fn new(shared: &Arc<Shared>) -> Arc<NodeHandler> {
+        Arc::new(NodeHandler { shared: Arc::downgrade(shared) })
+    }
+}
+
+impl std::fmt::Debug for NodeHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeHandler")
+    }
+}
+
+fn refuse(text: &str) -> Message {
+    let mut m = BytesMut::with_capacity(text.len() + 1);
+    m.put_u8(b'-');
+    m.extend_from_slice(text.as_bytes());
+    m.freeze()
+}
+
+/// A client for commands from another node: authenticated (the node proved
+/// the cluster secret), not in CLIENT LIST.
+fn internal_client(proto: Proto, id: u64) -> Client {
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+    let mut client = Client::new(Arc::new(ClientInfo::new(id, addr, addr)), true);
+    client.set_proto(proto);
+    client
+}
+
+impl Handler for NodeHandler {
+    fn request(&self, from: NodeId, msg: Message) -> BoxFuture<'static, Message> {
+        let answer = match self.shared.upgrade() {
+            Some(shared) => answer(&shared, from, &msg),
+            None => refuse("CLUSTERDOWN node is shutting down"),
+        };
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn message(&self, from: NodeId, msg: Message) {
+        if let (Some(shared), Some((&KIND_RELEASE, id))) = (self.shared.upgrade(), msg.split_first()) {
+            if let Ok(id) = <[u8; 8]>::try_from(id) {
+                release(&shared, from, u64::from_be_bytes(id));
+            }
+        }
+    }
+}
+
+fn release(shared: &Shared, from: NodeId, id: u64) {
+    let Some(cluster) = shared.cluster.as_ref() else { return };
+    if let Some(mut client) = cluster.sessions.take(&(from, id)) {
+        crate::cmd::release_watches(shared, &mut client);
+    }
+}
+
+/// Expires abandoned sessions (called by the cluster monitor).
+pub(crate) fn expire_sessions(shared: &Shared, max: Duration) {
+    let Some(cluster) = shared.cluster.as_ref() else { return };
+    for mut client in cluster.sessions.take_idle(max) {
+        crate::cmd::release_watches(shared, &mut client);
+    }
+}
+
+fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Message {
+    match msg.split_first() {
+        Some((&KIND_PING, _)) => Bytes::from_static(b"+"),
+        Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
+            let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
+            let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
+            run(shared, from, proto, id, &rest[9..])
+        }
+        _ => refuse("ERR unknown cluster message"),
+    }
+}
+
+/// Runs the commands of an `R` message, in order, in the origin client's
+/// session (if it has one here).
+fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) -> Message {
+    let Some(cluster) = shared.cluster.as_ref() else {
+        return refuse("CLUSTERDOWN this node is not in a cluster");
+    };
+    let limits = shared.with_config(|c| Limits {
+        bulk_len_max: c.proto_max_bulk_len as usize,
+        multibulk_len_max: c.proto_max_multibulk_len as usize,
+        authenticated: true,
+    });
+    let key = (from, id);
+    let mut client = cluster.sessions.take(&key).unwrap_or_else(|| internal_client(proto, id));
+    client.set_proto(proto);
+    let mut parser = RequestParser::default();
+    let mut spans = Vec::new();
+    let mut out = BytesMut::with_capacity(256);
+    out.put_u8(b'+');
+    let now_ms = ringcache_store::now_ms();
+    let mut at = 0;
+    let mut failed = None;
+    while at < commands.len() {
+        spans.clear();
+        parser.clear_inline();
+        match parser.frame(commands, at, &limits, &mut spans) {
+            Ok(Frame::Command { end, inline: false }) => {
+                let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
+                let len_at = out.len();
+                out.put_u32(0);
+                crate::cmd::dispatch(shared, &mut client, &args, now_ms).encode(proto, &mut out);
+                let len = (out.len() - len_at - 4) as u32;
+                out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+                at = end;
+            }
+            // Nodes send complete RESP arrays only.
+            _ => {
+                failed = Some(refuse("ERR malformed forwarded command"));
+                break;
+            }
+        }
+    }
+    if let Some(mut client) = cluster.sessions.keep(key, client) {
+        // No state to keep (or no room): forget its WATCHes now.
+        crate::cmd::release_watches(shared, &mut client);
+    }
+    failed.unwrap_or_else(|| out.freeze())
+}

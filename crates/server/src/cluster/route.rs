@@ -1,0 +1,264 @@
+//! Where a command runs, decided from its keys' slots before it runs.
+//!
+//! Rules (DESIGN.md, "Routing"):
+//! - One slot: on the slot's coordinator: here, or forwarded there (or, in
+//!   `redis-cluster` mode with `cluster-strict`, a `-MOVED` redirect).
+//! - Several slots: MGET, MSET, DEL, EXISTS, UNLINK and TOUCH are split
+//!   per coordinator and their answers merged; every other command needs
+//!   atomicity across its keys and gets `-CROSSSLOT`.
+//! - Keyspace-wide commands (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHDB,
+//!   FLUSHALL) cover every node in `proxy` mode and this node's slots in
+//!   `redis-cluster` mode.
+//! - A transaction is pinned to one slot: its WATCHed keys and queued
+//!   commands must share it (`-CROSSSLOT` otherwise, which also fails the
+//!   transaction), and if that slot lives elsewhere, WATCH goes to a
+//!   session held for this client on that node and EXEC sends the queue
+//!   there to run atomically.
+//!
+//! Commands without keys (PING, CLIENT, CONFIG, HELLO, AUTH ...) always run
+//! here: they concern this connection or this node.
+
+use bytes::Bytes;
+use ringcache_resp::Reply;
+use ringcache_ring::{slot, NodeIdx};
+
+use super::forward::{Entry, Merge, Part};
+use super::Cluster;
+use crate::client::Client;
+use crate::cmd::{self, flag, CommandSpec, Keys};
+use crate::config::ClusterMode;
+
+/// What to do with one command.
+#[derive(Debug)]
+pub enum Route {
+    /// Run it here, as a standalone node would.
+    Local,
+    /// Answer this without running it.
+    Reply(Reply),
+    /// Run it elsewhere (or on several nodes, this one included).
+    Remote(Entry),
+}
+
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/// SCAN cursors in `proxy` mode: the low bits pick the node, the rest is
+/// that node's own cursor.
+const SCAN_NODE_BITS: u32 = 12;
+
+/// Decides where `args` runs for `client`. Errors of the command itself
+/// (unknown, arity, authentication) are left to the dispatcher: they run
+/// "here" and fail the same way they would on a standalone node.
+pub fn route(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Route {
+    let Some(spec) = cmd::lookup_for(client, args[0]) else {
+        return Route::Local;
+    };
+    if !spec.arity_ok(args.len()) || (!client.authenticated && !spec.has(flag::NO_AUTH)) {
+        return Route::Local;
+    }
+    if client.multi.is_some() {
+        return route_in_multi(cluster, client, spec, args);
+    }
+    match spec.name {
+        "watch" => return route_watch(cluster, client, args),
+        "unwatch" | "reset" => {
+            // Both forget every WATCH: the remote session's too.
+            client.tx_slot = None;
+            if let Some(node) = client.tx_session.take() {
+                cluster.release_session(node, client.id);
+            }
+            return Route::Local;
+        }
+        _ => {}
+    }
+    match spec.keys {
+        Keys::None => Route::Local,
+        Keys::All => match cluster.mode {
+            ClusterMode::Proxy => route_keyspace(cluster, spec, args),
+            ClusterMode::RedisCluster => Route::Local,
+        },
+        keys => route_keys(cluster, spec, keys, args),
+    }
+}
+
+/// The one slot of `keys`, `Ok(None)` if there are none, `Err` if they
+/// span several.
+fn one_slot<'a>(keys: impl Iterator<Item = &'a [u8]>) -> Result<Option<u16>, ()> {
+    let mut found = None;
+    for k in keys {
+        let s = slot(k);
+        match found {
+            None => found = Some(s),
+            Some(f) if f != s => return Err(()),
+            Some(_) => {}
+        }
+    }
+    Ok(found)
+}
+
+fn owned(args: &[&[u8]]) -> Vec<Bytes> {
+    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+}
+
+fn route_keys(cluster: &Cluster, spec: &CommandSpec, keys: Keys, args: &[&[u8]]) -> Route {
+    match one_slot(keys.of(args)) {
+        Ok(None) => Route::Local,
+        Ok(Some(s)) => {
+            let node = cluster.coordinator(s);
+            if node == cluster.me {
+                Route::Local
+            } else if cluster.strict() {
+                Route::Reply(cluster.moved(s, node))
+            } else {
+                Route::Remote(Entry::relay(node, owned(args)))
+            }
+        }
+        Err(()) if cluster.strict() => Route::Reply(Reply::error_static(CROSSSLOT)),
+        Err(()) => split(cluster, spec, args),
+    }
+}
+
+/// MGET, MSET, DEL, EXISTS, UNLINK and TOUCH over several slots: one
+/// sub-command per coordinator, merged back in the keys' order.
+fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
+    let pairs = match spec.name {
+        "mset" => true,
+        "mget" | "del" | "exists" | "unlink" | "touch" => false,
+        _ => return Route::Reply(Reply::error_static(CROSSSLOT)),
+    };
+    let step = if pairs { 2 } else { 1 };
+    // Per node: its sub-command and the positions of its keys.
+    let mut groups: Vec<(NodeIdx, Vec<Bytes>, Vec<usize>)> = Vec::new();
+    for (i, chunk) in args[1..].chunks(step).enumerate() {
+        let node = cluster.coordinator(slot(chunk[0]));
+        let at = match groups.iter().position(|g| g.0 == node) {
+            Some(at) => at,
+            None => {
+                groups.push((node, vec![Bytes::copy_from_slice(args[0])], Vec::new()));
+                groups.len() - 1
+            }
+        };
+        groups[at].1.extend(chunk.iter().map(|a| Bytes::copy_from_slice(a)));
+        groups[at].2.push(i);
+    }
+    if groups.iter().all(|g| g.0 == cluster.me) {
+        return Route::Local;
+    }
+    let merge = match spec.name {
+        "mget" => Merge::Mget { positions: groups.iter().map(|g| g.2.clone()).collect(), len: args.len() - 1 },
+        "mset" => Merge::AllOk,
+        _ => Merge::Sum,
+    };
+    let parts = groups.into_iter().map(|(node, cmd, _)| Part { node, cmds: vec![cmd] }).collect();
+    Route::Remote(Entry { parts, merge })
+}
+
+/// `proxy` mode: the keyspace commands cover every node.
+fn route_keyspace(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
+    let every = |cmds: Vec<Vec<Bytes>>, merge: Merge| {
+        let parts = (0..cluster.nodes.len()).map(|i| Part { node: cluster.idx(i), cmds: cmds.clone() }).collect();
+        Route::Remote(Entry { parts, merge })
+    };
+    match spec.name {
+        "dbsize" => every(vec![owned(args)], Merge::Sum),
+        "keys" => every(vec![owned(args)], Merge::Concat),
+        "flushdb" | "flushall" => every(vec![owned(args)], Merge::AllOk),
+        "randomkey" => every(vec![vec![Bytes::from_static(b"DBSIZE")], owned(args)], Merge::RandomKey),
+        "scan" => route_scan(cluster, args),
+        _ => Route::Local,
+    }
+}
+
+/// A cluster SCAN: the cursor names a node and that node's cursor; each
+/// call scans one node, moving to the next when that node is done.
+fn route_scan(cluster: &Cluster, args: &[&[u8]]) -> Route {
+    let Some(cursor) = std::str::from_utf8(args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        return Route::Reply(Reply::error_static("ERR invalid cursor"));
+    };
+    let pos = (cursor & ((1 << SCAN_NODE_BITS) - 1)) as usize;
+    if pos >= cluster.nodes.len() {
+        // Not a cursor this cluster handed out: nothing left to scan, as
+        // Redis answers for a cursor past its table.
+        return Route::Reply(Reply::Array(vec![Reply::bulk(Bytes::from_static(b"0")), Reply::Array(Vec::new())]));
+    }
+    let mut cmd = owned(args);
+    cmd[1] = Bytes::from((cursor >> SCAN_NODE_BITS).to_string());
+    Route::Remote(Entry {
+        parts: vec![Part { node: cluster.idx(pos), cmds: vec![cmd] }],
+        merge: Merge::Scan { pos, nodes: cluster.nodes.len(), node_bits: SCAN_NODE_BITS },
+    })
+}
+
+fn route_watch(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Route {
+    let slot = match one_slot(args[1..].iter().copied()) {
+        Ok(Some(s)) if client.tx_slot.is_none_or(|t| t == s) => s,
+        _ => return Route::Reply(Reply::error_static(CROSSSLOT)),
+    };
+    client.tx_slot = Some(slot);
+    let node = cluster.coordinator(slot);
+    if node == cluster.me {
+        return Route::Local;
+    }
+    if cluster.strict() {
+        return Route::Reply(cluster.moved(slot, node));
+    }
+    client.tx_session = Some(node);
+    Route::Remote(Entry::relay(node, owned(args)))
+}
+
+fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, args: &[&[u8]]) -> Route {
+    match spec.name {
+        "exec" => {
+            let multi = client.multi.as_ref().expect("in MULTI");
+            let target = client.tx_slot.map(|s| cluster.coordinator(s)).filter(|&n| n != cluster.me);
+            client.tx_slot = None;
+            let session = client.tx_session.take();
+            match target {
+                // A failed transaction is refused here; the remote session
+                // (if any) only has WATCHes to forget.
+                Some(node) if !multi.dirty => {
+                    let multi = crate::cmd::end_multi(client).expect("in MULTI");
+                    let mut cmds = Vec::with_capacity(multi.queued.len() + 2);
+                    cmds.push(vec![Bytes::from_static(b"MULTI")]);
+                    cmds.extend(multi.queued);
+                    cmds.push(vec![Bytes::from_static(b"EXEC")]);
+                    Route::Remote(Entry { parts: vec![Part { node, cmds }], merge: Merge::Last })
+                }
+                _ => {
+                    if let Some(node) = session {
+                        cluster.release_session(node, client.id);
+                    }
+                    Route::Local
+                }
+            }
+        }
+        "discard" => {
+            client.tx_slot = None;
+            if let Some(node) = client.tx_session.take() {
+                cluster.release_session(node, client.id);
+            }
+            Route::Local
+        }
+        _ if spec.has(flag::NO_MULTI) => Route::Local,
+        _ => {
+            // Queued: its keys must share the transaction's slot.
+            let fits = match one_slot(spec.keys.of(args)) {
+                Ok(None) => true,
+                Ok(Some(s)) => match client.tx_slot {
+                    None => {
+                        client.tx_slot = Some(s);
+                        true
+                    }
+                    Some(t) => t == s,
+                },
+                Err(()) => false,
+            };
+            if fits {
+                return Route::Local;
+            }
+            if let Some(m) = client.multi.as_mut() {
+                m.dirty = true;
+            }
+            Route::Reply(Reply::error_static(CROSSSLOT))
+        }
+    }
+}
