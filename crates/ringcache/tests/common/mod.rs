@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -99,6 +101,26 @@ impl Server {
             "ringcache: no free port after {PORT_ATTEMPTS_MAX} attempts\n\
              --- last ringcache log ---\n{last_log}--- end of log ---"
         );
+    }
+
+    /// Starts a node on `port` exactly (one attempt): `Err` if the port
+    /// turned out to be taken, so the caller can pick other ports. Panics
+    /// with the log on any other failure.
+    pub fn start_on(port: u16, args: &[&str]) -> Result<Server, String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let dir = make_temp_dir();
+        let log_path = dir.join(format!("ringcache-{port}.log"));
+        let child = spawn_node(port, &args, &log_path);
+        let mut server = Server { port, child, dir, log_path, args };
+        match server.wait_ready() {
+            Ok(()) => Ok(server),
+            Err(StartError::AddrInUse) => Err(format!("port {port} was taken")),
+            Err(StartError::Fatal(message)) => {
+                let log = server.log();
+                drop(server);
+                panic!("{message}\n--- ringcache log ---\n{log}--- end of log ---");
+            }
+        }
     }
 
     /// Polls until the node answers `PING` on its port, it exits, or the

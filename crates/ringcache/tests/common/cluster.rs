@@ -1,0 +1,95 @@
+//! Several `ringcache` processes forming one cluster on 127.0.0.1.
+//!
+//! Ports (client and cluster, for every node) are picked free together
+//! before any node starts, because each node's `--peers` names all of
+//! them. If one turns out to be taken, the whole cluster is started again
+//! on fresh ports. Dropping a [`TestCluster`] stops every node.
+
+use std::net::TcpListener;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::Server;
+
+/// The secret every test cluster shares.
+pub const SECRET: &str = "test-cluster-secret-0123456789";
+const ATTEMPTS_MAX: usize = 3;
+
+#[derive(Debug)]
+pub struct TestCluster {
+    /// The nodes, in the order of `ids`.
+    pub nodes: Vec<Server>,
+    pub ids: Vec<String>,
+    /// The `--peers` value every node got.
+    pub peers: String,
+}
+
+/// `n` distinct free ports (all bound at once, so none repeats).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("local_addr").port()).collect()
+}
+
+impl TestCluster {
+    /// Starts `n` nodes with ids `node-1`..`node-n`, each also given
+    /// `extra` arguments, and waits until every node reaches every other.
+    pub fn start(n: usize, extra: &[&str]) -> TestCluster {
+        for attempt in 1..=ATTEMPTS_MAX {
+            let ports = free_ports(2 * n);
+            let ids: Vec<String> = (1..=n).map(|i| format!("node-{i}")).collect();
+            let peers = (0..n)
+                .map(|i| format!("{}@127.0.0.1:{}@{}", ids[i], ports[i], ports[n + i]))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut nodes = Vec::with_capacity(n);
+            let mut failed = None;
+            for i in 0..n {
+                let mut args = vec!["--node-id", &ids[i], "--peers", &peers, "--cluster-secret", SECRET];
+                args.extend_from_slice(extra);
+                match Server::start_on(ports[i], &args) {
+                    Ok(s) => nodes.push(s),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => {
+                    let cluster = TestCluster { nodes, ids, peers };
+                    cluster.wait_whole(Duration::from_secs(15));
+                    return cluster;
+                }
+                Some(e) => eprintln!("test cluster: {e} (attempt {attempt} of {ATTEMPTS_MAX}); trying other ports"),
+            }
+        }
+        panic!("test cluster: no free ports after {ATTEMPTS_MAX} attempts");
+    }
+
+    pub fn node(&self, i: usize) -> &Server {
+        &self.nodes[i]
+    }
+
+    /// Waits until a key on every node can be read through every node
+    /// (each node has connected to each other), at most `timeout`.
+    pub fn wait_whole(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let whole = self.nodes.iter().all(|n| {
+                let mut c = n.conn();
+                // Keys spread over the slots: each is answered by its node
+                // (or redirected to it, with cluster-strict).
+                (0..32).all(|k| match redis::cmd("EXISTS").arg(format!("probe-{k}")).query::<i64>(&mut c) {
+                    Ok(_) => true,
+                    Err(e) => e.kind() == redis::ErrorKind::Moved,
+                })
+            });
+            if whole {
+                return;
+            }
+            assert!(Instant::now() < deadline, "test cluster not whole after {timeout:?}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
