@@ -139,6 +139,13 @@ impl RequestParser {
         }
     }
 
+    /// Forgets a command framed part-way: call it before framing from an
+    /// earlier offset than the last call's (re-framing commands already
+    /// framed once).
+    pub fn rewind(&mut self) {
+        self.partial = None;
+    }
+
     /// The arguments of the inline commands framed since the last
     /// [`RequestParser::clear_inline`].
     pub fn inline_args(&self) -> &[u8] {

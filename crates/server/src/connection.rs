@@ -270,6 +270,7 @@ impl Session {
             if let Some(start) = stop_at {
                 // The rest of the batch is framed again after the run.
                 consumed = start;
+                self.parser.rewind();
                 break 'batch Step::Forward;
             }
             if !self.run.is_empty() && (exhausted || error.is_some()) {

@@ -33,7 +33,7 @@ use ringcache_transport::{NodeId, Transport};
 
 use ringcache_resp::Reply;
 
-use crate::config::{cluster_port_for, ClusterMode, Config};
+use crate::config::{ClusterMode, Config};
 use crate::shared::Shared;
 
 pub use route::Route;
@@ -91,7 +91,7 @@ impl Cluster {
                 config.node_id.clone(),
                 config.bind.clone(),
                 client_port,
-                cluster_port_for(client_port, config.cluster_port),
+                config.own_cluster_port(client_port),
             ));
         }
         let ring_config = RingConfig { vnodes_per_node: config.vnodes, ..RingConfig::default() };
