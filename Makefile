@@ -19,7 +19,10 @@ endef
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps bench-deps build run test lint bench bench-micro
+# Where `make cluster` keeps its nodes' logs and pid files.
+CLUSTER_DIR ?= target/cluster
+
+.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -40,6 +43,33 @@ build: ## Build everything in release mode.
 
 run: build ## Run one node on 127.0.0.1:6379 (pass options with ARGS="...").
 	$(CARGO) run --release -p ringcache -- $(ARGS)
+
+cluster: build ## Start a local three-node cluster (ports 7001-7003) from config/cluster/.
+	@mkdir -p $(CLUSTER_DIR)
+	@for i in 1 2 3; do \
+		if [ -f $(CLUSTER_DIR)/node$$i.pid ] && kill -0 "$$(cat $(CLUSTER_DIR)/node$$i.pid)" 2>/dev/null; then \
+			echo "node $$i is already running (pid $$(cat $(CLUSTER_DIR)/node$$i.pid))"; continue; \
+		fi; \
+		target/release/ringcache --config config/cluster/node$$i.toml >$(CLUSTER_DIR)/node$$i.log 2>&1 & \
+		echo $$! >$(CLUSTER_DIR)/node$$i.pid; \
+		echo "node $$i: 127.0.0.1:700$$i (pid $$!, log $(CLUSTER_DIR)/node$$i.log)"; \
+	done
+	@sleep 1
+	@for i in 1 2 3; do kill -0 "$$(cat $(CLUSTER_DIR)/node$$i.pid)" 2>/dev/null || { echo "node $$i did not start:"; cat $(CLUSTER_DIR)/node$$i.log; exit 1; }; done
+	@echo "cluster up: try redis-cli -p 7001 set hello world; redis-cli -p 7003 get hello; make cluster-stop stops it"
+
+cluster-stop: ## Stop the nodes `make cluster` started.
+	@for i in 1 2 3; do \
+		f=$(CLUSTER_DIR)/node$$i.pid; \
+		[ -f $$f ] || continue; \
+		pid=$$(cat $$f); \
+		if kill "$$pid" 2>/dev/null; then \
+			for _ in $$(seq 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
+			kill -9 "$$pid" 2>/dev/null || true; \
+			echo "node $$i stopped"; \
+		fi; \
+		rm -f $$f; \
+	done
 
 test: deps ## Run every test: unit, integration, then doc tests.
 	$(CARGO) test --workspace --all-targets

@@ -165,6 +165,55 @@ mod tests {
         assert_eq!(load_config(&m).unwrap(), Config::default());
     }
 
+    /// `make cluster`'s three nodes: one member list, each node in it.
+    #[test]
+    fn cluster_example_configs_describe_one_cluster() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cluster");
+        let configs: Vec<Config> = (1..=3)
+            .map(|i| {
+                let path = format!("{dir}/node{i}.toml");
+                load_config(&cli().try_get_matches_from(["ringcache", "--config", &path]).unwrap()).unwrap()
+            })
+            .collect();
+        for (i, c) in configs.iter().enumerate() {
+            assert_eq!(c.port, 7001 + i as u16);
+            assert_eq!(c.peers, configs[0].peers);
+            assert_eq!(c.cluster_secret, configs[0].cluster_secret);
+            assert!(c.peers.iter().any(|p| p.id == c.node_id && p.port == c.port));
+            assert_eq!(c.own_cluster_port(c.port), 17001 + i as u16);
+        }
+        assert_eq!(configs[0].peers.len(), 3);
+    }
+
+    #[test]
+    fn cluster_options_are_checked() {
+        let bad = |args: &[&str]| {
+            let mut all = vec!["ringcache"];
+            all.extend_from_slice(args);
+            load_config(&cli().try_get_matches_from(all).unwrap()).unwrap_err().to_string()
+        };
+        assert!(bad(&["--peers", "a@h:1"]).contains("cluster-secret"));
+        assert!(bad(&["--peers", "a@h:1", "--cluster-secret", "0123456789abcdef"]).contains("node-id"));
+        assert!(bad(&["--peers", "a@h"]).contains("peers"));
+        assert!(bad(&["--peers", "a@h:1,a@h:2"]).contains("twice"));
+        assert!(bad(&["--cluster-mode", "nope"]).contains("cluster-mode"));
+        let m = cli()
+            .try_get_matches_from([
+                "ringcache",
+                "--node-id",
+                "b",
+                "--peers",
+                "a@10.0.0.1:6379, b@10.0.0.2:6380@16000",
+                "--cluster-secret",
+                "0123456789abcdef",
+            ])
+            .unwrap();
+        let c = load_config(&m).unwrap();
+        assert_eq!(c.peers[1].cluster_port(), 16000);
+        assert_eq!(c.peers[0].cluster_port(), 16379);
+        assert_eq!(c.get("peers").unwrap(), "a@10.0.0.1:6379,b@10.0.0.2:6380@16000");
+    }
+
     #[test]
     fn file_then_flags() {
         let dir = tempfile::tempdir().unwrap();
