@@ -248,6 +248,16 @@ fn watch_holds_across_nodes() {
             assert_eq!(done, strings(&["OK"]));
             let got: String = run(&mut other, &["GET", &key]);
             assert_eq!(got, "mine");
+            // UNWATCH and RESET forget the WATCH wherever it is held.
+            for forget in ["UNWATCH", "RESET"] {
+                let _: () = run(&mut c, &["WATCH", &key]);
+                let _: Value = run(&mut c, &[forget]);
+                let _: () = run(&mut other, &["SET", &key, "changed"]);
+                let _: () = run(&mut c, &["MULTI"]);
+                let _: String = run(&mut c, &["SET", &key, forget]);
+                let done: Vec<String> = run(&mut c, &["EXEC"]);
+                assert_eq!(done, strings(&["OK"]), "after {forget}");
+            }
             // WATCH over two slots is refused.
             assert_eq!(err(&mut c, &["WATCH", "x", "y"]), CROSSSLOT);
         }

@@ -61,6 +61,11 @@ pub enum Merge {
     RandomKey,
     /// A SCAN of node `pos`: rewrite the node's cursor into a cluster one.
     Scan { pos: usize, nodes: usize, node_bits: u32 },
+    /// The reply of the last part's last command, whatever the others
+    /// answered (a command run here after telling another node to forget
+    /// this client's WATCHes: a lost message there is repaired by the
+    /// session's expiry).
+    LastPart,
     /// No parts: this reply, decided without running anything (an error
     /// such as `-CROSSSLOT`, in its place among the run's replies).
     Ready(Reply),
@@ -264,6 +269,13 @@ fn decode(b: &[u8]) -> Reply {
 
 /// Writes one entry's reply from its parts' answers.
 fn merge(how: &Merge, answers: Vec<Answer>, proto: Proto, out: &mut BytesMut) {
+    if let Merge::LastPart = how {
+        return match answers.into_iter().next_back() {
+            Some(Ok(mut replies)) => out.extend_from_slice(&replies.pop().unwrap_or_default()),
+            Some(Err(reply)) => reply.encode(proto, out),
+            None => {}
+        };
+    }
     // A part that failed as a whole fails the entry.
     let mut parts = Vec::with_capacity(answers.len());
     for a in answers {
@@ -274,6 +286,7 @@ fn merge(how: &Merge, answers: Vec<Answer>, proto: Proto, out: &mut BytesMut) {
     }
     match how {
         Merge::Ready(reply) => reply.encode(proto, out),
+        Merge::LastPart => unreachable!("merged above"),
         Merge::Relay | Merge::Last => {
             let last = parts.into_iter().next().and_then(|mut p| p.pop()).unwrap_or_default();
             out.extend_from_slice(&last);

@@ -55,20 +55,16 @@ pub fn route(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Route {
     if !spec.arity_ok(args.len()) || (!client.authenticated && !spec.has(flag::NO_AUTH)) {
         return Route::Local;
     }
+    if spec.name == "reset" || (spec.name == "unwatch" && client.multi.is_none()) {
+        // Both forget every WATCH (RESET also a MULTI): the remote
+        // session's too.
+        return end_transaction(cluster, client, args);
+    }
     if client.multi.is_some() {
         return route_in_multi(cluster, client, spec, args);
     }
-    match spec.name {
-        "watch" => return route_watch(cluster, client, args),
-        "unwatch" | "reset" => {
-            // Both forget every WATCH: the remote session's too.
-            client.tx_slot = None;
-            if let Some(node) = client.tx_session.take() {
-                cluster.release_session(node, client.id);
-            }
-            return Route::Local;
-        }
-        _ => {}
+    if spec.name == "watch" {
+        return route_watch(cluster, client, args);
     }
     match spec.keys {
         Keys::None => Route::Local,
@@ -205,17 +201,33 @@ fn route_watch(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Route 
     Route::Remote(Entry::relay(node, owned(args)))
 }
 
+/// Runs `args` (which ends the transaction) here, after the node holding
+/// this client's WATCHes, if any, has forgotten them. In the same run, so
+/// that no later command of the client can overtake the release.
+fn end_transaction(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Route {
+    client.tx_slot = None;
+    match client.tx_session.take() {
+        None => Route::Local,
+        Some(node) => Route::Remote(Entry {
+            parts: vec![
+                Part { node, cmds: vec![vec![Bytes::from_static(b"UNWATCH")]] },
+                Part { node: cluster.me, cmds: vec![owned(args)] },
+            ],
+            merge: Merge::LastPart,
+        }),
+    }
+}
+
 fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, args: &[&[u8]]) -> Route {
     match spec.name {
         "exec" => {
             let multi = client.multi.as_ref().expect("in MULTI");
             let target = client.tx_slot.map(|s| cluster.coordinator(s)).filter(|&n| n != cluster.me);
-            client.tx_slot = None;
-            let session = client.tx_session.take();
             match target {
-                // A failed transaction is refused here; the remote session
-                // (if any) only has WATCHes to forget.
+                // EXEC there ends the session there.
                 Some(node) if !multi.dirty => {
+                    client.tx_slot = None;
+                    client.tx_session = None;
                     let multi = crate::cmd::end_multi(client).expect("in MULTI");
                     let mut cmds = Vec::with_capacity(multi.queued.len() + 2);
                     cmds.push(vec![Bytes::from_static(b"MULTI")]);
@@ -223,21 +235,12 @@ fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, ar
                     cmds.push(vec![Bytes::from_static(b"EXEC")]);
                     Route::Remote(Entry { parts: vec![Part { node, cmds }], merge: Merge::Last })
                 }
-                _ => {
-                    if let Some(node) = session {
-                        cluster.release_session(node, client.id);
-                    }
-                    Route::Local
-                }
+                // Here, or refused here (EXECABORT): the remote session,
+                // if any, only has WATCHes to forget.
+                _ => end_transaction(cluster, client, args),
             }
         }
-        "discard" => {
-            client.tx_slot = None;
-            if let Some(node) = client.tx_session.take() {
-                cluster.release_session(node, client.id);
-            }
-            Route::Local
-        }
+        "discard" => end_transaction(cluster, client, args),
         _ if spec.has(flag::NO_MULTI) => Route::Local,
         _ => {
             // Queued: its keys must share the transaction's slot.
