@@ -395,3 +395,80 @@ fn first_error(r: Reply) -> Reply {
         Reply::error_static("CLUSTERDOWN malformed answer from another node")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: Reply) -> Bytes {
+        let mut b = BytesMut::new();
+        r.encode(Proto::Resp2, &mut b);
+        b.freeze()
+    }
+
+    fn merged(how: Merge, answers: Vec<Answer>) -> Reply {
+        let mut out = BytesMut::new();
+        merge(&how, answers, Proto::Resp2, &mut out);
+        let (reply, used) = decode_reply(&out).unwrap().unwrap();
+        assert_eq!(used, out.len(), "one reply");
+        reply
+    }
+
+    fn bulk(s: &str) -> Reply {
+        Reply::bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn mget_values_go_back_to_their_keys_positions() {
+        let a = enc(Reply::Array(vec![bulk("a0"), Reply::Null]));
+        let b = enc(Reply::Array(vec![bulk("b1")]));
+        let how = Merge::Mget { positions: vec![vec![0, 2], vec![1]], len: 3 };
+        assert_eq!(
+            merged(how, vec![Ok(vec![a]), Ok(vec![b])]),
+            Reply::Array(vec![bulk("a0"), bulk("b1"), Reply::Null])
+        );
+    }
+
+    #[test]
+    fn a_failed_part_fails_the_entry() {
+        let ok = enc(Reply::Integer(2));
+        let down = Reply::error_static("CLUSTERDOWN node x is unreachable");
+        assert_eq!(merged(Merge::Sum, vec![Ok(vec![ok.clone()]), Err(down.clone())]), down);
+        assert_eq!(merged(Merge::Sum, vec![Ok(vec![ok.clone()]), Ok(vec![ok])]), Reply::Integer(4));
+        let wrong = enc(Reply::error_static("WRONGTYPE x"));
+        assert!(merged(Merge::AllOk, vec![Ok(vec![enc(Reply::ok())]), Ok(vec![wrong])]).is_error());
+    }
+
+    #[test]
+    fn scan_cursors_walk_node_by_node() {
+        let page = |next: &str| enc(Reply::Array(vec![bulk(next), Reply::Array(vec![bulk("k")])]));
+        let cursor = |r: Reply| match r {
+            Reply::Array(items) => String::from_utf8(items[0].as_bulk().unwrap().to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let scan = |pos| Merge::Scan { pos, nodes: 3, node_bits: 12 };
+        // Node 1 not done: its cursor, tagged with its position.
+        assert_eq!(cursor(merged(scan(1), vec![Ok(vec![page("5")])])), ((5u64 << 12) | 1).to_string());
+        // Node 1 done: node 2 from its start; the last node done: the end.
+        assert_eq!(cursor(merged(scan(1), vec![Ok(vec![page("0")])])), "2");
+        assert_eq!(cursor(merged(scan(2), vec![Ok(vec![page("0")])])), "0");
+    }
+
+    #[test]
+    fn answers_are_split_by_their_lengths() {
+        let mut msg = BytesMut::new();
+        msg.put_u8(b'+');
+        for r in [&b"+OK\r\n"[..], b":1\r\n"] {
+            msg.put_u32(r.len() as u32);
+            msg.extend_from_slice(r);
+        }
+        assert_eq!(
+            decode_answer(&msg, 2).unwrap(),
+            vec![Bytes::from_static(b"+OK\r\n"), Bytes::from_static(b":1\r\n")]
+        );
+        assert!(decode_answer(&msg, 3).is_err());
+        assert!(decode_answer(&msg[..msg.len() - 1], 2).is_err());
+        assert!(decode_answer(b"-ERR nope", 1).unwrap_err().is_error());
+        assert!(decode_answer(b"", 0).is_err());
+    }
+}
