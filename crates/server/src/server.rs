@@ -17,7 +17,7 @@ use ringcache_transport::{ClusterSecret, TcpTransport, Transport, TransportConfi
 use crate::client::ClientInfo;
 use crate::cluster::remote::NodeHandler;
 use crate::cluster::Cluster;
-use crate::config::{cluster_port_for, Config};
+use crate::config::Config;
 use crate::connection;
 use crate::shared::Shared;
 
@@ -37,7 +37,7 @@ async fn tcp_transport(config: &Config, client_port: u16) -> Result<TcpTransport
         backoff_max_ms: 1_000,
         ..TransportConfig::default()
     };
-    let cport = cluster_port_for(client_port, config.cluster_port);
+    let cport = config.own_cluster_port(client_port);
     let transport = TcpTransport::bind(config.node_id.as_str(), (config.bind.as_str(), cport), secret, tconfig).await?;
     for peer in config.peers.iter().filter(|p| p.id != config.node_id) {
         let resolve = |reason: String| ServerError::Resolve { peer: peer.to_string(), reason };
