@@ -448,6 +448,19 @@ impl Config {
     }
 
     /// Checks how fields relate to each other.
+    /// The port this node listens on for other nodes: `cluster-port` if
+    /// set, else the one its own `peers` entry names (which is where the
+    /// other nodes will dial it), else client port + 10000.
+    pub fn own_cluster_port(&self, client_port: u16) -> u16 {
+        if self.cluster_port != 0 {
+            return self.cluster_port;
+        }
+        self.peers
+            .iter()
+            .find(|p| p.id == self.node_id)
+            .map_or_else(|| cluster_port_for(client_port, 0), Peer::cluster_port)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.client_query_buffer_limit < self.proto_max_bulk_len {
             return Err(ConfigError::Invalid {
@@ -479,6 +492,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_cluster_port_follows_the_peers_entry() {
+        let mut c = Config { node_id: "b".to_owned(), ..Config::default() };
+        assert_eq!(c.own_cluster_port(7000), 17000, "standalone default: port + 10000");
+        c.peers = parse_peers("a@h:7001@9001,b@h:7002@9002").unwrap();
+        assert_eq!(c.own_cluster_port(7002), 9002, "where the others dial it");
+        c.peers = parse_peers("a@h:7001,b@h:7002").unwrap();
+        assert_eq!(c.own_cluster_port(7002), 17002);
+        c.cluster_port = 9999;
+        assert_eq!(c.own_cluster_port(7002), 9999, "cluster-port wins");
+    }
 
     #[test]
     fn every_option_round_trips_its_default() {

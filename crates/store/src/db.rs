@@ -445,6 +445,28 @@ impl<'a> Locked<'a> {
         out
     }
 
+    /// Up to `max` live keys that `keep` accepts, in no particular order
+    /// (CLUSTER GETKEYSINSLOT). O(keys): it visits every entry until it has
+    /// `max`. Needs every shard locked.
+    pub fn keys_where(&self, now_ms: u64, max: usize, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<Bytes> {
+        self.assert_all();
+        let mut out = Vec::new();
+        for (_, shard) in &self.guards {
+            if out.len() >= max {
+                break;
+            }
+            shard.keys_where(now_ms, max, &mut keep, &mut out);
+        }
+        out
+    }
+
+    /// The number of live keys that `keep` accepts (CLUSTER
+    /// COUNTKEYSINSLOT). O(keys). Needs every shard locked.
+    pub fn count_where(&self, now_ms: u64, mut keep: impl FnMut(&[u8]) -> bool) -> usize {
+        self.assert_all();
+        self.guards.iter().map(|(_, shard)| shard.count_where(now_ms, &mut keep)).sum()
+    }
+
     /// A random live key (RANDOMKEY). Needs every shard locked.
     pub fn random_key(&mut self, now_ms: u64) -> Option<Bytes> {
         self.assert_all();
@@ -494,6 +516,31 @@ mod tests {
         }
         assert_eq!(seen.len(), 1000);
         assert!(rounds >= 100, "COUNT is respected: {rounds} rounds");
+    }
+
+    #[test]
+    fn keys_where_filters_skips_expired_and_stops_at_max() {
+        let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
+        {
+            let mut all = db.lock_all();
+            for i in 0..300 {
+                let k = format!("key:{i}");
+                // Every third key expired at 5.
+                let expire_at = if i % 3 == 0 { 5 } else { 0 };
+                all.shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), expire_at, 1);
+            }
+        }
+        let all = db.lock_all();
+        let even = |k: &[u8]| k.last().is_some_and(|c| c % 2 == 0);
+        // Live at 10: i % 3 != 0; kept: i even. 150 even, 50 of them i % 6 == 0.
+        assert_eq!(all.count_where(10, even), 100);
+        assert_eq!(all.count_where(1, even), 150, "not yet expired at 1");
+        let keys = all.keys_where(10, usize::MAX, even);
+        assert_eq!(keys.len(), 100);
+        assert_eq!(keys.iter().collect::<HashSet<_>>().len(), 100);
+        assert!(keys.iter().all(|k| even(k)));
+        assert_eq!(all.keys_where(10, 7, even).len(), 7);
+        assert!(all.keys_where(10, 0, even).is_empty());
     }
 
     /// Sets `key` as accessed at `at_ms`.

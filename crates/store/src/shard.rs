@@ -386,6 +386,25 @@ impl Shard {
         );
     }
 
+    /// Pushes into `out` the live keys that `keep` accepts, until `out`
+    /// holds `max` keys. Visits every entry: there is no index by anything
+    /// but the key (CLUSTER GETKEYSINSLOT filters by slot this way).
+    pub fn keys_where(&self, now_ms: u64, max: usize, keep: &mut dyn FnMut(&[u8]) -> bool, out: &mut Vec<Bytes>) {
+        for (k, e) in self.map.iter() {
+            if out.len() >= max {
+                return;
+            }
+            if !e.is_expired(now_ms) && keep(k) {
+                out.push(k.to_bytes());
+            }
+        }
+    }
+
+    /// The number of live keys that `keep` accepts; visits every entry.
+    pub fn count_where(&self, now_ms: u64, keep: &mut dyn FnMut(&[u8]) -> bool) -> usize {
+        self.map.iter().filter(|(k, e)| !e.is_expired(now_ms) && keep(k)).count()
+    }
+
     /// Starts watching `key`, returning its modification count now.
     pub fn watch(&mut self, key: &[u8], now_ms: u64) -> u64 {
         // An already-expired key counts as modified by its expiry.

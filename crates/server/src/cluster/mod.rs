@@ -24,7 +24,7 @@ pub mod forward;
 pub mod remote;
 pub mod route;
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +48,21 @@ pub struct Node {
     pub cluster_port: u16,
     /// Whether its last request (or probe) got an answer.
     pub reachable: AtomicBool,
+    /// When it last answered anything (Unix ms; 0 = never): CLUSTER
+    /// NODES's `pong-recv`.
+    pub pong_at_ms: AtomicU64,
+}
+
+/// Probes between nodes, counted for CLUSTER INFO's
+/// `cluster_stats_messages_*` fields (Redis's `ping` and `pong`).
+/// Forwarded commands are not among Redis's message types and are not
+/// counted there.
+#[derive(Debug, Default)]
+pub struct BusStats {
+    pub ping_sent: AtomicU64,
+    pub ping_received: AtomicU64,
+    pub pong_sent: AtomicU64,
+    pub pong_received: AtomicU64,
 }
 
 /// What a cluster member knows of the cluster.
@@ -63,6 +78,7 @@ pub struct Cluster {
     pub strict: AtomicBool,
     /// Sessions that other nodes' clients hold here (WATCH, MULTI).
     pub(crate) sessions: remote::Sessions,
+    pub stats: BusStats,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -106,6 +122,7 @@ impl Cluster {
                     port: m.2,
                     cluster_port: m.3,
                     reachable: AtomicBool::new(true),
+                    pong_at_ms: AtomicU64::new(0),
                 }
             })
             .collect();
@@ -118,6 +135,7 @@ impl Cluster {
             mode: config.cluster_mode,
             strict: AtomicBool::new(config.cluster_strict),
             sessions: remote::Sessions::default(),
+            stats: BusStats::default(),
         })
     }
 
@@ -141,7 +159,12 @@ impl Cluster {
         idx == self.me || self.node(idx).reachable.load(Relaxed)
     }
 
+    /// Records whether `idx` just answered (a probe or forwarded
+    /// commands).
     pub(crate) fn set_reachable(&self, idx: NodeIdx, up: bool) {
+        if up {
+            self.node(idx).pong_at_ms.store(ringcache_store::now_ms(), Relaxed);
+        }
         let was = self.node(idx).reachable.swap(up, Relaxed);
         if was != up {
             let id = &self.node(idx).id;
@@ -197,7 +220,11 @@ pub async fn monitor(shared: Arc<Shared>, period: Duration) {
         let probes = (0..cluster.nodes.len()).filter(|&i| i != cluster.me.index()).map(|i| {
             let cluster = &cluster;
             async move {
+                cluster.stats.ping_sent.fetch_add(1, Relaxed);
                 let up = cluster.transport.request(&cluster.nodes[i].id, forward::ping()).await.is_ok();
+                if up {
+                    cluster.stats.pong_received.fetch_add(1, Relaxed);
+                }
                 cluster.set_reachable(cluster.idx(i), up);
             }
         });

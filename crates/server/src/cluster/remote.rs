@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -139,7 +140,13 @@ pub(crate) fn expire_sessions(shared: &Shared, max: Duration) {
 
 fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Message {
     match msg.split_first() {
-        Some((&KIND_PING, _)) => Bytes::from_static(b"+"),
+        Some((&KIND_PING, _)) => {
+            if let Some(cluster) = &shared.cluster {
+                cluster.stats.ping_received.fetch_add(1, Relaxed);
+                cluster.stats.pong_sent.fetch_add(1, Relaxed);
+            }
+            Bytes::from_static(b"+")
+        }
         Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
             let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));

@@ -8,7 +8,8 @@
 //!   atomicity across its keys and gets `-CROSSSLOT`.
 //! - Keyspace-wide commands (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHDB,
 //!   FLUSHALL) cover every node in `proxy` mode and this node's slots in
-//!   `redis-cluster` mode.
+//!   `redis-cluster` mode. In `proxy` mode CLUSTER COUNTKEYSINSLOT and
+//!   GETKEYSINSLOT run on the slot's coordinator.
 //! - A transaction is pinned to one slot: its WATCHed keys and queued
 //!   commands must share it (`-CROSSSLOT` otherwise, which also fails the
 //!   transaction), and if that slot lives elsewhere, WATCH goes to a
@@ -20,7 +21,7 @@
 
 use bytes::Bytes;
 use ringcache_resp::Reply;
-use ringcache_ring::{slot, NodeIdx};
+use ringcache_ring::{slot, NodeIdx, SLOTS};
 
 use super::forward::{Entry, Merge, Part};
 use super::Cluster;
@@ -160,6 +161,26 @@ fn route_keyspace(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Rout
         "flushdb" | "flushall" => every(vec![owned(args)], Merge::AllOk),
         "randomkey" => every(vec![vec![Bytes::from_static(b"DBSIZE")], owned(args)], Merge::RandomKey),
         "scan" => route_scan(cluster, args),
+        "cluster" => route_slot_query(cluster, args),
+        _ => Route::Local,
+    }
+}
+
+/// `proxy` mode: CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT name a slot,
+/// not a key; they run on the slot's coordinator, so that they answer for
+/// the cluster. Anything malformed runs here and fails as it would there.
+fn route_slot_query(cluster: &Cluster, args: &[&[u8]]) -> Route {
+    let argc = match args.get(1) {
+        Some(sub) if sub.eq_ignore_ascii_case(b"countkeysinslot") => 3,
+        Some(sub) if sub.eq_ignore_ascii_case(b"getkeysinslot") => 4,
+        _ => return Route::Local,
+    };
+    if args.len() != argc {
+        return Route::Local;
+    }
+    let slot = cmd::args::parse_i64(args[2]).and_then(|s| u16::try_from(s).ok());
+    match slot.filter(|&s| usize::from(s) < SLOTS).map(|s| cluster.coordinator(s)) {
+        Some(node) if node != cluster.me => Route::Remote(Entry::relay(node, owned(args))),
         _ => Route::Local,
     }
 }

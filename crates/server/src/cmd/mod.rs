@@ -8,6 +8,7 @@
 //! calls the handler. Handlers never lock anything themselves.
 
 pub mod args;
+mod cluster;
 mod connection;
 mod hashes;
 mod keys;
@@ -217,7 +218,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 9] {
+fn families() -> [&'static [CommandSpec]; 10] {
     [
         connection::COMMANDS,
         server::COMMANDS,
@@ -228,6 +229,7 @@ fn families() -> [&'static [CommandSpec]; 9] {
         sets::COMMANDS,
         zsets::COMMANDS,
         transactions::COMMANDS,
+        cluster::COMMANDS,
     ]
 }
 

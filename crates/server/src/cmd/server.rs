@@ -23,7 +23,9 @@ use ringcache_resp::Reply;
 use ringcache_store::glob_match;
 
 use super::args::is;
-use super::{all_commands, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys};
+use super::{
+    all_commands, cluster, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys,
+};
 use crate::config::{Config, ConfigError, OPTIONS};
 
 /// A subcommand of a container command (`CLIENT LIST`, `CONFIG GET`, ...).
@@ -89,6 +91,7 @@ pub(super) fn help_reply(args: &[&[u8]], lines: &[&'static str]) -> Reply {
 fn subcommands_of(name: &str) -> &'static [SubCommand] {
     match name {
         "client" => connection::CLIENT_SUBCOMMANDS,
+        "cluster" => cluster::CLUSTER_SUBCOMMANDS,
         "config" => CONFIG_SUBCOMMANDS,
         "command" => COMMAND_SUBCOMMANDS,
         _ => &[],
@@ -464,12 +467,15 @@ const ACL_CATEGORIES: [&str; 21] = [
 /// Categories Redis gives these commands (and their subcommands) beyond
 /// what their flags and group imply.
 const EXPLICIT_CATEGORIES: &[(&str, &[&str])] = &[
+    ("asking", &["connection"]),
     ("command", &["connection"]),
     ("dbsize", &["keyspace"]),
     ("flushall", &["keyspace", "dangerous"]),
     ("flushdb", &["keyspace", "dangerous"]),
     ("info", &["dangerous"]),
     ("keys", &["dangerous"]),
+    ("readonly", &["connection"]),
+    ("readwrite", &["connection"]),
 ];
 
 /// A command's ACL categories, derived as Redis's `setImplicitACLCategories`
@@ -540,7 +546,9 @@ bzmpop=7.0.0 bzpopmax=5.0.0 bzpopmin=5.0.0 client=2.4.0 client|caching=6.0.0 cli
 client|getredir=6.0.0 client|help=5.0.0 client|id=5.0.0 client|info=6.2.0 client|kill=2.4.0 client|list=2.4.0
 client|no-evict=7.0.0 client|no-touch=7.2.0 client|pause=2.9.50 client|reply=3.2.0 client|setinfo=7.2.0
 client|setname=2.6.9 client|tracking=6.0.0 client|trackinginfo=6.2.0 client|unblock=5.0.0 client|unpause=6.2.0
-cluster=3.0.0 command=2.8.13 command|count=2.8.13 command|docs=7.0.0 command|getkeys=2.8.13
+cluster=3.0.0 cluster|countkeysinslot=3.0.0 cluster|getkeysinslot=3.0.0 cluster|help=5.0.0
+cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
+cluster|replicas=5.0.0 cluster|shards=7.0.0 cluster|slaves=3.0.0 cluster|slots=3.0.0 command=2.8.13 command|count=2.8.13 command|docs=7.0.0 command|getkeys=2.8.13
 command|getkeysandflags=7.0.0 command|help=5.0.0 command|info=2.8.13 command|list=7.0.0 config=2.0.0
 config|get=2.0.0 config|help=5.0.0 config|resetstat=2.0.0 config|rewrite=2.8.0 config|set=2.0.0 copy=6.2.0
 dbsize=1.0.0 debug=1.0.0 decr=1.0.0 decrby=1.0.0 del=1.0.0 discard=2.0.0 dump=2.6.0 echo=1.0.0 eval=2.6.0
@@ -608,7 +616,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 let uptime = shared.uptime_secs();
                 field(&mut out, "redis_version", &crate::REDIS_VERSION);
                 field(&mut out, "ringcache_version", &crate::VERSION);
-                field(&mut out, "redis_mode", &"standalone");
+                field(&mut out, "redis_mode", &if shared.cluster.is_some() { "cluster" } else { "standalone" });
                 field(&mut out, "os", &os_name());
                 field(&mut out, "arch_bits", &usize::BITS);
                 field(&mut out, "process_id", &std::process::id());
@@ -666,7 +674,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "role", &"master");
                 field(&mut out, "connected_slaves", &0);
             }
-            "cluster" => field(&mut out, "cluster_enabled", &0),
+            "cluster" => field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some())),
             "keyspace" => {
                 if stats.keys > 0 {
                     let v = format!("keys={},expires={},avg_ttl=0", stats.keys, stats.expires);

@@ -1,0 +1,496 @@
+//! Cluster commands: CLUSTER (SLOTS, SHARDS, NODES, INFO, MYID, MYSHARDID,
+//! KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, SLAVES, HELP),
+//! READONLY, READWRITE and ASKING, in Redis 7.2's formats.
+//!
+//! What they describe depends on the node (docs/cluster-commands.md):
+//! - Standalone: every one of them answers `-ERR This instance has cluster
+//!   support disabled`, CLUSTER KEYSLOT and HELP included, as Redis does
+//!   (after the subcommand and arity checks, which Redis 7 makes first).
+//! - `redis-cluster` mode: the real placement. Every member is a master
+//!   with no replicas; its slots are the ones it coordinates on the ring,
+//!   coalesced into ranges (with vnodes, many short ones). Node ids are the
+//!   configured `node-id`s: clients treat Redis's 40-hex ids as opaque
+//!   strings (the `redis` crate does), and an id an operator chose says
+//!   which node is which.
+//! - `proxy` mode: one shard, holding all 16384 slots, served by the node
+//!   asked at the address the client reached it on, so that a
+//!   cluster-aware client keeps talking to this node, which routes
+//!   everything. `cluster_known_nodes` and `cluster_size` are 1 there.
+//!
+//! Either way `cluster_state` is `ok` only when every slot's coordinator is
+//! reachable from here; slots of an unreachable coordinator count as
+//! `pfail` (this node's own view: there is no failure agreement yet), and
+//! such a node is flagged `fail?` and `disconnected`. Membership is static,
+//! so no configuration epoch ever grew: every epoch is 0.
+//!
+//! COUNTKEYSINSLOT and GETKEYSINSLOT count this node's keys by visiting the
+//! whole keyspace (O(keys); Redis keeps an index per slot, ringcache does
+//! not). In `proxy` mode routing sends them to the slot's coordinator, so
+//! they answer for the cluster.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use ringcache_resp::Reply;
+use ringcache_ring::{slot, NodeIdx, SLOTS};
+
+use super::args::int;
+use super::server::{help_reply, run_subcommand, SubCommand};
+use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::cluster::Cluster;
+use crate::config::ClusterMode;
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "cluster",
+        arity: -2,
+        flags: 0,
+        // COUNTKEYSINSLOT and GETKEYSINSLOT read the whole keyspace.
+        keys: Keys::All,
+        group: "cluster",
+        summary: "A container for Redis Cluster commands.",
+        handler: cluster,
+    },
+    CommandSpec {
+        name: "asking",
+        arity: 1,
+        flags: flag::FAST,
+        keys: Keys::None,
+        group: "cluster",
+        summary: "Signals that a cluster client is following an -ASK redirect.",
+        handler: accept_in_cluster,
+    },
+    CommandSpec {
+        name: "readonly",
+        arity: 1,
+        flags: flag::FAST | flag::LOADING | flag::STALE,
+        keys: Keys::None,
+        group: "cluster",
+        summary: "Enables read-only queries for a connection to a Redis Cluster replica node.",
+        handler: accept_in_cluster,
+    },
+    CommandSpec {
+        name: "readwrite",
+        arity: 1,
+        flags: flag::FAST | flag::LOADING | flag::STALE,
+        keys: Keys::None,
+        group: "cluster",
+        // Redis's own summary, typo included.
+        summary: "Enables read-write queries for a connection to a Reids Cluster replica node.",
+        handler: accept_in_cluster,
+    },
+];
+
+pub(super) const CLUSTER_SUBCOMMANDS: &[SubCommand] = &[
+    SubCommand {
+        name: "cluster|countkeysinslot",
+        arity: 3,
+        flags: flag::STALE,
+        summary: "Returns the number of keys in a hash slot.",
+        handler: countkeysinslot,
+    },
+    SubCommand {
+        name: "cluster|getkeysinslot",
+        arity: 4,
+        flags: flag::STALE,
+        summary: "Returns the key names in a hash slot.",
+        handler: getkeysinslot,
+    },
+    SubCommand {
+        name: "cluster|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns helpful text about the different subcommands.",
+        handler: help,
+    },
+    SubCommand {
+        name: "cluster|info",
+        arity: 2,
+        flags: flag::STALE,
+        summary: "Returns information about the state of a node.",
+        handler: info,
+    },
+    SubCommand {
+        name: "cluster|keyslot",
+        arity: 3,
+        flags: flag::STALE,
+        summary: "Returns the hash slot for a key.",
+        handler: keyslot,
+    },
+    SubCommand {
+        name: "cluster|myid",
+        arity: 2,
+        flags: flag::STALE,
+        summary: "Returns the ID of a node.",
+        handler: myid,
+    },
+    SubCommand {
+        name: "cluster|myshardid",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns the shard ID of a node.",
+        handler: myid,
+    },
+    SubCommand {
+        name: "cluster|nodes",
+        arity: 2,
+        flags: flag::STALE,
+        summary: "Returns the cluster configuration for a node.",
+        handler: nodes,
+    },
+    SubCommand {
+        name: "cluster|replicas",
+        arity: 3,
+        flags: flag::ADMIN | flag::STALE,
+        summary: "Lists the replica nodes of a master node.",
+        handler: replicas,
+    },
+    SubCommand {
+        name: "cluster|shards",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns the mapping of cluster slots to shards.",
+        handler: shards,
+    },
+    SubCommand {
+        name: "cluster|slaves",
+        arity: 3,
+        flags: flag::ADMIN | flag::STALE,
+        summary: "Lists the replica nodes of a master node.",
+        handler: replicas,
+    },
+    SubCommand {
+        name: "cluster|slots",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns the mapping of cluster slots to nodes.",
+        handler: slots,
+    },
+];
+
+const DISABLED: &str = "ERR This instance has cluster support disabled";
+
+/// The cluster this node is a member of, or Redis's error for a
+/// standalone node.
+fn enabled<'a>(ctx: &Ctx<'a>) -> Result<&'a Cluster, CmdError> {
+    ctx.shared.cluster.as_deref().ok_or_else(|| CmdError::other(DISABLED))
+}
+
+fn cluster(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    run_subcommand(ctx, args, CLUSTER_SUBCOMMANDS)
+}
+
+/// ASKING, READONLY, READWRITE: every member is a master that answers every
+/// key, so there is nothing to switch; they succeed in a cluster, as on a
+/// Redis Cluster master.
+fn accept_in_cluster(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    enabled(ctx)?;
+    Ok(Reply::ok())
+}
+
+// ------------------------------------------------------------ the view
+
+/// One node as the client is shown it.
+struct ViewNode {
+    id: String,
+    host: String,
+    port: u16,
+    cluster_port: u16,
+    myself: bool,
+    /// Reachable from here (always, for this node).
+    up: bool,
+    /// Unix ms of its last answered probe (0: never, or this node).
+    pong_at_ms: u64,
+    /// Inclusive slot ranges, ascending.
+    ranges: Vec<(u16, u16)>,
+}
+
+/// Consecutive slots as inclusive ranges. `slots` is ascending.
+fn ranges(slots: &[u16]) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::new();
+    for &s in slots {
+        match out.last_mut() {
+            Some((_, end)) if u32::from(*end) + 1 == u32::from(s) => *end = s,
+            _ => out.push((s, s)),
+        }
+    }
+    out
+}
+
+/// Where clients reach node `idx`: its configured host, or, for this node
+/// bound to a wildcard address, the address this client reached it on.
+fn host_of(cluster: &Cluster, idx: NodeIdx, laddr: SocketAddr) -> String {
+    let host = &cluster.node(idx).host;
+    let wildcard = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    if idx == cluster.me && wildcard {
+        laddr.ip().to_string()
+    } else {
+        host.clone()
+    }
+}
+
+/// The nodes the client sees, in node order.
+fn view(cluster: &Cluster, laddr: SocketAddr) -> Vec<ViewNode> {
+    let me = cluster.node(cluster.me);
+    match cluster.mode {
+        ClusterMode::Proxy => vec![ViewNode {
+            id: me.id.to_string(),
+            host: laddr.ip().to_string(),
+            port: laddr.port(),
+            cluster_port: me.cluster_port,
+            myself: true,
+            up: true,
+            pong_at_ms: 0,
+            ranges: vec![(0, (SLOTS - 1) as u16)],
+        }],
+        ClusterMode::RedisCluster => {
+            let ring = cluster.ring.load();
+            ring.nodes()
+                .map(|(idx, id)| {
+                    let node = cluster.node(idx);
+                    let myself = idx == cluster.me;
+                    ViewNode {
+                        id: id.to_string(),
+                        host: host_of(cluster, idx, laddr),
+                        port: node.port,
+                        cluster_port: node.cluster_port,
+                        myself,
+                        up: cluster.reachable(idx),
+                        pong_at_ms: if myself { 0 } else { node.pong_at_ms.load(Relaxed) },
+                        ranges: ranges(ring.slots_of(idx)),
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+// --------------------------------------------------- SLOTS, SHARDS, NODES
+
+/// A node in CLUSTER SLOTS: endpoint, port, id, and the map of further
+/// networking metadata (empty: the endpoint is all there is).
+fn slots_node(n: &ViewNode) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk(n.host.clone()),
+        Reply::Integer(n.port.into()),
+        Reply::bulk(n.id.clone()),
+        Reply::Map(Vec::new()),
+    ])
+}
+
+/// One entry per slot range, in slot order, each with its master only.
+fn slots(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let cluster = enabled(ctx)?;
+    let view = view(cluster, ctx.client.info.laddr);
+    let mut entries: Vec<(u16, u16, &ViewNode)> =
+        view.iter().flat_map(|n| n.ranges.iter().map(move |&(a, b)| (a, b, n))).collect();
+    entries.sort_unstable_by_key(|e| e.0);
+    Ok(Reply::Array(
+        entries
+            .into_iter()
+            .map(|(a, b, n)| Reply::Array(vec![Reply::Integer(a.into()), Reply::Integer(b.into()), slots_node(n)]))
+            .collect(),
+    ))
+}
+
+/// One shard per node (no replicas): its slot ranges as flat start/end
+/// pairs, and the node.
+fn shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let cluster = enabled(ctx)?;
+    let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    let shards = view(cluster, ctx.client.info.laddr)
+        .into_iter()
+        .map(|n| {
+            let slots =
+                n.ranges.iter().flat_map(|&(a, b)| [Reply::Integer(a.into()), Reply::Integer(b.into())]).collect();
+            let mut node = vec![
+                kv("id", Reply::bulk(n.id.clone())),
+                kv("port", Reply::Integer(n.port.into())),
+                kv("ip", Reply::bulk(n.host.clone())),
+                kv("endpoint", Reply::bulk(n.host.clone())),
+            ];
+            if n.host.parse::<IpAddr>().is_err() {
+                node.push(kv("hostname", Reply::bulk(n.host.clone())));
+            }
+            node.extend([
+                kv("role", Reply::bulk("master")),
+                // Nothing is replicated yet.
+                kv("replication-offset", Reply::Integer(0)),
+                kv("health", Reply::bulk(if n.up { "online" } else { "fail" })),
+            ]);
+            Reply::Map(vec![kv("slots", Reply::Array(slots)), kv("nodes", Reply::Array(vec![Reply::Map(node)]))])
+        })
+        .collect();
+    Ok(Reply::Array(shards))
+}
+
+/// `<id> <ip:port@cport> <flags> <master> <ping-sent> <pong-recv>
+/// <config-epoch> <link-state> <slot> ...`, one line per node.
+fn nodes(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let cluster = enabled(ctx)?;
+    let mut out = String::new();
+    for n in view(cluster, ctx.client.info.laddr) {
+        let flags = match (n.myself, n.up) {
+            (true, _) => "myself,master",
+            (false, true) => "master",
+            (false, false) => "master,fail?",
+        };
+        let link = if n.up { "connected" } else { "disconnected" };
+        // No probe stays unanswered past the cluster timeout, so no ping is
+        // ever pending: ping-sent is 0.
+        let _ = write!(out, "{} {}:{}@{} {flags} - 0 {} 0 {link}", n.id, n.host, n.port, n.cluster_port, n.pong_at_ms);
+        for (a, b) in n.ranges {
+            if a == b {
+                let _ = write!(out, " {a}");
+            } else {
+                let _ = write!(out, " {a}-{b}");
+            }
+        }
+        out.push('\n');
+    }
+    Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+/// A master's replicas: there are none yet. Unknown ids get Redis's error.
+fn replicas(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let cluster = enabled(ctx)?;
+    if view(cluster, ctx.client.info.laddr).iter().any(|n| n.id.as_bytes() == args[2]) {
+        Ok(Reply::Array(Vec::new()))
+    } else {
+        Err(CmdError::other(format!("ERR Unknown node {}", super::printable(args[2], 128))))
+    }
+}
+
+// ------------------------------------------------------------------ INFO
+
+fn info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let cluster = enabled(ctx)?;
+    let view = view(cluster, ctx.client.info.laddr);
+    // Slots whose coordinator answers, in either mode: through this node
+    // (proxy) or directly (redis-cluster), the others fail.
+    let ok = {
+        let ring = cluster.ring.load();
+        (0..SLOTS as u16).filter(|&s| ring.coordinator(s).is_some_and(|n| cluster.reachable(n))).count()
+    };
+    let assigned: usize = view.iter().flat_map(|n| &n.ranges).map(|&(a, b)| usize::from(b - a) + 1).sum();
+    let size = view.iter().filter(|n| !n.ranges.is_empty()).count();
+    let state = if cluster.state_ok() { "ok" } else { "fail" };
+    let mut out = String::new();
+    let mut line = |name: &str, value: &dyn std::fmt::Display| {
+        let _ = write!(out, "{name}:{value}\r\n");
+    };
+    line("cluster_state", &state);
+    line("cluster_slots_assigned", &assigned);
+    line("cluster_slots_ok", &ok);
+    line("cluster_slots_pfail", &(assigned - ok));
+    line("cluster_slots_fail", &0);
+    line("cluster_known_nodes", &view.len());
+    line("cluster_size", &size);
+    line("cluster_current_epoch", &0);
+    line("cluster_my_epoch", &0);
+    // Redis prints the message types it has counts for, then the totals.
+    let s = &cluster.stats;
+    let sent = [("ping", s.ping_sent.load(Relaxed)), ("pong", s.pong_sent.load(Relaxed))];
+    let received = [("ping", s.ping_received.load(Relaxed)), ("pong", s.pong_received.load(Relaxed))];
+    for (dir, counts) in [("sent", sent), ("received", received)] {
+        for (kind, n) in counts.iter().filter(|c| c.1 > 0) {
+            line(&format!("cluster_stats_messages_{kind}_{dir}"), n);
+        }
+        line(&format!("cluster_stats_messages_{dir}"), &counts.iter().map(|c| c.1).sum::<u64>());
+    }
+    line("total_cluster_links_buffer_limit_exceeded", &0);
+    Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+// ------------------------------------------------ MYID, KEYSLOT, keys
+
+fn myid(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let cluster = enabled(ctx)?;
+    Ok(Reply::bulk(cluster.node(cluster.me).id.to_string()))
+}
+
+fn keyslot(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    enabled(ctx)?;
+    Ok(Reply::Integer(slot(args[2]).into()))
+}
+
+/// A slot argument: an integer, then in range (Redis's two errors).
+fn slot_arg(arg: &[u8], range_err: &'static str) -> Result<u16, CmdError> {
+    let s = int(arg)?;
+    u16::try_from(s).ok().filter(|&s| usize::from(s) < SLOTS).ok_or_else(|| CmdError::other(range_err))
+}
+
+fn countkeysinslot(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    enabled(ctx)?;
+    let s = slot_arg(args[2], "ERR Invalid slot")?;
+    Ok(Reply::Integer(ctx.db.count_where(ctx.now_ms, |k| slot(k) == s) as i64))
+}
+
+fn getkeysinslot(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    enabled(ctx)?;
+    const INVALID: &str = "ERR Invalid slot or number of keys";
+    // Both are parsed before either is checked, as Redis does.
+    let s = int(args[2])?;
+    let count = int(args[3])?;
+    let s = u16::try_from(s).ok().filter(|&s| usize::from(s) < SLOTS).ok_or_else(|| CmdError::other(INVALID))?;
+    let count = usize::try_from(count).map_err(|_| CmdError::other(INVALID))?;
+    let keys = ctx.db.keys_where(ctx.now_ms, count, |k| slot(k) == s);
+    Ok(Reply::Array(keys.into_iter().map(Reply::Bulk).collect()))
+}
+
+fn help(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    enabled(ctx)?;
+    Ok(help_reply(
+        args,
+        &[
+            "COUNTKEYSINSLOT <slot>",
+            "    Return the number of keys in <slot>.",
+            "GETKEYSINSLOT <slot> <count>",
+            "    Return key names stored by current node in a slot.",
+            "INFO",
+            "    Return information about the cluster.",
+            "KEYSLOT <key>",
+            "    Return the hash slot for <key>.",
+            "MYID",
+            "    Return the node id.",
+            "MYSHARDID",
+            "    Return the node's shard id.",
+            "NODES",
+            "    Return cluster configuration seen by node. Output format:",
+            "    <id> <ip:port@bus-port[,hostname]> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+            "REPLICAS <node-id>",
+            "    Return <node-id> replicas.",
+            "SLOTS",
+            "    Return information about slots range mappings. Each range is made of:",
+            "    start, end, master and replicas IP addresses, ports and ids",
+            "SHARDS",
+            "    Return information about slot range mappings and the nodes associated with them.",
+        ],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_coalesce_consecutive_slots() {
+        assert_eq!(ranges(&[]), vec![]);
+        assert_eq!(ranges(&[5]), vec![(5, 5)]);
+        assert_eq!(ranges(&[0, 1, 2, 4, 6, 7, 16383]), vec![(0, 2), (4, 4), (6, 7), (16383, 16383)]);
+        let all: Vec<u16> = (0..SLOTS as u16).collect();
+        assert_eq!(ranges(&all), vec![(0, 16383)]);
+    }
+
+    #[test]
+    fn slot_arguments_follow_redis() {
+        assert_eq!(slot_arg(b"0", "x"), Ok(0));
+        assert_eq!(slot_arg(b"16383", "x"), Ok(16383));
+        assert_eq!(slot_arg(b"16384", "x"), Err(CmdError::other("x")));
+        assert_eq!(slot_arg(b"-1", "x"), Err(CmdError::other("x")));
+        assert_eq!(slot_arg(b"a", "x"), Err(CmdError::NotInteger));
+        assert_eq!(slot_arg(b"01", "x"), Err(CmdError::NotInteger));
+    }
+}
