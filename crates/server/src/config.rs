@@ -439,15 +439,6 @@ impl Config {
         Config::option(name).map(|o| (o.get)(self))
     }
 
-    /// This node's cluster port when its client port is `client_port`:
-    /// `cluster-port`, else the one its own `peers` entry names, else
-    /// `client_port + 10000`.
-    pub fn own_cluster_port(&self, client_port: u16) -> u16 {
-        let listed = self.peers.iter().find(|p| p.id == self.node_id).map_or(0, |p| p.cluster_port);
-        cluster_port_for(client_port, if self.cluster_port != 0 { self.cluster_port } else { listed })
-    }
-
-    /// Checks how fields relate to each other.
     /// The port this node listens on for other nodes: `cluster-port` if
     /// set, else the one its own `peers` entry names (which is where the
     /// other nodes will dial it), else client port + 10000.
@@ -461,6 +452,7 @@ impl Config {
             .map_or_else(|| cluster_port_for(client_port, 0), Peer::cluster_port)
     }
 
+    /// Checks how fields relate to each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.client_query_buffer_limit < self.proto_max_bulk_len {
             return Err(ConfigError::Invalid {
