@@ -33,9 +33,15 @@ pub const SESSION_IDLE_MAX: Duration = Duration::from_secs(300);
 /// Most sessions held for other nodes' clients at once.
 pub const SESSIONS_MAX: usize = 10_000;
 
-#[derive(Default)]
 pub(crate) struct Sessions {
     held: Mutex<HashMap<(NodeId, u64), (Client, Instant)>>,
+    max: usize,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions { held: Mutex::default(), max: SESSIONS_MAX }
+    }
 }
 
 impl std::fmt::Debug for Sessions {
@@ -49,18 +55,17 @@ impl Sessions {
         self.held.lock().remove(key).map(|(c, _)| c)
     }
 
-    /// Keeps `client` if it holds state and there is room; else hands it
-    /// back.
-    fn keep(&self, key: (NodeId, u64), client: Client) -> Option<Client> {
+    /// Keeps `client` if it holds state and there is room.
+    fn keep(&self, key: (NodeId, u64), client: Client) -> Kept {
         if client.watched.is_empty() && client.multi.is_none() {
-            return Some(client);
+            return Kept::Stateless(client);
         }
         let mut held = self.held.lock();
-        if held.len() >= SESSIONS_MAX {
-            return Some(client);
+        if held.len() >= self.max {
+            return Kept::NoRoom(client);
         }
         held.insert(key, (client, Instant::now()));
-        None
+        Kept::Held
     }
 
     /// Drops sessions idle longer than `max`; returns them so their
@@ -70,6 +75,15 @@ impl Sessions {
         let idle: Vec<_> = held.iter().filter(|(_, (_, t))| t.elapsed() > max).map(|(k, _)| k.clone()).collect();
         idle.into_iter().filter_map(|k| held.remove(&k)).map(|(c, _)| c).collect()
     }
+}
+
+/// What [`Sessions::keep`] did with a client.
+enum Kept {
+    Held,
+    /// Nothing to keep: handed back.
+    Stateless(Client),
+    /// State to keep but no room: handed back.
+    NoRoom(Client),
 }
 
 /// The transport handler of a cluster node.
@@ -197,9 +211,43 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
             }
         }
     }
-    if let Some(mut client) = cluster.sessions.keep(key, client) {
-        // No state to keep (or no room): forget its WATCHes now.
-        crate::cmd::release_watches(shared, &mut client);
+    match cluster.sessions.keep(key, client) {
+        Kept::Held => {}
+        // No state to keep: nothing to forget but WATCHes that EXEC or
+        // UNWATCH already released.
+        Kept::Stateless(mut client) => crate::cmd::release_watches(shared, &mut client),
+        // A WATCH that cannot be held must not answer OK: the client's
+        // EXEC would then run unchecked. WATCH changes nothing else, so
+        // refusing the message after running it is safe.
+        Kept::NoRoom(mut client) => {
+            crate::cmd::release_watches(shared, &mut client);
+            return refuse("TRYAGAIN too many WATCH sessions held for clients of other nodes");
+        }
     }
     failed.unwrap_or_else(|| out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn only_clients_with_state_are_kept_and_only_while_there_is_room() {
+        let sessions = Sessions { held: Mutex::default(), max: 1 };
+        let node = NodeId::from("a");
+        let watching = |id| {
+            let mut c = internal_client(Proto::Resp2, id);
+            c.watched.push((Bytes::from_static(b"k"), 0));
+            c
+        };
+        assert!(matches!(sessions.keep((node.clone(), 1), internal_client(Proto::Resp2, 1)), Kept::Stateless(_)));
+        assert!(matches!(sessions.keep((node.clone(), 1), watching(1)), Kept::Held));
+        assert!(matches!(sessions.keep((node.clone(), 2), watching(2)), Kept::NoRoom(_)));
+        assert!(sessions.take(&(node.clone(), 1)).is_some());
+        assert!(sessions.take(&(node.clone(), 1)).is_none());
+        assert!(matches!(sessions.keep((node.clone(), 2), watching(2)), Kept::Held));
+        assert!(sessions.take_idle(Duration::from_secs(60)).is_empty());
+        assert_eq!(sessions.take_idle(Duration::ZERO).len(), 1);
+    }
 }
