@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
-use ringcache_resp::{Frame, Limits, ProtocolError, RequestParser};
+use ringcache_resp::{Frame, Limits, ProtocolError, Reply, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -126,8 +126,9 @@ fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
 
 /// Commands framed (and their keys looked up) ahead of running them.
 const LOOKAHEAD: usize = 16;
-/// A run of forwarded commands ends at this many bytes of arguments, so
-/// the messages to other nodes stay well under the frame size limit.
+/// A run of forwarded commands ends at this many bytes of arguments (and
+/// replies held for their turn), so the messages to other nodes stay well
+/// under the frame size limit and memory stays bounded.
 const RUN_BYTES_MAX: usize = 1 << 20;
 /// ... or at this many commands.
 const RUN_LEN_MAX: usize = 1024;
@@ -233,7 +234,11 @@ impl Session {
                 from = to;
                 if let Some(cluster) = &shared.cluster {
                     let route = route(cluster, &mut self.client, args);
-                    let local = matches!(route, Route::Local);
+                    let local = match route {
+                        Route::Local => true,
+                        Route::Here => self.run.is_empty(),
+                        _ => false,
+                    };
                     if local && !self.run.is_empty() {
                         // Runs after the forwarded commands before it.
                         stop_at = Some(start);
@@ -244,6 +249,13 @@ impl Session {
                         let entry = match route {
                             Route::Remote(entry) => entry,
                             Route::Reply(reply) => Entry::ready(reply),
+                            Route::Here => {
+                                // Runs now; its reply waits for its turn.
+                                let mut reply = BytesMut::new();
+                                cmd::dispatch(shared, &mut self.client, args, now_ms)
+                                    .encode(self.client.proto, &mut reply);
+                                Entry::ready(Reply::Raw(reply.freeze()))
+                            }
                             Route::Local => unreachable!("handled above"),
                         };
                         self.run_bytes += entry.size();

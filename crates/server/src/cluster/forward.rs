@@ -87,9 +87,14 @@ impl Entry {
         Entry { parts: vec![Part { node, cmds: vec![cmd] }], merge: Merge::Relay }
     }
 
-    /// Bytes of arguments it carries, to bound a run.
+    /// Bytes it holds (arguments to send, or a reply ready), to bound a
+    /// run.
     pub fn size(&self) -> usize {
-        self.parts.iter().flat_map(|p| &p.cmds).flatten().map(|a| a.len() + 16).sum()
+        let ready = match &self.merge {
+            Merge::Ready(Reply::Raw(b)) => b.len(),
+            _ => 0,
+        };
+        ready + self.parts.iter().flat_map(|p| &p.cmds).flatten().map(|a| a.len() + 16).sum::<usize>()
     }
 }
 

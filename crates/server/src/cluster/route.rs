@@ -32,8 +32,14 @@ use crate::config::ClusterMode;
 /// What to do with one command.
 #[derive(Debug)]
 pub enum Route {
-    /// Run it here, as a standalone node would.
+    /// Run it here, as a standalone node would, after any forwarded
+    /// commands before it.
     Local,
+    /// Run it here: its keys all live here. Unlike [`Route::Local`] it
+    /// does not wait for forwarded commands before it: their keys live
+    /// elsewhere, so running it first changes nothing any command of the
+    /// run can see, and the pipeline keeps going in one run.
+    Here,
     /// Answer this without running it.
     Reply(Reply),
     /// Run it elsewhere (or on several nodes, this one included).
@@ -102,7 +108,7 @@ fn route_keys(cluster: &Cluster, spec: &CommandSpec, keys: Keys, args: &[&[u8]])
         Ok(Some(s)) => {
             let node = cluster.coordinator(s);
             if node == cluster.me {
-                Route::Local
+                Route::Here
             } else if cluster.strict() {
                 Route::Reply(cluster.moved(s, node))
             } else {
@@ -138,7 +144,7 @@ fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
         groups[at].2.push(i);
     }
     if groups.iter().all(|g| g.0 == cluster.me) {
-        return Route::Local;
+        return Route::Here;
     }
     let merge = match spec.name {
         "mget" => Merge::Mget { positions: groups.iter().map(|g| g.2.clone()).collect(), len: args.len() - 1 },
