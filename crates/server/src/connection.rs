@@ -103,6 +103,8 @@ pub struct Session {
     /// Room for the batch's argument slices, kept between batches (empty
     /// between them; see [`recycle`]).
     views: Vec<&'static [u8]>,
+    /// Each command of the batch, resolved before any of them runs.
+    prepared: Vec<cmd::Prepared>,
 }
 
 /// An empty vector with `v`'s allocation, for slices of another lifetime:
@@ -135,6 +137,7 @@ impl Session {
             spans: Vec::new(),
             batch: Vec::new(),
             views: Vec::new(),
+            prepared: Vec::new(),
         }
     }
 
@@ -196,21 +199,20 @@ impl Session {
                 views.extend(self.spans[from..to].iter().map(|&(s, e)| &src[s..e]));
                 from = to;
             }
-            if self.batch.len() > 1 {
-                from = 0;
-                for &(to, _) in &self.batch {
-                    let args = &views[from..to];
-                    from = to;
-                    if let Some(key) = cmd::single_key(&mut self.client, args) {
-                        shared.db.warm(key);
-                    }
-                }
+            // Resolve every command first; with more than one, look their
+            // keys up too (see `cmd::prepare`).
+            self.prepared.clear();
+            let warm = self.batch.len() > 1;
+            from = 0;
+            for &(to, _) in &self.batch {
+                self.prepared.push(cmd::prepare(shared, &mut self.client, &views[from..to], warm));
+                from = to;
             }
             let mut quit = false;
             from = 0;
-            for &(to, _) in &self.batch {
+            for (&(to, _), &prepared) in self.batch.iter().zip(&self.prepared) {
                 commands += 1;
-                let reply = cmd::dispatch(shared, &mut self.client, &views[from..to], now_ms);
+                let reply = cmd::dispatch_prepared(shared, &mut self.client, &views[from..to], prepared, now_ms);
                 from = to;
                 reply.encode(self.client.proto, output);
                 if self.client.close_after_reply {
