@@ -200,13 +200,21 @@ impl Session {
                 from = to;
             }
             // Resolve every command first; with more than one, look their
-            // keys up too (see `cmd::prepare`).
+            // keys up too (see `cmd::warm`).
             self.prepared.clear();
-            let warm = self.batch.len() > 1;
             from = 0;
             for &(to, _) in &self.batch {
-                self.prepared.push(cmd::prepare(shared, &mut self.client, &views[from..to], warm));
+                self.prepared.push(cmd::prepare(shared, &mut self.client, &views[from..to]));
                 from = to;
+            }
+            if self.batch.len() > 1 {
+                from = 0;
+                let probes = self.batch.iter().zip(&self.prepared).map(|(&(to, _), &p)| {
+                    let args = &views[from..to];
+                    from = to;
+                    (args, p)
+                });
+                cmd::warm(shared, probes);
             }
             let mut quit = false;
             from = 0;

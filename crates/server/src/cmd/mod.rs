@@ -24,6 +24,7 @@ use std::sync::LazyLock;
 
 use ringcache_resp::Reply;
 use ringcache_store::{KeyHash, Locked, Oom, Shard, WrongType};
+use smallvec::SmallVec;
 
 use crate::client::Client;
 use crate::shared::Shared;
@@ -353,27 +354,33 @@ pub struct Prepared {
     key: Option<KeyHash>,
 }
 
-/// Resolves one command of a client's batch; with `warm`, also looks its
-/// key up now (see `Db::warm`), so that several commands' lookups overlap.
-/// Nothing here depends on what the commands before it do.
+/// Resolves one command of a client's batch. Nothing here depends on what
+/// the commands before it do.
 #[inline]
-pub fn prepare(shared: &Shared, client: &mut Client, args: &[&[u8]], warm: bool) -> Prepared {
+pub fn prepare(shared: &Shared, client: &mut Client, args: &[&[u8]]) -> Prepared {
     debug_assert!(!args.is_empty());
     let spec =
         client.lookup_cache.get(args[0]).or_else(|| lookup(args[0]).inspect(|s| client.lookup_cache.put(args[0], s)));
     let key = match (spec, args.get(1)) {
-        (Some(spec), Some(key)) if spec.keys == Keys::ONE => {
-            Some(if warm { shared.db.warm(key) } else { shared.db.hash_key(key) })
-        }
+        (Some(spec), Some(key)) if spec.keys == Keys::ONE => Some(shared.db.hash_key(key)),
         _ => None,
     };
     Prepared { spec, key }
 }
 
+/// Looks the keys of a batch's one-key commands up before running any of
+/// them (see `Db::warm`), so that their cache misses overlap instead of
+/// stalling each command in turn.
+pub fn warm<'a>(shared: &Shared, commands: impl Iterator<Item = (&'a [&'a [u8]], Prepared)>) {
+    let keys: SmallVec<[(&[u8], KeyHash); 16]> =
+        commands.filter_map(|(args, p)| Some((*args.get(1)?, p.key?))).collect();
+    shared.db.warm(&keys);
+}
+
 /// Runs one command from a client at time `now_ms`. The reply is ready to
 /// encode.
 pub fn dispatch(shared: &Shared, client: &mut Client, args: &[&[u8]], now_ms: u64) -> Reply {
-    let prepared = prepare(shared, client, args, false);
+    let prepared = prepare(shared, client, args);
     dispatch_prepared(shared, client, args, prepared, now_ms)
 }
 
