@@ -234,14 +234,20 @@ impl Shard {
     }
 
     /// Stores `value` under `key`, replacing whatever was there, with expiry
-    /// `expire_at_ms` (0 = none).
+    /// `expire_at_ms` (0 = none). Replacing a key that had expired counts
+    /// it as expired, as Redis's lookup before a write does, so a caller
+    /// need not look the key up first.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64, now_ms: u64) {
         let mem = entry_mem(key, &value);
         let fresh = Entry { value, expire_at_ms, access: self.fresh_access(now_ms), mem: mem as u32 };
-        match self.index_of(key) {
+        let hash = self.hash(key);
+        match self.map.get_index_of_hashed(key, hash) {
             Some(i) => {
                 let (k, old) = self.map.get_index_mut(i).expect("index in range");
                 let old = std::mem::replace(old, fresh);
+                if old.is_expired(now_ms) {
+                    self.stats.expired += 1;
+                }
                 self.used = self.used - old.mem as usize + mem;
                 match (old.expire_at_ms != 0, expire_at_ms != 0) {
                     (false, true) => {
@@ -257,7 +263,7 @@ impl Shard {
                 if expire_at_ms != 0 {
                     self.volatile.insert(Key::new(key));
                 }
-                self.map.insert_unique_hashed(key, self.hash(key), fresh);
+                self.map.insert_unique_hashed(key, hash, fresh);
                 self.used += mem;
             }
         }
@@ -637,6 +643,19 @@ mod tests {
         }
         assert_eq!(expired, 50);
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn overwriting_an_expired_key_counts_it_expired() {
+        let mut s = Shard::new();
+        s.set(b"a", Value::string(b"1"), 100, 1);
+        s.set(b"a", Value::string(b"2"), 0, 50);
+        assert_eq!(s.stats().expired, 0, "it was live");
+        s.set(b"b", Value::string(b"1"), 100, 1);
+        s.set(b"b", Value::string(b"2"), 0, 100);
+        assert_eq!(s.stats().expired, 1);
+        assert_eq!((s.len(), s.volatile_len()), (2, 0));
+        assert!(s.get(b"b", 1000).is_some(), "the new value has no TTL");
     }
 
     #[test]
