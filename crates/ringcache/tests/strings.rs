@@ -355,6 +355,21 @@ fn expired_strings_are_never_read() {
 }
 
 #[test]
+fn set_over_an_expired_key_counts_it_expired() {
+    // hz 1: active expiry rarely gets to the key first (and counts it the
+    // same way if it does).
+    let server = Server::start_with(&["--hz", "1"]);
+    let mut c = server.conn();
+    run::<()>(&mut c, &["SET", "k", "old", "PX", "50"]);
+    thread::sleep(Duration::from_millis(80));
+    run::<()>(&mut c, &["SET", "k", "new"]);
+    assert_eq!(get(&mut c, "k").as_deref(), Some("new"));
+    assert_eq!(run::<i64>(&mut c, &["TTL", "k"]), -1);
+    let info = run::<String>(&mut c, &["INFO", "stats"]);
+    assert!(info.lines().any(|l| l.trim_end() == "expired_keys:1"), "{info}");
+}
+
+#[test]
 fn redis_cli_sees_string_replies() {
     let server = Server::start();
     assert_eq!(server.cli(&["SET", "k", "41"]), "OK");

@@ -113,6 +113,8 @@ pub struct Session {
     /// Room for the batch's argument slices, kept between batches (empty
     /// between them; see [`recycle`]).
     views: Vec<&'static [u8]>,
+    /// Each command of the batch, resolved before any of them runs.
+    prepared: Vec<cmd::Prepared>,
 }
 
 /// An empty vector with `v`'s allocation, for slices of another lifetime:
@@ -153,6 +155,7 @@ impl Session {
             run: Vec::new(),
             run_bytes: 0,
             views: Vec::new(),
+            prepared: Vec::new(),
         }
     }
 
@@ -214,26 +217,33 @@ impl Session {
                 views.extend(self.spans[from..to].iter().map(|&(s, e)| &src[s..e]));
                 from = to;
             }
+            // Resolve every command first; with more than one, look their
+            // keys up too (see `cmd::warm`).
+            self.prepared.clear();
+            from = 0;
+            for &(to, _, _) in &self.batch {
+                self.prepared.push(cmd::prepare(shared, &mut self.client, &views[from..to]));
+                from = to;
+            }
             if self.batch.len() > 1 {
                 from = 0;
-                for &(to, _, _) in &self.batch {
+                let probes = self.batch.iter().zip(&self.prepared).map(|(&(to, _, _), &p)| {
                     let args = &views[from..to];
                     from = to;
-                    if let Some(key) = cmd::single_key(&mut self.client, args) {
-                        shared.db.warm(key);
-                    }
-                }
+                    (args, p)
+                });
+                cmd::warm(shared, probes);
             }
             let mut quit = false;
             // Where a run of forwarded commands stopped the batch: the
             // input offset of the first command not yet taken.
             let mut stop_at = None;
             from = 0;
-            for &(to, _, start) in &self.batch {
+            for (&(to, _, start), &prepared) in self.batch.iter().zip(&self.prepared) {
                 let args = &views[from..to];
                 from = to;
                 if let Some(cluster) = &shared.cluster {
-                    let route = route(cluster, &mut self.client, args);
+                    let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
                         Route::Local => true,
                         Route::Here => self.run.is_empty(),
@@ -252,7 +262,7 @@ impl Session {
                             Route::Here => {
                                 // Runs now; its reply waits for its turn.
                                 let mut reply = BytesMut::new();
-                                cmd::dispatch(shared, &mut self.client, args, now_ms)
+                                cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms)
                                     .encode(self.client.proto, &mut reply);
                                 Entry::ready(Reply::Raw(reply.freeze()))
                             }
@@ -268,7 +278,7 @@ impl Session {
                     }
                 }
                 commands += 1;
-                let reply = cmd::dispatch(shared, &mut self.client, args, now_ms);
+                let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
                 reply.encode(self.client.proto, output);
                 if self.client.close_after_reply {
                     quit = true;

@@ -9,6 +9,7 @@ use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use crate::eviction::{Candidate, EvictionPool, Oom, Policy, POOL_SIZE};
+use crate::hasher::XxhBuild;
 use crate::shard::{Evicted, ScanFilter, Shard, ShardStats};
 
 /// Keyspace settings; the memory ones can change at run time (CONFIG SET).
@@ -65,7 +66,21 @@ pub struct Db {
     expire_next: AtomicUsize,
     /// The best eviction candidates sampled so far (see `eviction`).
     pool: Mutex<EvictionPool>,
+    /// The shards' tables' hasher (one seed per process), so that one hash
+    /// of a key picks its shard and finds it in the shard's table.
+    build: XxhBuild,
 }
+
+/// A key's hash, from [`Db::hash_key`]: picks the key's shard and finds it
+/// in the shard's table, so a command needs to hash its key only once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyHash(u64);
+
+/// The shard is taken from the hash's bits from here up. hashbrown takes a
+/// bucket from the low bits (fewer than 32: a shard holds fewer than 2^32
+/// keys) and the control byte from the top 7: these are the bits neither
+/// uses, so the keys of one shard still spread over its table.
+const SHARD_SHIFT: u32 = 32;
 
 /// The outcome of one eviction step.
 enum Step {
@@ -86,6 +101,7 @@ impl Db {
     pub fn new(config: DbConfig) -> Db {
         let n = config.shards.max(1).next_power_of_two();
         assert!(n < 1 << (64 - CURSOR_SHIFT), "too many shards for the SCAN cursor");
+        assert!(n <= 1 << (64 - 7 - SHARD_SHIFT), "too many shards for the hash bits");
         Db {
             slots: (0..n).map(|_| CachePadded::new(Slot::default())).collect(),
             track_lfu: AtomicBool::new(config.policy.is_lfu()),
@@ -96,6 +112,7 @@ impl Db {
             evict_next: AtomicUsize::new(0),
             expire_next: AtomicUsize::new(0),
             pool: Mutex::new(EvictionPool::default()),
+            build: XxhBuild::default(),
         }
     }
 
@@ -104,9 +121,18 @@ impl Db {
     }
 
     pub fn shard_index(&self, key: &[u8]) -> usize {
-        // The in-shard map hashes with a per-process seed; this hash only
-        // spreads keys over shards.
-        (xxhash_rust::xxh3::xxh3_64(key) as usize) & self.mask
+        self.shard_of(self.hash_key(key))
+    }
+
+    /// `key`'s hash, for [`lock_key_hashed`](Self::lock_key_hashed).
+    #[inline]
+    pub fn hash_key(&self, key: &[u8]) -> KeyHash {
+        KeyHash(self.build.hash_bytes(key))
+    }
+
+    #[inline]
+    fn shard_of(&self, hash: KeyHash) -> usize {
+        (hash.0 >> SHARD_SHIFT) as usize & self.mask
     }
 
     fn guard(&self, i: usize) -> MutexGuard<'_, Shard> {
@@ -125,10 +151,21 @@ impl Db {
     }
 
     /// Locks the shard of one key: the common case, with nothing to sort.
-    pub fn lock_key(&self, key: &[u8]) -> Locked<'_> {
-        let i = self.shard_index(key);
+    pub fn lock_key<'a>(&'a self, key: &'a [u8]) -> Locked<'a> {
+        self.lock_key_hashed(key, self.hash_key(key))
+    }
+
+    /// [`lock_key`](Self::lock_key) with the key's hash at hand. The
+    /// shard's lookups of this very `key` (the same slice) reuse the hash
+    /// while it is locked; `key` stays borrowed until then, so its bytes
+    /// cannot change.
+    pub fn lock_key_hashed<'a>(&'a self, key: &'a [u8], hash: KeyHash) -> Locked<'a> {
+        debug_assert_eq!(hash, self.hash_key(key), "wrong hash for the key");
+        let i = self.shard_of(hash);
+        let mut guard = self.guard(i);
+        guard.hint(key, hash.0);
         let mut guards = SmallVec::new();
-        guards.push((i, self.guard(i)));
+        guards.push((i, guard));
         Locked { db: self, guards }
     }
 
@@ -144,9 +181,35 @@ impl Db {
         Locked { db: self, guards }
     }
 
-    /// Looks `key` up ahead of the command that will (see `Shard::warm`).
-    pub fn warm(&self, key: &[u8]) {
-        self.guard(self.shard_index(key)).warm(key);
+    /// Looks `keys` up ahead of the commands that will (see `Shard::warm`).
+    /// Locks each of their shards once, in ascending order like any
+    /// multi-shard lock, then probes every key, then unlocks: with no lock
+    /// operation (a full barrier on x86) between the probes, their cache
+    /// misses overlap. Must be called holding no shard lock.
+    pub fn warm(&self, keys: &[(&[u8], KeyHash)]) {
+        // Each key's shard above its place in `keys`: sorted, the keys in
+        // shard order.
+        let mut order: SmallVec<[u64; WARM_INLINE]> =
+            keys.iter().enumerate().map(|(n, &(_, h))| (self.shard_of(h) as u64) << 32 | n as u64).collect();
+        order.sort_unstable();
+        let shard = |o: u64| (o >> 32) as usize;
+        let mut guards: SmallVec<[MutexGuard<'_, Shard>; WARM_INLINE]> = SmallVec::new();
+        let mut last = usize::MAX;
+        for &o in &order {
+            if shard(o) != last {
+                last = shard(o);
+                guards.push(self.slots[last].shard.lock());
+            }
+        }
+        let (mut g, mut last) = (usize::MAX, usize::MAX);
+        for &o in &order {
+            if shard(o) != last {
+                last = shard(o);
+                g = g.wrapping_add(1);
+            }
+            let (key, hash) = keys[o as u32 as usize];
+            guards[g].warm(key, hash.0);
+        }
     }
 
     pub fn maxmemory(&self) -> u64 {
@@ -328,6 +391,8 @@ pub struct Locked<'a> {
 
 /// Shards a command can lock without allocating.
 const INLINE_GUARDS: usize = 4;
+/// Keys [`Db::warm`] takes without allocating: a connection's look-ahead.
+const WARM_INLINE: usize = 16;
 
 impl<'a> Locked<'a> {
     /// The shard holding `key`.
@@ -478,7 +543,9 @@ impl<'a> Locked<'a> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        for (i, g) in &self.guards {
+        for (i, g) in &mut self.guards {
+            // The hinted key is borrowed only as long as this lock.
+            g.forget_hint();
             self.db.slots[*i].used.store(g.used_memory(), Relaxed);
         }
     }
@@ -570,6 +637,61 @@ mod tests {
         let (old_alive, hot_alive) = (alive(&db, &old), alive(&db, &hot));
         eprintln!("{hot_alive} of 40 recent keys and {old_alive} of 80 idle keys survived");
         assert!(hot_alive >= 36, "{hot_alive} of 40 recent keys and {old_alive} of 80 idle keys survived");
+    }
+
+    #[test]
+    fn one_hash_spreads_keys_over_shards_and_finds_them() {
+        let db = Db::new(DbConfig::default());
+        let keys: Vec<String> = (0..6400).map(|i| format!("key:{i:012}")).collect();
+        for k in &keys {
+            db.lock_key(k.as_bytes()).shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1);
+        }
+        let mut per_shard = vec![0; db.shard_count()];
+        for k in &keys {
+            per_shard[db.shard_index(k.as_bytes())] += 1;
+        }
+        // 100 keys per shard on average; a skewed spread would mean the
+        // shard bits overlap the table's.
+        assert!(per_shard.iter().all(|&n| (50..150).contains(&n)), "{per_shard:?}");
+        assert_eq!(alive(&db, &keys), keys.len());
+    }
+
+    #[test]
+    fn a_hinted_key_and_other_keys_of_its_shard_are_found() {
+        let db = Db::new(DbConfig { shards: 1, ..DbConfig::default() });
+        for k in ["a1", "b2", "c3"] {
+            put(&db, k, 1);
+        }
+        let key = b"a1".to_vec();
+        let mut locked = db.lock_key_hashed(&key, db.hash_key(&key));
+        let shard = locked.shard(&key);
+        assert!(shard.peek(&key, 1).is_some());
+        // The same bytes elsewhere, and other keys of the same length, are
+        // not mistaken for the hinted slice.
+        assert!(shard.peek(b"a1", 1).is_some());
+        assert!(shard.peek(&key[..1], 1).is_none());
+        assert!(shard.peek(b"b2", 1).is_some());
+        assert!(shard.peek(b"zz", 1).is_none());
+        shard.set(b"d4", Value::string(b"v"), 0, 1);
+        assert!(shard.remove(&key, 1).is_some());
+        assert!(shard.peek(&key, 1).is_none());
+        shard.set(&key, Value::string(b"w"), 0, 1);
+        drop(locked);
+        assert_eq!(alive(&db, &["a1", "b2", "c3", "d4"].map(String::from)), 4);
+    }
+
+    #[test]
+    fn warming_many_keys_locks_each_shard_once_and_releases_all() {
+        let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
+        let keys: Vec<String> = (0..40).map(|i| format!("k{}", i % 20)).collect();
+        (0..10).for_each(|i| put(&db, &format!("k{i}"), 1));
+        // Duplicates, keys sharing shards, present and absent keys: would
+        // deadlock if a shard were locked twice.
+        let probes: Vec<(&[u8], KeyHash)> = keys.iter().map(|k| (k.as_bytes(), db.hash_key(k.as_bytes()))).collect();
+        db.warm(&probes);
+        db.warm(&[]);
+        // Every shard is free again.
+        assert_eq!(db.len(), 10);
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod table;
 pub mod value;
 
 pub use clock::now_ms;
-pub use db::{Db, DbConfig, Locked, Stats};
+pub use db::{Db, DbConfig, KeyHash, Locked, Stats};
 pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;

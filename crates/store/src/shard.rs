@@ -60,6 +60,11 @@ pub struct Shard {
     stats: ShardStats,
     rng: SmallRng,
     track_lfu: bool,
+    /// The hash of the key whose command holds this shard locked, as the
+    /// key's address and length (see [`Shard::hash`]): set and cleared by
+    /// `Locked`, which borrows that key for as long as it holds the lock,
+    /// so no other bytes can be at that address meanwhile.
+    hint: Option<(usize, usize, u64)>,
 }
 
 impl Default for Shard {
@@ -72,6 +77,7 @@ impl Default for Shard {
             stats: ShardStats::default(),
             rng: SmallRng::from_entropy(),
             track_lfu: false,
+            hint: None,
         }
     }
 }
@@ -111,6 +117,34 @@ impl Shard {
         self.stats = ShardStats::default();
     }
 
+    /// Remembers `key`'s hash (as computed by the table) for the lookups of
+    /// the command now holding the lock, so that it hashes its key once.
+    /// `key` must stay borrowed, unchanged, until [`forget_hint`] is called.
+    ///
+    /// [`forget_hint`]: Self::forget_hint
+    pub(crate) fn hint(&mut self, key: &[u8], hash: u64) {
+        debug_assert_eq!(hash, self.map.hash(key), "wrong hash for the key");
+        self.hint = Some((key.as_ptr() as usize, key.len(), hash));
+    }
+
+    pub(crate) fn forget_hint(&mut self) {
+        self.hint = None;
+    }
+
+    /// `key`'s hash: the hinted one when `key` is the very slice hinted.
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        match self.hint {
+            Some((ptr, len, hash)) if ptr == key.as_ptr() as usize && len == key.len() => hash,
+            _ => self.map.hash(key),
+        }
+    }
+
+    #[inline]
+    fn index_of(&self, key: &[u8]) -> Option<usize> {
+        self.map.get_index_of_hashed(key, self.hash(key))
+    }
+
     /// Removes the entry at index `i`, keeping every index consistent.
     fn remove_at(&mut self, i: usize) -> (Key, Entry) {
         let (k, e) = self.map.swap_remove_index(i).expect("index in range");
@@ -124,7 +158,7 @@ impl Shard {
 
     /// Index of a live `key`, removing it first if it has expired.
     fn live_index(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
-        let i = self.map.get_index_of(key)?;
+        let i = self.index_of(key)?;
         if self.map[i].is_expired(now_ms) {
             self.remove_at(i);
             self.stats.expired += 1;
@@ -163,8 +197,9 @@ impl Shard {
 
     /// Looks `key` up without using the result, so that the memory a real
     /// lookup will touch is in the cache by then.
-    pub fn warm(&self, key: &[u8]) {
-        std::hint::black_box(self.map.get_index_of(key));
+    /// `hash` is the key's, as [`Db::hash_key`](crate::Db::hash_key) gives it.
+    pub(crate) fn warm(&self, key: &[u8], hash: u64) {
+        std::hint::black_box(self.map.get_index_of_hashed(key, hash));
     }
 
     /// The live entry for `key`, recording an access.
@@ -191,7 +226,7 @@ impl Shard {
     /// The live entry for `key` without recording an access or removing
     /// anything (for TYPE-like introspection and SCAN).
     pub fn peek(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.map.get(key).filter(|e| !e.is_expired(now_ms))
+        self.index_of(key).map(|i| &self.map[i]).filter(|e| !e.is_expired(now_ms))
     }
 
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
@@ -199,14 +234,20 @@ impl Shard {
     }
 
     /// Stores `value` under `key`, replacing whatever was there, with expiry
-    /// `expire_at_ms` (0 = none).
+    /// `expire_at_ms` (0 = none). Replacing a key that had expired counts
+    /// it as expired, as Redis's lookup before a write does, so a caller
+    /// need not look the key up first.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64, now_ms: u64) {
         let mem = entry_mem(key, &value);
         let fresh = Entry { value, expire_at_ms, access: self.fresh_access(now_ms), mem: mem as u32 };
-        match self.map.get_index_of(key) {
+        let hash = self.hash(key);
+        match self.map.get_index_of_hashed(key, hash) {
             Some(i) => {
                 let (k, old) = self.map.get_index_mut(i).expect("index in range");
                 let old = std::mem::replace(old, fresh);
+                if old.is_expired(now_ms) {
+                    self.stats.expired += 1;
+                }
                 self.used = self.used - old.mem as usize + mem;
                 match (old.expire_at_ms != 0, expire_at_ms != 0) {
                     (false, true) => {
@@ -222,7 +263,7 @@ impl Shard {
                 if expire_at_ms != 0 {
                     self.volatile.insert(Key::new(key));
                 }
-                self.map.insert_unique(key, fresh);
+                self.map.insert_unique_hashed(key, hash, fresh);
                 self.used += mem;
             }
         }
@@ -245,7 +286,7 @@ impl Shard {
                 let mem = entry_mem(key, &value);
                 let entry = Entry { value, expire_at_ms: 0, access: self.fresh_access(now_ms), mem: mem as u32 };
                 self.used += mem;
-                self.map.insert_unique(key, entry)
+                self.map.insert_unique_hashed(key, self.hash(key), entry)
             }
         };
         self.touch(i, now_ms)
@@ -255,7 +296,7 @@ impl Shard {
     /// the accounted size, removes the key if its collection is now empty,
     /// and invalidates WATCHes on it.
     pub fn written(&mut self, key: &[u8]) {
-        if let Some(i) = self.map.get_index_of(key) {
+        if let Some(i) = self.index_of(key) {
             let (k, e) = self.map.get_index_mut(i).expect("index in range");
             if e.value.is_empty_collection() {
                 self.remove_at(i);
@@ -279,7 +320,8 @@ impl Shard {
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry, now_ms: u64) {
         let (expire, access) = (entry.expire_at_ms, entry.access);
         self.set(key, entry.value, expire, now_ms);
-        if let Some(e) = self.map.get_mut(key) {
+        if let Some(i) = self.index_of(key) {
+            let e = &mut self.map[i];
             e.access = access;
         }
     }
@@ -451,7 +493,7 @@ impl Shard {
             }
             let j = self.rng.gen_range(0..self.volatile.len());
             let key = self.volatile.get_index(j).expect("index in range");
-            if let Some(i) = self.map.get_index_of(key) {
+            if let Some(i) = self.index_of(key) {
                 if self.map[i].is_expired(now_ms) {
                     self.remove_at(i);
                     self.stats.expired += 1;
@@ -471,7 +513,7 @@ impl Shard {
     fn candidate_index(&self, policy: Policy, j: usize) -> usize {
         if policy.volatile_only() {
             let key = self.volatile.get_index(j).expect("index in range");
-            self.map.get_index_of(key).expect("volatile keys are in the map")
+            self.index_of(key).expect("volatile keys are in the map")
         } else {
             j
         }
@@ -538,7 +580,7 @@ impl Shard {
     /// Evicts `key`, a pool candidate sampled with `score`, if it still is
     /// one at least that good.
     pub(crate) fn evict_candidate(&mut self, key: &[u8], policy: Policy, score: u64, now_ms: u64) -> Evicted {
-        let Some(i) = self.map.get_index_of(key) else {
+        let Some(i) = self.index_of(key) else {
             return Evicted::Gone;
         };
         let e = &self.map[i];
@@ -620,6 +662,19 @@ mod tests {
         }
         assert_eq!(expired, 50);
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn overwriting_an_expired_key_counts_it_expired() {
+        let mut s = Shard::new();
+        s.set(b"a", Value::string(b"1"), 100, 1);
+        s.set(b"a", Value::string(b"2"), 0, 50);
+        assert_eq!(s.stats().expired, 0, "it was live");
+        s.set(b"b", Value::string(b"1"), 100, 1);
+        s.set(b"b", Value::string(b"2"), 0, 100);
+        assert_eq!(s.stats().expired, 1);
+        assert_eq!((s.len(), s.volatile_len()), (2, 0));
+        assert!(s.get(b"b", 1000).is_some(), "the new value has no TTL");
     }
 
     #[test]

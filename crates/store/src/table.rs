@@ -70,22 +70,31 @@ impl<V> Table<V> {
         &mut self.chunks[i >> CHUNK_SHIFT][i & CHUNK_MASK]
     }
 
+    /// The hash the index files `key` under.
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.build.hash_bytes(key)
+    }
+
     /// The position of `key`.
     #[inline]
     pub fn get_index_of(&self, key: &[u8]) -> Option<usize> {
-        let hash = self.build.hash_bytes(key);
+        self.get_index_of_hashed(key, self.hash(key))
+    }
+
+    /// The position of `key`, whose [`hash`](Self::hash) the caller has.
+    #[inline]
+    pub fn get_index_of_hashed(&self, key: &[u8], hash: u64) -> Option<usize> {
+        debug_assert_eq!(hash, self.hash(key), "wrong hash for the key");
         let chunks = &self.chunks;
         self.index
             .find(hash, |&i| chunks[i as usize >> CHUNK_SHIFT][i as usize & CHUNK_MASK].0.as_bytes() == key)
             .map(|&i| i as usize)
     }
 
+    #[cfg(test)]
     pub fn get(&self, key: &[u8]) -> Option<&V> {
         self.get_index_of(key).map(|i| &self.slot(i).1)
-    }
-
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
-        self.get_index_of(key).map(|i| &mut self.slot_mut(i).1)
     }
 
     pub fn get_index(&self, i: usize) -> Option<(&Key, &V)> {
@@ -102,12 +111,19 @@ impl<V> Table<V> {
         })
     }
 
+    #[cfg(test)]
     /// Appends `key`, which must not be present, returning its position.
     pub fn insert_unique(&mut self, key: &[u8], value: V) -> usize {
+        self.insert_unique_hashed(key, self.hash(key), value)
+    }
+
+    /// Appends `key`, which must not be present and whose
+    /// [`hash`](Self::hash) the caller has, returning its position.
+    pub fn insert_unique_hashed(&mut self, key: &[u8], hash: u64, value: V) -> usize {
+        debug_assert_eq!(hash, self.hash(key), "wrong hash for the key");
         debug_assert!(self.get_index_of(key).is_none(), "key already present");
         let i = self.len;
         let pos = u32::try_from(i).expect("a shard holds fewer than 2^32 keys");
-        let hash = self.build.hash_bytes(key);
         let (chunks, build) = (&self.chunks, &self.build);
         self.index.insert_unique(hash, pos, |&j| {
             build.hash_bytes(chunks[j as usize >> CHUNK_SHIFT][j as usize & CHUNK_MASK].0.as_bytes())

@@ -52,11 +52,12 @@ pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same sl
 /// that node's own cursor.
 const SCAN_NODE_BITS: u32 = 12;
 
-/// Decides where `args` runs for `client`. Errors of the command itself
+/// Decides where `args` (the command `spec`, `None` if unknown) runs for
+/// `client`. Errors of the command itself
 /// (unknown, arity, authentication) are left to the dispatcher: they run
 /// "here" and fail the same way they would on a standalone node.
-pub fn route(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Route {
-    let Some(spec) = cmd::lookup_for(client, args[0]) else {
+pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static CommandSpec>, args: &[&[u8]]) -> Route {
+    let Some(spec) = spec else {
         return Route::Local;
     };
     if !spec.arity_ok(args.len()) || (!client.authenticated && !spec.has(flag::NO_AUTH)) {

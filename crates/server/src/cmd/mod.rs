@@ -24,7 +24,8 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use ringcache_resp::Reply;
-use ringcache_store::{Locked, Oom, Shard, WrongType};
+use ringcache_store::{KeyHash, Locked, Oom, Shard, WrongType};
+use smallvec::SmallVec;
 
 use crate::client::Client;
 use crate::shared::Shared;
@@ -345,11 +346,43 @@ pub fn printable(b: &[u8], max: usize) -> String {
 
 pub(crate) use transactions::release_watches;
 
-/// The key of a command that has exactly one (a GET, a SET, ...), for
-/// looking it up ahead of running the command.
-pub fn single_key<'a>(client: &mut Client, args: &[&'a [u8]]) -> Option<&'a [u8]> {
-    let spec = client.lookup_cache.get(args[0]).or_else(|| lookup(args[0]))?;
-    (spec.keys == Keys::ONE && args.len() >= 2).then(|| args[1])
+/// A command resolved before it runs: its spec (`None` for an unknown
+/// name) and, for a command with one key, that key's hash. Resolving a
+/// batch's commands ahead of running them looks each name up once, and
+/// hashes each key once for both its look-ahead probe and its command.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared {
+    spec: Option<&'static CommandSpec>,
+    key: Option<KeyHash>,
+}
+
+/// Resolves one command of a client's batch. Nothing here depends on what
+/// the commands before it do.
+#[inline]
+pub fn prepare(shared: &Shared, client: &mut Client, args: &[&[u8]]) -> Prepared {
+    debug_assert!(!args.is_empty());
+    let spec = lookup_for(client, args[0]);
+    let key = match (spec, args.get(1)) {
+        (Some(spec), Some(key)) if spec.keys == Keys::ONE => Some(shared.db.hash_key(key)),
+        _ => None,
+    };
+    Prepared { spec, key }
+}
+
+impl Prepared {
+    /// The command, `None` if there is no such command.
+    pub fn spec(&self) -> Option<&'static CommandSpec> {
+        self.spec
+    }
+}
+
+/// Looks the keys of a batch's one-key commands up before running any of
+/// them (see `Db::warm`), so that their cache misses overlap instead of
+/// stalling each command in turn.
+pub fn warm<'a>(shared: &Shared, commands: impl Iterator<Item = (&'a [&'a [u8]], Prepared)>) {
+    let keys: SmallVec<[(&[u8], KeyHash); 16]> =
+        commands.filter_map(|(args, p)| Some((*args.get(1)?, p.key?))).collect();
+    shared.db.warm(&keys);
 }
 
 /// Looks a command up through the client's one-entry cache.
@@ -362,8 +395,20 @@ pub(crate) use transactions::end_multi;
 /// Runs one command from a client at time `now_ms`. The reply is ready to
 /// encode.
 pub fn dispatch(shared: &Shared, client: &mut Client, args: &[&[u8]], now_ms: u64) -> Reply {
+    let prepared = prepare(shared, client, args);
+    dispatch_prepared(shared, client, args, prepared, now_ms)
+}
+
+/// [`dispatch`] of a command that [`prepare`] has resolved.
+pub fn dispatch_prepared(
+    shared: &Shared,
+    client: &mut Client,
+    args: &[&[u8]],
+    prepared: Prepared,
+    now_ms: u64,
+) -> Reply {
     debug_assert!(!args.is_empty());
-    let Some(spec) = lookup_for(client, args[0]) else {
+    let Some(spec) = prepared.spec else {
         if let Some(m) = client.multi.as_mut() {
             m.dirty = true;
         }
@@ -392,11 +437,18 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: &[&[u8]], now_ms: u6
             return transactions::queue(shared, client, args);
         }
     }
-    run(shared, client, spec, args, now_ms)
+    run(shared, client, spec, args, prepared.key, now_ms)
 }
 
 /// Runs a command outside a transaction: evict if needed, lock, handle.
-fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &[&[u8]], now_ms: u64) -> Reply {
+fn run(
+    shared: &Shared,
+    client: &mut Client,
+    spec: &'static CommandSpec,
+    args: &[&[u8]],
+    key: Option<KeyHash>,
+    now_ms: u64,
+) -> Reply {
     if spec.has(flag::WRITE) || spec.has(flag::DENYOOM) {
         if let Err(oom) = shared.db.ensure_memory(now_ms) {
             if spec.has(flag::DENYOOM) {
@@ -407,7 +459,10 @@ fn run(shared: &Shared, client: &mut Client, spec: &'static CommandSpec, args: &
     let db = match spec.keys {
         Keys::None => shared.db.lock_keys(std::iter::empty()),
         Keys::All => shared.db.lock_all(),
-        Keys::ONE => shared.db.lock_key(args[1]),
+        Keys::ONE => match key {
+            Some(hash) => shared.db.lock_key_hashed(args[1], hash),
+            None => shared.db.lock_key(args[1]),
+        },
         keys => shared.db.lock_keys(keys.of(args)),
     };
     let mut ctx = Ctx { db, shared, client, now_ms };

@@ -304,6 +304,12 @@ fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
+    if !(nx || xx || get) && expiry == Expiry::None {
+        // The common SET: nothing depends on the old value (`set` counts
+        // an expired one), so the key is looked up once.
+        shard.set(key, Value::string(value), 0, now);
+        return Ok(Reply::ok());
+    }
     let old = match shard.get(key, now) {
         Some(e) if get => Some(Some(e.value().as_str()?.to_bytes())),
         Some(_) => Some(None),
