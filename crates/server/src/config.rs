@@ -183,7 +183,7 @@ impl Default for Config {
             maxmemory_samples: 5,
             hz: 10,
             threads: 0,
-            shards: 64,
+            shards: 1024,
             loglevel: LogLevel::Notice,
             node_id: String::new(),
             cluster_port: 0,

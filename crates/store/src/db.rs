@@ -26,7 +26,7 @@ pub struct DbConfig {
 
 impl Default for DbConfig {
     fn default() -> Self {
-        DbConfig { shards: 64, maxmemory: 0, policy: Policy::NoEviction, samples: 5 }
+        DbConfig { shards: 1024, maxmemory: 0, policy: Policy::NoEviction, samples: 5 }
     }
 }
 
@@ -641,7 +641,7 @@ mod tests {
 
     #[test]
     fn one_hash_spreads_keys_over_shards_and_finds_them() {
-        let db = Db::new(DbConfig::default());
+        let db = Db::new(DbConfig { shards: 64, ..DbConfig::default() });
         let keys: Vec<String> = (0..6400).map(|i| format!("key:{i:012}")).collect();
         for k in &keys {
             db.lock_key(k.as_bytes()).shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1);
