@@ -162,6 +162,13 @@ fn multi_key_commands_are_split_and_gathered() {
     unlink.extend(keys.iter().map(String::as_str));
     assert_eq!(int(&mut c, &unlink), 20);
     assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+    // An MSET with a key short of its value is refused as a whole: no
+    // node applies its part.
+    assert_eq!(
+        err(&mut c, &["MSET", "odd:1", "v", "odd:2", "v", "odd:3"]),
+        "ERR wrong number of arguments for 'mset' command"
+    );
+    assert_eq!(int(&mut c, &["EXISTS", "odd:1", "odd:2", "odd:3"]), 0);
     // RESP3 replies are gathered too.
     let mut c3 = cluster.node(0).conn_resp3();
     let _: () = run(&mut c3, &["MSET", "a", "1", "b", "2", "c", "3"]);

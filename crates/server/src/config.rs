@@ -366,7 +366,7 @@ pub static OPTIONS: &[OptionSpec] = &[
     ),
     opt!(
         "cluster-timeout",
-        true,
+        false,
         "Milliseconds a forwarded command may take before -TRYAGAIN.",
         |c| c.cluster_timeout_ms.to_string(),
         |c, v| c.cluster_timeout_ms = parse_num(v, 10, 600_000)?

@@ -129,6 +129,11 @@ fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
         "mget" | "del" | "exists" | "unlink" | "touch" => false,
         _ => return Route::Reply(Reply::error_static(CROSSSLOT)),
     };
+    if pairs && args.len() % 2 == 0 {
+        // A key without a value: refused here as a whole (Redis's arity
+        // error), before any part could be applied elsewhere.
+        return Route::Local;
+    }
     let step = if pairs { 2 } else { 1 };
     // Per node: its sub-command and the positions of its keys.
     let mut groups: Vec<(NodeIdx, Vec<Bytes>, Vec<usize>)> = Vec::new();
