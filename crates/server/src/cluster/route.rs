@@ -129,7 +129,7 @@ fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
         "mget" | "del" | "exists" | "unlink" | "touch" => false,
         _ => return Route::Reply(Reply::error_static(CROSSSLOT)),
     };
-    if pairs && args.len() % 2 == 0 {
+    if pairs && args.len() & 1 == 0 {
         // A key without a value: refused here as a whole (Redis's arity
         // error), before any part could be applied elsewhere.
         return Route::Local;
