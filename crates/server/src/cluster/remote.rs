@@ -230,7 +230,78 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::Cluster;
+    use crate::config::Config;
     use bytes::Bytes;
+
+    /// A cluster member of a two-node in-memory network, for feeding its
+    /// handler messages directly.
+    fn member() -> Shared {
+        let mut config = Config::for_test();
+        config.set("node-id", "a").unwrap();
+        config.set("peers", "a@127.0.0.1:7001,b@127.0.0.1:7002").unwrap();
+        config.set("cluster-secret", "0123456789abcdef").unwrap();
+        let net = ringcache_transport::SimNetwork::new(1, ringcache_transport::TransportConfig::for_test()).unwrap();
+        let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), 7001).unwrap();
+        Shared::with_cluster(config, Some(Arc::new(cluster)))
+    }
+
+    fn run_message(proto: u8, id: u64, commands: &[u8]) -> Vec<u8> {
+        let mut m = vec![KIND_RUN, proto];
+        m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(commands);
+        m
+    }
+
+    #[test]
+    fn forwarded_commands_run_in_order_and_answer_per_command() {
+        let shared = member();
+        let msg = run_message(2, 7, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        let answer = answer(&shared, NodeId::from("b"), &msg);
+        let mut want = b"+".to_vec();
+        for r in [&b"+OK\r\n"[..], b"$1\r\nv\r\n"] {
+            want.extend_from_slice(&(r.len() as u32).to_be_bytes());
+            want.extend_from_slice(r);
+        }
+        assert_eq!(&answer[..], &want[..]);
+    }
+
+    #[test]
+    fn malformed_messages_are_refused_never_trusted() {
+        let shared = member();
+        let from = || NodeId::from("b");
+        for bad in [
+            &b""[..],
+            b"Z",
+            b"R",
+            b"R\x02short",
+            &run_message(2, 1, b"GET k\r\n"),
+            &run_message(2, 1, b"*2\r\n$3\r\nGET\r\n$1\r\n"),
+            &run_message(2, 1, b"*1\r\n+x\r\n"),
+            &run_message(2, 1, b"*9999999999\r\n"),
+        ] {
+            let a = answer(&shared, from(), bad);
+            assert_eq!(a.first(), Some(&b'-'), "{bad:?} got {a:?}");
+        }
+        // Random bytes after a valid header: refused or answered, no panic.
+        let alphabet = b"*$\r\n0123GETSETk";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let len = (seed % 64) as usize;
+            let body: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let a = answer(&shared, from(), &run_message(3, 2, &body));
+            assert!(matches!(a.first(), Some(b'+' | b'-')));
+        }
+        // A one-way message of the wrong shape is ignored.
+        NodeHandler::new(&Arc::new(member())).message(from(), Bytes::from_static(b"Xshort"));
+    }
 
     #[test]
     fn only_clients_with_state_are_kept_and_only_while_there_is_room() {
