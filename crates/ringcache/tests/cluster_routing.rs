@@ -128,6 +128,31 @@ fn a_fragmented_pipeline_keeps_its_order_and_its_errors() {
     assert!(raw.wait_closed(Duration::from_secs(5)));
 }
 
+/// A command for this node's keys may run ahead of forwarded ones, but
+/// never ahead of the part of an earlier command that runs here too.
+#[test]
+fn a_later_write_is_not_undone_by_an_earlier_cluster_wide_command() {
+    let cluster = TestCluster::start(3, &[]);
+    let mut c = cluster.node(0).conn();
+    let keys: Vec<String> = (0..60).map(|i| format!("o:{i}")).collect();
+    for k in &keys {
+        let _: () = run(&mut c, &["SET", k, "old"]);
+    }
+    let mut pipe = redis::pipe();
+    pipe.cmd("FLUSHALL").ignore();
+    for k in &keys {
+        pipe.cmd("SET").arg(k).arg("new").ignore();
+    }
+    pipe.cmd("DEL").arg(&keys[..30]).ignore();
+    for k in &keys[..30] {
+        pipe.cmd("SET").arg(k).arg("newer").ignore();
+    }
+    pipe.cmd("MGET").arg(&keys);
+    let (got,): (Vec<String>,) = pipe.query(&mut c).unwrap();
+    let want: Vec<String> = (0..60).map(|i| if i < 30 { "newer" } else { "new" }.to_owned()).collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn multi_key_commands_are_split_and_gathered() {
     let cluster = TestCluster::start(3, &[]);

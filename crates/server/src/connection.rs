@@ -110,6 +110,8 @@ pub struct Session {
     run: Vec<Entry>,
     /// Bytes of arguments in `run`.
     run_bytes: usize,
+    /// Whether part of `run` runs on this node.
+    run_here: bool,
     /// Room for the batch's argument slices, kept between batches (empty
     /// between them; see [`recycle`]).
     views: Vec<&'static [u8]>,
@@ -154,6 +156,7 @@ impl Session {
             batch: Vec::new(),
             run: Vec::new(),
             run_bytes: 0,
+            run_here: false,
             views: Vec::new(),
             prepared: Vec::new(),
         }
@@ -246,7 +249,10 @@ impl Session {
                     let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
                         Route::Local => true,
-                        Route::Here => self.run.is_empty(),
+                        // Parts of the run that run here (a split or
+                        // keyspace-wide command's) run when the run does:
+                        // a later command here must not overtake them.
+                        Route::Here => self.run.is_empty() || self.run_here,
                         _ => false,
                     };
                     if local && !self.run.is_empty() {
@@ -269,6 +275,7 @@ impl Session {
                             Route::Local => unreachable!("handled above"),
                         };
                         self.run_bytes += entry.size();
+                        self.run_here |= entry.parts.iter().any(|p| p.node == cluster.me);
                         self.run.push(entry);
                         if self.run.len() >= RUN_LEN_MAX || self.run_bytes >= RUN_BYTES_MAX {
                             stop_at = Some(self.batch.iter().find(|b| b.2 > start).map_or(at, |b| b.2));
@@ -336,6 +343,7 @@ impl Session {
     pub async fn forward(&mut self, shared: &Shared, output: &mut BytesMut) {
         let run = std::mem::take(&mut self.run);
         self.run_bytes = 0;
+        self.run_here = false;
         if let Some(cluster) = &shared.cluster {
             forward::execute(shared, cluster, &mut self.client, &run, output).await;
         }
