@@ -497,6 +497,11 @@ fn strict_nodes_redirect_and_redis_cli_follows() {
         assert_eq!(c.node(home).cli(&["GET", &key]), value, "stored on its own node");
     }
     assert!(elsewhere >= 10, "only {elsewhere} of 40 keys live on other nodes");
+    // Redis's own cluster checker reads CLUSTER NODES of every node.
+    let check = c.node(1).cli(&["--cluster", "check", &format!("127.0.0.1:{}", c.node(1).port)]);
+    for line in ["[OK] All nodes agree about slots configuration.", "[OK] All 16384 slots covered."] {
+        assert!(check.contains(line), "redis-cli --cluster check:\n{check}");
+    }
 }
 
 #[test]
