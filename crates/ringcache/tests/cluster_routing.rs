@@ -376,3 +376,71 @@ fn a_stopped_node_fails_its_slots_fast_and_the_rest_keep_working() {
     assert!(e.starts_with("CLUSTERDOWN") || e.starts_with("TRYAGAIN"), "{e}");
     assert!(err(&mut c, &["DBSIZE"]).starts_with("CLUSTERDOWN"));
 }
+
+/// A node that hangs (SIGSTOP) costs a forwarded command at most
+/// `cluster-timeout`, then `-TRYAGAIN`; clients of other slots on the same
+/// node are not held up meanwhile; when it resumes, it serves again.
+#[test]
+fn a_hung_node_times_out_its_slots_without_holding_up_others() {
+    let cluster = TestCluster::start(3, &["--cluster-timeout", "500"]);
+    let mut c = cluster.node(0).conn();
+    let keys: Vec<String> = (0..60).map(|i| format!("h{i}")).collect();
+    for k in &keys {
+        let _: () = run(&mut c, &["SET", k, k]);
+    }
+    let pid = cluster.node(2).pid().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill").args([sig, &pid]).status().map(|s| s.success());
+        assert!(matches!(ok, Ok(true)), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    // Keys of the hung node time out; the others answer.
+    let (mut hung_key, mut live_keys) = (None, Vec::new());
+    for k in &keys {
+        let started = Instant::now();
+        match redis::cmd("GET").arg(k).query::<String>(&mut c) {
+            Ok(v) => {
+                assert_eq!(&v, k);
+                live_keys.push(k.clone());
+            }
+            Err(e) => {
+                assert_eq!(e.code(), Some("TRYAGAIN"), "{k}: {e}");
+                assert!(started.elapsed() < Duration::from_millis(1500), "{k} took {:?}", started.elapsed());
+                hung_key.get_or_insert_with(|| k.clone());
+            }
+        }
+        if hung_key.is_some() && live_keys.len() >= 5 {
+            break;
+        }
+    }
+    let hung_key = hung_key.expect("some key lives on the hung node");
+    // While one client waits on the hung node, another is served at once.
+    let port = cluster.node(0).port;
+    let waiting = std::thread::spawn(move || {
+        let mut w = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+        redis::cmd("GET").arg(&hung_key).query::<String>(&mut w).is_err()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let mut other = cluster.node(0).conn();
+    let started = Instant::now();
+    for k in &live_keys {
+        let v: String = run(&mut other, &["GET", k]);
+        assert_eq!(&v, k);
+    }
+    assert!(started.elapsed() < Duration::from_millis(300), "other clients waited {:?}", started.elapsed());
+    assert!(waiting.join().unwrap(), "the hung node's key should fail");
+    signal("-CONT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for k in &keys {
+        loop {
+            match redis::cmd("GET").arg(k).query::<String>(&mut c) {
+                Ok(v) => {
+                    assert_eq!(&v, k);
+                    break;
+                }
+                Err(e) => assert!(Instant::now() < deadline, "{k} still failing after SIGCONT: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
