@@ -8,13 +8,9 @@ pub fn key(i: u64) -> Vec<u8> {
 
 /// A RESP-encoded command.
 pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    let mut out = bytes::BytesMut::new();
+    ringcache_resp::encode_request(args, &mut out);
+    out.to_vec()
 }
 
 /// A pipeline of `depth` SETs (32-byte values) or GETs, as one buffer.

@@ -19,4 +19,4 @@ mod request;
 
 pub use double::{format_double, parse_double};
 pub use reply::{decode_reply, DecodeError, Proto, Reply, SmallBulk, SMALL_BULK_MAX};
-pub use request::{parse_request, Frame, Limits, ProtocolError, RequestParser};
+pub use request::{encode_request, parse_request, Frame, Limits, ProtocolError, RequestParser};

@@ -62,6 +62,24 @@ impl ProtocolError {
 /// `Err` for malformed input. An empty `args` is never returned.
 ///
 /// Allocates per call; connections use a [`RequestParser`], which doesn't.
+/// Appends `args` to `out` as a request: a RESP array of bulk strings, the
+/// form [`RequestParser`] frames (what clients send, and what one node
+/// forwards to another).
+pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
+    let mut len = itoa::Buffer::new();
+    out.extend_from_slice(b"*");
+    out.extend_from_slice(len.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(b"$");
+        out.extend_from_slice(len.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let mut args = Vec::new();
     Ok(RequestParser::default().parse(buf, limits, &mut args)?.then_some(args))
@@ -491,13 +509,9 @@ mod tests {
     }
 
     fn encode_command(args: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        out
+        let mut out = BytesMut::new();
+        encode_request(args, &mut out);
+        out.to_vec()
     }
 
     /// Feeds `pieces` one after another, parsing after each, and returns

@@ -21,7 +21,7 @@
 //! - `P`: ping; answer `+`.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use ringcache_resp::{decode_reply, Proto, Reply};
+use ringcache_resp::{decode_reply, encode_request, Proto, Reply};
 use ringcache_ring::NodeIdx;
 use ringcache_transport::TransportError;
 
@@ -107,19 +107,6 @@ pub fn release(client_id: u64) -> Bytes {
     m.put_u8(KIND_RELEASE);
     m.put_u64(client_id);
     m.freeze()
-}
-
-fn encode_command(cmd: &[Bytes], out: &mut BytesMut) {
-    out.put_u8(b'*');
-    out.extend_from_slice(itoa::Buffer::new().format(cmd.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in cmd {
-        out.put_u8(b'$');
-        out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 /// Splits an `R` answer into its replies; `Err` with a reply for every
@@ -210,7 +197,7 @@ pub async fn execute(shared: &Shared, cluster: &Cluster, client: &mut Client, en
             };
             let m = &mut messages[at];
             for cmd in &part.cmds {
-                encode_command(cmd, &mut m.body);
+                encode_request(cmd, &mut m.body);
             }
             m.parts.push((e, p, part.cmds.len()));
         }
