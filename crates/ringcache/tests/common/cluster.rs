@@ -25,7 +25,7 @@ pub struct TestCluster {
 }
 
 /// `n` distinct free ports (all bound at once, so none repeats).
-fn free_ports(n: usize) -> Vec<u16> {
+pub fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> =
         (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();
     listeners.iter().map(|l| l.local_addr().expect("local_addr").port()).collect()

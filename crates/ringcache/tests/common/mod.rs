@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod fault;
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -236,6 +237,42 @@ impl Server {
     /// Where the node's log is.
     pub fn log_path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// Sends `signal` (a name `kill` knows: `STOP`, `CONT`, `KILL`...) to
+    /// the process; false if it could not be sent.
+    pub fn signal(&self, signal: &str) -> bool {
+        Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `kill -9`: the process dies at once, with whatever it held in memory.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the node again on the same port with the same arguments (with
+    /// an empty memory, as after a crash), after killing it if it still
+    /// runs. Panics with the log if it does not come up.
+    pub fn restart(&mut self) {
+        self.kill();
+        let restarts = NEXT_DIR_ID.fetch_add(1, Ordering::Relaxed);
+        self.log_path = self.dir.join(format!("ringcache-{}-restart-{restarts}.log", self.port));
+        self.child = spawn_node(self.port, &self.args, &self.log_path);
+        if let Err(e) = self.wait_ready() {
+            let why = match e {
+                StartError::AddrInUse => format!("port {} was taken while the node was down", self.port),
+                StartError::Fatal(m) => m,
+            };
+            panic!("restart failed: {why}\n--- ringcache log ---\n{}--- end of log ---", self.log());
+        }
     }
 
     /// Sends SIGTERM, waits up to [`SHUTDOWN_TIMEOUT`] for the process to
