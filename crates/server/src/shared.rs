@@ -70,6 +70,7 @@ impl Shared {
             maxmemory: config.maxmemory,
             policy: config.maxmemory_policy,
             samples: config.maxmemory_samples,
+            ..DbConfig::default()
         });
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
         Shared {

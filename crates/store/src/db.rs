@@ -1,4 +1,10 @@
 //! The sharded keyspace and the locking discipline around it.
+//!
+//! A key's shard is its hash slot (Redis Cluster's, hash tags included)
+//! modulo the shard count, a power of two of at most 16384: all keys of a
+//! slot live in one shard, so listing or digesting a slot locks one shard.
+//! A command still hashes its key once for the table ([`KeyHash`] carries
+//! that hash and the slot).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
@@ -9,8 +15,11 @@ use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use crate::eviction::{Candidate, EvictionPool, Oom, Policy, POOL_SIZE};
+use ringcache_version::{NodeTag, Stamp, PRUNE_MS_DEFAULT};
+
 use crate::hasher::XxhBuild;
-use crate::shard::{Evicted, ScanFilter, Shard, ShardStats};
+use crate::key::Key;
+use crate::shard::{Evicted, ScanFilter, Shard, ShardConfig, ShardStats};
 
 /// Keyspace settings; the memory ones can change at run time (CONFIG SET).
 #[derive(Debug, Clone)]
@@ -22,11 +31,30 @@ pub struct DbConfig {
     pub policy: Policy,
     /// `maxmemory-samples`.
     pub samples: u32,
+    /// The writer tag of this node's local writes (`NodeTag::of(node id)`).
+    pub node_tag: NodeTag,
+    /// How long a delete's tombstone is kept; 0 (a standalone node's
+    /// setting) keeps none.
+    pub tombstone_grace_ms: u64,
+    /// `version-prune-ms`: see `Version::next`.
+    pub version_prune_ms: u64,
+    /// Whether local writes record their keys for `take_changed`; whoever
+    /// turns it on must drain after every command.
+    pub journal: bool,
 }
 
 impl Default for DbConfig {
     fn default() -> Self {
-        DbConfig { shards: 1024, maxmemory: 0, policy: Policy::NoEviction, samples: 5 }
+        DbConfig {
+            shards: 1024,
+            maxmemory: 0,
+            policy: Policy::NoEviction,
+            samples: 5,
+            node_tag: NodeTag::of("ringcache"),
+            tombstone_grace_ms: 0,
+            version_prune_ms: PRUNE_MS_DEFAULT,
+            journal: false,
+        }
     }
 }
 
@@ -42,8 +70,8 @@ pub struct Stats {
     pub evicted: u64,
 }
 
-#[derive(Debug, Default)]
-struct Slot {
+#[derive(Debug)]
+struct Cell {
     shard: Mutex<Shard>,
     /// The shard's used memory as of its last unlock, readable without the
     /// lock so the maxmemory check never takes every shard's lock.
@@ -53,7 +81,7 @@ struct Slot {
 /// The keyspace.
 #[derive(Debug)]
 pub struct Db {
-    slots: Box<[CachePadded<Slot>]>,
+    cells: Box<[CachePadded<Cell>]>,
     mask: usize,
     maxmemory: AtomicU64,
     policy: AtomicU8,
@@ -71,16 +99,21 @@ pub struct Db {
     build: XxhBuild,
 }
 
-/// A key's hash, from [`Db::hash_key`]: picks the key's shard and finds it
-/// in the shard's table, so a command needs to hash its key only once.
+/// A key's hash and slot, from [`Db::hash_key`]: the slot picks the key's
+/// shard and the hash finds it in the shard's table, so a command needs to
+/// hash its key only once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyHash(u64);
+pub struct KeyHash {
+    hash: u64,
+    slot: u16,
+}
 
-/// The shard is taken from the hash's bits from here up. hashbrown takes a
-/// bucket from the low bits (fewer than 32: a shard holds fewer than 2^32
-/// keys) and the control byte from the top 7: these are the bits neither
-/// uses, so the keys of one shard still spread over its table.
-const SHARD_SHIFT: u32 = 32;
+impl KeyHash {
+    /// The key's hash slot.
+    pub fn slot(&self) -> u16 {
+        self.slot
+    }
+}
 
 /// The outcome of one eviction step.
 enum Step {
@@ -100,10 +133,19 @@ const CURSOR_SHIFT: u32 = 40;
 impl Db {
     pub fn new(config: DbConfig) -> Db {
         let n = config.shards.max(1).next_power_of_two();
-        assert!(n < 1 << (64 - CURSOR_SHIFT), "too many shards for the SCAN cursor");
-        assert!(n <= 1 << (64 - 7 - SHARD_SHIFT), "too many shards for the hash bits");
+        assert!(n <= ringcache_ring::SLOTS, "at most one shard per slot");
+        let shard = |i: usize| ShardConfig {
+            node_tag: config.node_tag,
+            tombstone_grace_ms: config.tombstone_grace_ms,
+            version_prune_ms: config.version_prune_ms,
+            journal: config.journal,
+            shard_bits: n.trailing_zeros(),
+            shard_index: i as u32,
+        };
+        let cell =
+            |i| CachePadded::new(Cell { shard: Mutex::new(Shard::with_config(shard(i))), used: AtomicUsize::new(0) });
         Db {
-            slots: (0..n).map(|_| CachePadded::new(Slot::default())).collect(),
+            cells: (0..n).map(cell).collect(),
             track_lfu: AtomicBool::new(config.policy.is_lfu()),
             mask: n - 1,
             maxmemory: AtomicU64::new(config.maxmemory),
@@ -117,26 +159,33 @@ impl Db {
     }
 
     pub fn shard_count(&self) -> usize {
-        self.slots.len()
+        self.cells.len()
     }
 
+    /// The shard holding `key`: its slot's.
     pub fn shard_index(&self, key: &[u8]) -> usize {
-        self.shard_of(self.hash_key(key))
+        self.shard_of_slot(ringcache_ring::slot(key))
     }
 
-    /// `key`'s hash, for [`lock_key_hashed`](Self::lock_key_hashed).
+    /// The shard holding the keys of `slot`.
+    #[inline]
+    pub fn shard_of_slot(&self, slot: u16) -> usize {
+        usize::from(slot) & self.mask
+    }
+
+    /// `key`'s hash and slot, for [`lock_key_hashed`](Self::lock_key_hashed).
     #[inline]
     pub fn hash_key(&self, key: &[u8]) -> KeyHash {
-        KeyHash(self.build.hash_bytes(key))
+        KeyHash { hash: self.build.hash_bytes(key), slot: ringcache_ring::slot(key) }
     }
 
     #[inline]
     fn shard_of(&self, hash: KeyHash) -> usize {
-        (hash.0 >> SHARD_SHIFT) as usize & self.mask
+        self.shard_of_slot(hash.slot)
     }
 
     fn guard(&self, i: usize) -> MutexGuard<'_, Shard> {
-        let mut shard = self.slots[i].shard.lock();
+        let mut shard = self.cells[i].shard.lock();
         shard.set_track_lfu(self.track_lfu.load(Relaxed));
         shard
     }
@@ -163,7 +212,7 @@ impl Db {
         debug_assert_eq!(hash, self.hash_key(key), "wrong hash for the key");
         let i = self.shard_of(hash);
         let mut guard = self.guard(i);
-        guard.hint(key, hash.0);
+        guard.hint(key, hash.hash, hash.slot);
         let mut guards = SmallVec::new();
         guards.push((i, guard));
         Locked { db: self, guards }
@@ -172,7 +221,7 @@ impl Db {
     /// Locks every shard: for keyspace-wide commands and transactions that
     /// contain one.
     pub fn lock_all(&self) -> Locked<'_> {
-        self.lock_indices((0..self.slots.len()).collect())
+        self.lock_indices((0..self.cells.len()).collect())
     }
 
     fn lock_indices(&self, idx: SmallVec<[usize; INLINE_GUARDS]>) -> Locked<'_> {
@@ -198,7 +247,7 @@ impl Db {
         for &o in &order {
             if shard(o) != last {
                 last = shard(o);
-                guards.push(self.slots[last].shard.lock());
+                guards.push(self.cells[last].shard.lock());
             }
         }
         let (mut g, mut last) = (usize::MAX, usize::MAX);
@@ -208,7 +257,7 @@ impl Db {
                 g = g.wrapping_add(1);
             }
             let (key, hash) = keys[o as u32 as usize];
-            guards[g].warm(key, hash.0);
+            guards[g].warm(key, hash.hash);
         }
     }
 
@@ -242,7 +291,7 @@ impl Db {
 
     /// Accounted bytes of all keys and values, as of the shards' last unlock.
     pub fn used_memory(&self) -> usize {
-        self.slots.iter().map(|s| s.used.load(Relaxed)).sum()
+        self.cells.iter().map(|s| s.used.load(Relaxed)).sum()
     }
 
     fn over_limit(&self) -> bool {
@@ -262,7 +311,7 @@ impl Db {
             return Err(Oom);
         }
         let samples = self.samples() as usize;
-        let n = self.slots.len();
+        let n = self.cells.len();
         // A full sweep of shards that finds nothing to evict means nothing
         // can be evicted.
         let mut barren = 0;
@@ -275,7 +324,7 @@ impl Db {
                 let i = self.evict_next.fetch_add(1, Relaxed) & self.mask;
                 let mut shard = self.guard(i);
                 let freed = shard.evict_one(policy, samples, now_ms);
-                self.slots[i].used.store(shard.used_memory(), Relaxed);
+                self.cells[i].used.store(shard.used_memory(), Relaxed);
                 if freed.is_some() {
                     Step::Freed
                 } else {
@@ -302,7 +351,7 @@ impl Db {
     /// Locks one shard at a time, and never a shard while holding the pool.
     fn evict_from_pool(&self, policy: Policy, samples: usize, now_ms: u64, sampled: &mut Vec<(u64, Bytes)>) -> Step {
         let mut gathered = 0;
-        for _ in 0..self.slots.len() {
+        for _ in 0..self.cells.len() {
             let i = self.evict_next.fetch_add(1, Relaxed) & self.mask;
             sampled.clear();
             self.guard(i).sample_for_eviction(policy, samples - gathered, now_ms, sampled);
@@ -327,7 +376,7 @@ impl Db {
             };
             let mut shard = self.guard(c.shard);
             let outcome = shard.evict_candidate(&c.key, policy, c.score, now_ms);
-            self.slots[c.shard].used.store(shard.used_memory(), Relaxed);
+            self.cells[c.shard].used.store(shard.used_memory(), Relaxed);
             drop(shard);
             match outcome {
                 Evicted::Freed(_) => return Step::Freed,
@@ -341,11 +390,13 @@ impl Db {
     /// Active expiry: visits shards round-robin, sampling keys with a TTL
     /// and removing expired ones, until `deadline`. A shard is revisited
     /// at once while more than a quarter of its sample had expired (as
-    /// Redis's cycle does). Returns the number of keys expired.
+    /// Redis's cycle does). Tombstones past their time are collected the
+    /// same way, in the same bounded passes. Returns the number of keys
+    /// expired.
     pub fn active_expire_cycle(&self, now_ms: u64, deadline: Instant) -> usize {
         const SAMPLE: usize = 20;
         let mut total = 0;
-        for _ in 0..self.slots.len() {
+        for _ in 0..self.cells.len() {
             let i = self.expire_next.fetch_add(1, Relaxed) & self.mask;
             let mut shard = self.guard(i);
             loop {
@@ -355,13 +406,50 @@ impl Db {
                     break;
                 }
             }
-            self.slots[i].used.store(shard.used_memory(), Relaxed);
+            loop {
+                let (sampled, collected) = shard.collect_tombstones(now_ms, SAMPLE);
+                if sampled == 0 || collected * 4 <= sampled || Instant::now() >= deadline {
+                    break;
+                }
+            }
+            self.cells[i].used.store(shard.used_memory(), Relaxed);
             drop(shard);
             if Instant::now() >= deadline {
                 break;
             }
         }
         total
+    }
+
+    /// Locks the shard of `slot` alone.
+    fn lock_slot(&self, slot: u16) -> MutexGuard<'_, Shard> {
+        assert!(usize::from(slot) < ringcache_ring::SLOTS, "slot out of range");
+        self.guard(self.shard_of_slot(slot))
+    }
+
+    /// The digest of `slot` (see `digest`). Locks only that slot's shard.
+    pub fn slot_digest(&self, slot: u16) -> u64 {
+        self.lock_slot(slot).slot_digest(slot)
+    }
+
+    /// The flush floor of `slot`, if it was ever flushed with tombstones on.
+    pub fn slot_floor(&self, slot: u16) -> Option<Stamp> {
+        self.lock_slot(slot).slot_floor(slot)
+    }
+
+    /// Pushes the (key, stamp) of every live entry and tombstone of `slot`
+    /// into `out`. Locks only that slot's shard.
+    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(Bytes, Stamp)>) {
+        self.lock_slot(slot).slot_versions(slot, now_ms, out);
+    }
+
+    /// One step of streaming `slot` (see `Shard::slot_entries`): the next
+    /// cursor (0 when done) and encoded records of about `max_bytes`.
+    /// Locks only that slot's shard.
+    pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64) -> (u64, Vec<Bytes>) {
+        let mut out = Vec::new();
+        let next = self.lock_slot(slot).slot_entries(slot, cursor, max_bytes, now_ms, &mut out);
+        (next, out)
     }
 
     /// Totals over all shards (takes every shard's lock).
@@ -420,7 +508,7 @@ impl<'a> Locked<'a> {
 
     /// Whether all shards are held (keyspace-wide commands need it).
     pub fn holds_all(&self) -> bool {
-        self.guards.len() == self.db.slots.len()
+        self.guards.len() == self.db.cells.len()
     }
 
     pub fn db(&self) -> &'a Db {
@@ -465,10 +553,24 @@ impl<'a> Locked<'a> {
         self.len() == 0
     }
 
-    /// Removes every key. Needs every shard locked.
+    /// Removes every key, now. Needs every shard locked.
     pub fn flush(&mut self) {
+        self.flush_at(crate::now_ms());
+    }
+
+    /// Removes every key at `now_ms` (see `Shard::clear`: with tombstones
+    /// on, every slot gets a flush floor). Needs every shard locked.
+    pub fn flush_at(&mut self, now_ms: u64) {
         self.assert_all();
-        self.shards_mut().for_each(Shard::clear);
+        self.shards_mut().for_each(|s| s.clear(now_ms));
+    }
+
+    /// Drains the keys the command wrote into `out` (see
+    /// `Shard::take_changed`), shard by shard in ascending order.
+    pub fn take_changed(&mut self, out: &mut Vec<Key>) {
+        for s in self.shards_mut() {
+            out.extend(s.take_changed());
+        }
     }
 
     /// One SCAN step: visits about `count` keys from `cursor` and returns
@@ -546,7 +648,7 @@ impl Drop for Locked<'_> {
         for (i, g) in &mut self.guards {
             // The hinted key is borrowed only as long as this lock.
             g.forget_hint();
-            self.db.slots[*i].used.store(g.used_memory(), Relaxed);
+            self.db.cells[*i].used.store(g.used_memory(), Relaxed);
         }
     }
 }
@@ -624,7 +726,13 @@ mod tests {
         // 64 shards and about two keys each: the idlest key of whichever
         // shard comes next is often a recently used one. Evicting it while
         // other shards hold idle keys is not LRU.
-        let db = Db::new(DbConfig { shards: 64, maxmemory: 0, policy: Policy::AllKeysLru, samples: 5 });
+        let db = Db::new(DbConfig {
+            shards: 64,
+            maxmemory: 0,
+            policy: Policy::AllKeysLru,
+            samples: 5,
+            ..DbConfig::default()
+        });
         let old: Vec<String> = (0..80).map(|i| format!("old:{i}")).collect();
         let hot: Vec<String> = (0..40).map(|i| format!("hot:{i}")).collect();
         old.iter().for_each(|k| put(&db, k, 1_000));
@@ -696,7 +804,13 @@ mod tests {
 
     #[test]
     fn eviction_brings_memory_under_the_limit() {
-        let db = Db::new(DbConfig { shards: 4, maxmemory: 20_000, policy: Policy::AllKeysLru, samples: 5 });
+        let db = Db::new(DbConfig {
+            shards: 4,
+            maxmemory: 20_000,
+            policy: Policy::AllKeysLru,
+            samples: 5,
+            ..DbConfig::default()
+        });
         for i in 0..1000 {
             db.ensure_memory(1).unwrap();
             let k = format!("key:{i}");
@@ -711,5 +825,95 @@ mod tests {
         assert_eq!(db.ensure_memory(1), Err(Oom), "no key has a TTL");
         db.set_policy(Policy::NoEviction);
         assert_eq!(db.ensure_memory(1), Err(Oom));
+    }
+
+    #[test]
+    fn keys_are_sharded_by_slot() {
+        let db = Db::new(DbConfig { shards: 64, ..DbConfig::default() });
+        for i in 0..1000 {
+            let k = format!("{{user{}}}:{i}", i % 7);
+            let slot = ringcache_ring::slot(k.as_bytes());
+            assert_eq!(db.shard_index(k.as_bytes()), usize::from(slot) % 64);
+            assert_eq!(db.hash_key(k.as_bytes()).slot(), slot);
+        }
+        // A tag's keys share a shard.
+        let shards: HashSet<usize> = (0..100).map(|i| db.shard_index(format!("{{t}}:{i}").as_bytes())).collect();
+        assert_eq!(shards.len(), 1);
+        // Up to one shard per slot.
+        let db = Db::new(DbConfig { shards: 16384, ..DbConfig::default() });
+        assert_eq!(db.shard_index(b"foo"), usize::from(ringcache_ring::slot(b"foo")));
+    }
+
+    fn replicated() -> DbConfig {
+        DbConfig { shards: 8, tombstone_grace_ms: 1000, journal: true, ..DbConfig::default() }
+    }
+
+    #[test]
+    fn slot_queries_lock_only_the_slots_shard() {
+        let db = Db::new(replicated());
+        let slot = ringcache_ring::slot(b"{t}");
+        for i in 0..20 {
+            let k = format!("{{t}}:{i}");
+            db.lock_key(k.as_bytes()).shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1000);
+        }
+        // Another shard held locked does not stand in the way.
+        let other = (0..100).map(|i| format!("o{i}")).find(|k| db.shard_index(k.as_bytes()) != db.shard_of_slot(slot));
+        let other = other.unwrap();
+        let _held = db.lock_key(other.as_bytes());
+        assert_ne!(db.slot_digest(slot), 0);
+        let mut versions = Vec::new();
+        db.slot_versions(slot, 1000, &mut versions);
+        assert_eq!(versions.len(), 20);
+        let (next, records) = db.slot_entries(slot, 0, usize::MAX, 1000);
+        assert_eq!((next, records.len()), (0, 20));
+        assert_eq!(db.slot_digest(slot ^ 1), 0);
+    }
+
+    #[test]
+    fn a_command_drains_what_it_changed_and_a_flush_leaves_floors() {
+        let db = Db::new(replicated());
+        let mut all = db.lock_all();
+        for k in ["a", "b", "c"] {
+            all.shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1000);
+        }
+        all.shard(b"b").remove(b"b", 1001);
+        let mut changed = Vec::new();
+        all.take_changed(&mut changed);
+        let mut keys: Vec<&[u8]> = changed.iter().map(|k| k.as_bytes()).collect();
+        keys.sort();
+        assert_eq!(keys, [&b"a"[..], b"b", b"c"], "b twice in a row is one change");
+        all.take_changed(&mut changed);
+        assert_eq!(changed.len(), 3, "drained");
+        all.flush_at(2000);
+        assert!(all.is_empty());
+        drop(all);
+        assert_eq!(db.used_memory(), 0);
+        for slot in [0, 1, 16383, ringcache_ring::slot(b"a")] {
+            let floor = db.slot_floor(slot).unwrap();
+            assert!(floor.hlc >= ringcache_version::Hlc::new(2000, 0));
+            assert_eq!(db.slot_digest(slot), crate::digest::floor_digest(floor));
+        }
+    }
+
+    #[test]
+    fn the_expiry_cycle_collects_tombstones() {
+        let db = Db::new(replicated());
+        for i in 0..200 {
+            let k = format!("k{i}");
+            let mut l = db.lock_key(k.as_bytes());
+            l.shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1000);
+            l.shard(k.as_bytes()).remove(k.as_bytes(), 1000);
+        }
+        let tombs = |db: &Db| db.lock_all().shards_mut().map(|s| s.tombstones_len()).sum::<usize>();
+        assert_eq!(tombs(&db), 200);
+        assert_eq!(db.used_memory(), 200 * crate::TOMBSTONE_OVERHEAD);
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        db.active_expire_cycle(1500, deadline);
+        assert_eq!(tombs(&db), 200, "not yet");
+        for _ in 0..100 {
+            db.active_expire_cycle(2000, deadline);
+        }
+        assert_eq!(tombs(&db), 0);
+        assert_eq!(db.used_memory(), 0);
     }
 }

@@ -2,7 +2,8 @@
 //! accounting and eviction. No sockets, no async.
 //!
 //! Concurrency: the keyspace is split into a power-of-two number of shards,
-//! each behind its own lock, chosen by the key's hash. A command locks only
+//! each behind its own lock, chosen by the key's hash slot (so a slot's
+//! keys are in one shard). A command locks only
 //! the shards of its keys (in ascending index order, so two commands never
 //! deadlock); a transaction locks the union of its commands' shards, which
 //! makes it atomic. There is no global lock on the data path.
@@ -16,9 +17,15 @@
 //!   stay right.
 //! - A key past its expiry time is never returned: it is removed when it is
 //!   touched (lazy expiry) or found by the background cycle (active expiry).
+//! - Every entry carries a version; every local write makes a new one,
+//!   expiry and eviction make none; deletes leave tombstones when
+//!   `tombstone_grace_ms > 0`; per-slot digests follow every change
+//!   (docs/store.md, docs/replication.md).
 
 mod clock;
+pub mod codec;
 mod db;
+mod digest;
 mod entry;
 mod eviction;
 mod glob;
@@ -26,12 +33,17 @@ mod hasher;
 mod key;
 mod shard;
 mod table;
+mod tomb;
 pub mod value;
 
 pub use clock::now_ms;
+pub use codec::{DecodeLimits, Incoming};
 pub use db::{Db, DbConfig, KeyHash, Locked, Stats};
+pub use digest::{entry_digest, floor_digest};
 pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;
-pub use shard::{ScanFilter, Shard};
+pub use key::Key;
+pub use shard::{Applied, ScanFilter, Shard, ShardConfig};
+pub use tomb::TOMBSTONE_OVERHEAD;
 pub use value::{HashValue, ListValue, SetValue, StrValue, Value, WrongType, ZSetValue};

@@ -1,18 +1,41 @@
 //! One shard of the keyspace: a map of entries plus the bookkeeping that
-//! expiry, eviction and WATCH need. A shard is only ever touched under its
-//! lock (see [`crate::Db`]).
+//! expiry, eviction, WATCH and replication need. A shard is only ever
+//! touched under its lock (see [`crate::Db`]).
+//!
+//! A shard holds the hash slots `s` with `s % shards == index` (see
+//! [`crate::Db`]), so everything per slot (digests, flush floors, listings)
+//! is found in one shard.
+//!
+//! Invariants:
+//! - Every entry has a version: its stamp inline, its past (if any) in
+//!   `pasts` under the same key, flagged in the entry. Every local write
+//!   makes a new version on top of the key's last one (entry, tombstone or
+//!   flush floor); expiry and eviction make none.
+//! - A key has an entry or a tombstone, never both; tombstones exist only
+//!   when `tombstone_grace_ms > 0`.
+//! - `digests[slot / shards]` is the XOR of `digest::mix` over the slot's
+//!   entries and tombstones and its floor, whatever the order of changes.
+//! - `used` is the sum of the entries' accounted sizes, their pasts' and
+//!   the tombstones'.
+
+mod replica;
 
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use ringcache_version::{Dot, Hlc, NodeTag, Stamp, Version, PRUNE_MS_DEFAULT};
 
+use crate::digest;
 use crate::entry::{Entry, ENTRY_OVERHEAD};
 use crate::eviction::{self, lfu_new, lfu_touch, Policy};
 use crate::glob::glob_match;
-use crate::hasher::{HashMap, IndexSet};
+use crate::hasher::{HashMap, IndexMap, IndexSet};
 use crate::key::Key;
 use crate::table::Table;
+use crate::tomb::{past_mem, tomb_mem, Tomb};
 use crate::value::Value;
+
+pub use replica::Applied;
 
 /// Counters for INFO, summed over shards when asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,6 +44,38 @@ pub struct ShardStats {
     pub misses: u64,
     pub expired: u64,
     pub evicted: u64,
+}
+
+/// How a shard versions and deletes: the node's settings (from
+/// [`DbConfig`](crate::DbConfig)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardConfig {
+    /// The writer tag of this node's local writes.
+    pub node_tag: NodeTag,
+    /// How long a delete's tombstone is kept; 0 = no tombstones.
+    pub tombstone_grace_ms: u64,
+    /// Dots older than this (relative to a new stamp) are dropped from a
+    /// version's past when a write is made.
+    pub version_prune_ms: u64,
+    /// Whether local writes record their keys for [`Shard::take_changed`].
+    pub journal: bool,
+    /// log2 of the keyspace's shard count: this shard holds the slots whose
+    /// low `shard_bits` bits are `shard_index`.
+    pub shard_bits: u32,
+    pub shard_index: u32,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig {
+            node_tag: NodeTag::of("ringcache"),
+            tombstone_grace_ms: 0,
+            version_prune_ms: PRUNE_MS_DEFAULT,
+            journal: false,
+            shard_bits: 0,
+            shard_index: 0,
+        }
+    }
 }
 
 /// What became of a pool candidate that was to be evicted.
@@ -60,15 +115,47 @@ pub struct Shard {
     stats: ShardStats,
     rng: SmallRng,
     track_lfu: bool,
-    /// The hash of the key whose command holds this shard locked, as the
-    /// key's address and length (see [`Shard::hash`]): set and cleared by
-    /// `Locked`, which borrows that key for as long as it holds the lock,
-    /// so no other bytes can be at that address meanwhile.
-    hint: Option<(usize, usize, u64)>,
+    /// The hash and slot of the key whose command holds this shard locked,
+    /// as the key's address and length (see [`Shard::hash`]): set and
+    /// cleared by `Locked`, which borrows that key for as long as it holds
+    /// the lock, so no other bytes can be at that address meanwhile.
+    hint: Option<(usize, usize, u64, u16)>,
+    cfg: ShardConfig,
+    /// The pasts of entries' versions that have one (flagged in the entry).
+    pasts: HashMap<Key, Box<[Dot]>>,
+    /// Deleted keys' versions, until collected (see `tomb`).
+    tombs: IndexMap<Key, Tomb>,
+    /// Per slot held (`slot >> shard_bits`), the XOR digest (see `digest`).
+    digests: Box<[u64]>,
+    /// Per slot held, the stamp of its last flush, once there has been one:
+    /// every version with a stamp not above it is deleted.
+    floors: Option<Box<[Option<Stamp>]>>,
+    /// Keys given a new local version since the last `take_changed`.
+    journal: Vec<Key>,
+    /// The time of the latest lookup, for `written` (which is not given
+    /// one: it always follows a lookup of the key it folds in).
+    clock_ms: u64,
 }
 
 impl Default for Shard {
     fn default() -> Self {
+        Shard::with_config(ShardConfig::default())
+    }
+}
+
+fn entry_mem(key: &[u8], value: &Value) -> usize {
+    ENTRY_OVERHEAD + Key::mem_of(key) + value.mem()
+}
+
+impl Shard {
+    /// A shard holding every slot, with the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_config(cfg: ShardConfig) -> Self {
+        assert!(cfg.shard_bits <= 14, "at most 16384 shards, one per slot");
+        assert!(cfg.shard_index < 1 << cfg.shard_bits, "shard index in range");
         Shard {
             map: Table::default(),
             volatile: IndexSet::default(),
@@ -78,17 +165,18 @@ impl Default for Shard {
             rng: SmallRng::from_entropy(),
             track_lfu: false,
             hint: None,
+            cfg,
+            pasts: HashMap::default(),
+            tombs: IndexMap::default(),
+            digests: vec![0; ringcache_ring::SLOTS >> cfg.shard_bits].into_boxed_slice(),
+            floors: None,
+            journal: Vec::new(),
+            clock_ms: 0,
         }
     }
-}
 
-fn entry_mem(key: &[u8], value: &Value) -> usize {
-    ENTRY_OVERHEAD + Key::mem_of(key) + value.mem()
-}
-
-impl Shard {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn config(&self) -> &ShardConfig {
+        &self.cfg
     }
 
     /// Keys held, including expired ones not yet removed.
@@ -105,6 +193,11 @@ impl Shard {
         self.volatile.len()
     }
 
+    /// Tombstones held.
+    pub fn tombstones_len(&self) -> usize {
+        self.tombs.len()
+    }
+
     pub fn used_memory(&self) -> usize {
         self.used
     }
@@ -117,14 +210,16 @@ impl Shard {
         self.stats = ShardStats::default();
     }
 
-    /// Remembers `key`'s hash (as computed by the table) for the lookups of
-    /// the command now holding the lock, so that it hashes its key once.
-    /// `key` must stay borrowed, unchanged, until [`forget_hint`] is called.
+    /// Remembers `key`'s hash (as computed by the table) and slot for the
+    /// lookups of the command now holding the lock, so that it hashes its
+    /// key once. `key` must stay borrowed, unchanged, until
+    /// [`forget_hint`] is called.
     ///
     /// [`forget_hint`]: Self::forget_hint
-    pub(crate) fn hint(&mut self, key: &[u8], hash: u64) {
+    pub(crate) fn hint(&mut self, key: &[u8], hash: u64, slot: u16) {
         debug_assert_eq!(hash, self.map.hash(key), "wrong hash for the key");
-        self.hint = Some((key.as_ptr() as usize, key.len(), hash));
+        debug_assert_eq!(slot, ringcache_ring::slot(key), "wrong slot for the key");
+        self.hint = Some((key.as_ptr() as usize, key.len(), hash, slot));
     }
 
     pub(crate) fn forget_hint(&mut self) {
@@ -135,9 +230,59 @@ impl Shard {
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
         match self.hint {
-            Some((ptr, len, hash)) if ptr == key.as_ptr() as usize && len == key.len() => hash,
+            Some((ptr, len, hash, _)) if ptr == key.as_ptr() as usize && len == key.len() => hash,
             _ => self.map.hash(key),
         }
+    }
+
+    /// `key`'s slot: the hinted one when `key` is the very slice hinted.
+    #[inline]
+    fn slot_of(&self, key: &[u8]) -> u16 {
+        match self.hint {
+            Some((ptr, len, _, slot)) if ptr == key.as_ptr() as usize && len == key.len() => slot,
+            _ => ringcache_ring::slot(key),
+        }
+    }
+
+    /// The index of `slot` in this shard's per-slot arrays.
+    #[inline]
+    fn local(&self, slot: u16) -> usize {
+        debug_assert_eq!(
+            usize::from(slot) & ((1 << self.cfg.shard_bits) - 1),
+            self.cfg.shard_index as usize,
+            "slot of another shard"
+        );
+        usize::from(slot) >> self.cfg.shard_bits
+    }
+
+    /// Flips `key`'s contribution for `old` out of its slot's digest and
+    /// the one for `new` in.
+    #[inline]
+    fn digest_swap(&mut self, key: &[u8], slot: u16, old: Option<Stamp>, new: Option<Stamp>) {
+        if old == new {
+            return;
+        }
+        let kh = digest::key_hash(key);
+        let mut d = 0;
+        if let Some(s) = old {
+            d ^= digest::mix(kh, s);
+        }
+        if let Some(s) = new {
+            d ^= digest::mix(kh, s);
+        }
+        let l = self.local(slot);
+        self.digests[l] ^= d;
+    }
+
+    /// The digest of `slot`, which this shard holds (see `digest`).
+    pub fn slot_digest(&self, slot: u16) -> u64 {
+        self.digests[self.local(slot)]
+    }
+
+    /// The flush floor of `slot`: versions stamped at or below it are
+    /// deleted. `None` before the slot's first flush.
+    pub fn slot_floor(&self, slot: u16) -> Option<Stamp> {
+        self.floors.as_ref().and_then(|f| f[self.local(slot)])
     }
 
     #[inline]
@@ -145,19 +290,238 @@ impl Shard {
         self.map.get_index_of_hashed(key, self.hash(key))
     }
 
-    /// Removes the entry at index `i`, keeping every index consistent.
+    /// The version of the entry at `i`, reassembled.
+    fn version_at(&self, i: usize) -> Version {
+        let (k, e) = self.map.get_index(i).expect("index in range");
+        let past =
+            if e.has_past() { self.pasts.get(k.as_bytes()).map_or_else(Vec::new, |p| p.to_vec()) } else { Vec::new() };
+        Version::from_parts(e.stamp(), past).expect("stored versions are valid")
+    }
+
+    /// The version of `key`'s entry (live or not yet collected after its
+    /// expiry) or tombstone.
+    pub fn version(&self, key: &[u8]) -> Option<Version> {
+        match self.index_of(key) {
+            Some(i) => Some(self.version_at(i)),
+            None => self.tombs.get(key).map(|t| t.version.clone()),
+        }
+    }
+
+    /// A new local version on top of `base`.
+    fn next_of(&self, base: &Version, now_ms: u64) -> Version {
+        base.next(self.cfg.node_tag, now_ms, self.cfg.version_prune_ms)
+    }
+
+    /// The version of a local write to `key`, which has no entry: on top of
+    /// its tombstone (taken out) or, failing that, above its slot's floor.
+    fn version_for_new(&mut self, key: &[u8], slot: u16, now_ms: u64) -> Version {
+        if !self.tombs.is_empty() {
+            if let Some(t) = self.take_tomb(key, slot) {
+                return self.next_of(&t.version, now_ms);
+            }
+        }
+        let v = Version::first(self.cfg.node_tag, now_ms);
+        match self.slot_floor(slot) {
+            Some(floor) if v.stamp() <= floor => {
+                // Later than the flush, so it is not taken for flushed. The
+                // floor's writer is not a dot: the floor is no write of a key.
+                let base = Version::from_parts(Stamp { hlc: floor.hlc, writer: self.cfg.node_tag }, Vec::new())
+                    .expect("a version with no past is valid");
+                self.next_of(&base, now_ms)
+            }
+            _ => v,
+        }
+    }
+
+    /// Sets the past of `key`'s side-map entry to `past`, given whether it
+    /// had one; returns whether it has one now.
+    fn replace_past(&mut self, key: &[u8], had: bool, past: &[Dot]) -> bool {
+        if had {
+            if let Some(p) = self.pasts.remove(key) {
+                self.used -= past_mem(key, p.len());
+            }
+        }
+        if past.is_empty() {
+            return false;
+        }
+        self.pasts.insert(Key::new(key), past.into());
+        self.used += past_mem(key, past.len());
+        true
+    }
+
+    /// Gives the entry at `i` (of `key`, in `slot`) the version `v`.
+    fn put_version_at(&mut self, i: usize, key: &[u8], slot: u16, v: &Version) {
+        let e = &self.map[i];
+        let (old, had) = (e.stamp(), e.has_past());
+        let has = if had || !v.past().is_empty() { self.replace_past(key, had, v.past()) } else { false };
+        self.map[i].set_stamp(v.stamp(), has);
+        self.digest_swap(key, slot, Some(old), Some(v.stamp()));
+    }
+
+    /// Stores `value` with `expire_at_ms` and `version` under `key` (at
+    /// `found`, or appended): the step every write, local or replicated,
+    /// ends with. Keeps the volatile set, used memory, pasts and digest
+    /// right, and invalidates WATCHes.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        slot: u16,
+        found: Option<usize>,
+        value: Value,
+        expire_at_ms: u64,
+        version: &Version,
+        access: u32,
+        now_ms: u64,
+    ) -> usize {
+        let mem = entry_mem(key, &value);
+        let mut fresh = Entry { value, expire_at_ms, hlc: 0, access, mem: mem as u32, writer: 0 };
+        let new_past = !version.past().is_empty();
+        fresh.set_stamp(version.stamp(), false);
+        let (i, old_stamp, had_past) = match found {
+            Some(i) => {
+                let (k, old) = self.map.get_index_mut(i).expect("index in range");
+                let old = std::mem::replace(old, fresh);
+                if old.is_expired(now_ms) {
+                    self.stats.expired += 1;
+                }
+                self.used = self.used - old.mem as usize + mem;
+                match (old.expire_at_ms != 0, expire_at_ms != 0) {
+                    (false, true) => {
+                        self.volatile.insert(k.clone());
+                    }
+                    (true, false) => {
+                        self.volatile.swap_remove(key);
+                    }
+                    _ => {}
+                }
+                (i, Some(old.stamp()), old.has_past())
+            }
+            None => {
+                if expire_at_ms != 0 {
+                    self.volatile.insert(Key::new(key));
+                }
+                self.used += mem;
+                (self.map.insert_unique_hashed(key, hash, fresh), None, false)
+            }
+        };
+        if had_past || new_past {
+            let has = self.replace_past(key, had_past, version.past());
+            self.map[i].set_stamp(version.stamp(), has);
+        }
+        self.digest_swap(key, slot, old_stamp, Some(version.stamp()));
+        self.signal(key);
+        i
+    }
+
+    /// Records a local write of `key` for [`take_changed`](Self::take_changed).
+    #[inline]
+    fn record(&mut self, key: &[u8]) {
+        if self.cfg.journal && self.journal.last().is_none_or(|k| k.as_bytes() != key) {
+            self.journal.push(Key::new(key));
+        }
+    }
+
+    /// The keys given a new local version (written or deleted) since the
+    /// last call, in the order first written, a key repeated only when
+    /// other keys were written in between. Empty unless the journal is on
+    /// (`DbConfig::journal`). The caller must drain it after every
+    /// command (it is the only bound on its size), while it still holds
+    /// the lock, and read each key's state ([`version`](Self::version),
+    /// [`encode_key`](Self::encode_key)) before unlocking.
+    pub fn take_changed(&mut self) -> std::vec::Drain<'_, Key> {
+        self.journal.drain(..)
+    }
+
+    /// Removes the entry at index `i` with no new version and no tombstone
+    /// (expiry, eviction, or a replicated write replacing it), keeping
+    /// every index consistent.
     fn remove_at(&mut self, i: usize) -> (Key, Entry) {
-        let (k, e) = self.map.swap_remove_index(i).expect("index in range");
+        let (k, mut e) = self.map.swap_remove_index(i).expect("index in range");
         if e.expire_at_ms != 0 {
             self.volatile.swap_remove(k.as_bytes());
         }
         self.used -= e.mem as usize;
+        if e.has_past() {
+            self.replace_past(&k, true, &[]);
+            let stamp = e.stamp();
+            e.set_stamp(stamp, false);
+        }
+        let slot = ringcache_ring::slot(&k);
+        self.digest_swap(&k, slot, Some(e.stamp()), None);
         self.signal(&k);
         (k, e)
     }
 
+    /// A local delete of the entry at `i`: removes it and leaves a
+    /// tombstone with a new version (when tombstones are on).
+    fn delete_at(&mut self, i: usize, now_ms: u64) -> (Key, Entry) {
+        let version = (self.cfg.tombstone_grace_ms > 0).then(|| self.next_of(&self.version_at(i), now_ms));
+        let (k, e) = self.remove_at(i);
+        if let Some(v) = version {
+            let slot = ringcache_ring::slot(&k);
+            self.put_tomb(&k, slot, v, now_ms);
+        }
+        self.record(&k);
+        (k, e)
+    }
+
+    /// Leaves (or replaces) `key`'s tombstone with `version`, collectable
+    /// `tombstone_grace_ms` from now. `key` must have no entry.
+    fn put_tomb(&mut self, key: &[u8], slot: u16, version: Version, now_ms: u64) {
+        debug_assert!(self.cfg.tombstone_grace_ms > 0);
+        let (mem, stamp) = (tomb_mem(key, &version), version.stamp());
+        let tomb = Tomb { version, collect_at_ms: now_ms.saturating_add(self.cfg.tombstone_grace_ms) };
+        let old = match self.tombs.get_mut(key) {
+            Some(t) => Some(std::mem::replace(t, tomb)),
+            None => {
+                self.tombs.insert(Key::new(key), tomb);
+                None
+            }
+        };
+        if let Some(old) = &old {
+            self.used -= tomb_mem(key, &old.version);
+        }
+        self.used += mem;
+        self.digest_swap(key, slot, old.map(|t| t.version.stamp()), Some(stamp));
+    }
+
+    /// Takes `key`'s tombstone out, if it has one.
+    fn take_tomb(&mut self, key: &[u8], slot: u16) -> Option<Tomb> {
+        let t = self.tombs.swap_remove(key)?;
+        self.used -= tomb_mem(key, &t.version);
+        self.digest_swap(key, slot, Some(t.version.stamp()), None);
+        Some(t)
+    }
+
+    /// One pass of tombstone collection: samples up to `sample` tombstones
+    /// and drops those past their time. Returns (sampled, collected).
+    pub fn collect_tombstones(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
+        let n = sample.min(self.tombs.len());
+        let mut collected = 0;
+        for _ in 0..n {
+            if self.tombs.is_empty() {
+                break;
+            }
+            let j = self.rng.gen_range(0..self.tombs.len());
+            let (_, t) = self.tombs.get_index(j).expect("index in range");
+            if t.collect_at_ms <= now_ms {
+                let (k, t) = self.tombs.swap_remove_index(j).expect("index in range");
+                self.used -= tomb_mem(&k, &t.version);
+                self.digest_swap(&k, ringcache_ring::slot(&k), Some(t.version.stamp()), None);
+                collected += 1;
+            }
+        }
+        if self.tombs.capacity() > 1024 && self.tombs.len() < self.tombs.capacity() / 8 {
+            self.tombs.shrink_to(self.tombs.len() * 2);
+        }
+        (n, collected)
+    }
+
     /// Index of a live `key`, removing it first if it has expired.
     fn live_index(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        self.clock_ms = now_ms;
         let i = self.index_of(key)?;
         if self.map[i].is_expired(now_ms) {
             self.remove_at(i);
@@ -234,40 +598,20 @@ impl Shard {
     }
 
     /// Stores `value` under `key`, replacing whatever was there, with expiry
-    /// `expire_at_ms` (0 = none). Replacing a key that had expired counts
-    /// it as expired, as Redis's lookup before a write does, so a caller
-    /// need not look the key up first.
+    /// `expire_at_ms` (0 = none), as a new local version. Replacing a key
+    /// that had expired counts it as expired, as Redis's lookup before a
+    /// write does, so a caller need not look the key up first.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64, now_ms: u64) {
-        let mem = entry_mem(key, &value);
-        let fresh = Entry { value, expire_at_ms, access: self.fresh_access(now_ms), mem: mem as u32 };
-        let hash = self.hash(key);
-        match self.map.get_index_of_hashed(key, hash) {
-            Some(i) => {
-                let (k, old) = self.map.get_index_mut(i).expect("index in range");
-                let old = std::mem::replace(old, fresh);
-                if old.is_expired(now_ms) {
-                    self.stats.expired += 1;
-                }
-                self.used = self.used - old.mem as usize + mem;
-                match (old.expire_at_ms != 0, expire_at_ms != 0) {
-                    (false, true) => {
-                        self.volatile.insert(k.clone());
-                    }
-                    (true, false) => {
-                        self.volatile.swap_remove(key);
-                    }
-                    _ => {}
-                }
-            }
-            None => {
-                if expire_at_ms != 0 {
-                    self.volatile.insert(Key::new(key));
-                }
-                self.map.insert_unique_hashed(key, hash, fresh);
-                self.used += mem;
-            }
-        }
-        self.signal(key);
+        self.clock_ms = now_ms;
+        let (hash, slot) = (self.hash(key), self.slot_of(key));
+        let found = self.map.get_index_of_hashed(key, hash);
+        let version = match found {
+            Some(i) => self.next_of(&self.version_at(i), now_ms),
+            None => self.version_for_new(key, slot, now_ms),
+        };
+        let access = self.fresh_access(now_ms);
+        self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms);
+        self.record(key);
     }
 
     /// Stores `value` under `key`, keeping the existing key's TTL (KEEPTTL).
@@ -276,47 +620,58 @@ impl Shard {
         self.set(key, value, ttl, now_ms);
     }
 
-    /// The live entry for `key`, created with `make()` (and no TTL) if absent.
-    /// Call [`written`](Self::written) after changing it.
+    /// The live entry for `key`, created with `make()` (and no TTL, as a
+    /// new local version) if absent. Call [`written`](Self::written) after
+    /// changing it.
     pub fn get_or_insert_with(&mut self, key: &[u8], now_ms: u64, make: impl FnOnce() -> Value) -> &mut Entry {
         let i = match self.live_index(key, now_ms) {
             Some(i) => i,
             None => {
-                let value = make();
-                let mem = entry_mem(key, &value);
-                let entry = Entry { value, expire_at_ms: 0, access: self.fresh_access(now_ms), mem: mem as u32 };
-                self.used += mem;
-                self.map.insert_unique_hashed(key, self.hash(key), entry)
+                let (hash, slot) = (self.hash(key), self.slot_of(key));
+                let version = self.version_for_new(key, slot, now_ms);
+                let access = self.fresh_access(now_ms);
+                let i = self.store(key, hash, slot, None, make(), 0, &version, access, now_ms);
+                self.record(key);
+                i
             }
         };
         self.touch(i, now_ms)
     }
 
-    /// Must follow every change made through [`Entry::value_mut`]: updates
-    /// the accounted size, removes the key if its collection is now empty,
-    /// and invalidates WATCHes on it.
+    /// Must follow every change made through [`Entry::value_mut`]: makes a
+    /// new local version (at the time of the shard's latest lookup, which
+    /// found the entry), updates the accounted size, deletes the key if its
+    /// collection is now empty (leaving a tombstone), and invalidates
+    /// WATCHes on it.
     pub fn written(&mut self, key: &[u8]) {
         if let Some(i) = self.index_of(key) {
-            let (k, e) = self.map.get_index_mut(i).expect("index in range");
-            if e.value.is_empty_collection() {
-                self.remove_at(i);
+            let now_ms = self.clock_ms;
+            if self.map[i].value.is_empty_collection() {
+                self.delete_at(i, now_ms);
                 return;
             }
+            let (k, e) = self.map.get_index_mut(i).expect("index in range");
             let mem = entry_mem(k, &e.value);
             self.used = self.used - e.mem as usize + mem;
             e.mem = mem as u32;
+            let version = self.next_of(&self.version_at(i), now_ms);
+            let slot = self.slot_of(key);
+            self.put_version_at(i, key, slot, &version);
+            self.record(key);
         }
         self.signal(key);
     }
 
-    /// Removes `key`, returning its entry if it was live.
+    /// Deletes `key` as a new local version (leaving a tombstone when they
+    /// are on), returning its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
         let i = self.live_index(key, now_ms)?;
-        Some(self.remove_at(i).1)
+        Some(self.delete_at(i, now_ms).1)
     }
 
-    /// Inserts a whole entry (value and TTL) taken from elsewhere, e.g. by
-    /// RENAME, replacing any existing key.
+    /// Inserts a whole entry (value, TTL and access word) taken from
+    /// elsewhere, e.g. by RENAME, replacing any existing key: a new local
+    /// version of `key` (the entry's own version is its old key's).
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry, now_ms: u64) {
         let (expire, access) = (entry.expire_at_ms, entry.access);
         self.set(key, entry.value, expire, now_ms);
@@ -326,14 +681,15 @@ impl Shard {
         }
     }
 
-    /// Sets the absolute expiry of a live `key`; false if there is no such key.
-    /// A time not after `now_ms` deletes the key, as Redis does.
+    /// Sets the absolute expiry of a live `key` (a new local version);
+    /// false if there is no such key. A time not after `now_ms` deletes the
+    /// key, as Redis does.
     pub fn set_expire(&mut self, key: &[u8], expire_at_ms: u64, now_ms: u64) -> bool {
         let Some(i) = self.live_index(key, now_ms) else {
             return false;
         };
         if expire_at_ms <= now_ms {
-            self.remove_at(i);
+            self.delete_at(i, now_ms);
             return true;
         }
         let (k, e) = self.map.get_index_mut(i).expect("index in range");
@@ -341,11 +697,13 @@ impl Shard {
             self.volatile.insert(k.clone());
         }
         e.expire_at_ms = expire_at_ms;
+        self.new_version_at(i, key, now_ms);
         self.signal(key);
         true
     }
 
-    /// Removes the TTL of a live `key`; true if it had one.
+    /// Removes the TTL of a live `key` (a new local version); true if it
+    /// had one.
     pub fn persist(&mut self, key: &[u8], now_ms: u64) -> bool {
         let Some(i) = self.live_index(key, now_ms) else {
             return false;
@@ -356,15 +714,56 @@ impl Shard {
         }
         e.expire_at_ms = 0;
         self.volatile.swap_remove(key);
+        self.new_version_at(i, key, now_ms);
         self.signal(key);
         true
     }
 
-    /// Drops every key (FLUSHALL), invalidating every WATCH.
-    pub fn clear(&mut self) {
+    /// Gives the entry at `i` a new local version, journaled.
+    fn new_version_at(&mut self, i: usize, key: &[u8], now_ms: u64) {
+        let version = self.next_of(&self.version_at(i), now_ms);
+        let slot = self.slot_of(key);
+        self.put_version_at(i, key, slot, &version);
+        self.record(key);
+    }
+
+    /// Drops every key (FLUSHALL), invalidating every WATCH. With
+    /// tombstones on, every slot of the shard gets a flush floor above
+    /// every version it held (and `now_ms`): an owner that missed the flush
+    /// cannot bring a flushed write back, whatever the number of keys.
+    /// Not journaled: the caller replicates a flush per slot, with
+    /// [`slot_floor`](Self::slot_floor).
+    pub fn clear(&mut self, now_ms: u64) {
+        let floors = (self.cfg.tombstone_grace_ms > 0).then(|| {
+            let mut top: Vec<Hlc> = match &self.floors {
+                Some(f) => f.iter().map(|s| s.map_or(Hlc::ZERO, |s| s.hlc)).collect(),
+                None => vec![Hlc::ZERO; self.digests.len()],
+            };
+            for (k, e) in self.map.iter() {
+                let l = self.local(ringcache_ring::slot(k));
+                top[l] = top[l].max(e.stamp().hlc);
+            }
+            for (k, t) in &self.tombs {
+                let l = self.local(ringcache_ring::slot(k));
+                top[l] = top[l].max(t.version.stamp().hlc);
+            }
+            let writer = self.cfg.node_tag;
+            top.into_iter().map(|h| Some(Stamp { hlc: h.after(now_ms), writer })).collect::<Box<[_]>>()
+        });
         self.map = Table::default();
         self.volatile = IndexSet::default();
+        self.pasts = HashMap::default();
+        self.tombs = IndexMap::default();
         self.used = 0;
+        for d in self.digests.iter_mut() {
+            *d = 0;
+        }
+        if let Some(f) = floors {
+            for (d, s) in self.digests.iter_mut().zip(f.iter()) {
+                *d = s.map_or(0, digest::floor_digest);
+            }
+            self.floors = Some(f);
+        }
         for w in self.watched.values_mut() {
             w.0 += 1;
         }
@@ -551,10 +950,13 @@ impl Shard {
         Some(self.evict_at(i))
     }
 
+    /// Eviction is local: no new version, no tombstone (see
+    /// docs/replication.md).
     fn evict_at(&mut self, i: usize) -> usize {
-        let (_, e) = self.remove_at(i);
+        let before = self.used;
+        self.remove_at(i);
         self.stats.evicted += 1;
-        e.mem as usize
+        before - self.used
     }
 
     /// Adds up to `samples` candidates under `policy` to `out`, as (score,
@@ -604,14 +1006,19 @@ impl Shard {
 
 #[cfg(test)]
 mod tests {
+    use ringcache_version::Order;
+
     use super::*;
+    use crate::codec::{self, Incoming};
+    use crate::tomb::TOMBSTONE_OVERHEAD;
 
     #[test]
-    fn a_table_slot_is_80_bytes() {
-        // Key (24) + Entry (Value 40, expiry 8, access word 4, mem 4): the
-        // figure docs/store.md and ENTRY_OVERHEAD build on.
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
-        assert_eq!(std::mem::size_of::<(Key, Entry)>(), 80);
+    fn a_table_slot_is_96_bytes() {
+        // Key (24) + Entry (Value 40, expiry 8, stamp's HLC 8, access word
+        // 4, mem 4, writer tag 4, padding 4): the figure docs/store.md and
+        // ENTRY_OVERHEAD build on. 96 is the budget.
+        assert_eq!(std::mem::size_of::<Entry>(), 72);
+        assert_eq!(std::mem::size_of::<(Key, Entry)>(), 96);
     }
 
     #[test]
@@ -727,5 +1134,411 @@ mod tests {
         assert!(s.contains(b"new", 100_001));
         assert!(!s.contains(b"old", 100_001));
         assert_eq!(s.evict_one(Policy::VolatileLru, 5, 1), None);
+    }
+
+    const A: u32 = 1;
+    const B: u32 = 2;
+
+    fn tag(n: u32) -> NodeTag {
+        NodeTag::new(n).unwrap()
+    }
+
+    /// A shard holding every slot, for node `me`, with tombstones kept
+    /// for 1000 ms and the journal on.
+    fn shard_of(me: u32) -> Shard {
+        Shard::with_config(ShardConfig {
+            node_tag: tag(me),
+            tombstone_grace_ms: 1000,
+            journal: true,
+            ..ShardConfig::default()
+        })
+    }
+
+    fn changed(s: &mut Shard) -> Vec<Vec<u8>> {
+        s.take_changed().map(|k| k.to_vec()).collect()
+    }
+
+    /// The digest of `slot` recomputed from scratch.
+    fn digest_from_scratch(s: &Shard, slot: u16) -> u64 {
+        let mut d = s.slot_floor(slot).map_or(0, digest::floor_digest);
+        for (k, e) in s.map.iter() {
+            if ringcache_ring::slot(k) == slot {
+                d ^= digest::entry_digest(k, e.stamp());
+            }
+        }
+        for (k, t) in &s.tombs {
+            if ringcache_ring::slot(k) == slot {
+                d ^= digest::entry_digest(k, t.version.stamp());
+            }
+        }
+        d
+    }
+
+    #[test]
+    fn every_local_write_makes_a_later_version_by_this_node() {
+        let mut s = shard_of(A);
+        s.set(b"k", Value::string(b"1"), 0, 1000);
+        let v1 = s.version(b"k").unwrap();
+        assert_eq!(v1.stamp().writer, tag(A));
+        assert_eq!(v1.stamp().hlc, Hlc::new(1000, 0));
+        assert_eq!(s.peek(b"k", 1000).unwrap().stamp(), v1.stamp());
+        // Same millisecond: the logical counter moves on.
+        s.set(b"k", Value::string(b"2"), 0, 1000);
+        let v2 = s.version(b"k").unwrap();
+        assert_eq!(v2.compare(&v1), Order::After);
+        s.set_keep_ttl(b"k", Value::string(b"3"), 1001);
+        let v3 = s.version(b"k").unwrap();
+        assert_eq!(v3.compare(&v2), Order::After);
+        assert!(s.set_expire(b"k", 5000, 1002));
+        let v4 = s.version(b"k").unwrap();
+        assert_eq!(v4.compare(&v3), Order::After);
+        assert!(s.persist(b"k", 1003));
+        let v5 = s.version(b"k").unwrap();
+        assert_eq!(v5.compare(&v4), Order::After);
+        assert!(!s.persist(b"k", 1003), "no change, no version");
+        assert_eq!(s.version(b"k").unwrap(), v5);
+        s.get_or_insert_with(b"h", 1004, || Value::Hash(Box::default()))
+            .value_mut()
+            .as_hash_mut()
+            .unwrap()
+            .insert(b"f", b"v");
+        let h1 = s.version(b"h").unwrap();
+        s.written(b"h");
+        let h2 = s.version(b"h").unwrap();
+        assert_eq!(h2.compare(&h1), Order::After);
+        // RENAME: the destination gets a new version on top of its own.
+        let e = s.remove(b"k", 1005).unwrap();
+        s.insert_entry(b"h", e, 1006);
+        assert_eq!(s.version(b"h").unwrap().compare(&h2), Order::After);
+        assert_eq!(changed(&mut s), [&b"k"[..], b"h", b"k", b"h"].map(|k| k.to_vec()));
+        assert!(changed(&mut s).is_empty());
+    }
+
+    #[test]
+    fn expiry_and_eviction_make_no_versions_nor_tombstones() {
+        let mut s = shard_of(A);
+        s.set(b"a", Value::string(b"1"), 100, 1);
+        s.set(b"b", Value::string(b"1"), 0, 1);
+        changed(&mut s);
+        assert!(s.get(b"a", 100).is_none());
+        s.evict_one(Policy::AllKeysRandom, 1, 200).unwrap();
+        assert_eq!((s.len(), s.tombstones_len()), (0, 0));
+        assert!(changed(&mut s).is_empty());
+        assert_eq!(s.used_memory(), 0);
+        assert_eq!(s.slot_digest(ringcache_ring::slot(b"a")), 0);
+    }
+
+    #[test]
+    fn a_delete_leaves_a_tombstone_that_a_new_write_builds_on() {
+        let mut s = shard_of(A);
+        s.set(b"k", Value::string(b"1"), 0, 1000);
+        let v1 = s.version(b"k").unwrap();
+        let before = s.used_memory();
+        assert!(s.remove(b"k", 1001).is_some());
+        assert!(s.peek(b"k", 1001).is_none(), "lookups never see tombstones");
+        assert!(!s.contains(b"k", 1001));
+        let dead = s.version(b"k").unwrap();
+        assert_eq!(dead.compare(&v1), Order::After);
+        assert_eq!(s.used_memory(), before - ENTRY_OVERHEAD + TOMBSTONE_OVERHEAD);
+        // A write at an earlier wall time still dominates the delete.
+        s.set(b"k", Value::string(b"2"), 0, 10);
+        assert_eq!(s.version(b"k").unwrap().compare(&dead), Order::After);
+        assert_eq!(s.tombstones_len(), 0);
+        assert_eq!(s.used_memory(), before);
+        // Emptying a collection deletes it, with a tombstone.
+        let e = s.get_or_insert_with(b"l", 1002, || Value::List(Box::default()));
+        e.value_mut().as_list_mut().unwrap().push_back(b"x");
+        s.written(b"l");
+        s.get(b"l", 1003).unwrap().value_mut().as_list_mut().unwrap().pop_back();
+        s.written(b"l");
+        assert!(s.peek(b"l", 1003).is_none());
+        assert_eq!(s.tombstones_len(), 1);
+        // A past expiry deletes too.
+        assert!(s.set_expire(b"k", 5, 1004));
+        assert_eq!(s.tombstones_len(), 2);
+        // Collected once past their time, by bounded passes.
+        assert_eq!(s.collect_tombstones(1500, 20), (2, 0));
+        while s.tombstones_len() > 0 {
+            s.collect_tombstones(3000, 20);
+        }
+        assert_eq!(s.used_memory(), 0);
+        assert_eq!(digest_from_scratch(&s, ringcache_ring::slot(b"k")), 0);
+        assert_eq!(s.slot_digest(ringcache_ring::slot(b"k")), 0);
+    }
+
+    #[test]
+    fn without_grace_there_are_no_tombstones() {
+        let mut s = Shard::new();
+        s.set(b"k", Value::string(b"1"), 0, 1000);
+        s.remove(b"k", 1001);
+        assert_eq!((s.tombstones_len(), s.used_memory()), (0, 0));
+        assert!(s.version(b"k").is_none());
+        s.clear(2000);
+        assert!(s.slot_floor(0).is_none(), "a standalone flush keeps no floor");
+    }
+
+    #[test]
+    fn a_flush_floor_covers_every_flushed_write_and_later_writes_pass_it() {
+        let mut s = shard_of(A);
+        // A write stamped in the future (another writer's clock skew).
+        let future = Version::first(tag(B), 9_000);
+        s.apply(b"x", future.clone(), Incoming::Value { value: Value::string(b"f"), expire_at_ms: 0 }, 1000);
+        s.set(b"y", Value::string(b"y"), 0, 1000);
+        s.remove(b"y", 1001);
+        s.clear(2000);
+        assert_eq!((s.len(), s.tombstones_len(), s.used_memory()), (0, 0, 0));
+        let floor = s.slot_floor(ringcache_ring::slot(b"x")).unwrap();
+        assert!(floor > future.stamp());
+        assert_eq!(s.slot_floor(0).unwrap().hlc, Hlc::new(2000, 0), "an empty slot's floor is the flush time");
+        // A stale owner cannot bring back a flushed write.
+        let applied = s.apply(b"x", future, Incoming::Value { value: Value::string(b"f"), expire_at_ms: 0 }, 2001);
+        assert_eq!(applied, Applied::Kept);
+        assert!(s.peek(b"x", 2001).is_none());
+        // A new local write passes the floor even with a slower clock.
+        s.set(b"x", Value::string(b"n"), 0, 2001);
+        let v = s.version(b"x").unwrap();
+        assert!(v.stamp() > floor);
+        assert!(v.past().is_empty());
+        for slot in [ringcache_ring::slot(b"x"), 0] {
+            assert_eq!(s.slot_digest(slot), digest_from_scratch(&s, slot));
+        }
+    }
+
+    #[test]
+    fn a_version_with_a_past_keeps_it_out_of_line_and_accounted() {
+        let mut s = shard_of(A);
+        let theirs = Version::first(tag(B), 1000);
+        s.apply(b"k", theirs.clone(), Incoming::Value { value: Value::string(b"b"), expire_at_ms: 0 }, 1000);
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD);
+        s.set(b"k", Value::string(b"a"), 0, 1001);
+        let v = s.version(b"k").unwrap();
+        assert_eq!(v.past(), &[Dot { node: tag(B), hlc: theirs.stamp().hlc }]);
+        assert!(s.peek(b"k", 1001).unwrap().has_past());
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD + past_mem(b"k", 1));
+        // Pruned once old enough: the side map entry goes.
+        let later = 1001 + PRUNE_MS_DEFAULT + 1;
+        s.set(b"k", Value::string(b"a"), 0, later);
+        assert!(s.version(b"k").unwrap().past().is_empty());
+        assert!(!s.peek(b"k", later).unwrap().has_past());
+        assert!(s.pasts.is_empty());
+        assert_eq!(s.used_memory(), ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn apply_follows_the_version_rule_and_is_idempotent() {
+        let mut a = shard_of(A);
+        let val = |b: &[u8]| Incoming::Value { value: Value::string(b), expire_at_ms: 0 };
+        a.set(b"k", Value::string(b"a"), 0, 1000);
+        let ours = a.version(b"k").unwrap();
+        changed(&mut a);
+        let w = a.watch(b"k", 1000);
+        // An older concurrent write loses, but its clock is taken in.
+        let old = Version::first(tag(B), 900);
+        assert_eq!(a.apply(b"k", old.clone(), val(b"old"), 1000), Applied::Merged);
+        assert_eq!(a.get(b"k", 1000).unwrap().value().as_str().unwrap().as_bytes(), b"a");
+        assert_eq!(a.watch_version(b"k", 1000), w, "the value did not change");
+        assert_eq!(a.version(b"k").unwrap(), ours.merge(&old));
+        assert_eq!(a.apply(b"k", old, val(b"old"), 1000), Applied::Kept);
+        // A write on top of ours wins.
+        let next = ours.next(tag(B), 1100, PRUNE_MS_DEFAULT);
+        assert_eq!(a.apply(b"k", next.clone(), val(b"b"), 1100), Applied::Taken);
+        assert_eq!(a.get(b"k", 1100).unwrap().value().as_str().unwrap().as_bytes(), b"b");
+        assert_ne!(a.watch_version(b"k", 1100), w, "WATCH sees a replicated write");
+        assert_eq!(a.apply(b"k", next.clone(), val(b"b"), 1100), Applied::Kept, "idempotent");
+        assert_eq!(a.version(b"k").unwrap().stamp(), next.stamp());
+        assert!(changed(&mut a).is_empty(), "applying makes no local version");
+        // A replicated delete leaves a tombstone; an older value cannot
+        // come back over it.
+        let del = next.next(tag(B), 1200, PRUNE_MS_DEFAULT);
+        assert_eq!(a.apply(b"k", del.clone(), Incoming::Tombstone, 1200), Applied::Taken);
+        assert!(a.peek(b"k", 1200).is_none());
+        assert_eq!(a.apply(b"k", next, val(b"b"), 1200), Applied::Kept, "the delete dominates it");
+        assert!(a.peek(b"k", 1200).is_none());
+        // An expired value is stored as nothing, its version kept.
+        let expired = Version::first(tag(B), 1300);
+        let state = Incoming::Value { value: Value::string(b"e"), expire_at_ms: 1250 };
+        assert_eq!(a.apply(b"e", expired.clone(), state, 1300), Applied::Taken);
+        assert!(a.peek(b"e", 1300).is_none());
+        assert_eq!(a.version(b"e").unwrap(), expired);
+        assert_eq!(a.used_memory(), tomb_mem(b"k", &a.version(b"k").unwrap()) + tomb_mem(b"e", &expired));
+        assert_eq!(a.version(b"k").unwrap().past().len(), 1, "A's dot, merged in");
+        for k in [&b"k"[..], b"e"] {
+            let slot = ringcache_ring::slot(k);
+            assert_eq!(a.slot_digest(slot), digest_from_scratch(&a, slot));
+        }
+    }
+
+    #[test]
+    fn two_owners_converge_whatever_the_order_of_delivery() {
+        // A's and B's writes to the same keys, delivered in opposite orders.
+        let mut a = shard_of(A);
+        let mut b = shard_of(B);
+        a.set(b"k", Value::string(b"from a"), 0, 1000);
+        b.set(b"k", Value::string(b"from b"), 0, 1000);
+        b.set(b"j", Value::string(b"j"), 0, 1000);
+        b.remove(b"j", 1001);
+        let records = |s: &mut Shard| {
+            let mut out = Vec::new();
+            for k in s.take_changed().collect::<Vec<_>>() {
+                let mut buf = Vec::new();
+                assert!(s.encode_key(&k, 1001, &mut buf));
+                out.push(codec::decode(&buf, &Default::default()).unwrap().0);
+            }
+            out
+        };
+        let (from_a, from_b) = (records(&mut a), records(&mut b));
+        for r in from_b.iter().rev() {
+            a.apply(&r.key, r.version.clone(), r.state.clone(), 1002);
+        }
+        for r in from_a {
+            b.apply(&r.key, r.version, r.state, 1002);
+        }
+        for k in [&b"k"[..], b"j"] {
+            assert_eq!(a.version(k), b.version(k));
+            assert_eq!(a.peek(k, 1002).map(|e| e.value().clone()), b.peek(k, 1002).map(|e| e.value().clone()));
+            let slot = ringcache_ring::slot(k);
+            assert_eq!(a.slot_digest(slot), b.slot_digest(slot));
+        }
+    }
+
+    #[test]
+    fn a_slot_streams_whole_in_bounded_steps_and_lists_its_versions() {
+        let mut s = shard_of(A);
+        let tagged: Vec<String> = (0..50).map(|i| format!("{{t}}:{i}")).collect();
+        for k in &tagged {
+            s.set(k.as_bytes(), Value::string(&[b'v'; 100]), 0, 1000);
+        }
+        for i in 0..50 {
+            s.set(format!("other:{i}").as_bytes(), Value::string(b"v"), 0, 1000);
+        }
+        s.remove(tagged[0].as_bytes(), 1001);
+        let slot = ringcache_ring::slot(b"{t}");
+        let mut versions = Vec::new();
+        s.slot_versions(slot, 1001, &mut versions);
+        assert_eq!(versions.len(), 50, "49 entries and one tombstone");
+        let (mut cursor, mut steps, mut got) = (0, 0, Vec::new());
+        loop {
+            let mut out = Vec::new();
+            cursor = s.slot_entries(slot, cursor, 1000, 1001, &mut out);
+            assert!(!out.is_empty() || cursor == 0);
+            got.extend(out);
+            steps += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(steps > 3, "bounded steps: {steps}");
+        let mut keys: Vec<(Bytes, Stamp)> = got
+            .iter()
+            .map(|b| {
+                let (r, used) = codec::decode(b, &Default::default()).unwrap();
+                assert_eq!(used, b.len());
+                (r.key, r.version.stamp())
+            })
+            .collect();
+        keys.sort();
+        versions.sort();
+        assert_eq!(keys, versions);
+    }
+
+    mod model {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Set(u8, u8),
+            Remove(u8),
+            Expire(u8, u64),
+            Push(u8),
+            Pop(u8),
+            Apply(u8, u32, u64, bool),
+            Evict,
+            ExpireCycle,
+            Collect,
+            Flush,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (any::<u8>(), any::<u8>()).prop_map(|(k, v)| Op::Set(k, v)),
+                2 => any::<u8>().prop_map(Op::Remove),
+                1 => (any::<u8>(), 0..50u64).prop_map(|(k, t)| Op::Expire(k, t)),
+                2 => any::<u8>().prop_map(Op::Push),
+                2 => any::<u8>().prop_map(Op::Pop),
+                3 => (any::<u8>(), 1..4u32, 0..3000u64, any::<bool>()).prop_map(|(k, w, t, d)| Op::Apply(k, w, t, d)),
+                1 => Just(Op::Evict),
+                1 => Just(Op::ExpireCycle),
+                1 => Just(Op::Collect),
+                1 => Just(Op::Flush).prop_filter("rare", |_| rand::random::<u8>() < 64),
+            ]
+        }
+
+        fn key(k: u8) -> Vec<u8> {
+            // Few keys, some sharing a slot through a tag.
+            if k & 1 == 0 {
+                format!("{{tag}}{}", k % 16).into_bytes()
+            } else {
+                format!("k{}", k % 16).into_bytes()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+            #[test]
+            fn digests_memory_and_tombstones_stay_right(ops in proptest::collection::vec(op(), 1..80)) {
+                let mut s = shard_of(A);
+                let mut now = 1000;
+                for op in ops {
+                    now += 7;
+                    match op {
+                        Op::Set(k, v) => s.set(&key(k), Value::string(&vec![v; usize::from(v % 64)]), 0, now),
+                        Op::Remove(k) => { s.remove(&key(k), now); }
+                        Op::Expire(k, t) => { s.set_expire(&key(k), now + t, now); }
+                        Op::Push(k) => {
+                            let k = key(k);
+                            if let Ok(l) = s.get_or_insert_with(&k, now, || Value::List(Box::default())).value_mut().as_list_mut() {
+                                l.push_back(b"x");
+                            }
+                            s.written(&k);
+                        }
+                        Op::Pop(k) => {
+                            let k = key(k);
+                            if let Some(e) = s.get(&k, now) {
+                                if let Ok(l) = e.value_mut().as_list_mut() {
+                                    l.pop_back();
+                                }
+                                s.written(&k);
+                            }
+                        }
+                        Op::Apply(k, w, t, del) => {
+                            let v = Version::first(tag(w), now - 1000 + t);
+                            let state = if del { Incoming::Tombstone } else { Incoming::Value { value: Value::string(b"r"), expire_at_ms: 0 } };
+                            s.apply(&key(k), v, state, now);
+                        }
+                        Op::Evict => { s.evict_one(Policy::AllKeysRandom, 1, now); }
+                        Op::ExpireCycle => { s.active_expire(now, 20); }
+                        Op::Collect => { s.collect_tombstones(now, 20); }
+                        Op::Flush => s.clear(now),
+                    }
+                    // Used memory, recomputed.
+                    let mut used: usize = s.map.iter().map(|(k, e)| entry_mem(k, &e.value)).sum();
+                    used += s.tombs.iter().map(|(k, t)| tomb_mem(k, &t.version)).sum::<usize>();
+                    used += s.pasts.iter().map(|(k, p)| past_mem(k, p.len())).sum::<usize>();
+                    prop_assert_eq!(s.used_memory(), used);
+                    for (k, e) in s.map.iter() {
+                        prop_assert!(!s.tombs.contains_key(k.as_bytes()), "entry and tombstone");
+                        prop_assert_eq!(e.has_past(), s.pasts.contains_key(k.as_bytes()));
+                    }
+                    for k in 0..16u8 {
+                        for k in [key(k), key(k + 1)] {
+                            let slot = ringcache_ring::slot(&k);
+                            prop_assert_eq!(s.slot_digest(slot), digest_from_scratch(&s, slot));
+                        }
+                    }
+                }
+            }
+        }
     }
 }

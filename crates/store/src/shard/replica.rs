@@ -1,0 +1,208 @@
+//! The replica side of a shard: applying another owner's version of a key,
+//! and listing or streaming a slot's versions and states.
+//!
+//! Applying follows the version rule of docs/replication.md in one
+//! operation: the stored state becomes the one with the larger stamp, and
+//! the stored version becomes the merge (pointwise maximum) of both. It
+//! never makes a local version and never journals: the state came from
+//! elsewhere. Applying the same version twice changes nothing.
+
+use bytes::Bytes;
+use ringcache_version::{Order, Stamp, Version};
+
+use super::Shard;
+use crate::codec::Incoming;
+use crate::codec::{self, StateRef};
+
+/// What [`Shard::apply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The incoming state won (larger stamp) and is stored now.
+    Taken,
+    /// The stored state won, and its version took in the incoming clock
+    /// (a concurrent write: what LWW drops).
+    Merged,
+    /// Nothing changed: the stored version already covers the incoming
+    /// one (or a flush of the slot does).
+    Kept,
+}
+
+/// What a slot's key holds now, for applying.
+enum Current {
+    Entry(usize),
+    Tomb,
+    Nothing,
+}
+
+impl Shard {
+    /// Applies `incoming`, another owner's version of `key` with its
+    /// `state`, at `now_ms`. A value that has already expired is taken as
+    /// a tombstone: nothing is stored, but its version still counts.
+    pub fn apply(&mut self, key: &[u8], incoming: Version, state: Incoming, now_ms: u64) -> Applied {
+        self.clock_ms = now_ms;
+        let slot = self.slot_of(key);
+        if self.slot_floor(slot).is_some_and(|floor| incoming.stamp() <= floor) {
+            return Applied::Kept;
+        }
+        let state = match state {
+            Incoming::Value { expire_at_ms, .. } if expire_at_ms != 0 && expire_at_ms <= now_ms => Incoming::Tombstone,
+            s => s,
+        };
+        let hash = self.hash(key);
+        let current = match self.map.get_index_of_hashed(key, hash) {
+            Some(i) => Current::Entry(i),
+            None if self.tombs.contains_key(key) => Current::Tomb,
+            None => Current::Nothing,
+        };
+        let stored = match current {
+            Current::Entry(i) => Some(self.version_at(i)),
+            Current::Tomb => self.tombs.get(key).map(|t| t.version.clone()),
+            Current::Nothing => None,
+        };
+        let (version, wins) = match &stored {
+            Some(s) => {
+                let merged = s.merge(&incoming);
+                let wins = incoming.stamp() > s.stamp();
+                if !wins && merged.compare(s) == Order::Equal {
+                    return Applied::Kept;
+                }
+                (merged, wins)
+            }
+            None => (incoming, true),
+        };
+        if !wins {
+            // Ours stays; only the clock grows (the stamp, so the digest,
+            // does not change).
+            match current {
+                Current::Entry(i) => self.put_version_at(i, key, slot, &version),
+                Current::Tomb => self.put_tomb(key, slot, version, now_ms),
+                Current::Nothing => unreachable!("nothing stored always loses"),
+            }
+            return Applied::Merged;
+        }
+        match state {
+            Incoming::Value { value, expire_at_ms } => {
+                let found = match current {
+                    Current::Entry(i) => Some(i),
+                    Current::Tomb => {
+                        self.take_tomb(key, slot);
+                        None
+                    }
+                    Current::Nothing => None,
+                };
+                let access = self.fresh_access(now_ms);
+                self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms);
+            }
+            Incoming::Tombstone => {
+                if let Current::Entry(i) = current {
+                    self.remove_at(i);
+                }
+                if self.cfg.tombstone_grace_ms > 0 {
+                    self.put_tomb(key, slot, version, now_ms);
+                } else if matches!(current, Current::Tomb) {
+                    self.take_tomb(key, slot);
+                }
+            }
+        }
+        Applied::Taken
+    }
+
+    /// Appends the record of `key`'s state (entry or tombstone, with its
+    /// version; see `codec`) to `out`; false (nothing appended) if it has
+    /// neither or its entry has expired.
+    pub fn encode_key(&self, key: &[u8], now_ms: u64, out: &mut Vec<u8>) -> bool {
+        match self.index_of(key) {
+            Some(i) => {
+                let e = &self.map[i];
+                if e.is_expired(now_ms) {
+                    return false;
+                }
+                let state = StateRef::Value { value: &e.value, expire_at_ms: e.expire_at_ms };
+                codec::encode(key, &self.version_at(i), state, out);
+                true
+            }
+            None => match self.tombs.get(key) {
+                Some(t) => {
+                    codec::encode(key, &t.version, StateRef::Tombstone, out);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// Pushes the (key, stamp) of every live entry and tombstone of `slot`
+    /// into `out`. O(keys of the shard): there is no index by slot.
+    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(Bytes, Stamp)>) {
+        let _ = self.local(slot);
+        for (k, e) in self.map.iter() {
+            if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
+                out.push((k.to_bytes(), e.stamp()));
+            }
+        }
+        for (k, t) in &self.tombs {
+            if ringcache_ring::slot(k) == slot {
+                out.push((k.to_bytes(), t.version.stamp()));
+            }
+        }
+    }
+
+    /// One step of streaming `slot`: from `cursor` (0 = start), encodes
+    /// records (see `codec`) of the slot's live entries, then its
+    /// tombstones, into `out` until they pass `max_bytes` (at least one
+    /// record if any is left). Returns the cursor to continue from, 0 when
+    /// the slot is done.
+    ///
+    /// Like SCAN, positions are walked from the highest down, so a key
+    /// present for the whole stream is sent at least once; a key written
+    /// meanwhile may or may not be (replication sends it anyway).
+    pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64, out: &mut Vec<Bytes>) -> u64 {
+        let _ = self.local(slot);
+        let (mut in_tombs, mut pos) = (cursor & STREAM_TOMBS != 0, (cursor & STREAM_POS) as usize);
+        if cursor == 0 {
+            pos = self.map.len();
+        }
+        let mut bytes = 0;
+        let mut buf = Vec::new();
+        let mut emit = |key: &[u8], version: &Version, state: StateRef<'_>, bytes: &mut usize| {
+            buf.clear();
+            codec::encode(key, version, state, &mut buf);
+            *bytes += buf.len();
+            out.push(Bytes::copy_from_slice(&buf));
+        };
+        if !in_tombs {
+            pos = pos.min(self.map.len());
+            while pos > 0 {
+                if bytes >= max_bytes {
+                    return pos as u64;
+                }
+                pos -= 1;
+                let (k, e) = self.map.get_index(pos).expect("index in range");
+                if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
+                    let state = StateRef::Value { value: &e.value, expire_at_ms: e.expire_at_ms };
+                    emit(k, &self.version_at(pos), state, &mut bytes);
+                }
+            }
+            in_tombs = true;
+            pos = self.tombs.len();
+        }
+        debug_assert!(in_tombs);
+        pos = pos.min(self.tombs.len());
+        while pos > 0 {
+            if bytes >= max_bytes {
+                return STREAM_TOMBS | pos as u64;
+            }
+            pos -= 1;
+            let (k, t) = self.tombs.get_index(pos).expect("index in range");
+            if ringcache_ring::slot(k) == slot {
+                emit(k, &t.version, StateRef::Tombstone, &mut bytes);
+            }
+        }
+        0
+    }
+}
+
+/// In a `slot_entries` cursor: the stream has reached the tombstones.
+const STREAM_TOMBS: u64 = 1 << 40;
+/// In a `slot_entries` cursor: positions left to visit.
+const STREAM_POS: u64 = STREAM_TOMBS - 1;
