@@ -1,0 +1,167 @@
+//! The cluster as the state machine sees it on one call: who owns a slot,
+//! who stands in for a down owner, who is live.
+//!
+//! Invariants a [`View`] must keep (the state machine relies on them):
+//! - `members()` is sorted by id, without duplicates.
+//! - `owners(slot)` are distinct members, in preference order (the
+//!   coordinator first); `fallbacks(slot)` are the members after them on
+//!   the preference list, none of them an owner.
+//! - `epoch()` changes whenever any preference list changes (liveness may
+//!   change without it): the state machine caches per-peer slot lists by
+//!   epoch.
+//!
+//! [`Placement`] + [`StaticView`] are a ready implementation over a built
+//! [`Ring`]: the server can use them, the tests do.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ringcache_ring::{NodeId, Ring, SLOTS};
+
+/// One numbered cluster view. Passed to every call and never kept.
+pub trait View {
+    /// Changes whenever a preference list changes.
+    fn epoch(&self) -> u64;
+    /// Every member, sorted by id.
+    fn members(&self) -> &[NodeId];
+    /// The slot's owners (N of them, or fewer in a smaller cluster), in
+    /// preference order.
+    fn owners(&self, slot: u16) -> &[NodeId];
+    /// The members after the owners on the slot's preference list, in
+    /// order: where hints go while an owner is down.
+    fn fallbacks(&self, slot: u16) -> &[NodeId];
+    /// Whether the node is believed up (the failure detector's verdict).
+    fn is_live(&self, node: &NodeId) -> bool;
+
+    fn is_member(&self, node: &NodeId) -> bool {
+        self.members().binary_search(node).is_ok()
+    }
+
+    fn is_owner(&self, slot: u16, node: &NodeId) -> bool {
+        self.owners(slot).contains(node)
+    }
+}
+
+/// Preference lists of every slot, as node ids: owners first, then
+/// fallbacks. Immutable; share it between views with an `Arc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    members: Vec<NodeId>,
+    owners_len: usize,
+    list_len: usize,
+    /// `list_len` ids per slot, slot-major.
+    lists: Vec<NodeId>,
+}
+
+impl Placement {
+    /// From a ring whose preference lists are `owners` owners followed by
+    /// fallbacks: build the ring with `replicas = owners + fallbacks` (a
+    /// preference list's first N entries are the same whatever its length,
+    /// so the owners are those of a ring with `replicas = owners`).
+    pub fn from_ring(ring: &Ring, owners: usize) -> Placement {
+        let members: Vec<NodeId> = ring.nodes().map(|(_, id)| id.clone()).collect();
+        let list_len = ring.replicas();
+        let mut lists = Vec::with_capacity(SLOTS * list_len);
+        for slot in 0..SLOTS as u16 {
+            lists.extend(ring.owners(slot).iter().map(|&idx| ring.node_id(idx).clone()));
+        }
+        Placement { members, owners_len: owners.min(list_len), list_len, lists }
+    }
+
+    /// Every slot with the same preference list (tests: a tiny cluster where
+    /// one node is the fallback of every slot).
+    pub fn uniform(list: &[NodeId], owners: usize) -> Placement {
+        let mut members = list.to_vec();
+        members.sort();
+        members.dedup();
+        assert_eq!(members.len(), list.len(), "a preference list names each node once");
+        let lists = (0..SLOTS).flat_map(|_| list.iter().cloned()).collect();
+        Placement { members, owners_len: owners.min(list.len()), list_len: list.len(), lists }
+    }
+
+    fn list(&self, slot: u16) -> &[NodeId] {
+        let at = usize::from(slot) * self.list_len;
+        &self.lists[at..at + self.list_len]
+    }
+}
+
+/// A [`View`]: a shared [`Placement`], the set of live nodes, an epoch.
+#[derive(Debug, Clone)]
+pub struct StaticView {
+    placement: Arc<Placement>,
+    down: HashSet<NodeId>,
+    epoch: u64,
+}
+
+impl StaticView {
+    /// Every member live.
+    pub fn new(placement: Arc<Placement>, epoch: u64) -> StaticView {
+        StaticView { placement, down: HashSet::new(), epoch }
+    }
+
+    pub fn set_live(&mut self, node: &NodeId, live: bool) {
+        if live {
+            self.down.remove(node);
+        } else {
+            self.down.insert(node.clone());
+        }
+    }
+
+    pub fn placement(&self) -> &Arc<Placement> {
+        &self.placement
+    }
+}
+
+impl View for StaticView {
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn members(&self) -> &[NodeId] {
+        &self.placement.members
+    }
+
+    fn owners(&self, slot: u16) -> &[NodeId] {
+        &self.placement.list(slot)[..self.placement.owners_len]
+    }
+
+    fn fallbacks(&self, slot: u16) -> &[NodeId] {
+        &self.placement.list(slot)[self.placement.owners_len..]
+    }
+
+    fn is_live(&self, node: &NodeId) -> bool {
+        self.is_member(node) && !self.down.contains(node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringcache_ring::{Member, RingConfig};
+
+    #[test]
+    fn owners_of_a_longer_list_are_the_ring_owners() {
+        let members = ["a", "b", "c", "d", "e"].map(Member::from);
+        let long = Ring::new(members.clone(), RingConfig { vnodes_per_node: 16, replicas: 5 }).unwrap();
+        let short = Ring::new(members, RingConfig { vnodes_per_node: 16, replicas: 3 }).unwrap();
+        let view = StaticView::new(Arc::new(Placement::from_ring(&long, 3)), 1);
+        for slot in (0..SLOTS as u16).step_by(97) {
+            let want: Vec<NodeId> = short.owners(slot).iter().map(|&i| short.node_id(i).clone()).collect();
+            assert_eq!(view.owners(slot), &want[..]);
+            assert_eq!(view.fallbacks(slot).len(), 2);
+            assert!(view.fallbacks(slot).iter().all(|f| !view.is_owner(slot, f)));
+        }
+    }
+
+    #[test]
+    fn liveness_is_per_member() {
+        let ids: Vec<NodeId> = ["x", "y"].into_iter().map(NodeId::from).collect();
+        let mut view = StaticView::new(Arc::new(Placement::uniform(&ids, 2)), 1);
+        assert!(view.is_live(&ids[0]));
+        view.set_live(&ids[0], false);
+        assert!(!view.is_live(&ids[0]));
+        assert!(!view.is_live(&NodeId::from("stranger")));
+        view.set_live(&ids[0], true);
+        assert!(view.is_live(&ids[0]));
+    }
+}
