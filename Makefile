@@ -5,6 +5,8 @@ CARGO ?= cargo
 ARGS ?=
 # Extra arguments for benches/run.sh, e.g. make bench BENCH_ARGS=--quick.
 BENCH_ARGS ?=
+# Extra arguments for benches/cluster.sh, e.g. make bench-cluster BENCH_CLUSTER_ARGS="--repeats 5".
+BENCH_CLUSTER_ARGS ?=
 
 # apt-get needs root: use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -79,8 +81,14 @@ lint: ## Check formatting and run clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: bench-deps ## Benchmark against redis-server (benches/run.sh).
+.PHONY: bench-cluster
+
+bench: bench-deps ## Benchmark against redis-server, then the cluster benchmark.
 	bash benches/run.sh $(BENCH_ARGS)
+	bash benches/cluster.sh $(BENCH_CLUSTER_ARGS)
+
+bench-cluster: bench-deps ## Three-node ringcache vs Redis Cluster (benches/cluster.sh).
+	bash benches/cluster.sh $(BENCH_CLUSTER_ARGS)
 
 bench-micro: ## Run the criterion micro-benchmarks.
 	$(CARGO) bench --workspace

@@ -297,8 +297,12 @@ def tick_label(v, vmax):
     return f"{v:g}"
 
 
-def svg_panel(out, x0, y0, w, h, title, metric, groups, values):
-    """Grouped bar chart: one group per (test, pipeline), one bar per server."""
+def svg_panel(out, x0, y0, w, h, title, metric, groups, values, series=SERVERS, colors=COLORS):
+    """Grouped bar chart: one group per (test, pipeline), one bar per series.
+
+    values maps (test, pipeline, series) -> number; series and colors default
+    to the two servers of run.sh (benches/cluster_report.py passes its own).
+    """
     left, right, top, bottom = 58, 10, 28, 46
     pw, ph = w - left - right, h - top - bottom
     px, py = x0 + left, y0 + top
@@ -312,20 +316,20 @@ def svg_panel(out, x0, y0, w, h, title, metric, groups, values):
         out.append(f'<text x="{px - 6}" y="{y + 4:.1f}" class="ytick">{tick_label(v, vmax)}</text>')
     out.append(f'<line x1="{px}" y1="{py + ph}" x2="{px + pw}" y2="{py + ph}" class="axis"/>')
     gw = pw / max(len(groups), 1)
-    bw = min(gw * 0.8 / len(SERVERS), 34)
+    bw = min(gw * 0.8 / len(series), 34)
     prev_test = None
     test_spans = OrderedDict()
     for gi, (test, pl) in enumerate(groups):
         gx = px + gi * gw
-        bx0 = gx + (gw - bw * len(SERVERS)) / 2
-        for si, s in enumerate(SERVERS):
+        bx0 = gx + (gw - bw * len(series)) / 2
+        for si, s in enumerate(series):
             v = values.get((test, pl, s))
             if v is None or v != v:
                 continue
             bh = ph * v / vmax
             bx = bx0 + si * bw
             out.append(f'<rect x="{bx:.1f}" y="{py + ph - bh:.1f}" width="{bw - 2:.1f}" height="{bh:.1f}" '
-                       f'fill="{COLORS[s]}"><title>{escape(f"{s} {test} P{pl}: {v:,.3f} {metric}")}</title></rect>')
+                       f'fill="{colors[s]}"><title>{escape(f"{s} {test} P{pl}: {v:,.3f} {metric}")}</title></rect>')
             out.append(f'<text x="{bx + (bw - 2) / 2:.1f}" y="{py + ph - bh - 3:.1f}" class="val">{short_num(v)}</text>')
         out.append(f'<text x="{gx + gw / 2:.1f}" y="{py + ph + 14}" class="xtick">P{pl}</text>')
         test_spans.setdefault(test, [gx, gx + gw])[1] = gx + gw
@@ -340,6 +344,25 @@ def svg_panel(out, x0, y0, w, h, title, metric, groups, values):
                f'{escape(metric)}</text>')
 
 
+# Shared with benches/cluster_report.py.
+SVG_STYLE = (
+    "<style>"
+    ".title{font-size:14px;font-weight:bold;text-anchor:middle}"
+    ".h1{font-size:17px;font-weight:bold}"
+    ".mode{font-size:13px;fill:#333}"
+    ".ytick{font-size:10px;text-anchor:end;fill:#555}"
+    ".xtick{font-size:11px;text-anchor:middle}"
+    ".test{font-size:12px;font-weight:bold;text-anchor:middle}"
+    ".val{font-size:9.5px;text-anchor:middle;fill:#222}"
+    ".ylabel{font-size:11px;text-anchor:middle;fill:#555}"
+    ".legend{font-size:12px}"
+    ".grid{stroke:#e5e5e5;stroke-width:1}"
+    ".axis{stroke:#888;stroke-width:1}"
+    ".sep{stroke:#bbb;stroke-width:1;stroke-dasharray:3,3}"
+    "</style>"
+)
+
+
 def svg_chart(meta, modes, summary):
     panel_w, panel_h, row_title = 560, 330, 26
     width = 2 * panel_w + 20
@@ -348,20 +371,7 @@ def svg_chart(meta, modes, summary):
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">',
-        "<style>"
-        ".title{font-size:14px;font-weight:bold;text-anchor:middle}"
-        ".h1{font-size:17px;font-weight:bold}"
-        ".mode{font-size:13px;fill:#333}"
-        ".ytick{font-size:10px;text-anchor:end;fill:#555}"
-        ".xtick{font-size:11px;text-anchor:middle}"
-        ".test{font-size:12px;font-weight:bold;text-anchor:middle}"
-        ".val{font-size:9.5px;text-anchor:middle;fill:#222}"
-        ".ylabel{font-size:11px;text-anchor:middle;fill:#555}"
-        ".legend{font-size:12px}"
-        ".grid{stroke:#e5e5e5;stroke-width:1}"
-        ".axis{stroke:#888;stroke-width:1}"
-        ".sep{stroke:#bbb;stroke-width:1;stroke-dasharray:3,3}"
-        "</style>",
+        SVG_STYLE,
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<text x="14" y="24" class="h1">ringcache vs redis-server — {escape(meta["date"])}'
         f'{" (QUICK smoke run)" if meta.get("quick") == "1" else ""}</text>',

@@ -77,141 +77,19 @@ PIPELINES=${PIPELINES//,/ }
 TESTS=$(echo "${TESTS//,/ }" | tr 'A-Z' 'a-z')
 
 # ----------------------------------------------------------------- helpers --
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringcache-bench.XXXXXX")
-PIDS=()  # every server we start; cleanup() stops them
-
-stop_pid() {
-    # TERM, give it 10 s to exit, then KILL. Bounded in every case.
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid ignored SIGTERM, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$? pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    if [[ $rc -ne 0 ]]; then
-        # Surface server logs: the usual reason for a failed run.
-        for f in "$WORK"/*.log; do
-            [[ -s "$f" ]] || continue
-            log "---- tail of $(basename "$f") ----"
-            tail -n 20 "$f" >&2 || true
-        done
-    fi
-    if [[ "${KEEP_WORK:-0}" == 1 ]]; then
-        log "work dir kept: $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Record a command exactly as run (for the "exact commands" report section),
-# shell-quoted so e.g. `--save ''` survives copy-paste.
-record_cmd() {
-    local a out=()
-    for a in "$@"; do
-        # Our arguments never contain single quotes, so '...' is enough.
-        if [[ -z "$a" || "$a" =~ [^A-Za-z0-9_./:=,+-] ]]; then a="'$a'"; fi
-        out+=("$a")
-    done
-    printf '%s\n' "${out[*]}" >>"$WORK/commands.txt"
-}
-record_raw() { printf '%s\n' "$*" >>"$WORK/commands.txt"; }
-
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then "$@"
-    elif command -v sudo >/dev/null; then sudo "$@"
-    else die "need root to run: $*"; fi
-}
+# log, die, stop_pid, cleanup (and its traps), record_cmd, free_port,
+# start_server, rss_kb, cpu_ticks, build_ringcache, ...: shared with
+# benches/cluster.sh.
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+bench_init ringcache-bench
 
 ensure_tools() {
-    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null \
-        || ! command -v redis-benchmark >/dev/null; then
-        log "installing redis-server and redis-tools via apt-get"
-        as_root apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
-    fi
-    local t
-    for t in taskset timeout python3 awk redis-server redis-cli redis-benchmark; do
-        command -v "$t" >/dev/null || die "required tool not found: $t"
-    done
-    local ncpu; ncpu=$(nproc)
+    ensure_redis_tools taskset timeout python3 awk
+    local t ncpu; ncpu=$(nproc)
     for t in $SERVER_CPU $CLIENT_CPU; do
         [[ $t -lt $ncpu ]] || die "CPU $t does not exist (nproc=$ncpu); set SERVER_CPU/CLIENT_CPU"
     done
-}
-
-build_ringcache() {
-    if [[ -n "${RINGCACHE_BIN:-}" ]]; then
-        if [[ "$RINGCACHE_BIN" == */* ]]; then
-            RC_BIN=$(cd "$(dirname "$RINGCACHE_BIN")" && pwd)/$(basename "$RINGCACHE_BIN")
-        else
-            RC_BIN=$(command -v "$RINGCACHE_BIN") || die "RINGCACHE_BIN=$RINGCACHE_BIN not found in PATH"
-        fi
-        [[ -x "$RC_BIN" ]] || die "RINGCACHE_BIN=$RINGCACHE_BIN is not executable"
-        log "using RINGCACHE_BIN=$RC_BIN (no build)"
-    else
-        log "building ringcache (cargo build --release -p ringcache)"
-        (cd "$ROOT" && cargo build --release -p ringcache) >&2
-        local target=${CARGO_TARGET_DIR:-target}
-        [[ "$target" == /* ]] || target=$ROOT/$target  # cargo resolves it from $ROOT
-        RC_BIN=$target/release/ringcache
-        [[ -x "$RC_BIN" ]] || die "build did not produce $RC_BIN"
-    fi
-}
-
-free_port() {
-    # Ask the kernel for an unused port. There is a tiny window before the
-    # server binds it, which is fine on a bench machine.
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_server NAME CPUS PORT CMD... ; sets SERVER_PID.
-# `taskset` execs the command, so $! is the server's own pid -- which is what
-# /proc CPU and RSS accounting needs. A wrapper passed as RINGCACHE_BIN must
-# `exec` the real server for the same reason.
-start_server() {
-    local name=$1 cpus=$2 port=$3; shift 3
-    record_cmd taskset -c "$cpus" "$@"
-    taskset -c "$cpus" "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
-    local deadline=$((SECONDS + READY_TIMEOUT))
-    until [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; do
-        kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited during startup"
-        [[ $SECONDS -lt $deadline ]] || die "$name not answering PING on port $port after ${READY_TIMEOUT}s"
-        sleep 0.1
-    done
-    log "$name up: pid $SERVER_PID, port $port, cpus $cpus"
-}
-
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
-# utime+stime (fields 14, 15 of /proc/PID/stat; whole process, all threads)
-# in clock ticks. Parse after the last ')' because comm may contain spaces.
-cpu_ticks() {
-    local line rest
-    read -r line <"/proc/$1/stat"
-    rest=${line##*) }
-    # rest starts at field 3 (state) -> field 14 is word 12, field 15 word 13.
-    set -- $rest
-    echo $(( ${12} + ${13} ))
 }
 
 dbsize() { timeout 10 redis-cli -h 127.0.0.1 -p "$1" dbsize; }
@@ -277,12 +155,7 @@ run_point() {
 }
 
 # ------------------------------------------------------------------- main --
-# Anything else busy on this small machine (a cargo build, another bench)
-# skews every number; record the load average and warn, but carry on.
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
-if awk -v l="${LOADAVG_START%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-    log "warning: load average is $LOADAVG_START before starting -- other work on this machine will skew results"
-fi
+check_loadavg
 ensure_tools
 build_ringcache
 CLK_TCK=$(getconf CLK_TCK)
@@ -358,19 +231,7 @@ done
 # ------------------------------------------------------------------ report --
 {
     printf 'date\t%s\n' "$DATE"
-    printf 'nproc\t%s\n' "$NCPU"
-    printf 'cpu_model\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
-    printf 'kernel\t%s\n' "$(uname -srm)"
-    printf 'loadavg_start\t%s\n' "$LOADAVG_START"
-    printf 'redis_server\t%s\n' "$(redis-server --version)"
-    printf 'redis_benchmark\t%s\n' "$(redis-benchmark --version)"
-    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "no commit")
-    if [[ -n "$(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]]; then
-        commit="$commit (uncommitted changes in crates/)"
-    fi
-    printf 'ringcache_commit\t%s\n' "$commit"
-    printf 'ringcache_bin\t%s\n' "$RC_BIN${RINGCACHE_BIN:+ (from RINGCACHE_BIN)}"
-    printf 'ringcache_version\t%s\n' "$(timeout 5 "$RC_BIN" --version 2>/dev/null | head -n 1 || true)"
+    meta_machine
     printf 'keys\t%s\n' "$KEYS"
     printf 'value_size\t%s\n' "$VALUE_SIZE"
     printf 'clients\t%s\n' "$CLIENTS"
