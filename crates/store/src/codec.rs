@@ -93,6 +93,8 @@ pub struct Record {
 pub enum CodecError {
     #[error("truncated record")]
     Truncated,
+    #[error("bytes after the end of the state")]
+    Trailing,
     #[error("unknown record format {0}")]
     Format(u8),
     #[error("unknown value kind {0}")]
@@ -129,6 +131,12 @@ pub fn encode(key: &[u8], version: &Version, state: StateRef<'_>, out: &mut Vec<
     out.push(FORMAT);
     put_bulk(out, key);
     version.encode(out);
+    encode_state(state, out);
+}
+
+/// Appends the `kind | body` part of a record alone: what a replicated
+/// write carries beside its key and version, which travel on their own.
+pub fn encode_state(state: StateRef<'_>, out: &mut Vec<u8>) {
     let (value, expire_at_ms) = match state {
         StateRef::Tombstone => {
             out.push(KIND_TOMBSTONE);
@@ -243,15 +251,28 @@ pub fn decode(buf: &[u8], limits: &DecodeLimits) -> Result<(Record, usize)> {
     let key = Bytes::copy_from_slice(r.bulk()?);
     let (version, used) = Version::decode(&buf[r.pos..])?;
     r.pos += used;
-    let kind = r.u8()?;
-    let state = if kind == KIND_TOMBSTONE {
-        Incoming::Tombstone
-    } else {
-        let expire_at_ms = r.u64()?;
-        let value = decode_value(&mut r, kind)?;
-        Incoming::Value { value, expire_at_ms }
-    };
+    let state = read_state(&mut r)?;
     Ok((Record { key, version, state }, r.pos))
+}
+
+/// Decodes what [`encode_state`] wrote, which must be all of `buf`.
+pub fn decode_state(buf: &[u8], limits: &DecodeLimits) -> Result<Incoming> {
+    let mut r = Reader { buf, pos: 0, limits: *limits };
+    let state = read_state(&mut r)?;
+    if r.pos != buf.len() {
+        return Err(CodecError::Trailing);
+    }
+    Ok(state)
+}
+
+fn read_state(r: &mut Reader<'_>) -> Result<Incoming> {
+    let kind = r.u8()?;
+    if kind == KIND_TOMBSTONE {
+        return Ok(Incoming::Tombstone);
+    }
+    let expire_at_ms = r.u64()?;
+    let value = decode_value(r, kind)?;
+    Ok(Incoming::Value { value, expire_at_ms })
 }
 
 fn decode_value(r: &mut Reader<'_>, kind: u8) -> Result<Value> {

@@ -421,26 +421,32 @@ impl Db {
         total
     }
 
-    /// Locks the shard of `slot` alone.
-    fn lock_slot(&self, slot: u16) -> MutexGuard<'_, Shard> {
+    /// Locks the shard holding `slot`'s keys (see [`Locked::slot_shard`]).
+    pub fn lock_slot(&self, slot: u16) -> Locked<'_> {
+        assert!(usize::from(slot) < ringcache_ring::SLOTS, "slot out of range");
+        self.lock_indices(smallvec::smallvec![self.shard_of_slot(slot)])
+    }
+
+    /// The guard of `slot`'s shard alone, for one call.
+    fn slot_guard(&self, slot: u16) -> MutexGuard<'_, Shard> {
         assert!(usize::from(slot) < ringcache_ring::SLOTS, "slot out of range");
         self.guard(self.shard_of_slot(slot))
     }
 
     /// The digest of `slot` (see `digest`). Locks only that slot's shard.
     pub fn slot_digest(&self, slot: u16) -> u64 {
-        self.lock_slot(slot).slot_digest(slot)
+        self.slot_guard(slot).slot_digest(slot)
     }
 
     /// The flush floor of `slot`, if it was ever flushed with tombstones on.
     pub fn slot_floor(&self, slot: u16) -> Option<Stamp> {
-        self.lock_slot(slot).slot_floor(slot)
+        self.slot_guard(slot).slot_floor(slot)
     }
 
     /// Pushes the (key, stamp) of every live entry and tombstone of `slot`
     /// into `out`. Locks only that slot's shard.
     pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(Bytes, Stamp)>) {
-        self.lock_slot(slot).slot_versions(slot, now_ms, out);
+        self.slot_guard(slot).slot_versions(slot, now_ms, out);
     }
 
     /// One step of streaming `slot` (see `Shard::slot_entries`): the next
@@ -448,7 +454,7 @@ impl Db {
     /// Locks only that slot's shard.
     pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64) -> (u64, Vec<Bytes>) {
         let mut out = Vec::new();
-        let next = self.lock_slot(slot).slot_entries(slot, cursor, max_bytes, now_ms, &mut out);
+        let next = self.slot_guard(slot).slot_entries(slot, cursor, max_bytes, now_ms, &mut out);
         (next, out)
     }
 
@@ -498,6 +504,18 @@ impl<'a> Locked<'a> {
         match self.guards.iter_mut().find(|(j, _)| *j == i) {
             Some((_, g)) => g,
             None => panic!("shard of key {:?} is not locked", String::from_utf8_lossy(key)),
+        }
+    }
+
+    /// The shard holding `slot`'s keys.
+    ///
+    /// # Panics
+    /// If that shard is not locked.
+    pub fn slot_shard(&mut self, slot: u16) -> &mut Shard {
+        let i = self.db.shard_of_slot(slot);
+        match self.guards.iter_mut().find(|(j, _)| *j == i) {
+            Some((_, g)) => g,
+            None => panic!("shard of slot {slot} is not locked"),
         }
     }
 

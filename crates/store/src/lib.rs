@@ -37,7 +37,7 @@ mod tomb;
 pub mod value;
 
 pub use clock::now_ms;
-pub use codec::{DecodeLimits, Incoming};
+pub use codec::{CodecError, DecodeLimits, Incoming, StateRef};
 pub use db::{Db, DbConfig, KeyHash, Locked, Stats};
 pub use digest::{entry_digest, floor_digest};
 pub use entry::{Entry, ENTRY_OVERHEAD};

@@ -94,11 +94,14 @@ pub(crate) enum Evicted {
 pub struct ScanFilter<'a> {
     pub pattern: Option<&'a [u8]>,
     pub type_name: Option<&'a str>,
+    /// Only keys of the slots marked true (indexed by slot).
+    pub slots: Option<&'a [bool]>,
 }
 
 impl ScanFilter<'_> {
     fn keeps(&self, key: &[u8], value: &Value) -> bool {
-        self.pattern.is_none_or(|p| glob_match(p, key))
+        self.slots.is_none_or(|s| s[usize::from(ringcache_ring::slot(key))])
+            && self.pattern.is_none_or(|p| glob_match(p, key))
             && self.type_name.is_none_or(|t| value.type_name().eq_ignore_ascii_case(t))
     }
 }

@@ -131,6 +131,24 @@ impl Shard {
         }
     }
 
+    /// `key`'s version and whether it holds a value, whose state
+    /// [`codec::encode_state`] then appends to `out`: what a write
+    /// replicates. A deleted (tombstone) or expired key answers `false`
+    /// and appends nothing; `None` if the key has no version at all.
+    pub fn key_state(&self, key: &[u8], now_ms: u64, out: &mut Vec<u8>) -> Option<(Version, bool)> {
+        match self.index_of(key) {
+            Some(i) => {
+                let e = &self.map[i];
+                if e.is_expired(now_ms) {
+                    return Some((self.version_at(i), false));
+                }
+                codec::encode_state(StateRef::Value { value: &e.value, expire_at_ms: e.expire_at_ms }, out);
+                Some((self.version_at(i), true))
+            }
+            None => self.tombs.get(key).map(|t| (t.version.clone(), false)),
+        }
+    }
+
     /// Pushes the (key, stamp) of every live entry and tombstone of `slot`
     /// into `out`. O(keys of the shard): there is no index by slot.
     pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(Bytes, Stamp)>) {
@@ -152,36 +170,52 @@ impl Shard {
     /// tombstones, into `out` until they pass `max_bytes` (at least one
     /// record if any is left). Returns the cursor to continue from, 0 when
     /// the slot is done.
+    pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64, out: &mut Vec<Bytes>) -> u64 {
+        let mut bytes = 0;
+        let mut buf = Vec::new();
+        self.slot_walk(slot, cursor, now_ms, |key, version, state| {
+            if bytes >= max_bytes {
+                return false;
+            }
+            buf.clear();
+            codec::encode(key, version, state, &mut buf);
+            bytes += buf.len();
+            out.push(Bytes::copy_from_slice(&buf));
+            true
+        })
+    }
+
+    /// Walks `slot`'s live entries, then its tombstones, from `cursor`
+    /// (0 = start), handing each to `visit` until it answers false (that
+    /// entry is not taken: the walk resumes at it). Returns the cursor to
+    /// continue from, 0 when the slot is done (a continuation is never 0).
     ///
     /// Like SCAN, positions are walked from the highest down, so a key
-    /// present for the whole stream is sent at least once; a key written
+    /// present for the whole stream is visited at least once; a key written
     /// meanwhile may or may not be (replication sends it anyway).
-    pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64, out: &mut Vec<Bytes>) -> u64 {
+    pub fn slot_walk(
+        &self,
+        slot: u16,
+        cursor: u64,
+        now_ms: u64,
+        mut visit: impl FnMut(&[u8], &Version, StateRef<'_>) -> bool,
+    ) -> u64 {
         let _ = self.local(slot);
         let (mut in_tombs, mut pos) = (cursor & STREAM_TOMBS != 0, (cursor & STREAM_POS) as usize);
         if cursor == 0 {
             pos = self.map.len();
         }
-        let mut bytes = 0;
-        let mut buf = Vec::new();
-        let mut emit = |key: &[u8], version: &Version, state: StateRef<'_>, bytes: &mut usize| {
-            buf.clear();
-            codec::encode(key, version, state, &mut buf);
-            *bytes += buf.len();
-            out.push(Bytes::copy_from_slice(&buf));
-        };
         if !in_tombs {
             pos = pos.min(self.map.len());
             while pos > 0 {
-                if bytes >= max_bytes {
-                    return pos as u64;
-                }
-                pos -= 1;
-                let (k, e) = self.map.get_index(pos).expect("index in range");
+                let (k, e) = self.map.get_index(pos - 1).expect("index in range");
                 if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
                     let state = StateRef::Value { value: &e.value, expire_at_ms: e.expire_at_ms };
-                    emit(k, &self.version_at(pos), state, &mut bytes);
+                    if !visit(k, &self.version_at(pos - 1), state) {
+                        return pos as u64;
+                    }
                 }
+                pos -= 1;
             }
             in_tombs = true;
             pos = self.tombs.len();
@@ -189,20 +223,17 @@ impl Shard {
         debug_assert!(in_tombs);
         pos = pos.min(self.tombs.len());
         while pos > 0 {
-            if bytes >= max_bytes {
+            let (k, t) = self.tombs.get_index(pos - 1).expect("index in range");
+            if ringcache_ring::slot(k) == slot && !visit(k, &t.version, StateRef::Tombstone) {
                 return STREAM_TOMBS | pos as u64;
             }
             pos -= 1;
-            let (k, t) = self.tombs.get_index(pos).expect("index in range");
-            if ringcache_ring::slot(k) == slot {
-                emit(k, &t.version, StateRef::Tombstone, &mut bytes);
-            }
         }
         0
     }
 }
 
-/// In a `slot_entries` cursor: the stream has reached the tombstones.
+/// In a `slot_walk` cursor: the walk has reached the tombstones.
 const STREAM_TOMBS: u64 = 1 << 40;
-/// In a `slot_entries` cursor: positions left to visit.
+/// In a `slot_walk` cursor: positions left to visit.
 const STREAM_POS: u64 = STREAM_TOMBS - 1;
