@@ -83,6 +83,21 @@ impl Placement {
         let at = usize::from(slot) * self.list_len;
         &self.lists[at..at + self.list_len]
     }
+
+    /// Every member, sorted by id.
+    pub fn members(&self) -> &[NodeId] {
+        &self.members
+    }
+
+    /// The slot's owners, in preference order.
+    pub fn owners(&self, slot: u16) -> &[NodeId] {
+        &self.list(slot)[..self.owners_len]
+    }
+
+    /// The members after the owners on the slot's preference list.
+    pub fn fallbacks(&self, slot: u16) -> &[NodeId] {
+        &self.list(slot)[self.owners_len..]
+    }
 }
 
 /// A [`View`]: a shared [`Placement`], the set of live nodes, an epoch.
@@ -118,15 +133,15 @@ impl View for StaticView {
     }
 
     fn members(&self) -> &[NodeId] {
-        &self.placement.members
+        self.placement.members()
     }
 
     fn owners(&self, slot: u16) -> &[NodeId] {
-        &self.placement.list(slot)[..self.placement.owners_len]
+        self.placement.owners(slot)
     }
 
     fn fallbacks(&self, slot: u16) -> &[NodeId] {
-        &self.placement.list(slot)[self.placement.owners_len..]
+        self.placement.fallbacks(slot)
     }
 
     fn is_live(&self, node: &NodeId) -> bool {
