@@ -55,17 +55,23 @@ fn items(v: &Value) -> &[Value] {
 }
 
 /// CLUSTER SLOTS, checked to be in Redis 7's shape: start, end, then the
-/// master only (no replicas) as endpoint, port, id and an empty map.
-fn cluster_slots(conn: &mut Connection) -> Vec<Range> {
+/// master and its `replicas` replicas, each as endpoint, port, id and an
+/// empty map. The ranges with their masters.
+fn cluster_slots_with(conn: &mut Connection, replicas: usize) -> Vec<Range> {
     let reply: Value = run(conn, &["CLUSTER", "SLOTS"]);
     items(&reply)
         .iter()
         .map(|entry| {
             let entry = items(entry);
-            assert_eq!(entry.len(), 3, "one master, no replicas: {entry:?}");
+            assert_eq!(entry.len(), 3 + replicas, "one master and {replicas} replicas: {entry:?}");
+            for node in &entry[2..] {
+                let node = items(node);
+                assert_eq!(node.len(), 4, "{node:?}");
+                assert_eq!(node[3], Value::Array(Vec::new()), "no extra networking metadata");
+            }
+            let ids: HashSet<String> = entry[2..].iter().map(|n| text(&items(n)[2])).collect();
+            assert_eq!(ids.len(), 1 + replicas, "master and replicas are distinct nodes: {entry:?}");
             let node = items(&entry[2]);
-            assert_eq!(node.len(), 4, "{node:?}");
-            assert_eq!(node[3], Value::Array(Vec::new()), "no extra networking metadata");
             Range {
                 start: integer(&entry[0]) as u16,
                 end: integer(&entry[1]) as u16,
@@ -75,6 +81,12 @@ fn cluster_slots(conn: &mut Connection) -> Vec<Range> {
             }
         })
         .collect()
+}
+
+/// CLUSTER SLOTS of a three-node cluster in `redis-cluster` mode: each
+/// slot on all three (N = 3), one master and two replicas.
+fn cluster_slots(conn: &mut Connection) -> Vec<Range> {
+    cluster_slots_with(conn, 2)
 }
 
 /// Checks that `ranges` cover every slot once, in order.
@@ -211,7 +223,8 @@ fn redis_cluster_mode_describes_the_placement_in_redis_formats() {
     assert_eq!(slot_of(&mut conns[1], "somekey"), 11058);
     assert_eq!(slot_of(&mut conns[1], "{user1000}.following"), slot_of(&mut conns[2], "{user1000}.followers"));
 
-    // SHARDS: one shard per node with its ranges as flat pairs.
+    // SHARDS: one shard per master with its ranges as flat pairs, then
+    // its replicas: the other two nodes, which own its slots too.
     let reply: Value = run(&mut conns[2], &["CLUSTER", "SHARDS"]);
     let shards = items(&reply);
     assert_eq!(shards.len(), 3);
@@ -220,7 +233,11 @@ fn redis_cluster_mode_describes_the_placement_in_redis_formats() {
         let shard = pairs(shard);
         assert_eq!(shard.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["slots", "nodes"]);
         let nodes = items(&shard[1].1);
-        assert_eq!(nodes.len(), 1, "a master and no replicas");
+        assert_eq!(nodes.len(), 3, "a master and two replicas");
+        let roles: Vec<String> = nodes.iter().map(|n| text(&pairs(n)[4].1)).collect();
+        assert_eq!(roles, ["master", "replica", "replica"]);
+        let members: HashSet<String> = nodes.iter().map(|n| text(&pairs(n)[0].1)).collect();
+        assert_eq!(members.len(), 3, "each node once");
         let node = pairs(&nodes[0]);
         let names: Vec<&str> = node.iter().map(|p| p.0.as_str()).collect();
         assert_eq!(names, ["id", "port", "ip", "endpoint", "role", "replication-offset", "health"]);
@@ -312,9 +329,10 @@ fn redis_cluster_mode_describes_the_placement_in_redis_formats() {
         let _: () = run(&mut conns[0], &["SET", &format!("{{tag}}:{k}"), "v"]);
     }
     let s = slot.to_string();
-    for (i, conn) in conns.iter_mut().enumerate() {
-        let n = int(conn, &["CLUSTER", "COUNTKEYSINSLOT", &s]);
-        assert_eq!(n, if i == home { 10 } else { 0 });
+    for conn in conns.iter_mut() {
+        // Every node owns every slot of a three-node cluster (N = 3): the
+        // master and its two replicas hold the keys.
+        assert_eq!(int(conn, &["CLUSTER", "COUNTKEYSINSLOT", &s]), 10);
     }
     let keys: HashSet<String> = run(&mut conns[home], &["CLUSTER", "GETKEYSINSLOT", &s, "100"]);
     assert_eq!(keys, (0..10).map(|k| format!("{{tag}}:{k}")).collect());
@@ -347,27 +365,32 @@ fn redis_cluster_mode_describes_the_placement_in_redis_formats() {
     assert!(pairs(subs).iter().any(|p| p.0 == "cluster|slots"));
     assert_eq!(int(conn, &["COMMAND", "COUNT"]), run::<Vec<Value>>(conn, &["COMMAND"]).len() as i64);
 
-    // A node stops: its slots fail here (within a few probes).
+    // A node stops: within a few probes its slots are served by their
+    // next owners, which hold their keys, and the cluster stays whole.
     c.nodes[2].stop();
     let stopped = &c.ids[2];
     let deadline = Instant::now() + Duration::from_secs(10);
-    let info = loop {
-        let info = info_fields(&mut conns[0], &["CLUSTER", "INFO"]);
-        if field(&info, "cluster_state") == "fail" {
-            break info;
+    let line = loop {
+        let reply: Value = run(&mut conns[0], &["CLUSTER", "NODES"]);
+        let line = text(&reply).lines().find(|l| l.starts_with(stopped.as_str())).unwrap().to_owned();
+        if line.contains("fail?") {
+            break line;
         }
-        assert!(Instant::now() < deadline, "cluster_state still ok 10 s after a node stopped: {info:?}");
+        assert!(Instant::now() < deadline, "node not seen down 10 s after it stopped: {line}");
         thread::sleep(Duration::from_millis(100));
     };
-    let lost: u32 = by_node[2].iter().map(|&(a, b)| u32::from(b - a) + 1).sum();
-    assert_eq!(field(&info, "cluster_slots_pfail"), lost.to_string());
-    assert_eq!(field(&info, "cluster_slots_ok"), (SLOTS - lost).to_string());
-    let reply: Value = run(&mut conns[0], &["CLUSTER", "NODES"]);
-    let line = text(&reply).lines().find(|l| l.starts_with(stopped.as_str())).unwrap().to_owned();
     let f: Vec<&str> = line.split(' ').collect();
-    assert_eq!((f[2], f[7]), ("master,fail?", "disconnected"), "{line}");
-    // Its slots stay its own: nothing takes them over without replication.
-    assert_eq!(cluster_slots(&mut conns[0]), ranges);
+    assert_eq!((f[2], f[7], f.len()), ("master,fail?", "disconnected", 8), "no slots left: {line}");
+    // One master and one live replica per range now (a failed replica is
+    // not listed, as in Redis); none of them the stopped node.
+    let after = cluster_slots_with(&mut conns[0], 1);
+    assert_covers_every_slot(&after);
+    assert!(after.iter().all(|r| r.id != *stopped), "{after:?}");
+    let info = info_fields(&mut conns[0], &["CLUSTER", "INFO"]);
+    assert_eq!(field(&info, "cluster_state"), "ok", "{info:?}");
+    assert_eq!(field(&info, "cluster_size"), "2");
+    // The keys written before are all there.
+    assert_eq!(int(&mut conns[0], &["CLUSTER", "COUNTKEYSINSLOT", &s]), 10);
 }
 
 #[test]
@@ -512,7 +535,7 @@ fn proxy_mode_shows_one_shard_served_by_the_node_asked() {
         let mut conn = node.conn();
         let id = &c.ids[i];
         let full = Range { start: 0, end: 16383, host: "127.0.0.1".into(), port: node.port, id: id.clone() };
-        assert_eq!(cluster_slots(&mut conn), [full]);
+        assert_eq!(cluster_slots_with(&mut conn, 0), [full]);
         let reply: Value = run(&mut conn, &["CLUSTER", "NODES"]);
         assert_eq!(
             text(&reply),

@@ -31,9 +31,11 @@ fn write_all(port: u16, keys: usize, tag: &str) -> usize {
     refused
 }
 
+/// Without replication (`replicas 1`): the keys of the node cut off have
+/// no other home. With it, see `cluster_replication.rs`.
 #[test]
 fn a_partition_fails_only_the_slots_beyond_it_and_heals() {
-    let cluster = FaultCluster::start(3, &["--cluster-timeout", "1000"]);
+    let cluster = FaultCluster::start(3, &["--cluster-timeout", "1000", "--replicas", "1"]);
     let port = cluster.node(0).port;
     assert_eq!(write_all(port, 300, "before"), 0, "a whole cluster takes every write");
 

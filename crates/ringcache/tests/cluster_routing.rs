@@ -344,9 +344,11 @@ fn keyspace_commands_cover_the_cluster() {
     assert_eq!(err(&mut c, &["SCAN", "abc"]), "ERR invalid cursor");
 }
 
+/// Without replication (`replicas 1`) a slot lives on one node only; with
+/// it, `cluster_replication.rs` shows the others taking over.
 #[test]
 fn a_stopped_node_fails_its_slots_fast_and_the_rest_keep_working() {
-    let mut cluster = TestCluster::start(3, &["--cluster-timeout", "1000"]);
+    let mut cluster = TestCluster::start(3, &["--cluster-timeout", "1000", "--replicas", "1"]);
     let mut c = cluster.node(0).conn();
     let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
     for k in &keys {
@@ -380,9 +382,10 @@ fn a_stopped_node_fails_its_slots_fast_and_the_rest_keep_working() {
 /// A node that hangs (SIGSTOP) costs a forwarded command at most
 /// `cluster-timeout`, then `-TRYAGAIN`; clients of other slots on the same
 /// node are not held up meanwhile; when it resumes, it serves again.
+/// Without replication (`replicas 1`), so its slots have nowhere else to go.
 #[test]
 fn a_hung_node_times_out_its_slots_without_holding_up_others() {
-    let cluster = TestCluster::start(3, &["--cluster-timeout", "500"]);
+    let cluster = TestCluster::start(3, &["--cluster-timeout", "500", "--replicas", "1"]);
     let mut c = cluster.node(0).conn();
     let keys: Vec<String> = (0..60).map(|i| format!("h{i}")).collect();
     for k in &keys {

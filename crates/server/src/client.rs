@@ -128,6 +128,18 @@ pub struct Client {
     pub tx_slot: Option<u16>,
     /// In a cluster: the node holding this client's WATCHes for it.
     pub tx_session: Option<ringcache_ring::NodeIdx>,
+    /// In a replicated cluster: what the last command changed, by slot,
+    /// waiting to be handed to replication (see `cmd::take_effects`).
+    pub effects: Vec<(u16, ringcache_replication::Effect)>,
+    /// Scratch for the keys a command changed, kept for its allocation.
+    pub(crate) changed: Vec<ringcache_store::Key>,
+    /// The slots keyspace-wide reads (DBSIZE, KEYS, SCAN, RANDOMKEY) see;
+    /// `None`: all. Set while a replicated cluster's fan-out runs its part
+    /// here, so each key is counted by one node only.
+    pub scope: Option<Arc<[bool]>>,
+    /// Owners other than this node that acknowledged the client's last
+    /// replicated write (WAIT), once it finished.
+    pub last_write_replicas: usize,
 }
 
 impl Client {
@@ -144,6 +156,10 @@ impl Client {
             lookup_cache: Default::default(),
             tx_slot: None,
             tx_session: None,
+            effects: Vec::new(),
+            changed: Vec::new(),
+            scope: None,
+            last_write_replicas: 0,
         }
     }
 

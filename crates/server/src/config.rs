@@ -84,6 +84,28 @@ pub struct Config {
     pub cluster_timeout_ms: u64,
     /// Virtual nodes per cluster member on the ring.
     pub vnodes: u32,
+    /// `replicas` (N): owners of each slot, the coordinator included;
+    /// never more than the members.
+    pub replicas: usize,
+    /// `write-quorum` (W): owners that must hold a write before it is
+    /// acknowledged, the coordinator included. At most N: a larger value
+    /// acts as N (so `replicas 1` needs no other change).
+    pub write_quorum: usize,
+    /// `read-quorum` (R): owners a read consults. Only 1 is accepted for
+    /// now (quorum reads exist in `ringcache-replication`, not yet wired).
+    pub read_quorum: usize,
+    /// `sloppy-quorum`: whether a hint kept for a down owner counts toward W.
+    pub sloppy_quorum: bool,
+    /// How long a delete's tombstone is kept, so a stale owner cannot bring
+    /// the key back; must be longer than any partition anti-entropy is
+    /// expected to heal.
+    pub tombstone_grace_ms: u64,
+    /// How often anti-entropy compares digests with one other owner.
+    pub anti_entropy_interval_ms: u64,
+    /// Hints kept for one down owner.
+    pub hints_max_per_node: usize,
+    /// Writes waiting for their quorum at once; one more gets -TRYAGAIN.
+    pub replication_writes_max: usize,
 }
 
 /// How keyspace-wide and CLUSTER commands behave on a cluster node
@@ -193,6 +215,14 @@ impl Default for Config {
             cluster_secret: None,
             cluster_timeout_ms: 2_000,
             vnodes: 1024,
+            replicas: 3,
+            write_quorum: 2,
+            read_quorum: 1,
+            sloppy_quorum: false,
+            tombstone_grace_ms: 600_000,
+            anti_entropy_interval_ms: 1_000,
+            hints_max_per_node: 10_000,
+            replication_writes_max: 65_536,
         }
     }
 }
@@ -373,6 +403,54 @@ pub static OPTIONS: &[OptionSpec] = &[
     ),
     opt!("vnodes", false, "Virtual nodes per member on the ring.", |c| c.vnodes.to_string(), |c, v| c.vnodes =
         parse_num(v, 1, 1 << 16)?),
+    opt!("replicas", false, "Owners of each slot (N), at most the members.", |c| c.replicas.to_string(), |c, v| c
+        .replicas =
+        parse_num(v, 1, 16)?),
+    opt!(
+        "write-quorum",
+        true,
+        "Owners that hold a write before it is acknowledged (W).",
+        |c| c.write_quorum.to_string(),
+        |c, v| c.write_quorum = parse_num(v, 1, 16)?
+    ),
+    opt!("read-quorum", true, "Owners a read consults (R); only 1 for now.", |c| c.read_quorum.to_string(), |c, v| c
+        .read_quorum =
+        parse_num(v, 1, 1)?),
+    opt!(
+        "sloppy-quorum",
+        false,
+        "Count hints kept for a down owner toward the write quorum.",
+        |c| yes_no(c.sloppy_quorum),
+        |c, v| c.sloppy_quorum = parse_yes_no(v)?
+    ),
+    opt!(
+        "tombstone-grace-ms",
+        false,
+        "Milliseconds a delete's tombstone is kept.",
+        |c| c.tombstone_grace_ms.to_string(),
+        |c, v| c.tombstone_grace_ms = parse_num(v, 1_000, 7 * 24 * 3_600_000)?
+    ),
+    opt!(
+        "anti-entropy-interval-ms",
+        false,
+        "Milliseconds between anti-entropy rounds.",
+        |c| c.anti_entropy_interval_ms.to_string(),
+        |c, v| c.anti_entropy_interval_ms = parse_num(v, 10, 3_600_000)?
+    ),
+    opt!(
+        "hints-max-per-node",
+        false,
+        "Hints kept for one down owner.",
+        |c| c.hints_max_per_node.to_string(),
+        |c, v| c.hints_max_per_node = parse_num(v, 1, 10_000_000)?
+    ),
+    opt!(
+        "replication-writes-max",
+        false,
+        "Writes waiting for their quorum at once.",
+        |c| c.replication_writes_max.to_string(),
+        |c, v| c.replication_writes_max = parse_num(v, 1, 10_000_000)?
+    ),
 ];
 
 fn yes_no(b: bool) -> String {

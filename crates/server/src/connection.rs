@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientInfo};
 use crate::cluster::forward::{self, Entry};
+use crate::cluster::replicate::{self, Submitted};
 use crate::cluster::route::{route, Route};
 use crate::cmd;
 use crate::shared::Shared;
@@ -267,10 +268,8 @@ impl Session {
                             Route::Reply(reply) => Entry::ready(reply),
                             Route::Here => {
                                 // Runs now; its reply waits for its turn.
-                                let mut reply = BytesMut::new();
-                                cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms)
-                                    .encode(self.client.proto, &mut reply);
-                                Entry::ready(Reply::Raw(reply.freeze()))
+                                let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
+                                held(shared, &mut self.client, reply)
                             }
                             Route::Local => unreachable!("handled above"),
                         };
@@ -285,7 +284,19 @@ impl Session {
                     }
                 }
                 commands += 1;
+                if let Some(spec) = prepared.spec().filter(|s| s.keys == cmd::Keys::All) {
+                    self.client.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
+                }
                 let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
+                self.client.scope = None;
+                if !self.client.effects.is_empty() {
+                    // It wrote, in a replicated cluster: its reply waits
+                    // for the quorum, and what follows waits behind it.
+                    let entry = held(shared, &mut self.client, reply);
+                    self.run_bytes += entry.size();
+                    self.run.push(entry);
+                    continue;
+                }
                 reply.encode(self.client.proto, output);
                 if self.client.close_after_reply {
                     quit = true;
@@ -341,11 +352,11 @@ impl Session {
     /// Runs the commands [`Session::process`] routed to other nodes
     /// (after [`Step::Forward`]) and appends their replies to `output`.
     pub async fn forward(&mut self, shared: &Shared, output: &mut BytesMut) {
-        let run = std::mem::take(&mut self.run);
+        let mut run = std::mem::take(&mut self.run);
         self.run_bytes = 0;
         self.run_here = false;
         if let Some(cluster) = &shared.cluster {
-            forward::execute(shared, cluster, &mut self.client, &run, output).await;
+            forward::execute(shared, cluster, &mut self.client, &mut run, output).await;
         }
         // Keep the allocation for the next run.
         self.run = run;
@@ -359,6 +370,23 @@ impl Session {
         }
         cmd::release_watches(shared, &mut self.client);
         shared.clients.unregister(self.client.id);
+    }
+}
+
+/// The entry of a command that ran here: its reply, held for its turn
+/// in the run and, if it wrote, until its writes reach their quorum.
+fn held(shared: &Shared, client: &mut Client, reply: Reply) -> Entry {
+    let mut encoded = BytesMut::new();
+    match replicate::submit(shared, client) {
+        Submitted::Nothing => {
+            reply.encode(client.proto, &mut encoded);
+            Entry::ready(Reply::Raw(encoded.freeze()))
+        }
+        Submitted::Waiting(waits) => {
+            reply.encode(client.proto, &mut encoded);
+            Entry::replicated(encoded.freeze(), waits)
+        }
+        Submitted::Refused(text) => Entry::ready(Reply::error_static(text)),
     }
 }
 

@@ -139,6 +139,7 @@ impl Server {
         let workers: Vec<Worker> = (0..threads).map(|i| Worker::spawn(i, shared.clone())).collect();
         let expiry = spawn_background(shared.clone());
         let monitor = tokio::spawn(crate::cluster::monitor(shared.clone(), CLUSTER_PROBE_PERIOD));
+        let replication = crate::cluster::replicate::start(&shared);
         tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), threads, "ready to accept connections");
         let mut next = 0usize;
         loop {
@@ -159,6 +160,9 @@ impl Server {
         }
         drop(listener);
         let _ = monitor.await;
+        for task in replication {
+            let _ = task.await;
+        }
         tracing::info!("shutting down: waiting for {} connection(s)", shared.clients.len());
         // Closing the hand-off channels lets each worker drain its
         // connections (they see `shutdown` too) and exit.

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use parking_lot::RwLock;
 use ringcache_store::{Db, DbConfig};
+use ringcache_version::NodeTag;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ClientRegistry;
@@ -56,6 +57,9 @@ pub struct Shared {
     pub local_addr: OnceLock<SocketAddr>,
     /// Set on a cluster member; `None` on a standalone node.
     pub cluster: Option<Arc<Cluster>>,
+    /// Whether commands hand what they change to replication (a cluster
+    /// with `replicas` > 1).
+    pub journal: bool,
 }
 
 impl Shared {
@@ -65,11 +69,17 @@ impl Shared {
 
     /// A node that is a member of `cluster` (or standalone, for `None`).
     pub fn with_cluster(config: Config, cluster: Option<Arc<Cluster>>) -> Shared {
+        let journal = cluster.as_ref().is_some_and(|c| c.replication.is_some());
         let db = Db::new(DbConfig {
             shards: config.shards,
             maxmemory: config.maxmemory,
             policy: config.maxmemory_policy,
             samples: config.maxmemory_samples,
+            // Every owner tags its writes with its own id, and keeps
+            // tombstones so a stale owner cannot bring a deleted key back.
+            node_tag: NodeTag::of(&config.node_id),
+            tombstone_grace_ms: if journal { config.tombstone_grace_ms } else { 0 },
+            journal,
             ..DbConfig::default()
         });
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
@@ -84,6 +94,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             local_addr: OnceLock::new(),
             cluster,
+            journal,
         }
     }
 
@@ -114,6 +125,9 @@ impl Shared {
         self.db.set_samples(next.maxmemory_samples);
         if let Some(cluster) = &self.cluster {
             cluster.strict.store(next.cluster_strict, Relaxed);
+            if let Some(r) = &cluster.replication {
+                r.set_write_quorum(next.write_quorum);
+            }
         }
         *guard = next;
         self.config_epoch.fetch_add(1, Relaxed);

@@ -51,6 +51,8 @@ impl SimCluster {
                 ("peers", peers.clone()),
                 ("cluster-secret", "sim-secret-0123456789".to_owned()),
                 ("cluster-timeout", "150".to_owned()),
+                // Routing alone: one owner per slot.
+                ("replicas", "1".to_owned()),
             ] {
                 config.set(k, &v).unwrap();
             }

@@ -84,6 +84,12 @@ impl TestCluster {
                     Ok(_) => true,
                     Err(e) => e.kind() == redis::ErrorKind::Moved,
                 })
+                // Every node reachable, caught up and agreeing on who
+                // coordinates each slot.
+                && redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query::<String>(&mut c)
+                    .is_ok_and(|info| info.contains("cluster_state:ok"))
             });
             if whole {
                 return;

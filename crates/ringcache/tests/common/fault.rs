@@ -270,6 +270,10 @@ impl FaultCluster {
             let whole = self.nodes.iter().all(|n| {
                 let Some(mut c) = try_conn(n.port) else { return false };
                 (0..32).all(|k| redis::cmd("EXISTS").arg(format!("probe-{k}")).query::<i64>(&mut c).is_ok())
+                    && redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query::<String>(&mut c)
+                        .is_ok_and(|info| info.contains("cluster_state:ok"))
             });
             if whole {
                 return;
@@ -278,6 +282,38 @@ impl FaultCluster {
             thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// Waits until every node has caught up and holds the same versions of
+    /// every key (INFO replication's `owned_slots_digest`, equal on all
+    /// nodes when each owns every slot: N = members), at most `timeout`.
+    /// Returns how long it took.
+    pub fn wait_converged(&self, timeout: Duration) -> Duration {
+        let began = Instant::now();
+        loop {
+            let digests: Vec<Option<String>> = self
+                .nodes
+                .iter()
+                .map(|n| {
+                    let mut c = try_conn(n.port)?;
+                    if info_field(&mut c, "replication", "catching_up")? != "0" {
+                        return None;
+                    }
+                    info_field(&mut c, "replication", "owned_slots_digest")
+                })
+                .collect();
+            if digests.iter().all(|d| d.is_some() && *d == digests[0]) {
+                return began.elapsed();
+            }
+            assert!(began.elapsed() < timeout, "owners did not converge in {timeout:?}: digests {digests:?}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// One field of `INFO section`.
+pub fn info_field(conn: &mut redis::Connection, section: &str, name: &str) -> Option<String> {
+    let info: String = redis::cmd("INFO").arg(section).query(conn).ok()?;
+    info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(str::to_owned))
 }
 
 /// A connection with [`OP_TIMEOUT`] on every operation, or `None` if the

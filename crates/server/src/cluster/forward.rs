@@ -18,16 +18,20 @@
 //!   big-endian length and the reply encoded for that proto; or `-` and an
 //!   error text if the whole message was refused.
 //! - `X` + client id: forget that client's session (one-way).
-//! - `P`: ping; answer `+`.
+//! - `P`: ping; answer `+`, or `+C` while catching up after an empty
+//!   restart.
+//! - `V`: a replication message (one-way; `cluster::replicate`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ringcache_resp::{decode_reply, encode_request, Proto, Reply};
 use ringcache_ring::NodeIdx;
 use ringcache_transport::TransportError;
 
+use super::replicate::{self, Done, Submitted};
 use super::Cluster;
 use crate::client::Client;
 use crate::shared::Shared;
+use tokio::sync::oneshot;
 
 pub const KIND_RUN: u8 = b'R';
 pub const KIND_RELEASE: u8 = b'X';
@@ -41,7 +45,7 @@ pub struct Part {
 }
 
 /// How an entry's answers become its one reply.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Merge {
     /// One part, one command: its reply as it is.
     Relay,
@@ -69,10 +73,13 @@ pub enum Merge {
     /// No parts: this reply, decided without running anything (an error
     /// such as `-CROSSSLOT`, in its place among the run's replies).
     Ready(Reply),
+    /// No parts: a command that ran here and wrote; its encoded reply goes
+    /// out once its writes reach their quorum, `-NOREPLICAS` if they fail.
+    Replicated { reply: Bytes, waits: Vec<oneshot::Receiver<Done>> },
 }
 
-/// One client command that runs elsewhere.
-#[derive(Debug, Clone)]
+/// One client command that runs elsewhere (or waits for its replicas).
+#[derive(Debug)]
 pub struct Entry {
     pub parts: Vec<Part>,
     pub merge: Merge,
@@ -83,6 +90,11 @@ impl Entry {
         Entry { parts: Vec::new(), merge: Merge::Ready(reply) }
     }
 
+    /// A command run here whose writes are replicating.
+    pub fn replicated(reply: Bytes, waits: Vec<oneshot::Receiver<Done>>) -> Entry {
+        Entry { parts: Vec::new(), merge: Merge::Replicated { reply, waits } }
+    }
+
     pub fn relay(node: NodeIdx, cmd: Vec<Bytes>) -> Entry {
         Entry { parts: vec![Part { node, cmds: vec![cmd] }], merge: Merge::Relay }
     }
@@ -91,7 +103,7 @@ impl Entry {
     /// run.
     pub fn size(&self) -> usize {
         let ready = match &self.merge {
-            Merge::Ready(Reply::Raw(b)) => b.len(),
+            Merge::Ready(Reply::Raw(b)) | Merge::Replicated { reply: b, .. } => b.len(),
             _ => 0,
         };
         ready + self.parts.iter().flat_map(|p| &p.cmds).flatten().map(|a| a.len() + 16).sum::<usize>()
@@ -100,6 +112,16 @@ impl Entry {
 
 pub fn ping() -> Bytes {
     Bytes::from_static(&[KIND_PING])
+}
+
+/// The answer to a ping: `+`, or `+C` from a node catching up after an
+/// empty restart (it serves none of its slots yet).
+pub fn pong(catching_up: bool) -> Bytes {
+    Bytes::from_static(if catching_up { b"+C" } else { b"+" })
+}
+
+pub fn pong_catching_up(pong: &[u8]) -> bool {
+    pong == b"+C"
 }
 
 pub fn release(client_id: u64) -> Bytes {
@@ -163,10 +185,20 @@ struct Message {
 }
 
 /// Runs `entries` and appends their replies, in order, to `out`.
-pub async fn execute(shared: &Shared, cluster: &Cluster, client: &mut Client, entries: &[Entry], out: &mut BytesMut) {
+pub async fn execute(
+    shared: &Shared,
+    cluster: &Cluster,
+    client: &mut Client,
+    entries: &mut [Entry],
+    out: &mut BytesMut,
+) {
     let proto = client.proto;
+    let timeout = std::time::Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
     // Every part's replies, indexed like `entries[e].parts[p].cmds`.
     let mut answers: Vec<Vec<Option<Answer>>> = entries.iter().map(|e| vec![None; e.parts.len()]).collect();
+    // Commands of parts run here whose writes are replicating: (entry,
+    // part, command) and their writes.
+    let mut local_waits = Vec::new();
 
     // One message per other node, with its parts in order.
     let mut messages: Vec<Message> = Vec::new();
@@ -175,10 +207,18 @@ pub async fn execute(shared: &Shared, cluster: &Cluster, client: &mut Client, en
         for (p, part) in entry.parts.iter().enumerate() {
             if part.node == cluster.me {
                 let mut replies = Vec::with_capacity(part.cmds.len());
-                for cmd in &part.cmds {
+                for (c, cmd) in part.cmds.iter().enumerate() {
                     let views: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
+                    client.scope = cluster.scope_for(views.first().and_then(|n| crate::cmd::lookup(n)));
+                    let mut reply = crate::cmd::dispatch(shared, client, &views, now_ms);
+                    client.scope = None;
+                    match replicate::submit(shared, client) {
+                        Submitted::Nothing => {}
+                        Submitted::Waiting(waits) => local_waits.push(((e, p, c), waits)),
+                        Submitted::Refused(text) => reply = Reply::error_static(text),
+                    }
                     let mut buf = BytesMut::new();
-                    crate::cmd::dispatch(shared, client, &views, now_ms).encode(proto, &mut buf);
+                    reply.encode(proto, &mut buf);
                     replies.push(buf.freeze());
                 }
                 answers[e][p] = Some(Ok(replies));
@@ -203,7 +243,6 @@ pub async fn execute(shared: &Shared, cluster: &Cluster, client: &mut Client, en
         }
     }
 
-    let timeout = std::time::Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
     let results = futures_util::future::join_all(messages.iter().map(|m| {
         let to = &cluster.node(m.node).id;
         let msg = m.body.clone().freeze();
@@ -246,10 +285,38 @@ pub async fn execute(shared: &Shared, cluster: &Cluster, client: &mut Client, en
         }
     }
 
-    for (entry, answers) in entries.iter().zip(answers) {
+    // Every write was in flight meanwhile; collect how they ended.
+    for ((e, p, c), waits) in local_waits {
+        let acked = replicate::wait(waits, timeout).await;
+        note_acks(client, &acked);
+        if let (Err(text), Some(Ok(replies))) = (acked, &mut answers[e][p]) {
+            let mut buf = BytesMut::new();
+            Reply::error_static(text).encode(proto, &mut buf);
+            replies[c] = buf.freeze();
+        }
+    }
+
+    for (entry, answers) in entries.iter_mut().zip(answers) {
+        if let Merge::Replicated { reply, waits } = &mut entry.merge {
+            let acked = replicate::wait(std::mem::take(waits), timeout).await;
+            note_acks(client, &acked);
+            match acked {
+                Ok(_) => out.extend_from_slice(reply),
+                Err(text) => Reply::error_static(text).encode(proto, out),
+            }
+            continue;
+        }
         let answers: Vec<Answer> = answers.into_iter().map(|a| a.expect("every part was answered")).collect();
         merge(&entry.merge, answers, proto, out);
     }
+}
+
+/// Remembers how many other owners hold the client's last write (WAIT).
+fn note_acks(client: &mut Client, acked: &Result<usize, &'static str>) {
+    client.last_write_replicas = match acked {
+        Ok(owners) => owners.saturating_sub(1),
+        Err(_) => 0,
+    };
 }
 
 fn decode(b: &[u8]) -> Reply {
@@ -279,6 +346,7 @@ fn merge(how: &Merge, answers: Vec<Answer>, proto: Proto, out: &mut BytesMut) {
     match how {
         Merge::Ready(reply) => reply.encode(proto, out),
         Merge::LastPart => unreachable!("merged above"),
+        Merge::Replicated { .. } => unreachable!("answered by execute"),
         Merge::Relay | Merge::Last => {
             let last = parts.into_iter().next().and_then(|mut p| p.pop()).unwrap_or_default();
             out.extend_from_slice(&last);

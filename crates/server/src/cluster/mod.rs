@@ -14,14 +14,17 @@
 //! - Membership is static for now (the configured `peers`), so every node
 //!   computes the same ring and the same coordinator for each slot; a
 //!   forwarded command is always run where it lands, never forwarded again.
-//! - There is no replication yet: a slot's data lives on its coordinator
-//!   only, so a command for a slot whose coordinator is unreachable fails
-//!   (`-CLUSTERDOWN`/`-TRYAGAIN`) instead of going to another owner.
+//! - With `replicas` > 1 each slot lives on its N owners ([`replicate`]):
+//!   a command for a slot goes to its first owner that is reachable and
+//!   serving, and a write is answered once W owners hold it. With one
+//!   owner per slot, a command for a slot whose owner is unreachable fails
+//!   (`-CLUSTERDOWN`/`-TRYAGAIN`).
 //!
 //! The protocol between nodes and the failure behaviour: docs/cluster.md.
 
 pub mod forward;
 pub mod remote;
+pub mod replicate;
 pub mod route;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -51,6 +54,9 @@ pub struct Node {
     /// When it last answered anything (Unix ms; 0 = never): CLUSTER
     /// NODES's `pong-recv`.
     pub pong_at_ms: AtomicU64,
+    /// Whether its last pong said it is catching up after an empty
+    /// restart (it then serves none of its slots).
+    pub catching_up: AtomicBool,
 }
 
 /// Probes between nodes, counted for CLUSTER INFO's
@@ -79,6 +85,9 @@ pub struct Cluster {
     /// Sessions that other nodes' clients hold here (WATCH, MULTI).
     pub(crate) sessions: remote::Sessions,
     pub stats: BusStats,
+    /// Replication of each slot to its owners; `None` with one owner per
+    /// slot (`replicas 1`, or a cluster of one).
+    pub replication: Option<replicate::Replication>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -110,7 +119,9 @@ impl Cluster {
                 config.own_cluster_port(client_port),
             ));
         }
-        let ring_config = RingConfig { vnodes_per_node: config.vnodes, ..RingConfig::default() };
+        // Preference lists hold the owners, then the fallbacks that keep
+        // hints for a down owner.
+        let ring_config = RingConfig { vnodes_per_node: config.vnodes, replicas: replicate::ring_replicas(config) };
         let ring = Ring::new(members.iter().map(|m| Member::new(m.0.as_str())), ring_config)?;
         let nodes: Box<[Node]> = ring
             .nodes()
@@ -123,10 +134,12 @@ impl Cluster {
                     cluster_port: m.3,
                     reachable: AtomicBool::new(true),
                     pong_at_ms: AtomicU64::new(0),
+                    catching_up: AtomicBool::new(false),
                 }
             })
             .collect();
         let me = ring.node_idx(&config.node_id).ok_or_else(|| ClusterError::UnknownSelf(config.node_id.clone()))?;
+        let replication = replicate::Replication::new(ring.node_id(me).clone(), &ring, config);
         Ok(Cluster {
             me,
             ring: RingHandle::new(ring),
@@ -136,6 +149,7 @@ impl Cluster {
             strict: AtomicBool::new(config.cluster_strict),
             sessions: remote::Sessions::default(),
             stats: BusStats::default(),
+            replication,
         })
     }
 
@@ -143,16 +157,66 @@ impl Cluster {
         &self.nodes[idx.index()]
     }
 
-    /// The node that coordinates `slot`.
+    /// The node that coordinates `slot`: its first owner that is reachable
+    /// and serving (not catching up after an empty restart), or its first
+    /// owner if none is (whose failure the client then sees).
     pub fn coordinator(&self, slot: u16) -> NodeIdx {
-        self.ring.load().coordinator(slot).expect("a cluster has at least this node")
+        let ring = self.ring.load();
+        let owners = ring.owners(slot);
+        let first = *owners.first().expect("a cluster has at least this node");
+        let Some(replication) = &self.replication else { return first };
+        owners[..replication.owners()]
+            .iter()
+            .copied()
+            .find(|&n| if n == self.me { replication.serves(slot) } else { self.serving(n) })
+            .unwrap_or(first)
+    }
+
+    /// For a keyspace-wide read (DBSIZE, KEYS, SCAN, RANDOMKEY) over
+    /// replicated data: the slots this node coordinates, which is what it
+    /// answers for (in `proxy` mode each node's part of the fan-out; in
+    /// `redis-cluster` mode the slots it is the primary of), so every key
+    /// is counted once over the nodes. `None` otherwise.
+    pub fn scope_for(&self, spec: Option<&crate::cmd::CommandSpec>) -> Option<Arc<[bool]>> {
+        let spec = spec?;
+        if spec.keys != crate::cmd::Keys::All || spec.has(crate::cmd::flag::WRITE) {
+            return None;
+        }
+        self.replication.as_ref()?;
+        Some((0..SLOTS as u16).map(|s| self.coordinator(s) == self.me).collect())
+    }
+
+    /// The slot's owners (N of them), in preference order.
+    pub fn owners(&self, slot: u16) -> Vec<NodeIdx> {
+        let ring = self.ring.load();
+        let n = self.replication.as_ref().map_or(1, |r| r.owners());
+        ring.owners(slot)[..n].to_vec()
+    }
+
+    /// Whether another node answers and serves its slots (it said it is
+    /// not catching up).
+    fn serving(&self, idx: NodeIdx) -> bool {
+        let node = self.node(idx);
+        node.reachable.load(Relaxed) && !node.catching_up.load(Relaxed)
     }
 
     /// Whether every slot's coordinator is reachable (CLUSTER INFO's
     /// `cluster_state:ok`).
     pub fn state_ok(&self) -> bool {
+        (0..SLOTS as u16).all(|s| self.slot_ok(s))
+    }
+
+    /// Whether `slot` is served: its coordinator is reachable and, with
+    /// replication, at least W of its owners are (so writes can succeed).
+    pub fn slot_ok(&self, slot: u16) -> bool {
+        let Some(replication) = &self.replication else { return self.reachable(self.coordinator(slot)) };
         let ring = self.ring.load();
-        (0..SLOTS as u16).all(|s| ring.coordinator(s).is_some_and(|n| self.reachable(n)))
+        let owners = &ring.owners(slot)[..replication.owners()];
+        // Settled: the first reachable owner serves (none is still
+        // catching up), and W owners are reachable.
+        let first = owners.iter().copied().find(|&n| self.reachable(n));
+        let serving = first.is_some_and(|n| if n == self.me { replication.serves(slot) } else { self.serving(n) });
+        serving && owners.iter().filter(|&&n| self.reachable(n)).count() >= replication.write_quorum()
     }
 
     pub fn reachable(&self, idx: NodeIdx) -> bool {
@@ -221,11 +285,12 @@ pub async fn monitor(shared: Arc<Shared>, period: Duration) {
             let cluster = &cluster;
             async move {
                 cluster.stats.ping_sent.fetch_add(1, Relaxed);
-                let up = cluster.transport.request(&cluster.nodes[i].id, forward::ping()).await.is_ok();
-                if up {
+                let pong = cluster.transport.request(&cluster.nodes[i].id, forward::ping()).await;
+                if let Ok(pong) = &pong {
                     cluster.stats.pong_received.fetch_add(1, Relaxed);
+                    cluster.nodes[i].catching_up.store(forward::pong_catching_up(pong), Relaxed);
                 }
-                cluster.set_reachable(cluster.idx(i), up);
+                cluster.set_reachable(cluster.idx(i), pong.is_ok());
             }
         });
         futures_util::future::join_all(probes).await;

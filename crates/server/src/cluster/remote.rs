@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
-use ringcache_resp::{Frame, Limits, Proto, RequestParser};
+use ringcache_resp::{Frame, Limits, Proto, Reply, RequestParser};
 use ringcache_transport::{BoxFuture, Handler, Message, NodeId};
 
 use super::forward::{KIND_PING, KIND_RELEASE, KIND_RUN};
+use super::replicate::{self, Submitted, KIND_REPLICATION};
 use crate::client::{Client, ClientInfo};
 use crate::shared::Shared;
 
@@ -121,20 +122,38 @@ fn internal_client(proto: Proto, id: u64) -> Client {
 
 impl Handler for NodeHandler {
     fn request(&self, from: NodeId, msg: Message) -> BoxFuture<'static, Message> {
-        let answer = match self.shared.upgrade() {
-            Some(shared) => answer(&shared, from, &msg),
-            None => refuse("CLUSTERDOWN node is shutting down"),
-        };
-        Box::pin(std::future::ready(answer))
+        match self.shared.upgrade() {
+            Some(shared) => match answer(&shared, from, &msg) {
+                Answer::Now(answer) => Box::pin(std::future::ready(answer)),
+                Answer::Later(answer) => answer,
+            },
+            None => Box::pin(std::future::ready(refuse("CLUSTERDOWN node is shutting down"))),
+        }
     }
 
     fn message(&self, from: NodeId, msg: Message) {
-        if let (Some(shared), Some((&KIND_RELEASE, id))) = (self.shared.upgrade(), msg.split_first()) {
-            if let Ok(id) = <[u8; 8]>::try_from(id) {
-                release(&shared, from, u64::from_be_bytes(id));
+        let Some(shared) = self.shared.upgrade() else { return };
+        match msg.split_first() {
+            Some((&KIND_RELEASE, id)) => {
+                if let Ok(id) = <[u8; 8]>::try_from(id) {
+                    release(&shared, from, u64::from_be_bytes(id));
+                }
             }
+            Some((&KIND_REPLICATION, _)) => {
+                if let Some(replication) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?))) {
+                    replication.1.receive(&shared, replication.0, &from, &msg.slice(1..));
+                }
+            }
+            _ => {}
         }
     }
+}
+
+/// An answer to a request: ready, or once the writes it made are
+/// replicated.
+enum Answer {
+    Now(Message),
+    Later(BoxFuture<'static, Message>),
 }
 
 fn release(shared: &Shared, from: NodeId, id: u64) {
@@ -152,42 +171,59 @@ pub(crate) fn expire_sessions(shared: &Shared, max: Duration) {
     }
 }
 
-fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Message {
+fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
     match msg.split_first() {
         Some((&KIND_PING, _)) => {
+            let mut catching_up = false;
             if let Some(cluster) = &shared.cluster {
                 cluster.stats.ping_received.fetch_add(1, Relaxed);
                 cluster.stats.pong_sent.fetch_add(1, Relaxed);
+                catching_up = cluster.replication.as_ref().is_some_and(|r| r.is_catching_up());
             }
-            Bytes::from_static(b"+")
+            Answer::Now(super::forward::pong(catching_up))
         }
         Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
             let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
             run(shared, from, proto, id, &rest[9..])
         }
-        _ => refuse("ERR unknown cluster message"),
+        _ => Answer::Now(refuse("ERR unknown cluster message")),
     }
 }
 
+/// The `+` answer of an `R` message: each reply with its length.
+fn encode_answer(replies: &[Bytes]) -> Message {
+    let mut out = BytesMut::with_capacity(1 + replies.iter().map(|r| r.len() + 4).sum::<usize>());
+    out.put_u8(b'+');
+    for r in replies {
+        out.put_u32(r.len() as u32);
+        out.extend_from_slice(r);
+    }
+    out.freeze()
+}
+
 /// Runs the commands of an `R` message, in order, in the origin client's
-/// session (if it has one here).
-fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) -> Message {
+/// session (if it has one here). A command's reply waits for its writes to
+/// reach their quorum (or becomes `-NOREPLICAS`).
+fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) -> Answer {
     let Some(cluster) = shared.cluster.as_ref() else {
-        return refuse("CLUSTERDOWN this node is not in a cluster");
+        return Answer::Now(refuse("CLUSTERDOWN this node is not in a cluster"));
     };
-    let limits = shared.with_config(|c| Limits {
-        bulk_len_max: c.proto_max_bulk_len as usize,
-        multibulk_len_max: c.proto_max_multibulk_len as usize,
-        authenticated: true,
+    let (limits, timeout) = shared.with_config(|c| {
+        let limits = Limits {
+            bulk_len_max: c.proto_max_bulk_len as usize,
+            multibulk_len_max: c.proto_max_multibulk_len as usize,
+            authenticated: true,
+        };
+        (limits, Duration::from_millis(c.cluster_timeout_ms))
     });
     let key = (from, id);
     let mut client = cluster.sessions.take(&key).unwrap_or_else(|| internal_client(proto, id));
     client.set_proto(proto);
     let mut parser = RequestParser::default();
     let mut spans = Vec::new();
-    let mut out = BytesMut::with_capacity(256);
-    out.put_u8(b'+');
+    let mut replies: Vec<Bytes> = Vec::new();
+    let mut waits = Vec::new();
     let now_ms = ringcache_store::now_ms();
     let mut at = 0;
     let mut failed = None;
@@ -197,11 +233,17 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
         match parser.frame(commands, at, &limits, &mut spans) {
             Ok(Frame::Command { end, inline: false }) => {
                 let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
-                let len_at = out.len();
-                out.put_u32(0);
-                crate::cmd::dispatch(shared, &mut client, &args, now_ms).encode(proto, &mut out);
-                let len = (out.len() - len_at - 4) as u32;
-                out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+                client.scope = cluster.scope_for(args.first().and_then(|n| crate::cmd::lookup(n)));
+                let mut reply = crate::cmd::dispatch(shared, &mut client, &args, now_ms);
+                client.scope = None;
+                match replicate::submit(shared, &mut client) {
+                    Submitted::Nothing => {}
+                    Submitted::Waiting(w) => waits.push((replies.len(), w)),
+                    Submitted::Refused(text) => reply = Reply::error_static(text),
+                }
+                let mut buf = BytesMut::new();
+                reply.encode(proto, &mut buf);
+                replies.push(buf.freeze());
                 at = end;
             }
             // Nodes send complete RESP arrays only.
@@ -221,10 +263,25 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
         // refusing the message after running it is safe.
         Kept::NoRoom(mut client) => {
             crate::cmd::release_watches(shared, &mut client);
-            return refuse("TRYAGAIN too many WATCH sessions held for clients of other nodes");
+            return Answer::Now(refuse("TRYAGAIN too many WATCH sessions held for clients of other nodes"));
         }
     }
-    failed.unwrap_or_else(|| out.freeze())
+    if let Some(failed) = failed {
+        return Answer::Now(failed);
+    }
+    if waits.is_empty() {
+        return Answer::Now(encode_answer(&replies));
+    }
+    Answer::Later(Box::pin(async move {
+        for (i, w) in waits {
+            if let Err(text) = replicate::wait(w, timeout).await {
+                let mut buf = BytesMut::new();
+                Reply::error_static(text).encode(proto, &mut buf);
+                replies[i] = buf.freeze();
+            }
+        }
+        encode_answer(&replies)
+    }))
 }
 
 #[cfg(test)]
@@ -241,6 +298,7 @@ mod tests {
         config.set("node-id", "a").unwrap();
         config.set("peers", "a@127.0.0.1:7001,b@127.0.0.1:7002").unwrap();
         config.set("cluster-secret", "0123456789abcdef").unwrap();
+        config.set("replicas", "1").unwrap();
         let net = ringcache_transport::SimNetwork::new(1, ringcache_transport::TransportConfig::for_test()).unwrap();
         let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), 7001).unwrap();
         Shared::with_cluster(config, Some(Arc::new(cluster)))
@@ -257,7 +315,7 @@ mod tests {
     fn forwarded_commands_run_in_order_and_answer_per_command() {
         let shared = member();
         let msg = run_message(2, 7, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
-        let answer = answer(&shared, NodeId::from("b"), &msg);
+        let Answer::Now(answer) = answer(&shared, NodeId::from("b"), &msg) else { panic!("no writes to wait for") };
         let mut want = b"+".to_vec();
         for r in [&b"+OK\r\n"[..], b"$1\r\nv\r\n"] {
             want.extend_from_slice(&(r.len() as u32).to_be_bytes());
@@ -280,7 +338,7 @@ mod tests {
             &run_message(2, 1, b"*1\r\n+x\r\n"),
             &run_message(2, 1, b"*9999999999\r\n"),
         ] {
-            let a = answer(&shared, from(), bad);
+            let Answer::Now(a) = answer(&shared, from(), bad) else { panic!("refused at once") };
             assert_eq!(a.first(), Some(&b'-'), "{bad:?} got {a:?}");
         }
         // Random bytes after a valid header: refused or answered, no panic.
@@ -296,7 +354,7 @@ mod tests {
                     alphabet[(seed % alphabet.len() as u64) as usize]
                 })
                 .collect();
-            let a = answer(&shared, from(), &run_message(3, 2, &body));
+            let Answer::Now(a) = answer(&shared, from(), &run_message(3, 2, &body)) else { panic!("one node") };
             assert!(matches!(a.first(), Some(b'+' | b'-')));
         }
         // A one-way message of the wrong shape is ignored.

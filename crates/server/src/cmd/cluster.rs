@@ -247,6 +247,11 @@ fn view(cluster: &Cluster, laddr: SocketAddr) -> Vec<ViewNode> {
         }],
         ClusterMode::RedisCluster => {
             let ring = cluster.ring.load();
+            // Each node is the master of the slots it coordinates now.
+            let mut coordinated: Vec<Vec<u16>> = vec![Vec::new(); cluster.nodes.len()];
+            for s in 0..SLOTS as u16 {
+                coordinated[cluster.coordinator(s).index()].push(s);
+            }
             ring.nodes()
                 .map(|(idx, id)| {
                     let node = cluster.node(idx);
@@ -259,7 +264,7 @@ fn view(cluster: &Cluster, laddr: SocketAddr) -> Vec<ViewNode> {
                         myself,
                         up: cluster.reachable(idx),
                         pong_at_ms: if myself { 0 } else { node.pong_at_ms.load(Relaxed) },
-                        ranges: ranges(ring.slots_of(idx)),
+                        ranges: ranges(&coordinated[idx.index()]),
                     }
                 })
                 .collect()
@@ -280,47 +285,101 @@ fn slots_node(n: &ViewNode) -> Reply {
     ])
 }
 
-/// One entry per slot range, in slot order, each with its master only.
+/// The other live owners of `slot` (its replicas), in node order: in
+/// `redis-cluster` mode with replication; none otherwise.
+fn replicas_of(cluster: &Cluster, slot: u16) -> Vec<NodeIdx> {
+    if cluster.mode != ClusterMode::RedisCluster {
+        return Vec::new();
+    }
+    let master = cluster.coordinator(slot);
+    // A replica that is down is not listed, as Redis leaves out failed
+    // ones.
+    let mut replicas: Vec<NodeIdx> =
+        cluster.owners(slot).into_iter().filter(|&n| n != master && cluster.reachable(n)).collect();
+    // In node order: a range is split only where the set changes.
+    replicas.sort_unstable();
+    replicas
+}
+
+/// One entry per slot range, in slot order: its master, then its
+/// replicas (the slot's other owners).
 fn slots(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
     let view = view(cluster, ctx.client.info.laddr);
+    let by_id = |idx: NodeIdx| view.iter().find(|n| n.id == cluster.node(idx).id.as_str());
     let mut entries: Vec<(u16, u16, &ViewNode)> =
         view.iter().flat_map(|n| n.ranges.iter().map(move |&(a, b)| (a, b, n))).collect();
     entries.sort_unstable_by_key(|e| e.0);
-    Ok(Reply::Array(
-        entries
-            .into_iter()
-            .map(|(a, b, n)| Reply::Array(vec![Reply::Integer(a.into()), Reply::Integer(b.into()), slots_node(n)]))
-            .collect(),
-    ))
+    let mut out = Vec::new();
+    for (a, b, master) in entries {
+        // A master's range splits where its replicas change.
+        let mut start = a;
+        let mut replicas = replicas_of(cluster, a);
+        for s in a..=b {
+            let next = if s < b { Some(replicas_of(cluster, s + 1)) } else { None };
+            if next.as_ref() != Some(&replicas) {
+                let mut entry = vec![Reply::Integer(start.into()), Reply::Integer(s.into()), slots_node(master)];
+                entry.extend(replicas.iter().filter_map(|&r| by_id(r)).map(slots_node));
+                out.push(Reply::Array(entry));
+                if let Some(next) = next {
+                    start = s + 1;
+                    replicas = next;
+                }
+            }
+        }
+    }
+    Ok(Reply::Array(out))
 }
 
-/// One shard per node (no replicas): its slot ranges as flat start/end
-/// pairs, and the node.
+/// One shard per master: its slot ranges as flat start/end pairs, the
+/// master, and as replicas the other owners of its slots.
 fn shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
     let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
-    let shards = view(cluster, ctx.client.info.laddr)
-        .into_iter()
+    let view = view(cluster, ctx.client.info.laddr);
+    let node_map = |n: &ViewNode, role: &'static str| {
+        let mut node = vec![
+            kv("id", Reply::bulk(n.id.clone())),
+            kv("port", Reply::Integer(n.port.into())),
+            kv("ip", Reply::bulk(n.host.clone())),
+            kv("endpoint", Reply::bulk(n.host.clone())),
+        ];
+        if n.host.parse::<IpAddr>().is_err() {
+            node.push(kv("hostname", Reply::bulk(n.host.clone())));
+        }
+        node.extend([
+            kv("role", Reply::bulk(role)),
+            // Writes are acknowledged by a quorum, not streamed with an
+            // offset: there is no replication offset to report.
+            kv("replication-offset", Reply::Integer(0)),
+            kv("health", Reply::bulk(if n.up { "online" } else { "fail" })),
+        ]);
+        Reply::Map(node)
+    };
+    let shards = view
+        .iter()
+        .filter(|n| !n.ranges.is_empty() || cluster.mode == ClusterMode::Proxy)
         .map(|n| {
             let slots =
                 n.ranges.iter().flat_map(|&(a, b)| [Reply::Integer(a.into()), Reply::Integer(b.into())]).collect();
-            let mut node = vec![
-                kv("id", Reply::bulk(n.id.clone())),
-                kv("port", Reply::Integer(n.port.into())),
-                kv("ip", Reply::bulk(n.host.clone())),
-                kv("endpoint", Reply::bulk(n.host.clone())),
-            ];
-            if n.host.parse::<IpAddr>().is_err() {
-                node.push(kv("hostname", Reply::bulk(n.host.clone())));
+            let mut replicas: Vec<NodeIdx> = Vec::new();
+            for &(a, b) in &n.ranges {
+                for s in a..=b {
+                    for r in replicas_of(cluster, s) {
+                        if !replicas.contains(&r) {
+                            replicas.push(r);
+                        }
+                    }
+                }
             }
-            node.extend([
-                kv("role", Reply::bulk("master")),
-                // Nothing is replicated yet.
-                kv("replication-offset", Reply::Integer(0)),
-                kv("health", Reply::bulk(if n.up { "online" } else { "fail" })),
-            ]);
-            Reply::Map(vec![kv("slots", Reply::Array(slots)), kv("nodes", Reply::Array(vec![Reply::Map(node)]))])
+            let mut nodes = vec![node_map(n, "master")];
+            nodes.extend(
+                replicas
+                    .iter()
+                    .filter_map(|&r| view.iter().find(|v| v.id == cluster.node(r).id.as_str()))
+                    .map(|r| node_map(r, "replica")),
+            );
+            Reply::Map(vec![kv("slots", Reply::Array(slots)), kv("nodes", Reply::Array(nodes))])
         })
         .collect();
     Ok(Reply::Array(shards))
@@ -370,10 +429,7 @@ fn info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let view = view(cluster, ctx.client.info.laddr);
     // Slots whose coordinator answers, in either mode: through this node
     // (proxy) or directly (redis-cluster), the others fail.
-    let ok = {
-        let ring = cluster.ring.load();
-        (0..SLOTS as u16).filter(|&s| ring.coordinator(s).is_some_and(|n| cluster.reachable(n))).count()
-    };
+    let ok = { (0..SLOTS as u16).filter(|&s| cluster.slot_ok(s)).count() };
     let assigned: usize = view.iter().flat_map(|n| &n.ranges).map(|&(a, b)| usize::from(b - a) + 1).sum();
     let size = view.iter().filter(|n| !n.ranges.is_empty()).count();
     let state = if cluster.state_ok() { "ok" } else { "fail" };

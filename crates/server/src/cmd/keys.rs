@@ -383,7 +383,12 @@ fn renamenx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    let found = ctx.db.keys(args[1], ctx.now_ms);
+    let found = match ctx.client.scope.clone() {
+        Some(slots) => ctx.db.keys_where(ctx.now_ms, usize::MAX, |k| {
+            slots[usize::from(ringcache_ring::slot(k))] && ringcache_store::glob_match(args[1], k)
+        }),
+        None => ctx.db.keys(args[1], ctx.now_ms),
+    };
     Ok(Reply::Array(found.into_iter().map(Reply::Bulk).collect()))
 }
 
@@ -415,6 +420,8 @@ fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         i += 2;
     }
     filter.type_name = type_name.as_deref();
+    let scope = ctx.client.scope.clone();
+    filter.slots = scope.as_deref();
     let (next, found) = ctx.db.scan(cursor, count, ctx.now_ms, filter);
     let cursor = Reply::Bulk(Bytes::copy_from_slice(itoa::Buffer::new().format(next).as_bytes()));
     Ok(Reply::Array(vec![cursor, Reply::Array(found.into_iter().map(Reply::Bulk).collect())]))
@@ -422,7 +429,13 @@ fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 fn randomkey(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
-    Ok(ctx.db.random_key(now).into())
+    let Some(slots) = ctx.client.scope.clone() else {
+        return Ok(ctx.db.random_key(now).into());
+    };
+    // A few random tries, then any key in scope.
+    let in_scope = |k: &[u8]| slots[usize::from(ringcache_ring::slot(k))];
+    let tried = (0..16).find_map(|_| ctx.db.random_key(now).filter(|k| in_scope(k)));
+    Ok(tried.or_else(|| ctx.db.keys_where(now, 1, in_scope).pop()).into())
 }
 
 #[cfg(test)]

@@ -23,7 +23,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
+use bytes::Bytes;
+use ringcache_replication::{Change, Effect, State};
 use ringcache_resp::Reply;
+use ringcache_ring::slot;
 use ringcache_store::{KeyHash, Locked, Oom, Shard, WrongType};
 use smallvec::SmallVec;
 
@@ -466,7 +469,30 @@ fn run(
         keys => shared.db.lock_keys(keys.of(args)),
     };
     let mut ctx = Ctx { db, shared, client, now_ms };
-    (spec.handler)(&mut ctx, args).unwrap_or_else(Reply::from)
+    let reply = (spec.handler)(&mut ctx, args).unwrap_or_else(Reply::from);
+    if shared.journal {
+        take_effects(&mut ctx.db, ctx.client, now_ms);
+    }
+    reply
+}
+
+/// In a replicated cluster: turns the keys the command gave a new version
+/// into effects for replication, appended to `client.effects`. Runs while
+/// `db` still holds the command's locks, so each state read here is the
+/// one the command left.
+pub(crate) fn take_effects(db: &mut Locked<'_>, client: &mut Client, now_ms: u64) {
+    let mut keys = std::mem::take(&mut client.changed);
+    db.take_changed(&mut keys);
+    for key in keys.drain(..) {
+        let k = key.as_bytes();
+        let mut state = Vec::new();
+        let Some((version, value)) = db.shard(k).key_state(k, now_ms, &mut state) else {
+            continue;
+        };
+        let state = if value { State::Value(Bytes::from(state)) } else { State::Tombstone };
+        client.effects.push((slot(k), Effect { key: key.to_bytes(), version, change: Change::Full(state) }));
+    }
+    client.changed = keys;
 }
 
 #[cfg(test)]

@@ -673,6 +673,9 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "replication" => {
                 field(&mut out, "role", &"master");
                 field(&mut out, "connected_slaves", &0);
+                if let Some(cluster) = &shared.cluster {
+                    replication_info(&mut out, &mut ctx.db, shared, cluster);
+                }
             }
             "cluster" => field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some())),
             "keyspace" => {
@@ -685,6 +688,62 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         }
     }
     Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+/// INFO replication of a cluster member: settings, this node's slots, and
+/// the state machine's counters (ringcache's own fields; Redis has no
+/// quorum replication to report).
+fn replication_info(
+    out: &mut String,
+    db: &mut ringcache_store::Locked<'_>,
+    shared: &crate::shared::Shared,
+    cluster: &crate::cluster::Cluster,
+) {
+    let Some(r) = &cluster.replication else {
+        field(out, "replicas_per_slot", &1);
+        return;
+    };
+    let me = cluster.me;
+    let (mut owned, mut coordinated, mut digest) = (0usize, 0usize, 0u64);
+    for s in 0..ringcache_ring::SLOTS as u16 {
+        if cluster.owners(s).contains(&me) {
+            owned += 1;
+            // INFO holds every shard already.
+            digest ^= db.slot_shard(s).slot_digest(s);
+        }
+        coordinated += usize::from(cluster.coordinator(s) == me);
+    }
+    let report = r.report();
+    let st = &report.stats;
+    field(out, "replicas_per_slot", &r.owners());
+    field(out, "write_quorum", &r.write_quorum());
+    field(out, "read_quorum", &shared.with_config(|c| c.read_quorum));
+    field(out, "owned_slots", &owned);
+    field(out, "coordinated_slots", &coordinated);
+    field(out, "owned_slots_digest", &format_args!("{digest:016x}"));
+    field(out, "catching_up", &u8::from(report.catching_up));
+    field(out, "catch_up_slots_ready", &if report.catching_up { report.slots_ready } else { ringcache_ring::SLOTS });
+    field(out, "writes_in_flight", &report.writes_in_flight);
+    field(out, "writes_replicated", &st.writes);
+    field(out, "writes_acked", &st.writes_acked);
+    field(out, "writes_failed", &st.writes_failed);
+    field(out, "writes_refused", &(st.writes_busy + r.counters.writes_refused.load(Relaxed)));
+    field(out, "write_retries", &st.write_retries);
+    field(out, "effects_applied", &st.effects_applied);
+    field(out, "hints_pending", &report.hints);
+    field(out, "hints_pending_bytes", &report.hint_bytes);
+    field(out, "hints_stored", &st.hints_stored);
+    field(out, "hints_delivered", &st.hints_delivered);
+    field(out, "hints_dropped", &st.hints_dropped);
+    field(out, "anti_entropy_rounds", &st.ae_rounds);
+    field(out, "anti_entropy_slots_differing", &st.ae_slots_differing);
+    field(out, "entries_repaired", &st.entries_repaired);
+    field(out, "sync_chunks_received", &st.sync_chunks_received);
+    field(out, "messages_received", &st.messages_in);
+    field(out, "messages_refused_malformed", &(st.refused_malformed + r.counters.states_refused.load(Relaxed)));
+    field(out, "messages_refused_over_limit", &st.refused_over_limit);
+    field(out, "messages_refused_unknown_node", &st.refused_unknown_node);
+    field(out, "messages_dropped_queue_full", &r.counters.sends_dropped.load(Relaxed));
 }
 
 /// Appends one `name:value\r\n` line.
@@ -721,7 +780,11 @@ fn rss_bytes() -> Option<u64> {
 // ------------------------------------------------- DBSIZE, FLUSH*, TIME
 
 fn dbsize(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    Ok(Reply::Integer(ctx.db.len() as i64))
+    let n = match ctx.client.scope.clone() {
+        Some(slots) => ctx.db.count_where(ctx.now_ms, |k| slots[usize::from(ringcache_ring::slot(k))]),
+        None => ctx.db.len(),
+    };
+    Ok(Reply::Integer(n as i64))
 }
 
 /// FLUSHDB and FLUSHALL (one database, so the same thing). ASYNC and SYNC

@@ -174,5 +174,10 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         views.extend(args.iter().map(|a| &a[..]));
         replies.push((spec.handler)(&mut inner, &views).unwrap_or_else(Reply::from));
     }
+    if shared.journal {
+        // All of the transaction's changes, replicated as one write per
+        // slot (one slot in a cluster): an owner applies all or none.
+        super::take_effects(&mut inner.db, inner.client, now_ms);
+    }
     Ok(Reply::Array(replies))
 }

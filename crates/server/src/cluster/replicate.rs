@@ -1,0 +1,564 @@
+//! Replication on a cluster node: the server's side of
+//! `ringcache-replication`, whose [`Replicator`] decides everything; this
+//! module only feeds it and carries out what it says.
+//!
+//! - [`Replication::write`]: a command here changed keys; fan the effects
+//!   out and get a [`Done`] once W owners hold them (or the deadline
+//!   passed).
+//! - [`Replication::receive`]: a replication message from a peer
+//!   (transport kind [`KIND_REPLICATION`]).
+//! - [`tick`]: the task that drives deadlines, retries, hints,
+//!   anti-entropy and catch-up.
+//! - [`StoreReplica`]: the keyspace as the state machine sees it (the
+//!   node's `Db`); [`LiveView`]: the cluster (placement, reachability).
+//!
+//! Invariants:
+//! - Lock order: the replicator's mutex, then at most one shard lock (the
+//!   replica's). Commands never take the mutex while they hold a shard
+//!   lock: they collect their effects under their locks (`cmd::take_effects`)
+//!   and hand them over after.
+//! - A client's write is answered only once its [`Done`] arrives: `Acked`
+//!   (W owners hold it) or `Failed` (`-NOREPLICAS`). A write that failed
+//!   stays where it was applied; repair may still spread it.
+//! - Every queue is bounded: writes in flight by `replication-writes-max`,
+//!   messages to each peer by [`SEND_QUEUE`] (past it a message is dropped
+//!   and counted; the state machine retries, and applying is idempotent).
+//! - Until a slot is caught up after this node started empty, it serves no
+//!   read or write of it: [`Replication::serves`] is false and routing
+//!   picks the next owner.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use ringcache_replication::{
+    self as rep, Change, Chunk, Effect, Entry, Event, Outcome, Output, Placement, Replica, Replicator, State, View,
+    WriteId,
+};
+use ringcache_ring::{NodeId, Ring, SLOTS};
+use ringcache_store::{Applied, Db, DecodeLimits, Incoming, Locked, StateRef};
+use ringcache_version::{Stamp, Version};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Cluster;
+use crate::config::Config;
+use crate::shared::Shared;
+
+/// Transport message kind of replication messages (one-way).
+pub const KIND_REPLICATION: u8 = b'V';
+/// Messages waiting to go to one peer.
+pub const SEND_QUEUE: usize = 16_384;
+/// How often the state machine is ticked.
+pub const TICK: Duration = Duration::from_millis(10);
+/// Members after a slot's owners on its preference list: where hints go.
+const FALLBACKS: usize = 2;
+
+/// How a replicated write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// `acks` owners (this one included) hold it.
+    Acked(usize),
+    /// Only `acks` owners answered by the deadline.
+    Failed(usize),
+}
+
+/// Redis's reply when a write cannot reach its replicas.
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// Server-side counters, beside the state machine's own [`rep::Stats`].
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages dropped because a peer's send queue was full.
+    pub sends_dropped: AtomicU64,
+    /// Replicated values that failed to decode (refused, never applied).
+    pub states_refused: AtomicU64,
+    /// Writes refused before they started (too many in flight, too large).
+    pub writes_refused: AtomicU64,
+}
+
+pub struct Replication {
+    me: NodeId,
+    placement: Arc<Placement>,
+    /// N, after clamping to the members.
+    owners: usize,
+    write_quorum: AtomicUsize,
+    inner: Mutex<Inner>,
+    waiters: DashMap<WriteId, oneshot::Sender<Done>>,
+    /// One bit per slot: caught up (always set unless catching up).
+    ready: Box<[AtomicU64]>,
+    catching_up: AtomicBool,
+    /// Per peer, the queue its sender task drains; set by [`start`].
+    queues: OnceLock<HashMap<NodeId, mpsc::Sender<Bytes>>>,
+    limits: DecodeLimits,
+    pub counters: Counters,
+    /// What INFO reports, copied from the state machine on every tick:
+    /// INFO runs holding every shard lock, so it must never wait for
+    /// `inner` (which is taken before a shard lock). A leaf lock.
+    report: Mutex<Report>,
+}
+
+struct Inner {
+    rep: Replicator,
+    out: Output,
+}
+
+impl std::fmt::Debug for Replication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replication").field("me", &self.me).field("owners", &self.owners).finish()
+    }
+}
+
+/// What INFO replication reports.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub stats: rep::Stats,
+    pub writes_in_flight: usize,
+    pub hints: usize,
+    pub hint_bytes: usize,
+    pub catching_up: bool,
+    pub slots_ready: usize,
+}
+
+impl Replication {
+    /// Replication for a node of `ring` (built with [`ring_replicas`]
+    /// owners per list), or `None` when each slot has one owner.
+    pub fn new(me: NodeId, ring: &Ring, config: &Config) -> Option<Replication> {
+        let owners = config.replicas.min(ring.len());
+        if owners <= 1 {
+            return None;
+        }
+        let rep_config = rep::Config {
+            cluster_timeout_ms: config.cluster_timeout_ms.max(20),
+            write_retry_ms: (config.cluster_timeout_ms / 4).max(5),
+            writes_inflight_max: config.replication_writes_max,
+            hints_count_toward_quorum: config.sloppy_quorum,
+            hints_max_per_node: config.hints_max_per_node,
+            anti_entropy_interval_ms: config.anti_entropy_interval_ms,
+            // A peer that was not up yet when catch-up began is asked
+            // again soon after it is.
+            sync_retry_ms: 500,
+            ..rep::Config::default()
+        };
+        let rep = Replicator::new(me.clone(), rep_config).expect("replication settings are validated with the config");
+        let mut rep_inner = Inner { rep, out: Output::new() };
+        // A cache keeps nothing on disk: every start is an empty restart.
+        // At a cluster's first start the others are empty too and answer
+        // at once.
+        rep_inner.rep.restarted_empty();
+        Some(Replication {
+            me,
+            placement: Arc::new(Placement::from_ring(ring, owners)),
+            owners,
+            write_quorum: AtomicUsize::new(config.write_quorum.min(owners)),
+            inner: Mutex::new(rep_inner),
+            waiters: DashMap::new(),
+            ready: (0..SLOTS / 64).map(|_| AtomicU64::new(0)).collect(),
+            catching_up: AtomicBool::new(true),
+            queues: OnceLock::new(),
+            limits: DecodeLimits { bulk_len_max: config.proto_max_bulk_len as usize, ..DecodeLimits::default() },
+            counters: Counters::default(),
+            report: Mutex::new(Report::default()),
+        })
+    }
+
+    /// Owners of each slot (N).
+    pub fn owners(&self) -> usize {
+        self.owners
+    }
+
+    pub fn write_quorum(&self) -> usize {
+        self.write_quorum.load(Relaxed)
+    }
+
+    /// CONFIG SET write-quorum (clamped to N).
+    pub fn set_write_quorum(&self, w: usize) {
+        self.write_quorum.store(w.clamp(1, self.owners), Relaxed);
+    }
+
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// Whether this node may serve `slot` (it is not still catching it up).
+    pub fn serves(&self, slot: u16) -> bool {
+        !self.catching_up.load(Relaxed) || self.ready[usize::from(slot) / 64].load(Relaxed) & (1 << (slot % 64)) != 0
+    }
+
+    pub fn is_catching_up(&self) -> bool {
+        self.catching_up.load(Relaxed)
+    }
+
+    /// Starts replicating the effects of one command on `slot`; the
+    /// receiver gets how it ended. `Err` is the client's reply when it
+    /// could not start.
+    pub fn write(
+        &self,
+        shared: &Shared,
+        cluster: &Cluster,
+        slot: u16,
+        effects: Vec<Effect>,
+    ) -> Result<oneshot::Receiver<Done>, &'static str> {
+        let now_ms = ringcache_store::now_ms();
+        let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let view = LiveView { placement: &self.placement, cluster };
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.inner.lock();
+        let Inner { rep, out } = &mut *inner;
+        match rep.write(&view, &replica, slot, effects, self.write_quorum(), now_ms, out) {
+            Ok(id) => {
+                // Before the events: a quorum already met is in `out`.
+                self.waiters.insert(id, tx);
+            }
+            Err(e) => {
+                self.counters.writes_refused.fetch_add(1, Relaxed);
+                tracing::debug!("replicated write refused: {e}");
+                return Err(match e {
+                    rep::Error::Busy { .. } => "TRYAGAIN too many writes waiting for replicas",
+                    rep::Error::TooLarge { .. } => "ERR write too large to replicate",
+                    _ => "TRYAGAIN the slot's owners changed; try again",
+                });
+            }
+        }
+        drop(replica);
+        self.carry_out(out);
+        Ok(rx)
+    }
+
+    /// A replication message from `from` (the kind byte stripped).
+    pub fn receive(&self, shared: &Shared, cluster: &Cluster, from: &NodeId, msg: &Bytes) {
+        let now_ms = ringcache_store::now_ms();
+        let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let view = LiveView { placement: &self.placement, cluster };
+        let mut inner = self.inner.lock();
+        let Inner { rep, out } = &mut *inner;
+        rep.receive(from, msg, &mut replica, &view, now_ms, out);
+        drop(replica);
+        self.carry_out(out);
+    }
+
+    fn tick(&self, shared: &Shared, cluster: &Cluster) {
+        let now_ms = ringcache_store::now_ms();
+        let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let view = LiveView { placement: &self.placement, cluster };
+        let mut inner = self.inner.lock();
+        let Inner { rep, out } = &mut *inner;
+        rep.tick(&mut replica, &view, now_ms, out);
+        drop(replica);
+        self.carry_out(out);
+        let (hints, hint_bytes) = rep.hints_held();
+        *self.report.lock() = Report {
+            stats: rep.stats().clone(),
+            writes_in_flight: rep.writes_in_flight(),
+            hints,
+            hint_bytes,
+            catching_up: self.is_catching_up(),
+            slots_ready: self.ready.iter().map(|w| w.load(Relaxed).count_ones() as usize).sum(),
+        };
+    }
+
+    /// Sends what the state machine queued and acts on its events. Called
+    /// with the replicator's mutex held, so events are handled in order.
+    fn carry_out(&self, out: &mut Output) {
+        for (to, msg) in out.sends.drain(..) {
+            let mut buf = Vec::with_capacity(msg.encoded_len() + 1);
+            buf.push(KIND_REPLICATION);
+            msg.encode(&mut buf);
+            let sent = self.queues.get().and_then(|q| q.get(&to)).is_some_and(|q| q.try_send(buf.into()).is_ok());
+            if !sent {
+                self.counters.sends_dropped.fetch_add(1, Relaxed);
+            }
+        }
+        for event in out.events.drain(..) {
+            match event {
+                Event::Acked { write, acks } => self.finish(write, Done::Acked(acks)),
+                Event::Failed { write, acks } => self.finish(write, Done::Failed(acks)),
+                Event::Ready { slots } => {
+                    for s in slots {
+                        self.ready[usize::from(s) / 64].fetch_or(1 << (s % 64), Relaxed);
+                    }
+                }
+                Event::CaughtUp => {
+                    self.catching_up.store(false, Relaxed);
+                    tracing::info!("caught up: serving every slot");
+                }
+                // Quorum reads are not issued by this node yet.
+                Event::ReadDone { .. } | Event::ReadFailed { .. } => {}
+            }
+        }
+    }
+
+    fn finish(&self, write: WriteId, done: Done) {
+        if let Some((_, tx)) = self.waiters.remove(&write) {
+            let _ = tx.send(done);
+        }
+    }
+
+    /// The figures of the last tick (at most [`TICK`] old). Takes no lock
+    /// but its own, so it may be called holding shard locks.
+    pub fn report(&self) -> Report {
+        self.report.lock().clone()
+    }
+}
+
+/// Owners plus fallbacks: how long each slot's preference list on the
+/// cluster's ring is.
+pub fn ring_replicas(config: &Config) -> usize {
+    config.replicas.max(1) + FALLBACKS
+}
+
+/// Starts the per-peer sender tasks and the tick task on the current
+/// runtime; they end at shutdown.
+pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
+    let Some(cluster) = shared.cluster.clone() else { return Vec::new() };
+    let Some(replication) = cluster.replication.as_ref() else { return Vec::new() };
+    let mut queues = HashMap::new();
+    let mut tasks = Vec::new();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        if i == cluster.me.index() {
+            continue;
+        }
+        let (tx, mut rx) = mpsc::channel::<Bytes>(SEND_QUEUE);
+        queues.insert(node.id.clone(), tx);
+        let (cluster, shutdown, peer) = (cluster.clone(), shared.shutdown.clone(), node.id.clone());
+        let idx = cluster.idx(i);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let msg = tokio::select! {
+                    m = rx.recv() => match m { Some(m) => m, None => return },
+                    _ = shutdown.cancelled() => return,
+                };
+                match cluster.transport.send(&peer, msg).await {
+                    Ok(()) => {}
+                    // A full queue to it is not a sign it is down.
+                    Err(ringcache_transport::TransportError::Backpressure { .. }) => {}
+                    Err(e) => {
+                        tracing::debug!(node = %peer, "replication send failed: {e}");
+                        cluster.set_reachable(idx, false);
+                    }
+                }
+            }
+        }));
+    }
+    let _ = replication.queues.set(queues);
+    let shared = shared.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shared.shutdown.cancelled() => return,
+            }
+            if let Some(r) = cluster.replication.as_ref() {
+                r.tick(&shared, &cluster);
+            }
+        }
+    }));
+    tasks
+}
+
+/// The cluster as the state machine sees it: the static placement, and
+/// reachability as the probes and the traffic last saw it.
+#[derive(Debug)]
+pub struct LiveView<'a> {
+    placement: &'a Placement,
+    cluster: &'a Cluster,
+}
+
+impl View for LiveView<'_> {
+    fn epoch(&self) -> u64 {
+        // Membership is static: one view for the node's life.
+        1
+    }
+
+    fn members(&self) -> &[NodeId] {
+        self.placement.members()
+    }
+
+    fn owners(&self, slot: u16) -> &[NodeId] {
+        self.placement.owners(slot)
+    }
+
+    fn fallbacks(&self, slot: u16) -> &[NodeId] {
+        self.placement.fallbacks(slot)
+    }
+
+    fn is_live(&self, node: &NodeId) -> bool {
+        // Members are sorted by id, as the ring numbers its nodes.
+        match self.placement.members().binary_search(node) {
+            Ok(i) => self.cluster.reachable(self.cluster.idx(i)),
+            Err(_) => false,
+        }
+    }
+}
+
+/// The node's keyspace as a [`Replica`]. Holds at most one shard lock at a
+/// time, kept between calls on the same shard, so the effects of one
+/// message (one slot) are applied under one lock: a transaction lands
+/// whole or not at all.
+#[derive(Debug)]
+pub struct StoreReplica<'a> {
+    db: &'a Db,
+    now_ms: u64,
+    limits: DecodeLimits,
+    counters: &'a Counters,
+    held: RefCell<Option<(usize, Locked<'a>)>>,
+}
+
+impl<'a> StoreReplica<'a> {
+    pub fn new(db: &'a Db, now_ms: u64, limits: DecodeLimits, counters: &'a Counters) -> StoreReplica<'a> {
+        StoreReplica { db, now_ms, limits, counters, held: RefCell::new(None) }
+    }
+
+    fn with_slot<T>(&self, slot: u16, f: impl FnOnce(&mut ringcache_store::Shard) -> T) -> T {
+        let shard = self.db.shard_of_slot(slot);
+        let mut held = self.held.borrow_mut();
+        if held.as_ref().is_none_or(|(i, _)| *i != shard) {
+            // Unlock the one held before locking the next.
+            *held = None;
+            *held = Some((shard, self.db.lock_slot(slot)));
+        }
+        f(held.as_mut().expect("just locked").1.slot_shard(slot))
+    }
+
+    fn state_of(&self, value: bool, buf: Vec<u8>) -> State {
+        if value {
+            State::Value(Bytes::from(buf))
+        } else {
+            State::Tombstone
+        }
+    }
+}
+
+impl Replica for StoreReplica<'_> {
+    fn apply(&mut self, slot: u16, effect: &Effect) -> Outcome {
+        let state = match &effect.change {
+            Change::Full(State::Tombstone) => Incoming::Tombstone,
+            Change::Full(State::Value(b)) => match ringcache_store::codec::decode_state(b, &self.limits) {
+                Ok(state) => state,
+                Err(e) => {
+                    // Never applied, never acknowledged as held.
+                    self.counters.states_refused.fetch_add(1, Relaxed);
+                    tracing::debug!("refused a replicated value: {e}");
+                    return Outcome::NeedFull;
+                }
+            },
+            // This node sends whole values only.
+            Change::Delta { .. } => return Outcome::NeedFull,
+        };
+        let now_ms = self.now_ms;
+        let applied = self.with_slot(slot, |s| s.apply(&effect.key, effect.version.clone(), state, now_ms));
+        match applied {
+            Applied::Taken | Applied::Merged => Outcome::Applied,
+            Applied::Kept => Outcome::Had,
+        }
+    }
+
+    fn read(&self, slot: u16, key: &[u8]) -> Option<(Version, State)> {
+        let mut buf = Vec::new();
+        let (version, value) = self.with_slot(slot, |s| s.key_state(key, self.now_ms, &mut buf))?;
+        Some((version, self.state_of(value, buf)))
+    }
+
+    fn slot_digest(&self, slot: u16) -> u64 {
+        self.with_slot(slot, |s| s.slot_digest(slot))
+    }
+
+    fn slot_stamps(&self, slot: u16) -> Vec<(Bytes, Stamp)> {
+        let mut out = Vec::new();
+        self.with_slot(slot, |s| s.slot_versions(slot, self.now_ms, &mut out));
+        out
+    }
+
+    fn slot_chunk(&self, slot: u16, cursor: &[u8], entries_max: usize, bytes_max: usize) -> Chunk {
+        let start = <[u8; 8]>::try_from(cursor).map_or(0, u64::from_be_bytes);
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        let next = self.with_slot(slot, |s| {
+            s.slot_walk(slot, start, self.now_ms, |key, version, state| {
+                if !entries.is_empty() && (entries.len() >= entries_max || bytes >= bytes_max) {
+                    return false;
+                }
+                let state = match state {
+                    StateRef::Tombstone => State::Tombstone,
+                    value => {
+                        let mut buf = Vec::new();
+                        ringcache_store::codec::encode_state(value, &mut buf);
+                        State::Value(Bytes::from(buf))
+                    }
+                };
+                let entry = Entry { key: Bytes::copy_from_slice(key), version: version.clone(), state };
+                bytes += entry.encoded_len();
+                entries.push(entry);
+                true
+            })
+        });
+        Chunk { entries, next: (next != 0).then(|| Bytes::copy_from_slice(&next.to_be_bytes())) }
+    }
+}
+
+/// What became of the effects of the command a client just ran.
+#[derive(Debug)]
+pub enum Submitted {
+    /// It changed nothing (or nothing is replicated here).
+    Nothing,
+    /// Its writes, one per slot it changed, are on their way.
+    Waiting(Vec<oneshot::Receiver<Done>>),
+    /// They could not start: the client's reply instead of the command's.
+    Refused(&'static str),
+}
+
+/// Hands `client.effects` (what its last command changed) to replication:
+/// one write per slot, in the order the slots were first changed.
+pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted {
+    if client.effects.is_empty() {
+        return Submitted::Nothing;
+    }
+    let mut effects = std::mem::take(&mut client.effects);
+    let Some((cluster, replication)) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?))) else {
+        effects.clear();
+        client.effects = effects;
+        return Submitted::Nothing;
+    };
+    let mut waits = Vec::with_capacity(1);
+    let mut result = None;
+    while !effects.is_empty() {
+        // The common case, one slot, takes everything in one go.
+        let slot = effects[0].0;
+        let (this, rest): (Vec<_>, Vec<_>) = effects.drain(..).partition(|(s, _)| *s == slot);
+        effects = rest;
+        match replication.write(shared, cluster, slot, this.into_iter().map(|(_, e)| e).collect()) {
+            Ok(rx) => waits.push(rx),
+            Err(reply) => {
+                result = Some(Submitted::Refused(reply));
+                break;
+            }
+        }
+    }
+    effects.clear();
+    client.effects = effects;
+    result.unwrap_or(Submitted::Waiting(waits))
+}
+
+/// Waits for `waits`: the fewest owners (this one included) that
+/// acknowledged any of them, or `-NOREPLICAS` if one failed. Bounded even
+/// if the state machine never answered (it always does, by its deadline).
+pub async fn wait(waits: Vec<oneshot::Receiver<Done>>, timeout: Duration) -> Result<usize, &'static str> {
+    let all = futures_util::future::join_all(waits);
+    let Ok(dones) = tokio::time::timeout(timeout * 2 + Duration::from_secs(1), all).await else {
+        return Err(NOREPLICAS);
+    };
+    let mut acks = usize::MAX;
+    for done in dones {
+        match done {
+            Ok(Done::Acked(n)) => acks = acks.min(n),
+            Ok(Done::Failed(_)) | Err(_) => return Err(NOREPLICAS),
+        }
+    }
+    Ok(acks)
+}
