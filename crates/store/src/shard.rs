@@ -140,6 +140,30 @@ pub struct Shard {
     clock_ms: u64,
 }
 
+/// The version a write stores. For a local write to a key whose only
+/// writer is this node (nearly every key), just its stamp: no `Version` is
+/// assembled from the entry, checked, advanced and taken apart again.
+enum WriteVersion {
+    Solo(Stamp),
+    Full(Version),
+}
+
+impl WriteVersion {
+    fn stamp(&self) -> Stamp {
+        match self {
+            WriteVersion::Solo(s) => *s,
+            WriteVersion::Full(v) => v.stamp(),
+        }
+    }
+
+    fn past(&self) -> &[Dot] {
+        match self {
+            WriteVersion::Solo(_) => &[],
+            WriteVersion::Full(v) => v.past(),
+        }
+    }
+}
+
 impl Default for Shard {
     fn default() -> Self {
         Shard::with_config(ShardConfig::default())
@@ -238,6 +262,16 @@ impl Shard {
         }
     }
 
+    /// `key`'s hash and slot: the hinted ones when `key` is the very slice
+    /// hinted.
+    #[inline]
+    fn hash_and_slot(&self, key: &[u8]) -> (u64, u16) {
+        match self.hint {
+            Some((ptr, len, hash, slot)) if ptr == key.as_ptr() as usize && len == key.len() => (hash, slot),
+            _ => (self.map.hash(key), ringcache_ring::slot(key)),
+        }
+    }
+
     /// `key`'s slot: the hinted one when `key` is the very slice hinted.
     #[inline]
     fn slot_of(&self, key: &[u8]) -> u16 {
@@ -260,7 +294,7 @@ impl Shard {
 
     /// Flips `key`'s contribution for `old` out of its slot's digest and
     /// the one for `new` in.
-    #[inline]
+    #[inline(always)]
     fn digest_swap(&mut self, key: &[u8], slot: u16, old: Option<Stamp>, new: Option<Stamp>) {
         if old == new {
             return;
@@ -315,12 +349,30 @@ impl Shard {
         base.next(self.cfg.node_tag, now_ms, self.cfg.version_prune_ms)
     }
 
+    /// A new local version on top of the entry at `i`'s. For an entry whose
+    /// only writer is this node (nearly every key) that is just a later
+    /// stamp, as `Version::next` makes it, with no `Version` assembled.
+    #[inline(always)]
+    fn next_at(&self, i: usize, now_ms: u64) -> WriteVersion {
+        let e = &self.map[i];
+        // The stored word equals the tag only with the past flag clear.
+        if e.writer == self.cfg.node_tag.get() {
+            let stamp = Stamp { hlc: Hlc::from_u64(e.hlc).after(now_ms), writer: self.cfg.node_tag };
+            debug_assert_eq!(
+                Version::from_parts(stamp, Vec::new()).ok(),
+                Some(self.next_of(&self.version_at(i), now_ms))
+            );
+            return WriteVersion::Solo(stamp);
+        }
+        WriteVersion::Full(self.next_of(&self.version_at(i), now_ms))
+    }
+
     /// The version of a local write to `key`, which has no entry: on top of
     /// its tombstone (taken out) or, failing that, above its slot's floor.
-    fn version_for_new(&mut self, key: &[u8], slot: u16, now_ms: u64) -> Version {
+    fn version_for_new(&mut self, key: &[u8], slot: u16, now_ms: u64) -> WriteVersion {
         if !self.tombs.is_empty() {
             if let Some(t) = self.take_tomb(key, slot) {
-                return self.next_of(&t.version, now_ms);
+                return WriteVersion::Full(self.next_of(&t.version, now_ms));
             }
         }
         let v = Version::first(self.cfg.node_tag, now_ms);
@@ -330,9 +382,9 @@ impl Shard {
                 // floor's writer is not a dot: the floor is no write of a key.
                 let base = Version::from_parts(Stamp { hlc: floor.hlc, writer: self.cfg.node_tag }, Vec::new())
                     .expect("a version with no past is valid");
-                self.next_of(&base, now_ms)
+                WriteVersion::Full(self.next_of(&base, now_ms))
             }
-            _ => v,
+            _ => WriteVersion::Solo(v.stamp()),
         }
     }
 
@@ -353,12 +405,13 @@ impl Shard {
     }
 
     /// Gives the entry at `i` (of `key`, in `slot`) the version `v`.
-    fn put_version_at(&mut self, i: usize, key: &[u8], slot: u16, v: &Version) {
+    fn put_version_at(&mut self, i: usize, key: &[u8], slot: u16, v: &WriteVersion) {
+        let (stamp, past) = (v.stamp(), v.past());
         let e = &self.map[i];
         let (old, had) = (e.stamp(), e.has_past());
-        let has = if had || !v.past().is_empty() { self.replace_past(key, had, v.past()) } else { false };
-        self.map[i].set_stamp(v.stamp(), has);
-        self.digest_swap(key, slot, Some(old), Some(v.stamp()));
+        let has = if had || !past.is_empty() { self.replace_past(key, had, past) } else { false };
+        self.map[i].set_stamp(stamp, has);
+        self.digest_swap(key, slot, Some(old), Some(stamp));
     }
 
     /// Stores `value` with `expire_at_ms` and `version` under `key` (at
@@ -366,6 +419,7 @@ impl Shard {
     /// ends with. Keeps the volatile set, used memory, pasts and digest
     /// right, and invalidates WATCHes.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn store(
         &mut self,
         key: &[u8],
@@ -374,14 +428,15 @@ impl Shard {
         found: Option<usize>,
         value: Value,
         expire_at_ms: u64,
-        version: &Version,
+        version: &WriteVersion,
         access: u32,
         now_ms: u64,
     ) -> usize {
+        let (stamp, past) = (version.stamp(), version.past());
         let mem = entry_mem(key, &value);
         let mut fresh = Entry { value, expire_at_ms, hlc: 0, access, mem: mem as u32, writer: 0 };
-        let new_past = !version.past().is_empty();
-        fresh.set_stamp(version.stamp(), false);
+        let new_past = !past.is_empty();
+        fresh.set_stamp(stamp, false);
         let (i, old_stamp, had_past) = match found {
             Some(i) => {
                 let (k, old) = self.map.get_index_mut(i).expect("index in range");
@@ -410,10 +465,10 @@ impl Shard {
             }
         };
         if had_past || new_past {
-            let has = self.replace_past(key, had_past, version.past());
-            self.map[i].set_stamp(version.stamp(), has);
+            let has = self.replace_past(key, had_past, past);
+            self.map[i].set_stamp(stamp, has);
         }
-        self.digest_swap(key, slot, old_stamp, Some(version.stamp()));
+        self.digest_swap(key, slot, old_stamp, Some(stamp));
         self.signal(key);
         i
     }
@@ -421,7 +476,15 @@ impl Shard {
     /// Records a local write of `key` for [`take_changed`](Self::take_changed).
     #[inline]
     fn record(&mut self, key: &[u8]) {
-        if self.cfg.journal && self.journal.last().is_none_or(|k| k.as_bytes() != key) {
+        if self.cfg.journal {
+            self.journal_push(key);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn journal_push(&mut self, key: &[u8]) {
+        if self.journal.last().is_none_or(|k| k.as_bytes() != key) {
             self.journal.push(Key::new(key));
         }
     }
@@ -606,10 +669,10 @@ impl Shard {
     /// write does, so a caller need not look the key up first.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64, now_ms: u64) {
         self.clock_ms = now_ms;
-        let (hash, slot) = (self.hash(key), self.slot_of(key));
+        let (hash, slot) = self.hash_and_slot(key);
         let found = self.map.get_index_of_hashed(key, hash);
         let version = match found {
-            Some(i) => self.next_of(&self.version_at(i), now_ms),
+            Some(i) => self.next_at(i, now_ms),
             None => self.version_for_new(key, slot, now_ms),
         };
         let access = self.fresh_access(now_ms);
@@ -630,7 +693,7 @@ impl Shard {
         let i = match self.live_index(key, now_ms) {
             Some(i) => i,
             None => {
-                let (hash, slot) = (self.hash(key), self.slot_of(key));
+                let (hash, slot) = self.hash_and_slot(key);
                 let version = self.version_for_new(key, slot, now_ms);
                 let access = self.fresh_access(now_ms);
                 let i = self.store(key, hash, slot, None, make(), 0, &version, access, now_ms);
@@ -657,7 +720,7 @@ impl Shard {
             let mem = entry_mem(k, &e.value);
             self.used = self.used - e.mem as usize + mem;
             e.mem = mem as u32;
-            let version = self.next_of(&self.version_at(i), now_ms);
+            let version = self.next_at(i, now_ms);
             let slot = self.slot_of(key);
             self.put_version_at(i, key, slot, &version);
             self.record(key);
@@ -724,7 +787,7 @@ impl Shard {
 
     /// Gives the entry at `i` a new local version, journaled.
     fn new_version_at(&mut self, i: usize, key: &[u8], now_ms: u64) {
-        let version = self.next_of(&self.version_at(i), now_ms);
+        let version = self.next_at(i, now_ms);
         let slot = self.slot_of(key);
         self.put_version_at(i, key, slot, &version);
         self.record(key);

@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use ringcache_version::{Order, Stamp, Version};
 
-use super::Shard;
+use super::{Shard, WriteVersion};
 use crate::codec::Incoming;
 use crate::codec::{self, StateRef};
 
@@ -74,7 +74,7 @@ impl Shard {
             // Ours stays; only the clock grows (the stamp, so the digest,
             // does not change).
             match current {
-                Current::Entry(i) => self.put_version_at(i, key, slot, &version),
+                Current::Entry(i) => self.put_version_at(i, key, slot, &WriteVersion::Full(version)),
                 Current::Tomb => self.put_tomb(key, slot, version, now_ms),
                 Current::Nothing => unreachable!("nothing stored always loses"),
             }
@@ -91,6 +91,7 @@ impl Shard {
                     Current::Nothing => None,
                 };
                 let access = self.fresh_access(now_ms);
+                let version = WriteVersion::Full(version);
                 self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms);
             }
             Incoming::Tombstone => {
