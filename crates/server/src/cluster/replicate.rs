@@ -5,8 +5,8 @@
 //! - [`Replication::write`]: a command here changed keys; fan the effects
 //!   out and get a [`Done`] once W owners hold them (or the deadline
 //!   passed).
-//! - [`Replication::receive`]: a replication message from a peer
-//!   (transport kind [`KIND_REPLICATION`]).
+//! - [`Replication::receive`]: a batch of replication messages from a
+//!   peer (transport kind [`KIND_REPLICATION`]).
 //! - [`tick`]: the task that drives deadlines, retries, hints,
 //!   anti-entropy and catch-up.
 //! - [`StoreReplica`]: the keyspace as the state machine sees it (the
@@ -22,7 +22,8 @@
 //!   stays where it was applied; repair may still spread it.
 //! - Every queue is bounded: writes in flight by `replication-writes-max`,
 //!   messages to each peer by [`SEND_QUEUE`] (past it a message is dropped
-//!   and counted; the state machine retries, and applying is idempotent).
+//!   and counted; the state machine retries, and applying is idempotent);
+//!   what is queued goes out in batches of `BATCH_MAX`.
 //! - Until a slot is caught up after this node started empty, it serves no
 //!   read or write of it: [`Replication::serves`] is false and routing
 //!   picks the next owner.
@@ -53,6 +54,11 @@ use crate::shared::Shared;
 pub const KIND_REPLICATION: u8 = b'V';
 /// Messages waiting to go to one peer.
 pub const SEND_QUEUE: usize = 16_384;
+/// A peer's sender sends whatever is queued as one transport message of
+/// at most this many replication messages ...
+const BATCH_MAX: usize = 512;
+/// ... and about this many bytes (a single larger message goes alone).
+const BATCH_BYTES: usize = 1 << 20;
 /// How often the state machine is ticked.
 pub const TICK: Duration = Duration::from_millis(10);
 /// Members after a slot's owners on its preference list: where hints go.
@@ -79,6 +85,8 @@ pub struct Counters {
     pub states_refused: AtomicU64,
     /// Writes refused before they started (too many in flight, too large).
     pub writes_refused: AtomicU64,
+    /// Batches from peers that did not frame (the rest of each is refused).
+    pub batches_refused: AtomicU64,
 }
 
 pub struct Replication {
@@ -229,14 +237,26 @@ impl Replication {
         Ok(rx)
     }
 
-    /// A replication message from `from` (the kind byte stripped).
-    pub fn receive(&self, shared: &Shared, cluster: &Cluster, from: &NodeId, msg: &Bytes) {
+    /// A batch of replication messages from `from` (the kind byte
+    /// stripped): each a u32 big-endian length and the message. All of
+    /// them are handled under one lock; a batch that does not frame is
+    /// refused from where it stops (counted).
+    pub fn receive(&self, shared: &Shared, cluster: &Cluster, from: &NodeId, batch: &Bytes) {
         let now_ms = ringcache_store::now_ms();
         let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
         let view = LiveView { placement: &self.placement, cluster };
         let mut inner = self.inner.lock();
         let Inner { rep, out } = &mut *inner;
-        rep.receive(from, msg, &mut replica, &view, now_ms, out);
+        let mut at = 0;
+        while at < batch.len() {
+            let len = batch.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
+            let Some(end) = len.map(|l| at + 4 + l).filter(|&end| end <= batch.len()) else {
+                self.counters.batches_refused.fetch_add(1, Relaxed);
+                break;
+            };
+            rep.receive(from, &batch.slice(at + 4..end), &mut replica, &view, now_ms, out);
+            at = end;
+        }
         drop(replica);
         self.carry_out(out);
     }
@@ -265,8 +285,7 @@ impl Replication {
     /// with the replicator's mutex held, so events are handled in order.
     fn carry_out(&self, out: &mut Output) {
         for (to, msg) in out.sends.drain(..) {
-            let mut buf = Vec::with_capacity(msg.encoded_len() + 1);
-            buf.push(KIND_REPLICATION);
+            let mut buf = Vec::with_capacity(msg.encoded_len());
             msg.encode(&mut buf);
             let sent = self.queues.get().and_then(|q| q.get(&to)).is_some_and(|q| q.try_send(buf.into()).is_ok());
             if !sent {
@@ -327,12 +346,29 @@ pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
         let (cluster, shutdown, peer) = (cluster.clone(), shared.shutdown.clone(), node.id.clone());
         let idx = cluster.idx(i);
         tasks.push(tokio::spawn(async move {
+            let mut batch = Vec::new();
             loop {
-                let msg = tokio::select! {
+                let first = tokio::select! {
                     m = rx.recv() => match m { Some(m) => m, None => return },
                     _ = shutdown.cancelled() => return,
                 };
-                match cluster.transport.send(&peer, msg).await {
+                // Whatever else is queued goes in the same transport
+                // message: one frame and one lock on the other side for
+                // many writes.
+                batch.clear();
+                batch.push(KIND_REPLICATION);
+                let push = |m: &Bytes, batch: &mut Vec<u8>| {
+                    batch.extend_from_slice(&(m.len() as u32).to_be_bytes());
+                    batch.extend_from_slice(m);
+                };
+                push(&first, &mut batch);
+                let mut n = 1;
+                while n < BATCH_MAX && batch.len() < BATCH_BYTES {
+                    let Ok(m) = rx.try_recv() else { break };
+                    push(&m, &mut batch);
+                    n += 1;
+                }
+                match cluster.transport.send(&peer, Bytes::copy_from_slice(&batch)).await {
                     Ok(()) => {}
                     // A full queue to it is not a sign it is down.
                     Err(ringcache_transport::TransportError::Backpressure { .. }) => {}

@@ -740,7 +740,9 @@ fn replication_info(
     field(out, "entries_repaired", &st.entries_repaired);
     field(out, "sync_chunks_received", &st.sync_chunks_received);
     field(out, "messages_received", &st.messages_in);
-    field(out, "messages_refused_malformed", &(st.refused_malformed + r.counters.states_refused.load(Relaxed)));
+    let malformed =
+        st.refused_malformed + r.counters.states_refused.load(Relaxed) + r.counters.batches_refused.load(Relaxed);
+    field(out, "messages_refused_malformed", &malformed);
     field(out, "messages_refused_over_limit", &st.refused_over_limit);
     field(out, "messages_refused_unknown_node", &st.refused_unknown_node);
     field(out, "messages_dropped_queue_full", &r.counters.sends_dropped.load(Relaxed));
