@@ -13,8 +13,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use ringcache_commands::ClientState;
 use ringcache_resp::Proto;
 use tokio_util::sync::CancellationToken;
+
+use crate::shared::Shared;
 
 /// What other connections can see of a client (CLIENT LIST / INFO / KILL).
 #[derive(Debug)]
@@ -97,46 +100,21 @@ impl ClientInfo {
     }
 }
 
-/// A MULTI in progress.
-#[derive(Debug, Default)]
-pub struct Multi {
-    pub queued: Vec<Vec<Bytes>>,
-    /// Bytes held by `queued`, bounded by the query buffer limit.
-    pub queued_bytes: usize,
-    /// A command failed to queue: EXEC will answer EXECABORT.
-    pub dirty: bool,
-}
-
 /// A connection's own state.
 #[derive(Debug)]
 pub struct Client {
     pub id: u64,
-    pub proto: Proto,
-    pub authenticated: bool,
+    /// The command layer's part: protocol, transaction, watches, what the
+    /// last command changed.
+    pub state: ClientState<Shared>,
     pub info: Arc<ClientInfo>,
-    pub multi: Option<Multi>,
-    /// WATCHed keys with their modification counts at WATCH time.
-    pub watched: Vec<(Bytes, u64)>,
     /// Close the connection once this reply is written (QUIT).
     pub close_after_reply: bool,
-    /// The last command run (a container's subcommand as `client|list`),
-    /// published to `info` once per batch rather than per command.
-    pub last_cmd: &'static str,
-    pub(crate) lookup_cache: crate::cmd::LookupCache,
     /// In a cluster: the slot this client's transaction (WATCH, MULTI) is
     /// pinned to.
     pub tx_slot: Option<u16>,
     /// In a cluster: the node holding this client's WATCHes for it.
     pub tx_session: Option<ringcache_ring::NodeIdx>,
-    /// In a replicated cluster: what the last command changed, by slot,
-    /// waiting to be handed to replication (see `cmd::take_effects`).
-    pub effects: Vec<(u16, ringcache_replication::Effect)>,
-    /// Scratch for the keys a command changed, kept for its allocation.
-    pub(crate) changed: Vec<ringcache_store::Key>,
-    /// The slots keyspace-wide reads (DBSIZE, KEYS, SCAN, RANDOMKEY) see;
-    /// `None`: all. Set while a replicated cluster's fan-out runs its part
-    /// here, so each key is counted by one node only.
-    pub scope: Option<Arc<[bool]>>,
     /// Owners other than this node that acknowledged the client's last
     /// replicated write (WAIT), once it finished.
     pub last_write_replicas: usize,
@@ -146,26 +124,38 @@ impl Client {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
         Client {
             id: info.id,
-            proto: Proto::Resp2,
-            authenticated,
+            state: ClientState::new(authenticated),
             info,
-            multi: None,
-            watched: Vec::new(),
             close_after_reply: false,
-            last_cmd: "NULL",
-            lookup_cache: Default::default(),
             tx_slot: None,
             tx_session: None,
-            effects: Vec::new(),
-            changed: Vec::new(),
-            scope: None,
             last_write_replicas: 0,
         }
     }
 
     pub fn set_proto(&mut self, proto: Proto) {
-        self.proto = proto;
+        self.state.proto = proto;
         self.info.resp.store(if proto == Proto::Resp3 { 3 } else { 2 }, Relaxed);
+    }
+
+    /// Copies what other connections may read (CLIENT LIST) from the
+    /// command layer's state: once per batch, and before a client lists
+    /// itself.
+    pub fn publish(&self) {
+        self.info.touch(self.state.last_cmd);
+        self.info.multi.store(self.state.multi_len(), Relaxed);
+    }
+}
+
+impl AsMut<ClientState<Shared>> for Client {
+    fn as_mut(&mut self) -> &mut ClientState<Shared> {
+        &mut self.state
+    }
+}
+
+impl AsRef<ClientState<Shared>> for Client {
+    fn as_ref(&self) -> &ClientState<Shared> {
+        &self.state
     }
 }
 

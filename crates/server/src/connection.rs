@@ -148,7 +148,7 @@ impl Session {
     pub fn new(shared: &Shared, info: Arc<ClientInfo>) -> Session {
         let authenticated = shared.with_config(|c| c.requirepass.is_none());
         let client = Client::new(info, authenticated);
-        let settings = Settings::load(shared, client.authenticated);
+        let settings = Settings::load(shared, client.state.authenticated);
         Session {
             client,
             settings,
@@ -167,7 +167,7 @@ impl Session {
     /// replies to `output` in order.
     pub fn process(&mut self, shared: &Shared, input: &mut BytesMut, output: &mut BytesMut) -> Step {
         if shared.config_epoch() != self.settings.epoch {
-            self.settings = Settings::load(shared, self.client.authenticated);
+            self.settings = Settings::load(shared, self.client.state.authenticated);
         }
         let mut commands = 0u64;
         // One clock read per batch: the commands of one read run within
@@ -189,7 +189,7 @@ impl Session {
             let mut exhausted = false;
             let mut error = None;
             while self.batch.len() < LOOKAHEAD {
-                self.settings.limits.authenticated = self.client.authenticated;
+                self.settings.limits.authenticated = self.client.state.authenticated;
                 match self.parser.frame(input, at, &self.settings.limits, &mut self.spans) {
                     Ok(Frame::Command { end, inline }) => {
                         self.batch.push((self.spans.len(), inline, at));
@@ -208,7 +208,7 @@ impl Session {
                 }
                 // Before AUTH, frame one command at a time: AUTH changes
                 // the limits the next command is framed under.
-                if !self.client.authenticated {
+                if !self.client.state.authenticated {
                     break;
                 }
             }
@@ -285,11 +285,11 @@ impl Session {
                 }
                 commands += 1;
                 if let Some(spec) = prepared.spec().filter(|s| s.keys == cmd::Keys::All) {
-                    self.client.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
+                    self.client.state.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
                 }
                 let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
-                self.client.scope = None;
-                if !self.client.effects.is_empty() {
+                self.client.state.scope = None;
+                if !self.client.state.changes.is_empty() {
                     // It wrote, in a replicated cluster: its reply waits
                     // for the quorum, and what follows waits behind it.
                     let entry = held(shared, &mut self.client, reply);
@@ -297,7 +297,7 @@ impl Session {
                     self.run.push(entry);
                     continue;
                 }
-                reply.encode(self.client.proto, output);
+                reply.encode(self.client.state.proto, output);
                 if self.client.close_after_reply {
                     quit = true;
                     break;
@@ -319,7 +319,7 @@ impl Session {
                 break 'batch Step::Forward;
             }
             if let Some(e) = error {
-                e.reply().encode(self.client.proto, output);
+                e.reply().encode(self.client.state.proto, output);
                 break Step::Close(End::Protocol(e));
             }
             if exhausted {
@@ -342,7 +342,7 @@ impl Session {
             step => step,
         };
         if commands > 0 {
-            self.client.info.touch(self.client.last_cmd);
+            self.client.publish();
         }
         self.client.info.qbuf.store(input.len(), Relaxed);
         shared.stats.commands_processed.fetch_add(commands, Relaxed);
@@ -368,7 +368,7 @@ impl Session {
         if let (Some(cluster), Some(node)) = (&shared.cluster, self.client.tx_session.take()) {
             cluster.release_session(node, self.client.id);
         }
-        cmd::release_watches(shared, &mut self.client);
+        cmd::release_watches(&shared.db, &mut self.client.state);
         shared.clients.unregister(self.client.id);
     }
 }
@@ -379,11 +379,11 @@ fn held(shared: &Shared, client: &mut Client, reply: Reply) -> Entry {
     let mut encoded = BytesMut::new();
     match replicate::submit(shared, client) {
         Submitted::Nothing => {
-            reply.encode(client.proto, &mut encoded);
+            reply.encode(client.state.proto, &mut encoded);
             Entry::ready(Reply::Raw(encoded.freeze()))
         }
         Submitted::Waiting(waits) => {
-            reply.encode(client.proto, &mut encoded);
+            reply.encode(client.state.proto, &mut encoded);
             Entry::replicated(encoded.freeze(), waits)
         }
         Submitted::Refused(text) => Entry::ready(Reply::error_static(text)),

@@ -1,6 +1,9 @@
-//! A ringcache node: the listener, client connections, command dispatch and
-//! the commands themselves, wired to the keyspace (`ringcache-store`) and
-//! the wire protocol (`ringcache-resp`).
+//! A ringcache node: the listener, client connections, routing and
+//! forwarding, and the wiring of the replication state machine to the
+//! transport and the clock, over the command layer (`ringcache-commands`),
+//! the keyspace (`ringcache-store`) and the wire protocol
+//! (`ringcache-resp`). The node-level commands (CONFIG, INFO, CLIENT,
+//! CLUSTER, AUTH, HELLO) live here in `cmd`; the data commands do not.
 //!
 //! One request, end to end: a connection reads whatever the client sent,
 //! frames every complete command, dispatches each (locking only the shards

@@ -192,7 +192,7 @@ pub async fn execute(
     entries: &mut [Entry],
     out: &mut BytesMut,
 ) {
-    let proto = client.proto;
+    let proto = client.state.proto;
     let timeout = std::time::Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
     // Every part's replies, indexed like `entries[e].parts[p].cmds`.
     let mut answers: Vec<Vec<Option<Answer>>> = entries.iter().map(|e| vec![None; e.parts.len()]).collect();
@@ -209,9 +209,9 @@ pub async fn execute(
                 let mut replies = Vec::with_capacity(part.cmds.len());
                 for (c, cmd) in part.cmds.iter().enumerate() {
                     let views: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
-                    client.scope = cluster.scope_for(views.first().and_then(|n| crate::cmd::lookup(n)));
+                    client.state.scope = cluster.scope_for(views.first().and_then(|n| crate::cmd::lookup(n)));
                     let mut reply = crate::cmd::dispatch(shared, client, &views, now_ms);
-                    client.scope = None;
+                    client.state.scope = None;
                     match replicate::submit(shared, client) {
                         Submitted::Nothing => {}
                         Submitted::Waiting(waits) => local_waits.push(((e, p, c), waits)),

@@ -58,7 +58,7 @@ impl Sessions {
 
     /// Keeps `client` if it holds state and there is room.
     fn keep(&self, key: (NodeId, u64), client: Client) -> Kept {
-        if client.watched.is_empty() && client.multi.is_none() {
+        if client.state.watched.is_empty() && client.state.multi.is_none() {
             return Kept::Stateless(client);
         }
         let mut held = self.held.lock();
@@ -159,7 +159,7 @@ enum Answer {
 fn release(shared: &Shared, from: NodeId, id: u64) {
     let Some(cluster) = shared.cluster.as_ref() else { return };
     if let Some(mut client) = cluster.sessions.take(&(from, id)) {
-        crate::cmd::release_watches(shared, &mut client);
+        crate::cmd::release_watches(&shared.db, &mut client.state);
     }
 }
 
@@ -167,7 +167,7 @@ fn release(shared: &Shared, from: NodeId, id: u64) {
 pub(crate) fn expire_sessions(shared: &Shared, max: Duration) {
     let Some(cluster) = shared.cluster.as_ref() else { return };
     for mut client in cluster.sessions.take_idle(max) {
-        crate::cmd::release_watches(shared, &mut client);
+        crate::cmd::release_watches(&shared.db, &mut client.state);
     }
 }
 
@@ -233,9 +233,9 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
         match parser.frame(commands, at, &limits, &mut spans) {
             Ok(Frame::Command { end, inline: false }) => {
                 let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
-                client.scope = cluster.scope_for(args.first().and_then(|n| crate::cmd::lookup(n)));
+                client.state.scope = cluster.scope_for(args.first().and_then(|n| crate::cmd::lookup(n)));
                 let mut reply = crate::cmd::dispatch(shared, &mut client, &args, now_ms);
-                client.scope = None;
+                client.state.scope = None;
                 match replicate::submit(shared, &mut client) {
                     Submitted::Nothing => {}
                     Submitted::Waiting(w) => waits.push((replies.len(), w)),
@@ -257,12 +257,12 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
         Kept::Held => {}
         // No state to keep: nothing to forget but WATCHes that EXEC or
         // UNWATCH already released.
-        Kept::Stateless(mut client) => crate::cmd::release_watches(shared, &mut client),
+        Kept::Stateless(mut client) => crate::cmd::release_watches(&shared.db, &mut client.state),
         // A WATCH that cannot be held must not answer OK: the client's
         // EXEC would then run unchecked. WATCH changes nothing else, so
         // refusing the message after running it is safe.
         Kept::NoRoom(mut client) => {
-            crate::cmd::release_watches(shared, &mut client);
+            crate::cmd::release_watches(&shared.db, &mut client.state);
             return Answer::Now(refuse("TRYAGAIN too many WATCH sessions held for clients of other nodes"));
         }
     }
@@ -367,7 +367,7 @@ mod tests {
         let node = NodeId::from("a");
         let watching = |id| {
             let mut c = internal_client(Proto::Resp2, id);
-            c.watched.push((Bytes::from_static(b"k"), 0));
+            c.state.watched.push((Bytes::from_static(b"k"), 0));
             c
         };
         assert!(matches!(sessions.keep((node.clone(), 1), internal_client(Proto::Resp2, 1)), Kept::Stateless(_)));

@@ -15,8 +15,8 @@
 //! Invariants:
 //! - Lock order: the replicator's mutex, then at most one shard lock (the
 //!   replica's). Commands never take the mutex while they hold a shard
-//!   lock: they collect their effects under their locks (`cmd::take_effects`)
-//!   and hand them over after.
+//!   lock: they collect their changes under their locks (the command
+//!   layer's `take_changes`) and hand them over after.
 //! - A client's write is answered only once its [`Done`] arrives: `Acked`
 //!   (W owners hold it) or `Failed` (`-NOREPLICAS`). A write that failed
 //!   stays where it was applied; repair may still spread it.
@@ -549,36 +549,45 @@ pub enum Submitted {
     Refused(&'static str),
 }
 
-/// Hands `client.effects` (what its last command changed) to replication:
-/// one write per slot, in the order the slots were first changed.
+/// Hands what the client's last command changed (`state.changes`) to
+/// replication: one write per slot, in the order the slots were first
+/// changed.
 pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted {
-    if client.effects.is_empty() {
+    let changes = &mut client.state.changes;
+    if changes.is_empty() {
         return Submitted::Nothing;
     }
-    let mut effects = std::mem::take(&mut client.effects);
     let Some((cluster, replication)) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?))) else {
-        effects.clear();
-        client.effects = effects;
+        changes.clear();
         return Submitted::Nothing;
     };
     let mut waits = Vec::with_capacity(1);
-    let mut result = None;
-    while !effects.is_empty() {
+    while let Some(first) = changes.first() {
         // The common case, one slot, takes everything in one go.
-        let slot = effects[0].0;
-        let (this, rest): (Vec<_>, Vec<_>) = effects.drain(..).partition(|(s, _)| *s == slot);
-        effects = rest;
-        match replication.write(shared, cluster, slot, this.into_iter().map(|(_, e)| e).collect()) {
+        let slot = first.slot;
+        let effects = if changes.iter().all(|c| c.slot == slot) {
+            changes.drain(..).map(effect).collect()
+        } else {
+            let (this, rest): (Vec<_>, Vec<_>) = changes.drain(..).partition(|c| c.slot == slot);
+            *changes = rest;
+            this.into_iter().map(effect).collect()
+        };
+        match replication.write(shared, cluster, slot, effects) {
             Ok(rx) => waits.push(rx),
             Err(reply) => {
-                result = Some(Submitted::Refused(reply));
-                break;
+                changes.clear();
+                return Submitted::Refused(reply);
             }
         }
     }
-    effects.clear();
-    client.effects = effects;
-    result.unwrap_or(Submitted::Waiting(waits))
+    Submitted::Waiting(waits)
+}
+
+/// A change of the command layer as replication ships it: the whole new
+/// state of the key.
+fn effect(c: ringcache_commands::Change) -> Effect {
+    let state = c.state.map_or(State::Tombstone, State::Value);
+    Effect { key: c.key, version: c.version, change: Change::Full(state) }
 }
 
 /// Waits for `waits`: the fewest owners (this one included) that

@@ -60,15 +60,15 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
     let Some(spec) = spec else {
         return Route::Local;
     };
-    if !spec.arity_ok(args.len()) || (!client.authenticated && !spec.has(flag::NO_AUTH)) {
+    if !spec.arity_ok(args.len()) || (!client.state.authenticated && !spec.has(flag::NO_AUTH)) {
         return Route::Local;
     }
-    if spec.name == "reset" || (spec.name == "unwatch" && client.multi.is_none()) {
+    if spec.name == "reset" || (spec.name == "unwatch" && client.state.multi.is_none()) {
         // Both forget every WATCH (RESET also a MULTI): the remote
         // session's too.
         return end_transaction(cluster, client, args);
     }
-    if client.multi.is_some() {
+    if client.state.multi.is_some() {
         return route_in_multi(cluster, client, spec, args);
     }
     if spec.name == "watch" {
@@ -254,14 +254,14 @@ fn end_transaction(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Ro
 fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, args: &[&[u8]]) -> Route {
     match spec.name {
         "exec" => {
-            let multi = client.multi.as_ref().expect("in MULTI");
+            let multi = client.state.multi.as_ref().expect("in MULTI");
             let target = client.tx_slot.map(|s| cluster.coordinator(s)).filter(|&n| n != cluster.me);
             match target {
                 // EXEC there ends the session there.
                 Some(node) if !multi.dirty => {
                     client.tx_slot = None;
                     client.tx_session = None;
-                    let multi = crate::cmd::end_multi(client).expect("in MULTI");
+                    let multi = crate::cmd::end_multi(&mut client.state).expect("in MULTI");
                     let mut cmds = Vec::with_capacity(multi.queued.len() + 2);
                     cmds.push(vec![Bytes::from_static(b"MULTI")]);
                     cmds.extend(multi.queued);
@@ -291,7 +291,7 @@ fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, ar
             if fits {
                 return Route::Local;
             }
-            if let Some(m) = client.multi.as_mut() {
+            if let Some(m) = client.state.multi.as_mut() {
                 m.dirty = true;
             }
             Route::Reply(Reply::error_static(CROSSSLOT))

@@ -217,7 +217,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if !credentials_ok(ctx.shared, user, pass) {
         return Err(CmdError::other(WRONGPASS));
     }
-    ctx.client.authenticated = true;
+    ctx.client.state.authenticated = true;
     Ok(Reply::ok())
 }
 
@@ -253,9 +253,9 @@ fn hello(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         if !credentials_ok(ctx.shared, user, pass) {
             return Err(CmdError::other(WRONGPASS));
         }
-        ctx.client.authenticated = true;
+        ctx.client.state.authenticated = true;
     }
-    if !ctx.client.authenticated {
+    if !ctx.client.state.authenticated {
         return Err(CmdError::other(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
@@ -267,7 +267,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         // The reply below is already encoded in the new protocol.
         ctx.client.set_proto(proto);
     }
-    let proto_num = if ctx.client.proto == Proto::Resp3 { 3 } else { 2 };
+    let proto_num = if ctx.client.state.proto == Proto::Resp3 { 3 } else { 2 };
     let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
     Ok(Reply::Map(vec![
         kv("server", Reply::bulk("redis")),
@@ -295,15 +295,15 @@ fn select(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 /// `RESET`: back to the state of a fresh connection.
 fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    if ctx.client.multi.take().is_some() {
+    if ctx.client.state.multi.take().is_some() {
         ctx.client.info.multi.store(-1, Relaxed);
     }
     // RESET is never queued nor run inside EXEC (NO_MULTI), so no shard is
     // locked here and releasing the watches may lock.
-    release_watches(ctx.shared, ctx.client);
+    release_watches(&ctx.shared.db, &mut ctx.client.state);
     ctx.client.set_proto(Proto::Resp2);
     *ctx.client.info.name.lock() = Bytes::new();
-    ctx.client.authenticated = ctx.shared.with_config(|c| c.requirepass.is_none());
+    ctx.client.state.authenticated = ctx.shared.with_config(|c| c.requirepass.is_none());
     Ok(Reply::simple("RESET"))
 }
 
@@ -318,6 +318,7 @@ fn client_id(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    ctx.client.publish();
     Ok(Reply::Verbatim(Bytes::from(format!("{}\n", ctx.client.info.list_line()))))
 }
 
@@ -335,6 +336,7 @@ fn type_is_normal(arg: &[u8]) -> Result<bool, CmdError> {
 
 /// `CLIENT LIST [TYPE type | ID id [id ...]]`.
 fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    ctx.client.publish();
     let clients: Vec<Arc<ClientInfo>> = match args {
         [_, _] => ctx.shared.clients.all(),
         [_, _, opt, ty] if is(opt, "TYPE") => {

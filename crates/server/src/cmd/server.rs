@@ -71,7 +71,7 @@ pub(super) fn run_subcommand(ctx: &mut Ctx<'_>, args: &[&[u8]], table: &'static 
     }
     // CLIENT LIST shows the subcommand, as Redis 7 does (`cmd=client|list`),
     // the calling client's own line included.
-    ctx.client.last_cmd = sub.name;
+    ctx.client.state.last_cmd = sub.name;
     *ctx.client.info.last_cmd.lock() = sub.name;
     (sub.handler)(ctx, args)
 }
@@ -782,7 +782,7 @@ fn rss_bytes() -> Option<u64> {
 // ------------------------------------------------- DBSIZE, FLUSH*, TIME
 
 fn dbsize(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    let n = match ctx.client.scope.clone() {
+    let n = match ctx.client.state.scope.clone() {
         Some(slots) => ctx.db.count_where(ctx.now_ms, |k| slots[usize::from(ringcache_ring::slot(k))]),
         None => ctx.db.len(),
     };
@@ -940,7 +940,7 @@ fn config_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 /// ringcache keeps nothing on disk, so NOSAVE and NOW change nothing, and
 /// SAVE fails the shutdown (as a failed save does in Redis) unless FORCE.
 fn shutdown(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    if let Some(m) = ctx.client.multi.as_mut() {
+    if let Some(m) = ctx.client.state.multi.as_mut() {
         m.dirty = true;
         return Err(CmdError::other("ERR Command not allowed inside a transaction"));
     }

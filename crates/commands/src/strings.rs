@@ -11,15 +11,16 @@ use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_store::{StrValue, Value};
 
-use super::args::{float, int, int_bytes, is, parse_i64};
-use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::args::{float, int, int_bytes, is, parse_i64};
+use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
 /// MSET and MSETNX: every other argument from the first is a key.
 const PAIRS: Keys = Keys::Range { first: 1, last: -1, step: 2 };
 /// MGET: every argument is a key.
 const ALL_ARGS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
 
-pub(super) const COMMANDS: &[CommandSpec] = &[
+pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
+    vec![
     CommandSpec {
         name: "get",
         arity: 2,
@@ -200,10 +201,11 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
         handler: setrange,
     },
-];
+    ]
+}
 
 /// The string stored at `key`: `Ok(None)` if absent, WRONGTYPE if not a string.
-pub(super) fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
+pub(crate) fn read_string<E: Env>(ctx: &mut Ctx<'_, E>, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     let now = ctx.now_ms;
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(Some(e.value().as_str()?.to_bytes())),
@@ -213,7 +215,7 @@ pub(super) fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>
 
 /// A stored string as a bulk reply: a heap buffer shared, a short (inline)
 /// string copied into the reply, so neither allocates.
-pub(super) fn str_reply(s: &StrValue) -> Reply {
+pub(crate) fn str_reply(s: &StrValue) -> Reply {
     if s.is_heap() {
         Reply::Bulk(s.to_bytes())
     } else {
@@ -221,7 +223,7 @@ pub(super) fn str_reply(s: &StrValue) -> Reply {
     }
 }
 
-fn get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn get<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(str_reply(e.value().as_str()?)),
@@ -231,7 +233,7 @@ fn get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 /// When a written key should expire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Expiry {
+pub(crate) enum Expiry {
     /// No TTL (a plain SET clears any TTL).
     None,
     /// Keep the key's TTL (KEEPTTL).
@@ -243,7 +245,7 @@ pub(super) enum Expiry {
 /// Turns an `EX`/`PX`/`EXAT`/`PXAT` argument into an absolute time, with
 /// Redis's "invalid expire time in '<cmd>' command" for values ≤ 0 or that
 /// overflow.
-pub(super) fn expire_at(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: u64, cmd: &str) -> Result<u64, CmdError> {
+pub(crate) fn expire_at(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: u64, cmd: &str) -> Result<u64, CmdError> {
     let v = int(arg)?;
     let invalid = || CmdError::other(format!("ERR invalid expire time in '{cmd}' command"));
     if v <= 0 {
@@ -254,7 +256,7 @@ pub(super) fn expire_at(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: u64, c
     Ok(at as u64)
 }
 
-fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn set<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, value) = (&args[1], &args[2]);
     // As Redis's `parseExtendedStringArgumentsOrReply`: every option's
     // syntax is checked first and the expire value only after, so a
@@ -333,7 +335,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(if get { reply_old() } else { Reply::ok() })
 }
 
-fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn setnx<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     if shard.contains(key, now) {
@@ -344,18 +346,18 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 /// SETEX / PSETEX: `key time value`, with the time in `unit_ms`.
-fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[&[u8]], unit_ms: i64, cmd: &str) -> CmdResult {
+fn set_with_ttl<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], unit_ms: i64, cmd: &str) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let at = expire_at(args[2], unit_ms, false, now, cmd)?;
     ctx.shard(key).set(key, Value::string(args[3]), at, now);
     Ok(Reply::ok())
 }
 
-fn setex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn setex<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_with_ttl(ctx, args, 1000, "setex")
 }
 
-fn psetex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn psetex<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_with_ttl(ctx, args, 1, "psetex")
 }
 
@@ -368,7 +370,7 @@ enum GetexOp<'a> {
     Expire(&'a [u8], i64, bool),
 }
 
-fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn getex<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let mut op = GetexOp::Keep;
     let mut i = 2;
@@ -414,7 +416,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Bulk(value))
 }
 
-fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn getdel<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let Some(value) = read_string(ctx, key)? else {
         return Ok(Reply::Null);
@@ -424,7 +426,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Bulk(value))
 }
 
-fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn getset<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     let old = match shard.get(key, now) {
@@ -435,7 +437,7 @@ fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(old.into())
 }
 
-fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn mget<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let values = args[1..]
         .iter()
@@ -457,7 +459,7 @@ fn pairs<'a, 'b>(args: &'a [&'b [u8]], cmd: &str) -> Result<std::slice::ChunksEx
     Ok(kvs)
 }
 
-fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn mset<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     for kv in pairs(args, "mset")? {
         ctx.shard(kv[0]).set(kv[0], Value::string(kv[1]), 0, now);
@@ -465,7 +467,7 @@ fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn msetnx<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let kvs = pairs(args, "msetnx")?;
     if kvs.clone().any(|kv| ctx.shard(kv[0]).contains(kv[0], now)) {
@@ -478,7 +480,7 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 /// Adds `by` to the integer at `key` (0 if absent), keeping its TTL.
-fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
+fn incr_by<E: Env>(ctx: &mut Ctx<'_, E>, key: &[u8], by: i64) -> CmdResult {
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let Some(entry) = shard.get(key, now) else {
@@ -492,27 +494,27 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     Ok(Reply::Integer(next))
 }
 
-fn incr(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn incr<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     incr_by(ctx, args[1], 1)
 }
 
-fn decr(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn decr<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     incr_by(ctx, args[1], -1)
 }
 
-fn incrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn incrby<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let by = int(args[2])?;
     incr_by(ctx, args[1], by)
 }
 
-fn decrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn decrby<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let by = int(args[2])?;
     // -i64::MIN does not exist.
     let by = by.checked_neg().ok_or_else(|| CmdError::other("ERR decrement would overflow"))?;
     incr_by(ctx, args[1], by)
 }
 
-fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn incrbyfloat<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     let sum = match shard.get(key, now) {
@@ -663,11 +665,11 @@ fn check_len(len: usize, extra: usize, max: u64) -> Result<(), CmdError> {
 }
 
 /// The largest string a command may build.
-fn max_len(ctx: &Ctx<'_>) -> u64 {
-    ctx.shared.with_config(|c| c.proto_max_bulk_len)
+fn max_len<E: Env>(ctx: &Ctx<'_, E>) -> u64 {
+    ctx.shared.proto_max_bulk_len()
 }
 
-fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn append<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, tail, now) = (&args[1], &args[2], ctx.now_ms);
     let max = max_len(ctx);
     let shard = ctx.shard(key);
@@ -686,7 +688,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
-fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn strlen<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(Reply::Integer(e.value().as_str()?.len() as i64)),
@@ -694,7 +696,7 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     }
 }
 
-fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn getrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (start, end) = (int(args[2])?, int(args[3])?);
     let Some(s) = read_string(ctx, args[1])? else {
         return Ok(Reply::Bulk(Bytes::new()));
@@ -713,7 +715,7 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Bulk(s.slice(start as usize..=end as usize)))
 }
 
-fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn setrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, patch, now) = (&args[1], &args[3], ctx.now_ms);
     let offset = int(args[2])?;
     let offset = usize::try_from(offset).map_err(|_| CmdError::other("ERR offset is out of range"))?;
@@ -748,77 +750,10 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
-/// A node without sockets, for unit tests of the handlers: commands go
-/// through the real dispatcher, and values of types this family cannot
-/// create are stored directly.
-#[cfg(test)]
-pub(super) mod testing {
-    use std::net::SocketAddr;
-
-    use bytes::Bytes;
-    use ringcache_resp::Reply;
-    use ringcache_store::{HashValue, ListValue, Value};
-
-    use crate::client::Client;
-    use crate::cmd::dispatch;
-    use crate::config::Config;
-    use crate::shared::Shared;
-
-    #[derive(Debug)]
-    pub struct Node {
-        pub shared: Shared,
-        pub client: Client,
-    }
-
-    impl Node {
-        pub fn new() -> Node {
-            let shared = Shared::new(Config::for_test());
-            let addr: SocketAddr = "127.0.0.1:1".parse().expect("valid address");
-            let info = shared.clients.register(addr, addr, 10).expect("room for one client");
-            Node { shared, client: Client::new(info, true) }
-        }
-
-        pub fn run(&mut self, args: &[&str]) -> Reply {
-            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-            dispatch(&self.shared, &mut self.client, &args, ringcache_store::now_ms())
-        }
-
-        /// Stores `value` at `key` with no TTL.
-        pub fn put(&self, key: &str, value: Value) {
-            let now = ringcache_store::now_ms();
-            self.shared.db.lock_key(key.as_bytes()).shard(key.as_bytes()).set(key.as_bytes(), value, 0, now);
-        }
-
-        pub fn put_hash(&self, key: &str) {
-            let mut h = HashValue::new();
-            h.insert(b"field", b"value");
-            self.put(key, Value::Hash(Box::new(h)));
-        }
-
-        pub fn put_list(&self, key: &str) {
-            let mut l = ListValue::new();
-            l.push_back(b"item");
-            self.put(key, Value::List(Box::new(l)));
-        }
-    }
-
-    pub fn bulk(s: &str) -> Reply {
-        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    pub fn err(s: &str) -> Reply {
-        Reply::Error(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    pub fn wrongtype() -> Reply {
-        err("WRONGTYPE Operation against a key holding the wrong kind of value")
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testing::{bulk, err, wrongtype, Node};
     use super::*;
+    use crate::testing::{bulk, err, wrongtype, Node};
 
     #[test]
     fn string_commands_refuse_other_types() {

@@ -16,11 +16,12 @@ use ringcache_resp::{format_double, Proto, Reply};
 use ringcache_store::value::ScoreBound;
 use ringcache_store::{glob_match, Value, ZSetValue};
 
-use super::args::{self, float_strict, int, is, scan_cursor, scan_options};
-use super::sets::scan_reply;
-use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::args::{self, float_strict, int, is, scan_cursor, scan_options};
+use crate::sets::scan_reply;
+use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
-pub(super) const COMMANDS: &[CommandSpec] = &[
+pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
+    vec![
     CommandSpec {
         name: "zadd",
         arity: -4,
@@ -183,7 +184,8 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         summary: "Iterates over members and scores of a sorted set.",
         handler: zscan,
     },
-];
+    ]
+}
 
 const NAN_ERR: &str = "ERR resulting score is not a number (NaN)";
 const SCORE_RANGE_ERR: &str = "ERR min or max is not a float";
@@ -192,7 +194,7 @@ const POSITIVE_ERR: &str = "ERR value is out of range, must be positive";
 
 /// The sorted set at `key` for a read command: `None` if absent, WRONGTYPE
 /// if the key holds something else.
-fn read_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c ZSetValue>, CmdError> {
+fn read_zset<'c, E: Env>(ctx: &'c mut Ctx<'_, E>, key: &[u8]) -> Result<Option<&'c ZSetValue>, CmdError> {
     let now = ctx.now_ms;
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(Some(e.value().as_zset()?)),
@@ -293,17 +295,17 @@ fn lex_range<'a>(min: &'a [u8], max: &'a [u8]) -> Result<LexRange<'a>, CmdError>
 
 // ---------------------------------------------------------------- ZADD
 
-fn zadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zadd<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, args, false)
 }
 
-fn zincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zincrby<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     // ZINCRBY is ZADD INCR underneath, options parsing included (so
     // `ZINCRBY key NX member` is a syntax error, as in Redis).
     zadd_generic(ctx, args, true)
 }
 
-fn zadd_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], mut incr: bool) -> CmdResult {
+fn zadd_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], mut incr: bool) -> CmdResult {
     let key = &args[1];
     let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
     let mut i = 2;
@@ -393,7 +395,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], mut incr: bool) -> CmdResult 
 
 // ---------------------------------------------------------------- reads
 
-fn zrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zrem<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -408,36 +410,36 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(removed as i64))
 }
 
-fn zscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zscore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let score = read_zset(ctx, args[1])?.and_then(|z| z.score(args[2]));
     Ok(score.map_or(Reply::Null, Reply::Double))
 }
 
-fn zmscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zmscore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let z = read_zset(ctx, args[1])?;
     let scores = args[2..].iter().map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Null, Reply::Double));
     Ok(Reply::Array(scores.collect()))
 }
 
-fn zcard(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zcard<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(read_zset(ctx, args[1])?.map_or(0, ZSetValue::len) as i64))
 }
 
-fn zcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zcount<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (min, max) = score_range(args[2], args[3])?;
     let n = read_zset(ctx, args[1])?.map_or(0, |z| z.count_by_score(min, max));
     Ok(Reply::Integer(n as i64))
 }
 
-fn zrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zrank<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     rank_generic(ctx, args, false)
 }
 
-fn zrevrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zrevrank<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     rank_generic(ctx, args, true)
 }
 
-fn rank_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], rev: bool) -> CmdResult {
+fn rank_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], rev: bool) -> CmdResult {
     if args.len() > 4 {
         return Err(CmdError::WrongArity(if rev { "zrevrank" } else { "zrank" }.to_owned()));
     }
@@ -466,32 +468,32 @@ enum RangeBy {
     Lex,
 }
 
-fn zrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, None, None)
 }
 
-fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zrangebyscore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, Some(RangeBy::Score), Some(false))
 }
 
-fn zrevrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zrevrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, Some(RangeBy::Rank), Some(true))
 }
 
-fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zrevrangebyscore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, Some(RangeBy::Score), Some(true))
 }
 
 /// ZRANGE and its older forms, which preset the range kind and direction
 /// (and then refuse the option that would set them again), following
 /// Redis's `zrangeGenericCommand` step by step.
-fn zrange_generic(
-    ctx: &mut Ctx<'_>,
+fn zrange_generic<E: Env>(
+    ctx: &mut Ctx<'_, E>,
     args: &[&[u8]],
     preset_by: Option<RangeBy>,
     preset_rev: Option<bool>,
 ) -> CmdResult {
-    let nested = ctx.client.proto == Proto::Resp3;
+    let nested = ctx.state().proto == Proto::Resp3;
     let (mut by, mut rev) = (preset_by, preset_rev);
     let mut withscores = false;
     let (mut offset, mut limit) = (0i64, -1i64);
@@ -575,22 +577,22 @@ fn with_limit(items: Items<'_>, offset: i64, limit: i64) -> Items<'_> {
 
 // ---------------------------------------------------------------- writes
 
-fn zpopmin(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zpopmin<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     pop_generic(ctx, args, false)
 }
 
-fn zpopmax(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zpopmax<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     pop_generic(ctx, args, true)
 }
 
-fn pop_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) -> CmdResult {
+fn pop_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], max: bool) -> CmdResult {
     let count = match args.len() {
         2 => None,
         3 => Some(positive_count(args[2])?),
         _ => return Err(CmdError::Syntax),
     };
     // RESP3 nests [member, score] pairs only when a count was given.
-    let nested = ctx.client.proto == Proto::Resp3 && count.is_some();
+    let nested = ctx.state().proto == Proto::Resp3 && count.is_some();
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -607,7 +609,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) -> CmdResult {
     Ok(scored(popped.iter().map(|(m, s)| (m, *s)), true, nested))
 }
 
-fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zremrangebyrank<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (start, stop) = (int(args[2])?, int(args[3])?);
     remrange_generic(ctx, args[1], |z| match args::range(start, stop, z.len()) {
         Some((start, stop)) => z.remove_range_by_rank(start, stop),
@@ -615,14 +617,18 @@ fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     })
 }
 
-fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zremrangebyscore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (min, max) = score_range(args[2], args[3])?;
     remrange_generic(ctx, args[1], |z| z.remove_range_by_score(min, max))
 }
 
 /// Applies `remove` to the sorted set at `key` (0 if absent), replying
 /// with the number of members removed.
-fn remrange_generic(ctx: &mut Ctx<'_>, key: &[u8], remove: impl FnOnce(&mut ZSetValue) -> usize) -> CmdResult {
+fn remrange_generic<E: Env>(
+    ctx: &mut Ctx<'_, E>,
+    key: &[u8],
+    remove: impl FnOnce(&mut ZSetValue) -> usize,
+) -> CmdResult {
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
     let Some(e) = shard.get(key, now) else {
@@ -635,7 +641,7 @@ fn remrange_generic(ctx: &mut Ctx<'_>, key: &[u8], remove: impl FnOnce(&mut ZSet
     Ok(Reply::Integer(removed as i64))
 }
 
-fn zscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn zscan<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let cursor = scan_cursor(args[2])?;
     // As in Redis, an absent key answers before the options are looked at.
     let Some(z) = read_zset(ctx, args[1])? else {

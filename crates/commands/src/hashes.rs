@@ -11,12 +11,13 @@ use rand::Rng;
 use ringcache_resp::{Proto, Reply};
 use ringcache_store::{glob_match, HashValue, Shard, Value};
 
-use super::args::{
+use crate::args::{
     float, float_human, int, int_bytes, int_in, is, parse_i64, scan_cursor, scan_options, RANDOM_COUNT_MAX,
 };
-use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
-pub(super) const COMMANDS: &[CommandSpec] = &[
+pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
+    vec![
     CommandSpec {
         name: "hset",
         arity: -4,
@@ -161,11 +162,12 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         summary: "Returns one or more random fields from a hash.",
         handler: hrandfield,
     },
-];
+    ]
+}
 
 /// The hash at `key` for a read command: `Ok(None)` if absent, WRONGTYPE if
 /// not a hash. Counts a keyspace hit or miss.
-fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c HashValue>, CmdError> {
+fn read_hash<'c, E: Env>(ctx: &'c mut Ctx<'_, E>, key: &[u8]) -> Result<Option<&'c HashValue>, CmdError> {
     let now = ctx.now_ms;
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(Some(e.value().as_hash()?)),
@@ -183,7 +185,7 @@ fn hash_or_create<'s>(shard: &'s mut Shard, key: &[u8], now_ms: u64) -> Result<&
 
 /// Sets every field/value pair of `args[2..]`, returning how many fields
 /// are new.
-fn set_pairs(ctx: &mut Ctx<'_>, args: &[&[u8]], name: &str) -> Result<i64, CmdError> {
+fn set_pairs<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], name: &str) -> Result<i64, CmdError> {
     if args.len() % 2 == 1 {
         return Err(CmdError::WrongArity(name.to_owned()));
     }
@@ -196,16 +198,16 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &[&[u8]], name: &str) -> Result<i64, CmdEr
     Ok(added as i64)
 }
 
-fn hset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hset<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(set_pairs(ctx, args, "hset")?))
 }
 
-fn hmset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hmset<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, args, "hmset")?;
     Ok(Reply::ok())
 }
 
-fn hsetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hsetnx<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, field, value) = (&args[1], &args[2], &args[3]);
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -218,37 +220,37 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(1))
 }
 
-fn hget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hget<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let hash = read_hash(ctx, args[1])?;
     Ok(hash.and_then(|h| h.get(args[2])).cloned().into())
 }
 
-fn hmget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hmget<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let hash = read_hash(ctx, args[1])?;
     let values = args[2..].iter().map(|f| hash.and_then(|h| h.get(f)).cloned().into()).collect();
     Ok(Reply::Array(values))
 }
 
-fn hgetall(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hgetall<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let pairs = read_hash(ctx, args[1])?
         .map(|h| h.iter().map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))).collect())
         .unwrap_or_default();
     Ok(Reply::Map(pairs))
 }
 
-fn hkeys(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hkeys<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let fields =
         read_hash(ctx, args[1])?.map(|h| h.iter().map(|(f, _)| Reply::Bulk(f.clone())).collect()).unwrap_or_default();
     Ok(Reply::Array(fields))
 }
 
-fn hvals(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hvals<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let values =
         read_hash(ctx, args[1])?.map(|h| h.iter().map(|(_, v)| Reply::Bulk(v.clone())).collect()).unwrap_or_default();
     Ok(Reply::Array(values))
 }
 
-fn hdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hdel<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -263,22 +265,22 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(removed as i64))
 }
 
-fn hexists(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hexists<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let hash = read_hash(ctx, args[1])?;
     Ok(Reply::Integer(hash.is_some_and(|h| h.contains(args[2])).into()))
 }
 
-fn hlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hlen<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let hash = read_hash(ctx, args[1])?;
     Ok(Reply::Integer(hash.map_or(0, |h| h.len() as i64)))
 }
 
-fn hstrlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hstrlen<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let hash = read_hash(ctx, args[1])?;
     Ok(Reply::Integer(hash.and_then(|h| h.get(args[2])).map_or(0, |v| v.len() as i64)))
 }
 
-fn hincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hincrby<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, field) = (&args[1], &args[2]);
     let incr = int(args[3])?;
     let now = ctx.now_ms;
@@ -296,7 +298,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(new))
 }
 
-fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hincrbyfloat<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, field) = (&args[1], &args[2]);
     let incr = float(args[3])?;
     if !incr.is_finite() {
@@ -319,7 +321,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Bulk(text))
 }
 
-fn hscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hscan<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let cursor = scan_cursor(args[2])?;
     // As in Redis, a missing key answers before the options are looked at.
     let Some(hash) = read_hash(ctx, args[1])? else {
@@ -358,7 +360,7 @@ fn scan_reply(cursor: usize, items: Vec<Reply>) -> Reply {
     ])
 }
 
-fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn hrandfield<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     if args.len() >= 3 {
         let count = int_in(args[2], -i64::MAX, i64::MAX)?;
         let with_values = match args.len() {
@@ -381,8 +383,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 /// HRANDFIELD with a count: distinct fields for a positive count, fields
 /// that may repeat for a negative one.
-fn hrandfield_count(ctx: &mut Ctx<'_>, key: &[u8], count: i64, with_values: bool) -> CmdResult {
-    let resp3 = ctx.client.proto == Proto::Resp3;
+fn hrandfield_count<E: Env>(ctx: &mut Ctx<'_, E>, key: &[u8], count: i64, with_values: bool) -> CmdResult {
+    let resp3 = ctx.state().proto == Proto::Resp3;
     let Some(hash) = read_hash(ctx, key)?.filter(|h| !h.is_empty()) else {
         return Ok(Reply::Array(Vec::new()));
     };

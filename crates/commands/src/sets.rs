@@ -15,12 +15,13 @@ use rand::Rng;
 use ringcache_resp::Reply;
 use ringcache_store::{glob_match, SetValue, Value};
 
-use super::args::{int, scan_cursor, scan_options};
-use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::args::{int, scan_cursor, scan_options};
+use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
 const ALL_KEYS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
 
-pub(super) const COMMANDS: &[CommandSpec] = &[
+pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
+    vec![
     CommandSpec {
         name: "sadd",
         arity: -3,
@@ -165,7 +166,8 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         summary: "Iterates over members of a set.",
         handler: sscan,
     },
-];
+    ]
+}
 
 /// The most members SRANDMEMBER with a negative count may return. Redis has
 /// no bound (only its output buffer limits), but members may repeat, so the
@@ -175,7 +177,7 @@ pub const RANDOM_REPEATS_MAX: i64 = 1 << 20;
 
 /// The set at `key` for a read command: `None` if absent, WRONGTYPE if the
 /// key holds something else.
-fn read_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c SetValue>, CmdError> {
+fn read_set<'c, E: Env>(ctx: &'c mut Ctx<'_, E>, key: &[u8]) -> Result<Option<&'c SetValue>, CmdError> {
     let now = ctx.now_ms;
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(Some(e.value().as_set()?)),
@@ -187,7 +189,7 @@ fn bulks<'a>(members: impl IntoIterator<Item = &'a Bytes>) -> Vec<Reply> {
     members.into_iter().map(|m| Reply::Bulk(m.clone())).collect()
 }
 
-fn sadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sadd<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, members) = (&args[1], &args[2..]);
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -199,7 +201,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(added as i64))
 }
 
-fn srem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn srem<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, members) = (&args[1], &args[2..]);
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -214,26 +216,26 @@ fn srem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(removed as i64))
 }
 
-fn smembers(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn smembers<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Set(read_set(ctx, args[1])?.map(|s| bulks(s.iter())).unwrap_or_default()))
 }
 
-fn sismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sismember<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let found = read_set(ctx, args[1])?.is_some_and(|s| s.contains(args[2]));
     Ok(Reply::Integer(i64::from(found)))
 }
 
-fn smismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn smismember<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let set = read_set(ctx, args[1])?;
     let found = args[2..].iter().map(|m| Reply::Integer(i64::from(set.is_some_and(|s| s.contains(m)))));
     Ok(Reply::Array(found.collect()))
 }
 
-fn scard(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn scard<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(read_set(ctx, args[1])?.map_or(0, SetValue::len) as i64))
 }
 
-fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn spop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let count = match args.len() {
         2 => None,
@@ -275,7 +277,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Set(popped))
 }
 
-fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn srandmember<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let count = match args.len() {
         2 => None,
         3 => {
@@ -321,7 +323,7 @@ enum SetOp {
 /// Computes `op` over the sets at `keys` (absent keys are empty sets),
 /// returning the members. WRONGTYPE if any key holds something else,
 /// whatever the others hold, as in Redis 7.
-fn set_op(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: SetOp) -> Result<Vec<Bytes>, CmdError> {
+fn set_op<E: Env>(ctx: &mut Ctx<'_, E>, keys: &[&[u8]], op: SetOp) -> Result<Vec<Bytes>, CmdError> {
     let now = ctx.now_ms;
     // First pass: type checks and sizes (and one keyspace hit or miss per
     // key). Later passes only peek: anything expired is gone by then.
@@ -329,7 +331,7 @@ fn set_op(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: SetOp) -> Result<Vec<Bytes>, Cm
     for key in keys {
         sizes.push(read_set(ctx, key)?.map(SetValue::len));
     }
-    let peek = |ctx: &mut Ctx<'_>, key: &[u8], f: &mut dyn FnMut(&SetValue)| {
+    let peek = |ctx: &mut Ctx<'_, E>, key: &[u8], f: &mut dyn FnMut(&SetValue)| {
         if let Some(e) = ctx.shard(key).peek(key, now) {
             f(e.value().as_set().expect("type checked in the first pass"));
         }
@@ -376,14 +378,14 @@ fn set_op(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: SetOp) -> Result<Vec<Bytes>, Cm
     Ok(out)
 }
 
-fn set_op_reply(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp) -> CmdResult {
+fn set_op_reply<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], op: SetOp) -> CmdResult {
     let members = set_op(ctx, &args[1..], op)?;
     Ok(Reply::Set(members.into_iter().map(Reply::Bulk).collect()))
 }
 
 /// The *STORE form: the result replaces `dest` (with no TTL), or deletes it
 /// if empty; the reply is the result's size.
-fn set_op_store(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp) -> CmdResult {
+fn set_op_store<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], op: SetOp) -> CmdResult {
     let dest = &args[1];
     let members = set_op(ctx, &args[2..], op)?;
     let now = ctx.now_ms;
@@ -402,31 +404,31 @@ fn set_op_store(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
-fn sinter(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sinter<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_op_reply(ctx, args, SetOp::Inter)
 }
 
-fn sunion(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sunion<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_op_reply(ctx, args, SetOp::Union)
 }
 
-fn sdiff(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sdiff<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_op_reply(ctx, args, SetOp::Diff)
 }
 
-fn sinterstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sinterstore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_op_store(ctx, args, SetOp::Inter)
 }
 
-fn sunionstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sunionstore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_op_store(ctx, args, SetOp::Union)
 }
 
-fn sdiffstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sdiffstore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     set_op_store(ctx, args, SetOp::Diff)
 }
 
-fn smove(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn smove<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
     let now = ctx.now_ms;
     // As in Redis: an absent source is 0 before any type check; then both
@@ -455,7 +457,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(1))
 }
 
-fn sscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn sscan<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let cursor = scan_cursor(args[2])?;
     // As in Redis, an absent key answers before the options are looked at.
     let Some(set) = read_set(ctx, args[1])? else {
@@ -469,6 +471,6 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 /// `[cursor, [items...]]`, the reply of every SCAN-like command.
-pub(super) fn scan_reply(cursor: usize, items: Vec<Reply>) -> Reply {
+pub(crate) fn scan_reply(cursor: usize, items: Vec<Reply>) -> Reply {
     Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(cursor.to_string().as_bytes())), Reply::Array(items)])
 }

@@ -8,10 +8,11 @@ use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_store::{ListValue, Shard, Value};
 
-use super::args::{index, int, int_in, is, positive, range, MUST_BE_POSITIVE};
-use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::args::{index, int, int_in, is, positive, range, MUST_BE_POSITIVE};
+use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
-pub(super) const COMMANDS: &[CommandSpec] = &[
+pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
+    vec![
     CommandSpec {
         name: "lpush",
         arity: -3,
@@ -147,7 +148,8 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
         handler: lmove,
     },
-];
+    ]
+}
 
 /// Which end of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +188,7 @@ fn push_owned_at(list: &mut ListValue, end: End, v: Bytes) {
 
 /// The list at `key` for a read command: `Ok(None)` if absent, WRONGTYPE if
 /// not a list. Counts a keyspace hit or miss.
-fn read_list<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c ListValue>, CmdError> {
+fn read_list<'c, E: Env>(ctx: &'c mut Ctx<'_, E>, key: &[u8]) -> Result<Option<&'c ListValue>, CmdError> {
     let now = ctx.now_ms;
     match ctx.shard(key).get_read(key, now) {
         Some(e) => Ok(Some(e.value().as_list()?)),
@@ -205,7 +207,7 @@ fn list_mut<'s>(shard: &'s mut Shard, key: &[u8], now_ms: u64) -> Result<Option<
 
 /// LPUSH/RPUSH (`create`) and LPUSHX/RPUSHX: push every element of
 /// `args[2..]` in order, reply with the new length.
-fn push(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, create: bool) -> CmdResult {
+fn push<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], end: End, create: bool) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -228,25 +230,25 @@ fn push(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, create: bool) -> CmdResult 
     Ok(Reply::Integer(len as i64))
 }
 
-fn lpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lpush<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Left, true)
 }
 
-fn rpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn rpush<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Right, true)
 }
 
-fn lpushx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lpushx<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Left, false)
 }
 
-fn rpushx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn rpushx<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Right, false)
 }
 
 /// LPOP/RPOP: without a count, one element or Null; with a count, an array
 /// (empty for 0), or a null array when the key is missing.
-fn pop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, name: &str) -> CmdResult {
+fn pop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], end: End, name: &str) -> CmdResult {
     let count = match args.len() {
         2 => None,
         3 => Some(positive(args[2], MUST_BE_POSITIVE)?),
@@ -270,19 +272,19 @@ fn pop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, name: &str) -> CmdResult {
     Ok(reply)
 }
 
-fn lpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     pop(ctx, args, End::Left, "lpop")
 }
 
-fn rpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn rpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     pop(ctx, args, End::Right, "rpop")
 }
 
-fn llen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn llen<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(read_list(ctx, args[1])?.map_or(0, |l| l.len() as i64)))
 }
 
-fn lrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (start, stop) = (int(args[2])?, int(args[3])?);
     let Some(list) = read_list(ctx, args[1])? else {
         return Ok(Reply::Array(Vec::new()));
@@ -294,7 +296,7 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Array(items))
 }
 
-fn lindex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lindex<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     // Redis looks the key up before it parses the index.
     let Some(list) = read_list(ctx, args[1])? else {
         return Ok(Reply::Null);
@@ -303,7 +305,7 @@ fn lindex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(index(i, list.len()).and_then(|i| list.get(i)).cloned().into())
 }
 
-fn lset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lset<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
@@ -314,7 +316,7 @@ fn lset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn lrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lrem<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let count = int(args[2])?;
     let key = &args[1];
     let now = ctx.now_ms;
@@ -330,7 +332,7 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(removed as i64))
 }
 
-fn ltrim(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn ltrim<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (start, stop) = (int(args[2])?, int(args[3])?);
     let key = &args[1];
     let now = ctx.now_ms;
@@ -347,7 +349,7 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn linsert(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn linsert<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let after = if is(args[2], "AFTER") {
         true
     } else if is(args[2], "BEFORE") {
@@ -370,7 +372,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
-fn lpos(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lpos<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let element = &args[2];
     let mut rank: i64 = 1;
     let mut count: Option<u64> = None;
@@ -426,7 +428,7 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     })
 }
 
-fn lmove(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn lmove<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (src, dst) = (&args[1], &args[2]);
     let (from, to) = (End::parse(args[3])?, End::parse(args[4])?);
     let now = ctx.now_ms;

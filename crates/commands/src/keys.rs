@@ -11,8 +11,8 @@ use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_store::ScanFilter;
 
-use super::args::{int, is, scan_cursor};
-use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use crate::args::{int, is, scan_cursor};
+use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
 /// Every argument after the name is a key.
 const ALL_ARGS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
@@ -22,7 +22,8 @@ const TWO: Keys = Keys::Range { first: 1, last: 2, step: 1 };
 /// SCAN's COUNT when none is given, as in Redis.
 const SCAN_COUNT_DEFAULT: usize = 10;
 
-pub(super) const COMMANDS: &[CommandSpec] = &[
+pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
+    vec![
     CommandSpec {
         name: "del",
         arity: -2,
@@ -194,24 +195,25 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         summary: "Returns a random key name from the database.",
         handler: randomkey,
     },
-];
+    ]
+}
 
 /// DEL and UNLINK (which frees nothing in the background here: values are
 /// dropped where they are removed).
-fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn del<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let removed = args[1..].iter().filter(|key| ctx.shard(key).remove(key, now).is_some()).count();
     Ok(Reply::Integer(removed as i64))
 }
 
 /// Counts every argument naming a live key, duplicates included.
-fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn exists<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let found = args[1..].iter().filter(|key| ctx.shard(key).contains(key, now)).count();
     Ok(Reply::Integer(found as i64))
 }
 
-fn touch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn touch<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let found = args[1..].iter().filter(|key| ctx.shard(key).get(key, now).is_some()).count();
     Ok(Reply::Integer(found as i64))
@@ -261,7 +263,7 @@ impl ExpireIf {
 
 /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: `key time [NX|XX|GT|LT]...` with
 /// the time in `unit_ms`, relative to now unless `absolute`.
-fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], unit_ms: i64, absolute: bool, cmd: &str) -> CmdResult {
+fn expire_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], unit_ms: i64, absolute: bool, cmd: &str) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let cond = ExpireIf::parse(&args[3..])?;
     let invalid = || CmdError::other(format!("ERR invalid expire time in '{cmd}' command"));
@@ -285,25 +287,25 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], unit_ms: i64, absolute: boo
     Ok(Reply::Integer(1))
 }
 
-fn expire(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn expire<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1000, false, "expire")
 }
 
-fn pexpire(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn pexpire<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1, false, "pexpire")
 }
 
-fn expireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn expireat<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1000, true, "expireat")
 }
 
-fn pexpireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn pexpireat<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, 1, true, "pexpireat")
 }
 
 /// The TTL state of `key` without touching it: `None` if there is no such
 /// key, `Some(None)` if it has no TTL, else its absolute expiry.
-fn expiry_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<Option<u64>> {
+fn expiry_of<E: Env>(ctx: &mut Ctx<'_, E>, key: &[u8]) -> Option<Option<u64>> {
     let now = ctx.now_ms;
     // `contains` removes the key if it has expired; `peek` does not touch it.
     let shard = ctx.shard(key);
@@ -314,7 +316,7 @@ fn expiry_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<Option<u64>> {
 }
 
 /// The reply of the TTL family: -2 (no key), -1 (no TTL) or `f(expiry)`.
-fn ttl_reply(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(u64, u64) -> u64) -> CmdResult {
+fn ttl_reply<E: Env>(ctx: &mut Ctx<'_, E>, key: &[u8], f: impl FnOnce(u64, u64) -> u64) -> CmdResult {
     let now = ctx.now_ms;
     Ok(Reply::Integer(match expiry_of(ctx, key) {
         None => -2,
@@ -323,29 +325,29 @@ fn ttl_reply(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(u64, u64) -> u64) -> 
     }))
 }
 
-fn ttl(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn ttl<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     // Rounded to the nearest second, as Redis does.
     ttl_reply(ctx, args[1], |at, now| (at.saturating_sub(now) + 500) / 1000)
 }
 
-fn pttl(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn pttl<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     ttl_reply(ctx, args[1], |at, now| at.saturating_sub(now))
 }
 
-fn expiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn expiretime<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     ttl_reply(ctx, args[1], |at, _| at / 1000)
 }
 
-fn pexpiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn pexpiretime<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     ttl_reply(ctx, args[1], |at, _| at)
 }
 
-fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn persist<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     Ok(Reply::Integer(i64::from(ctx.shard(key).persist(key, now))))
 }
 
-fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn type_<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (&args[1], ctx.now_ms);
     let shard = ctx.shard(key);
     let name =
@@ -355,7 +357,7 @@ fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 /// RENAME and RENAMENX. The value moves with its TTL; renaming a key to
 /// itself changes nothing but still needs the key to exist.
-fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) -> CmdResult {
+fn rename_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], nx: bool) -> CmdResult {
     let (src, dst, now) = (&args[1], &args[2], ctx.now_ms);
     let done = if nx { Reply::Integer(1) } else { Reply::ok() };
     if !ctx.shard(src).contains(src, now) {
@@ -374,16 +376,16 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) -> CmdResult {
     Ok(done)
 }
 
-fn rename(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn rename<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     rename_generic(ctx, args, false)
 }
 
-fn renamenx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn renamenx<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     rename_generic(ctx, args, true)
 }
 
-fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    let found = match ctx.client.scope.clone() {
+fn keys<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let found = match ctx.state().scope.clone() {
         Some(slots) => ctx.db.keys_where(ctx.now_ms, usize::MAX, |k| {
             slots[usize::from(ringcache_ring::slot(k))] && ringcache_store::glob_match(args[1], k)
         }),
@@ -392,7 +394,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Array(found.into_iter().map(Reply::Bulk).collect()))
 }
 
-fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn scan<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let cursor = scan_cursor(args[1])?;
     let mut count = SCAN_COUNT_DEFAULT;
     let mut filter = ScanFilter::default();
@@ -420,16 +422,16 @@ fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         i += 2;
     }
     filter.type_name = type_name.as_deref();
-    let scope = ctx.client.scope.clone();
+    let scope = ctx.state().scope.clone();
     filter.slots = scope.as_deref();
     let (next, found) = ctx.db.scan(cursor, count, ctx.now_ms, filter);
     let cursor = Reply::Bulk(Bytes::copy_from_slice(itoa::Buffer::new().format(next).as_bytes()));
     Ok(Reply::Array(vec![cursor, Reply::Array(found.into_iter().map(Reply::Bulk).collect())]))
 }
 
-fn randomkey(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+fn randomkey<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
-    let Some(slots) = ctx.client.scope.clone() else {
+    let Some(slots) = ctx.state().scope.clone() else {
         return Ok(ctx.db.random_key(now).into());
     };
     // A few random tries, then any key in scope.
@@ -440,8 +442,8 @@ fn randomkey(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use super::super::strings::testing::{bulk, Node};
     use super::*;
+    use crate::testing::{bulk, Node};
 
     fn scan_all(n: &mut Node, opts: &[&str]) -> Vec<Reply> {
         let mut cursor = "0".to_owned();

@@ -1,0 +1,182 @@
+//! The dispatcher: from a command's arguments to its reply.
+//!
+//! It checks existence, arity and auth (in Redis's order), queues inside
+//! MULTI, evicts before writes when over `maxmemory`, locks the shards of
+//! the command's keys and calls the handler. Handlers never lock anything
+//! themselves. With a journal it then reads what the write changed while
+//! the locks are still held, so each state it reports is the one the
+//! command left.
+
+use bytes::Bytes;
+use ringcache_resp::Reply;
+use ringcache_ring::slot;
+use ringcache_store::{KeyHash, Locked};
+use smallvec::SmallVec;
+
+use crate::spec::{flag, CmdError, CommandSpec, Ctx, Keys};
+use crate::state::{Change, ClientState};
+use crate::table::unknown_command;
+use crate::{transactions, Env};
+
+/// A command resolved before it runs: its spec (`None` for an unknown
+/// name) and, for a command with one key, that key's hash. Resolving a
+/// batch's commands ahead of running them looks each name up once, and
+/// hashes each key once for both its look-ahead probe and its command.
+pub struct Prepared<E: Env> {
+    spec: Option<&'static CommandSpec<E>>,
+    key: Option<KeyHash>,
+}
+
+// By hand: derives would ask `E: Clone` / `E: Debug`.
+impl<E: Env> Clone for Prepared<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: Env> Copy for Prepared<E> {}
+
+impl<E: Env> std::fmt::Debug for Prepared<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("spec", &self.spec.map(|s| s.name)).finish()
+    }
+}
+
+impl<E: Env> Prepared<E> {
+    /// The command, `None` if there is no such command.
+    pub fn spec(&self) -> Option<&'static CommandSpec<E>> {
+        self.spec
+    }
+}
+
+/// Looks a command up through the client's one-entry cache.
+pub fn lookup_for<E: Env>(shared: &E, state: &mut ClientState<E>, name: &[u8]) -> Option<&'static CommandSpec<E>> {
+    shared.table().lookup_cached(&mut state.lookup_cache, name)
+}
+
+/// Resolves one command of a client's batch. Nothing here depends on what
+/// the commands before it do.
+#[inline]
+pub fn prepare<E: Env>(shared: &E, state: &mut ClientState<E>, args: &[&[u8]]) -> Prepared<E> {
+    debug_assert!(!args.is_empty());
+    let spec = lookup_for(shared, state, args[0]);
+    let key = match (spec, args.get(1)) {
+        (Some(spec), Some(key)) if spec.keys == Keys::ONE => Some(shared.db().hash_key(key)),
+        _ => None,
+    };
+    Prepared { spec, key }
+}
+
+/// Looks the keys of a batch's one-key commands up before running any of
+/// them (see `Db::warm`), so that their cache misses overlap instead of
+/// stalling each command in turn.
+pub fn warm<'a, E: Env>(shared: &E, commands: impl Iterator<Item = (&'a [&'a [u8]], Prepared<E>)>) {
+    let keys: SmallVec<[(&[u8], KeyHash); 16]> =
+        commands.filter_map(|(args, p)| Some((*args.get(1)?, p.key?))).collect();
+    shared.db().warm(&keys);
+}
+
+/// Runs one command from a client at time `now_ms`. The reply is ready to
+/// encode.
+pub fn dispatch<E: Env>(shared: &E, client: &mut E::Client, args: &[&[u8]], now_ms: u64) -> Reply {
+    let prepared = prepare(shared, client.as_mut(), args);
+    dispatch_prepared(shared, client, args, prepared, now_ms)
+}
+
+/// [`dispatch`] of a command that [`prepare`] has resolved.
+pub fn dispatch_prepared<E: Env>(
+    shared: &E,
+    client: &mut E::Client,
+    args: &[&[u8]],
+    prepared: Prepared<E>,
+    now_ms: u64,
+) -> Reply {
+    debug_assert!(!args.is_empty());
+    let state = client.as_mut();
+    let Some(spec) = prepared.spec else {
+        if let Some(m) = state.multi.as_mut() {
+            m.dirty = true;
+        }
+        return unknown_command(args);
+    };
+    state.last_cmd = spec.name;
+    // Redis's order: existence, arity, then authentication.
+    if !spec.arity_ok(args.len()) {
+        if let Some(m) = state.multi.as_mut() {
+            m.dirty = true;
+        }
+        return CmdError::WrongArity(spec.name.to_owned()).into();
+    }
+    if !state.authenticated && !spec.has(flag::NO_AUTH) {
+        return Reply::error_static("NOAUTH Authentication required.");
+    }
+    if let Some(m) = state.multi.as_mut() {
+        // Inside MULTI Redis refuses every command but these while memory
+        // is over maxmemory, reads included: the queue itself grows. The
+        // refusal fails the transaction like any other.
+        if !matches!(spec.name, "exec" | "discard" | "quit" | "reset") && shared.db().ensure_memory(now_ms).is_err() {
+            m.dirty = true;
+            return CmdError::Oom.into();
+        }
+        if !spec.has(flag::NO_MULTI) {
+            return transactions::queue(shared.query_buffer_limit(), state, args);
+        }
+    }
+    run(shared, client, spec, args, prepared.key, now_ms)
+}
+
+/// Runs a command outside a transaction: evict if needed, lock, handle.
+fn run<E: Env>(
+    shared: &E,
+    client: &mut E::Client,
+    spec: &'static CommandSpec<E>,
+    args: &[&[u8]],
+    key: Option<KeyHash>,
+    now_ms: u64,
+) -> Reply {
+    let db = shared.db();
+    if spec.has(flag::WRITE) || spec.has(flag::DENYOOM) {
+        if let Err(oom) = db.ensure_memory(now_ms) {
+            if spec.has(flag::DENYOOM) {
+                return CmdError::from(oom).into();
+            }
+        }
+    }
+    let locked = match spec.keys {
+        Keys::None => db.lock_keys(std::iter::empty()),
+        Keys::All => db.lock_all(),
+        Keys::ONE => match key {
+            Some(hash) => db.lock_key_hashed(args[1], hash),
+            None => db.lock_key(args[1]),
+        },
+        keys => db.lock_keys(keys.of(args)),
+    };
+    let mut ctx = Ctx { db: locked, shared, client, now_ms };
+    let reply = (spec.handler)(&mut ctx, args).unwrap_or_else(Reply::from);
+    if shared.journal() {
+        take_changes(&mut ctx.db, ctx.client.as_mut(), now_ms);
+    }
+    reply
+}
+
+/// Appends to `state.changes` the keys the command gave a new version,
+/// each with the state it left. Runs while `db` still holds the command's
+/// locks.
+pub(crate) fn take_changes<E: Env>(db: &mut Locked<'_>, state: &mut ClientState<E>, now_ms: u64) {
+    let mut keys = std::mem::take(&mut state.changed);
+    db.take_changed(&mut keys);
+    for key in keys.drain(..) {
+        let k = key.as_bytes();
+        let mut encoded = Vec::new();
+        let Some((version, value)) = db.shard(k).key_state(k, now_ms, &mut encoded) else {
+            continue;
+        };
+        state.changes.push(Change {
+            slot: slot(k),
+            key: key.to_bytes(),
+            version,
+            state: value.then(|| Bytes::from(encoded)),
+        });
+    }
+    state.changed = keys;
+}

@@ -1,0 +1,34 @@
+//! What the command layer needs from the node that runs it.
+
+use ringcache_store::Db;
+
+use crate::{ClientState, Table};
+
+/// The node a command runs on, as the command layer sees it: a keyspace,
+/// its command table and a few limits. The server implements it for its
+/// shared state; tests implement it for a bare keyspace.
+///
+/// Handlers are generic over it and the server names one type, so every
+/// call is monomorphised: no dynamic dispatch on the hot path.
+pub trait Env: Sized + Sync + 'static {
+    /// The server's per-connection state, which holds the command layer's
+    /// part ([`ClientState`]) beside what only the server knows of.
+    type Client: AsMut<ClientState<Self>> + AsRef<ClientState<Self>>;
+
+    fn db(&self) -> &Db;
+
+    /// Every command this node has, for lookups (EXEC runs what MULTI
+    /// queued by name).
+    fn table(&self) -> &'static Table<Self>;
+
+    /// The largest string a command may build (`proto-max-bulk-len`).
+    fn proto_max_bulk_len(&self) -> u64;
+
+    /// The most bytes of commands a MULTI may queue
+    /// (`client-query-buffer-limit`).
+    fn query_buffer_limit(&self) -> usize;
+
+    /// Whether writes report what they changed (see
+    /// [`ClientState::changes`]): on in a replicated cluster.
+    fn journal(&self) -> bool;
+}

@@ -1,0 +1,211 @@
+//! What a command is: its flags, where its keys are, its handler, and the
+//! errors a handler returns.
+
+use std::fmt;
+
+use ringcache_resp::Reply;
+use ringcache_store::{Locked, Oom, Shard, WrongType};
+
+use crate::env::Env;
+
+/// A command's behaviour flags, as COMMAND INFO reports them.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    /// May use more memory: refused with -OOM when over maxmemory.
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const FAST: u32 = 1 << 4;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 5;
+    /// Not queued inside MULTI: runs at once (EXEC, DISCARD, MULTI, WATCH...).
+    pub const NO_MULTI: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const NOSCRIPT: u32 = 1 << 9;
+    pub const ALLOW_BUSY: u32 = 1 << 10;
+
+    /// Names for COMMAND INFO, in Redis's spelling.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Where a command's keys are in its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    None,
+    /// Arguments `first..=last` every `step`; a negative `last` counts from
+    /// the end (-1 = the last argument), as in Redis's legacy key specs.
+    Range {
+        first: usize,
+        last: isize,
+        step: usize,
+    },
+    /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
+    All,
+}
+
+impl Keys {
+    /// Shorthand for the common one-key-at-position-1 case.
+    pub const ONE: Keys = Keys::Range { first: 1, last: 1, step: 1 };
+
+    /// The key arguments of `args`. Arguments past the end are ignored
+    /// (arity has already been checked).
+    pub fn of<'a, A: AsRef<[u8]>>(&self, args: &'a [A]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let (first, last, step) = match *self {
+            Keys::Range { first, last, step } => {
+                let last = if last < 0 { args.len() as isize + last } else { last };
+                (first, last.max(-1), step.max(1))
+            }
+            Keys::None | Keys::All => (1, -1, 1),
+        };
+        let end = if last < 0 { 0 } else { (last as usize + 1).min(args.len()) };
+        args.get(first.min(end)..end).unwrap_or(&[]).iter().step_by(step).map(AsRef::as_ref)
+    }
+}
+
+/// What a handler gets: the locked shards of its keys, the node, its own
+/// connection, and the time (read once per command).
+pub struct Ctx<'a, E: Env> {
+    pub db: Locked<'a>,
+    pub shared: &'a E,
+    pub client: &'a mut E::Client,
+    pub now_ms: u64,
+}
+
+impl<E: Env> fmt::Debug for Ctx<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx").field("now_ms", &self.now_ms).finish_non_exhaustive()
+    }
+}
+
+impl<E: Env> Ctx<'_, E> {
+    /// The shard holding `key` (which the command declared).
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        self.db.shard(key)
+    }
+
+    /// The command-layer state of the calling connection.
+    pub fn state(&mut self) -> &mut crate::ClientState<E> {
+        self.client.as_mut()
+    }
+}
+
+/// A command's failure, rendered as Redis's exact error reply.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CmdError {
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR index out of range")]
+    OutOfRange,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
+    /// Any other error; the text starts with its code (`ERR ...`).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CmdError {
+    pub fn other(msg: impl Into<String>) -> CmdError {
+        CmdError::Other(msg.into())
+    }
+}
+
+impl From<WrongType> for CmdError {
+    fn from(_: WrongType) -> Self {
+        CmdError::WrongType
+    }
+}
+
+impl From<Oom> for CmdError {
+    fn from(_: Oom) -> Self {
+        CmdError::Oom
+    }
+}
+
+impl From<CmdError> for Reply {
+    fn from(e: CmdError) -> Self {
+        match e {
+            CmdError::Syntax => Reply::error_static("ERR syntax error"),
+            CmdError::NotInteger => Reply::error_static("ERR value is not an integer or out of range"),
+            CmdError::WrongType => {
+                Reply::error_static("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
+            other => Reply::error(other.to_string()),
+        }
+    }
+}
+
+pub type CmdResult = Result<Reply, CmdError>;
+
+/// A command handler: parse `args` (including the command name at 0),
+/// apply, reply. The arguments are views of the client's read buffer, valid
+/// only during the call: whatever is kept is copied.
+pub type Handler<E> = fn(&mut Ctx<'_, E>, &[&[u8]]) -> CmdResult;
+
+/// A command's static description.
+pub struct CommandSpec<E: Env> {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Redis arity: N = exactly N arguments (with the name), -N = at least N.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: Keys,
+    /// Redis's command group (COMMAND DOCS): "string", "generic", ...
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler<E>,
+}
+
+// By hand: a derive would ask `E: Clone`, and only the handler mentions E.
+impl<E: Env> Clone for CommandSpec<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: Env> Copy for CommandSpec<E> {}
+
+impl<E: Env> fmt::Debug for CommandSpec<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandSpec").field("name", &self.name).finish()
+    }
+}
+
+impl<E: Env> CommandSpec<E> {
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! A connection's state as far as commands are concerned.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ringcache_resp::Proto;
+use ringcache_store::Key;
+use ringcache_version::Version;
+
+use crate::table::LookupCache;
+use crate::Env;
+
+/// A MULTI in progress.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queued: Vec<Vec<Bytes>>,
+    /// Bytes held by `queued`, bounded by the query buffer limit.
+    pub queued_bytes: usize,
+    /// A command failed to queue: EXEC will answer EXECABORT.
+    pub dirty: bool,
+}
+
+/// One key a write left in a new state, with its new version, for
+/// whoever keeps copies elsewhere (replication).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The key's hash slot.
+    pub slot: u16,
+    pub key: Bytes,
+    pub version: Version,
+    /// The encoded value (see the store's codec), or `None` for a
+    /// tombstone: the key is gone (deleted, expired or moved away).
+    pub state: Option<Bytes>,
+}
+
+/// The command layer's per-connection state: the protocol spoken, the
+/// transaction and watches in progress, and what the last command changed.
+///
+/// Generic over the node only for its lookup cache, which keeps a
+/// reference to the command it found: a cache hit is then a compare of a
+/// few bytes, with no table access at all.
+#[derive(Debug)]
+pub struct ClientState<E: Env> {
+    pub proto: Proto,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    /// WATCHed keys with their modification counts at WATCH time.
+    pub watched: Vec<(Bytes, u64)>,
+    /// The last command run (lowercase).
+    pub last_cmd: &'static str,
+    pub(crate) lookup_cache: LookupCache<E>,
+    /// The slots keyspace-wide reads (DBSIZE, KEYS, SCAN, RANDOMKEY) see;
+    /// `None`: all. Set by a caller that splits such a read over several
+    /// nodes, so that each key is counted by one node only.
+    pub scope: Option<Arc<[bool]>>,
+    /// With [`crate::Env::journal`]: every key the commands run so far
+    /// changed, in the order they changed, each once per command. The
+    /// caller takes them (and must, or they pile up).
+    pub changes: Vec<Change>,
+    /// Scratch for the keys a command changed, kept for its allocation.
+    pub(crate) changed: Vec<Key>,
+}
+
+impl<E: Env> ClientState<E> {
+    pub fn new(authenticated: bool) -> ClientState<E> {
+        ClientState {
+            proto: Proto::Resp2,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            last_cmd: "NULL",
+            lookup_cache: LookupCache::default(),
+            scope: None,
+            changes: Vec::new(),
+            changed: Vec::new(),
+        }
+    }
+
+    /// Commands queued in MULTI, or -1 outside MULTI (CLIENT LIST).
+    pub fn multi_len(&self) -> i64 {
+        self.multi.as_ref().map_or(-1, |m| m.queued.len() as i64)
+    }
+}
+
+impl<E: Env> AsMut<ClientState<E>> for ClientState<E> {
+    fn as_mut(&mut self) -> &mut ClientState<E> {
+        self
+    }
+}
+
+impl<E: Env> AsRef<ClientState<E>> for ClientState<E> {
+    fn as_ref(&self) -> &ClientState<E> {
+        self
+    }
+}
