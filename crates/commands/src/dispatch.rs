@@ -144,7 +144,11 @@ fn run<E: Env>(
     }
     let locked = match spec.keys {
         Keys::None => db.lock_keys(std::iter::empty()),
-        Keys::All => db.lock_all(),
+        // A keyspace-wide write (FLUSHALL) holds everything at once; a read
+        // (SCAN, KEYS, DBSIZE, INFO) walks the shards one at a time
+        // (`Locked::with_shard`) and never stops the other clients.
+        Keys::All if spec.has(flag::WRITE) => db.lock_all(),
+        Keys::All => db.lock_keys(std::iter::empty()),
         Keys::ONE => match key {
             Some(hash) => db.lock_key_hashed(args[1], hash),
             None => db.lock_key(args[1]),

@@ -462,6 +462,33 @@ mod tests {
     }
 
     #[test]
+    fn keyspace_walks_run_alone_and_inside_exec() {
+        let mut n = Node::new();
+        for i in 0..50 {
+            n.run(&["set", &format!("k{i}"), "v"]);
+        }
+        // Alone, each walks the shards one at a time; inside EXEC, which
+        // holds them all, the same walk uses the held locks (no deadlock).
+        assert_eq!(scan_all(&mut n, &["COUNT", "7"]).len(), 50);
+        let Reply::Array(keys) = n.run(&["keys", "k1*"]) else { panic!("KEYS replies with an array") };
+        assert_eq!(keys.len(), 11);
+        assert!(matches!(n.run(&["randomkey"]), Reply::Bulk(_)));
+        for cmd in
+            [&["multi"][..], &["keys", "k1*"], &["randomkey"], &["scan", "0", "COUNT", "1000"], &["set", "x", "1"]]
+        {
+            n.run(cmd);
+        }
+        let Reply::Array(replies) = n.run(&["exec"]) else { panic!("EXEC replies with an array") };
+        assert!(matches!(&replies[0], Reply::Array(k) if k.len() == 11), "{replies:?}");
+        assert!(matches!(&replies[1], Reply::Bulk(_)), "{replies:?}");
+        assert!(
+            matches!(&replies[2], Reply::Array(r) if matches!(&r[1], Reply::Array(k) if k.len() == 50)),
+            "{replies:?}"
+        );
+        assert_eq!(replies[3], Reply::ok());
+    }
+
+    #[test]
     fn generic_commands_work_on_every_type() {
         let mut n = Node::new();
         n.put_hash("h");

@@ -218,6 +218,14 @@ impl Db {
         Locked { db: self, guards }
     }
 
+    /// Whether `key`'s shard could be locked within `timeout` (tests of who
+    /// holds what).
+    #[cfg(test)]
+    fn try_lock_key_for(&self, key: &[u8], timeout: std::time::Duration) -> bool {
+        let i = self.shard_index(key);
+        self.cells[i].shard.try_lock_for(timeout).is_some()
+    }
+
     /// Locks every shard: for keyspace-wide commands and transactions that
     /// contain one.
     pub fn lock_all(&self) -> Locked<'_> {
@@ -458,14 +466,14 @@ impl Db {
         (next, out)
     }
 
-    /// Totals over all shards (takes every shard's lock).
+    /// Totals over all shards, each read under its own lock.
     pub fn stats(&self) -> Stats {
-        self.lock_all().stats()
+        self.lock_keys(std::iter::empty()).stats()
     }
 
-    /// Number of keys (DBSIZE).
+    /// Number of keys (DBSIZE), shard by shard.
     pub fn len(&self) -> usize {
-        self.lock_all().len()
+        self.lock_keys(std::iter::empty()).len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -537,37 +545,69 @@ impl<'a> Locked<'a> {
         assert!(self.holds_all(), "keyspace-wide operation without every shard locked");
     }
 
-    /// Totals over all shards. Needs every shard locked.
-    pub fn stats(&self) -> Stats {
-        self.assert_all();
+    /// Runs `f` on shard `i`: the guard this lock holds when it holds every
+    /// shard (a keyspace-wide command inside EXEC), else that shard locked
+    /// for the call only. Keyspace-wide reads walk the keyspace this way,
+    /// so that they hold one shard at a time and never stop the node.
+    ///
+    /// # Panics
+    /// If this lock holds some shards but not all: locking another one
+    /// could then break the lock order.
+    pub fn with_shard<T>(&mut self, i: usize, f: impl FnOnce(&mut Shard) -> T) -> T {
+        if self.holds_all() {
+            return f(&mut self.guards[i].1);
+        }
+        assert!(self.guards.is_empty(), "a walk over the keyspace while holding some shards");
+        let mut one = self.db.lock_indices(smallvec::smallvec![i]);
+        f(&mut one.guards[0].1)
+    }
+
+    /// [`with_shard`](Self::with_shard) on the shard of `slot`'s keys.
+    pub fn with_slot_shard<T>(&mut self, slot: u16, f: impl FnOnce(&mut Shard) -> T) -> T {
+        if let Some((_, g)) = self.guards.iter_mut().find(|(j, _)| *j == self.db.shard_of_slot(slot)) {
+            return f(g);
+        }
+        self.with_shard(self.db.shard_of_slot(slot), f)
+    }
+
+    /// The number of shards of the keyspace (locked or not).
+    pub fn shard_count(&self) -> usize {
+        self.db.cells.len()
+    }
+
+    /// Totals over all shards, each read under its own lock (see
+    /// [`with_shard`](Self::with_shard)).
+    pub fn stats(&mut self) -> Stats {
         let mut t = Stats::default();
-        for (_, shard) in &self.guards {
-            let ShardStats { hits, misses, expired, evicted } = shard.stats();
-            t.keys += shard.len();
-            t.expires += shard.volatile_len();
-            t.used_memory += shard.used_memory();
-            t.hits += hits;
-            t.misses += misses;
-            t.expired += expired;
-            t.evicted += evicted;
+        for i in 0..self.shard_count() {
+            self.with_shard(i, |shard| {
+                let ShardStats { hits, misses, expired, evicted } = shard.stats();
+                t.keys += shard.len();
+                t.expires += shard.volatile_len();
+                t.used_memory += shard.used_memory();
+                t.hits += hits;
+                t.misses += misses;
+                t.expired += expired;
+                t.evicted += evicted;
+            });
         }
         t
     }
 
-    /// Resets hit/miss/expired/evicted counters. Needs every shard locked.
+    /// Resets hit/miss/expired/evicted counters, shard by shard.
     pub fn reset_stats(&mut self) {
-        self.assert_all();
-        self.shards_mut().for_each(Shard::reset_stats);
+        for i in 0..self.shard_count() {
+            self.with_shard(i, Shard::reset_stats);
+        }
     }
 
     /// Number of keys (DBSIZE), counting expired keys not yet removed, as
-    /// Redis does. Needs every shard locked.
-    pub fn len(&self) -> usize {
-        self.assert_all();
-        self.guards.iter().map(|(_, s)| s.len()).sum()
+    /// Redis does; shard by shard.
+    pub fn len(&mut self) -> usize {
+        (0..self.shard_count()).map(|i| self.with_shard(i, |s| s.len())).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub fn is_empty(&mut self) -> bool {
         self.len() == 0
     }
 
@@ -593,17 +633,18 @@ impl<'a> Locked<'a> {
 
     /// One SCAN step: visits about `count` keys from `cursor` and returns
     /// the next cursor (0 when done) with the keys that pass `filter`.
-    /// Needs every shard locked.
-    pub fn scan(&self, cursor: u64, count: usize, now_ms: u64, filter: ScanFilter<'_>) -> (u64, Vec<Bytes>) {
-        self.assert_all();
+    /// Shard by shard (see [`with_shard`](Self::with_shard)).
+    pub fn scan(&mut self, cursor: u64, count: usize, now_ms: u64, filter: ScanFilter<'_>) -> (u64, Vec<Bytes>) {
+        let shards = self.shard_count();
         let mut shard_i = (cursor >> CURSOR_SHIFT) as usize;
         let mut pos = (cursor & ((1 << CURSOR_SHIFT) - 1)) as usize;
         let mut out = Vec::new();
         let mut budget = count.max(1);
-        while shard_i < self.guards.len() {
-            let shard = &self.guards[shard_i].1;
-            let before = if pos == 0 { shard.len() } else { pos.min(shard.len()) };
-            let next = shard.scan(pos, budget, now_ms, filter, &mut out);
+        while shard_i < shards {
+            let (before, next) = self.with_shard(shard_i, |shard| {
+                let before = if pos == 0 { shard.len() } else { pos.min(shard.len()) };
+                (before, shard.scan(pos, budget, now_ms, filter, &mut out))
+            });
             budget = budget.saturating_sub(before - next);
             if next != 0 {
                 return (((shard_i as u64) << CURSOR_SHIFT) | next as u64, out);
@@ -614,50 +655,46 @@ impl<'a> Locked<'a> {
                 break;
             }
         }
-        if shard_i >= self.guards.len() {
+        if shard_i >= shards {
             return (0, out);
         }
         ((shard_i as u64) << CURSOR_SHIFT, out)
     }
 
-    /// Every live key matching `pattern` (KEYS). Needs every shard locked.
-    pub fn keys(&self, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
-        self.assert_all();
+    /// Every live key matching `pattern` (KEYS), shard by shard.
+    pub fn keys(&mut self, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
         let mut out = Vec::new();
-        for (_, shard) in &self.guards {
-            shard.keys_matching(pattern, now_ms, &mut out);
+        for i in 0..self.shard_count() {
+            self.with_shard(i, |shard| shard.keys_matching(pattern, now_ms, &mut out));
         }
         out
     }
 
-    /// Up to `max` live keys that `keep` accepts, in no particular order
-    /// (CLUSTER GETKEYSINSLOT). O(keys): it visits every entry until it has
-    /// `max`. Needs every shard locked.
-    pub fn keys_where(&self, now_ms: u64, max: usize, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<Bytes> {
-        self.assert_all();
+    /// Up to `max` live keys that `keep` accepts, in no particular order,
+    /// shard by shard. O(keys): it visits every entry until it has `max`.
+    pub fn keys_where(&mut self, now_ms: u64, max: usize, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<Bytes> {
         let mut out = Vec::new();
-        for (_, shard) in &self.guards {
+        for i in 0..self.shard_count() {
             if out.len() >= max {
                 break;
             }
-            shard.keys_where(now_ms, max, &mut keep, &mut out);
+            self.with_shard(i, |shard| shard.keys_where(now_ms, max, &mut keep, &mut out));
         }
         out
     }
 
-    /// The number of live keys that `keep` accepts (CLUSTER
-    /// COUNTKEYSINSLOT). O(keys). Needs every shard locked.
-    pub fn count_where(&self, now_ms: u64, mut keep: impl FnMut(&[u8]) -> bool) -> usize {
-        self.assert_all();
-        self.guards.iter().map(|(_, shard)| shard.count_where(now_ms, &mut keep)).sum()
+    /// The number of live keys that `keep` accepts, shard by shard.
+    /// O(keys).
+    pub fn count_where(&mut self, now_ms: u64, mut keep: impl FnMut(&[u8]) -> bool) -> usize {
+        (0..self.shard_count()).map(|i| self.with_shard(i, |shard| shard.count_where(now_ms, &mut keep))).sum()
     }
 
-    /// A random live key (RANDOMKEY). Needs every shard locked.
+    /// A random live key (RANDOMKEY): shards from a random one on, each
+    /// under its own lock.
     pub fn random_key(&mut self, now_ms: u64) -> Option<Bytes> {
-        self.assert_all();
-        let n = self.guards.len();
+        let n = self.shard_count();
         let start = rand::random::<usize>() % n;
-        (0..n).find_map(|j| self.guards[(start + j) % n].1.random_key(now_ms))
+        (0..n).find_map(|j| self.with_shard((start + j) % n, |shard| shard.random_key(now_ms)))
     }
 }
 
@@ -717,7 +754,7 @@ mod tests {
                 all.shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), expire_at, 1);
             }
         }
-        let all = db.lock_all();
+        let mut all = db.lock_all();
         let even = |k: &[u8]| k.last().is_some_and(|c| c % 2 == 0);
         // Live at 10: i % 3 != 0; kept: i even. 150 even, 50 of them i % 6 == 0.
         assert_eq!(all.count_where(10, even), 100);
@@ -933,5 +970,42 @@ mod tests {
         }
         assert_eq!(tombs(&db), 0);
         assert_eq!(db.used_memory(), 0);
+    }
+
+    #[test]
+    fn a_keyspace_walk_holds_one_shard_at_a_time() {
+        let db = Db::new(DbConfig { shards: 4, ..DbConfig::default() });
+        let keys: Vec<String> = (0..400).map(|i| format!("k{i}")).collect();
+        for k in &keys {
+            db.lock_key(k.as_bytes()).shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1);
+        }
+        // While a walk holds shard 0, a key of another shard can be written
+        // from another thread; a key of shard 0 cannot.
+        let other = keys.iter().find(|k| db.shard_index(k.as_bytes()) != 0).unwrap();
+        let mine = keys.iter().find(|k| db.shard_index(k.as_bytes()) == 0).unwrap();
+        let mut walk = db.lock_keys(std::iter::empty());
+        walk.with_shard(0, |_| {
+            std::thread::scope(|t| {
+                let free = t.spawn(|| db.try_lock_key_for(other.as_bytes(), std::time::Duration::from_secs(5)));
+                let held = t.spawn(|| db.try_lock_key_for(mine.as_bytes(), std::time::Duration::from_millis(50)));
+                assert!(free.join().unwrap(), "another shard stays free during a walk");
+                assert!(!held.join().unwrap(), "the walked shard is held");
+            });
+        });
+        // And the walks see everything.
+        assert_eq!(walk.len(), 400);
+        assert_eq!(walk.keys(b"*", 1).len(), 400);
+        assert_eq!(walk.stats().keys, 400);
+        let (mut cursor, mut seen) = (0, HashSet::new());
+        loop {
+            let (next, found) = walk.scan(cursor, 10, 1, ScanFilter::default());
+            seen.extend(found);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert_eq!(seen.len(), 400);
+        assert!(walk.random_key(1).is_some());
     }
 }

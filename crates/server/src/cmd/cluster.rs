@@ -481,7 +481,10 @@ fn slot_arg(arg: &[u8], range_err: &'static str) -> Result<u16, CmdError> {
 fn countkeysinslot(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     enabled(ctx)?;
     let s = slot_arg(args[2], "ERR Invalid slot")?;
-    Ok(Reply::Integer(ctx.db.count_where(ctx.now_ms, |k| slot(k) == s) as i64))
+    // Shards are chosen by slot: one shard holds all of the slot's keys.
+    let now = ctx.now_ms;
+    let n = ctx.db.with_slot_shard(s, |shard| shard.count_where(now, &mut |k| slot(k) == s));
+    Ok(Reply::Integer(n as i64))
 }
 
 fn getkeysinslot(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -492,7 +495,8 @@ fn getkeysinslot(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let count = int(args[3])?;
     let s = u16::try_from(s).ok().filter(|&s| usize::from(s) < SLOTS).ok_or_else(|| CmdError::other(INVALID))?;
     let count = usize::try_from(count).map_err(|_| CmdError::other(INVALID))?;
-    let keys = ctx.db.keys_where(ctx.now_ms, count, |k| slot(k) == s);
+    let (now, mut keys) = (ctx.now_ms, Vec::new());
+    ctx.db.with_slot_shard(s, |shard| shard.keys_where(now, count, &mut |k| slot(k) == s, &mut keys));
     Ok(Reply::Array(keys.into_iter().map(Reply::Bulk).collect()))
 }
 

@@ -708,8 +708,7 @@ fn replication_info(
     for s in 0..ringcache_ring::SLOTS as u16 {
         if cluster.owners(s).contains(&me) {
             owned += 1;
-            // INFO holds every shard already.
-            digest ^= db.slot_shard(s).slot_digest(s);
+            digest ^= db.with_slot_shard(s, |shard| shard.slot_digest(s));
         }
         coordinated += usize::from(cluster.coordinator(s) == me);
     }
