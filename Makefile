@@ -24,7 +24,7 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro
+.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro bench-keyspace
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -89,6 +89,9 @@ bench: bench-deps ## Benchmark against redis-server, then the cluster benchmark.
 
 bench-cluster: bench-deps ## Three-node ringcache vs Redis Cluster (benches/cluster.sh).
 	bash benches/cluster.sh $(BENCH_CLUSTER_ARGS)
+
+bench-keyspace: bench-deps ## SCAN, DBSIZE, INFO, RANDOMKEY, KEYS beside redis-server, and GETs beside them (benches/keyspace.sh).
+	bash benches/keyspace.sh
 
 bench-micro: ## Run the criterion micro-benchmarks.
 	$(CARGO) bench --workspace
