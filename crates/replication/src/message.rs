@@ -76,18 +76,18 @@ impl Entry {
     /// Bytes this entry takes in a message: the unit of every byte budget,
     /// so a [`Replica`](crate::Replica) can fill a chunk to a budget.
     pub fn encoded_len(&self) -> usize {
-        let mut out = Vec::new();
-        put_entry(&mut out, self);
-        out.len()
+        bytes_len(&self.key) + self.version.encoded_len() + state_len(&self.state)
     }
 }
 
 impl Effect {
     /// Bytes this effect takes in a message.
     pub fn encoded_len(&self) -> usize {
-        let mut out = Vec::new();
-        put_effect(&mut out, self);
-        out.len()
+        let change = match &self.change {
+            Change::Full(state) => state_len(state),
+            Change::Delta { op, .. } => STAMP_LEN + bytes_len(op),
+        };
+        bytes_len(&self.key) + self.version.encoded_len() + 1 + change
     }
 }
 
@@ -129,6 +129,10 @@ pub enum Message {
     Apply { write: WriteId, slot: u16, effects: Vec<Effect> },
     /// Owner → coordinator: one outcome per effect of the `Apply`, in order.
     Ack { write: WriteId, outcomes: Vec<Outcome> },
+    /// Owner → coordinator: it holds every effect of each of these writes
+    /// (every outcome `Applied` or `Had`). The acks of one batch of
+    /// `Apply`s, in one message ([`Replicator::handle_batch`](crate::Replicator::handle_batch)).
+    Acked { writes: Vec<WriteId> },
     /// Coordinator → fallback: keep these (whole) effects for `owner`, who
     /// is down; answer `HintAck`.
     Hint { owner: NodeId, write: WriteId, slot: u16, effects: Vec<Effect> },
@@ -176,6 +180,7 @@ const SYNC: u8 = 12;
 const SYNC_CHUNK: u8 = 13;
 const READ: u8 = 14;
 const READ_REPLY: u8 = 15;
+const ACKED: u8 = 16;
 
 impl Message {
     /// Appends the encoding to `out`.
@@ -198,6 +203,10 @@ impl Message {
                         Outcome::NeedFull => 2,
                     })
                 });
+            }
+            Message::Acked { writes } => {
+                out.push(ACKED);
+                put_list(out, writes, |out, w| put_u64(out, w.0));
             }
             Message::Hint { owner, write, slot, effects } => {
                 out.push(HINT);
@@ -289,11 +298,45 @@ impl Message {
         Bytes::from(out)
     }
 
-    /// Encoded length in bytes.
+    /// Encoded length in bytes, without encoding (the limits check runs
+    /// on every write).
     pub fn encoded_len(&self) -> usize {
-        let mut out = Vec::new();
-        self.encode(&mut out);
-        out.len()
+        let list = |n: usize| 4 + n;
+        let pos = |p: &SyncPos| 2 + 1 + p.after.as_ref().map_or(0, |a| bytes_len(a));
+        let body = match self {
+            Message::Apply { effects, .. } | Message::HintDeliver { effects, .. } => {
+                8 + 2 + list(effects.iter().map(Effect::encoded_len).sum())
+            }
+            Message::Ack { outcomes, .. } => 8 + list(outcomes.len()),
+            Message::Acked { writes } => list(8 * writes.len()),
+            Message::Hint { owner, effects, .. } => {
+                node_len(owner) + 8 + 2 + list(effects.iter().map(Effect::encoded_len).sum())
+            }
+            Message::HintAck { owner, .. } => 8 + node_len(owner),
+            Message::HintDelivered { .. } => 8,
+            Message::Ranges { digests } => list(8 * digests.len()),
+            Message::Slots { digests } => list(10 * digests.len()),
+            Message::Keys { lo, hi, keys, .. } => {
+                2 + bytes_len(lo)
+                    + 1
+                    + hi.as_ref().map_or(0, |h| bytes_len(h))
+                    + list(keys.iter().map(|(k, _)| bytes_len(k) + STAMP_LEN).sum())
+            }
+            Message::Fetch { keys, .. } => 2 + list(keys.iter().map(|k| bytes_len(k)).sum()),
+            Message::Repair { entries, .. } => 2 + list(entries.iter().map(Entry::encoded_len).sum()),
+            Message::Sync { at } => pos(at),
+            Message::SyncChunk { at, entries, next } => {
+                pos(at)
+                    + list(entries.iter().map(|(_, e)| 2 + e.encoded_len()).sum())
+                    + 1
+                    + next.as_ref().map_or(0, pos)
+            }
+            Message::Read { key, .. } => 8 + 2 + bytes_len(key),
+            Message::ReadReply { found, .. } => {
+                8 + 1 + found.as_ref().map_or(0, |(v, s)| v.encoded_len() + state_len(s))
+            }
+        };
+        2 + body
     }
 
     /// Whether a peer with these limits accepts this message: the sending
@@ -308,6 +351,7 @@ impl Message {
                 ("effects", effects.len(), limits.effects_per_message_max)
             }
             Message::Ack { outcomes, .. } => ("outcomes", outcomes.len(), limits.effects_per_message_max),
+            Message::Acked { writes } => ("writes", writes.len(), limits.keys_per_message_max),
             Message::Repair { entries, .. } => ("entries", entries.len(), limits.effects_per_message_max),
             Message::SyncChunk { entries, .. } => ("entries", entries.len(), limits.effects_per_message_max),
             Message::Keys { keys, .. } => ("keys", keys.len(), limits.keys_per_message_max),
@@ -349,6 +393,7 @@ impl Message {
                     _ => Err(DecodeError::Invalid("outcome")),
                 })?,
             },
+            ACKED => Message::Acked { writes: r.list("writes", keys_max, 8, |r| Ok(WriteId(r.u64()?)))? },
             HINT => Message::Hint {
                 owner: r.node()?,
                 write: WriteId(r.u64()?),
@@ -404,6 +449,24 @@ impl Message {
 /// a state tag): what a list's count is checked against before anything is
 /// reserved. Any version takes at least one byte.
 const EFFECT_LEN_MIN: usize = 4 + 1 + 1;
+
+/// Bytes of an encoded stamp.
+const STAMP_LEN: usize = 8 + 4;
+
+fn bytes_len(b: &[u8]) -> usize {
+    4 + b.len()
+}
+
+fn node_len(id: &NodeId) -> usize {
+    2 + id.as_str().len()
+}
+
+fn state_len(state: &State) -> usize {
+    match state {
+        State::Tombstone => 1,
+        State::Value(v) => 1 + bytes_len(v),
+    }
+}
 
 fn put_u16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_be_bytes());

@@ -144,11 +144,53 @@ impl Replicator {
         now_ms: u64,
         out: &mut Output,
     ) {
-        match Message::decode(bytes, &self.limits) {
-            Ok(msg) => self.handle(from, msg, replica, view, now_ms, out),
-            Err(e) if e.is_over_limit() => self.stats.refused_over_limit += 1,
-            Err(_) => self.stats.refused_malformed += 1,
+        if let Some(msg) = self.decode(bytes) {
+            self.handle(from, msg, replica, view, now_ms, out);
         }
+    }
+
+    /// A message as it came from the transport, decoded within the limits;
+    /// `None` (refused and counted) if it is not one.
+    pub fn decode(&mut self, bytes: &Bytes) -> Option<Message> {
+        match Message::decode(bytes, &self.limits) {
+            Ok(msg) => Some(msg),
+            Err(e) => {
+                if e.is_over_limit() {
+                    self.stats.refused_over_limit += 1;
+                } else {
+                    self.stats.refused_malformed += 1;
+                }
+                None
+            }
+        }
+    }
+
+    /// Several messages from `from`, handled in order as by
+    /// [`handle`](Self::handle), except that the acks of the `Apply`s
+    /// among them whose effects this node now holds go back as one
+    /// `Acked` message at the end, instead of one `Ack` each: one message
+    /// to send and to handle for a whole batch of writes.
+    pub fn handle_batch<R: Replica, V: View>(
+        &mut self,
+        from: &NodeId,
+        msgs: impl IntoIterator<Item = Message>,
+        replica: &mut R,
+        view: &V,
+        now_ms: u64,
+        out: &mut Output,
+    ) {
+        self.writes.batch_from = Some(from.clone());
+        for msg in msgs {
+            self.handle(from, msg, replica, view, now_ms, out);
+        }
+        self.writes.batch_from = None;
+        let mut writes = std::mem::take(&mut self.writes.batch_acks);
+        for chunk in writes.chunks(self.limits.keys_per_message_max) {
+            self.send(out, from, Message::Acked { writes: chunk.to_vec() });
+        }
+        // Keep the allocation for the next batch.
+        writes.clear();
+        self.writes.batch_acks = writes;
     }
 
     /// A decoded message from `from`. Trusts it to be within the limits
@@ -174,7 +216,12 @@ impl Replicator {
         self.stats.messages_in += 1;
         match msg {
             Message::Apply { write, slot, effects } => self.on_apply(from, write, slot, &effects, replica, out),
-            Message::Ack { write, outcomes } => self.on_ack(from, write, &outcomes, replica, now_ms, out),
+            Message::Ack { write, outcomes } => self.on_ack(from, write, Some(&outcomes), replica, now_ms, out),
+            Message::Acked { writes } => {
+                for write in writes {
+                    self.on_ack(from, write, None, replica, now_ms, out);
+                }
+            }
             Message::Hint { owner, write, slot, effects } => {
                 self.on_hint(from, owner, write, slot, effects, replica, view, out)
             }
@@ -261,6 +308,7 @@ fn keys_in_slot(msg: &Message) -> bool {
         Message::SyncChunk { entries, .. } => entries.iter().all(|(slot, e)| ok(*slot, &e.key)),
         Message::Read { slot, key, .. } => ok(*slot, key),
         Message::Ack { .. }
+        | Message::Acked { .. }
         | Message::HintAck { .. }
         | Message::HintDelivered { .. }
         | Message::Ranges { .. }

@@ -15,6 +15,7 @@
 //!   `writes_finished_max` finished writes stay queryable for `WAIT`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ringcache_ring::{slot as slot_of, NodeId, SLOTS};
 
@@ -28,8 +29,39 @@ use crate::view::View;
 pub(crate) struct Writes {
     next_id: u64,
     pending: BTreeMap<WriteId, PendingWrite>,
-    finished: HashMap<WriteId, usize>,
+    finished: HashMap<WriteId, usize, BuildHasherDefault<IdHasher>>,
     finished_order: VecDeque<WriteId>,
+    /// While [`Replicator::handle_batch`] runs: the peer whose batch it
+    /// is ...
+    pub(crate) batch_from: Option<NodeId>,
+    /// ... and the writes of that batch whose effects this node now holds,
+    /// acknowledged together in one `Acked` at the end.
+    pub(crate) batch_acks: Vec<WriteId>,
+    /// The outcomes of the `Apply` being handled (kept for its allocation).
+    outcomes: Vec<Outcome>,
+}
+
+/// Hashes a write id (a counter this node made, never a peer's choice) with
+/// one multiplication: SipHash cost more than the rest of `finish`.
+#[derive(Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Odd multiplier: distinct ids keep distinct low bits (buckets),
+        // and the high bits (hashbrown's tags) mix.
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 #[derive(Debug)]
@@ -59,6 +91,17 @@ struct OwnerState {
     sent_ms: Option<u64>,
     /// After `NeedFull`: what to send it instead of the write's effects.
     refill: Option<Vec<Effect>>,
+}
+
+/// Reports `Acked` once the quorum is reached; whether the write is
+/// decided (acked or failed) now.
+fn settle(id: WriteId, write: &mut PendingWrite, stats: &mut crate::stats::Stats, out: &mut Output) -> bool {
+    if !write.decided && write.acks >= write.quorum {
+        write.decided = true;
+        stats.writes_acked += 1;
+        out.events.push(Event::Acked { write: id, acks: write.acks });
+    }
+    write.decided
 }
 
 impl PendingWrite {
@@ -228,49 +271,68 @@ impl Replicator {
         replica: &mut R,
         out: &mut Output,
     ) {
-        let outcomes = self.apply_all(slot, effects, replica);
-        self.send(out, from, Message::Ack { write, outcomes });
+        let mut outcomes = std::mem::take(&mut self.writes.outcomes);
+        outcomes.clear();
+        outcomes.extend(effects.iter().map(|e| self.apply_one(slot, e, replica)));
+        let batched = self.writes.batch_from.as_ref() == Some(from) && outcomes.iter().all(|o| o.holds());
+        if batched {
+            self.writes.batch_acks.push(write);
+        }
+        if !batched {
+            self.send(out, from, Message::Ack { write, outcomes: outcomes.clone() });
+        }
+        self.writes.outcomes = outcomes;
+    }
+
+    fn apply_one<R: Replica>(&mut self, slot: u16, effect: &Effect, replica: &mut R) -> Outcome {
+        let outcome = replica.apply(slot, effect);
+        match outcome {
+            Outcome::Applied => self.stats.effects_applied += 1,
+            Outcome::Had => self.stats.effects_had += 1,
+            Outcome::NeedFull => {}
+        }
+        outcome
     }
 
     pub(crate) fn apply_all<R: Replica>(&mut self, slot: u16, effects: &[Effect], replica: &mut R) -> Vec<Outcome> {
-        effects
-            .iter()
-            .map(|e| {
-                let outcome = replica.apply(slot, e);
-                match outcome {
-                    Outcome::Applied => self.stats.effects_applied += 1,
-                    Outcome::Had => self.stats.effects_had += 1,
-                    Outcome::NeedFull => {}
-                }
-                outcome
-            })
-            .collect()
+        effects.iter().map(|e| self.apply_one(slot, e, replica)).collect()
     }
 
+    /// An owner's answer to an `Apply`: `outcomes` one per effect, or
+    /// `None` from an `Acked` (it holds every effect).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_ack<R: Replica>(
         &mut self,
         from: &NodeId,
         id: WriteId,
-        outcomes: &[Outcome],
+        outcomes: Option<&[Outcome]>,
         replica: &R,
         now_ms: u64,
         out: &mut Output,
     ) {
-        let Some(mut write) = self.writes.pending.remove(&id) else {
+        let Some(write) = self.writes.pending.get_mut(&id) else {
             self.stats.acks_late += 1;
             return;
         };
         let Some(owner) = write.owners.iter_mut().find(|o| o.node == *from) else {
             self.stats.acks_unexpected += 1;
-            self.writes.pending.insert(id, write);
             return;
+        };
+        let holds = match outcomes {
+            None => true,
+            Some(outcomes) if outcomes.len() != write.effects.len() => {
+                if !owner.acked {
+                    self.stats.acks_unexpected += 1;
+                }
+                return;
+            }
+            Some(outcomes) => outcomes.iter().all(|o| o.holds()),
         };
         if owner.acked {
             // A duplicate, or the answer to a retry: counted once already.
-        } else if outcomes.len() != write.effects.len() {
-            self.stats.acks_unexpected += 1;
-        } else if outcomes.iter().all(|o| o.holds()) {
+            return;
+        }
+        if holds {
             owner.acked = true;
             if !owner.counted {
                 owner.counted = true;
@@ -280,6 +342,7 @@ impl Replicator {
             // Some delta found another base: send those keys whole, as this
             // node holds them now (possibly newer than the write: then the
             // owner holds more than it was asked to, which is still an ack).
+            let outcomes = outcomes.unwrap_or_default();
             self.stats.need_full += 1;
             let slot = write.slot;
             let refill: Vec<Effect> = write
@@ -298,16 +361,15 @@ impl Replicator {
                 let Message::Apply { effects, .. } = &msg else { unreachable!() };
                 owner.refill = Some(effects.clone());
                 owner.sent_ms = Some(now_ms);
-                self.send(out, from, msg);
+                out.sends.push((from.clone(), msg));
             }
             // Else the whole value does not fit a message: this owner cannot
             // ack; anti-entropy skips it too (counted there).
         }
-        self.settle(id, &mut write, out);
-        if write.owners.iter().all(|o| o.acked) {
-            self.finish(id, write.owner_acks());
-        } else {
-            self.writes.pending.insert(id, write);
+        if settle(id, write, &mut self.stats, out) && write.owners.iter().all(|o| o.acked) {
+            let owner_acks = write.owner_acks();
+            self.writes.pending.remove(&id);
+            self.finish(id, owner_acks);
         }
     }
 
@@ -332,11 +394,7 @@ impl Replicator {
 
     /// Reports `Acked` once the quorum is reached.
     fn settle(&mut self, id: WriteId, write: &mut PendingWrite, out: &mut Output) {
-        if !write.decided && write.acks >= write.quorum {
-            write.decided = true;
-            self.stats.writes_acked += 1;
-            out.events.push(Event::Acked { write: id, acks: write.acks });
-        }
+        settle(id, write, &mut self.stats, out);
     }
 
     /// Moves a write to the finished list (for `WAIT`), bounded.

@@ -73,6 +73,7 @@ fn message() -> impl Strategy<Value = Message> {
         }),
         (any::<u64>(), prop::collection::vec(outcome, 0..8))
             .prop_map(|(w, outcomes)| Message::Ack { write: WriteId(w), outcomes }),
+        prop::collection::vec(any::<u64>().prop_map(WriteId), 0..16).prop_map(|writes| Message::Acked { writes }),
         (node(), any::<u64>(), slot(), prop::collection::vec(effect(), 0..4))
             .prop_map(|(owner, w, slot, effects)| Message::Hint { owner, write: WriteId(w), slot, effects }),
         (any::<u64>(), node()).prop_map(|(w, owner)| Message::HintAck { write: WriteId(w), owner }),
@@ -111,7 +112,7 @@ proptest! {
         let limits = Config::for_test().limits();
         let _ = Message::decode(&Bytes::from(raw.clone()), &limits);
         // With a valid header, the body is exercised too.
-        for kind in 1..=15u8 {
+        for kind in 1..=16u8 {
             let mut framed = vec![ringcache_replication::CODEC_VERSION, kind];
             framed.extend_from_slice(&raw);
             let _ = Message::decode(&Bytes::from(framed), &limits);

@@ -162,6 +162,41 @@ fn quorum_counts_the_coordinator_and_each_owner_once() {
 }
 
 #[test]
+fn a_batch_of_applies_is_acknowledged_in_one_message() {
+    let mut cl = Cluster::new(Config::for_test());
+    // A delta whose base b lacks (the first write of "d" was lost): its
+    // ack stays an `Ack` with NeedFull.
+    cl.write(A, "d", set("x"), 1);
+    cl.wire.clear();
+    let ids: Vec<WriteId> = (0..5).map(|i| cl.write(A, &format!("k{i}"), set("v"), 3)).collect();
+    let slot = slot_of(b"d");
+    let node = &mut cl.nodes[A];
+    let delta = node.store.write(slot, b"d", MemOp::Append(Bytes::from_static(b"y")), NodeTag::of("a"), cl.now);
+    let mut out = Output::new();
+    let delta_id = node.rep.write(&cl.view, &node.store, slot, vec![delta], 3, cl.now, &mut out).unwrap();
+    cl.take(A, &mut out);
+    let limits = Config::for_test().limits();
+    let to_b: Vec<Message> =
+        cl.wire.iter().filter(|(_, to, _)| *to == B).map(|(_, _, b)| Message::decode(b, &limits).unwrap()).collect();
+    cl.wire.retain(|(_, to, _)| *to != B);
+    assert_eq!(to_b.len(), 6);
+    let mut out = Output::new();
+    let node = &mut cl.nodes[B];
+    node.rep.handle_batch(&NodeId::from("a"), to_b, &mut node.store, &cl.view, cl.now, &mut out);
+    let answers: Vec<&Message> = out.sends.iter().map(|(_, m)| m).collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert!(answers.iter().any(|m| matches!(m, Message::Ack { write, .. } if *write == delta_id)));
+    assert!(answers.contains(&&Message::Acked { writes: ids.clone() }));
+    cl.take(B, &mut out);
+    cl.pump();
+    for id in ids {
+        assert!(cl.events_of(A).contains(&&Event::Acked { write: id, acks: 3 }));
+    }
+    assert!(cl.events_of(A).contains(&&Event::Acked { write: delta_id, acks: 3 }));
+    assert_eq!(cl.value(B, "d"), Some(State::Value(Bytes::from_static(b"xy"))));
+}
+
+#[test]
 fn a_write_without_its_quorum_fails_at_the_deadline_and_late_acks_are_ignored() {
     let config = Config::for_test();
     let mut cl = Cluster::new(config.clone());

@@ -209,9 +209,22 @@ impl Sim {
         self.nodes.iter().position(|n| n.id == *id).unwrap()
     }
 
+    /// Delivers what is due. Messages due together from one node to
+    /// another are handled as one batch half the time (as a server does
+    /// with what one transport message carried), else one by one.
     fn deliver(&mut self) {
         while self.net.peek().is_some_and(|m| m.0.at <= self.now) {
             let Reverse(m) = self.net.pop().unwrap();
+            let mut batch = vec![m.bytes];
+            if self.rng.gen_bool(0.5) {
+                while let Some(Reverse(n)) = self.net.peek() {
+                    if n.at > self.now || (n.from, n.to) != (m.from, m.to) {
+                        break;
+                    }
+                    let Reverse(n) = self.net.pop().unwrap();
+                    batch.push(n.bytes);
+                }
+            }
             if !self.nodes[m.to].up || !self.nodes[m.from].up || self.cut.contains(&(m.from, m.to)) {
                 continue;
             }
@@ -219,7 +232,12 @@ impl Sim {
             let now = self.clock(m.to);
             let from = self.nodes[m.from].id.clone();
             let node = &mut self.nodes[m.to];
-            node.rep.receive(&from, &m.bytes, &mut node.store, &self.view, now, &mut out);
+            if batch.len() == 1 {
+                node.rep.receive(&from, &batch[0], &mut node.store, &self.view, now, &mut out);
+            } else {
+                let msgs: Vec<_> = batch.iter().filter_map(|b| node.rep.decode(b)).collect();
+                node.rep.handle_batch(&from, msgs, &mut node.store, &self.view, now, &mut out);
+            }
             self.route(m.to, &mut out);
         }
     }

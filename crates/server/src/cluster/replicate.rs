@@ -21,21 +21,26 @@
 //!   (W owners hold it) or `Failed` (`-NOREPLICAS`). A write that failed
 //!   stays where it was applied; repair may still spread it.
 //! - Every queue is bounded: writes in flight by `replication-writes-max`,
-//!   messages to each peer by [`SEND_QUEUE`] (past it a message is dropped
-//!   and counted; the state machine retries, and applying is idempotent);
-//!   what is queued goes out in batches of `BATCH_MAX`.
+//!   messages to each peer by [`SEND_QUEUE`] and [`SEND_QUEUE_BYTES`] (past
+//!   them a message is dropped and counted; the state machine retries, and
+//!   applying is idempotent). Messages are encoded straight into the
+//!   peer's [`Outbox`], in transport messages of at most `BATCH_MAX`
+//!   messages and about `BATCH_BYTES`, which its sender task takes whole.
+//! - A batch from a peer is handled `BATCH_MAX` messages per lock of the
+//!   replicator, and the writes of each such run it applied are acked in
+//!   one message (`Replicator::handle_batch`).
 //! - Until a slot is caught up after this node started empty, it serves no
 //!   read or write of it: [`Replication::serves`] is false and routing
 //!   picks the next owner.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use dashmap::DashMap;
 use parking_lot::Mutex;
 use ringcache_replication::{
     self as rep, Change, Chunk, Effect, Entry, Event, Outcome, Output, Placement, Replica, Replicator, State, View,
@@ -44,7 +49,7 @@ use ringcache_replication::{
 use ringcache_ring::{NodeId, Ring, SLOTS};
 use ringcache_store::{Applied, Db, DecodeLimits, Incoming, Locked, StateRef};
 use ringcache_version::{Stamp, Version};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Notify};
 
 use super::Cluster;
 use crate::config::Config;
@@ -52,10 +57,12 @@ use crate::shared::Shared;
 
 /// Transport message kind of replication messages (one-way).
 pub const KIND_REPLICATION: u8 = b'V';
-/// Messages waiting to go to one peer.
+/// Messages waiting to go to one peer ...
 pub const SEND_QUEUE: usize = 16_384;
-/// A peer's sender sends whatever is queued as one transport message of
-/// at most this many replication messages ...
+/// ... and their bytes (at least one message is always taken).
+pub const SEND_QUEUE_BYTES: usize = 64 << 20;
+/// A transport message to a peer carries at most this many replication
+/// messages ...
 const BATCH_MAX: usize = 512;
 /// ... and about this many bytes (a single larger message goes alone).
 const BATCH_BYTES: usize = 1 << 20;
@@ -96,12 +103,12 @@ pub struct Replication {
     owners: usize,
     write_quorum: AtomicUsize,
     inner: Mutex<Inner>,
-    waiters: DashMap<WriteId, oneshot::Sender<Done>>,
     /// One bit per slot: caught up (always set unless catching up).
     ready: Box<[AtomicU64]>,
     catching_up: AtomicBool,
-    /// Per peer, the queue its sender task drains; set by [`start`].
-    queues: OnceLock<HashMap<NodeId, mpsc::Sender<Bytes>>>,
+    /// Per peer (sorted by id, as the members are), what its sender task
+    /// sends; set by [`start`].
+    outboxes: OnceLock<Vec<(NodeId, Arc<Outbox>)>>,
     limits: DecodeLimits,
     pub counters: Counters,
     /// What INFO reports, copied from the state machine on every tick:
@@ -113,6 +120,96 @@ pub struct Replication {
 struct Inner {
     rep: Replicator,
     out: Output,
+    /// The clients waiting for each write in flight. Under the mutex that
+    /// `write` and the events already hold: no map of its own to lock.
+    waiters: HashMap<WriteId, oneshot::Sender<Done>, BuildHasherDefault<IdHasher>>,
+    /// Decoded messages of the batch being handled (kept for the
+    /// allocation).
+    decoded: Vec<rep::Message>,
+}
+
+/// Hashes a write id (a counter of this node's state machine, never a
+/// peer's choice) with one multiplication instead of SipHash.
+#[derive(Debug, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// What is waiting to go to one peer: transport messages being filled
+/// (each `KIND_REPLICATION`, then per replication message a u32
+/// big-endian length and the message), oldest first. The sender task
+/// takes them all at once; `notify` wakes it when the first arrives.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    queue: Mutex<Queued>,
+    notify: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queued {
+    batches: VecDeque<Batch>,
+    messages: usize,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Batch {
+    buf: Vec<u8>,
+    messages: usize,
+}
+
+impl Outbox {
+    /// Encodes `msg` into the last batch (or a new one); false if the
+    /// queue is full (the message is dropped).
+    fn push(&self, msg: &rep::Message) -> bool {
+        let len = msg.encoded_len();
+        let mut q = self.queue.lock();
+        if q.messages > 0 && (q.messages >= SEND_QUEUE || q.bytes + len > SEND_QUEUE_BYTES) {
+            return false;
+        }
+        let first = q.messages == 0;
+        let fits = q.batches.back().is_some_and(|b| b.messages < BATCH_MAX && b.buf.len() + 4 + len <= BATCH_BYTES);
+        if !fits {
+            let mut buf = Vec::with_capacity((1 + 4 + len).clamp(4096, BATCH_BYTES));
+            buf.push(KIND_REPLICATION);
+            q.batches.push_back(Batch { buf, messages: 0 });
+        }
+        let batch = q.batches.back_mut().expect("just made sure there is one");
+        batch.buf.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+        let at = batch.buf.len();
+        msg.encode(&mut batch.buf);
+        debug_assert_eq!(batch.buf.len() - at, len, "encoded_len disagrees with encode");
+        batch.messages += 1;
+        q.messages += 1;
+        q.bytes += len;
+        drop(q);
+        if first {
+            self.notify.notify_one();
+        }
+        true
+    }
+
+    /// Everything queued, emptying the queue.
+    fn take(&self) -> VecDeque<Batch> {
+        let mut q = self.queue.lock();
+        q.messages = 0;
+        q.bytes = 0;
+        std::mem::take(&mut q.batches)
+    }
 }
 
 impl std::fmt::Debug for Replication {
@@ -153,7 +250,7 @@ impl Replication {
             ..rep::Config::default()
         };
         let rep = Replicator::new(me.clone(), rep_config).expect("replication settings are validated with the config");
-        let mut rep_inner = Inner { rep, out: Output::new() };
+        let mut rep_inner = Inner { rep, out: Output::new(), waiters: HashMap::default(), decoded: Vec::new() };
         // A cache keeps nothing on disk: every start is an empty restart.
         // At a cluster's first start the others are empty too and answer
         // at once.
@@ -164,10 +261,9 @@ impl Replication {
             owners,
             write_quorum: AtomicUsize::new(config.write_quorum.min(owners)),
             inner: Mutex::new(rep_inner),
-            waiters: DashMap::new(),
             ready: (0..SLOTS / 64).map(|_| AtomicU64::new(0)).collect(),
             catching_up: AtomicBool::new(true),
-            queues: OnceLock::new(),
+            outboxes: OnceLock::new(),
             limits: DecodeLimits { bulk_len_max: config.proto_max_bulk_len as usize, ..DecodeLimits::default() },
             counters: Counters::default(),
             report: Mutex::new(Report::default()),
@@ -216,11 +312,11 @@ impl Replication {
         let view = LiveView { placement: &self.placement, cluster };
         let (tx, rx) = oneshot::channel();
         let mut inner = self.inner.lock();
-        let Inner { rep, out } = &mut *inner;
+        let Inner { rep, out, waiters, .. } = &mut *inner;
         match rep.write(&view, &replica, slot, effects, self.write_quorum(), now_ms, out) {
             Ok(id) => {
                 // Before the events: a quorum already met is in `out`.
-                self.waiters.insert(id, tx);
+                waiters.insert(id, tx);
             }
             Err(e) => {
                 self.counters.writes_refused.fetch_add(1, Relaxed);
@@ -233,32 +329,39 @@ impl Replication {
             }
         }
         drop(replica);
-        self.carry_out(out);
+        self.carry_out(out, waiters);
         Ok(rx)
     }
 
     /// A batch of replication messages from `from` (the kind byte
-    /// stripped): each a u32 big-endian length and the message. All of
-    /// them are handled under one lock; a batch that does not frame is
-    /// refused from where it stops (counted).
+    /// stripped): each a u32 big-endian length and the message. Handled
+    /// `BATCH_MAX` at a time under one lock, the writes of each run acked
+    /// in one message; a batch that does not frame is refused from where
+    /// it stops (counted).
     pub fn receive(&self, shared: &Shared, cluster: &Cluster, from: &NodeId, batch: &Bytes) {
-        let now_ms = ringcache_store::now_ms();
-        let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
         let view = LiveView { placement: &self.placement, cluster };
-        let mut inner = self.inner.lock();
-        let Inner { rep, out } = &mut *inner;
         let mut at = 0;
-        while at < batch.len() {
-            let len = batch.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
-            let Some(end) = len.map(|l| at + 4 + l).filter(|&end| end <= batch.len()) else {
-                self.counters.batches_refused.fetch_add(1, Relaxed);
-                break;
-            };
-            rep.receive(from, &batch.slice(at + 4..end), &mut replica, &view, now_ms, out);
-            at = end;
+        let mut framed = true;
+        while framed && at < batch.len() {
+            let now_ms = ringcache_store::now_ms();
+            let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+            let mut inner = self.inner.lock();
+            let Inner { rep, out, waiters, decoded } = &mut *inner;
+            decoded.clear();
+            while decoded.len() < BATCH_MAX && at < batch.len() {
+                let len = batch.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
+                let Some(end) = len.map(|l| at + 4 + l).filter(|&end| end <= batch.len()) else {
+                    self.counters.batches_refused.fetch_add(1, Relaxed);
+                    framed = false;
+                    break;
+                };
+                decoded.extend(rep.decode(&batch.slice(at + 4..end)));
+                at = end;
+            }
+            rep.handle_batch(from, decoded.drain(..), &mut replica, &view, now_ms, out);
+            drop(replica);
+            self.carry_out(out, waiters);
         }
-        drop(replica);
-        self.carry_out(out);
     }
 
     fn tick(&self, shared: &Shared, cluster: &Cluster) {
@@ -266,10 +369,10 @@ impl Replication {
         let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
         let view = LiveView { placement: &self.placement, cluster };
         let mut inner = self.inner.lock();
-        let Inner { rep, out } = &mut *inner;
+        let Inner { rep, out, waiters, .. } = &mut *inner;
         rep.tick(&mut replica, &view, now_ms, out);
         drop(replica);
-        self.carry_out(out);
+        self.carry_out(out, waiters);
         let (hints, hint_bytes) = rep.hints_held();
         *self.report.lock() = Report {
             stats: rep.stats().clone(),
@@ -283,19 +386,27 @@ impl Replication {
 
     /// Sends what the state machine queued and acts on its events. Called
     /// with the replicator's mutex held, so events are handled in order.
-    fn carry_out(&self, out: &mut Output) {
+    fn carry_out(
+        &self,
+        out: &mut Output,
+        waiters: &mut HashMap<WriteId, oneshot::Sender<Done>, BuildHasherDefault<IdHasher>>,
+    ) {
+        let outboxes = self.outboxes.get().map_or(&[][..], Vec::as_slice);
         for (to, msg) in out.sends.drain(..) {
-            let mut buf = Vec::with_capacity(msg.encoded_len());
-            msg.encode(&mut buf);
-            let sent = self.queues.get().and_then(|q| q.get(&to)).is_some_and(|q| q.try_send(buf.into()).is_ok());
-            if !sent {
+            let outbox = outboxes.binary_search_by(|(id, _)| id.cmp(&to)).ok().map(|i| &outboxes[i].1);
+            if !outbox.is_some_and(|o| o.push(&msg)) {
                 self.counters.sends_dropped.fetch_add(1, Relaxed);
             }
         }
+        let mut finish = |write, done| {
+            if let Some(tx) = waiters.remove(&write) {
+                let _ = tx.send(done);
+            }
+        };
         for event in out.events.drain(..) {
             match event {
-                Event::Acked { write, acks } => self.finish(write, Done::Acked(acks)),
-                Event::Failed { write, acks } => self.finish(write, Done::Failed(acks)),
+                Event::Acked { write, acks } => finish(write, Done::Acked(acks)),
+                Event::Failed { write, acks } => finish(write, Done::Failed(acks)),
                 Event::Ready { slots } => {
                     for s in slots {
                         self.ready[usize::from(s) / 64].fetch_or(1 << (s % 64), Relaxed);
@@ -308,12 +419,6 @@ impl Replication {
                 // Quorum reads are not issued by this node yet.
                 Event::ReadDone { .. } | Event::ReadFailed { .. } => {}
             }
-        }
-    }
-
-    fn finish(&self, write: WriteId, done: Done) {
-        if let Some((_, tx)) = self.waiters.remove(&write) {
-            let _ = tx.send(done);
         }
     }
 
@@ -335,52 +440,42 @@ pub fn ring_replicas(config: &Config) -> usize {
 pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
     let Some(cluster) = shared.cluster.clone() else { return Vec::new() };
     let Some(replication) = cluster.replication.as_ref() else { return Vec::new() };
-    let mut queues = HashMap::new();
+    let mut outboxes = Vec::new();
     let mut tasks = Vec::new();
     for (i, node) in cluster.nodes.iter().enumerate() {
         if i == cluster.me.index() {
             continue;
         }
-        let (tx, mut rx) = mpsc::channel::<Bytes>(SEND_QUEUE);
-        queues.insert(node.id.clone(), tx);
+        let outbox = Arc::new(Outbox::default());
+        outboxes.push((node.id.clone(), outbox.clone()));
         let (cluster, shutdown, peer) = (cluster.clone(), shared.shutdown.clone(), node.id.clone());
         let idx = cluster.idx(i);
         tasks.push(tokio::spawn(async move {
-            let mut batch = Vec::new();
             loop {
-                let first = tokio::select! {
-                    m = rx.recv() => match m { Some(m) => m, None => return },
+                tokio::select! {
+                    _ = outbox.notify.notified() => {}
                     _ = shutdown.cancelled() => return,
-                };
-                // Whatever else is queued goes in the same transport
-                // message: one frame and one lock on the other side for
-                // many writes.
-                batch.clear();
-                batch.push(KIND_REPLICATION);
-                let push = |m: &Bytes, batch: &mut Vec<u8>| {
-                    batch.extend_from_slice(&(m.len() as u32).to_be_bytes());
-                    batch.extend_from_slice(m);
-                };
-                push(&first, &mut batch);
-                let mut n = 1;
-                while n < BATCH_MAX && batch.len() < BATCH_BYTES {
-                    let Ok(m) = rx.try_recv() else { break };
-                    push(&m, &mut batch);
-                    n += 1;
                 }
-                match cluster.transport.send(&peer, Bytes::copy_from_slice(&batch)).await {
-                    Ok(()) => {}
-                    // A full queue to it is not a sign it is down.
-                    Err(ringcache_transport::TransportError::Backpressure { .. }) => {}
-                    Err(e) => {
-                        tracing::debug!(node = %peer, "replication send failed: {e}");
-                        cluster.set_reachable(idx, false);
+                // Whatever was queued meanwhile goes too: one frame and
+                // one lock on the other side for many writes.
+                for batch in outbox.take() {
+                    match cluster.transport.send(&peer, Bytes::from(batch.buf)).await {
+                        Ok(()) => {}
+                        // A full queue to it is not a sign it is down.
+                        Err(ringcache_transport::TransportError::Backpressure { .. }) => {
+                            replication_of(&cluster).counters.sends_dropped.fetch_add(batch.messages as u64, Relaxed);
+                        }
+                        Err(e) => {
+                            tracing::debug!(node = %peer, "replication send failed: {e}");
+                            cluster.set_reachable(idx, false);
+                        }
                     }
                 }
             }
         }));
     }
-    let _ = replication.queues.set(queues);
+    outboxes.sort_by(|a, b| a.0.cmp(&b.0));
+    let _ = replication.outboxes.set(outboxes);
     let shared = shared.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
@@ -396,6 +491,10 @@ pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
         }
     }));
     tasks
+}
+
+fn replication_of(cluster: &Cluster) -> &Replication {
+    cluster.replication.as_ref().expect("sender tasks run only with replication")
 }
 
 /// The cluster as the state machine sees it: the static placement, and
