@@ -193,6 +193,14 @@ impl Cluster {
         ring.owners(slot)[..n].to_vec()
     }
 
+    /// Whether `node` is one of `slot`'s owners; [`owners`](Self::owners)
+    /// without building the list (INFO asks it of every slot).
+    pub fn owns(&self, slot: u16, node: NodeIdx) -> bool {
+        let ring = self.ring.load();
+        let n = self.replication.as_ref().map_or(1, |r| r.owners());
+        ring.owners(slot)[..n].contains(&node)
+    }
+
     /// Whether another node answers and serves its slots (it said it is
     /// not catching up).
     fn serving(&self, idx: NodeIdx) -> bool {

@@ -711,7 +711,7 @@ fn replication_info(
     let me = cluster.me;
     let (mut owned, mut coordinated, mut digest) = (0usize, 0usize, 0u64);
     for s in 0..ringcache_ring::SLOTS as u16 {
-        if cluster.owners(s).contains(&me) {
+        if cluster.owns(s, me) {
             owned += 1;
             digest ^= db.with_slot_shard(s, |shard| shard.slot_digest(s));
         }
