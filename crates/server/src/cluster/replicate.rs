@@ -358,6 +358,7 @@ impl Replication {
                 decoded.extend(rep.decode(&batch.slice(at + 4..end)));
                 at = end;
             }
+            warm_applies(&shared.db, decoded);
             rep.handle_batch(from, decoded.drain(..), &mut replica, &view, now_ms, out);
             drop(replica);
             self.carry_out(out, waiters);
@@ -426,6 +427,31 @@ impl Replication {
     /// but its own, so it may be called holding shard locks.
     pub fn report(&self) -> Report {
         self.report.lock().clone()
+    }
+}
+
+/// Looks up the keys a batch's `Apply`s write, a few at a time, before
+/// any is applied: the lookups' cache misses overlap, and applying then
+/// finds the entries in cache (on a replica, the lookup was most of an
+/// apply: a coordinator's commands get the same from `cmd::warm`).
+/// Takes the shard locks of each group of keys, for the probes only; the
+/// caller holds none.
+fn warm_applies(db: &Db, batch: &[rep::Message]) {
+    const GROUP: usize = 16;
+    let mut keys: smallvec::SmallVec<[(&[u8], ringcache_store::KeyHash); GROUP]> = smallvec::SmallVec::new();
+    let effects = batch.iter().flat_map(|m| match m {
+        rep::Message::Apply { effects, .. } => &effects[..],
+        _ => &[],
+    });
+    for e in effects {
+        keys.push((&e.key[..], db.hash_key(&e.key)));
+        if keys.len() == GROUP {
+            db.warm(&keys);
+            keys.clear();
+        }
+    }
+    if keys.len() > 1 {
+        db.warm(&keys);
     }
 }
 
