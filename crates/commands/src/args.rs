@@ -103,6 +103,13 @@ pub fn int_in(arg: &[u8], min: i64, max: i64) -> Result<i64, CmdError> {
     Ok(v)
 }
 
+/// An integer in `min..=max` with one error text for everything else
+/// (`getRangeLongFromObjectOrReply` with a message): `msg` starts with
+/// its code.
+pub fn int_in_msg(arg: &[u8], min: i64, max: i64, msg: &str) -> Result<i64, CmdError> {
+    parse_i64(arg).filter(|v| (min..=max).contains(v)).ok_or_else(|| CmdError::other(msg))
+}
+
 /// A float argument read as Redis's `getDoubleFromObject` reads it: like
 /// [`float`], and also refusing values out of a double's range (`1e400`
 /// overflows, `1e-400` underflows to zero), which `strtod` flags with ERANGE.

@@ -76,6 +76,18 @@ mod tests {
         assert_eq!(Keys::Range { first: 1, last: 2, step: 1 }.of(&a).count(), 2);
         let a = args(&["del"]);
         assert_eq!(Keys::Range { first: 1, last: -1, step: 1 }.of(&a).count(), 0);
+
+        // numkeys commands: the fixed keys, then the counted ones.
+        let a = args(&["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]);
+        assert_eq!(Keys::Numkeys { at: 2 }.of(&a).collect::<Vec<_>>(), vec![&b"d"[..], b"a", b"b"]);
+        let a = args(&["lmpop", "2", "a", "b", "LEFT"]);
+        assert_eq!(Keys::Numkeys { at: 1 }.of(&a).collect::<Vec<_>>(), vec![&b"a"[..], b"b"]);
+        for bad in ["0", "-1", "x", "4"] {
+            let a = args(&["zunionstore", "d", bad, "a", "b"]);
+            assert_eq!(Keys::Numkeys { at: 2 }.of(&a).collect::<Vec<_>>(), vec![&b"d"[..]], "{bad}");
+        }
+        assert_eq!(Keys::Numkeys { at: 2 }.legacy_range(), (1, 1, 1));
+        assert_eq!(Keys::Numkeys { at: 1 }.legacy_range(), (0, 0, 0));
     }
 
     #[test]

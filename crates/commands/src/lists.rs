@@ -1,5 +1,5 @@
 //! List commands: pushes and pops at both ends, indexed access, LREM,
-//! LTRIM, LINSERT, LPOS and LMOVE.
+//! LTRIM, LINSERT, LPOS, LMOVE, RPOPLPUSH and LMPOP.
 //!
 //! A list that loses its last element is deleted (`Shard::written` does
 //! it). Indexes follow Redis: negative ones count from the tail.
@@ -8,7 +8,7 @@ use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_store::{ListValue, Shard, Value};
 
-use crate::args::{index, int, int_in, is, positive, range, MUST_BE_POSITIVE};
+use crate::args::{index, int, int_in, int_in_msg, is, positive, range, MUST_BE_POSITIVE};
 use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
 pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
@@ -147,6 +147,24 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
         group: "list",
         summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
         handler: lmove,
+    },
+    CommandSpec {
+        name: "rpoplpush",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::Range { first: 1, last: 2, step: 1 },
+        group: "list",
+        summary: "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+        handler: rpoplpush,
+    },
+    CommandSpec {
+        name: "lmpop",
+        arity: -4,
+        flags: flag::WRITE,
+        keys: Keys::Numkeys { at: 1 },
+        group: "list",
+        summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+        handler: lmpop,
     },
     ]
 }
@@ -429,8 +447,17 @@ fn lpos<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn lmove<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
-    let (src, dst) = (&args[1], &args[2]);
     let (from, to) = (End::parse(args[3])?, End::parse(args[4])?);
+    move_generic(ctx, args[1], args[2], from, to)
+}
+
+/// RPOPLPUSH is LMOVE source destination RIGHT LEFT.
+fn rpoplpush<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    move_generic(ctx, args[1], args[2], End::Right, End::Left)
+}
+
+fn move_generic<E: Env>(ctx: &mut Ctx<'_, E>, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
+    let (src, dst) = (&src, &dst);
     let now = ctx.now_ms;
 
     // Check both types before changing anything, source first as Redis does.
@@ -463,4 +490,90 @@ fn lmove<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     push_owned_at(list, to, v.clone());
     shard.written(dst);
     Ok(Reply::Bulk(v))
+}
+
+/// The `numkeys key... <where> [COUNT n]` arguments of LMPOP and ZMPOP
+/// (Redis's `mpopGenericCommand`): where the keys are in `args` and where
+/// the word after them is. Errors in Redis's order and words.
+pub(crate) fn mpop_args(args: &[&[u8]]) -> Result<(std::ops::Range<usize>, usize), CmdError> {
+    let numkeys = int_in_msg(args[1], 1, i64::MAX, "ERR numkeys should be greater than 0")?;
+    let where_at = usize::try_from(numkeys).ok().and_then(|n| n.checked_add(2)).filter(|&w| w < args.len());
+    let Some(where_at) = where_at else {
+        return Err(CmdError::Syntax);
+    };
+    Ok((2..where_at, where_at))
+}
+
+/// The `[COUNT n]` after an MPOP's `<where>` word at `where_at`.
+pub(crate) fn mpop_count(args: &[&[u8]], where_at: usize) -> Result<usize, CmdError> {
+    let mut count = None;
+    let mut i = where_at + 1;
+    while i < args.len() {
+        if count.is_none() && is(args[i], "COUNT") && i + 1 < args.len() {
+            let n = int_in_msg(args[i + 1], 1, i64::MAX, "ERR count should be greater than 0")?;
+            count = Some(usize::try_from(n).unwrap_or(usize::MAX));
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(count.unwrap_or(1))
+}
+
+/// LMPOP numkeys key... LEFT|RIGHT [COUNT n]: pops from the first
+/// non-empty list, replying `[key, [elements]]`, or a null array if every
+/// list is empty.
+fn lmpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let (keys, where_at) = mpop_args(args)?;
+    let end = End::parse(args[where_at])?;
+    let count = mpop_count(args, where_at)?;
+    let now = ctx.now_ms;
+    for key in &args[keys] {
+        let shard = ctx.shard(key);
+        let Some(list) = list_mut(shard, key, now)? else {
+            continue;
+        };
+        let n = count.min(list.len());
+        let popped: Vec<Reply> = (0..n).filter_map(|_| pop_at(list, end)).map(Reply::Bulk).collect();
+        shard.written(key);
+        return Ok(Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(key)), Reply::Array(popped)]));
+    }
+    Ok(Reply::NullArray)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{bulk, err, wrongtype, Node};
+    use ringcache_resp::Reply;
+
+    #[test]
+    fn lmpop_pops_from_the_first_non_empty_list_and_reports_it() {
+        let mut n = Node::with_journal(true);
+        n.run(&["rpush", "b", "1", "2", "3"]);
+        n.client.changes.clear();
+        let got = n.run(&["lmpop", "2", "a", "b", "RIGHT", "COUNT", "2"]);
+        assert_eq!(got, Reply::Array(vec![bulk("b"), Reply::Array(vec![bulk("3"), bulk("2")])]));
+        assert_eq!(n.client.changes.len(), 1, "the popped list is replicated");
+        assert_eq!(
+            n.run(&["lmpop", "1", "b", "LEFT", "COUNT", "5"]),
+            Reply::Array(vec![bulk("b"), Reply::Array(vec![bulk("1")])])
+        );
+        assert_eq!(n.run(&["exists", "b"]), Reply::Integer(0));
+        assert_eq!(n.run(&["lmpop", "2", "a", "b", "LEFT"]), Reply::NullArray);
+        assert_eq!(n.run(&["lmpop", "0", "a", "LEFT"]), err("ERR numkeys should be greater than 0"));
+        assert_eq!(n.run(&["lmpop", "3", "a", "LEFT"]), err("ERR syntax error"));
+        assert_eq!(n.run(&["lmpop", "1", "a", "LEFT", "COUNT", "0"]), err("ERR count should be greater than 0"));
+        n.put_hash("h");
+        assert_eq!(n.run(&["lmpop", "2", "a", "h", "LEFT"]), wrongtype());
+    }
+
+    #[test]
+    fn rpoplpush_is_lmove_right_left() {
+        let mut n = Node::new();
+        n.run(&["rpush", "s", "a", "b"]);
+        assert_eq!(n.run(&["rpoplpush", "s", "d"]), bulk("b"));
+        assert_eq!(n.run(&["rpoplpush", "s", "s"]), bulk("a"));
+        assert_eq!(n.run(&["lrange", "d", "0", "-1"]), Reply::Array(vec![bulk("b")]));
+        assert_eq!(n.run(&["rpoplpush", "none", "d"]), Reply::Null);
+    }
 }

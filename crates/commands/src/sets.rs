@@ -1,6 +1,6 @@
 //! Set commands: SADD SREM SMEMBERS SISMEMBER SMISMEMBER SCARD SPOP
 //! SRANDMEMBER SINTER SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE SMOVE
-//! SSCAN.
+//! SSCAN SINTERCARD.
 //!
 //! Replies follow Redis 7.2: whole sets (SMEMBERS, SINTER, SUNION, SDIFF,
 //! SPOP with a count) are RESP3 sets; SRANDMEMBER with a count may repeat
@@ -15,7 +15,7 @@ use rand::Rng;
 use ringcache_resp::Reply;
 use ringcache_store::{glob_match, SetValue, Value};
 
-use crate::args::{int, scan_cursor, scan_options};
+use crate::args::{int, int_in_msg, is, positive, scan_cursor, scan_options};
 use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
 const ALL_KEYS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
@@ -165,6 +165,15 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
         group: "set",
         summary: "Iterates over members of a set.",
         handler: sscan,
+    },
+    CommandSpec {
+        name: "sintercard",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::Numkeys { at: 1 },
+        group: "set",
+        summary: "Returns the number of members of the intersect of multiple sets.",
+        handler: sintercard,
     },
     ]
 }
@@ -402,6 +411,33 @@ fn set_op_store<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], op: SetOp) -> CmdR
     let len = set.len();
     shard.set(dest, Value::Set(Box::new(set)), 0, now);
     Ok(Reply::Integer(len as i64))
+}
+
+/// The `numkeys key... [LIMIT n]` arguments of SINTERCARD and ZINTERCARD:
+/// the keys and the limit (0 = none), checked in Redis's order.
+pub(crate) fn intercard_args<'a>(args: &[&'a [u8]]) -> Result<(Vec<&'a [u8]>, usize), CmdError> {
+    let numkeys = int_in_msg(args[1], 1, i64::MAX, "ERR numkeys should be greater than 0")?;
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > args.len() - 2 {
+        return Err(CmdError::other("ERR Number of keys can't be greater than number of args"));
+    }
+    let mut limit = 0;
+    let mut i = 2 + numkeys;
+    while i < args.len() {
+        if is(args[i], "LIMIT") && i + 1 < args.len() {
+            limit = usize::try_from(positive(args[i + 1], "LIMIT can't be negative")?).unwrap_or(usize::MAX);
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok((args[2..2 + numkeys].to_vec(), limit))
+}
+
+fn sintercard<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let (keys, limit) = intercard_args(args)?;
+    let n = set_op(ctx, &keys, SetOp::Inter)?.len();
+    Ok(Reply::Integer(if limit > 0 { n.min(limit) } else { n } as i64))
 }
 
 fn sinter<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {

@@ -52,6 +52,15 @@ pub enum Keys {
         last: isize,
         step: usize,
     },
+    /// A key count then that many keys, as in `ZUNIONSTORE dest numkeys
+    /// key...` or `LMPOP numkeys key...`: the arguments `1..at` are keys
+    /// too (the destination), `args[at]` is the count and the `count`
+    /// arguments after it are keys. A count that is not a positive
+    /// integer, or runs past the end, gives the fixed keys only: the
+    /// handler refuses such a command anyway.
+    Numkeys {
+        at: usize,
+    },
     /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
     All,
 }
@@ -63,15 +72,37 @@ impl Keys {
     /// The key arguments of `args`. Arguments past the end are ignored
     /// (arity has already been checked).
     pub fn of<'a, A: AsRef<[u8]>>(&self, args: &'a [A]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let (first, last, step) = match *self {
+        let none: &'a [A] = &[];
+        let (fixed, counted, step) = match *self {
             Keys::Range { first, last, step } => {
                 let last = if last < 0 { args.len() as isize + last } else { last };
-                (first, last.max(-1), step.max(1))
+                let end = if last < 0 { 0 } else { (last as usize + 1).min(args.len()) };
+                (none, args.get(first.min(end)..end).unwrap_or(none), step.max(1))
             }
-            Keys::None | Keys::All => (1, -1, 1),
+            Keys::Numkeys { at } => {
+                let fixed = args.get(1..at.min(args.len())).unwrap_or(none);
+                let count = args
+                    .get(at)
+                    .and_then(|n| crate::args::parse_i64(n.as_ref()))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0 && n < args.len() - at);
+                let counted = count.map_or(none, |n| &args[at + 1..at + 1 + n]);
+                (fixed, counted, 1)
+            }
+            Keys::None | Keys::All => (none, none, 1),
         };
-        let end = if last < 0 { 0 } else { (last as usize + 1).min(args.len()) };
-        args.get(first.min(end)..end).unwrap_or(&[]).iter().step_by(step).map(AsRef::as_ref)
+        fixed.iter().chain(counted.iter().step_by(step)).map(AsRef::as_ref)
+    }
+
+    /// The legacy `(first, last, step)` triple COMMAND INFO reports, as
+    /// Redis derives it: a `numkeys` command reports only its fixed keys
+    /// (`0 0 0` without any).
+    pub fn legacy_range(&self) -> (i64, i64, i64) {
+        match *self {
+            Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
+            Keys::Numkeys { at } if at > 1 => (1, at as i64 - 1, 1),
+            Keys::Numkeys { .. } | Keys::None | Keys::All => (0, 0, 0),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! String commands: GET/SET and their variants, the counters (INCR
 //! family, INCRBYFLOAT) and the byte-range commands (APPEND, GETRANGE,
-//! SETRANGE, STRLEN).
+//! SETRANGE, STRLEN, SUBSTR) and LCS.
 //!
 //! Invariants: a command that rewrites a string in place (INCR, APPEND,
 //! SETRANGE) keeps the key's TTL, as Redis does, and reports the change with
@@ -200,6 +200,24 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
         group: "string",
         summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
         handler: setrange,
+    },
+    CommandSpec {
+        name: "substr",
+        arity: 4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "string",
+        summary: "Returns a substring from a string value.",
+        handler: getrange,
+    },
+    CommandSpec {
+        name: "lcs",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::Range { first: 1, last: 2, step: 1 },
+        group: "string",
+        summary: "Finds the longest common substring.",
+        handler: lcs,
     },
     ]
 }
@@ -750,10 +768,151 @@ fn setrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(len as i64))
 }
 
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN], as Redis's
+/// `lcsCommand`: a dynamic-programming table of (len1+1)·(len2+1) lengths,
+/// then a walk back from the end that collects the common subsequence and
+/// its contiguous runs (so IDX lists matches from the end of the strings,
+/// and ties go the same way as in Redis).
+fn lcs<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
+    let mut values = [Bytes::new(), Bytes::new()];
+    let mut wrong = false;
+    for (v, key) in values.iter_mut().zip(&args[1..3]) {
+        if let Some(e) = ctx.shard(key).get_read(key, now) {
+            match e.value().as_str() {
+                Ok(s) => *v = s.to_bytes(),
+                Err(_) => wrong = true,
+            }
+        }
+    }
+    if wrong {
+        return Err(CmdError::other("ERR The specified keys must contain string values"));
+    }
+    let (mut idx, mut len, mut withmatchlen, mut minmatchlen) = (false, false, false, 0usize);
+    let mut i = 3;
+    while i < args.len() {
+        let opt = args[i];
+        if is(opt, "IDX") {
+            idx = true;
+        } else if is(opt, "LEN") {
+            len = true;
+        } else if is(opt, "WITHMATCHLEN") {
+            withmatchlen = true;
+        } else if is(opt, "MINMATCHLEN") && i + 1 < args.len() {
+            minmatchlen = usize::try_from(int(args[i + 1])?).unwrap_or(0);
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if idx && len {
+        return Err(CmdError::other("ERR If you want both the length and indexes, please just use IDX."));
+    }
+    let [a, b] = values;
+    let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1).saturating_mul(4);
+    if cells > ctx.shared.proto_max_bulk_len() {
+        return Err(CmdError::other("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    }
+    let (common, matches) = lcs_walk(&a, &b);
+    if len {
+        return Ok(Reply::Integer(common.len() as i64));
+    }
+    if !idx {
+        return Ok(Reply::Bulk(Bytes::from(common)));
+    }
+    let pos = |x: usize, y: usize| Reply::Array(vec![Reply::Integer(x as i64), Reply::Integer(y as i64)]);
+    let listed = matches
+        .iter()
+        .filter(|m| minmatchlen == 0 || m.len >= minmatchlen)
+        .map(|m| {
+            let mut item = vec![pos(m.a, m.a + m.len - 1), pos(m.b, m.b + m.len - 1)];
+            if withmatchlen {
+                item.push(Reply::Integer(m.len as i64));
+            }
+            Reply::Array(item)
+        })
+        .collect();
+    Ok(Reply::Map(vec![
+        (Reply::bulk("matches"), Reply::Array(listed)),
+        (Reply::bulk("len"), Reply::Integer(common.len() as i64)),
+    ]))
+}
+
+/// One contiguous run of a longest common subsequence: `len` bytes at
+/// `a` in the first string and at `b` in the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LcsMatch {
+    a: usize,
+    b: usize,
+    len: usize,
+}
+
+/// The longest common subsequence of `a` and `b` and its runs, last run
+/// first.
+fn lcs_walk(a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<LcsMatch>) {
+    let w = b.len() + 1;
+    let mut table = vec![0u32; (a.len() + 1) * w];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            table[i * w + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * w + j - 1] + 1
+            } else {
+                table[(i - 1) * w + j].max(table[i * w + j - 1])
+            };
+        }
+    }
+    let mut common = vec![0u8; table[a.len() * w + b.len()] as usize];
+    let mut k = common.len();
+    let mut matches = Vec::new();
+    let mut run: Option<LcsMatch> = None;
+    let (mut i, mut j) = (a.len(), b.len());
+    while i > 0 && j > 0 {
+        if a[i - 1] == b[j - 1] {
+            k -= 1;
+            common[k] = a[i - 1];
+            // Walking back, a run grows at its start.
+            let r = run.get_or_insert(LcsMatch { a: i, b: j, len: 0 });
+            r.a -= 1;
+            r.b -= 1;
+            r.len += 1;
+            i -= 1;
+            j -= 1;
+            if i == 0 || j == 0 {
+                matches.extend(run.take());
+            }
+        } else {
+            if table[(i - 1) * w + j] > table[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            matches.extend(run.take());
+        }
+    }
+    (common, matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{bulk, err, wrongtype, Node};
+
+    #[test]
+    fn lcs_walks_back_like_redis() {
+        let (common, runs) = lcs_walk(b"ohmytext", b"mynewtext");
+        assert_eq!(common, b"mytext");
+        // Last run first: "text" at 4..=7 / 5..=8, then "my" at 2..=3 / 0..=1.
+        assert_eq!(runs, [LcsMatch { a: 4, b: 5, len: 4 }, LcsMatch { a: 2, b: 0, len: 2 }]);
+        assert_eq!(lcs_walk(b"", b"abc"), (Vec::new(), Vec::new()));
+        let mut n = Node::new();
+        n.run(&["set", "a", "ohmytext"]);
+        assert_eq!(n.run(&["lcs", "a", "nosuch"]), bulk(""));
+        assert_eq!(n.run(&["lcs", "a", "a", "LEN"]), Reply::Integer(8));
+        n.put_hash("h");
+        assert_eq!(n.run(&["lcs", "a", "h"]), err("ERR The specified keys must contain string values"));
+        assert_eq!(n.run(&["substr", "a", "2", "3"]), bulk("my"));
+    }
 
     #[test]
     fn string_commands_refuse_other_types() {

@@ -1,6 +1,9 @@
 //! Sorted-set commands: ZADD ZINCRBY ZREM ZSCORE ZMSCORE ZCARD ZCOUNT
 //! ZRANGE ZRANGEBYSCORE ZREVRANGE ZREVRANGEBYSCORE ZRANK ZREVRANK ZPOPMIN
-//! ZPOPMAX ZREMRANGEBYRANK ZREMRANGEBYSCORE ZSCAN.
+//! ZPOPMAX ZREMRANGEBYRANK ZREMRANGEBYSCORE ZSCAN ZRANGEBYLEX
+//! ZREVRANGEBYLEX ZLEXCOUNT ZREMRANGEBYLEX ZRANGESTORE ZRANDMEMBER ZMPOP,
+//! and the set operations ZUNION ZINTER ZDIFF, their *STORE forms and
+//! ZINTERCARD (which also take plain sets, each member scored 1).
 //!
 //! Replies follow Redis 7.2. Scores are doubles (`Reply::Double`: a bulk
 //! string in RESP2, a double in RESP3), except in ZSCAN, whose items are
@@ -12,6 +15,7 @@
 use std::ops::Bound;
 
 use bytes::Bytes;
+use rand::Rng;
 use ringcache_resp::{format_double, Proto, Reply};
 use ringcache_store::value::ScoreBound;
 use ringcache_store::{glob_match, Value, ZSetValue};
@@ -183,6 +187,132 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
         group: "sorted-set",
         summary: "Iterates over members and scores of a sorted set.",
         handler: zscan,
+    },
+    CommandSpec {
+        name: "zrangebylex",
+        arity: -4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns members in a sorted set within a lexicographical range.",
+        handler: zrangebylex,
+    },
+    CommandSpec {
+        name: "zrevrangebylex",
+        arity: -4,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns members in a sorted set within a lexicographical range in reverse order.",
+        handler: zrevrangebylex,
+    },
+    CommandSpec {
+        name: "zlexcount",
+        arity: 4,
+        flags: flag::READONLY | flag::FAST,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns the number of members in a sorted set within a lexicographical range.",
+        handler: zlexcount,
+    },
+    CommandSpec {
+        name: "zremrangebylex",
+        arity: 4,
+        flags: flag::WRITE,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
+        handler: zremrangebylex,
+    },
+    CommandSpec {
+        name: "zrangestore",
+        arity: -5,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::Range { first: 1, last: 2, step: 1 },
+        group: "sorted-set",
+        summary: "Stores a range of members from sorted set in a key.",
+        handler: zrangestore,
+    },
+    CommandSpec {
+        name: "zrandmember",
+        arity: -2,
+        flags: flag::READONLY,
+        keys: Keys::ONE,
+        group: "sorted-set",
+        summary: "Returns one or more random members from a sorted set.",
+        handler: zrandmember,
+    },
+    CommandSpec {
+        name: "zmpop",
+        arity: -4,
+        flags: flag::WRITE,
+        keys: Keys::Numkeys { at: 1 },
+        group: "sorted-set",
+        summary: "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
+        handler: zmpop,
+    },
+    CommandSpec {
+        name: "zunion",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::Numkeys { at: 1 },
+        group: "sorted-set",
+        summary: "Returns the union of multiple sorted sets.",
+        handler: zunion,
+    },
+    CommandSpec {
+        name: "zinter",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::Numkeys { at: 1 },
+        group: "sorted-set",
+        summary: "Returns the intersect of multiple sorted sets.",
+        handler: zinter,
+    },
+    CommandSpec {
+        name: "zdiff",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::Numkeys { at: 1 },
+        group: "sorted-set",
+        summary: "Returns the difference between multiple sorted sets.",
+        handler: zdiff,
+    },
+    CommandSpec {
+        name: "zunionstore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::Numkeys { at: 2 },
+        group: "sorted-set",
+        summary: "Stores the union of multiple sorted sets in a key.",
+        handler: zunionstore,
+    },
+    CommandSpec {
+        name: "zinterstore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::Numkeys { at: 2 },
+        group: "sorted-set",
+        summary: "Stores the intersect of multiple sorted sets in a key.",
+        handler: zinterstore,
+    },
+    CommandSpec {
+        name: "zdiffstore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        keys: Keys::Numkeys { at: 2 },
+        group: "sorted-set",
+        summary: "Stores the difference of multiple sorted sets in a key.",
+        handler: zdiffstore,
+    },
+    CommandSpec {
+        name: "zintercard",
+        arity: -3,
+        flags: flag::READONLY,
+        keys: Keys::Numkeys { at: 1 },
+        group: "sorted-set",
+        summary: "Returns the number of members of the intersect of multiple sorted sets.",
+        handler: zintercard,
     },
     ]
 }
@@ -469,27 +599,43 @@ enum RangeBy {
 }
 
 fn zrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
-    zrange_generic(ctx, args, None, None)
+    zrange_generic(ctx, args, None, None, None)
 }
 
 fn zrangebyscore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
-    zrange_generic(ctx, args, Some(RangeBy::Score), Some(false))
+    zrange_generic(ctx, args, None, Some(RangeBy::Score), Some(false))
 }
 
 fn zrevrange<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
-    zrange_generic(ctx, args, Some(RangeBy::Rank), Some(true))
+    zrange_generic(ctx, args, None, Some(RangeBy::Rank), Some(true))
 }
 
 fn zrevrangebyscore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
-    zrange_generic(ctx, args, Some(RangeBy::Score), Some(true))
+    zrange_generic(ctx, args, None, Some(RangeBy::Score), Some(true))
+}
+
+fn zrangebylex<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, None, Some(RangeBy::Lex), Some(false))
+}
+
+fn zrevrangebylex<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, None, Some(RangeBy::Lex), Some(true))
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count].
+fn zrangestore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, &args[1..], Some(args[1]), None, None)
 }
 
 /// ZRANGE and its older forms, which preset the range kind and direction
 /// (and then refuse the option that would set them again), following
-/// Redis's `zrangeGenericCommand` step by step.
+/// Redis's `zrangeGenericCommand` step by step. `args[1]` is the source
+/// key; with `store` (ZRANGESTORE, whose arguments are passed from the
+/// destination on) the range replaces that key instead of being replied.
 fn zrange_generic<E: Env>(
     ctx: &mut Ctx<'_, E>,
     args: &[&[u8]],
+    store: Option<&[u8]>,
     preset_by: Option<RangeBy>,
     preset_rev: Option<bool>,
 ) -> CmdResult {
@@ -501,7 +647,7 @@ fn zrange_generic<E: Env>(
     while i < args.len() {
         let opt = &args[i];
         let left = args.len() - i - 1;
-        if is(opt, "WITHSCORES") {
+        if store.is_none() && is(opt, "WITHSCORES") {
             withscores = true;
         } else if is(opt, "LIMIT") && left >= 2 {
             offset = int(args[i + 1])?;
@@ -546,22 +692,42 @@ fn zrange_generic<E: Env>(
         RangeBy::Lex => Parsed::Lex(lex_range(min_arg, max_arg)?),
     };
 
-    let Some(z) = read_zset(ctx, args[1])? else {
-        return Ok(Reply::Array(Vec::new()));
-    };
-    let items: Items<'_> = match parsed {
-        Parsed::Rank(start, stop) => match args::range(start, stop, z.len()) {
+    let z = read_zset(ctx, args[1])?;
+    let items: Items<'_> = match (z, parsed) {
+        (None, _) => Box::new(std::iter::empty()),
+        (Some(z), Parsed::Rank(start, stop)) => match args::range(start, stop, z.len()) {
             Some((start, stop)) => z.range_by_rank(start, stop, rev),
             None => Box::new(std::iter::empty()),
         },
-        Parsed::Score(min, max) => {
+        (Some(z), Parsed::Score(min, max)) => {
             let it = z.range_by_score(min, max);
             with_limit(if rev { Box::new(it.rev()) } else { Box::new(it) }, offset, limit)
         }
-        Parsed::Lex(None) => Box::new(std::iter::empty()),
-        Parsed::Lex(Some((min, max))) => with_limit(z.range_by_lex(min, max, rev), offset, limit),
+        (Some(_), Parsed::Lex(None)) => Box::new(std::iter::empty()),
+        (Some(z), Parsed::Lex(Some((min, max)))) => with_limit(z.range_by_lex(min, max, rev), offset, limit),
     };
-    Ok(scored(items, withscores, nested))
+    let Some(dst) = store else {
+        return Ok(scored(items, withscores, nested));
+    };
+    let mut out = ZSetValue::new();
+    for (m, s) in items {
+        out.insert_owned(m.clone(), s);
+    }
+    Ok(Reply::Integer(store_zset(ctx, dst, out) as i64))
+}
+
+/// Stores `z` at `dst` as a new value (no TTL), or deletes `dst` when `z`
+/// is empty, as Redis's *STORE commands do. Returns `z`'s size.
+fn store_zset<E: Env>(ctx: &mut Ctx<'_, E>, dst: &[u8], z: ZSetValue) -> usize {
+    let now = ctx.now_ms;
+    let shard = ctx.shard(dst);
+    let len = z.len();
+    if len == 0 {
+        shard.remove(dst, now);
+    } else {
+        shard.set(dst, Value::ZSet(Box::new(z)), 0, now);
+    }
+    len
 }
 
 type Items<'a> = Box<dyn Iterator<Item = (&'a Bytes, f64)> + 'a>;
@@ -657,9 +823,449 @@ fn zscan<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     Ok(scan_reply(next, items))
 }
 
+// ---------------------------------------------------------------- lex
+
+fn zlexcount<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let range = lex_range(args[2], args[3])?;
+    let n = match (read_zset(ctx, args[1])?, range) {
+        (Some(z), Some((min, max))) => z.range_by_lex(min, max, false).count(),
+        _ => 0,
+    };
+    Ok(Reply::Integer(n as i64))
+}
+
+fn zremrangebylex<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let range = lex_range(args[2], args[3])?;
+    remrange_generic(ctx, args[1], |z| {
+        let Some((min, max)) = range else {
+            return 0;
+        };
+        let doomed: Vec<Bytes> = z.range_by_lex(min, max, false).map(|(m, _)| m.clone()).collect();
+        doomed.iter().filter(|m| z.remove(m).is_some()).count()
+    })
+}
+
+// ---------------------------------------------------------------- random
+
+fn zrandmember<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    if args.len() < 3 {
+        let Some(z) = read_zset(ctx, args[1])?.filter(|z| !z.is_empty()) else {
+            return Ok(Reply::Null);
+        };
+        let i = rand::thread_rng().gen_range(0..z.len());
+        return Ok(z.get_index(i).map(|(m, _)| m.clone()).into());
+    }
+    let count = args::int_in(args[2], -i64::MAX, i64::MAX)?;
+    let withscores = match args.len() {
+        3 => false,
+        4 if is(args[3], "WITHSCORES") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    // Redis doubles the count for the RESP2 reply length.
+    if withscores && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
+        return Err(CmdError::other("ERR value is out of range"));
+    }
+    let nested = ctx.state().proto == Proto::Resp3;
+    let Some(z) = read_zset(ctx, args[1])?.filter(|z| !z.is_empty()) else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let size = z.len();
+    let mut rng = rand::thread_rng();
+    let picked: Vec<(&Bytes, f64)> = if count < 0 {
+        let n = count.unsigned_abs();
+        if n > args::RANDOM_COUNT_MAX {
+            return Err(CmdError::other("ERR value is out of range"));
+        }
+        (0..n).filter_map(|_| z.get_index(rng.gen_range(0..size))).collect()
+    } else if count as u64 >= size as u64 {
+        // The whole set, highest first: Redis walks a sorted set from its
+        // tail.
+        z.iter().rev().collect()
+    } else {
+        rand::seq::index::sample(&mut rng, size, count as usize).into_iter().filter_map(|i| z.get_index(i)).collect()
+    };
+    Ok(scored(picked.into_iter(), withscores, nested))
+}
+
+// ---------------------------------------------------------------- ZMPOP
+
+/// ZMPOP numkeys key... MIN|MAX [COUNT n]: pops from the first non-empty
+/// sorted set, replying `[key, [[member, score]...]]` (nested in both
+/// protocols, as in Redis), or a null array.
+fn zmpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let (keys, where_at) = crate::lists::mpop_args(args)?;
+    let max = if is(args[where_at], "MAX") {
+        true
+    } else if is(args[where_at], "MIN") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let count = crate::lists::mpop_count(args, where_at)?;
+    let now = ctx.now_ms;
+    for key in &args[keys] {
+        let shard = ctx.shard(key);
+        let Some(e) = shard.get(key, now) else {
+            continue;
+        };
+        let z = e.value_mut().as_zset_mut()?;
+        let n = count.min(z.len());
+        let popped: Vec<(Bytes, f64)> = (0..n).map_while(|_| z.pop(max)).collect();
+        shard.written(key);
+        let items = scored(popped.iter().map(|(m, s)| (m, *s)), true, true);
+        return Ok(Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(key)), items]));
+    }
+    Ok(Reply::NullArray)
+}
+
+// ---------------------------------------------------------------- set operations
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZSetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    /// Redis's `zunionInterAggregate`: a NaN sum (`inf + -inf`) is 0.
+    fn apply(self, acc: f64, v: f64) -> f64 {
+        match self {
+            Aggregate::Sum => {
+                let s = acc + v;
+                if s.is_nan() {
+                    0.0
+                } else {
+                    s
+                }
+            }
+            Aggregate::Min => acc.min(v),
+            Aggregate::Max => acc.max(v),
+        }
+    }
+}
+
+/// A source of a set operation: a sorted set, or a plain set whose
+/// members all score 1.
+enum Source<'a> {
+    Z(&'a ZSetValue),
+    S(&'a ringcache_store::SetValue),
+}
+
+impl Source<'_> {
+    fn score(&self, m: &[u8]) -> Option<f64> {
+        match self {
+            Source::Z(z) => z.score(m),
+            Source::S(s) => s.contains(m).then_some(1.0),
+        }
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&Bytes, f64)) {
+        match self {
+            Source::Z(z) => z.iter().for_each(|(m, s)| f(m, s)),
+            Source::S(s) => s.iter().for_each(|m| f(m, 1.0)),
+        }
+    }
+}
+
+/// `weight · score`, where `0 · ±inf` (NaN) is 0, as in Redis.
+fn weighted(weight: f64, score: f64) -> f64 {
+    let v = weight * score;
+    if v.is_nan() {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// What a set operation's arguments asked for.
+struct SetOpArgs<'a> {
+    keys: &'a [&'a [u8]],
+    weights: Vec<f64>,
+    aggregate: Aggregate,
+    withscores: bool,
+    limit: usize,
+}
+
+/// Redis's `zunionInterDiffGenericCommand` up to the computation: the key
+/// count, every key's type (before any option is read), then WEIGHTS,
+/// AGGREGATE, WITHSCORES (not for *STORE) or LIMIT (ZINTERCARD only).
+fn setop_args<'a, E: Env>(
+    ctx: &mut Ctx<'_, E>,
+    args: &'a [&'a [u8]],
+    numkeys_at: usize,
+    op: ZSetOp,
+    store: bool,
+    card: bool,
+) -> Result<SetOpArgs<'a>, CmdError> {
+    let n = int(args[numkeys_at])?;
+    if n < 1 {
+        let name = String::from_utf8_lossy(args[0]).to_ascii_lowercase();
+        return Err(CmdError::other(format!("ERR at least 1 input key is needed for '{name}' command")));
+    }
+    let first = numkeys_at + 1;
+    let n = match usize::try_from(n) {
+        Ok(n) if n <= args.len() - first => n,
+        _ => return Err(CmdError::Syntax),
+    };
+    let keys = &args[first..first + n];
+    let now = ctx.now_ms;
+    for key in keys {
+        if let Some(e) = ctx.shard(key).get_read(key, now) {
+            if !matches!(e.value(), Value::ZSet(_) | Value::Set(_)) {
+                return Err(CmdError::WrongType);
+            }
+        }
+    }
+    let mut out = SetOpArgs { keys, weights: vec![1.0; n], aggregate: Aggregate::Sum, withscores: false, limit: 0 };
+    let mut j = first + n;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        let opt = args[j];
+        if op != ZSetOp::Diff && !card && remaining > n && is(opt, "WEIGHTS") {
+            for (w, arg) in out.weights.iter_mut().zip(&args[j + 1..j + 1 + n]) {
+                *w = float_strict(arg).map_err(|_| CmdError::other("ERR weight value is not a float"))?;
+            }
+            j += 1 + n;
+        } else if op != ZSetOp::Diff && !card && remaining >= 2 && is(opt, "AGGREGATE") {
+            let a = args[j + 1];
+            out.aggregate = if is(a, "SUM") {
+                Aggregate::Sum
+            } else if is(a, "MIN") {
+                Aggregate::Min
+            } else if is(a, "MAX") {
+                Aggregate::Max
+            } else {
+                return Err(CmdError::Syntax);
+            };
+            j += 2;
+        } else if !store && !card && is(opt, "WITHSCORES") {
+            out.withscores = true;
+            j += 1;
+        } else if card && remaining >= 2 && is(opt, "LIMIT") {
+            let limit = args::positive(args[j + 1], "LIMIT can't be negative")?;
+            out.limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(out)
+}
+
+/// Computes the operation over the sources (absent keys are empty).
+fn setop_compute<E: Env>(ctx: &mut Ctx<'_, E>, a: &SetOpArgs<'_>, op: ZSetOp) -> ZSetValue {
+    let now = ctx.now_ms;
+    let peek = |ctx: &mut Ctx<'_, E>, key: &[u8], f: &mut dyn FnMut(Source<'_>)| {
+        if let Some(e) = ctx.shard(key).peek(key, now) {
+            match e.value() {
+                Value::ZSet(z) => f(Source::Z(z)),
+                Value::Set(s) => f(Source::S(s)),
+                _ => unreachable!("types checked before"),
+            }
+        }
+    };
+    let len_of = |ctx: &mut Ctx<'_, E>, key: &[u8]| {
+        let mut len = 0;
+        peek(ctx, key, &mut |s| {
+            len = match s {
+                Source::Z(z) => z.len(),
+                Source::S(s) => s.len(),
+            }
+        });
+        len
+    };
+    let mut result = ZSetValue::new();
+    match op {
+        ZSetOp::Diff => {
+            let mut acc: Vec<(Bytes, f64)> = Vec::new();
+            peek(ctx, a.keys[0], &mut |s| s.for_each(&mut |m, v| acc.push((m.clone(), v))));
+            for key in &a.keys[1..] {
+                if acc.is_empty() {
+                    break;
+                }
+                peek(ctx, key, &mut |s| acc.retain(|(m, _)| s.score(m).is_none()));
+            }
+            acc.into_iter().for_each(|(m, v)| {
+                result.insert_owned(m, v);
+            });
+        }
+        ZSetOp::Inter | ZSetOp::Union => {
+            // Smallest first, as Redis orders them (it changes only the
+            // order in which a sum is added up).
+            let mut order: Vec<(usize, usize)> = (0..a.keys.len()).map(|i| (len_of(ctx, a.keys[i]), i)).collect();
+            order.sort_by_key(|&(len, _)| len);
+            if op == ZSetOp::Inter {
+                if order[0].0 == 0 {
+                    return result;
+                }
+                let (_, first) = order[0];
+                let mut acc: Vec<(Bytes, f64)> = Vec::new();
+                let w = a.weights[first];
+                peek(ctx, a.keys[first], &mut |s| s.for_each(&mut |m, v| acc.push((m.clone(), weighted(w, v)))));
+                for &(_, i) in &order[1..] {
+                    let w = a.weights[i];
+                    peek(ctx, a.keys[i], &mut |s| {
+                        acc.retain_mut(|(m, acc_v)| match s.score(m) {
+                            Some(v) => {
+                                *acc_v = a.aggregate.apply(*acc_v, weighted(w, v));
+                                true
+                            }
+                            None => false,
+                        })
+                    });
+                }
+                acc.into_iter().for_each(|(m, v)| {
+                    result.insert_owned(m, v);
+                });
+            } else {
+                let mut acc: std::collections::HashMap<Bytes, f64> = std::collections::HashMap::new();
+                for &(_, i) in &order {
+                    let w = a.weights[i];
+                    peek(ctx, a.keys[i], &mut |s| {
+                        s.for_each(&mut |m, v| {
+                            let v = weighted(w, v);
+                            match acc.get_mut(&m[..]) {
+                                Some(acc_v) => *acc_v = a.aggregate.apply(*acc_v, v),
+                                None => {
+                                    acc.insert(m.clone(), v);
+                                }
+                            }
+                        })
+                    });
+                }
+                acc.into_iter().for_each(|(m, v)| {
+                    result.insert_owned(m, v);
+                });
+            }
+        }
+    }
+    result
+}
+
+fn setop_reply<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], op: ZSetOp) -> CmdResult {
+    let a = setop_args(ctx, args, 1, op, false, false)?;
+    let nested = ctx.state().proto == Proto::Resp3;
+    let z = setop_compute(ctx, &a, op);
+    Ok(scored(z.iter(), a.withscores, nested))
+}
+
+fn setop_store<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], op: ZSetOp) -> CmdResult {
+    let a = setop_args(ctx, args, 2, op, true, false)?;
+    let z = setop_compute(ctx, &a, op);
+    Ok(Reply::Integer(store_zset(ctx, args[1], z) as i64))
+}
+
+fn zunion<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    setop_reply(ctx, args, ZSetOp::Union)
+}
+
+fn zinter<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    setop_reply(ctx, args, ZSetOp::Inter)
+}
+
+fn zdiff<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    setop_reply(ctx, args, ZSetOp::Diff)
+}
+
+fn zunionstore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    setop_store(ctx, args, ZSetOp::Union)
+}
+
+fn zinterstore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    setop_store(ctx, args, ZSetOp::Inter)
+}
+
+fn zdiffstore<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    setop_store(ctx, args, ZSetOp::Diff)
+}
+
+fn zintercard<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let a = setop_args(ctx, args, 1, ZSetOp::Inter, false, true)?;
+    let n = setop_compute(ctx, &a, ZSetOp::Inter).len();
+    Ok(Reply::Integer(if a.limit > 0 { n.min(a.limit) } else { n } as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{bulk, err, wrongtype, Node};
+
+    fn abc(n: &mut Node) {
+        n.run(&["zadd", "z1", "1", "a", "2", "b", "3", "c"]);
+        n.run(&["zadd", "z2", "10", "b", "20", "c", "30", "d"]);
+    }
+
+    fn flat(items: &[&str]) -> Reply {
+        Reply::Array(items.iter().map(|s| bulk(s)).collect())
+    }
+
+    #[test]
+    fn set_operations_weigh_and_aggregate() {
+        let mut n = Node::new();
+        abc(&mut n);
+        n.run(&["sadd", "s", "a", "d"]);
+        assert_eq!(n.run(&["zunionstore", "u", "3", "z1", "z2", "s", "WEIGHTS", "2", "1", "0.5"]), Reply::Integer(4));
+        let got = n.run(&["zrange", "u", "0", "-1", "WITHSCORES"]);
+        assert_eq!(
+            got,
+            Reply::Array(vec![
+                bulk("a"),
+                Reply::Double(2.5),
+                bulk("b"),
+                Reply::Double(14.0),
+                bulk("c"),
+                Reply::Double(26.0),
+                bulk("d"),
+                Reply::Double(30.5),
+            ])
+        );
+        assert_eq!(n.run(&["zinter", "2", "z1", "z2", "AGGREGATE", "MAX"]), flat(&["b", "c"]));
+        assert_eq!(n.run(&["zdiff", "2", "z1", "z2"]), flat(&["a"]));
+        assert_eq!(n.run(&["zintercard", "2", "z1", "z2", "LIMIT", "1"]), Reply::Integer(1));
+        // An empty result deletes the destination.
+        assert_eq!(n.run(&["zdiffstore", "u", "2", "z1", "z1"]), Reply::Integer(0));
+        assert_eq!(n.run(&["exists", "u"]), Reply::Integer(0));
+        // 0 · inf is 0, inf + -inf is 0.
+        n.run(&["zadd", "inf", "inf", "x"]);
+        n.run(&["zadd", "ninf", "-inf", "x"]);
+        n.run(&["zunionstore", "u", "2", "inf", "ninf"]);
+        assert_eq!(n.run(&["zscore", "u", "x"]), Reply::Double(0.0));
+        n.run(&["zunionstore", "u", "1", "inf", "WEIGHTS", "0"]);
+        assert_eq!(n.run(&["zscore", "u", "x"]), Reply::Double(0.0));
+        n.run(&["set", "str", "v"]);
+        assert_eq!(n.run(&["zunion", "2", "z1", "str"]), wrongtype());
+        assert_eq!(n.run(&["zunion", "0", "z1"]), err("ERR at least 1 input key is needed for 'zunion' command"));
+        assert_eq!(n.run(&["zunion", "2", "z1"]), err("ERR syntax error"));
+        assert_eq!(n.run(&["zdiff", "1", "z1", "WEIGHTS", "1"]), err("ERR syntax error"));
+        assert_eq!(n.run(&["zunionstore", "u", "1", "z1", "WITHSCORES"]), err("ERR syntax error"));
+    }
+
+    #[test]
+    fn lex_ranges_store_and_pop() {
+        let mut n = Node::with_journal(true);
+        n.run(&["zadd", "l", "0", "a", "0", "b", "0", "c", "0", "d"]);
+        assert_eq!(n.run(&["zrangebylex", "l", "(a", "[c"]), flat(&["b", "c"]));
+        assert_eq!(n.run(&["zrevrangebylex", "l", "+", "-", "LIMIT", "0", "2"]), flat(&["d", "c"]));
+        assert_eq!(n.run(&["zlexcount", "l", "-", "(c"]), Reply::Integer(2));
+        assert_eq!(n.run(&["zrangestore", "d", "l", "[b", "+", "BYLEX"]), Reply::Integer(3));
+        n.client.changes.clear();
+        assert_eq!(n.run(&["zremrangebylex", "l", "[b", "[c"]), Reply::Integer(2));
+        assert_eq!(n.client.changes.len(), 1);
+        assert_eq!(n.run(&["zrange", "l", "0", "-1"]), flat(&["a", "d"]));
+        let popped = n.run(&["zmpop", "2", "none", "l", "MAX"]);
+        let pair = Reply::Array(vec![bulk("d"), Reply::Double(0.0)]);
+        assert_eq!(popped, Reply::Array(vec![bulk("l"), Reply::Array(vec![pair])]));
+        assert_eq!(n.run(&["zlexcount", "l", "a", "b"]), err(LEX_RANGE_ERR));
+        assert_eq!(n.run(&["zrandmember", "l", "-3"]), flat(&["a", "a", "a"]));
+    }
 
     #[test]
     fn score_bounds_like_zsl_parse_range() {

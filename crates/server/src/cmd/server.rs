@@ -328,7 +328,9 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. } => spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect(),
+        Keys::Range { .. } | Keys::Numkeys { .. } => {
+            spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect()
+        }
         Keys::None | Keys::All => Vec::new(),
     };
     if keys.is_empty() {
@@ -374,10 +376,7 @@ fn info_entry(f: Found) -> Reply {
         Found::Top(spec) => (spec.arity, spec.flags, spec.keys, subcommands_of(spec.name)),
         Found::Sub(_, sub) => (sub.arity, sub.flags, Keys::None, &[][..]),
     };
-    let (first, last, step) = match keys {
-        Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
-        Keys::None | Keys::All => (0, 0, 0),
-    };
+    let (first, last, step) = keys.legacy_range();
     let flag_names =
         flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
     let categories = acl_categories(f).into_iter().map(|c| Reply::Simple(Bytes::from(format!("@{c}")))).collect();
@@ -403,40 +402,76 @@ fn info_entry(f: Found) -> Reply {
     ])
 }
 
-/// Redis 7 key specs for a legacy key range: begin at an index, then a
-/// range. `lastkey` is relative to the first key, or negative from the end.
+/// Redis 7 key specs: for a legacy key range, begin at an index, then a
+/// range (`lastkey` relative to the first key, or negative from the end);
+/// for a `numkeys` command, its fixed keys as a range, then the counted
+/// keys as a `keynum` spec.
 fn key_specs(flags: u32, keys: Keys) -> Reply {
-    let Keys::Range { first, last, step } = keys else {
-        return Reply::Set(Vec::new());
+    let write = flags & flag::WRITE != 0;
+    let specs = match keys {
+        Keys::Range { first, last, step } => {
+            let lastkey = if last < 0 { last as i64 } else { last as i64 - first as i64 };
+            let spec_flags: &[&str] = if write { &["RW", "access", "update"] } else { &["RO", "access"] };
+            vec![key_spec(spec_flags, first, range_find(lastkey, step as i64))]
+        }
+        Keys::Numkeys { at } => {
+            let mut specs = Vec::new();
+            if at > 1 {
+                // The destination of a *STORE: written over, not read.
+                specs.push(key_spec(&["OW", "update"], 1, range_find(at as i64 - 2, 1)));
+            }
+            let spec_flags: &[&str] = match (write, at > 1) {
+                (true, false) => &["RW", "access", "delete"],
+                _ => &["RO", "access"],
+            };
+            let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+            let keynum = Reply::Map(vec![
+                kv("type", Reply::bulk("keynum")),
+                kv(
+                    "spec",
+                    Reply::Map(vec![
+                        kv("keynumidx", Reply::Integer(0)),
+                        kv("firstkey", Reply::Integer(1)),
+                        kv("keystep", Reply::Integer(1)),
+                    ]),
+                ),
+            ]);
+            specs.push(key_spec(spec_flags, at, keynum));
+            specs
+        }
+        Keys::None | Keys::All => Vec::new(),
     };
-    let lastkey = if last < 0 { last as i64 } else { last as i64 - first as i64 };
-    let spec_flags: &[&'static str] =
-        if flags & flag::WRITE != 0 { &["RW", "access", "update"] } else { &["RO", "access"] };
+    Reply::Set(specs)
+}
+
+fn range_find(lastkey: i64, keystep: i64) -> Reply {
     let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
-    Reply::Set(vec![Reply::Map(vec![
+    Reply::Map(vec![
+        kv("type", Reply::bulk("range")),
+        kv(
+            "spec",
+            Reply::Map(vec![
+                kv("lastkey", Reply::Integer(lastkey)),
+                kv("keystep", Reply::Integer(keystep)),
+                kv("limit", Reply::Integer(0)),
+            ]),
+        ),
+    ])
+}
+
+fn key_spec(spec_flags: &[&'static str], index: usize, find_keys: Reply) -> Reply {
+    let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    Reply::Map(vec![
         kv("flags", Reply::Set(spec_flags.iter().map(|f| Reply::simple(f)).collect())),
         kv(
             "begin_search",
             Reply::Map(vec![
                 kv("type", Reply::bulk("index")),
-                kv("spec", Reply::Map(vec![kv("index", Reply::Integer(first as i64))])),
+                kv("spec", Reply::Map(vec![kv("index", Reply::Integer(index as i64))])),
             ]),
         ),
-        kv(
-            "find_keys",
-            Reply::Map(vec![
-                kv("type", Reply::bulk("range")),
-                kv(
-                    "spec",
-                    Reply::Map(vec![
-                        kv("lastkey", Reply::Integer(lastkey)),
-                        kv("keystep", Reply::Integer(step as i64)),
-                        kv("limit", Reply::Integer(0)),
-                    ]),
-                ),
-            ]),
-        ),
-    ])])
+        kv("find_keys", find_keys),
+    ])
 }
 
 /// ACL categories in Redis's order (the order COMMAND INFO lists them).
@@ -1035,5 +1070,8 @@ mod tests {
         let text = format!("{:?}", specs[0]);
         assert!(text.contains("Integer(-1)") && text.contains("\"RW\""), "{text}");
         assert_eq!(key_specs(0, Keys::All), Reply::Set(Vec::new()));
+        let Reply::Set(specs) = key_specs(flag::WRITE, Keys::Numkeys { at: 2 }) else { panic!("not a set") };
+        assert_eq!(specs.len(), 2, "the destination, then the counted keys");
+        assert!(format!("{:?}", specs[1]).contains("keynum"));
     }
 }

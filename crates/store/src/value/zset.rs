@@ -462,6 +462,21 @@ impl ZSetValue {
         None
     }
 
+    /// Sets the score of an already-owned member (one taken from another
+    /// stored value, never a slice of a client's read buffer), sharing its
+    /// bytes. Returns the old score if it was present.
+    pub fn insert_owned(&mut self, member: Bytes, score: f64) -> Option<f64> {
+        if self.scores.contains_key(&member[..]) {
+            return self.insert(&member, score);
+        }
+        assert!(!score.is_nan(), "NaN score");
+        let score = score + 0.0;
+        self.bytes += member.len() + 2 * ELEMENT_OVERHEAD;
+        self.scores.insert(member.clone(), score);
+        self.order.insert(Score(score), member);
+        None
+    }
+
     /// Removes `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (_, m, score) = self.scores.swap_remove_full(member)?;
@@ -661,6 +676,17 @@ mod tests {
 
     fn cost(m: &[u8]) -> usize {
         m.len() + 2 * ELEMENT_OVERHEAD
+    }
+
+    #[test]
+    fn owned_members_are_shared_and_accounted_once() {
+        let mut z = ZSetValue::new();
+        let m = Bytes::from(vec![b'x'; 100]);
+        assert_eq!(z.insert_owned(m.clone(), 1.0), None);
+        assert_eq!(z.insert_owned(m.clone(), -0.0), Some(1.0));
+        assert_eq!(z.score(&m), Some(0.0));
+        assert_eq!(z.mem(), cost(&m));
+        assert_eq!(members(z.iter()), [String::from_utf8(m.to_vec()).unwrap()]);
     }
 
     #[test]
