@@ -20,6 +20,7 @@
 //! [`Keys::All`]; every reply and error text is Redis 7.2's.
 
 pub mod args;
+mod bitmaps;
 mod dispatch;
 mod env;
 mod hashes;
@@ -44,12 +45,18 @@ pub use table::{printable, unknown_command, LookupCache, Table};
 pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
-/// strings, keys, hashes, lists, sets, sorted sets, transactions.
+/// strings, bitmaps, keys, hashes, lists, sets, sorted sets, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
-    for family in
-        [keys::commands, hashes::commands, lists::commands, sets::commands, zsets::commands, transactions::commands]
-    {
+    for family in [
+        bitmaps::commands,
+        keys::commands,
+        hashes::commands,
+        lists::commands,
+        sets::commands,
+        zsets::commands,
+        transactions::commands,
+    ] {
         all.extend(family());
     }
     all
