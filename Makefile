@@ -24,7 +24,7 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro bench-keyspace
+.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro bench-keyspace bench-catchup
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -92,6 +92,9 @@ bench-cluster: bench-deps ## Three-node ringcache vs Redis Cluster (benches/clus
 
 bench-keyspace: bench-deps ## SCAN, DBSIZE, INFO, RANDOMKEY, KEYS beside redis-server, and GETs beside them (benches/keyspace.sh).
 	bash benches/keyspace.sh
+
+bench-catchup: bench-deps ## Time a node restarted empty takes to catch up 1,000,000 keys (benches/catchup.sh).
+	bash benches/catchup.sh
 
 bench-micro: ## Run the criterion micro-benchmarks.
 	$(CARGO) bench --workspace
