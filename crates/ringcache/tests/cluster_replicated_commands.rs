@@ -478,7 +478,8 @@ fn eviction_on_one_owner_deletes_nothing_elsewhere_and_resurrects_nothing() {
     let mut small = try_conn(cluster.node(0).port).expect("connect");
     let used: u64 = info_field(&mut small, "memory", "used_memory").expect("used_memory").parse().unwrap();
     let limit = (used / 2).to_string();
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory-policy").arg("allkeys-random").query(&mut small).unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("maxmemory-policy").arg("allkeys-random").query(&mut small).unwrap();
     let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(&limit).query(&mut small).unwrap();
     for k in 0..200 {
         let _: () = redis::cmd("SET").arg(format!("ev:new:{k}")).arg(&value).query(&mut conn).expect("SET");
@@ -506,5 +507,9 @@ fn eviction_on_one_owner_deletes_nothing_elsewhere_and_resurrects_nothing() {
         cmd.extend(chunk.iter().map(String::as_str));
         assert_eq!(client.query(&cmd), Value::Int(0), "a deleted key came back");
     }
-    eprintln!("eviction: {} keys read back from the other owners, {} deleted keys stayed deleted", live.len(), deleted.len());
+    eprintln!(
+        "eviction: {} keys read back from the other owners, {} deleted keys stayed deleted",
+        live.len(),
+        deleted.len()
+    );
 }

@@ -149,3 +149,52 @@ fn five_nodes_lose_no_acknowledged_write_when_one_is_killed() {
     let history = workload.stop();
     assert_nothing_lost("five", &cluster, &history, &[0, 4]);
 }
+
+/// WAIT reports how many owners other than the coordinator hold the
+/// client's last write, for writes run on the node the client is on and
+/// for writes forwarded to another coordinator, and waits no longer than
+/// its timeout for owners that cannot answer.
+#[test]
+fn wait_counts_the_other_owners_holding_the_last_write() {
+    let cluster = FaultCluster::start(3, ARGS);
+    let mut conn = try_conn(cluster.node(0).port).expect("connect");
+    let wait = |conn: &mut redis::Connection, n: i64, ms: i64| -> i64 {
+        redis::cmd("WAIT").arg(n).arg(ms).query(conn).expect("WAIT")
+    };
+    // Before any write: everything the client wrote is everywhere.
+    assert_eq!(wait(&mut conn, 0, 0), 2);
+    // Keys coordinated here and elsewhere (the key picks its slot's node).
+    for k in 0..20 {
+        let _: () = redis::cmd("SET").arg(format!("wait:{k}")).arg(k).query(&mut conn).expect("SET");
+        assert_eq!(wait(&mut conn, 2, 5000), 2, "after SET wait:{k}");
+    }
+    // A multi-slot write: every part counts.
+    let _: () = redis::cmd("MSET").arg(&["wait:a", "1", "wait:b", "2", "wait:c", "3"]).query(&mut conn).unwrap();
+    assert_eq!(wait(&mut conn, 2, 5000), 2, "after MSET");
+    // Redis's argument errors.
+    let e = redis::cmd("WAIT").arg(1).arg(-1).query::<i64>(&mut conn).unwrap_err();
+    assert!(e.to_string().contains("timeout is negative"), "{e}");
+    let e = redis::cmd("WAIT").arg("x").arg(0).query::<i64>(&mut conn).unwrap_err();
+    assert!(e.to_string().contains("value is not an integer or out of range"), "{e}");
+    let e = redis::cmd("WAIT").arg(1).arg("y").query::<i64>(&mut conn).unwrap_err();
+    assert!(e.to_string().contains("timeout is not an integer or out of range"), "{e}");
+
+    // One owner hung: a write still reaches W = 2, and WAIT for both
+    // replicas gives up after its timeout with the one that answered.
+    cluster.pause(2);
+    let mut written = false;
+    for k in 0..50 {
+        if redis::cmd("SET").arg(format!("wait:p{k}")).arg(k).query::<()>(&mut conn).is_ok() {
+            written = true;
+            break;
+        }
+    }
+    assert!(written, "no write acknowledged with one owner hung");
+    let began = Instant::now();
+    let have = wait(&mut conn, 2, 300);
+    let took = began.elapsed();
+    cluster.resume(2);
+    assert_eq!(have, 1, "WAIT with one owner hung");
+    assert!(took >= Duration::from_millis(290) && took < Duration::from_secs(3), "WAIT took {took:?}");
+    eprintln!("wait: with one owner hung, WAIT 2 300 answered 1 after {took:?}");
+}

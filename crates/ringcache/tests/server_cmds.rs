@@ -479,3 +479,16 @@ fn sigterm_stops_gracefully() {
     assert!(idle.wait_closed(Duration::from_secs(1)));
     assert!(server.log().contains("SIGTERM"), "{}", server.log());
 }
+
+#[test]
+fn wait_on_a_standalone_node_answers_that_no_replica_holds_anything() {
+    let server = Server::start();
+    let mut conn = server.conn();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut conn).unwrap();
+    let n: i64 = redis::cmd("WAIT").arg(1).arg(100).query(&mut conn).unwrap();
+    assert_eq!(n, 0);
+    let n: i64 = redis::cmd("WAIT").arg(0).arg(0).query(&mut conn).unwrap();
+    assert_eq!(n, 0);
+    let e = redis::cmd("WAIT").arg(1).arg(-5).query::<i64>(&mut conn).unwrap_err();
+    assert!(e.to_string().contains("timeout is negative"), "{e}");
+}

@@ -115,9 +115,19 @@ pub struct Client {
     pub tx_slot: Option<u16>,
     /// In a cluster: the node holding this client's WATCHes for it.
     pub tx_session: Option<ringcache_ring::NodeIdx>,
-    /// Owners other than this node that acknowledged the client's last
-    /// replicated write (WAIT), once it finished.
-    pub last_write_replicas: usize,
+    /// The client's last replicated write (WAIT).
+    pub last_write: LastWrite,
+}
+
+/// A client's last replicated write, for WAIT: each of its parts (one per
+/// slot it changed) as its coordinator and its write id there, and how
+/// many owners other than the coordinator held it when it was answered
+/// (what WAIT reports once the coordinator no longer remembers it).
+#[derive(Debug, Default)]
+pub struct LastWrite {
+    /// (coordinator, id); `None`: this node.
+    pub writes: Vec<(Option<ringcache_ring::NodeId>, crate::cluster::replicate::WriteId)>,
+    pub replicas: usize,
 }
 
 impl Client {
@@ -129,7 +139,7 @@ impl Client {
             close_after_reply: false,
             tx_slot: None,
             tx_session: None,
-            last_write_replicas: 0,
+            last_write: LastWrite::default(),
         }
     }
 

@@ -382,9 +382,9 @@ fn held(shared: &Shared, client: &mut Client, reply: Reply) -> Entry {
             reply.encode(client.state.proto, &mut encoded);
             Entry::ready(Reply::Raw(encoded.freeze()))
         }
-        Submitted::Waiting(waits) => {
+        Submitted::Waiting(waits, ids) => {
             reply.encode(client.state.proto, &mut encoded);
-            Entry::replicated(encoded.freeze(), waits)
+            Entry::replicated(encoded.freeze(), waits, ids)
         }
         Submitted::Refused(text) => Entry::ready(Reply::error_static(text)),
     }

@@ -24,18 +24,22 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ringcache_resp::{decode_reply, encode_request, Proto, Reply};
-use ringcache_ring::NodeIdx;
-use ringcache_transport::TransportError;
+use std::time::Duration;
 
-use super::replicate::{self, Done, Submitted};
+use ringcache_ring::NodeIdx;
+use ringcache_transport::{NodeId, TransportError};
+
+use super::replicate::{self, Done, Submitted, WriteId};
 use super::Cluster;
-use crate::client::Client;
+use crate::client::{Client, LastWrite};
 use crate::shared::Shared;
 use tokio::sync::oneshot;
 
 pub const KIND_RUN: u8 = b'R';
 pub const KIND_RELEASE: u8 = b'X';
 pub const KIND_PING: u8 = b'P';
+/// How many owners hold some writes this node coordinated (WAIT).
+pub const KIND_ACKS: u8 = b'A';
 
 /// The commands of one entry that run on one node.
 #[derive(Debug, Clone)]
@@ -75,7 +79,11 @@ pub enum Merge {
     Ready(Reply),
     /// No parts: a command that ran here and wrote; its encoded reply goes
     /// out once its writes reach their quorum, `-NOREPLICAS` if they fail.
-    Replicated { reply: Bytes, waits: Vec<oneshot::Receiver<Done>> },
+    Replicated { reply: Bytes, waits: Vec<oneshot::Receiver<Done>>, ids: Vec<WriteId> },
+    /// No parts: WAIT, once every command before it in the run is
+    /// answered: how many other owners hold the client's last write,
+    /// waiting up to `timeout` (forever: `None`) for `replicas` of them.
+    Wait { replicas: usize, timeout: Option<Duration> },
 }
 
 /// One client command that runs elsewhere (or waits for its replicas).
@@ -91,8 +99,8 @@ impl Entry {
     }
 
     /// A command run here whose writes are replicating.
-    pub fn replicated(reply: Bytes, waits: Vec<oneshot::Receiver<Done>>) -> Entry {
-        Entry { parts: Vec::new(), merge: Merge::Replicated { reply, waits } }
+    pub fn replicated(reply: Bytes, waits: Vec<oneshot::Receiver<Done>>, ids: Vec<WriteId>) -> Entry {
+        Entry { parts: Vec::new(), merge: Merge::Replicated { reply, waits, ids } }
     }
 
     pub fn relay(node: NodeIdx, cmd: Vec<Bytes>) -> Entry {
@@ -133,26 +141,60 @@ pub fn release(client_id: u64) -> Bytes {
 
 /// Splits an `R` answer into its replies; `Err` with a reply for every
 /// command if it is a refusal or malformed.
-fn decode_answer(msg: &[u8], expected: usize) -> Result<Vec<Bytes>, Reply> {
+fn decode_answer(msg: &[u8], expected: usize) -> Result<(Vec<Bytes>, Vec<RemoteWrite>), Reply> {
+    let malformed = || Reply::error_static("CLUSTERDOWN malformed answer from another node");
     match msg.split_first() {
         Some((b'+', mut rest)) => {
             let mut out = Vec::with_capacity(expected);
-            while !rest.is_empty() {
+            while out.len() < expected {
                 let len = rest.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
                 let Some(body) = len.and_then(|l| rest.get(4..4 + l)) else {
-                    return Err(Reply::error_static("CLUSTERDOWN malformed answer from another node"));
+                    return Err(malformed());
                 };
                 out.push(Bytes::copy_from_slice(body));
                 rest = &rest[4 + body.len()..];
             }
-            if out.len() != expected {
-                return Err(Reply::error_static("CLUSTERDOWN malformed answer from another node"));
+            // Then the writes the commands made there: (command, write id,
+            // other owners holding it when answered), 16 bytes each.
+            if rest.len() % REMOTE_WRITE_LEN != 0 {
+                return Err(malformed());
             }
-            Ok(out)
+            let writes = rest
+                .chunks_exact(REMOTE_WRITE_LEN)
+                .map(|w| RemoteWrite {
+                    command: u32::from_be_bytes(w[..4].try_into().expect("4 bytes")) as usize,
+                    id: WriteId(u64::from_be_bytes(w[4..12].try_into().expect("8 bytes"))),
+                    replicas: u32::from_be_bytes(w[12..].try_into().expect("4 bytes")) as usize,
+                })
+                .collect::<Vec<_>>();
+            if writes.iter().any(|w| w.command >= expected) {
+                return Err(malformed());
+            }
+            Ok((out, writes))
         }
         Some((b'-', text)) => Err(Reply::error_bytes(text.to_vec())),
         _ => Err(Reply::error_static("CLUSTERDOWN malformed answer from another node")),
     }
+}
+
+/// A write a forwarded command made on the node that ran it.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteWrite {
+    /// Which command of the message made it.
+    pub command: usize,
+    pub id: WriteId,
+    /// Owners other than that node holding it when the command answered.
+    pub replicas: usize,
+}
+
+/// Bytes of one [`RemoteWrite`] on the wire.
+pub const REMOTE_WRITE_LEN: usize = 16;
+
+/// Appends `w` to an answer, after its replies.
+pub fn encode_remote_write(w: &RemoteWrite, out: &mut BytesMut) {
+    out.put_u32(w.command as u32);
+    out.put_u64(w.id.0);
+    out.put_u32(w.replicas as u32);
 }
 
 /// The client's error for a node that did not answer.
@@ -199,6 +241,10 @@ pub async fn execute(
     // Commands of parts run here whose writes are replicating: (entry,
     // part, command) and their writes.
     let mut local_waits = Vec::new();
+    // Per entry, the writes its commands made (coordinator, id), and the
+    // fewest other owners holding one of them when it was answered.
+    let mut written: Vec<Vec<(Option<NodeId>, WriteId)>> = entries.iter().map(|_| Vec::new()).collect();
+    let mut replicas_of: Vec<usize> = vec![usize::MAX; entries.len()];
 
     // One message per other node, with its parts in order.
     let mut messages: Vec<Message> = Vec::new();
@@ -214,7 +260,7 @@ pub async fn execute(
                     client.state.scope = None;
                     match replicate::submit(shared, client) {
                         Submitted::Nothing => {}
-                        Submitted::Waiting(waits) => local_waits.push(((e, p, c), waits)),
+                        Submitted::Waiting(waits, ids) => local_waits.push(((e, p, c), waits, ids)),
                         Submitted::Refused(text) => reply = Reply::error_static(text),
                     }
                     let mut buf = BytesMut::new();
@@ -271,10 +317,17 @@ pub async fn execute(
             }
         };
         match decoded {
-            Ok(mut replies) => {
+            Ok((mut replies, writes)) => {
+                let mut first = 0;
                 for &(e, p, n) in index {
                     let rest = replies.split_off(n);
                     answers[e][p] = Some(Ok(std::mem::replace(&mut replies, rest)));
+                    let id = &cluster.node(*node).id;
+                    for w in writes.iter().filter(|w| (first..first + n).contains(&w.command)) {
+                        written[e].push((Some(id.clone()), w.id));
+                        replicas_of[e] = replicas_of[e].min(w.replicas);
+                    }
+                    first += n;
                 }
             }
             Err(reply) => {
@@ -286,9 +339,10 @@ pub async fn execute(
     }
 
     // Every write was in flight meanwhile; collect how they ended.
-    for ((e, p, c), waits) in local_waits {
+    for ((e, p, c), waits, ids) in local_waits {
         let acked = replicate::wait(waits, timeout).await;
-        note_acks(client, &acked);
+        written[e].extend(ids.into_iter().map(|id| (None, id)));
+        replicas_of[e] = replicas_of[e].min(acked.map_or(0, |owners| owners.saturating_sub(1)));
         if let (Err(text), Some(Ok(replies))) = (acked, &mut answers[e][p]) {
             let mut buf = BytesMut::new();
             Reply::error_static(text).encode(proto, &mut buf);
@@ -296,27 +350,134 @@ pub async fn execute(
         }
     }
 
-    for (entry, answers) in entries.iter_mut().zip(answers) {
-        if let Merge::Replicated { reply, waits } = &mut entry.merge {
-            let acked = replicate::wait(std::mem::take(waits), timeout).await;
-            note_acks(client, &acked);
-            match acked {
-                Ok(_) => out.extend_from_slice(reply),
-                Err(text) => Reply::error_static(text).encode(proto, out),
+    for (e, (entry, answers)) in entries.iter_mut().zip(answers).enumerate() {
+        match &mut entry.merge {
+            Merge::Replicated { reply, waits, ids } => {
+                let acked = replicate::wait(std::mem::take(waits), timeout).await;
+                client.last_write = LastWrite {
+                    writes: ids.drain(..).map(|id| (None, id)).collect(),
+                    replicas: acked.map_or(0, |owners| owners.saturating_sub(1)),
+                };
+                match acked {
+                    Ok(_) => out.extend_from_slice(reply),
+                    Err(text) => Reply::error_static(text).encode(proto, out),
+                }
+                continue;
             }
-            continue;
+            Merge::Wait { replicas, timeout } => {
+                let have = wait_replicas(shared, cluster, client, *replicas, *timeout).await;
+                Reply::Integer(have as i64).encode(proto, out);
+                continue;
+            }
+            _ => {}
+        }
+        if !written[e].is_empty() {
+            let replicas = if replicas_of[e] == usize::MAX { 0 } else { replicas_of[e] };
+            client.last_write = LastWrite { writes: std::mem::take(&mut written[e]), replicas };
         }
         let answers: Vec<Answer> = answers.into_iter().map(|a| a.expect("every part was answered")).collect();
         merge(&entry.merge, answers, proto, out);
     }
 }
 
-/// Remembers how many other owners hold the client's last write (WAIT).
-fn note_acks(client: &mut Client, acked: &Result<usize, &'static str>) {
-    client.last_write_replicas = match acked {
-        Ok(owners) => owners.saturating_sub(1),
-        Err(_) => 0,
-    };
+/// WAIT: how many owners other than each write's coordinator hold all of
+/// the client's last write, polled until there are `want` or `timeout`
+/// passed. A write too old to be remembered, or on a node that does not
+/// answer, counts as many as held it when it was answered.
+async fn wait_replicas(
+    shared: &Shared,
+    cluster: &Cluster,
+    client: &Client,
+    want: usize,
+    timeout: Option<Duration>,
+) -> usize {
+    let owners = cluster.replication.as_ref().map_or(1, |r| r.owners());
+    let last = &client.last_write;
+    if last.writes.is_empty() {
+        // Nothing written yet: every owner holds all of it.
+        return owners.saturating_sub(1);
+    }
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let have = replicas_now(shared, cluster, last).await;
+        let expired = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        if have >= want || expired || client.info.kill.is_cancelled() {
+            return have;
+        }
+        let nap = deadline.map_or(pause, |d| pause.min(d.saturating_duration_since(tokio::time::Instant::now())));
+        tokio::time::sleep(nap).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The fewest owners other than the coordinator holding any part of
+/// `last` now.
+async fn replicas_now(shared: &Shared, cluster: &Cluster, last: &LastWrite) -> usize {
+    let mut fewest = usize::MAX;
+    let mut remote: Vec<(&NodeId, Vec<WriteId>)> = Vec::new();
+    for (node, id) in &last.writes {
+        match node {
+            None => {
+                let acks = cluster.replication.as_ref().and_then(|r| r.acks(*id));
+                fewest = fewest.min(acks.map_or(last.replicas, |a| a.saturating_sub(1)));
+            }
+            Some(node) => match remote.iter_mut().find(|(n, _)| *n == node) {
+                Some((_, ids)) => ids.push(*id),
+                None => remote.push((node, vec![*id])),
+            },
+        }
+    }
+    let timeout = Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
+    for (node, ids) in remote {
+        let mut m = BytesMut::with_capacity(1 + 8 * ids.len());
+        m.put_u8(KIND_ACKS);
+        for id in &ids {
+            m.put_u64(id.0);
+        }
+        let answer = tokio::time::timeout(timeout, cluster.transport.request(node, m.freeze())).await;
+        let counts = match answer {
+            Ok(Ok(msg)) => decode_acks(&msg, ids.len()),
+            _ => None,
+        };
+        fewest = match counts {
+            Some(counts) => {
+                counts.into_iter().fold(fewest, |f, c| f.min(c.map_or(last.replicas, |a| a.saturating_sub(1))))
+            }
+            None => fewest.min(last.replicas),
+        };
+    }
+    if fewest == usize::MAX {
+        last.replicas
+    } else {
+        fewest
+    }
+}
+
+/// The answer to a [`KIND_ACKS`] request: `+` and, per write asked about,
+/// a u32 count of owners holding it (`u32::MAX`: not remembered).
+pub fn encode_acks(counts: impl Iterator<Item = Option<usize>>) -> Bytes {
+    let mut out = BytesMut::new();
+    out.put_u8(b'+');
+    for c in counts {
+        out.put_u32(c.map_or(u32::MAX, |c| c.min(u32::MAX as usize - 1) as u32));
+    }
+    out.freeze()
+}
+
+fn decode_acks(msg: &[u8], expected: usize) -> Option<Vec<Option<usize>>> {
+    let rest = msg.strip_prefix(b"+")?;
+    if rest.len() != 4 * expected {
+        return None;
+    }
+    Some(
+        rest.chunks_exact(4)
+            .map(|c| match u32::from_be_bytes(c.try_into().expect("4 bytes")) {
+                u32::MAX => None,
+                n => Some(n as usize),
+            })
+            .collect(),
+    )
 }
 
 fn decode(b: &[u8]) -> Reply {
@@ -346,7 +507,7 @@ fn merge(how: &Merge, answers: Vec<Answer>, proto: Proto, out: &mut BytesMut) {
     match how {
         Merge::Ready(reply) => reply.encode(proto, out),
         Merge::LastPart => unreachable!("merged above"),
-        Merge::Replicated { .. } => unreachable!("answered by execute"),
+        Merge::Replicated { .. } | Merge::Wait { .. } => unreachable!("answered by execute"),
         Merge::Relay | Merge::Last => {
             let last = parts.into_iter().next().and_then(|mut p| p.pop()).unwrap_or_default();
             out.extend_from_slice(&last);
@@ -522,12 +683,25 @@ mod tests {
             msg.put_u32(r.len() as u32);
             msg.extend_from_slice(r);
         }
-        assert_eq!(
-            decode_answer(&msg, 2).unwrap(),
-            vec![Bytes::from_static(b"+OK\r\n"), Bytes::from_static(b":1\r\n")]
-        );
+        let (replies, writes) = decode_answer(&msg, 2).unwrap();
+        assert_eq!(replies, vec![Bytes::from_static(b"+OK\r\n"), Bytes::from_static(b":1\r\n")]);
+        assert!(writes.is_empty());
         assert!(decode_answer(&msg, 3).is_err());
         assert!(decode_answer(&msg[..msg.len() - 1], 2).is_err());
+        // Then the writes: whole records only, naming commands that exist.
+        let mut with = msg.clone();
+        encode_remote_write(&RemoteWrite { command: 1, id: WriteId(7), replicas: 2 }, &mut with);
+        let (_, writes) = decode_answer(&with, 2).unwrap();
+        assert_eq!((writes[0].command, writes[0].id, writes[0].replicas), (1, WriteId(7), 2));
+        assert!(decode_answer(&with[..with.len() - 1], 2).is_err());
+        let mut beyond = msg.clone();
+        encode_remote_write(&RemoteWrite { command: 2, id: WriteId(7), replicas: 2 }, &mut beyond);
+        assert!(decode_answer(&beyond, 2).is_err());
+        // Acks answers: one count per write asked about.
+        let acks = encode_acks([Some(3), None].into_iter());
+        assert_eq!(decode_acks(&acks, 2), Some(vec![Some(3), None]));
+        assert_eq!(decode_acks(&acks, 1), None);
+        assert_eq!(decode_acks(b"-ERR", 0), None);
         assert!(decode_answer(b"-ERR nope", 1).unwrap_err().is_error());
         assert!(decode_answer(b"", 0).is_err());
     }

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use ringcache_resp::{Frame, Limits, Proto, Reply, RequestParser};
 use ringcache_transport::{BoxFuture, Handler, Message, NodeId};
 
-use super::forward::{KIND_PING, KIND_RELEASE, KIND_RUN};
+use super::forward::{encode_acks, encode_remote_write, RemoteWrite, KIND_ACKS, KIND_PING, KIND_RELEASE, KIND_RUN};
 use super::replicate::{self, Submitted, KIND_REPLICATION};
 use crate::client::{Client, ClientInfo};
 use crate::shared::Shared;
@@ -187,17 +187,30 @@ fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
             run(shared, from, proto, id, &rest[9..])
         }
+        Some((&KIND_ACKS, ids)) if ids.len() % 8 == 0 => {
+            let replication = shared.cluster.as_ref().and_then(|c| c.replication.as_ref());
+            let counts = ids.chunks_exact(8).map(|id| {
+                let id = replicate::WriteId(u64::from_be_bytes(id.try_into().expect("8 bytes")));
+                replication.and_then(|r| r.acks(id))
+            });
+            Answer::Now(encode_acks(counts))
+        }
         _ => Answer::Now(refuse("ERR unknown cluster message")),
     }
 }
 
-/// The `+` answer of an `R` message: each reply with its length.
-fn encode_answer(replies: &[Bytes]) -> Message {
-    let mut out = BytesMut::with_capacity(1 + replies.iter().map(|r| r.len() + 4).sum::<usize>());
+/// The `+` answer of an `R` message: each reply with its length, then the
+/// writes the commands made here (for the client's WAIT).
+fn encode_answer(replies: &[Bytes], writes: &[RemoteWrite]) -> Message {
+    let len = 1 + replies.iter().map(|r| r.len() + 4).sum::<usize>() + writes.len() * super::forward::REMOTE_WRITE_LEN;
+    let mut out = BytesMut::with_capacity(len);
     out.put_u8(b'+');
     for r in replies {
         out.put_u32(r.len() as u32);
         out.extend_from_slice(r);
+    }
+    for w in writes {
+        encode_remote_write(w, &mut out);
     }
     out.freeze()
 }
@@ -238,7 +251,7 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
                 client.state.scope = None;
                 match replicate::submit(shared, &mut client) {
                     Submitted::Nothing => {}
-                    Submitted::Waiting(w) => waits.push((replies.len(), w)),
+                    Submitted::Waiting(w, ids) => waits.push((replies.len(), w, ids)),
                     Submitted::Refused(text) => reply = Reply::error_static(text),
                 }
                 let mut buf = BytesMut::new();
@@ -270,17 +283,21 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
         return Answer::Now(failed);
     }
     if waits.is_empty() {
-        return Answer::Now(encode_answer(&replies));
+        return Answer::Now(encode_answer(&replies, &[]));
     }
     Answer::Later(Box::pin(async move {
-        for (i, w) in waits {
-            if let Err(text) = replicate::wait(w, timeout).await {
+        let mut writes = Vec::new();
+        for (i, w, ids) in waits {
+            let acked = replicate::wait(w, timeout).await;
+            let replicas = acked.map_or(0, |owners| owners.saturating_sub(1));
+            writes.extend(ids.into_iter().map(|id| RemoteWrite { command: i, id, replicas }));
+            if let Err(text) = acked {
                 let mut buf = BytesMut::new();
                 Reply::error_static(text).encode(proto, &mut buf);
                 replies[i] = buf.freeze();
             }
         }
-        encode_answer(&replies)
+        encode_answer(&replies, &writes)
     }))
 }
 

@@ -42,9 +42,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+pub use ringcache_replication::WriteId;
 use ringcache_replication::{
     self as rep, Change, Chunk, Effect, Entry, Event, Outcome, Output, Placement, Replica, Replicator, State, View,
-    WriteId,
 };
 use ringcache_ring::{NodeId, Ring, SLOTS};
 use ringcache_store::{Applied, Db, DecodeLimits, Incoming, Locked, StateRef};
@@ -298,25 +298,26 @@ impl Replication {
     }
 
     /// Starts replicating the effects of one command on `slot`; the
-    /// receiver gets how it ended. `Err` is the client's reply when it
-    /// could not start.
+    /// receiver gets how it ended, the id names it for [`Self::acks`].
+    /// `Err` is the client's reply when it could not start.
     pub fn write(
         &self,
         shared: &Shared,
         cluster: &Cluster,
         slot: u16,
         effects: Vec<Effect>,
-    ) -> Result<oneshot::Receiver<Done>, &'static str> {
+    ) -> Result<(WriteId, oneshot::Receiver<Done>), &'static str> {
         let now_ms = ringcache_store::now_ms();
         let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
         let view = LiveView { placement: &self.placement, cluster };
         let (tx, rx) = oneshot::channel();
         let mut inner = self.inner.lock();
         let Inner { rep, out, waiters, .. } = &mut *inner;
-        match rep.write(&view, &replica, slot, effects, self.write_quorum(), now_ms, out) {
+        let id = match rep.write(&view, &replica, slot, effects, self.write_quorum(), now_ms, out) {
             Ok(id) => {
                 // Before the events: a quorum already met is in `out`.
                 waiters.insert(id, tx);
+                id
             }
             Err(e) => {
                 self.counters.writes_refused.fetch_add(1, Relaxed);
@@ -327,10 +328,16 @@ impl Replication {
                     _ => "TRYAGAIN the slot's owners changed; try again",
                 });
             }
-        }
+        };
         drop(replica);
         self.carry_out(out, waiters);
-        Ok(rx)
+        Ok((id, rx))
+    }
+
+    /// How many owners (this one included) are known to hold the write
+    /// `id` this node coordinated; `None` once it is too old to remember.
+    pub fn acks(&self, id: WriteId) -> Option<usize> {
+        self.inner.lock().rep.acks(id)
     }
 
     /// A batch of replication messages from `from` (the kind byte
@@ -668,8 +675,9 @@ impl Replica for StoreReplica<'_> {
 pub enum Submitted {
     /// It changed nothing (or nothing is replicated here).
     Nothing,
-    /// Its writes, one per slot it changed, are on their way.
-    Waiting(Vec<oneshot::Receiver<Done>>),
+    /// Its writes, one per slot it changed, are on their way; with their
+    /// ids (for WAIT).
+    Waiting(Vec<oneshot::Receiver<Done>>, Vec<WriteId>),
     /// They could not start: the client's reply instead of the command's.
     Refused(&'static str),
 }
@@ -687,6 +695,7 @@ pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted 
         return Submitted::Nothing;
     };
     let mut waits = Vec::with_capacity(1);
+    let mut ids = Vec::with_capacity(1);
     while let Some(first) = changes.first() {
         // The common case, one slot, takes everything in one go.
         let slot = first.slot;
@@ -698,14 +707,17 @@ pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted 
             this.into_iter().map(effect).collect()
         };
         match replication.write(shared, cluster, slot, effects) {
-            Ok(rx) => waits.push(rx),
+            Ok((id, rx)) => {
+                waits.push(rx);
+                ids.push(id);
+            }
             Err(reply) => {
                 changes.clear();
                 return Submitted::Refused(reply);
             }
         }
     }
-    Submitted::Waiting(waits)
+    Submitted::Waiting(waits, ids)
 }
 
 /// A change of the command layer as replication ships it: the whole new

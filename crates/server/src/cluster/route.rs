@@ -74,6 +74,16 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
     if spec.name == "watch" {
         return route_watch(cluster, client, args);
     }
+    if spec.name == "wait" {
+        // Answered in its turn in the run, once every command before it
+        // is answered (and so its writes known); bad arguments fail here.
+        return match crate::cmd::wait_args(args) {
+            Ok((replicas, timeout)) => {
+                Route::Remote(Entry { parts: Vec::new(), merge: Merge::Wait { replicas, timeout } })
+            }
+            Err(_) => Route::Local,
+        };
+    }
     match spec.keys {
         Keys::None => Route::Local,
         Keys::All => match cluster.mode {

@@ -63,6 +63,15 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         handler: accept_in_cluster,
     },
     CommandSpec {
+        name: "wait",
+        arity: 3,
+        flags: flag::NOSCRIPT,
+        keys: Keys::None,
+        group: "generic",
+        summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+        handler: wait,
+    },
+    CommandSpec {
         name: "readonly",
         arity: 1,
         flags: flag::FAST | flag::LOADING | flag::STALE,
@@ -180,6 +189,29 @@ fn enabled<'a>(ctx: &Ctx<'a>) -> Result<&'a Cluster, CmdError> {
 
 fn cluster(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     run_subcommand(ctx, args, CLUSTER_SUBCOMMANDS)
+}
+
+/// WAIT's arguments: the replicas wanted (a negative count is met at
+/// once) and the timeout (`None`: 0, wait forever), with Redis's errors.
+pub(crate) fn wait_args(args: &[&[u8]]) -> Result<(usize, Option<std::time::Duration>), CmdError> {
+    let replicas = int(args[1])?;
+    let timeout = super::args::parse_i64(args[2])
+        .ok_or_else(|| CmdError::other("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::other("ERR timeout is negative"));
+    }
+    let timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout as u64));
+    Ok((usize::try_from(replicas).unwrap_or(0), timeout))
+}
+
+/// WAIT where it cannot block: on a standalone node (no replicas: 0, at
+/// once rather than after the timeout, since none can ever answer), and
+/// inside MULTI, which Redis answers at once too. In a cluster, routing
+/// answers it instead (see `cluster::forward`), once the client's
+/// earlier commands are answered.
+fn wait(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    wait_args(args)?;
+    Ok(Reply::Integer(0))
 }
 
 /// ASKING, READONLY, READWRITE: every member is a master that answers every

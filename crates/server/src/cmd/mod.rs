@@ -7,6 +7,7 @@
 //! `ClientState::changes`, which the connection hands to replication.
 
 mod cluster;
+pub(crate) use cluster::wait_args;
 mod connection;
 mod server;
 
