@@ -23,6 +23,12 @@ pub enum Error {
     Left,
     #[error("nothing changed")]
     Unchanged,
+    #[error("unknown node {0}")]
+    UnknownNode(NodeId),
+    #[error("a node cannot forget itself")]
+    ForgetSelf,
+    #[error("node {0} is alive: only a dead or left member can be forgotten")]
+    ForgetLive(NodeId),
     #[error("gossip engine: {0}")]
     Engine(String),
 }

@@ -15,6 +15,8 @@
 //!   rounds, join retries).
 //! - [`Membership::set_phase`], [`Membership::set_meta`],
 //!   [`Membership::set_addr`], [`Membership::leave`]: this node changed.
+//! - [`Membership::forget`]: drop a dead or left member from the view
+//!   (CLUSTER FORGET) until a newer identity of it shows up.
 //!
 //! Invariants (each one is a test; the cluster-wide ones run in the seeded
 //! simulation of `tests/sim.rs` over [`sim::SimCluster`]):

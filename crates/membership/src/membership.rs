@@ -21,7 +21,7 @@
 //! - `now_ms` never goes back: an earlier value is treated as the latest.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +85,8 @@ pub struct Stats {
     /// foca's mistaken "you are dead" messages dropped (see
     /// `is_mistaken_turn_undead`).
     pub turn_undead_suppressed: u64,
+    /// Messages from an identity this node was told to forget.
+    pub refused_forgotten: u64,
 }
 
 type Engine = Foca<Identity, WireCodec, SmallRng, NoCustomBroadcast>;
@@ -111,6 +113,10 @@ pub struct Membership {
     /// Set by `leave`: when to go quiet.
     quiet_at_ms: Option<u64>,
     quiet: bool,
+    /// Members forgotten on purpose ([`Membership::forget`]), with the
+    /// newest identity age forgotten: identities up to it are kept out of
+    /// the view; a newer one (the node restarted) ends the forgetting.
+    forgotten: BTreeMap<NodeId, (u64, u32)>,
     stats: Stats,
 }
 
@@ -207,6 +213,7 @@ impl Membership {
             next_join_retry_ms: 0,
             quiet_at_ms: None,
             quiet: false,
+            forgotten: BTreeMap::new(),
             stats: Stats::default(),
         })
     }
@@ -298,6 +305,10 @@ impl Membership {
         if self.quiet {
             return Ok(());
         }
+        if self.is_forgotten(&header.src) {
+            self.stats.refused_forgotten += 1;
+            return Ok(());
+        }
         let mut rt = Collect::new(self.now_ms);
         let result = self.foca.handle_data(bytes, &mut rt);
         if result.is_ok() && header.message == foca::Message::Announce {
@@ -323,6 +334,7 @@ impl Membership {
             .foca
             .iter_membership_state()
             .filter(|m| (m.state() == State::Down || m.id().meta.phase == Phase::Left) && m.id().node_id != to.node_id)
+            .filter(|m| !self.is_forgotten(m.id()))
             .cloned()
             .collect();
         if gone.is_empty() {
@@ -350,10 +362,11 @@ impl Membership {
         // Never let a peer's list speak for this node: foca would take a
         // stale "down" about our own identity as a verdict on us.
         let own = self.foca.identity().node_id.clone();
-        let members = members.into_iter().filter(|m| m.id().node_id != own);
+        let members: Vec<Member<Identity>> =
+            members.into_iter().filter(|m| m.id().node_id != own && !self.is_forgotten(m.id())).collect();
         let mut rt = Collect::new(self.now_ms);
         // Not rebroadcast: the sender's peers know these already.
-        let result = self.foca.apply_many(members, false, &mut rt);
+        let result = self.foca.apply_many(members.into_iter(), false, &mut rt);
         self.finish(rt, out);
         result.map_err(|e| {
             self.stats.refused_engine += 1;
@@ -424,6 +437,31 @@ impl Membership {
         self.change_self(now_ms, out, |id| id.meta.phase = Phase::Left)?;
         self.quiet_at_ms = Some(self.now_ms.saturating_add(self.config.leave_linger_ms));
         Ok(())
+    }
+
+    /// Forgets a dead or left member: it leaves this node's view, and no
+    /// message from or about that identity (or an older one) brings it
+    /// back; a newer identity of the node (it restarted, or renewed itself
+    /// after a false death) is a member again. Local: the caller tells the
+    /// other nodes.
+    pub fn forget(&mut self, node: &NodeId, now_ms: u64, out: &mut Output) -> Result<()> {
+        self.advance(now_ms);
+        if *node == self.foca.identity().node_id {
+            return Err(Error::ForgetSelf);
+        }
+        let member = self.view.get(node).ok_or_else(|| Error::UnknownNode(node.clone()))?;
+        if member.state.is_live() {
+            return Err(Error::ForgetLive(node.clone()));
+        }
+        let age = (member.generation, member.revision);
+        self.forgotten.insert(node.clone(), age);
+        self.refresh_view(out);
+        Ok(())
+    }
+
+    /// Whether `id` is an identity this node forgot (or an older one).
+    fn is_forgotten(&self, id: &Identity) -> bool {
+        self.forgotten.get(&id.node_id).is_some_and(|&age| id.age() <= age)
     }
 
     fn change_self(&mut self, now_ms: u64, out: &mut Output, change: impl FnOnce(&mut Identity)) -> Result<()> {
@@ -529,7 +567,19 @@ impl Membership {
         let me = self.foca.identity();
         let mut members: Vec<MemberInfo> = Vec::with_capacity(self.foca.iter_membership_state().len() + 1);
         members.push(self_info(me, self.quiet));
-        members.extend(self.foca.iter_membership_state().map(member_info));
+        let forgotten = &mut self.forgotten;
+        members.extend(self.foca.iter_membership_state().filter_map(|m| {
+            let age = m.id().age();
+            match forgotten.get(&m.id().node_id) {
+                Some(&gone) if age <= gone => return None,
+                // A newer identity: the node came back; forgetting ends.
+                Some(_) => {
+                    forgotten.remove(&m.id().node_id);
+                }
+                None => {}
+            }
+            Some(member_info(m))
+        }));
         members.sort_by(|a, b| a.node_id.cmp(&b.node_id));
         if members[..] == *self.view.members() {
             return;

@@ -167,3 +167,28 @@ fn epochs_count_changes_and_digests_agree() {
     let published = sim.node(&ids[0]).membership.stats().views_published;
     assert_eq!(published, views[0].epoch());
 }
+
+#[test]
+fn a_dead_member_can_be_forgotten_until_it_comes_back() {
+    let (mut sim, ids) = three();
+    let (a, b, c) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    assert!(matches!(sim.node(&a).membership.view().get(&c).map(|m| m.state), Some(MemberState::Alive)));
+    let refused = sim.act(&a, |m, now, out| m.forget(&c, now, out));
+    assert_eq!(refused, Err(Error::ForgetLive(c.clone())), "a live member stays");
+    assert_eq!(sim.act(&a, |m, now, out| m.forget(&a.clone(), now, out)), Err(Error::ForgetSelf));
+    let nobody = NodeId::new("nobody");
+    assert_eq!(sim.act(&a, |m, now, out| m.forget(&nobody, now, out)), Err(Error::UnknownNode(nobody.clone())));
+
+    sim.crash(&c);
+    assert!(sim.run_until(10_000, 10, |s| s.all_see(&c, MemberState::Dead)).is_some());
+    sim.act(&a, |m, now, out| m.forget(&c, now, out)).expect("dead: forgettable");
+    assert!(sim.view(&a).get(&c).is_none(), "gone from a's view");
+    assert!(sim.view(&b).get(&c).is_some(), "forgetting is local");
+    // Gossip about the old identity does not bring it back.
+    sim.run_for(15_000);
+    assert!(sim.view(&a).get(&c).is_none(), "a stale rumour brought it back");
+
+    // It restarts: a newer generation is a member again.
+    sim.restart(&c, std::slice::from_ref(&b));
+    assert!(sim.run_until(10_000, 10, |s| s.view(&a).get(&c).is_some_and(|m| m.state == MemberState::Alive)).is_some());
+}

@@ -129,6 +129,23 @@ async fn a_node_at_the_wrong_address_is_rejected() {
 }
 
 #[tokio::test]
+async fn identify_names_the_node_at_an_address_only_with_the_secret() {
+    let config = TransportConfig::for_test();
+    let a = node(0, secret(SECRET), config.clone()).await;
+    let b = node(1, secret(SECRET), config.clone()).await;
+    let stranger = node(2, secret("another-secret-0123456789"), config).await;
+    assert_eq!(bounded(a.identify(b.local_addr())).await.unwrap(), id(1));
+    let r = bounded(a.identify(stranger.local_addr())).await;
+    assert!(matches!(r, Err(TransportError::Auth { .. })), "{r:?}");
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let r = bounded(a.identify(closed)).await;
+    assert!(matches!(r, Err(TransportError::Unreachable { .. })), "{r:?}");
+    for t in [a, b, stranger] {
+        bounded(t.shutdown()).await;
+    }
+}
+
+#[tokio::test]
 async fn garbage_drops_that_connection_only() {
     let config = TransportConfig::for_test();
     let a = node(0, secret(SECRET), config.clone()).await;

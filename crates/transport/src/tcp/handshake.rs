@@ -67,27 +67,27 @@ async fn write_frames(stream: &mut TcpStream, frames: &[Frame]) -> Result<(), Ha
 }
 
 /// The dialer's side: prove ourselves as `local` and check that the peer is
-/// `expected` and knows the secret. Returns the bytes read past the
-/// handshake.
+/// `expected` (any id, for `None`) and knows the secret. Returns the
+/// peer's proven id and the bytes read past the handshake.
 pub(crate) async fn dial(
     stream: &mut TcpStream,
     secret: &ClusterSecret,
     local: &NodeId,
-    expected: &NodeId,
-) -> Result<BytesMut, HandshakeError> {
+    expected: Option<&NodeId>,
+) -> Result<(NodeId, BytesMut), HandshakeError> {
     let nonce_d = auth::nonce();
     write_frames(stream, &[Frame::new(FrameKind::Hello, 0, auth::hello_payload(&nonce_d, local))]).await?;
     let mut buf = BytesMut::with_capacity(1024);
     let hello = read_frame(stream, &mut buf, FrameKind::Hello).await?;
     let (nonce_a, peer) = auth::parse_hello(&hello.payload)?;
-    if &peer != expected {
+    if let Some(expected) = expected.filter(|e| **e != peer) {
         return Err(AuthError::WrongPeer { expected: expected.clone(), got: peer }.into());
     }
     let proof = read_frame(stream, &mut buf, FrameKind::Proof).await?;
     secret.verify(Role::Acceptor, &nonce_d, &nonce_a, &peer, &proof.payload)?;
     let mine = secret.proof(Role::Dialer, &nonce_d, &nonce_a, local);
     write_frames(stream, &[Frame::new(FrameKind::Proof, 0, mine.to_vec())]).await?;
-    Ok(buf)
+    Ok((peer, buf))
 }
 
 /// The acceptor's side: returns the authenticated peer's id and the bytes

@@ -155,6 +155,35 @@ impl TcpTransport {
         }
     }
 
+    /// Which node listens at `addr`: dials it, runs the handshake (both
+    /// sides prove the cluster secret) and returns the id the node proved,
+    /// then closes the connection. For seeds given by address only.
+    /// Bounded by `connect_timeout_ms`.
+    pub async fn identify(&self, addr: SocketAddr) -> Result<NodeId> {
+        let inner = &self.inner;
+        let unknown = NodeId::from(addr.to_string());
+        let unreachable = |reason: String| TransportError::Unreachable { peer: unknown.clone(), reason };
+        let attempt = async {
+            let mut stream = TcpStream::connect(addr).await.map_err(|e| unreachable(e.to_string()))?;
+            let (id, _) = handshake::dial(&mut stream, &inner.secret, &inner.id, None).await.map_err(|e| match e {
+                HandshakeError::Auth(error) => TransportError::Auth { peer: unknown.clone(), error },
+                HandshakeError::Frame(error) => TransportError::Protocol { peer: unknown.clone(), error },
+                HandshakeError::Io(e) => unreachable(e.to_string()),
+                HandshakeError::Closed => unreachable("closed during the handshake".into()),
+            })?;
+            Ok(id)
+        };
+        match timeout(Duration::from_millis(inner.config.connect_timeout_ms), attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(unreachable("connect and handshake timed out".into())),
+        }
+    }
+
+    /// The address `id` is dialled at, if known.
+    pub fn peer_addr(&self, id: &NodeId) -> Option<SocketAddr> {
+        lock(&self.inner.peers).get(id).map(|p| p.addr)
+    }
+
     /// Forget a peer and close its connections.
     pub fn remove_peer(&self, id: &NodeId) {
         if let Some(old) = lock(&self.inner.peers).remove(id) {
@@ -294,8 +323,8 @@ impl Inner {
         let attempt = async {
             let mut stream = TcpStream::connect(peer.addr).await.map_err(|e| unreachable(e.to_string()))?;
             let _ = stream.set_nodelay(true);
-            let leftover =
-                handshake::dial(&mut stream, &self.secret, &self.id, &peer.id).await.map_err(|e| match e {
+            let (_, leftover) =
+                handshake::dial(&mut stream, &self.secret, &self.id, Some(&peer.id)).await.map_err(|e| match e {
                     HandshakeError::Auth(error) => TransportError::Auth { peer: peer.id.clone(), error },
                     HandshakeError::Frame(error) => TransportError::Protocol { peer: peer.id.clone(), error },
                     HandshakeError::Io(e) => unreachable(e.to_string()),
