@@ -198,3 +198,122 @@ fn wait_counts_the_other_owners_holding_the_last_write() {
     assert!(took >= Duration::from_millis(290) && took < Duration::from_secs(3), "WAIT took {took:?}");
     eprintln!("wait: with one owner hung, WAIT 2 300 answered 1 after {took:?}");
 }
+
+/// With `read-quorum 2` a read consults two owners and answers with the
+/// newest version, repairing the coordinator's own copy: an owner that
+/// missed a write while it was cut off and coordinates its slot again
+/// answers it stale with R = 1 (until anti-entropy, made slow here), fresh
+/// with R = 2, and fresh from then on.
+#[test]
+fn a_read_quorum_of_two_answers_the_newest_version_and_repairs_the_coordinator() {
+    let args = ["--cluster-mode", "redis-cluster", "--cluster-timeout", "1000", "--anti-entropy-interval-ms", "600000"];
+    let cluster = FaultCluster::start(3, &args);
+    let ports = cluster.ports();
+    // A key node 0 coordinates (the node CLUSTER SLOTS names for it).
+    let mut c0 = try_conn(ports[0]).expect("connect");
+    let slots: redis::Value = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c0).expect("SLOTS");
+    let mine = |slot: i64| {
+        let redis::Value::Array(ranges) = &slots else { return false };
+        ranges.iter().any(|r| match r {
+            redis::Value::Array(r) => match (&r[0], &r[1], &r[2]) {
+                (redis::Value::Int(lo), redis::Value::Int(hi), redis::Value::Array(m)) => {
+                    (*lo..=*hi).contains(&slot) && m[1] == redis::Value::Int(i64::from(ports[0]))
+                }
+                _ => false,
+            },
+            _ => false,
+        })
+    };
+    let key = (0..1000)
+        .map(|i| format!("rq:{i}"))
+        .find(|k| mine(redis::cmd("CLUSTER").arg("KEYSLOT").arg(k).query::<i64>(&mut c0).unwrap()))
+        .expect("node 0 coordinates some key");
+    let _: () = redis::cmd("SET").arg(&key).arg("old").query(&mut c0).expect("SET old");
+    cluster.wait_converged(Duration::from_secs(30));
+
+    // Node 0 cut off: the others take the key over and acknowledge a new
+    // value that node 0 never gets (its retries end at cluster-timeout).
+    cluster.isolate(0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    'write: loop {
+        for &port in &ports[1..] {
+            if let Some(mut c) = try_conn(port) {
+                if redis::cmd("SET").arg(&key).arg("new").query::<()>(&mut c).is_ok() {
+                    break 'write;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "the others never acknowledged the new value");
+        thread::sleep(Duration::from_millis(100));
+    }
+    thread::sleep(Duration::from_millis(2500));
+    cluster.heal();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let get = |conn: &mut redis::Connection| -> Option<String> { redis::cmd("GET").arg(&key).query(conn).ok() };
+    let mut c0 = loop {
+        // Node 0 reaches the others again and serves its slot itself.
+        if let Some(mut c) = try_conn(ports[0]) {
+            let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).unwrap_or_default();
+            if info.contains("cluster_state:ok") && get(&mut c).is_some() {
+                break c;
+            }
+        }
+        assert!(Instant::now() < deadline, "node 0 did not come back");
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(get(&mut c0).as_deref(), Some("old"), "R = 1 on the stale coordinator (the set-up failed)");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("read-quorum").arg("2").query(&mut c0).expect("CONFIG SET");
+    assert_eq!(get(&mut c0).as_deref(), Some("new"), "R = 2 reads the newest version");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("read-quorum").arg("1").query(&mut c0).expect("CONFIG SET");
+    assert_eq!(get(&mut c0).as_deref(), Some("new"), "the coordinator's copy was repaired");
+    let r: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("read-quorum").query(&mut c0).unwrap();
+    assert_eq!(r, ["read-quorum", "1"]);
+}
+
+/// R = 2 through a proxy node: reads run here or forwarded to their
+/// coordinator read at two owners, one owner down changes nothing, and
+/// with two down a read gets an error instead of a possibly stale answer.
+#[test]
+fn a_read_quorum_of_two_reads_through_any_node_and_fails_without_two_owners() {
+    let mut args = ARGS.to_vec();
+    args.extend_from_slice(&["--read-quorum", "2"]);
+    let mut cluster = FaultCluster::start(3, &args);
+    let mut conn = try_conn(cluster.node(1).port).expect("connect");
+    let keys: Vec<String> = (0..30).map(|k| format!("r2:{k}")).collect();
+    for (i, k) in keys.iter().enumerate() {
+        let _: () = redis::cmd("SET").arg(k).arg(i).query(&mut conn).expect("SET");
+    }
+    let _: () = redis::cmd("HSET").arg("r2:h").arg("f").arg("v").query(&mut conn).expect("HSET");
+    let check = |conn: &mut redis::Connection| {
+        for (i, k) in keys.iter().enumerate() {
+            let v: String = redis::cmd("GET").arg(k).query(conn).expect("GET");
+            assert_eq!(v, i.to_string());
+        }
+        let all: Vec<String> = redis::cmd("MGET").arg(&keys).query(conn).expect("MGET");
+        assert_eq!(all, (0..keys.len()).map(|i| i.to_string()).collect::<Vec<_>>());
+        let h: String = redis::cmd("HGET").arg("r2:h").arg("f").query(conn).expect("HGET");
+        assert_eq!(h, "v");
+    };
+    check(&mut conn);
+    cluster.kill(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Once node 3 is seen down, its slots' reads go to the next owner.
+        let ok = (0..keys.len()).all(|i| redis::cmd("GET").arg(&keys[i]).query::<String>(&mut conn).is_ok());
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reads fail with one owner of three down");
+        thread::sleep(Duration::from_millis(100));
+    }
+    check(&mut conn);
+    cluster.kill(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match redis::cmd("GET").arg(&keys[0]).query::<String>(&mut conn) {
+            Err(e) if e.to_string().contains("Not enough good replicas to read.") => break,
+            other => assert!(Instant::now() < deadline, "a read with one owner left answered {other:?}"),
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}

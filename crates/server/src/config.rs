@@ -413,9 +413,13 @@ pub static OPTIONS: &[OptionSpec] = &[
         |c| c.write_quorum.to_string(),
         |c, v| c.write_quorum = parse_num(v, 1, 16)?
     ),
-    opt!("read-quorum", true, "Owners a read consults (R); only 1 for now.", |c| c.read_quorum.to_string(), |c, v| c
-        .read_quorum =
-        parse_num(v, 1, 1)?),
+    opt!(
+        "read-quorum",
+        true,
+        "Owners a keyed read consults (R), with read repair when R > 1.",
+        |c| c.read_quorum.to_string(),
+        |c, v| c.read_quorum = parse_num(v, 1, 16)?
+    ),
     opt!(
         "sloppy-quorum",
         false,

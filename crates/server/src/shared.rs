@@ -127,6 +127,7 @@ impl Shared {
             cluster.strict.store(next.cluster_strict, Relaxed);
             if let Some(r) = &cluster.replication {
                 r.set_write_quorum(next.write_quorum);
+                r.set_read_quorum(next.read_quorum);
             }
         }
         *guard = next;

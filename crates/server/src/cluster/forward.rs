@@ -246,11 +246,19 @@ pub async fn execute(
     let mut written: Vec<Vec<(Option<NodeId>, WriteId)>> = entries.iter().map(|_| Vec::new()).collect();
     let mut replicas_of: Vec<usize> = vec![usize::MAX; entries.len()];
 
+    // With R > 1, the reads that run here first read their keys at R
+    // owners (applying the newest version found here), all at once.
+    let unread = quorum_reads(shared, cluster, entries).await;
+
     // One message per other node, with its parts in order.
     let mut messages: Vec<Message> = Vec::new();
     let now_ms = ringcache_store::now_ms();
     for (e, entry) in entries.iter().enumerate() {
         for (p, part) in entry.parts.iter().enumerate() {
+            if let Some(&(_, _, text)) = unread.iter().find(|u| (u.0, u.1) == (e, p)) {
+                answers[e][p] = Some(Err(Reply::error_static(text)));
+                continue;
+            }
             if part.node == cluster.me {
                 let mut replies = Vec::with_capacity(part.cmds.len());
                 for (c, cmd) in part.cmds.iter().enumerate() {
@@ -378,6 +386,33 @@ pub async fn execute(
         let answers: Vec<Answer> = answers.into_iter().map(|a| a.expect("every part was answered")).collect();
         merge(&entry.merge, answers, proto, out);
     }
+}
+
+/// Quorum reads (R > 1) for the commands of `entries` that run here and
+/// read keys: started together, awaited together. The parts whose reads
+/// failed, as (entry, part, the reply they get instead).
+async fn quorum_reads(shared: &Shared, cluster: &Cluster, entries: &[Entry]) -> Vec<(usize, usize, &'static str)> {
+    if cluster.replication.as_ref().is_none_or(|r| r.read_quorum() <= 1) {
+        return Vec::new();
+    }
+    let mut reads = Vec::new();
+    for (e, entry) in entries.iter().enumerate() {
+        for (p, part) in entry.parts.iter().enumerate().filter(|(_, part)| part.node == cluster.me) {
+            let keys: Vec<Bytes> = part
+                .cmds
+                .iter()
+                .flat_map(|cmd| {
+                    let views: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
+                    replicate::quorum_keys(shared, &views)
+                })
+                .collect();
+            if !keys.is_empty() {
+                reads.push(async move { (e, p, replicate::quorum_read(shared, keys).await) });
+            }
+        }
+    }
+    let done = futures_util::future::join_all(reads).await;
+    done.into_iter().filter_map(|(e, p, r)| r.err().map(|text| (e, p, text))).collect()
 }
 
 /// WAIT: how many owners other than each write's coordinator hold all of

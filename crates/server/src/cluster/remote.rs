@@ -123,7 +123,7 @@ fn internal_client(proto: Proto, id: u64) -> Client {
 impl Handler for NodeHandler {
     fn request(&self, from: NodeId, msg: Message) -> BoxFuture<'static, Message> {
         match self.shared.upgrade() {
-            Some(shared) => match answer(&shared, from, &msg) {
+            Some(shared) => match answer(&shared, from, msg) {
                 Answer::Now(answer) => Box::pin(std::future::ready(answer)),
                 Answer::Later(answer) => answer,
             },
@@ -171,7 +171,7 @@ pub(crate) fn expire_sessions(shared: &Shared, max: Duration) {
     }
 }
 
-fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
+fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
     match msg.split_first() {
         Some((&KIND_PING, _)) => {
             let mut catching_up = false;
@@ -185,7 +185,22 @@ fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
         Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
             let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
-            run(shared, from, proto, id, &rest[9..])
+            let keys = quorum_keys(shared, &rest[9..]);
+            if keys.is_empty() {
+                return run(shared, from, proto, id, &rest[9..]);
+            }
+            // R > 1: read the keys at R owners first (the newest version
+            // found is applied here), then run the commands on it.
+            let shared = shared.clone();
+            Answer::Later(Box::pin(async move {
+                if let Err(text) = replicate::quorum_read(&shared, keys).await {
+                    return refuse(text);
+                }
+                match run(&shared, from, proto, id, &msg[10..]) {
+                    Answer::Now(answer) => answer,
+                    Answer::Later(answer) => answer.await,
+                }
+            }))
         }
         Some((&KIND_ACKS, ids)) if ids.len() % 8 == 0 => {
             let replication = shared.cluster.as_ref().and_then(|c| c.replication.as_ref());
@@ -197,6 +212,33 @@ fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
         }
         _ => Answer::Now(refuse("ERR unknown cluster message")),
     }
+}
+
+/// The keys the commands of an `R` message read that need a quorum read
+/// first (R > 1); empty when none do (or the message is malformed: `run`
+/// refuses it then).
+fn quorum_keys(shared: &Shared, commands: &[u8]) -> Vec<Bytes> {
+    if shared.cluster.as_ref().and_then(|c| c.replication.as_ref()).is_none_or(|r| r.read_quorum() <= 1) {
+        return Vec::new();
+    }
+    let limits = shared.with_config(|c| Limits {
+        bulk_len_max: c.proto_max_bulk_len as usize,
+        multibulk_len_max: c.proto_max_multibulk_len as usize,
+        authenticated: true,
+    });
+    let mut parser = RequestParser::default();
+    let (mut spans, mut keys, mut at) = (Vec::new(), Vec::new(), 0);
+    while at < commands.len() {
+        spans.clear();
+        parser.clear_inline();
+        let Ok(Frame::Command { end, inline: false }) = parser.frame(commands, at, &limits, &mut spans) else {
+            return Vec::new();
+        };
+        let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
+        keys.extend(replicate::quorum_keys(shared, &args));
+        at = end;
+    }
+    keys
 }
 
 /// The `+` answer of an `R` message: each reply with its length, then the
@@ -330,9 +372,11 @@ mod tests {
 
     #[test]
     fn forwarded_commands_run_in_order_and_answer_per_command() {
-        let shared = member();
+        let shared = Arc::new(member());
         let msg = run_message(2, 7, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
-        let Answer::Now(answer) = answer(&shared, NodeId::from("b"), &msg) else { panic!("no writes to wait for") };
+        let Answer::Now(answer) = answer(&shared, NodeId::from("b"), msg.into()) else {
+            panic!("no writes to wait for")
+        };
         let mut want = b"+".to_vec();
         for r in [&b"+OK\r\n"[..], b"$1\r\nv\r\n"] {
             want.extend_from_slice(&(r.len() as u32).to_be_bytes());
@@ -343,7 +387,7 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_refused_never_trusted() {
-        let shared = member();
+        let shared = Arc::new(member());
         let from = || NodeId::from("b");
         for bad in [
             &b""[..],
@@ -355,7 +399,9 @@ mod tests {
             &run_message(2, 1, b"*1\r\n+x\r\n"),
             &run_message(2, 1, b"*9999999999\r\n"),
         ] {
-            let Answer::Now(a) = answer(&shared, from(), bad) else { panic!("refused at once") };
+            let Answer::Now(a) = answer(&shared, from(), Bytes::copy_from_slice(bad)) else {
+                panic!("refused at once")
+            };
             assert_eq!(a.first(), Some(&b'-'), "{bad:?} got {a:?}");
         }
         // Random bytes after a valid header: refused or answered, no panic.
@@ -371,7 +417,7 @@ mod tests {
                     alphabet[(seed % alphabet.len() as u64) as usize]
                 })
                 .collect();
-            let Answer::Now(a) = answer(&shared, from(), &run_message(3, 2, &body)) else { panic!("one node") };
+            let Answer::Now(a) = answer(&shared, from(), run_message(3, 2, &body).into()) else { panic!("one node") };
             assert!(matches!(a.first(), Some(b'+' | b'-')));
         }
         // A one-way message of the wrong shape is ignored.

@@ -102,6 +102,7 @@ pub struct Replication {
     /// N, after clamping to the members.
     owners: usize,
     write_quorum: AtomicUsize,
+    read_quorum: AtomicUsize,
     inner: Mutex<Inner>,
     /// One bit per slot: caught up (always set unless catching up).
     ready: Box<[AtomicU64]>,
@@ -117,12 +118,21 @@ pub struct Replication {
     report: Mutex<Report>,
 }
 
+/// The clients waiting for writes to be acknowledged and for quorum reads.
+#[derive(Default)]
+struct Waiters {
+    writes: HashMap<WriteId, oneshot::Sender<Done>, BuildHasherDefault<IdHasher>>,
+    /// `true`: the read reached its quorum (and the newest version found
+    /// is applied here); `false`: it failed.
+    reads: HashMap<rep::ReadId, oneshot::Sender<bool>>,
+}
+
 struct Inner {
     rep: Replicator,
     out: Output,
     /// The clients waiting for each write in flight. Under the mutex that
     /// `write` and the events already hold: no map of its own to lock.
-    waiters: HashMap<WriteId, oneshot::Sender<Done>, BuildHasherDefault<IdHasher>>,
+    waiters: Waiters,
     /// Decoded messages of the batch being handled (kept for the
     /// allocation).
     decoded: Vec<rep::Message>,
@@ -250,7 +260,7 @@ impl Replication {
             ..rep::Config::default()
         };
         let rep = Replicator::new(me.clone(), rep_config).expect("replication settings are validated with the config");
-        let mut rep_inner = Inner { rep, out: Output::new(), waiters: HashMap::default(), decoded: Vec::new() };
+        let mut rep_inner = Inner { rep, out: Output::new(), waiters: Waiters::default(), decoded: Vec::new() };
         // A cache keeps nothing on disk: every start is an empty restart.
         // At a cluster's first start the others are empty too and answer
         // at once.
@@ -260,6 +270,7 @@ impl Replication {
             placement: Arc::new(Placement::from_ring(ring, owners)),
             owners,
             write_quorum: AtomicUsize::new(config.write_quorum.min(owners)),
+            read_quorum: AtomicUsize::new(config.read_quorum.clamp(1, owners)),
             inner: Mutex::new(rep_inner),
             ready: (0..SLOTS / 64).map(|_| AtomicU64::new(0)).collect(),
             catching_up: AtomicBool::new(true),
@@ -282,6 +293,16 @@ impl Replication {
     /// CONFIG SET write-quorum (clamped to N).
     pub fn set_write_quorum(&self, w: usize) {
         self.write_quorum.store(w.clamp(1, self.owners), Relaxed);
+    }
+
+    /// Owners a keyed read consults (R), at most N.
+    pub fn read_quorum(&self) -> usize {
+        self.read_quorum.load(Relaxed)
+    }
+
+    /// CONFIG SET read-quorum (clamped to N).
+    pub fn set_read_quorum(&self, r: usize) {
+        self.read_quorum.store(r.clamp(1, self.owners), Relaxed);
     }
 
     pub fn placement(&self) -> &Placement {
@@ -316,7 +337,7 @@ impl Replication {
         let id = match rep.write(&view, &replica, slot, effects, self.write_quorum(), now_ms, out) {
             Ok(id) => {
                 // Before the events: a quorum already met is in `out`.
-                waiters.insert(id, tx);
+                waiters.writes.insert(id, tx);
                 id
             }
             Err(e) => {
@@ -332,6 +353,41 @@ impl Replication {
         drop(replica);
         self.carry_out(out, waiters);
         Ok((id, rx))
+    }
+
+    /// Starts a quorum read of `key` (R owners, this one included): the
+    /// receiver gets `true` once R owners answered and the newest version
+    /// among them is applied here (read repair), `false` if the read
+    /// failed. `Err` is the client's reply when it could not start.
+    pub fn read(
+        &self,
+        shared: &Shared,
+        cluster: &Cluster,
+        key: Bytes,
+        quorum: usize,
+    ) -> Result<oneshot::Receiver<bool>, &'static str> {
+        let now_ms = ringcache_store::now_ms();
+        let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let view = LiveView { placement: &self.placement, cluster };
+        let (tx, rx) = oneshot::channel();
+        let slot = ringcache_ring::slot(&key);
+        let mut inner = self.inner.lock();
+        let Inner { rep, out, waiters, .. } = &mut *inner;
+        match rep.read(&view, &replica, slot, key, quorum.min(self.owners), now_ms, out) {
+            Ok(id) => {
+                waiters.reads.insert(id, tx);
+            }
+            Err(e) => {
+                tracing::debug!("quorum read refused: {e}");
+                return Err(match e {
+                    rep::Error::Busy { .. } => "TRYAGAIN too many reads waiting for replicas",
+                    _ => "TRYAGAIN the slot's owners changed; try again",
+                });
+            }
+        }
+        drop(replica);
+        self.carry_out(out, waiters);
+        Ok(rx)
     }
 
     /// How many owners (this one included) are known to hold the write
@@ -394,11 +450,7 @@ impl Replication {
 
     /// Sends what the state machine queued and acts on its events. Called
     /// with the replicator's mutex held, so events are handled in order.
-    fn carry_out(
-        &self,
-        out: &mut Output,
-        waiters: &mut HashMap<WriteId, oneshot::Sender<Done>, BuildHasherDefault<IdHasher>>,
-    ) {
+    fn carry_out(&self, out: &mut Output, waiters: &mut Waiters) {
         let outboxes = self.outboxes.get().map_or(&[][..], Vec::as_slice);
         for (to, msg) in out.sends.drain(..) {
             let outbox = outboxes.binary_search_by(|(id, _)| id.cmp(&to)).ok().map(|i| &outboxes[i].1);
@@ -407,8 +459,13 @@ impl Replication {
             }
         }
         let mut finish = |write, done| {
-            if let Some(tx) = waiters.remove(&write) {
+            if let Some(tx) = waiters.writes.remove(&write) {
                 let _ = tx.send(done);
+            }
+        };
+        let mut read_done = |read, ok| {
+            if let Some(tx) = waiters.reads.remove(&read) {
+                let _ = tx.send(ok);
             }
         };
         for event in out.events.drain(..) {
@@ -424,8 +481,8 @@ impl Replication {
                     self.catching_up.store(false, Relaxed);
                     tracing::info!("caught up: serving every slot");
                 }
-                // Quorum reads are not issued by this node yet.
-                Event::ReadDone { .. } | Event::ReadFailed { .. } => {}
+                Event::ReadDone { read, .. } => read_done(read, true),
+                Event::ReadFailed { read, .. } => read_done(read, false),
             }
         }
     }
@@ -725,6 +782,54 @@ pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted 
 fn effect(c: ringcache_commands::Change) -> Effect {
     let state = c.state.map_or(State::Tombstone, State::Value);
     Effect { key: c.key, version: c.version, change: Change::Full(state) }
+}
+
+/// The reply of a read that fewer than R owners answered in time.
+pub const NOREPLICAS_READ: &str = "NOREPLICAS Not enough good replicas to read.";
+
+/// Before a command reads `keys` here with a read quorum R > 1: reads each
+/// at R owners, so that the newest version among them is applied here
+/// first (read repair) and the command answers from it. `Err`: the
+/// command's reply instead.
+pub async fn quorum_read(shared: &Shared, keys: Vec<Bytes>) -> Result<(), &'static str> {
+    let Some((cluster, replication)) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?))) else {
+        return Ok(());
+    };
+    let quorum = replication.read_quorum();
+    let timeout = Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
+    let mut reads = Vec::with_capacity(keys.len());
+    for key in keys {
+        reads.push(replication.read(shared, cluster, key, quorum)?);
+    }
+    let all = futures_util::future::join_all(reads);
+    match tokio::time::timeout(timeout * 2 + Duration::from_secs(1), all).await {
+        Ok(done) if done.iter().all(|d| matches!(d, Ok(true))) => Ok(()),
+        _ => Err(NOREPLICAS_READ),
+    }
+}
+
+/// The keys a command reads that need a quorum read first: those of a
+/// read-only command with keys, on a node with R > 1. Empty otherwise.
+pub fn quorum_keys(shared: &Shared, args: &[&[u8]]) -> Vec<Bytes> {
+    let Some(replication) = shared.cluster.as_ref().and_then(|c| c.replication.as_ref()) else {
+        return Vec::new();
+    };
+    if replication.read_quorum() <= 1 {
+        return Vec::new();
+    }
+    let Some(spec) = args.first().and_then(|n| crate::cmd::lookup(n)) else { return Vec::new() };
+    if !needs_quorum_read(spec) || !spec.arity_ok(args.len()) {
+        return Vec::new();
+    }
+    spec.keys.of(args).map(Bytes::copy_from_slice).collect()
+}
+
+/// Whether `spec` reads keys it declares without writing: what R > 1
+/// covers (keyspace-wide reads and transactions are not).
+pub fn needs_quorum_read(spec: &crate::cmd::CommandSpec) -> bool {
+    spec.has(crate::cmd::flag::READONLY)
+        && !spec.has(crate::cmd::flag::WRITE)
+        && !matches!(spec.keys, crate::cmd::Keys::None | crate::cmd::Keys::All)
 }
 
 /// Waits for `waits`: the fewest owners (this one included) that

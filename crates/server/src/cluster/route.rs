@@ -118,7 +118,12 @@ fn route_keys(cluster: &Cluster, spec: &CommandSpec, keys: Keys, args: &[&[u8]])
         Ok(None) => Route::Local,
         Ok(Some(s)) => {
             let node = cluster.coordinator(s);
-            if node == cluster.me {
+            let quorum_read = cluster.replication.as_ref().is_some_and(|r| r.read_quorum() > 1)
+                && super::replicate::needs_quorum_read(spec);
+            if node == cluster.me && quorum_read {
+                // Runs here, in the run, after reading its keys at R owners.
+                Route::Remote(Entry::relay(node, owned(args)))
+            } else if node == cluster.me {
                 Route::Here
             } else if cluster.strict() {
                 Route::Reply(cluster.moved(s, node))

@@ -714,7 +714,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "role", &"master");
                 field(&mut out, "connected_slaves", &0);
                 if let Some(cluster) = &shared.cluster {
-                    replication_info(&mut out, &mut ctx.db, shared, cluster);
+                    replication_info(&mut out, &mut ctx.db, cluster);
                 }
             }
             "cluster" => field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some())),
@@ -733,12 +733,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 /// INFO replication of a cluster member: settings, this node's slots, and
 /// the state machine's counters (ringcache's own fields; Redis has no
 /// quorum replication to report).
-fn replication_info(
-    out: &mut String,
-    db: &mut ringcache_store::Locked<'_>,
-    shared: &crate::shared::Shared,
-    cluster: &crate::cluster::Cluster,
-) {
+fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, cluster: &crate::cluster::Cluster) {
     let Some(r) = &cluster.replication else {
         field(out, "replicas_per_slot", &1);
         return;
@@ -756,7 +751,7 @@ fn replication_info(
     let st = &report.stats;
     field(out, "replicas_per_slot", &r.owners());
     field(out, "write_quorum", &r.write_quorum());
-    field(out, "read_quorum", &shared.with_config(|c| c.read_quorum));
+    field(out, "read_quorum", &r.read_quorum());
     field(out, "owned_slots", &owned);
     field(out, "coordinated_slots", &coordinated);
     field(out, "owned_slots_digest", &format_args!("{digest:016x}"));
@@ -769,6 +764,9 @@ fn replication_info(
     field(out, "writes_refused", &(st.writes_busy + r.counters.writes_refused.load(Relaxed)));
     field(out, "write_retries", &st.write_retries);
     field(out, "effects_applied", &st.effects_applied);
+    field(out, "quorum_reads", &st.reads);
+    field(out, "quorum_reads_failed", &st.reads_failed);
+    field(out, "read_repairs", &st.read_repairs);
     field(out, "hints_pending", &report.hints);
     field(out, "hints_pending_bytes", &report.hint_bytes);
     field(out, "hints_stored", &st.hints_stored);
