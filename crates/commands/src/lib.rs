@@ -23,6 +23,7 @@ pub mod args;
 mod bitmaps;
 mod dispatch;
 mod env;
+mod geo;
 mod hashes;
 mod hyperloglog;
 mod keys;
@@ -58,6 +59,7 @@ pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
         sets::commands,
         zsets::commands,
         hyperloglog::commands,
+        geo::commands,
         transactions::commands,
     ] {
         all.extend(family());
