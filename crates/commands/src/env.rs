@@ -31,4 +31,10 @@ pub trait Env: Sized + Sync + 'static {
     /// Whether writes report what they changed (see
     /// [`ClientState::changes`]): on in a replicated cluster.
     fn journal(&self) -> bool;
+
+    /// The longest a sparse HyperLogLog may grow before it is made dense
+    /// (`hll-sparse-max-bytes`, header included).
+    fn hll_sparse_max_bytes(&self) -> usize {
+        3000
+    }
 }

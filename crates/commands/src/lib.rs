@@ -23,7 +23,9 @@ pub mod args;
 mod bitmaps;
 mod dispatch;
 mod env;
+mod geo;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 mod sets;
@@ -45,7 +47,8 @@ pub use table::{printable, unknown_command, LookupCache, Table};
 pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
-/// strings, bitmaps, keys, hashes, lists, sets, sorted sets, transactions.
+/// strings, bitmaps, keys, hashes, lists, sets, sorted sets, HyperLogLog,
+/// geo, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
@@ -55,6 +58,8 @@ pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
         lists::commands,
         sets::commands,
         zsets::commands,
+        hyperloglog::commands,
+        geo::commands,
         transactions::commands,
     ] {
         all.extend(family());

@@ -61,6 +61,12 @@ pub enum Keys {
     Numkeys {
         at: usize,
     },
+    /// The key at 1, and the argument after the last `STORE` or
+    /// `STOREDIST` (any case) at `from` or later, as Redis's
+    /// `georadiusGetKeys` finds GEORADIUS's destination.
+    Store {
+        from: usize,
+    },
     /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
     All,
 }
@@ -89,6 +95,20 @@ impl Keys {
                 let counted = count.map_or(none, |n| &args[at + 1..at + 1 + n]);
                 (fixed, counted, 1)
             }
+            Keys::Store { from } => {
+                let fixed = args.get(1..2).unwrap_or(none);
+                let mut dst = None;
+                let mut i = from;
+                while i + 1 < args.len() {
+                    let a = args[i].as_ref();
+                    if a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist") {
+                        dst = Some(i + 1);
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                (fixed, dst.map_or(none, |d| &args[d..d + 1]), 1)
+            }
             Keys::None | Keys::All => (none, none, 1),
         };
         fixed.iter().chain(counted.iter().step_by(step)).map(AsRef::as_ref)
@@ -101,6 +121,7 @@ impl Keys {
         match *self {
             Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
             Keys::Numkeys { at } if at > 1 => (1, at as i64 - 1, 1),
+            Keys::Store { .. } => (1, 1, 1),
             Keys::Numkeys { .. } | Keys::None | Keys::All => (0, 0, 0),
         }
     }

@@ -425,7 +425,7 @@ fn lex_range<'a>(min: &'a [u8], max: &'a [u8]) -> Result<LexRange<'a>, CmdError>
 
 // ---------------------------------------------------------------- ZADD
 
-fn zadd<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+pub(crate) fn zadd<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, args, false)
 }
 

@@ -66,6 +66,9 @@ pub struct Config {
     /// Keyspace shards; a power of two.
     pub shards: usize,
     pub loglevel: LogLevel,
+    /// `hll-sparse-max-bytes`: the longest a sparse HyperLogLog grows
+    /// before it is made dense.
+    pub hll_sparse_max_bytes: u64,
     /// This node's id in the cluster (required with peers).
     pub node_id: String,
     /// Port for node-to-node traffic; 0 = the client port + 10000.
@@ -207,6 +210,7 @@ impl Default for Config {
             threads: 0,
             shards: 1024,
             loglevel: LogLevel::Notice,
+            hll_sparse_max_bytes: 3000,
             node_id: String::new(),
             cluster_port: 0,
             peers: Vec::new(),
@@ -357,6 +361,13 @@ pub static OPTIONS: &[OptionSpec] = &[
                     "argument(s) must be one of the following: debug, verbose, notice, warning, got '{v}'"
                 )),
         }),
+    opt!(
+        "hll-sparse-max-bytes",
+        true,
+        "Bytes a sparse HyperLogLog may grow to before it is made dense.",
+        |c| c.hll_sparse_max_bytes.to_string(),
+        |c, v| c.hll_sparse_max_bytes = parse_num(&parse_memory(v)?.to_string(), 0, i64::MAX as u64)?
+    ),
     opt!("node-id", false, "This node's cluster id (required with peers).", |c| c.node_id.clone(), |c, v| c.node_id =
         node_id(v)?),
     opt!(

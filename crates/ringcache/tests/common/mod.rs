@@ -13,6 +13,7 @@
 
 pub mod cluster;
 pub mod fault;
+pub mod reference;
 
 use std::fs;
 use std::io::{self, Read, Write};

@@ -57,6 +57,10 @@ impl Env for Shared {
     fn journal(&self) -> bool {
         self.journal
     }
+
+    fn hll_sparse_max_bytes(&self) -> usize {
+        self.with_config(|c| c.hll_sparse_max_bytes).try_into().unwrap_or(usize::MAX)
+    }
 }
 
 /// Looks up a command by name, case-insensitively.

@@ -328,7 +328,7 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. } | Keys::Numkeys { .. } => {
+        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Store { .. } => {
             spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect()
         }
         Keys::None | Keys::All => Vec::new(),
@@ -439,6 +439,14 @@ fn key_specs(flags: u32, keys: Keys) -> Reply {
             specs.push(key_spec(spec_flags, at, keynum));
             specs
         }
+        Keys::Store { from } => {
+            // Redis's GEORADIUS: the source, then each keyword's destination.
+            let mut specs = vec![key_spec(&["RO", "access"], 1, range_find(0, 1))];
+            for word in ["STORE", "STOREDIST"] {
+                specs.push(keyword_key_spec(&["OW", "update"], word, from, range_find(0, 1)));
+            }
+            specs
+        }
         Keys::None | Keys::All => Vec::new(),
     };
     Reply::Set(specs)
@@ -468,6 +476,28 @@ fn key_spec(spec_flags: &[&'static str], index: usize, find_keys: Reply) -> Repl
             Reply::Map(vec![
                 kv("type", Reply::bulk("index")),
                 kv("spec", Reply::Map(vec![kv("index", Reply::Integer(index as i64))])),
+            ]),
+        ),
+        kv("find_keys", find_keys),
+    ])
+}
+
+/// A key spec whose key follows `keyword`, searched from `startfrom`.
+fn keyword_key_spec(spec_flags: &[&'static str], keyword: &'static str, startfrom: usize, find_keys: Reply) -> Reply {
+    let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    Reply::Map(vec![
+        kv("flags", Reply::Set(spec_flags.iter().map(|f| Reply::simple(f)).collect())),
+        kv(
+            "begin_search",
+            Reply::Map(vec![
+                kv("type", Reply::bulk("keyword")),
+                kv(
+                    "spec",
+                    Reply::Map(vec![
+                        kv("keyword", Reply::bulk(keyword)),
+                        kv("startfrom", Reply::Integer(startfrom as i64)),
+                    ]),
+                ),
             ]),
         ),
         kv("find_keys", find_keys),
