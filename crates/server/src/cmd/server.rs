@@ -26,7 +26,7 @@ use super::args::is;
 use super::{
     all_commands, cluster, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys,
 };
-use crate::config::{Config, ConfigError, OPTIONS};
+use crate::config::{Config, ConfigError};
 
 /// A subcommand of a container command (`CLIENT LIST`, `CONFIG GET`, ...).
 pub(super) struct SubCommand {
@@ -883,24 +883,26 @@ fn config(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 /// `CONFIG GET pattern [pattern ...]`: a map of every matching option. An
-/// exact name is echoed as given; glob patterns match case-insensitively.
+/// exact name (or alias) is echoed as given; glob patterns match
+/// case-insensitively against names and aliases, each setting once.
 fn config_get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let config = ctx.shared.config();
     let mut found: Vec<(String, &'static str)> = Vec::new();
     for arg in &args[2..] {
         let pattern = String::from_utf8_lossy(arg);
         if !pattern.contains(['*', '?', '[']) {
-            if let Some(opt) = Config::option(&pattern) {
-                if !found.iter().any(|(_, n)| *n == opt.name) {
-                    found.push((pattern.into_owned(), opt.name));
+            if let Some(setting) = Config::lookup(&pattern) {
+                if !found.iter().any(|(shown, _)| shown.eq_ignore_ascii_case(&pattern)) {
+                    found.push((pattern.into_owned(), setting.name()));
                 }
             }
             continue;
         }
         let lower = pattern.to_ascii_lowercase();
-        for opt in OPTIONS {
-            if glob_match(lower.as_bytes(), opt.name.as_bytes()) && !found.iter().any(|(_, n)| *n == opt.name) {
-                found.push((opt.name.to_owned(), opt.name));
+        for (name, setting) in Config::names() {
+            let canonical = setting.name();
+            if glob_match(lower.as_bytes(), name.as_bytes()) && !found.iter().any(|(_, n)| *n == canonical) {
+                found.push((name.to_owned(), canonical));
             }
         }
     }
@@ -927,19 +929,22 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity((args.len() - 2) / 2);
     for pair in args[2..].chunks_exact(2) {
         let given = String::from_utf8_lossy(pair[0]);
-        let Some(opt) = Config::option(&given) else {
+        let Some(setting) = Config::lookup(&given) else {
             return Err(CmdError::other(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
                 printable(pair[0], 128)
             )));
         };
-        if !opt.mutable {
+        if !setting.mutable() {
             return Err(failed(&given, "can't set immutable config"));
         }
-        if pairs.iter().any(|(n, _)| n == opt.name) {
+        if setting.protected() {
+            return Err(failed(&given, "can't set protected config"));
+        }
+        if pairs.iter().any(|(n, _)| n == setting.name()) {
             return Err(failed(&given, "duplicate parameter"));
         }
-        pairs.push((opt.name.to_owned(), String::from_utf8_lossy(pair[1]).into_owned()));
+        pairs.push((setting.name().to_owned(), String::from_utf8_lossy(pair[1]).into_owned()));
     }
     ctx.shared.set_config(&pairs).map_err(|(name, e)| match e {
         ConfigError::Invalid { reason, .. } => failed(&name, &reason),
