@@ -31,4 +31,11 @@ pub trait Env: Sized + Sync + 'static {
     /// Whether writes report what they changed (see
     /// [`ClientState::changes`]): on in a replicated cluster.
     fn journal(&self) -> bool;
+
+    /// Whether this node is one of a cluster: commands that would read
+    /// keys they do not declare (SORT's `BY`/`GET` patterns) must then keep
+    /// to their declared key's slot, as in Redis Cluster.
+    fn cluster_enabled(&self) -> bool {
+        false
+    }
 }

@@ -27,6 +27,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod sets;
+mod sort;
 mod spec;
 mod state;
 mod strings;
@@ -45,7 +46,8 @@ pub use table::{printable, unknown_command, LookupCache, Table};
 pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
-/// strings, bitmaps, keys, hashes, lists, sets, sorted sets, transactions.
+/// strings, bitmaps, keys, hashes, lists, sets, sorted sets, sorting,
+/// transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
@@ -55,6 +57,7 @@ pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
         lists::commands,
         sets::commands,
         zsets::commands,
+        sort::commands,
         transactions::commands,
     ] {
         all.extend(family());

@@ -56,6 +56,10 @@ impl Env for Shared {
     fn journal(&self) -> bool {
         self.journal
     }
+
+    fn cluster_enabled(&self) -> bool {
+        self.cluster.is_some()
+    }
 }
 
 /// Looks up a command by name, case-insensitively.

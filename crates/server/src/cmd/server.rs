@@ -328,7 +328,7 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. } | Keys::Numkeys { .. } => {
+        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Sort { .. } => {
             spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect()
         }
         Keys::None | Keys::All => Vec::new(),
@@ -437,6 +437,22 @@ fn key_specs(flags: u32, keys: Keys) -> Reply {
                 ),
             ]);
             specs.push(key_spec(spec_flags, at, keynum));
+            specs
+        }
+        Keys::Sort { store } => {
+            // Redis's: the sorted key, then STORE's destination, which
+            // only the arguments tell (begin_search and find_keys unknown).
+            let mut specs = vec![key_spec(&["RO", "access"], 1, range_find(0, 1))];
+            if store {
+                let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+                let unknown = || Reply::Map(vec![kv("type", Reply::bulk("unknown")), kv("spec", Reply::Map(vec![]))]);
+                specs.push(Reply::Map(vec![
+                    kv("notes", Reply::bulk("For the STORE option.")),
+                    kv("flags", Reply::Set(["OW", "update"].iter().map(|f| Reply::simple(f)).collect())),
+                    kv("begin_search", unknown()),
+                    kv("find_keys", unknown()),
+                ]));
+            }
             specs
         }
         Keys::None | Keys::All => Vec::new(),
