@@ -24,15 +24,16 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro bench-keyspace bench-catchup
+.PHONY: help deps bench-deps build run cluster cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## Install what the tests need (redis-cli) if it is missing.
+deps: ## Install what the tests need (redis-cli, tclsh) if it is missing.
 	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo not found: install Rust from https://rustup.rs, then run make again" >&2; exit 1; }
 	@command -v redis-cli >/dev/null 2>&1 || { $(call apt_install,redis-tools); }
+	@command -v tclsh >/dev/null 2>&1 || { $(call apt_install,tcl); }
 
 # Note: on a machine with an init system, Debian's redis-server package also
 # starts a redis service on port 6379, the port `make run` uses by default.
@@ -73,9 +74,17 @@ cluster-stop: ## Stop the nodes `make cluster` started.
 		rm -f $$f; \
 	done
 
-test: deps ## Run every test: unit, integration, then doc tests.
+test: deps ## Run every test: unit, integration, doc tests, then Redis's TCL units.
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(MAKE) --no-print-directory test-redis
+
+# Redis 7.2.6's TCL suite, vendored in tests/redis-tests (BSD, see its
+# COPYING). UNITS="unit/sort unit/dump" runs only those; the baseline is
+# per unit, so a subset is compared unit by unit.
+UNITS ?=
+test-redis: deps build ## Redis's TCL units against one node; fails if a unit passes fewer than tests/redis-tests/baseline.txt.
+	bash tests/redis-tests/check.sh $(UNITS)
 
 lint: ## Check formatting and run clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check

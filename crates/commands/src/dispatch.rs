@@ -149,6 +149,9 @@ fn run<E: Env>(
         // (`Locked::with_shard`) and never stops the other clients.
         Keys::All if spec.has(flag::WRITE) => db.lock_all(),
         Keys::All => db.lock_keys(std::iter::empty()),
+        // SORT's patterns read keys named by values: on one node they may
+        // be anywhere (in a cluster they must share the sorted key's slot).
+        Keys::Sort { .. } if !shared.cluster_enabled() && crate::sort::reads_other_keys(args) => db.lock_all(),
         Keys::ONE => match key {
             Some(hash) => db.lock_key_hashed(args[1], hash),
             None => db.lock_key(args[1]),

@@ -37,4 +37,11 @@ pub trait Env: Sized + Sync + 'static {
     fn hll_sparse_max_bytes(&self) -> usize {
         3000
     }
+
+    /// Whether this node is one of a cluster: commands that would read
+    /// keys they do not declare (SORT's `BY`/`GET` patterns) must then keep
+    /// to their declared key's slot, as in Redis Cluster.
+    fn cluster_enabled(&self) -> bool {
+        false
+    }
 }

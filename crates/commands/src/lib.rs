@@ -29,6 +29,7 @@ mod hyperloglog;
 mod keys;
 mod lists;
 mod sets;
+mod sort;
 mod spec;
 mod state;
 mod strings;
@@ -48,7 +49,7 @@ pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
 /// strings, bitmaps, keys, hashes, lists, sets, sorted sets, HyperLogLog,
-/// geo, transactions.
+/// geo, sorting, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
@@ -60,6 +61,7 @@ pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
         zsets::commands,
         hyperloglog::commands,
         geo::commands,
+        sort::commands,
         transactions::commands,
     ] {
         all.extend(family());

@@ -69,6 +69,12 @@ pub enum Keys {
     },
     /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
     All,
+    /// SORT's: the sorted key, then the `STORE` destination when `store`
+    /// (SORT, not SORT_RO) and one is given. The keys its `BY`/`GET`
+    /// patterns name are not declared: the dispatcher locks them apart.
+    Sort {
+        store: bool,
+    },
 }
 
 impl Keys {
@@ -109,6 +115,12 @@ impl Keys {
                 }
                 (fixed, dst.map_or(none, |d| &args[d..d + 1]), 1)
             }
+            Keys::Sort { store } => {
+                let key = args.get(1..2.min(args.len())).unwrap_or(none);
+                let dest = if store { crate::sort::store_index(args) } else { None };
+                let dest = dest.map_or(none, |i| &args[i..=i]);
+                (key, dest, 1)
+            }
             Keys::None | Keys::All => (none, none, 1),
         };
         fixed.iter().chain(counted.iter().step_by(step)).map(AsRef::as_ref)
@@ -122,6 +134,7 @@ impl Keys {
             Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
             Keys::Numkeys { at } if at > 1 => (1, at as i64 - 1, 1),
             Keys::Store { .. } => (1, 1, 1),
+            Keys::Sort { .. } => (1, 1, 1),
             Keys::Numkeys { .. } | Keys::None | Keys::All => (0, 0, 0),
         }
     }

@@ -152,7 +152,10 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other(format!("EXECABORT Transaction discarded because of: {}", CmdError::Oom)));
     }
     let watched: Vec<(Bytes, u64)> = std::mem::take(&mut client.as_mut().watched);
-    let db = if specs.iter().any(|s| s.keys == Keys::All) {
+    let reads_other_keys = |(args, spec): (&Vec<Bytes>, &&CommandSpec<E>)| {
+        matches!(spec.keys, Keys::Sort { .. }) && !shared.cluster_enabled() && crate::sort::reads_other_keys(args)
+    };
+    let db = if specs.iter().any(|s| s.keys == Keys::All) || multi.queued.iter().zip(&specs).any(reads_other_keys) {
         db.lock_all()
     } else {
         let keys = multi.queued.iter().zip(&specs).flat_map(|(args, spec)| spec.keys.of(args));

@@ -9,6 +9,9 @@ use std::fmt;
 
 use ringcache_store::Policy;
 
+mod redis_params;
+pub use redis_params::{Param as RedisParam, RedisParams, PARAMS as REDIS_PARAMS};
+
 /// A configuration error, worded for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -109,6 +112,9 @@ pub struct Config {
     pub hints_max_per_node: usize,
     /// Writes waiting for their quorum at once; one more gets -TRYAGAIN.
     pub replication_writes_max: usize,
+    /// Redis's parameters that mean nothing here, as CONFIG SET left them
+    /// (see `config/redis_params.rs`).
+    pub redis: RedisParams,
 }
 
 /// How keyspace-wide and CLUSTER commands behave on a cluster node
@@ -227,6 +233,7 @@ impl Default for Config {
             anti_entropy_interval_ms: 1_000,
             hints_max_per_node: 10_000,
             replication_writes_max: 65_536,
+            redis: RedisParams::default(),
         }
     }
 }
@@ -244,6 +251,37 @@ pub struct OptionSpec {
 impl fmt::Debug for OptionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OptionSpec").field("name", &self.name).finish()
+    }
+}
+
+/// What a configuration name names: one of ringcache's options, or a
+/// Redis parameter that is only stored.
+#[derive(Debug, Clone, Copy)]
+pub enum Setting {
+    Own(&'static OptionSpec),
+    Redis(&'static RedisParam),
+}
+
+impl Setting {
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Own(o) => o.name,
+            Setting::Redis(p) => p.name,
+        }
+    }
+
+    pub fn mutable(self) -> bool {
+        match self {
+            Setting::Own(o) => o.mutable,
+            Setting::Redis(p) => !p.has(redis_params::IMMUTABLE),
+        }
+    }
+
+    /// Refused by CONFIG SET as Redis refuses its protected configs while
+    /// `enable-protected-configs` is `no`.
+    pub fn protected(self) -> bool {
+        matches!(self, Setting::Redis(p) if p.has(redis_params::PROTECTED))
     }
 }
 
@@ -512,24 +550,51 @@ impl Config {
         OPTIONS.iter().find(|o| o.name.eq_ignore_ascii_case(name))
     }
 
+    /// The option or Redis parameter called `name` (a Redis alias too):
+    /// ringcache's own options win over Redis's namesakes.
+    pub fn lookup(name: &str) -> Option<Setting> {
+        Config::option(name).map(Setting::Own).or_else(|| redis_params::find(name).map(Setting::Redis))
+    }
+
     /// Sets option `name` from its text form (command line, file, CONFIG SET).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let opt = Config::option(name).ok_or_else(|| ConfigError::Unknown(name.to_owned()))?;
-        (opt.set)(self, value).map_err(|reason| ConfigError::Invalid { name: opt.name, reason })
+        match Config::lookup(name).ok_or_else(|| ConfigError::Unknown(name.to_owned()))? {
+            Setting::Own(opt) => {
+                (opt.set)(self, value).map_err(|reason| ConfigError::Invalid { name: opt.name, reason })
+            }
+            Setting::Redis(p) => {
+                self.redis.set(p, value).map_err(|reason| ConfigError::Invalid { name: p.name, reason })
+            }
+        }
     }
 
     /// Like [`set`](Self::set), refusing options that can't change at run time.
     pub fn set_running(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let opt = Config::option(name).ok_or_else(|| ConfigError::Unknown(name.to_owned()))?;
-        if !opt.mutable {
-            return Err(ConfigError::Immutable(opt.name));
+        let found = Config::lookup(name).ok_or_else(|| ConfigError::Unknown(name.to_owned()))?;
+        if !found.mutable() {
+            return Err(ConfigError::Immutable(found.name()));
         }
         self.set(name, value)
     }
 
     /// Option `name`'s value in text form.
     pub fn get(&self, name: &str) -> Option<String> {
-        Config::option(name).map(|o| (o.get)(self))
+        Config::lookup(name).map(|s| match s {
+            Setting::Own(o) => (o.get)(self),
+            Setting::Redis(p) => self.redis.get(p),
+        })
+    }
+
+    /// Every name CONFIG GET matches a pattern against, with what it
+    /// names: ringcache's options, then Redis's parameters and their
+    /// aliases (hidden ones only by their exact name, as in Redis).
+    pub fn names() -> impl Iterator<Item = (&'static str, Setting)> {
+        let own = OPTIONS.iter().map(|o| (o.name, Setting::Own(o)));
+        let redis = REDIS_PARAMS
+            .iter()
+            .filter(|p| !p.has(redis_params::HIDDEN) && Config::option(p.name).is_none())
+            .flat_map(|p| std::iter::once(p.name).chain(p.alias).map(move |n| (n, Setting::Redis(p))));
+        own.chain(redis)
     }
 
     /// The port this node listens on for other nodes: `cluster-port` if

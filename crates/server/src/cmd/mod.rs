@@ -61,6 +61,10 @@ impl Env for Shared {
     fn hll_sparse_max_bytes(&self) -> usize {
         self.with_config(|c| c.hll_sparse_max_bytes).try_into().unwrap_or(usize::MAX)
     }
+
+    fn cluster_enabled(&self) -> bool {
+        self.cluster.is_some()
+    }
 }
 
 /// Looks up a command by name, case-insensitively.

@@ -26,7 +26,7 @@ use super::args::is;
 use super::{
     all_commands, cluster, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys,
 };
-use crate::config::{Config, ConfigError, OPTIONS};
+use crate::config::{Config, ConfigError};
 
 /// A subcommand of a container command (`CLIENT LIST`, `CONFIG GET`, ...).
 pub(super) struct SubCommand {
@@ -328,7 +328,7 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Store { .. } => {
+        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Sort { .. } => {
             spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect()
         }
         Keys::None | Keys::All => Vec::new(),
@@ -444,6 +444,22 @@ fn key_specs(flags: u32, keys: Keys) -> Reply {
             let mut specs = vec![key_spec(&["RO", "access"], 1, range_find(0, 1))];
             for word in ["STORE", "STOREDIST"] {
                 specs.push(keyword_key_spec(&["OW", "update"], word, from, range_find(0, 1)));
+            }
+            specs
+        }
+        Keys::Sort { store } => {
+            // Redis's: the sorted key, then STORE's destination, which
+            // only the arguments tell (begin_search and find_keys unknown).
+            let mut specs = vec![key_spec(&["RO", "access"], 1, range_find(0, 1))];
+            if store {
+                let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+                let unknown = || Reply::Map(vec![kv("type", Reply::bulk("unknown")), kv("spec", Reply::Map(vec![]))]);
+                specs.push(Reply::Map(vec![
+                    kv("notes", Reply::bulk("For the STORE option.")),
+                    kv("flags", Reply::Set(["OW", "update"].iter().map(|f| Reply::simple(f)).collect())),
+                    kv("begin_search", unknown()),
+                    kv("find_keys", unknown()),
+                ]));
             }
             specs
         }
@@ -911,24 +927,26 @@ fn config(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 /// `CONFIG GET pattern [pattern ...]`: a map of every matching option. An
-/// exact name is echoed as given; glob patterns match case-insensitively.
+/// exact name (or alias) is echoed as given; glob patterns match
+/// case-insensitively against names and aliases, each setting once.
 fn config_get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let config = ctx.shared.config();
     let mut found: Vec<(String, &'static str)> = Vec::new();
     for arg in &args[2..] {
         let pattern = String::from_utf8_lossy(arg);
         if !pattern.contains(['*', '?', '[']) {
-            if let Some(opt) = Config::option(&pattern) {
-                if !found.iter().any(|(_, n)| *n == opt.name) {
-                    found.push((pattern.into_owned(), opt.name));
+            if let Some(setting) = Config::lookup(&pattern) {
+                if !found.iter().any(|(shown, _)| shown.eq_ignore_ascii_case(&pattern)) {
+                    found.push((pattern.into_owned(), setting.name()));
                 }
             }
             continue;
         }
         let lower = pattern.to_ascii_lowercase();
-        for opt in OPTIONS {
-            if glob_match(lower.as_bytes(), opt.name.as_bytes()) && !found.iter().any(|(_, n)| *n == opt.name) {
-                found.push((opt.name.to_owned(), opt.name));
+        for (name, setting) in Config::names() {
+            let canonical = setting.name();
+            if glob_match(lower.as_bytes(), name.as_bytes()) && !found.iter().any(|(_, n)| *n == canonical) {
+                found.push((name.to_owned(), canonical));
             }
         }
     }
@@ -955,19 +973,22 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity((args.len() - 2) / 2);
     for pair in args[2..].chunks_exact(2) {
         let given = String::from_utf8_lossy(pair[0]);
-        let Some(opt) = Config::option(&given) else {
+        let Some(setting) = Config::lookup(&given) else {
             return Err(CmdError::other(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
                 printable(pair[0], 128)
             )));
         };
-        if !opt.mutable {
+        if !setting.mutable() {
             return Err(failed(&given, "can't set immutable config"));
         }
-        if pairs.iter().any(|(n, _)| n == opt.name) {
+        if setting.protected() {
+            return Err(failed(&given, "can't set protected config"));
+        }
+        if pairs.iter().any(|(n, _)| n == setting.name()) {
             return Err(failed(&given, "duplicate parameter"));
         }
-        pairs.push((opt.name.to_owned(), String::from_utf8_lossy(pair[1]).into_owned()));
+        pairs.push((setting.name().to_owned(), String::from_utf8_lossy(pair[1]).into_owned()));
     }
     ctx.shared.set_config(&pairs).map_err(|(name, e)| match e {
         ConfigError::Invalid { reason, .. } => failed(&name, &reason),

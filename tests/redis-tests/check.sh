@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `make test-redis`: Redis 7.2.6's own TCL units (run.sh, beside this file)
+# against one ringcache node, compared with the figures in baseline.txt.
+#
+#   tests/redis-tests/check.sh [--update] [UNIT ...]
+#
+# Starts RINGCACHE_BIN (default target/release/ringcache) on a free port,
+# runs the units run.sh lists by default (or the ones given), stops the node
+# by its pid, and prints each unit's passing tests beside its baseline.
+# Fails when a unit passes fewer tests than its baseline (a regression) or
+# when the run itself fails; says so when a unit passes more, so that the
+# baseline can be raised (`--update` rewrites baseline.txt from this run).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${RINGCACHE_BIN:-$root/target/release/ringcache}
+baseline=$here/baseline.txt
+# The whole suite must finish within this many seconds (a hung unit must
+# not eat the CI budget; run.sh also bounds each test at 60 s).
+limit_s=${REDIS_TESTS_LIMIT_S:-300}
+
+update=0
+if [ "${1:-}" = --update ]; then
+    update=1
+    shift
+fi
+
+[ -x "$bin" ] || { echo "no ringcache binary at $bin: run cargo build --release" >&2; exit 2; }
+command -v tclsh >/dev/null || { echo "tclsh not found: apt-get install -y tcl (make deps does)" >&2; exit 2; }
+
+work=$(mktemp -d)
+pid=""
+stop_node() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    pid=""
+}
+trap 'stop_node; rm -rf "$work"' EXIT
+
+# A port nothing answers on; the node's own bind is the real test, so a
+# port taken in between only means another try.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+started=0
+for _ in $(seq 20); do
+    port=$((20000 + RANDOM % 40000))
+    port_in_use "$port" && continue
+    "$bin" --port "$port" --bind 127.0.0.1 >"$work/node.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then break; fi
+        if port_in_use "$port"; then started=1; break; fi
+        sleep 0.05
+    done
+    [ "$started" = 1 ] && break
+    stop_node
+done
+[ "$started" = 1 ] || { echo "ringcache did not start:"; cat "$work/node.log"; exit 1; }
+echo "ringcache (pid $pid) on port $port: Redis's TCL units"
+
+rc=0
+timeout --kill-after=10 "$limit_s" bash "$here/run.sh" "$port" "$@" >"$work/run.log" 2>&1 || rc=$?
+stop_node
+if [ "$rc" -ne 0 ]; then
+    cat "$work/run.log"
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "FAILED: the suite ran past ${limit_s}s" >&2
+    else
+        echo "FAILED: run.sh exited $rc" >&2
+    fi
+    exit 1
+fi
+
+# unit ok err exception, one line per unit run.
+sed -n -E 's/^(unit[^:]*): ok=([0-9]+) err=([0-9]+) exception=([0-9]+)$/\1 \2 \3 \4/p' "$work/run.log" >"$work/figures"
+
+if [ "$update" = 1 ] && [ $# -gt 0 ]; then
+    echo "--update rewrites the whole baseline: run it without units" >&2
+    exit 2
+fi
+if [ "$update" = 1 ]; then
+    {
+        echo "# Tests of each Redis TCL unit that pass on ringcache (tests/redis-tests/check.sh)."
+        echo "# make test fails when a unit passes fewer; raise a figure when it passes more."
+        awk '{print $1, $2}' "$work/figures"
+    } >"$baseline"
+    echo "baseline.txt rewritten"
+fi
+
+subset=0
+[ $# -gt 0 ] && subset=1
+awk -v baseline="$baseline" -v subset="$subset" '
+    BEGIN {
+        while ((getline line < baseline) > 0) {
+            if (line ~ /^#/ || line == "") continue
+            split(line, f, " ")
+            base[f[1]] = f[2]; order[++n] = f[1]
+        }
+    }
+    { ok[$1] = $2; err[$1] = $3; exc[$1] = $4; if (!($1 in base)) { order[++n] = $1; base[$1] = 0; fresh[$1] = 1 } }
+    END {
+        printf "%-28s %8s %6s %5s %9s\n", "unit", "baseline", "ok", "err", "exception"
+        for (i = 1; i <= n; i++) {
+            u = order[i]
+            if (!(u in ok) && subset) continue
+            if (!(u in ok)) { note = "  <- REGRESSION: not run"; if (base[u] > 0) bad++; else note = "  (not run)" }
+            else if (ok[u] < base[u]) { note = "  <- REGRESSION"; bad++ }
+            else if (ok[u] > base[u]) { note = fresh[u] ? "  <- new unit: add it to baseline.txt" : "  <- better: raise the baseline"; better++ }
+            else note = ""
+            printf "%-28s %8d %6d %5d %9d%s\n", u, base[u], ok[u], err[u], exc[u], note
+            tb += base[u]; to += ok[u]; te += err[u]; tx += exc[u]
+        }
+        printf "%-28s %8d %6d %5d %9d\n", "total", tb, to, te, tx
+        if (bad) { printf "FAILED: %d unit(s) pass fewer tests than their baseline (run.sh'"'"'s output follows)\n", bad; exit 1 }
+        if (better) printf "%d unit(s) pass more tests than their baseline: raise them in %s (check.sh --update)\n", better, baseline
+    }
+' "$work/figures" || { echo "run.sh's output:"; cat "$work/run.log"; exit 1; }
