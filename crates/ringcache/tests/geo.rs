@@ -298,3 +298,20 @@ fn through_a_replicated_cluster_and_a_kill_9_of_the_coordinator() {
     });
     assert_eq!(north, ["Milan"]);
 }
+
+/// COMMAND finds GEORADIUS's destination as Redis does: a movable key
+/// after STORE or STOREDIST (the last one wins).
+#[test]
+fn command_finds_the_store_key() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let keys =
+        array(&mut c, &["COMMAND", "GETKEYS", "GEORADIUS", "k", "1", "2", "3", "km", "STORE", "a", "STOREDIST", "b"]);
+    assert_eq!(keys, strings(&["k", "b"]));
+    let keys = array(&mut c, &["COMMAND", "GETKEYS", "GEORADIUSBYMEMBER", "k", "store", "3", "km"]);
+    assert_eq!(keys, strings(&["k"]), "a member named store is no keyword");
+    let info: Vec<Value> = run(&mut c, &["COMMAND", "INFO", "GEORADIUS"]);
+    let Value::Array(entry) = &info[0] else { panic!("{info:?}") };
+    let flags: Vec<String> = redis::from_redis_value(&entry[2]).unwrap();
+    assert_eq!(flags, ["write", "denyoom", "movablekeys"]);
+}

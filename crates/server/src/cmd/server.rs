@@ -377,8 +377,14 @@ fn info_entry(f: Found) -> Reply {
         Found::Sub(_, sub) => (sub.arity, sub.flags, Keys::None, &[][..]),
     };
     let (first, last, step) = keys.legacy_range();
-    let flag_names =
+    let mut flag_names: Vec<Reply> =
         flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
+    // Keys found by scanning the arguments, not at fixed places: Redis
+    // lists `movablekeys` after every flag but `allow_busy`.
+    if matches!(keys, Keys::Numkeys { .. } | Keys::Store { .. }) {
+        let at = flag_names.len() - usize::from(flags & flag::ALLOW_BUSY != 0);
+        flag_names.insert(at, Reply::simple("movablekeys"));
+    }
     let categories = acl_categories(f).into_iter().map(|c| Reply::Simple(Bytes::from(format!("@{c}")))).collect();
     // Redis replies with an empty *set* when there are no subcommands, and
     // an array otherwise.
