@@ -22,10 +22,13 @@
 pub mod args;
 mod bitmaps;
 mod dispatch;
+mod dump;
 mod env;
 mod hashes;
 mod keys;
 mod lists;
+mod object;
+mod rdb;
 mod sets;
 mod sort;
 mod spec;
@@ -40,6 +43,7 @@ mod testing;
 
 pub use dispatch::{dispatch, dispatch_prepared, lookup_for, prepare, warm, Prepared};
 pub use env::Env;
+pub use object::{encoding_name, EncodingLimits};
 pub use spec::{flag, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys};
 pub use state::{Change, ClientState, Multi};
 pub use table::{printable, unknown_command, LookupCache, Table};
@@ -47,7 +51,7 @@ pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
 /// strings, bitmaps, keys, hashes, lists, sets, sorted sets, sorting,
-/// transactions.
+/// DUMP/RESTORE, OBJECT/MEMORY, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
@@ -58,6 +62,8 @@ pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
         sets::commands,
         zsets::commands,
         sort::commands,
+        dump::commands,
+        object::commands,
         transactions::commands,
     ] {
         all.extend(family());
