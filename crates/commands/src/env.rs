@@ -44,4 +44,10 @@ pub trait Env: Sized + Sync + 'static {
     fn cluster_enabled(&self) -> bool {
         false
     }
+
+    /// The compact-encoding limits OBJECT ENCODING reports by (Redis's
+    /// `*-max-listpack-*` parameters).
+    fn encoding_limits(&self) -> crate::EncodingLimits {
+        crate::EncodingLimits::default()
+    }
 }

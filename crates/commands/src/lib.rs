@@ -22,12 +22,15 @@
 pub mod args;
 mod bitmaps;
 mod dispatch;
+mod dump;
 mod env;
 mod geo;
 mod hashes;
 mod hyperloglog;
 mod keys;
 mod lists;
+mod object;
+mod rdb;
 mod sets;
 mod sort;
 mod spec;
@@ -42,6 +45,7 @@ mod testing;
 
 pub use dispatch::{dispatch, dispatch_prepared, lookup_for, prepare, warm, Prepared};
 pub use env::Env;
+pub use object::{encoding_name, EncodingLimits};
 pub use spec::{flag, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys};
 pub use state::{Change, ClientState, Multi};
 pub use table::{printable, unknown_command, LookupCache, Table};
@@ -49,7 +53,7 @@ pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
 /// strings, bitmaps, keys, hashes, lists, sets, sorted sets, HyperLogLog,
-/// geo, sorting, transactions.
+/// geo, sorting, DUMP/RESTORE, OBJECT/MEMORY, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
@@ -62,6 +66,8 @@ pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
         hyperloglog::commands,
         geo::commands,
         sort::commands,
+        dump::commands,
+        object::commands,
         transactions::commands,
     ] {
         all.extend(family());

@@ -348,7 +348,7 @@ fn config_get_and_set_round_trip() {
     // exact name is echoed as given.
     let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("MAXMEMORY*").arg("maxmemory").query(&mut conn).unwrap();
     let names: Vec<&String> = got.iter().step_by(2).collect();
-    // Redis 7.2's five, two of which tune internals ringcache lacks.
+    // Redis 7.2's five, the two ringcache only stores included.
     assert_eq!(names.len(), 5, "{got:?}");
     for name in
         ["maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity", "maxmemory-clients"]

@@ -430,7 +430,11 @@ impl Db {
                     break;
                 }
             }
+            // What an unlock publishes (see `Locked`'s drop): DBSIZE and
+            // INFO read the counts without the lock.
             self.cells[i].used.store(shard.used_memory(), Relaxed);
+            self.cells[i].keys.store(shard.len(), Relaxed);
+            self.cells[i].volatile.store(shard.volatile_len(), Relaxed);
             drop(shard);
             if Instant::now() >= deadline {
                 break;
@@ -746,6 +750,16 @@ mod tests {
     use super::*;
     use crate::value::Value;
     use std::collections::HashSet;
+
+    #[test]
+    fn active_expiry_shows_in_dbsize_at_once() {
+        let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
+        db.lock_key(b"k").shard(b"k").set(b"k", Value::string(b"v"), 1_000, 1);
+        assert_eq!(db.lock_keys(std::iter::empty()).counts(), (1, 1));
+        let deadline = Instant::now() + std::time::Duration::from_secs(1);
+        assert_eq!(db.active_expire_cycle(2_000, deadline), 1);
+        assert_eq!(db.lock_keys(std::iter::empty()).counts(), (0, 0), "no lock held: the published counts");
+    }
 
     #[test]
     fn scan_visits_every_key_once_across_shards() {

@@ -100,4 +100,17 @@ impl Entry {
     pub fn lfu_count(&self) -> u8 {
         (self.access & 0xff) as u8
     }
+
+    /// The LFU counter after the decay for the time since its last
+    /// decrement, as Redis's `LFUDecrAndReturn` reports it (`OBJECT
+    /// FREQ`). Meaningful only under an LFU policy.
+    pub fn lfu_freq(&self, now_ms: u64) -> u8 {
+        crate::eviction::lfu_decayed(self.access, now_ms) as u8
+    }
+
+    /// The bytes this entry is accounted for in the shard's used memory:
+    /// its fixed overhead, its key and its value (`MEMORY USAGE`).
+    pub fn accounted_bytes(&self) -> usize {
+        self.mem as usize
+    }
 }

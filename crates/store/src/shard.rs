@@ -619,6 +619,22 @@ impl Shard {
         }
     }
 
+    /// Sets a live `key`'s access word as RESTORE's IDLETIME and FREQ do
+    /// (Redis's `objectSetLRUOrLFU`): the LFU counter under an LFU policy,
+    /// else the last access `idle_ms` ago. Not a write: access words are
+    /// local to each node and never replicated.
+    pub fn set_access(&mut self, key: &[u8], idle_ms: Option<u64>, freq: Option<u8>, now_ms: u64) {
+        let Some(i) = self.live_index(key, now_ms) else {
+            return;
+        };
+        let access = match (self.track_lfu, idle_ms, freq) {
+            (true, _, Some(f)) => (lfu_new(now_ms) & !0xff) | u32::from(f),
+            (false, Some(idle), _) => now_ms.wrapping_sub(idle) as u32,
+            _ => return,
+        };
+        self.map[i].access = access;
+    }
+
     /// Whether accesses update the LFU word rather than the last access
     /// time (see [`Entry::access`]): only LFU policies read it.
     pub fn set_track_lfu(&mut self, on: bool) {

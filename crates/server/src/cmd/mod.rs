@@ -65,6 +65,24 @@ impl Env for Shared {
     fn cluster_enabled(&self) -> bool {
         self.cluster.is_some()
     }
+
+    fn encoding_limits(&self) -> ringcache_commands::EncodingLimits {
+        let d = ringcache_commands::EncodingLimits::default();
+        self.with_config(|c| {
+            let n = |name: &str, default: i64| c.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or(default);
+            let u = |name: &str, default: u64| u64::try_from(n(name, default as i64)).unwrap_or(default);
+            ringcache_commands::EncodingLimits {
+                hash_max_listpack_entries: u("hash-max-listpack-entries", d.hash_max_listpack_entries),
+                hash_max_listpack_value: u("hash-max-listpack-value", d.hash_max_listpack_value),
+                set_max_intset_entries: u("set-max-intset-entries", d.set_max_intset_entries),
+                set_max_listpack_entries: u("set-max-listpack-entries", d.set_max_listpack_entries),
+                set_max_listpack_value: u("set-max-listpack-value", d.set_max_listpack_value),
+                zset_max_listpack_entries: u("zset-max-listpack-entries", d.zset_max_listpack_entries),
+                zset_max_listpack_value: u("zset-max-listpack-value", d.zset_max_listpack_value),
+                list_max_listpack_size: n("list-max-listpack-size", d.list_max_listpack_size),
+            }
+        })
+    }
 }
 
 /// Looks up a command by name, case-insensitively.
