@@ -61,6 +61,12 @@ pub enum Keys {
     Numkeys {
         at: usize,
     },
+    /// A key count at `args[at]` then that many keys, with no fixed keys
+    /// before it: `EVAL script numkeys key... arg...`, `FCALL`. A count
+    /// that is not a positive integer, or runs past the end, gives none.
+    Counted {
+        at: usize,
+    },
     /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
     All,
 }
@@ -89,6 +95,14 @@ impl Keys {
                 let counted = count.map_or(none, |n| &args[at + 1..at + 1 + n]);
                 (fixed, counted, 1)
             }
+            Keys::Counted { at } => {
+                let count = args
+                    .get(at)
+                    .and_then(|n| crate::args::parse_i64(n.as_ref()))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0 && n < args.len() - at);
+                (none, count.map_or(none, |n| &args[at + 1..at + 1 + n]), 1)
+            }
             Keys::None | Keys::All => (none, none, 1),
         };
         fixed.iter().chain(counted.iter().step_by(step)).map(AsRef::as_ref)
@@ -101,7 +115,7 @@ impl Keys {
         match *self {
             Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
             Keys::Numkeys { at } if at > 1 => (1, at as i64 - 1, 1),
-            Keys::Numkeys { .. } | Keys::None | Keys::All => (0, 0, 0),
+            Keys::Numkeys { .. } | Keys::Counted { .. } | Keys::None | Keys::All => (0, 0, 0),
         }
     }
 }

@@ -123,6 +123,15 @@ fn internal_client(proto: Proto, id: u64) -> Client {
 impl Handler for NodeHandler {
     fn request(&self, from: NodeId, msg: Message) -> BoxFuture<'static, Message> {
         match self.shared.upgrade() {
+            // A command that needs what a running script holds waits for
+            // it here, holding no lock and no thread.
+            Some(shared) if shared.scripting.is_running() && waits_for_script(&shared, &msg) => Box::pin(async move {
+                crate::connection::script_turn(&shared).await;
+                match answer(&shared, from, &msg) {
+                    Answer::Now(answer) => answer,
+                    Answer::Later(answer) => answer.await,
+                }
+            }),
             Some(shared) => match answer(&shared, from, &msg) {
                 Answer::Now(answer) => Box::pin(std::future::ready(answer)),
                 Answer::Later(answer) => answer,
@@ -191,6 +200,34 @@ fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
     }
 }
 
+/// Whether a command of an `R` message must wait for the running script.
+fn waits_for_script(shared: &Shared, msg: &[u8]) -> bool {
+    let Some((&KIND_RUN, rest)) = msg.split_first() else { return false };
+    let Some(commands) = rest.get(9..) else { return false };
+    let limits = shared.with_config(|c| Limits {
+        bulk_len_max: c.proto_max_bulk_len as usize,
+        multibulk_len_max: c.proto_max_multibulk_len as usize,
+        authenticated: true,
+    });
+    let mut parser = RequestParser::default();
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while at < commands.len() {
+        spans.clear();
+        parser.clear_inline();
+        let Ok(Frame::Command { end, inline: false }) = parser.frame(commands, at, &limits, &mut spans) else {
+            return false;
+        };
+        let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
+        let spec = args.first().and_then(|n| crate::cmd::lookup(n));
+        if shared.scripting.admit(&shared.db, spec, &args) == ringcache_scripting::Admit::Wait {
+            return true;
+        }
+        at = end;
+    }
+    false
+}
+
 /// The `+` answer of an `R` message: each reply with its length.
 fn encode_answer(replies: &[Bytes]) -> Message {
     let mut out = BytesMut::with_capacity(1 + replies.iter().map(|r| r.len() + 4).sum::<usize>());
@@ -233,7 +270,15 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
         match parser.frame(commands, at, &limits, &mut spans) {
             Ok(Frame::Command { end, inline: false }) => {
                 let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
-                client.state.scope = cluster.scope_for(args.first().and_then(|n| crate::cmd::lookup(n)));
+                let spec = args.first().and_then(|n| crate::cmd::lookup(n));
+                if let ringcache_scripting::Admit::Busy(text) = shared.scripting.admit(&shared.db, spec, &args) {
+                    let mut buf = BytesMut::new();
+                    Reply::error_static(text).encode(proto, &mut buf);
+                    replies.push(buf.freeze());
+                    at = end;
+                    continue;
+                }
+                client.state.scope = cluster.scope_for(spec);
                 let mut reply = crate::cmd::dispatch(shared, &mut client, &args, now_ms);
                 client.state.scope = None;
                 match replicate::submit(shared, &mut client) {
