@@ -67,6 +67,12 @@ pub enum Keys {
     Store {
         from: usize,
     },
+    /// A key count at `args[at]` then that many keys, with no fixed keys
+    /// before it: `EVAL script numkeys key... arg...`, `FCALL`. A count
+    /// that is not a positive integer, or runs past the end, gives none.
+    Counted {
+        at: usize,
+    },
     /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
     All,
     /// SORT's: the sorted key, then the `STORE` destination when `store`
@@ -121,6 +127,14 @@ impl Keys {
                 let dest = dest.map_or(none, |i| &args[i..=i]);
                 (key, dest, 1)
             }
+            Keys::Counted { at } => {
+                let count = args
+                    .get(at)
+                    .and_then(|n| crate::args::parse_i64(n.as_ref()))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0 && n < args.len() - at);
+                (none, count.map_or(none, |n| &args[at + 1..at + 1 + n]), 1)
+            }
             Keys::None | Keys::All => (none, none, 1),
         };
         fixed.iter().chain(counted.iter().step_by(step)).map(AsRef::as_ref)
@@ -135,7 +149,7 @@ impl Keys {
             Keys::Numkeys { at } if at > 1 => (1, at as i64 - 1, 1),
             Keys::Store { .. } => (1, 1, 1),
             Keys::Sort { .. } => (1, 1, 1),
-            Keys::Numkeys { .. } | Keys::None | Keys::All => (0, 0, 0),
+            Keys::Numkeys { .. } | Keys::Counted { .. } | Keys::None | Keys::All => (0, 0, 0),
         }
     }
 }

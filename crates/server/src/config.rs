@@ -54,6 +54,9 @@ pub struct Config {
     pub maxclients: usize,
     /// `timeout`: close a client idle this many seconds; 0 = never.
     pub timeout_secs: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): after a script has
+    /// run this long, other clients get `-BUSY`; 0 = never.
+    pub busy_reply_threshold_ms: u64,
     pub proto_max_bulk_len: u64,
     /// Most arguments in one command (ringcache's own limit; Redis caps it
     /// at 2^31-1 with no option).
@@ -206,6 +209,7 @@ impl Default for Config {
             requirepass: None,
             maxclients: 10_000,
             timeout_secs: 0,
+            busy_reply_threshold_ms: 5000,
             proto_max_bulk_len: 512 * 1024 * 1024,
             proto_max_multibulk_len: 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
@@ -351,6 +355,20 @@ pub static OPTIONS: &[OptionSpec] = &[
         "Close clients idle this many seconds (0 = never).",
         |c| c.timeout_secs.to_string(),
         |c, v| c.timeout_secs = parse_num(v, 0, i32::MAX as u64)?
+    ),
+    opt!(
+        "busy-reply-threshold",
+        true,
+        "Milliseconds a script runs before other clients get -BUSY and SCRIPT KILL may stop it (0 = never).",
+        |c| c.busy_reply_threshold_ms.to_string(),
+        |c, v| c.busy_reply_threshold_ms = parse_num(v, 0, i64::MAX as u64)?
+    ),
+    opt!(
+        "lua-time-limit",
+        true,
+        "Alias of busy-reply-threshold.",
+        |c| c.busy_reply_threshold_ms.to_string(),
+        |c, v| c.busy_reply_threshold_ms = parse_num(v, 0, i64::MAX as u64)?
     ),
     opt!(
         "proto-max-bulk-len",

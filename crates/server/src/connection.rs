@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 use ringcache_resp::{Frame, Limits, ProtocolError, Reply, RequestParser};
+use ringcache_scripting::Admit;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -66,6 +67,9 @@ pub enum Step {
     /// The next commands run on other nodes: call [`Session::forward`],
     /// then `process` again.
     Forward,
+    /// The next command needs what a running script holds: write the
+    /// replies, wait for [`script_turn`], then `process` again.
+    WaitScript,
 }
 
 struct Settings {
@@ -242,10 +246,30 @@ impl Session {
             // Where a run of forwarded commands stopped the batch: the
             // input offset of the first command not yet taken.
             let mut stop_at = None;
+            let mut wait_script = false;
             from = 0;
             for (&(to, _, start), &prepared) in self.batch.iter().zip(&self.prepared) {
                 let args = &views[from..to];
                 from = to;
+                // While a script runs, what it holds waits for it, and once
+                // it is past busy-reply-threshold everything is BUSY.
+                match shared.scripting.admit(&shared.db, prepared.spec(), args) {
+                    Admit::Run => {}
+                    Admit::Busy(text) => {
+                        commands += 1;
+                        if self.run.is_empty() {
+                            Reply::error_static(text).encode(self.client.state.proto, output);
+                        } else {
+                            self.run.push(Entry::ready(Reply::error_static(text)));
+                        }
+                        continue;
+                    }
+                    Admit::Wait => {
+                        stop_at = Some(start);
+                        wait_script = true;
+                        break;
+                    }
+                }
                 if let Some(cluster) = &shared.cluster {
                     let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
@@ -308,9 +332,13 @@ impl Session {
                 break 'batch Step::Close(End::Quit);
             }
             if let Some(start) = stop_at {
-                // The rest of the batch is framed again after the run.
+                // The rest of the batch is framed again after the run (or
+                // the script).
                 consumed = start;
                 self.parser.rewind();
+                if wait_script && self.run.is_empty() {
+                    break 'batch Step::WaitScript;
+                }
                 break 'batch Step::Forward;
             }
             if !self.run.is_empty() && (exhausted || error.is_some()) {
@@ -456,6 +484,13 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
             match step {
                 Step::NeedInput => break,
                 Step::OutputFull | Step::Forward => continue,
+                Step::WaitScript => {
+                    tokio::select! {
+                        _ = script_turn(shared) => continue,
+                        _ = kill.cancelled() => return End::Killed,
+                        _ = shared.shutdown.cancelled() => return End::Shutdown,
+                    }
+                }
                 Step::Close(end) => return end,
             }
         }
@@ -463,6 +498,14 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
         if rbuf.is_empty() && rbuf.capacity() > 4 * READ_BUF_BYTES {
             rbuf = BytesMut::with_capacity(READ_BUF_BYTES);
         }
+    }
+}
+
+/// Waits until the running script ends or turns busy (when the command
+/// that waited gets its `-BUSY`), holding no lock meanwhile.
+pub(crate) async fn script_turn(shared: &Shared) {
+    while shared.scripting.is_running() && !shared.scripting.is_busy() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

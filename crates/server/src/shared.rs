@@ -60,6 +60,8 @@ pub struct Shared {
     /// Whether commands hand what they change to replication (a cluster
     /// with `replicas` > 1).
     pub journal: bool,
+    /// The Lua state and the running script (see `ringcache-scripting`).
+    pub scripting: ringcache_scripting::Scripting,
 }
 
 impl Shared {
@@ -82,6 +84,8 @@ impl Shared {
             journal,
             ..DbConfig::default()
         });
+        let scripting = ringcache_scripting::Scripting::new();
+        scripting.set_busy_threshold_ms(config.busy_reply_threshold_ms);
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
         Shared {
             db,
@@ -95,6 +99,7 @@ impl Shared {
             local_addr: OnceLock::new(),
             cluster,
             journal,
+            scripting,
         }
     }
 
@@ -123,6 +128,7 @@ impl Shared {
         self.db.set_maxmemory(next.maxmemory);
         self.db.set_policy(next.maxmemory_policy);
         self.db.set_samples(next.maxmemory_samples);
+        self.scripting.set_busy_threshold_ms(next.busy_reply_threshold_ms);
         if let Some(cluster) = &self.cluster {
             cluster.strict.store(next.cluster_strict, Relaxed);
             if let Some(r) = &cluster.replication {

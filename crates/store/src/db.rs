@@ -546,6 +546,36 @@ impl<'a> Locked<'a> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)
     }
 
+    /// Whether no shard is held.
+    pub fn holds_none(&self) -> bool {
+        self.guards.is_empty()
+    }
+
+    /// Whether `key`'s shard is held.
+    pub fn holds_key(&self, key: &[u8]) -> bool {
+        let i = self.db.shard_index(key);
+        self.guards.iter().any(|(j, _)| *j == i)
+    }
+
+    /// Adds `key`'s shard to this lock if it is free now, without
+    /// waiting: a script that reaches a key it did not declare (see the
+    /// scripting crate) may not wait for a shard while holding others, as
+    /// that could deadlock against a command locking in ascending order.
+    /// True if the shard is held afterwards.
+    pub fn try_lock_key(&mut self, key: &[u8]) -> bool {
+        let i = self.db.shard_index(key);
+        if self.guards.iter().any(|(j, _)| *j == i) {
+            return true;
+        }
+        let Some(mut guard) = self.db.cells[i].shard.try_lock() else {
+            return false;
+        };
+        guard.set_track_lfu(self.db.track_lfu.load(Relaxed));
+        let at = self.guards.partition_point(|(j, _)| *j < i);
+        self.guards.insert(at, (i, guard));
+        true
+    }
+
     /// Whether all shards are held (keyspace-wide commands need it).
     pub fn holds_all(&self) -> bool {
         self.guards.len() == self.db.cells.len()

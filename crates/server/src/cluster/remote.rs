@@ -123,6 +123,15 @@ fn internal_client(proto: Proto, id: u64) -> Client {
 impl Handler for NodeHandler {
     fn request(&self, from: NodeId, msg: Message) -> BoxFuture<'static, Message> {
         match self.shared.upgrade() {
+            // A command that needs what a running script holds waits for
+            // it here, holding no lock and no thread.
+            Some(shared) if shared.scripting.is_running() && waits_for_script(&shared, &msg) => Box::pin(async move {
+                crate::connection::script_turn(&shared).await;
+                match answer(&shared, from, msg) {
+                    Answer::Now(answer) => answer,
+                    Answer::Later(answer) => answer.await,
+                }
+            }),
             Some(shared) => match answer(&shared, from, msg) {
                 Answer::Now(answer) => Box::pin(std::future::ready(answer)),
                 Answer::Later(answer) => answer,
@@ -214,31 +223,47 @@ fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
     }
 }
 
-/// The keys the commands of an `R` message read that need a quorum read
-/// first (R > 1); empty when none do (or the message is malformed: `run`
-/// refuses it then).
-fn quorum_keys(shared: &Shared, commands: &[u8]) -> Vec<Bytes> {
-    if shared.cluster.as_ref().and_then(|c| c.replication.as_ref()).is_none_or(|r| r.read_quorum() <= 1) {
-        return Vec::new();
-    }
+/// The commands of an `R` message's body, each as its arguments; `None`
+/// if one is malformed (`run` refuses the message then).
+fn commands_of<'a>(shared: &Shared, commands: &'a [u8]) -> Option<Vec<Vec<&'a [u8]>>> {
     let limits = shared.with_config(|c| Limits {
         bulk_len_max: c.proto_max_bulk_len as usize,
         multibulk_len_max: c.proto_max_multibulk_len as usize,
         authenticated: true,
     });
     let mut parser = RequestParser::default();
-    let (mut spans, mut keys, mut at) = (Vec::new(), Vec::new(), 0);
+    let (mut spans, mut all, mut at) = (Vec::new(), Vec::new(), 0);
     while at < commands.len() {
         spans.clear();
         parser.clear_inline();
         let Ok(Frame::Command { end, inline: false }) = parser.frame(commands, at, &limits, &mut spans) else {
-            return Vec::new();
+            return None;
         };
-        let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
-        keys.extend(replicate::quorum_keys(shared, &args));
+        all.push(spans.iter().map(|&(s, e)| &commands[s..e]).collect());
         at = end;
     }
-    keys
+    Some(all)
+}
+
+/// The keys the commands of an `R` message read that need a quorum read
+/// first (R > 1); empty when none do (or the message is malformed).
+fn quorum_keys(shared: &Shared, commands: &[u8]) -> Vec<Bytes> {
+    if shared.cluster.as_ref().and_then(|c| c.replication.as_ref()).is_none_or(|r| r.read_quorum() <= 1) {
+        return Vec::new();
+    }
+    let Some(all) = commands_of(shared, commands) else { return Vec::new() };
+    all.iter().flat_map(|args| replicate::quorum_keys(shared, args)).collect()
+}
+
+/// Whether a command of an `R` message must wait for the running script.
+fn waits_for_script(shared: &Shared, msg: &[u8]) -> bool {
+    let Some((&KIND_RUN, rest)) = msg.split_first() else { return false };
+    let Some(commands) = rest.get(9..) else { return false };
+    let Some(all) = commands_of(shared, commands) else { return false };
+    all.iter().any(|args| {
+        let spec = args.first().and_then(|n| crate::cmd::lookup(n));
+        shared.scripting.admit(&shared.db, spec, args) == ringcache_scripting::Admit::Wait
+    })
 }
 
 /// The `+` answer of an `R` message: each reply with its length, then the
@@ -288,7 +313,15 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
         match parser.frame(commands, at, &limits, &mut spans) {
             Ok(Frame::Command { end, inline: false }) => {
                 let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
-                client.state.scope = cluster.scope_for(args.first().and_then(|n| crate::cmd::lookup(n)));
+                let spec = args.first().and_then(|n| crate::cmd::lookup(n));
+                if let ringcache_scripting::Admit::Busy(text) = shared.scripting.admit(&shared.db, spec, &args) {
+                    let mut buf = BytesMut::new();
+                    Reply::error_static(text).encode(proto, &mut buf);
+                    replies.push(buf.freeze());
+                    at = end;
+                    continue;
+                }
+                client.state.scope = cluster.scope_for(spec);
                 let mut reply = crate::cmd::dispatch(shared, &mut client, &args, now_ms);
                 client.state.scope = None;
                 match replicate::submit(shared, &mut client) {

@@ -84,6 +84,11 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
             Err(_) => Route::Local,
         };
     }
+    if cluster.mode == ClusterMode::Proxy && args.len() >= 2 {
+        if let Some(merge) = script_fan_out(spec.name, args[1]) {
+            return every_node_me_last(cluster, args, merge);
+        }
+    }
     match spec.keys {
         Keys::None => Route::Local,
         Keys::All => match cluster.mode {
@@ -92,6 +97,30 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
         },
         keys => route_keys(cluster, spec, keys, args),
     }
+}
+
+/// `proxy` mode: the commands that change a node's scripts or function
+/// libraries run on every node, so that EVALSHA and FCALL work wherever
+/// the script's keys send them; the answer is this node's own.
+fn script_fan_out(name: &str, sub: &[u8]) -> Option<Merge> {
+    let is = |s: &str| sub.eq_ignore_ascii_case(s.as_bytes());
+    match name {
+        "script" if is("load") => Some(Merge::LastPart),
+        "script" if is("flush") => Some(Merge::AllOk),
+        "function" if is("load") || is("delete") || is("restore") => Some(Merge::LastPart),
+        "function" if is("flush") => Some(Merge::AllOk),
+        _ => None,
+    }
+}
+
+fn every_node_me_last(cluster: &Cluster, args: &[&[u8]], merge: Merge) -> Route {
+    let mut parts: Vec<Part> = (0..cluster.nodes.len())
+        .map(|i| cluster.idx(i))
+        .filter(|&n| n != cluster.me)
+        .map(|node| Part { node, cmds: vec![owned(args)] })
+        .collect();
+    parts.push(Part { node: cluster.me, cmds: vec![owned(args)] });
+    Route::Remote(Entry { parts, merge })
 }
 
 /// The one slot of `keys`, `Ok(None)` if there are none, `Err` if they

@@ -32,7 +32,12 @@ pub type Prepared = ringcache_commands::Prepared<Shared>;
 
 static TABLE: LazyLock<Table<Shared>> = LazyLock::new(|| {
     let node = [connection::COMMANDS, server::COMMANDS, cluster::COMMANDS];
-    Table::new(ringcache_commands::data_commands().into_iter().chain(node.into_iter().flatten().copied()))
+    Table::new(
+        ringcache_commands::data_commands()
+            .into_iter()
+            .chain(node.into_iter().flatten().copied())
+            .chain(ringcache_scripting::commands()),
+    )
 });
 
 impl Env for Shared {
@@ -82,6 +87,30 @@ impl Env for Shared {
                 list_max_listpack_size: n("list-max-listpack-size", d.list_max_listpack_size),
             }
         })
+    }
+}
+
+impl ringcache_scripting::ScriptHost for Shared {
+    fn scripting(&self) -> &ringcache_scripting::Scripting {
+        &self.scripting
+    }
+
+    fn slot_is_local(&self, slot: u16) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.coordinator(slot) == c.me)
+    }
+
+    fn in_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// A script may run for long: on the multi-threaded runtime, hand this
+    /// worker's other tasks to another thread meanwhile, so that no
+    /// connection waits behind it (and the BUSY replies go out).
+    fn run_blocking<R>(&self, f: impl FnOnce() -> R) -> R {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+            _ => f(),
+        }
     }
 }
 

@@ -328,7 +328,7 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Sort { .. } => {
+        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Sort { .. } | Keys::Counted { .. } => {
             spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect()
         }
         Keys::None | Keys::All => Vec::new(),
@@ -468,6 +468,23 @@ fn key_specs(flags: u32, keys: Keys) -> Reply {
                 ]));
             }
             specs
+        }
+        Keys::Counted { at } => {
+            // Scripts: what they do with their keys is unknown.
+            let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+            let keynum = Reply::Map(vec![
+                kv("type", Reply::bulk("keynum")),
+                kv(
+                    "spec",
+                    Reply::Map(vec![
+                        kv("keynumidx", Reply::Integer(0)),
+                        kv("firstkey", Reply::Integer(1)),
+                        kv("keystep", Reply::Integer(1)),
+                    ]),
+                ),
+            ]);
+            let spec_flags: &[&str] = if write { &["RW", "access", "update"] } else { &["RO", "access"] };
+            vec![key_spec(spec_flags, at, keynum)]
         }
         Keys::None | Keys::All => Vec::new(),
     };
