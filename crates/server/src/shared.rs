@@ -60,6 +60,8 @@ pub struct Shared {
     /// Whether commands hand what they change to replication (a cluster
     /// with `replicas` > 1).
     pub journal: bool,
+    /// Pub/Sub subscriptions and delivery.
+    pub pubsub: crate::pubsub::Registry,
 }
 
 impl Shared {
@@ -83,8 +85,10 @@ impl Shared {
             ..DbConfig::default()
         });
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
+        let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
         Shared {
             db,
+            pubsub,
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),
@@ -123,6 +127,7 @@ impl Shared {
         self.db.set_maxmemory(next.maxmemory);
         self.db.set_policy(next.maxmemory_policy);
         self.db.set_samples(next.maxmemory_samples);
+        self.pubsub.set_limit(next.client_output_buffer_limit.pubsub);
         if let Some(cluster) = &self.cluster {
             cluster.strict.store(next.cluster_strict, Relaxed);
             if let Some(r) = &cluster.replication {

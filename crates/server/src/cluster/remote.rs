@@ -182,6 +182,8 @@ fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
             }
             Answer::Now(super::forward::pong(catching_up))
         }
+        // Delivered here, never sent on (see `pubsub::bus`).
+        Some((&crate::pubsub::bus::KIND_PUBSUB, rest)) => Answer::Now(crate::pubsub::bus::receive(shared, rest)),
         Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
             let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
