@@ -356,3 +356,77 @@ fn client_reply_off_and_skip_silence_replies_but_not_pushes() {
     assert_eq!(call(&mut raw, &["INCR", "n"]), ":2\r\n");
     assert_eq!(call(&mut raw, &["CLIENT", "REPLY", "MAYBE"]), "-ERR syntax error\r\n");
 }
+
+/// The next message on a raw RESP2 subscriber, as `[channel, payload]`
+/// of a `pmessage`.
+fn pmessage(raw: &mut RawConn) -> (String, String) {
+    let text = raw.read_reply_string();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(lines[..3], ["*4", "$8", "pmessage"], "{text:?}");
+    (lines[6].to_owned(), lines[8].to_owned())
+}
+
+#[test]
+fn keyspace_notifications_name_events_as_redis_does() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let _: () = run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let got: Vec<String> = run(&mut c, &["CONFIG", "GET", "notify-keyspace-events"]);
+    assert_eq!(got, ["notify-keyspace-events", "AKE"]);
+    let refused = common::err(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KQ"]);
+    assert!(refused.contains("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."), "{refused}");
+    let mut sub = RawConn::connect(server.port);
+    call(&mut sub, &["PSUBSCRIBE", "__key*__:*"]);
+    let _: () = run(&mut c, &["SET", "foo", "bar"]);
+    assert_eq!(pmessage(&mut sub), ("__keyspace@0__:foo".into(), "set".into()));
+    assert_eq!(pmessage(&mut sub), ("__keyevent@0__:set".into(), "foo".into()));
+    // Nothing changed: no event. The next one is the LPUSH's.
+    assert_eq!(int(&mut c, &["SREM", "noset", "x"]), 0);
+    assert_eq!(int(&mut c, &["LPUSH", "l", "a"]), 1);
+    assert_eq!(pmessage(&mut sub), ("__keyspace@0__:l".into(), "lpush".into()));
+    pmessage(&mut sub);
+    // Popping the last element deletes the list: both events.
+    let _: String = run(&mut c, &["RPOP", "l"]);
+    assert_eq!(pmessage(&mut sub), ("__keyspace@0__:l".into(), "rpop".into()));
+    pmessage(&mut sub);
+    assert_eq!(pmessage(&mut sub), ("__keyspace@0__:l".into(), "del".into()));
+    pmessage(&mut sub);
+    // Only some classes: `$` strings but not `g` generic.
+    let _: () = run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "K$"]);
+    assert_eq!(int(&mut c, &["DEL", "foo"]), 1);
+    assert_eq!(int(&mut c, &["INCR", "n"]), 1);
+    assert_eq!(pmessage(&mut sub), ("__keyspace@0__:n".into(), "incrby".into()));
+    let _: () = run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "En"]);
+    let _: () = run(&mut c, &["SET", "fresh", "1"]);
+    let _: () = run(&mut c, &["SET", "fresh", "2"]);
+    let _: () = run(&mut c, &["SET", "fresh2", "1"]);
+    assert_eq!(pmessage(&mut sub), ("__keyevent@0__:new".into(), "fresh".into()));
+    assert_eq!(pmessage(&mut sub), ("__keyevent@0__:new".into(), "fresh2".into()));
+}
+
+#[test]
+fn keyspace_notifications_are_cluster_wide_in_proxy_mode() {
+    let cluster = TestCluster::start(3, &["--notify-keyspace-events", "KEA"]);
+    let mut subs: Vec<RawConn> = cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            let mut raw = RawConn::connect(n.port);
+            call(&mut raw, &["PSUBSCRIBE", "__keyspace@0__:*"]);
+            raw
+        })
+        .collect();
+    let mut a = cluster.node(0).conn();
+    // Keys of every node, written through node A: each notifies once, on
+    // every node, wherever the key lives.
+    let keys: Vec<String> = (0..6).map(|i| format!("user:{i}")).collect();
+    for k in &keys {
+        let _: () = run(&mut a, &["SET", k, "v"]);
+    }
+    for sub in subs.iter_mut() {
+        let mut seen: Vec<String> = (0..keys.len()).map(|_| pmessage(sub).0).collect();
+        seen.sort();
+        let want: Vec<String> = keys.iter().map(|k| format!("__keyspace@0__:{k}")).collect();
+        assert_eq!(seen, want);
+    }
+}

@@ -108,6 +108,8 @@ pub struct Config {
     pub replication_writes_max: usize,
     /// `client-output-buffer-limit`, per client class.
     pub client_output_buffer_limit: OutputBufferLimits,
+    /// `notify-keyspace-events`, as `crate::pubsub::notify` flags (0: off).
+    pub notify_keyspace_events: u32,
 }
 
 /// One class's `client-output-buffer-limit <class> <hard> <soft> <seconds>`;
@@ -299,6 +301,7 @@ impl Default for Config {
             hints_max_per_node: 10_000,
             replication_writes_max: 65_536,
             client_output_buffer_limit: OutputBufferLimits::default(),
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -413,6 +416,13 @@ pub static OPTIONS: &[OptionSpec] = &[
         "Output buffer limits per class: <class> <hard> <soft> <seconds> ... (pubsub enforced).",
         |c| c.client_output_buffer_limit.to_string(),
         |c, v| c.client_output_buffer_limit = parse_output_buffer_limits(v, c.client_output_buffer_limit)?
+    ),
+    opt!(
+        "notify-keyspace-events",
+        true,
+        "Keyspace notification classes, Redis's letters (K E g $ l s h z x e t m d n A); empty = off.",
+        |c| crate::pubsub::notify::format_flags(c.notify_keyspace_events),
+        |c, v| c.notify_keyspace_events = crate::pubsub::notify::parse_flags(v.trim())?
     ),
     opt!("maxmemory", true, "Memory limit for data, in bytes (0 = none).", |c| c.maxmemory.to_string(), |c, v| c
         .maxmemory =

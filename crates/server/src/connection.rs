@@ -296,7 +296,7 @@ impl Session {
                             Route::Reply(reply) => Entry::ready(reply),
                             Route::Here => {
                                 // Runs now; its reply waits for its turn.
-                                let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
+                                let reply = run_notified(shared, &mut self.client, args, prepared, now_ms);
                                 held(shared, &mut self.client, reply)
                             }
                             Route::Local => unreachable!("handled above"),
@@ -315,7 +315,7 @@ impl Session {
                 if let Some(spec) = prepared.spec().filter(|s| s.keys == cmd::Keys::All) {
                     self.client.state.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
                 }
-                let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
+                let reply = run_notified(shared, &mut self.client, args, prepared, now_ms);
                 self.client.state.scope = None;
                 if !self.client.state.changes.is_empty() {
                     // It wrote, in a replicated cluster: its reply waits
@@ -407,6 +407,18 @@ impl Session {
         pubsub::unsubscribe_all(&shared.pubsub, &mut self.client);
         shared.clients.unregister(self.client.id);
     }
+}
+
+/// Runs one command here, with its keyspace notifications (none, and no
+/// cost beyond one load, while `notify-keyspace-events` is off).
+#[inline]
+fn run_notified(shared: &Shared, client: &mut Client, args: &[&[u8]], prepared: cmd::Prepared, now_ms: u64) -> Reply {
+    let before = pubsub::notify::before(shared, prepared.spec(), args, now_ms);
+    let reply = cmd::dispatch_prepared(shared, client, args, prepared, now_ms);
+    if let Some(before) = before {
+        pubsub::notify::after(shared, prepared.spec(), args, before, now_ms);
+    }
+    reply
 }
 
 /// The entry of a command that ran here: its reply, held for its turn

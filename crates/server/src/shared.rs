@@ -86,6 +86,7 @@ impl Shared {
         });
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
         let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
+        pubsub.set_notify_flags(config.notify_keyspace_events);
         Shared {
             db,
             pubsub,
@@ -128,6 +129,7 @@ impl Shared {
         self.db.set_policy(next.maxmemory_policy);
         self.db.set_samples(next.maxmemory_samples);
         self.pubsub.set_limit(next.client_output_buffer_limit.pubsub);
+        self.pubsub.set_notify_flags(next.notify_keyspace_events);
         if let Some(cluster) = &self.cluster {
             cluster.strict.store(next.cluster_strict, Relaxed);
             if let Some(r) = &cluster.replication {

@@ -236,7 +236,12 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
             Ok(Frame::Command { end, inline: false }) => {
                 let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
                 client.state.scope = cluster.scope_for(args.first().and_then(|n| crate::cmd::lookup(n)));
+                let spec = args.first().and_then(|n| crate::cmd::lookup(n));
+                let before = crate::pubsub::notify::before(shared, spec, &args, now_ms);
                 let mut reply = crate::cmd::dispatch(shared, &mut client, &args, now_ms);
+                if let Some(before) = before {
+                    crate::pubsub::notify::after(shared, spec, &args, before, now_ms);
+                }
                 client.state.scope = None;
                 match replicate::submit(shared, &mut client) {
                     Submitted::Nothing => {}

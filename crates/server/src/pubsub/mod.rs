@@ -21,6 +21,7 @@
 //! - [`bus`]: in a cluster, every PUBLISH (and, in `proxy` mode, SPUBLISH
 //!   and keyspace notifications) is also sent to every other node, which
 //!   delivers it to its own subscribers and never sends it on.
+//! - [`notify`]: keyspace notifications (`notify-keyspace-events`).
 //!
 //! Invariants:
 //! - A connection is in the registry under a channel iff that channel is
@@ -30,9 +31,10 @@
 //!   on this node (one queue per subscriber, appended under its lock).
 
 pub mod bus;
+pub mod notify;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -229,6 +231,8 @@ pub struct Registry {
     soft_secs: AtomicU64,
     /// Messages to send to the other nodes of a cluster.
     pub bus: bus::Outboxes,
+    /// `notify-keyspace-events`, as [`notify`] flags.
+    notify_flags: AtomicU32,
 }
 
 impl Default for Registry {
@@ -288,6 +292,7 @@ impl Registry {
             soft_bytes: AtomicU64::new(limit.soft_bytes),
             soft_secs: AtomicU64::new(limit.soft_secs),
             bus: bus::Outboxes::default(),
+            notify_flags: AtomicU32::new(0),
         }
     }
 
@@ -296,6 +301,16 @@ impl Registry {
         self.hard_bytes.store(limit.hard_bytes, Relaxed);
         self.soft_bytes.store(limit.soft_bytes, Relaxed);
         self.soft_secs.store(limit.soft_secs, Relaxed);
+    }
+
+    /// Applies a new `notify-keyspace-events` (start-up and CONFIG SET).
+    pub fn set_notify_flags(&self, flags: u32) {
+        self.notify_flags.store(flags, Relaxed);
+    }
+
+    #[inline]
+    pub fn notify_flags(&self) -> u32 {
+        self.notify_flags.load(Relaxed)
     }
 
     fn limit(&self) -> BufferLimit {
