@@ -24,7 +24,7 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro bench-keyspace
+.PHONY: help deps bench-deps build run cluster cluster-stop test lint bench bench-micro bench-keyspace bench-pubsub
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -92,6 +92,9 @@ bench-cluster: bench-deps ## Three-node ringcache vs Redis Cluster (benches/clus
 
 bench-keyspace: bench-deps ## SCAN, DBSIZE, INFO, RANDOMKEY, KEYS beside redis-server, and GETs beside them (benches/keyspace.sh).
 	bash benches/keyspace.sh
+
+bench-pubsub: bench-deps ## PUBLISH fan-out to 1,000 subscribers beside redis-server (benches/pubsub.sh).
+	bash benches/pubsub.sh
 
 bench-micro: ## Run the criterion micro-benchmarks.
 	$(CARGO) bench --workspace
