@@ -260,6 +260,10 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
             }
         }
     }
+    // A subscription made by a forwarded command (SUBSCRIBE queued in a
+    // transaction that runs here) could never be delivered: drop it rather
+    // than keep a mailbox nobody reads.
+    crate::pubsub::unsubscribe_all(&shared.pubsub, &mut client);
     match cluster.sessions.keep(key, client) {
         Kept::Held => {}
         // No state to keep: nothing to forget but WATCHes that EXEC or
