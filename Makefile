@@ -24,7 +24,7 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup
+.PHONY: help deps bench-deps build run cluster cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup bench-pubsub
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -108,6 +108,9 @@ bench-keyspace: bench-deps ## SCAN, DBSIZE, INFO, RANDOMKEY, KEYS beside redis-s
 
 bench-catchup: bench-deps ## Time a node restarted empty takes to catch up 1,000,000 keys (benches/catchup.sh).
 	bash benches/catchup.sh
+
+bench-pubsub: bench-deps ## PUBLISH fan-out to 1,000 subscribers beside redis-server (benches/pubsub.sh).
+	bash benches/pubsub.sh
 
 bench-micro: ## Run the criterion micro-benchmarks.
 	$(CARGO) bench --workspace

@@ -39,6 +39,11 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     /// Bytes in the query buffer after the last read.
     pub qbuf: AtomicUsize,
+    /// Channels, patterns and shard channels subscribed to (`sub=`,
+    /// `psub=`, `ssub=`).
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
     /// Cancelled by CLIENT KILL.
     pub kill: CancellationToken,
 }
@@ -59,8 +64,16 @@ impl ClientInfo {
             resp: AtomicU8::new(2),
             multi: AtomicI64::new(-1),
             qbuf: AtomicUsize::new(0),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
             kill: CancellationToken::new(),
         }
+    }
+
+    /// Redis's `pubsub` client type: subscribed to anything.
+    pub fn is_pubsub(&self) -> bool {
+        self.sub.load(Relaxed) + self.psub.load(Relaxed) + self.ssub.load(Relaxed) > 0
     }
 
     pub fn idle_secs(&self) -> u64 {
@@ -78,10 +91,16 @@ impl ClientInfo {
         let lib_name = String::from_utf8_lossy(&self.lib_name.lock()).into_owned();
         let lib_ver = String::from_utf8_lossy(&self.lib_ver.lock()).into_owned();
         let multi = self.multi.load(Relaxed);
-        let flags = if multi >= 0 { "x" } else { "N" };
+        let (sub, psub, ssub) = (self.sub.load(Relaxed), self.psub.load(Relaxed), self.ssub.load(Relaxed));
+        let flags = match (self.is_pubsub(), multi >= 0) {
+            (true, true) => "Px",
+            (true, false) => "P",
+            (false, true) => "x",
+            (false, false) => "N",
+        };
         let qbuf = self.qbuf.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -89,6 +108,9 @@ impl ClientInfo {
             self.created.elapsed().as_secs(),
             self.idle_secs(),
             flags,
+            sub,
+            psub,
+            ssub,
             multi,
             qbuf,
             qbuf + 16384,
@@ -117,6 +139,13 @@ pub struct Client {
     pub tx_session: Option<ringcache_ring::NodeIdx>,
     /// The client's last replicated write (WAIT).
     pub last_write: LastWrite,
+    /// What this connection is subscribed to, and its incoming messages.
+    pub pubsub: crate::pubsub::Subscriptions,
+    /// CLIENT REPLY OFF: replies are not sent (Pub/Sub pushes still are).
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: how many more replies to drop (the SKIP itself
+    /// and the command after it).
+    pub reply_skip: u8,
 }
 
 /// A client's last replicated write, for WAIT: each of its parts (one per
@@ -140,7 +169,26 @@ impl Client {
             tx_slot: None,
             tx_session: None,
             last_write: LastWrite::default(),
+            pubsub: crate::pubsub::Subscriptions::default(),
+            reply_off: false,
+            reply_skip: 0,
         }
+    }
+
+    /// Whether the reply of the command just run (`name`) is dropped, by
+    /// CLIENT REPLY OFF or SKIP. (Un)subscribe confirmations are pushes,
+    /// which Redis sends whatever CLIENT REPLY says.
+    #[inline]
+    pub fn mute_reply(&mut self, name: Option<&str>) -> bool {
+        if !self.reply_off && self.reply_skip == 0 {
+            return false;
+        }
+        let skipped = self.reply_skip > 0;
+        self.reply_skip = self.reply_skip.saturating_sub(1);
+        let push = name.is_some_and(|n| {
+            matches!(n, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe")
+        });
+        (skipped || self.reply_off) && !push
     }
 
     pub fn set_proto(&mut self, proto: Proto) {

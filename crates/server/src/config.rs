@@ -118,6 +118,83 @@ pub struct Config {
     /// Redis's parameters that mean nothing here, as CONFIG SET left them
     /// (see `config/redis_params.rs`).
     pub redis: RedisParams,
+    /// `client-output-buffer-limit`, per client class.
+    pub client_output_buffer_limit: OutputBufferLimits,
+    /// `notify-keyspace-events`, as `crate::pubsub::notify` flags (0: off).
+    pub notify_keyspace_events: u32,
+}
+
+/// One class's `client-output-buffer-limit <class> <hard> <soft> <seconds>`;
+/// 0 = no such limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_secs: u64,
+}
+
+impl BufferLimit {
+    /// Redis's defaults for the pubsub class.
+    pub const PUBSUB_DEFAULT: BufferLimit =
+        BufferLimit { hard_bytes: 32 * 1024 * 1024, soft_bytes: 8 * 1024 * 1024, soft_secs: 60 };
+}
+
+/// `client-output-buffer-limit` of Redis's three classes. Only `pubsub` is
+/// enforced (on what waits for a subscriber, see `crate::pubsub`); a
+/// `normal` client's replies are bounded by flushing as they are made, and
+/// there are no replica clients: those two are kept for CONFIG GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimits {
+    pub normal: BufferLimit,
+    pub replica: BufferLimit,
+    pub pubsub: BufferLimit,
+}
+
+impl Default for OutputBufferLimits {
+    fn default() -> OutputBufferLimits {
+        OutputBufferLimits {
+            normal: BufferLimit { hard_bytes: 0, soft_bytes: 0, soft_secs: 0 },
+            replica: BufferLimit { hard_bytes: 256 << 20, soft_bytes: 64 << 20, soft_secs: 60 },
+            pubsub: BufferLimit::PUBSUB_DEFAULT,
+        }
+    }
+}
+
+impl fmt::Display for OutputBufferLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let classes = [("normal", self.normal), ("slave", self.replica), ("pubsub", self.pubsub)];
+        for (i, (name, l)) in classes.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name} {} {} {}", l.hard_bytes, l.soft_bytes, l.soft_secs)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses `<class> <hard> <soft> <seconds>` groups onto `current`, as
+/// Redis's `updateClientOutputBufferLimit` does: all or nothing.
+fn parse_output_buffer_limits(v: &str, current: OutputBufferLimits) -> Result<OutputBufferLimits, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".to_owned());
+    }
+    let mut next = current;
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => &mut next.normal,
+            "slave" | "replica" => &mut next.replica,
+            "pubsub" => &mut next.pubsub,
+            _ => return Err("Invalid client class specified in buffer limit configuration.".to_owned()),
+        };
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_owned();
+        let hard_bytes = parse_memory(group[1]).map_err(|_| bad())?;
+        let soft_bytes = parse_memory(group[2]).map_err(|_| bad())?;
+        let soft_secs: u64 = group[3].parse().map_err(|_| bad())?;
+        *class = BufferLimit { hard_bytes, soft_bytes, soft_secs };
+    }
+    Ok(next)
 }
 
 /// How keyspace-wide and CLUSTER commands behave on a cluster node
@@ -238,6 +315,8 @@ impl Default for Config {
             hints_max_per_node: 10_000,
             replication_writes_max: 65_536,
             redis: RedisParams::default(),
+            client_output_buffer_limit: OutputBufferLimits::default(),
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -390,6 +469,20 @@ pub static OPTIONS: &[OptionSpec] = &[
         "Most unprocessed bytes buffered for one client before it is closed.",
         |c| c.client_query_buffer_limit.to_string(),
         |c, v| c.client_query_buffer_limit = at_least(parse_memory(v)?, 1024 * 1024)?
+    ),
+    opt!(
+        "client-output-buffer-limit",
+        true,
+        "Output buffer limits per class: <class> <hard> <soft> <seconds> ... (pubsub enforced).",
+        |c| c.client_output_buffer_limit.to_string(),
+        |c, v| c.client_output_buffer_limit = parse_output_buffer_limits(v, c.client_output_buffer_limit)?
+    ),
+    opt!(
+        "notify-keyspace-events",
+        true,
+        "Keyspace notification classes, Redis's letters (K E g $ l s h z x e t m d n A); empty = off.",
+        |c| crate::pubsub::notify::format_flags(c.notify_keyspace_events),
+        |c, v| c.notify_keyspace_events = crate::pubsub::notify::parse_flags(v.trim())?
     ),
     opt!("maxmemory", true, "Memory limit for data, in bytes (0 = none).", |c| c.maxmemory.to_string(), |c, v| c
         .maxmemory =
@@ -682,6 +775,25 @@ mod tests {
         }
         assert_eq!(c, Config::default());
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn output_buffer_limits_parse_per_class_as_redis_does() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.get("client-output-buffer-limit").as_deref(),
+            Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        );
+        c.set("client-output-buffer-limit", "pubsub 1mb 512kb 5").unwrap();
+        assert_eq!(
+            c.client_output_buffer_limit.pubsub,
+            BufferLimit { hard_bytes: 1 << 20, soft_bytes: 512 << 10, soft_secs: 5 }
+        );
+        assert_eq!(c.client_output_buffer_limit.replica.hard_bytes, 256 << 20, "other classes kept");
+        for bad in ["pubsub 1 2", "nope 1 2 3", "pubsub x 2 3", "pubsub 1 2 3 normal 0 0 x"] {
+            assert!(c.set("client-output-buffer-limit", bad).is_err(), "{bad}");
+        }
+        assert_eq!(c.client_output_buffer_limit.pubsub.soft_secs, 5, "a failed set changes nothing");
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //!   big replies is bounded in memory and a slow reader only slows itself;
 //!   a write blocked on a client that does not read still ends on CLIENT
 //!   KILL and on shutdown.
+//! - A subscriber's messages (see `crate::pubsub`) are written after the
+//!   reply of the command that was running when they came, and between
+//!   reads when it is idle; a publisher never waits for the subscriber.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use crate::cluster::forward::{self, Entry};
 use crate::cluster::replicate::{self, Submitted};
 use crate::cluster::route::{route, Route};
 use crate::cmd;
+use crate::pubsub;
 use crate::shared::Shared;
 
 /// Replies are written out once this many bytes are pending, even in the
@@ -270,6 +274,21 @@ impl Session {
                         break;
                     }
                 }
+                if let Some(refused) = pubsub::context_refusal(&mut self.client, prepared.spec(), args) {
+                    // A RESP2 subscriber may run only the Pub/Sub commands.
+                    commands += 1;
+                    if self.client.mute_reply(None) {
+                        continue;
+                    }
+                    if self.run.is_empty() {
+                        output.extend_from_slice(&refused);
+                    } else {
+                        let entry = Entry::ready(Reply::Raw(refused));
+                        self.run_bytes += entry.size();
+                        self.run.push(entry);
+                    }
+                    continue;
+                }
                 if let Some(cluster) = &shared.cluster {
                     let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
@@ -288,11 +307,20 @@ impl Session {
                     if !local {
                         commands += 1;
                         let entry = match route {
-                            Route::Remote(entry) => entry,
+                            Route::Remote(entry) => {
+                                // Counted against CLIENT REPLY SKIP; a
+                                // forwarded command's reply is relayed
+                                // whatever CLIENT REPLY says (README).
+                                self.client.mute_reply(None);
+                                entry
+                            }
+                            Route::Reply(_) if self.client.mute_reply(None) => {
+                                Entry::ready(Reply::Raw(bytes::Bytes::new()))
+                            }
                             Route::Reply(reply) => Entry::ready(reply),
                             Route::Here => {
                                 // Runs now; its reply waits for its turn.
-                                let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
+                                let reply = run_notified(shared, &mut self.client, args, prepared, now_ms);
                                 held(shared, &mut self.client, reply)
                             }
                             Route::Local => unreachable!("handled above"),
@@ -311,7 +339,7 @@ impl Session {
                 if let Some(spec) = prepared.spec().filter(|s| s.keys == cmd::Keys::All) {
                     self.client.state.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
                 }
-                let reply = cmd::dispatch_prepared(shared, &mut self.client, args, prepared, now_ms);
+                let reply = run_notified(shared, &mut self.client, args, prepared, now_ms);
                 self.client.state.scope = None;
                 if !self.client.state.changes.is_empty() {
                     // It wrote, in a replicated cluster: its reply waits
@@ -321,7 +349,14 @@ impl Session {
                     self.run.push(entry);
                     continue;
                 }
-                reply.encode(self.client.state.proto, output);
+                if !self.client.mute_reply(prepared.spec().map(|s| s.name)) {
+                    reply.encode(self.client.state.proto, output);
+                }
+                if let Some(mailbox) = &self.client.pubsub.mailbox {
+                    // Messages published while the command ran (to itself
+                    // too) follow its reply, as in Redis 7.2.
+                    mailbox.drain(output, FLUSH_AT_BYTES);
+                }
                 if self.client.close_after_reply {
                     quit = true;
                     break;
@@ -397,14 +432,28 @@ impl Session {
             cluster.release_session(node, self.client.id);
         }
         cmd::release_watches(&shared.db, &mut self.client.state);
+        pubsub::unsubscribe_all(&shared.pubsub, &mut self.client);
         shared.clients.unregister(self.client.id);
     }
+}
+
+/// Runs one command here, with its keyspace notifications (none, and no
+/// cost beyond one load, while `notify-keyspace-events` is off).
+#[inline]
+fn run_notified(shared: &Shared, client: &mut Client, args: &[&[u8]], prepared: cmd::Prepared, now_ms: u64) -> Reply {
+    let before = pubsub::notify::before(shared, prepared.spec(), args, now_ms);
+    let reply = cmd::dispatch_prepared(shared, client, args, prepared, now_ms);
+    if let Some(before) = before {
+        pubsub::notify::after(shared, prepared.spec(), args, before, now_ms);
+    }
+    reply
 }
 
 /// The entry of a command that ran here: its reply, held for its turn
 /// in the run and, if it wrote, until its writes reach their quorum.
 fn held(shared: &Shared, client: &mut Client, reply: Reply) -> Entry {
     let mut encoded = BytesMut::new();
+    let reply = if client.mute_reply(Some(client.state.last_cmd)) { Reply::Raw(bytes::Bytes::new()) } else { reply };
     match replicate::submit(shared, client) {
         Submitted::Nothing => {
             reply.encode(client.state.proto, &mut encoded);
@@ -445,7 +494,10 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
         if room == 0 {
             return End::QueryBufferLimit;
         }
-        let idle_timeout = session.settings.idle_timeout;
+        // As in Redis, `timeout` does not close a Pub/Sub subscriber.
+        let idle_timeout = if session.client.pubsub.active() { None } else { session.settings.idle_timeout };
+        // A subscriber also wakes for messages published to it.
+        let mailbox = session.client.pubsub.mailbox.clone();
         let read = async {
             let mut buf = (&mut rbuf).limit(room);
             match idle_timeout {
@@ -460,6 +512,12 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
                 Some(Ok(n)) => n,
                 Some(Err(e)) => return End::Io(e),
             },
+            _ = pubsub::ready(mailbox.as_deref()) => {
+                if let Err(end) = deliver(shared, stream, &mut wbuf, mailbox.as_deref(), &kill).await {
+                    return end;
+                }
+                continue;
+            }
             _ = kill.cancelled() => return End::Killed,
             _ = shared.shutdown.cancelled() => return End::Shutdown,
         };
@@ -506,6 +564,26 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
 pub(crate) async fn script_turn(shared: &Shared) {
     while shared.scripting.is_running() && !shared.scripting.is_busy() {
         tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Writes out the messages waiting in a subscriber's mailbox, a bounded
+/// chunk at a time, so that what waits is counted against the subscriber's
+/// output buffer limit while its socket is full.
+async fn deliver(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    wbuf: &mut BytesMut,
+    mailbox: Option<&pubsub::Mailbox>,
+    kill: &CancellationToken,
+) -> Result<(), End> {
+    let Some(mailbox) = mailbox else { return Ok(()) };
+    loop {
+        let more = mailbox.drain(wbuf, FLUSH_AT_BYTES);
+        flush(shared, stream, wbuf, kill).await?;
+        if !more {
+            return Ok(());
+        }
     }
 }
 

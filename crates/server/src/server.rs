@@ -140,6 +140,7 @@ impl Server {
         let expiry = spawn_background(shared.clone());
         let monitor = tokio::spawn(crate::cluster::monitor(shared.clone(), CLUSTER_PROBE_PERIOD));
         let replication = crate::cluster::replicate::start(&shared);
+        let pubsub_bus = crate::pubsub::bus::start(&shared);
         tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), threads, "ready to accept connections");
         let mut next = 0usize;
         loop {
@@ -160,7 +161,7 @@ impl Server {
         }
         drop(listener);
         let _ = monitor.await;
-        for task in replication {
+        for task in replication.into_iter().chain(pubsub_bus) {
             let _ = task.await;
         }
         tracing::info!("shutting down: waiting for {} connection(s)", shared.clients.len());

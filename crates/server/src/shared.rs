@@ -62,6 +62,8 @@ pub struct Shared {
     pub journal: bool,
     /// The Lua state and the running script (see `ringcache-scripting`).
     pub scripting: ringcache_scripting::Scripting,
+    /// Pub/Sub subscriptions and delivery.
+    pub pubsub: crate::pubsub::Registry,
 }
 
 impl Shared {
@@ -87,8 +89,11 @@ impl Shared {
         let scripting = ringcache_scripting::Scripting::new();
         scripting.set_busy_threshold_ms(config.busy_reply_threshold_ms);
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
+        let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
+        pubsub.set_notify_flags(config.notify_keyspace_events);
         Shared {
             db,
+            pubsub,
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),
@@ -129,6 +134,8 @@ impl Shared {
         self.db.set_policy(next.maxmemory_policy);
         self.db.set_samples(next.maxmemory_samples);
         self.scripting.set_busy_threshold_ms(next.busy_reply_threshold_ms);
+        self.pubsub.set_limit(next.client_output_buffer_limit.pubsub);
+        self.pubsub.set_notify_flags(next.notify_keyspace_events);
         if let Some(cluster) = &self.cluster {
             cluster.strict.store(next.cluster_strict, Relaxed);
             if let Some(r) = &cluster.replication {

@@ -191,6 +191,8 @@ fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
             }
             Answer::Now(super::forward::pong(catching_up))
         }
+        // Delivered here, never sent on (see `pubsub::bus`).
+        Some((&crate::pubsub::bus::KIND_PUBSUB, rest)) => Answer::Now(crate::pubsub::bus::receive(shared, rest)),
         Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
             let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
@@ -322,7 +324,11 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
                     continue;
                 }
                 client.state.scope = cluster.scope_for(spec);
+                let before = crate::pubsub::notify::before(shared, spec, &args, now_ms);
                 let mut reply = crate::cmd::dispatch(shared, &mut client, &args, now_ms);
+                if let Some(before) = before {
+                    crate::pubsub::notify::after(shared, spec, &args, before, now_ms);
+                }
                 client.state.scope = None;
                 match replicate::submit(shared, &mut client) {
                     Submitted::Nothing => {}
@@ -341,6 +347,10 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
             }
         }
     }
+    // A subscription made by a forwarded command (SUBSCRIBE queued in a
+    // transaction that runs here) could never be delivered: drop it rather
+    // than keep a mailbox nobody reads.
+    crate::pubsub::unsubscribe_all(&shared.pubsub, &mut client);
     match cluster.sessions.keep(key, client) {
         Kept::Held => {}
         // No state to keep: nothing to forget but WATCHes that EXEC or

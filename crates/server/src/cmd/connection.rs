@@ -138,6 +138,13 @@ pub(super) const CLIENT_SUBCOMMANDS: &[SubCommand] = &[
         handler: client_kill,
     },
     SubCommand {
+        name: "client|reply",
+        arity: 3,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Instructs the server whether to reply to commands.",
+        handler: client_reply,
+    },
+    SubCommand {
         name: "client|getname",
         arity: 2,
         flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
@@ -167,7 +174,12 @@ pub(super) const CLIENT_SUBCOMMANDS: &[SubCommand] = &[
     },
 ];
 
-fn ping(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+fn ping(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() <= 2 && crate::pubsub::in_context(ctx.client) {
+        // Redis's answer in the RESP2 Pub/Sub context (commit 2264b981).
+        let arg = args.get(1).map_or(Bytes::new(), |a| Bytes::copy_from_slice(a));
+        return Ok(Reply::Array(vec![Reply::bulk("pong"), Reply::Bulk(arg)]));
+    }
     match args.len() {
         1 => Ok(Reply::simple("PONG")),
         2 => Ok(Reply::Bulk(Bytes::copy_from_slice(args[1]))),
@@ -301,6 +313,8 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     // RESET is never queued nor run inside EXEC (NO_MULTI), so no shard is
     // locked here and releasing the watches may lock.
     release_watches(&ctx.shared.db, &mut ctx.client.state);
+    // Leaves every channel without confirmations, as Redis's RESET does.
+    crate::pubsub::unsubscribe_all(&ctx.shared.pubsub, ctx.client);
     ctx.client.set_proto(Proto::Resp2);
     *ctx.client.info.name.lock() = Bytes::new();
     ctx.client.state.authenticated = ctx.shared.with_config(|c| c.requirepass.is_none());
@@ -322,15 +336,34 @@ fn client_info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Verbatim(Bytes::from(format!("{}\n", ctx.client.info.list_line()))))
 }
 
-/// A client type of CLIENT LIST/KILL TYPE. Every connection is `normal`
-/// (no replicas, masters or pub/sub clients exist).
-fn type_is_normal(arg: &[u8]) -> Result<bool, CmdError> {
+/// A client type of CLIENT LIST/KILL TYPE. A connection is `pubsub` while
+/// it is subscribed to anything, `normal` otherwise (no replicas or
+/// masters exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Pubsub,
+    /// `master`, `replica`, `slave`: no connection is one.
+    None,
+}
+
+fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
     if is(arg, "normal") {
-        Ok(true)
-    } else if ["master", "replica", "slave", "pubsub"].iter().any(|t| is(arg, t)) {
-        Ok(false)
+        Ok(ClientType::Normal)
+    } else if is(arg, "pubsub") {
+        Ok(ClientType::Pubsub)
+    } else if ["master", "replica", "slave"].iter().any(|t| is(arg, t)) {
+        Ok(ClientType::None)
     } else {
         Err(CmdError::other(format!("ERR Unknown client type '{}'", printable(arg, 128))))
+    }
+}
+
+fn type_matches(ty: ClientType, info: &ClientInfo) -> bool {
+    match ty {
+        ClientType::Normal => !info.is_pubsub(),
+        ClientType::Pubsub => info.is_pubsub(),
+        ClientType::None => false,
     }
 }
 
@@ -340,11 +373,8 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let clients: Vec<Arc<ClientInfo>> = match args {
         [_, _] => ctx.shared.clients.all(),
         [_, _, opt, ty] if is(opt, "TYPE") => {
-            if type_is_normal(ty)? {
-                ctx.shared.clients.all()
-            } else {
-                Vec::new()
-            }
+            let ty = client_type(ty)?;
+            ctx.shared.clients.all().into_iter().filter(|c| type_matches(ty, c)).collect()
         }
         [_, _, opt, ids @ ..] if is(opt, "ID") && !ids.is_empty() => {
             let mut found = Vec::new();
@@ -371,8 +401,7 @@ struct KillFilter {
     addr: Option<String>,
     laddr: Option<String>,
     id: Option<u64>,
-    /// TYPE named a type no connection has.
-    no_type_match: bool,
+    ty: Option<ClientType>,
     skip_me: bool,
 }
 
@@ -381,7 +410,7 @@ struct KillFilter {
 /// Killing this very connection closes it after the reply.
 fn client_kill(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let old_form = args.len() == 3;
-    let mut f = KillFilter { addr: None, laddr: None, id: None, no_type_match: false, skip_me: true };
+    let mut f = KillFilter { addr: None, laddr: None, id: None, ty: None, skip_me: true };
     if old_form {
         f.addr = Some(String::from_utf8_lossy(args[2]).into_owned());
         // With the old form a client may kill itself.
@@ -397,7 +426,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                     .ok_or_else(|| CmdError::other("ERR client-id should be greater than 0"))?;
                 f.id = Some(id as u64);
             } else if is(opt, "TYPE") {
-                f.no_type_match = !type_is_normal(value)?;
+                f.ty = Some(client_type(value)?);
             } else if is(opt, "ADDR") {
                 f.addr = Some(String::from_utf8_lossy(value).into_owned());
             } else if is(opt, "LADDR") {
@@ -423,7 +452,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut killed = 0i64;
     let mut kill_me = false;
     for info in ctx.shared.clients.all() {
-        let matches = !f.no_type_match
+        let matches = f.ty.is_none_or(|ty| type_matches(ty, &info))
             && f.id.is_none_or(|id| info.id == id)
             && f.addr.as_ref().is_none_or(|a| info.addr.to_string() == *a)
             && f.laddr.as_ref().is_none_or(|a| info.laddr.to_string() == *a);
@@ -447,6 +476,27 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR No such client"));
     }
     Ok(Reply::ok())
+}
+
+/// `CLIENT REPLY ON|OFF|SKIP`. The connection drops the replies (see
+/// `Client::mute_reply`): OFF's own, SKIP's own and the next command's.
+fn client_reply(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let c = &mut *ctx.client;
+    if is(args[2], "ON") {
+        c.reply_off = false;
+        c.reply_skip = 0;
+        Ok(Reply::ok())
+    } else if is(args[2], "OFF") {
+        c.reply_off = true;
+        Ok(Reply::ok())
+    } else if is(args[2], "SKIP") {
+        if !c.reply_off {
+            c.reply_skip = 2;
+        }
+        Ok(Reply::ok())
+    } else {
+        Err(CmdError::Syntax)
+    }
 }
 
 fn client_getname(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
@@ -525,6 +575,8 @@ fn client_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "      Return clients of specified type.",
             "    * ID <client-id> [<client-id> ...]",
             "      Return clients with the specified IDs.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",

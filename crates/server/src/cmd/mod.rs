@@ -1,6 +1,6 @@
 //! The node's command table: the data commands of `ringcache-commands`
 //! and the node-level families that live here because they are about the
-//! node itself (connections, configuration, INFO, CLUSTER).
+//! node itself (connections, configuration, INFO, CLUSTER, Pub/Sub).
 //!
 //! The server is the command layer's [`Env`]: one concrete type, so every
 //! handler is monomorphised for it. What a write changed comes back in
@@ -9,6 +9,7 @@
 mod cluster;
 pub(crate) use cluster::wait_args;
 mod connection;
+mod pubsub;
 mod server;
 
 use std::sync::LazyLock;
@@ -31,7 +32,7 @@ pub type Handler = ringcache_commands::Handler<Shared>;
 pub type Prepared = ringcache_commands::Prepared<Shared>;
 
 static TABLE: LazyLock<Table<Shared>> = LazyLock::new(|| {
-    let node = [connection::COMMANDS, server::COMMANDS, cluster::COMMANDS];
+    let node = [connection::COMMANDS, server::COMMANDS, cluster::COMMANDS, pubsub::COMMANDS];
     Table::new(
         ringcache_commands::data_commands()
             .into_iter()

@@ -92,6 +92,7 @@ fn subcommands_of(name: &str) -> &'static [SubCommand] {
     match name {
         "client" => connection::CLIENT_SUBCOMMANDS,
         "cluster" => cluster::CLUSTER_SUBCOMMANDS,
+        "pubsub" => super::pubsub::PUBSUB_SUBCOMMANDS,
         "config" => CONFIG_SUBCOMMANDS,
         "command" => COMMAND_SUBCOMMANDS,
         _ => &[],
@@ -668,7 +669,8 @@ lolwut=5.0.0 lpop=1.0.0 lpos=6.0.6 lpush=1.0.0 lpushx=2.2.0 lrange=1.0.0 lrem=1.
 memory=4.0.0 mget=1.0.0 migrate=2.6.0 module=4.0.0 monitor=1.0.0 move=1.0.0 mset=1.0.1 msetnx=1.0.1 multi=1.2.0
 object=2.2.3 persist=2.2.0 pexpire=2.6.0 pexpireat=2.6.0 pexpiretime=7.0.0 pfadd=2.8.9 pfcount=2.8.9
 pfdebug=2.8.9 pfmerge=2.8.9 pfselftest=2.8.9 ping=1.0.0 psetex=2.6.0 psubscribe=2.0.0 psync=2.8.0 pttl=2.6.0
-publish=2.0.0 pubsub=2.8.0 punsubscribe=2.0.0 quit=1.0.0 randomkey=1.0.0 readonly=3.0.0 readwrite=3.0.0
+publish=2.0.0 pubsub=2.8.0 pubsub|channels=2.8.0 pubsub|help=6.2.0 pubsub|numpat=2.8.0
+pubsub|numsub=2.8.0 pubsub|shardchannels=7.0.0 pubsub|shardnumsub=7.0.0 punsubscribe=2.0.0 quit=1.0.0 randomkey=1.0.0 readonly=3.0.0 readwrite=3.0.0
 rename=1.0.0 renamenx=1.0.0 replconf=3.0.0 replicaof=5.0.0 reset=6.2.0 restore=2.6.0 restore-asking=3.0.0
 role=2.8.12 rpop=1.0.0 rpoplpush=1.2.0 rpush=1.0.0 rpushx=2.2.0 sadd=1.0.0 save=1.0.0 scan=2.8.0 scard=1.0.0
 script=2.6.0 sdiff=1.0.0 sdiffstore=1.0.0 select=1.0.0 set=1.0.0 setbit=2.2.0 setex=2.0.0 setnx=1.0.0
