@@ -24,17 +24,22 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cp -r "$here/runtest" "$here/tests" "$work/"; chmod -R u+w "$work"
 cd "$work"
+# The harness listens for its test clients on a port near --baseport (Redis's
+# default 21111): a random base keeps runs on one machine from colliding.
+baseport=${REDIS_TESTS_BASEPORT:-$((22000 + RANDOM % 30000))}
 total_ok=0; total_bad=0
 for u in "${units[@]}"; do
   [ -f "tests/$u.tcl" ] || { echo "$u: no such unit"; continue; }
   log=$(mktemp)
   timeout 600 ./runtest --host 127.0.0.1 --port "$port" --singledb --ignore-encoding --ignore-digest \
     --tags -needs:repl --tags -needs:debug --tags -needs:save --tags -needs:pfdebug \
-    --single "$u" --clients 1 --timeout 60 >"$log" 2>&1
+    --single "$u" --clients 1 --timeout 60 --baseport "$baseport" >"$log" 2>&1
   clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
   ok=$(grep -c '^\[ok\]' <<<"$clean"); err=$(grep -c '^\[err\]' <<<"$clean"); exc=$(grep -c '^\[exception\]' <<<"$clean")
   echo "$u: ok=$ok err=$err exception=$exc"
   grep -A2 -E '^\[(err|exception)\]' <<<"$clean" | head -12 | sed 's/^/    /'
+  # Nothing ran at all (all skipped by tags, or the harness failed): say why.
+  [ $((ok + err + exc)) -eq 0 ] && tail -3 <<<"$clean" | sed 's/^/    | /'
   total_ok=$((total_ok + ok)); total_bad=$((total_bad + err + exc))
   rm -f "$log"
 done

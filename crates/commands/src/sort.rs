@@ -44,45 +44,39 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
     ]
 }
 
-/// Where the STORE destination of a SORT is, found as Redis's `sortGetKeys` finds
-/// it: options are skipped with their arguments (`LIMIT` 2, `GET` and `BY`
-/// 1), and the last `STORE` wins.
+/// Where the STORE destination of a SORT is: the argument after the last
+/// `STORE`, walking the options as the handler parses them (`LIMIT` takes
+/// 2 arguments, `GET`, `BY` and `STORE` 1). Redis's `sortGetKeys` does not
+/// skip STORE's own argument, so for `STORE GET STORE d` it declares `GET`
+/// while the command writes `d`; here the declared key is always the one
+/// written, so the handler never touches a shard it does not hold.
 pub(crate) fn store_index<A: AsRef<[u8]>>(args: &[A]) -> Option<usize> {
     let mut found = None;
     let mut i = 2;
     while i < args.len() {
         let a = args[i].as_ref();
-        if is(a, "LIMIT") {
+        let left = args.len() - i - 1;
+        if is(a, "LIMIT") && left >= 2 {
             i += 2;
-        } else if is(a, "GET") || is(a, "BY") {
+        } else if (is(a, "GET") || is(a, "BY")) && left >= 1 {
             i += 1;
-        } else if is(a, "STORE") && i + 1 < args.len() {
+        } else if is(a, "STORE") && left >= 1 {
             found = Some(i + 1);
+            i += 1;
         }
         i += 1;
     }
     found
 }
 
-/// Whether a SORT's `BY` or `GET` patterns name keys other than the one
-/// sorted (a pattern with a `*`, `GET #` aside): the dispatcher then locks
-/// the whole keyspace on a standalone node.
+/// Whether a SORT's `BY` or `GET` patterns may name keys other than the
+/// one sorted: the dispatcher then locks the whole keyspace on a
+/// standalone node. Conservative on purpose: any argument after the key
+/// with a `*` counts (only a pattern with a `*` names a key), so that no
+/// way of spelling the options can make the handler read a shard it does
+/// not hold; locking too much for an odd STORE name costs nothing more.
 pub(crate) fn reads_other_keys(args: &[impl AsRef<[u8]>]) -> bool {
-    let mut i = 2;
-    while i < args.len() {
-        let a = args[i].as_ref();
-        if is(a, "LIMIT") {
-            i += 2;
-        } else if (is(a, "GET") || is(a, "BY")) && i + 1 < args.len() {
-            let p = args[i + 1].as_ref();
-            if p != b"#" && p.contains(&b'*') {
-                return true;
-            }
-            i += 1;
-        }
-        i += 1;
-    }
-    false
+    args.iter().skip(2).any(|a| a.as_ref().contains(&b'*'))
 }
 
 /// The slot every key `pattern` can form falls in, as Redis's
@@ -403,6 +397,7 @@ mod tests {
         assert_eq!(store_index(&a(&["sort", "k", "STORE", "d"])), Some(3));
         assert_eq!(store_index(&a(&["sort", "k", "store", "a", "LIMIT", "0", "1", "store", "b"])), Some(8));
         assert_eq!(store_index(&a(&["sort", "k", "GET", "store", "BY", "x"])), None, "option arguments are skipped");
+        assert_eq!(store_index(&a(&["sort", "k", "STORE", "GET", "STORE", "d"])), Some(5), "the key written");
         let args = a(&["sort", "k", "by", "x", "store", "d"]);
         let keys: Vec<_> = Keys::Sort { store: true }.of(&args).collect();
         assert_eq!(keys, [&b"k"[..], b"d"]);
@@ -412,6 +407,8 @@ mod tests {
         assert!(reads_other_keys(&a(&["sort", "k", "BY", "w_*"])));
         assert!(!reads_other_keys(&a(&["sort", "k", "BY", "nosort", "GET", "#"])));
         assert!(reads_other_keys(&a(&["sort", "k", "GET", "#", "GET", "h_*->f"])));
+        // STORE takes "GET" as its destination here, so BY's pattern is real.
+        assert!(reads_other_keys(&a(&["sort", "k", "STORE", "GET", "BY", "w_*"])));
     }
 
     #[test]
@@ -462,5 +459,10 @@ mod tests {
         assert_eq!(n.run(&["sort_ro", "l", "store", "dst"]), Reply::error_static("ERR syntax error"));
         n.run(&["set", "s", "x"]);
         assert!(matches!(n.run(&["sort", "s"]), Reply::Error(_)));
+        // Options spelled so that STORE swallows an option name.
+        assert_eq!(n.run(&["sort", "l", "store", "get", "by", "w_*"]), Reply::Integer(3));
+        assert_eq!(n.run(&["lrange", "get", "0", "-1"]), bulks(&["2", "3", "1"]));
+        assert_eq!(n.run(&["sort", "l", "store", "get", "store", "d2"]), Reply::Integer(3));
+        assert_eq!(n.run(&["lrange", "d2", "0", "-1"]), bulks(&["1", "2", "3"]));
     }
 }
