@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
 use common::reference::Reference;
-use common::{array, bulk, err, int, run, strings, Server, WRONGTYPE};
+use common::{array, bulk, err, int, run, strings, RawConn, Server, WRONGTYPE};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, Value};
@@ -282,7 +282,17 @@ fn through_a_replicated_cluster_and_a_kill_9_of_the_coordinator() {
     assert_eq!(stored, 1);
     assert_eq!(int(&mut c, &["GEORADIUS", "{it}:cities", "12.5", "41.9", "50", "km", "STORE", "{it}:south"]), 1);
 
+    // Forwarded replies keep their bytes: RESP3 coordinates stay Redis's
+    // 17-digit doubles through a node that is not the coordinator.
     let victim = cluster.coordinator_of("Sicily");
+    let mut raw = RawConn::connect(cluster.node((victim + 1) % 3).port);
+    raw.send_cmd(&["HELLO", "3"]);
+    raw.read_reply();
+    raw.send_cmd(&["GEOPOS", "Sicily", "Palermo"]);
+    assert_eq!(raw.read_reply_string(), "*1\r\n*2\r\n,13.36138933897018433\r\n,38.11555639549629859\r\n");
+    raw.send_cmd(&["GEODIST", "Sicily", "Palermo", "Catania", "km"]);
+    assert_eq!(raw.read_reply_string(), "$8\r\n166.2742\r\n");
+
     cluster.nodes[victim].kill();
     let mut cs = cluster.node((victim + 1) % 3).conn();
     let got = eventually("GEOPOS after the kill", Duration::from_secs(20), || {
