@@ -73,7 +73,7 @@ pub fn prepare<E: Env>(shared: &E, state: &mut ClientState<E>, args: &[&[u8]]) -
 pub fn warm<'a, E: Env>(shared: &E, commands: impl Iterator<Item = (&'a [&'a [u8]], Prepared<E>)>) {
     let keys: SmallVec<[(&[u8], KeyHash); 16]> =
         commands.filter_map(|(args, p)| Some((*args.get(1)?, p.key?))).collect();
-    shared.db().warm(&keys);
+    shared.db().warm(0, &keys);
 }
 
 /// Runs one command from a client at time `now_ms`. The reply is ready to
@@ -169,10 +169,10 @@ fn run<E: Env>(
 pub(crate) fn take_changes<E: Env>(db: &mut Locked<'_>, state: &mut ClientState<E>, now_ms: u64) {
     let mut keys = std::mem::take(&mut state.changed);
     db.take_changed(&mut keys);
-    for key in keys.drain(..) {
+    for (dbid, key) in keys.drain(..) {
         let k = key.as_bytes();
         let mut encoded = Vec::new();
-        let Some((version, value)) = db.shard(k).key_state(k, now_ms, &mut encoded) else {
+        let Some((version, value)) = db.shard_in(dbid, k).key_state(k, now_ms, &mut encoded) else {
             continue;
         };
         state.changes.push(Change {

@@ -58,7 +58,7 @@ pub struct ClientState<E: Env> {
     /// caller takes them (and must, or they pile up).
     pub changes: Vec<Change>,
     /// Scratch for the keys a command changed, kept for its allocation.
-    pub(crate) changed: Vec<Key>,
+    pub(crate) changed: Vec<(u16, Key)>,
 }
 
 impl<E: Env> ClientState<E> {

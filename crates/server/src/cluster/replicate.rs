@@ -446,12 +446,12 @@ fn warm_applies(db: &Db, batch: &[rep::Message]) {
     for e in effects {
         keys.push((&e.key[..], db.hash_key(&e.key)));
         if keys.len() == GROUP {
-            db.warm(&keys);
+            db.warm(0, &keys);
             keys.clear();
         }
     }
     if keys.len() > 1 {
-        db.warm(&keys);
+        db.warm(0, &keys);
     }
 }
 
@@ -633,7 +633,7 @@ impl Replica for StoreReplica<'_> {
     fn slot_stamps(&self, slot: u16) -> Vec<(Bytes, Stamp)> {
         let mut out = Vec::new();
         self.with_slot(slot, |s| s.slot_versions(slot, self.now_ms, &mut out));
-        out
+        out.into_iter().filter(|(db, _, _)| *db == 0).map(|(_, k, s)| (k, s)).collect()
     }
 
     fn slot_chunk(&self, slot: u16, cursor: &[u8], entries_max: usize, bytes_max: usize) -> Chunk {
@@ -641,7 +641,10 @@ impl Replica for StoreReplica<'_> {
         let mut entries = Vec::new();
         let mut bytes = 0;
         let next = self.with_slot(slot, |s| {
-            s.slot_walk(slot, start, self.now_ms, |key, version, state| {
+            s.slot_walk(slot, start, self.now_ms, |db, key, version, state| {
+                if db != 0 {
+                    return true;
+                }
                 if !entries.is_empty() && (entries.len() >= entries_max || bytes >= bytes_max) {
                     return false;
                 }
