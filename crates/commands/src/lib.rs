@@ -21,6 +21,7 @@
 
 pub mod args;
 mod bitmaps;
+mod databases;
 mod dispatch;
 mod env;
 mod hashes;
@@ -45,12 +46,13 @@ pub use table::{printable, unknown_command, LookupCache, Table};
 pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
-/// strings, bitmaps, keys, hashes, lists, sets, sorted sets, transactions.
+/// strings, bitmaps, keys, databases, hashes, lists, sets, sorted sets, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
         bitmaps::commands,
         keys::commands,
+        databases::commands,
         hashes::commands,
         lists::commands,
         sets::commands,

@@ -60,6 +60,11 @@ pub struct Shared {
     /// Whether commands hand what they change to replication (a cluster
     /// with `replicas` > 1).
     pub journal: bool,
+    /// `databases`, fixed at start.
+    pub databases: u32,
+    /// Whether only database 0 may be used (`redis-cluster` mode, as in
+    /// Redis Cluster).
+    pub db0_only: bool,
 }
 
 impl Shared {
@@ -82,6 +87,8 @@ impl Shared {
             journal,
             ..DbConfig::default()
         });
+        let databases = config.databases;
+        let db0_only = cluster.is_some() && config.cluster_mode == crate::config::ClusterMode::RedisCluster;
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
         Shared {
             db,
@@ -95,6 +102,8 @@ impl Shared {
             local_addr: OnceLock::new(),
             cluster,
             journal,
+            databases,
+            db0_only,
         }
     }
 

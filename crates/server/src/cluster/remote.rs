@@ -367,7 +367,7 @@ mod tests {
         let node = NodeId::from("a");
         let watching = |id| {
             let mut c = internal_client(Proto::Resp2, id);
-            c.state.watched.push((Bytes::from_static(b"k"), 0));
+            c.state.watched.push((0, Bytes::from_static(b"k"), 0));
             c
         };
         assert!(matches!(sessions.keep((node.clone(), 1), internal_client(Proto::Resp2, 1)), Kept::Stateless(_)));

@@ -56,6 +56,14 @@ impl Env for Shared {
     fn journal(&self) -> bool {
         self.journal
     }
+
+    fn databases(&self) -> u32 {
+        self.databases
+    }
+
+    fn db0_only(&self) -> bool {
+        self.db0_only
+    }
 }
 
 /// Looks up a command by name, case-insensitively.
