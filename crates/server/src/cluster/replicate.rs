@@ -43,8 +43,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use ringcache_replication::{
-    self as rep, Change, Chunk, Effect, Entry, Event, Outcome, Output, Placement, Replica, Replicator, State, View,
-    WriteId,
+    self as rep, Change, Chunk, DbKey, Effect, Entry, Event, Outcome, Output, Placement, Replica, Replicator, State,
+    View, WriteId,
 };
 use ringcache_ring::{NodeId, Ring, SLOTS};
 use ringcache_store::{Applied, Db, DecodeLimits, Incoming, Locked, StateRef};
@@ -247,6 +247,7 @@ impl Replication {
             // A peer that was not up yet when catch-up began is asked
             // again soon after it is.
             sync_retry_ms: 500,
+            databases: config.databases,
             ..rep::Config::default()
         };
         let rep = Replicator::new(me.clone(), rep_config).expect("replication settings are validated with the config");
@@ -443,15 +444,19 @@ fn warm_applies(db: &Db, batch: &[rep::Message]) {
         rep::Message::Apply { effects, .. } => &effects[..],
         _ => &[],
     });
+    // A group's keys are probed in one database: nearly every batch has
+    // one, and a group ends where the database changes.
+    let mut dbid = 0;
     for e in effects {
-        keys.push((&e.key[..], db.hash_key(&e.key)));
-        if keys.len() == GROUP {
-            db.warm(0, &keys);
+        if keys.len() == GROUP || (e.key.db != dbid && !keys.is_empty()) {
+            db.warm(dbid, &keys);
             keys.clear();
         }
+        dbid = e.key.db;
+        keys.push((&e.key.name[..], db.hash_key(&e.key.name)));
     }
     if keys.len() > 1 {
-        db.warm(0, &keys);
+        db.warm(dbid, &keys);
     }
 }
 
@@ -613,16 +618,23 @@ impl Replica for StoreReplica<'_> {
             Change::Delta { .. } => return Outcome::NeedFull,
         };
         let now_ms = self.now_ms;
-        let applied = self.with_slot(slot, |s| s.apply(&effect.key, effect.version.clone(), state, now_ms));
+        let key = &effect.key;
+        let applied = self.with_slot(slot, |s| {
+            s.select(key.db);
+            s.apply(&key.name, effect.version.clone(), state, now_ms)
+        });
         match applied {
             Applied::Taken | Applied::Merged => Outcome::Applied,
             Applied::Kept => Outcome::Had,
         }
     }
 
-    fn read(&self, slot: u16, key: &[u8]) -> Option<(Version, State)> {
+    fn read(&self, slot: u16, key: &DbKey) -> Option<(Version, State)> {
         let mut buf = Vec::new();
-        let (version, value) = self.with_slot(slot, |s| s.key_state(key, self.now_ms, &mut buf))?;
+        let (version, value) = self.with_slot(slot, |s| {
+            s.select(key.db);
+            s.key_state(&key.name, self.now_ms, &mut buf)
+        })?;
         Some((version, self.state_of(value, buf)))
     }
 
@@ -630,10 +642,10 @@ impl Replica for StoreReplica<'_> {
         self.with_slot(slot, |s| s.slot_digest(slot))
     }
 
-    fn slot_stamps(&self, slot: u16) -> Vec<(Bytes, Stamp)> {
+    fn slot_stamps(&self, slot: u16) -> Vec<(DbKey, Stamp)> {
         let mut out = Vec::new();
         self.with_slot(slot, |s| s.slot_versions(slot, self.now_ms, &mut out));
-        out.into_iter().filter(|(db, _, _)| *db == 0).map(|(_, k, s)| (k, s)).collect()
+        out.into_iter().map(|(db, k, s)| (DbKey::new(db, k), s)).collect()
     }
 
     fn slot_chunk(&self, slot: u16, cursor: &[u8], entries_max: usize, bytes_max: usize) -> Chunk {
@@ -642,9 +654,6 @@ impl Replica for StoreReplica<'_> {
         let mut bytes = 0;
         let next = self.with_slot(slot, |s| {
             s.slot_walk(slot, start, self.now_ms, |db, key, version, state| {
-                if db != 0 {
-                    return true;
-                }
                 if !entries.is_empty() && (entries.len() >= entries_max || bytes >= bytes_max) {
                     return false;
                 }
@@ -656,7 +665,7 @@ impl Replica for StoreReplica<'_> {
                         State::Value(Bytes::from(buf))
                     }
                 };
-                let entry = Entry { key: Bytes::copy_from_slice(key), version: version.clone(), state };
+                let entry = Entry { key: DbKey::new(db, Bytes::copy_from_slice(key)), version: version.clone(), state };
                 bytes += entry.encoded_len();
                 entries.push(entry);
                 true
@@ -715,7 +724,7 @@ pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted 
 /// state of the key.
 fn effect(c: ringcache_commands::Change) -> Effect {
     let state = c.state.map_or(State::Tombstone, State::Value);
-    Effect { key: c.key, version: c.version, change: Change::Full(state) }
+    Effect { key: DbKey::new(c.dbid, c.key), version: c.version, change: Change::Full(state) }
 }
 
 /// Waits for `waits`: the fewest owners (this one included) that
