@@ -14,7 +14,11 @@
 //!
 //! Messages (node to node, inside transport frames):
 //! - request `R`: proto byte (2 or 3), the client's id (u64, big-endian),
-//!   then the commands as RESP arrays. Answer `+` then, per command, a u32
+//!   the client's database (u16, big-endian: the commands run in it, as
+//!   if the client had SELECTed it there), then the commands as RESP
+//!   arrays. The database is read when the run is sent: a run ends before
+//!   any command that runs here, SELECT included, so every command of a
+//!   run was issued in that database. Answer `+` then, per command, a u32
 //!   big-endian length and the reply encoded for that proto; or `-` and an
 //!   error text if the whole message was refused.
 //! - `X` + client id: forget that client's session (one-way).
@@ -231,6 +235,7 @@ pub async fn execute(
                     head.put_u8(KIND_RUN);
                     head.put_u8(if proto == Proto::Resp3 { 3 } else { 2 });
                     head.put_u64(client.id);
+                    head.put_u16(client.state.dbid);
                     messages.push(Message { node: part.node, body: head, parts: Vec::new() });
                     messages.len() - 1
                 }

@@ -182,10 +182,16 @@ fn answer(shared: &Shared, from: NodeId, msg: &[u8]) -> Answer {
             }
             Answer::Now(super::forward::pong(catching_up))
         }
-        Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
+        Some((&KIND_RUN, rest)) if rest.len() >= 11 => {
             let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
-            run(shared, from, proto, id, &rest[9..])
+            let dbid = u16::from_be_bytes([rest[9], rest[10]]);
+            // A peer is input: a database this node does not have is
+            // refused, never selected.
+            if u32::from(dbid) >= shared.databases {
+                return Answer::Now(refuse("ERR DB index is out of range"));
+            }
+            run(shared, from, proto, id, dbid, &rest[11..])
         }
         _ => Answer::Now(refuse("ERR unknown cluster message")),
     }
@@ -203,9 +209,9 @@ fn encode_answer(replies: &[Bytes]) -> Message {
 }
 
 /// Runs the commands of an `R` message, in order, in the origin client's
-/// session (if it has one here). A command's reply waits for its writes to
+/// session (if it has one here), in database `dbid`. A command's reply waits for its writes to
 /// reach their quorum (or becomes `-NOREPLICAS`).
-fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) -> Answer {
+fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, dbid: u16, commands: &[u8]) -> Answer {
     let Some(cluster) = shared.cluster.as_ref() else {
         return Answer::Now(refuse("CLUSTERDOWN this node is not in a cluster"));
     };
@@ -220,6 +226,7 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
     let key = (from, id);
     let mut client = cluster.sessions.take(&key).unwrap_or_else(|| internal_client(proto, id));
     client.set_proto(proto);
+    client.state.dbid = dbid;
     let mut parser = RequestParser::default();
     let mut spans = Vec::new();
     let mut replies: Vec<Bytes> = Vec::new();
@@ -305,8 +312,13 @@ mod tests {
     }
 
     fn run_message(proto: u8, id: u64, commands: &[u8]) -> Vec<u8> {
+        run_message_in(proto, id, 0, commands)
+    }
+
+    fn run_message_in(proto: u8, id: u64, dbid: u16, commands: &[u8]) -> Vec<u8> {
         let mut m = vec![KIND_RUN, proto];
         m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(&dbid.to_be_bytes());
         m.extend_from_slice(commands);
         m
     }
@@ -325,6 +337,21 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_commands_run_in_the_database_the_message_names() {
+        let shared = member();
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        let get = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        let reply = |msg: Vec<u8>| match answer(&shared, NodeId::from("b"), &msg) {
+            Answer::Now(a) => a,
+            Answer::Later(_) => panic!("no writes to wait for"),
+        };
+        reply(run_message_in(2, 7, 3, set));
+        let found = |len: u8, body: &[u8]| [&b"+\0\0\0"[..], &[len], body].concat();
+        assert_eq!(reply(run_message_in(2, 7, 3, get)), found(7, b"$1\r\nv\r\n"));
+        assert_eq!(reply(run_message_in(2, 7, 0, get)), found(5, b"$-1\r\n"), "another database");
+    }
+
+    #[test]
     fn malformed_messages_are_refused_never_trusted() {
         let shared = member();
         let from = || NodeId::from("b");
@@ -337,6 +364,9 @@ mod tests {
             &run_message(2, 1, b"*2\r\n$3\r\nGET\r\n$1\r\n"),
             &run_message(2, 1, b"*1\r\n+x\r\n"),
             &run_message(2, 1, b"*9999999999\r\n"),
+            // A database this node does not have (16 by default).
+            &run_message_in(2, 1, 16, b"*1\r\n$4\r\nPING\r\n"),
+            &run_message_in(2, 1, u16::MAX, b"*1\r\n$4\r\nPING\r\n"),
         ] {
             let Answer::Now(a) = answer(&shared, from(), bad) else { panic!("refused at once") };
             assert_eq!(a.first(), Some(&b'-'), "{bad:?} got {a:?}");
