@@ -118,10 +118,7 @@ fn copy<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
         if is(args[i], "REPLACE") {
             replace = true;
         } else if is(args[i], "DB") && i + 1 < args.len() {
-            // Redis reads a long long here and refuses anything that is
-            // not a database with the one error.
-            dst = crate::args::parse_i64(args[i + 1])
-                .and_then(|n| database(ctx.shared, n))
+            dst = int_index(ctx.shared, args[i + 1], CmdError::NotInteger)?
                 .ok_or_else(|| CmdError::other(OUT_OF_RANGE))?;
             i += 1;
         } else {
@@ -227,9 +224,10 @@ mod tests {
         assert_eq!(n.run(&["llen", "m"]), int(3));
         assert_eq!(n.run(&["copy", "l", "l", "DB", "2"]), int(1));
         assert_eq!(n.run(&["copy", "nosuch", "x", "DB", "2"]), int(0));
-        for bad in ["16", "x", "-1"] {
+        for bad in ["16", "-1"] {
             assert_eq!(n.run(&["copy", "l", "l", "DB", bad]), err("ERR DB index is out of range"));
         }
+        assert_eq!(n.run(&["copy", "l", "l", "DB", "x"]), err("ERR value is not an integer or out of range"));
         assert_eq!(n.run(&["copy", "l", "l", "DB"]), err("ERR syntax error"));
         assert_eq!(n.run(&["copy", "l", "l", "NX"]), err("ERR syntax error"));
         n.run(&["select", "2"]);
