@@ -70,10 +70,11 @@ pub fn prepare<E: Env>(shared: &E, state: &mut ClientState<E>, args: &[&[u8]]) -
 /// Looks the keys of a batch's one-key commands up before running any of
 /// them (see `Db::warm`), so that their cache misses overlap instead of
 /// stalling each command in turn.
-pub fn warm<'a, E: Env>(shared: &E, commands: impl Iterator<Item = (&'a [&'a [u8]], Prepared<E>)>) {
+/// `dbid` is the client's database.
+pub fn warm<'a, E: Env>(shared: &E, dbid: u16, commands: impl Iterator<Item = (&'a [&'a [u8]], Prepared<E>)>) {
     let keys: SmallVec<[(&[u8], KeyHash); 16]> =
         commands.filter_map(|(args, p)| Some((*args.get(1)?, p.key?))).collect();
-    shared.db().warm(&keys);
+    shared.db().warm(dbid, &keys);
 }
 
 /// Runs one command from a client at time `now_ms`. The reply is ready to
@@ -142,7 +143,7 @@ fn run<E: Env>(
             }
         }
     }
-    let locked = match spec.keys {
+    let mut locked = match spec.keys {
         Keys::None => db.lock_keys(std::iter::empty()),
         // A keyspace-wide write (FLUSHALL) holds everything at once; a read
         // (SCAN, KEYS, DBSIZE, INFO) walks the shards one at a time
@@ -158,6 +159,7 @@ fn run<E: Env>(
         },
         keys => db.lock_keys(keys.of(args)),
     };
+    locked.select(client.as_ref().dbid);
     let mut ctx = Ctx { db: locked, shared, client, now_ms };
     let reply = (spec.handler)(&mut ctx, args).unwrap_or_else(Reply::from);
     if shared.journal() {
@@ -172,13 +174,14 @@ fn run<E: Env>(
 pub(crate) fn take_changes<E: Env>(db: &mut Locked<'_>, state: &mut ClientState<E>, now_ms: u64) {
     let mut keys = std::mem::take(&mut state.changed);
     db.take_changed(&mut keys);
-    for key in keys.drain(..) {
+    for (dbid, key) in keys.drain(..) {
         let k = key.as_bytes();
         let mut encoded = Vec::new();
-        let Some((version, value)) = db.shard(k).key_state(k, now_ms, &mut encoded) else {
+        let Some((version, value)) = db.shard_in(dbid, k).key_state(k, now_ms, &mut encoded) else {
             continue;
         };
         state.changes.push(Change {
+            dbid,
             slot: slot(k),
             key: key.to_bytes(),
             version,

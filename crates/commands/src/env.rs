@@ -28,6 +28,15 @@ pub trait Env: Sized + Sync + 'static {
     /// (`client-query-buffer-limit`).
     fn query_buffer_limit(&self) -> usize;
 
+    /// The number of databases (`databases`): SELECT, MOVE, COPY and
+    /// SWAPDB take indexes `0..databases`.
+    fn databases(&self) -> u32;
+
+    /// Whether only database 0 may be used, as in Redis Cluster
+    /// (`redis-cluster` mode): MOVE, SWAPDB and COPY to another database
+    /// are refused with Redis Cluster's errors.
+    fn db0_only(&self) -> bool;
+
     /// Whether writes report what they changed (see
     /// [`ClientState::changes`]): on in a replicated cluster.
     fn journal(&self) -> bool;

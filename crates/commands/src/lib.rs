@@ -21,6 +21,7 @@
 
 pub mod args;
 mod bitmaps;
+mod databases;
 mod dispatch;
 mod dump;
 mod env;
@@ -52,13 +53,14 @@ pub use table::{printable, unknown_command, LookupCache, Table};
 pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
-/// strings, bitmaps, keys, hashes, lists, sets, sorted sets, HyperLogLog,
-/// geo, sorting, DUMP/RESTORE, OBJECT/MEMORY, transactions.
+/// strings, bitmaps, keys, databases, hashes, lists, sets, sorted sets,
+/// HyperLogLog, geo, sorting, DUMP/RESTORE, OBJECT/MEMORY, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
         bitmaps::commands,
         keys::commands,
+        databases::commands,
         hashes::commands,
         lists::commands,
         sets::commands,

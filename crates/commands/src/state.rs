@@ -24,6 +24,8 @@ pub struct Multi {
 /// whoever keeps copies elsewhere (replication).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
+    /// The key's database.
+    pub dbid: u16,
     /// The key's hash slot.
     pub slot: u16,
     pub key: Bytes,
@@ -34,7 +36,7 @@ pub struct Change {
 }
 
 /// The command layer's per-connection state: the protocol spoken, the
-/// transaction and watches in progress, and what the last command changed.
+/// selected database, the transaction and watches in progress, and what the last command changed.
 ///
 /// Generic over the node only for its lookup cache, which keeps a
 /// reference to the command it found: a cache hit is then a compare of a
@@ -43,9 +45,12 @@ pub struct Change {
 pub struct ClientState<E: Env> {
     pub proto: Proto,
     pub authenticated: bool,
+    /// The SELECTed database: every key a command names is in it.
+    pub dbid: u16,
     pub multi: Option<Multi>,
-    /// WATCHed keys with their modification counts at WATCH time.
-    pub watched: Vec<(Bytes, u64)>,
+    /// WATCHed keys with their databases and their modification counts at
+    /// WATCH time.
+    pub watched: Vec<(u16, Bytes, u64)>,
     /// The last command run (lowercase).
     pub last_cmd: &'static str,
     pub(crate) lookup_cache: LookupCache<E>,
@@ -58,7 +63,7 @@ pub struct ClientState<E: Env> {
     /// caller takes them (and must, or they pile up).
     pub changes: Vec<Change>,
     /// Scratch for the keys a command changed, kept for its allocation.
-    pub(crate) changed: Vec<Key>,
+    pub(crate) changed: Vec<(u16, Key)>,
 }
 
 impl<E: Env> ClientState<E> {
@@ -66,6 +71,7 @@ impl<E: Env> ClientState<E> {
         ClientState {
             proto: Proto::Resp2,
             authenticated,
+            dbid: 0,
             multi: None,
             watched: Vec::new(),
             last_cmd: "NULL",

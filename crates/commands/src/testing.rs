@@ -16,6 +16,8 @@ pub struct TestEnv {
     pub db: Db,
     pub proto_max_bulk_len: u64,
     pub journal: bool,
+    pub databases: u32,
+    pub db0_only: bool,
 }
 
 static TABLE: LazyLock<Table<TestEnv>> = LazyLock::new(|| Table::new(crate::data_commands()));
@@ -42,6 +44,14 @@ impl Env for TestEnv {
     fn journal(&self) -> bool {
         self.journal
     }
+
+    fn databases(&self) -> u32 {
+        self.databases
+    }
+
+    fn db0_only(&self) -> bool {
+        self.db0_only
+    }
 }
 
 #[derive(Debug)]
@@ -64,7 +74,7 @@ impl Node {
             tombstone_grace_ms: if journal { 60_000 } else { 0 },
             ..DbConfig::default()
         });
-        let env = TestEnv { db, proto_max_bulk_len: 512 * 1024 * 1024, journal };
+        let env = TestEnv { db, proto_max_bulk_len: 512 * 1024 * 1024, journal, databases: 16, db0_only: false };
         Node { env, client: ClientState::new(true) }
     }
 

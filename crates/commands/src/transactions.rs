@@ -4,6 +4,10 @@
 //! the watched keys, checks the watches, and runs the queue under those
 //! locks: no other command can see or change those keys half-way, which is
 //! Redis's atomicity. A queued keyspace-wide command makes EXEC lock all.
+//! Each queued command runs in the client's database as it is when that
+//! command's turn comes (a queued SELECT moves the ones after it), and a
+//! WATCH is on a key of the database it was given in: shards are chosen
+//! by slot, so the locks are the same whatever the databases.
 
 use bytes::Bytes;
 use ringcache_resp::Reply;
@@ -94,8 +98,8 @@ pub fn end_multi<E: Env>(state: &mut ClientState<E>) -> Option<Multi> {
 
 /// Forgets every WATCH of a client (each shard's count of watchers drops).
 pub fn release_watches<E: Env>(db: &Db, state: &mut ClientState<E>) {
-    for (key, _) in state.watched.drain(..) {
-        db.lock_key(&key).shard(&key).unwatch(&key);
+    for (dbid, key, _) in state.watched.drain(..) {
+        db.lock_key(&key).shard_in(dbid, &key).unwatch(&key);
     }
 }
 
@@ -111,12 +115,13 @@ fn watch<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     if ctx.state().multi.is_some() {
         return Err(CmdError::other("ERR WATCH inside MULTI is not allowed"));
     }
+    let dbid = ctx.state().dbid;
     for key in &args[1..] {
-        if ctx.state().watched.iter().any(|(k, _)| k == key) {
+        if ctx.state().watched.iter().any(|(d, k, _)| *d == dbid && k == key) {
             continue;
         }
         let version = ctx.db.shard(key).watch(key, ctx.now_ms);
-        ctx.state().watched.push((Bytes::copy_from_slice(key), version));
+        ctx.state().watched.push((dbid, Bytes::copy_from_slice(key), version));
     }
     Ok(Reply::ok())
 }
@@ -151,7 +156,7 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
         // Redis's execCommandAbort: "because of: " and the refusal's text.
         return Err(CmdError::other(format!("EXECABORT Transaction discarded because of: {}", CmdError::Oom)));
     }
-    let watched: Vec<(Bytes, u64)> = std::mem::take(&mut client.as_mut().watched);
+    let watched: Vec<(u16, Bytes, u64)> = std::mem::take(&mut client.as_mut().watched);
     let reads_other_keys = |(args, spec): (&Vec<Bytes>, &&CommandSpec<E>)| {
         matches!(spec.keys, Keys::Sort { .. }) && !shared.cluster_enabled() && crate::sort::reads_other_keys(args)
     };
@@ -159,12 +164,12 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
         db.lock_all()
     } else {
         let keys = multi.queued.iter().zip(&specs).flat_map(|(args, spec)| spec.keys.of(args));
-        db.lock_keys(keys.chain(watched.iter().map(|(k, _)| k.as_ref())))
+        db.lock_keys(keys.chain(watched.iter().map(|(_, k, _)| k.as_ref())))
     };
     let mut inner = Ctx { db, shared, client, now_ms };
     let mut aborted = false;
-    for (key, version) in &watched {
-        let shard = inner.db.shard(key);
+    for (dbid, key, version) in &watched {
+        let shard = inner.db.shard_in(*dbid, key);
         if shard.watch_version(key, now_ms) != *version {
             aborted = true;
         }
@@ -177,6 +182,9 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
     let mut views: Vec<&[u8]> = Vec::new();
     for (args, spec) in multi.queued.iter().zip(specs) {
         inner.state().last_cmd = spec.name;
+        // A queued SELECT moves the commands after it to its database.
+        let dbid = inner.state().dbid;
+        inner.db.select(dbid);
         views.clear();
         views.extend(args.iter().map(|a| &a[..]));
         replies.push((spec.handler)(&mut inner, &views).unwrap_or_else(Reply::from));

@@ -30,12 +30,11 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use ringcache_ring::NodeId;
 use ringcache_version::Stamp;
 
 use crate::config::{RANGES, SLOTS_PER_RANGE};
-use crate::message::{Entry, Message};
+use crate::message::{DbKey, Entry, Message};
 use crate::replica::Replica;
 use crate::replicator::{Output, Replicator};
 use crate::view::View;
@@ -48,7 +47,7 @@ pub(crate) struct AntiEntropy {
     peer_turn: usize,
     /// Per slot, where the next key-list window starts (slots whose lists
     /// were too long for one message).
-    key_cursors: HashMap<u16, Bytes>,
+    key_cursors: HashMap<u16, DbKey>,
 }
 
 /// The XOR of slot digests per range, over `slots`.
@@ -61,8 +60,8 @@ fn range_digests<R: Replica>(replica: &R, slots: &[u16]) -> Vec<u64> {
 }
 
 /// Whether `key` is in the window `lo..hi`.
-fn in_window(key: &[u8], lo: &[u8], hi: Option<&Bytes>) -> bool {
-    key >= lo && hi.is_none_or(|hi| key < &hi[..])
+fn in_window(key: &DbKey, lo: &DbKey, hi: Option<&DbKey>) -> bool {
+    key >= lo && hi.is_none_or(|hi| key < hi)
 }
 
 impl Replicator {
@@ -156,7 +155,7 @@ impl Replicator {
         let mut bytes = 0;
         let mut end = start;
         while end < list.len() && end - start < self.limits.keys_per_message_max {
-            let len = 16 + list[end].0.len();
+            let len = 16 + list[end].0.encoded_len();
             if end > start && bytes + len > bytes_max {
                 break;
             }
@@ -177,18 +176,18 @@ impl Replicator {
         &mut self,
         from: &NodeId,
         slot: u16,
-        lo: &Bytes,
-        hi: Option<&Bytes>,
-        theirs: &[(Bytes, Stamp)],
+        lo: &DbKey,
+        hi: Option<&DbKey>,
+        theirs: &[(DbKey, Stamp)],
         replica: &R,
         out: &mut Output,
     ) {
-        let theirs: HashMap<&Bytes, Stamp> = theirs.iter().map(|(k, s)| (k, *s)).collect();
-        let mine: HashMap<Bytes, Stamp> =
+        let theirs: HashMap<&DbKey, Stamp> = theirs.iter().map(|(k, s)| (k, *s)).collect();
+        let mine: HashMap<DbKey, Stamp> =
             replica.slot_stamps(slot).into_iter().filter(|(k, _)| in_window(k, lo, hi)).collect();
-        let mut push: Vec<&Bytes> =
+        let mut push: Vec<&DbKey> =
             mine.iter().filter(|(k, s)| theirs.get(k).is_none_or(|t| t < s)).map(|(k, _)| k).collect();
-        let mut fetch: Vec<Bytes> = theirs
+        let mut fetch: Vec<DbKey> = theirs
             .iter()
             .filter(|(k, t)| in_window(k, lo, hi) && mine.get(**k).is_none_or(|s| s < t))
             .map(|(k, _)| (*k).clone())
@@ -213,7 +212,7 @@ impl Replicator {
         &mut self,
         from: &NodeId,
         slot: u16,
-        keys: &[Bytes],
+        keys: &[DbKey],
         replica: &R,
         out: &mut Output,
     ) {

@@ -10,7 +10,7 @@ use ringcache_ring::SLOTS;
 /// First byte of every encoded message. A peer that sees another value
 /// refuses the message (counted), so an old node fails cleanly instead of
 /// misreading a newer format.
-pub const CODEC_VERSION: u8 = 1;
+pub const CODEC_VERSION: u8 = 2;
 /// Anti-entropy compares this many range digests first. 128 ranges of 128
 /// slots: one range digest message is 1 KiB, and a differing range costs at
 /// most 128 slot digests.
@@ -28,6 +28,9 @@ pub struct Limits {
     pub effects_per_message_max: usize,
     /// Most keys in one key list (anti-entropy `Keys`, `Fetch`).
     pub keys_per_message_max: usize,
+    /// Databases a key may be in (`0..databases`): a key of another one
+    /// is refused.
+    pub databases: u32,
 }
 
 /// Settings of one node's replication. Every node of a cluster should use
@@ -56,6 +59,8 @@ pub struct Config {
     pub effects_per_message_max: usize,
     /// Most keys in one anti-entropy key list or fetch.
     pub keys_per_message_max: usize,
+    /// The node's `databases`: every node of a cluster must have the same.
+    pub databases: u32,
     /// Whether a hint stored on a fallback counts toward W (a "sloppy
     /// quorum"). Off by default: an acknowledged write is then on W real
     /// owners, which is what `write-quorum` promises.
@@ -103,6 +108,7 @@ impl Default for Config {
             message_len_max: 32 << 20,
             effects_per_message_max: 1_024,
             keys_per_message_max: 4_096,
+            databases: 16,
             hints_count_toward_quorum: false,
             hints_max_per_node: 10_000,
             hints_bytes_max: 64 << 20,
@@ -132,6 +138,7 @@ impl Config {
             reads_inflight_max: 64,
             message_len_max: 64 << 10,
             effects_per_message_max: 16,
+            databases: 16,
             keys_per_message_max: 32,
             hints_count_toward_quorum: false,
             hints_max_per_node: 8,
@@ -155,6 +162,7 @@ impl Config {
             message_len_max: self.message_len_max,
             effects_per_message_max: self.effects_per_message_max,
             keys_per_message_max: self.keys_per_message_max,
+            databases: self.databases,
         }
     }
 
@@ -162,6 +170,7 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         let check = |ok: bool, why: &'static str| if ok { Ok(()) } else { Err(Error::InvalidConfig(why)) };
         check(self.cluster_timeout_ms > 0, "cluster_timeout_ms must be at least 1")?;
+        check((1..=1 << 16).contains(&self.databases), "databases must be between 1 and 65536")?;
         check(
             self.write_retry_ms > 0 && self.write_retry_ms < self.cluster_timeout_ms,
             "write_retry_ms must be between 1 and cluster_timeout_ms",

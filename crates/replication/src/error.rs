@@ -47,6 +47,8 @@ pub enum DecodeError {
     BadSlot(u16),
     #[error("invalid version")]
     BadVersion,
+    #[error("database {db} out of range (databases {databases})")]
+    BadDatabase { db: u16, databases: u32 },
     #[error("invalid node id")]
     BadNodeId,
     #[error("invalid {0}")]
@@ -58,8 +60,9 @@ pub enum DecodeError {
 impl DecodeError {
     /// Whether the message was refused for passing a limit (as opposed to
     /// being malformed): the two are counted apart, since the first one
-    /// usually means two nodes run with different limits.
+    /// usually means two nodes run with different limits (a database out
+    /// of range: different `databases`).
     pub fn is_over_limit(&self) -> bool {
-        matches!(self, DecodeError::TooLong { .. } | DecodeError::TooMany { .. })
+        matches!(self, DecodeError::TooLong { .. } | DecodeError::TooMany { .. } | DecodeError::BadDatabase { .. })
     }
 }

@@ -53,7 +53,7 @@ mod write;
 pub use config::{Config, Limits, CODEC_VERSION, RANGES, SLOTS_PER_RANGE};
 pub use error::{DecodeError, Error, Result};
 pub use mem::{MemOp, MemReplica};
-pub use message::{Change, Effect, Entry, Message, Outcome, ReadId, State, SyncPos, WriteId};
+pub use message::{Change, DbKey, Effect, Entry, Message, Outcome, ReadId, State, SyncPos, WriteId};
 pub use replica::{Chunk, Replica};
 pub use replicator::{Event, Output, Replicator};
 pub use stats::Stats;

@@ -1,7 +1,7 @@
 //! [`MemReplica`]: the [`Replica`] in memory, for tests and simulations.
 //!
-//! It keeps each slot's entries in a `BTreeMap` by key (so the catch-up
-//! cursor is simply the last key sent) and each slot's digest up to date
+//! It keeps each slot's entries in a `BTreeMap` by key, database first
+//! (so the catch-up cursor is simply the last key sent) and each slot's digest up to date
 //! on every change. Deltas are appends: `op` is appended to the value, the
 //! simplest operation whose result depends on its base, so that applying
 //! one on the wrong base would be caught by the simulation's convergence
@@ -18,7 +18,7 @@ use bytes::Bytes;
 use ringcache_ring::SLOTS;
 use ringcache_version::{NodeTag, Order, Stamp, Version};
 
-use crate::message::{Change, Effect, Entry, Outcome, State};
+use crate::message::{Change, DbKey, Effect, Entry, Outcome, State};
 use crate::replica::{Chunk, Replica};
 
 /// Dots older than this are pruned from a new version (the store's
@@ -37,24 +37,26 @@ pub enum MemOp {
 /// An in-memory keyspace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemReplica {
-    slots: BTreeMap<u16, BTreeMap<Bytes, (Version, State)>>,
+    slots: BTreeMap<u16, BTreeMap<DbKey, (Version, State)>>,
     /// Per slot, flat (allocated on the first write): anti-entropy reads
     /// every shared slot's digest each round.
     digests: Vec<u64>,
 }
 
-/// The digest contribution of one entry: a 64-bit hash of its key and
-/// stamp. FNV-1a then a SplitMix64 finaliser: deterministic across runs
-/// and platforms, which a replayable simulation needs.
-pub fn entry_digest(key: &[u8], stamp: Stamp) -> u64 {
+/// The digest contribution of one entry: a 64-bit hash of its key (with
+/// its database) and stamp. FNV-1a then a SplitMix64 finaliser:
+/// deterministic across runs and platforms, which a replayable simulation
+/// needs.
+pub fn entry_digest(key: &DbKey, stamp: Stamp) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let db_bytes = key.db.to_be_bytes();
     let stamp_bytes = stamp.hlc.as_u64().to_be_bytes();
     let writer_bytes = stamp.writer.get().to_be_bytes();
-    for &b in key.iter().chain(&stamp_bytes).chain(&writer_bytes) {
+    for &b in db_bytes.iter().chain(key.name.iter()).chain(&stamp_bytes).chain(&writer_bytes) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h ^= key.len() as u64;
+    h ^= key.name.len() as u64;
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^ (h >> 31)
@@ -75,7 +77,7 @@ impl MemReplica {
     }
 
     /// Every entry as (slot, key, version, state), in slot then key order.
-    pub fn entries(&self) -> impl Iterator<Item = (u16, &Bytes, &Version, &State)> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = (u16, &DbKey, &Version, &State)> + '_ {
         self.slots.iter().flat_map(|(&slot, data)| data.iter().map(move |(k, (v, s))| (slot, k, v, s)))
     }
 
@@ -83,7 +85,12 @@ impl MemReplica {
     /// on top of the stored one (the HLC rule), applies it here, and returns
     /// the effect to replicate.
     pub fn write(&mut self, slot: u16, key: &[u8], op: MemOp, writer: NodeTag, now_ms: u64) -> Effect {
-        let key = Bytes::copy_from_slice(key);
+        self.write_in(0, slot, key, op, writer, now_ms)
+    }
+
+    /// [`write`](Self::write) to a key of database `db`.
+    pub fn write_in(&mut self, db: u16, slot: u16, key: &[u8], op: MemOp, writer: NodeTag, now_ms: u64) -> Effect {
+        let key = DbKey::new(db, Bytes::copy_from_slice(key));
         let old = self.read(slot, &key);
         let version = match &old {
             Some((v, _)) => v.next(writer, now_ms, PRUNE_MS),
@@ -101,7 +108,7 @@ impl MemReplica {
         effect
     }
 
-    fn store(&mut self, slot: u16, key: Bytes, version: Version, state: State) {
+    fn store(&mut self, slot: u16, key: DbKey, version: Version, state: State) {
         if self.digests.is_empty() {
             self.digests = vec![0; SLOTS];
         }
@@ -156,7 +163,7 @@ impl Replica for MemReplica {
         Outcome::Applied
     }
 
-    fn read(&self, slot: u16, key: &[u8]) -> Option<(Version, State)> {
+    fn read(&self, slot: u16, key: &DbKey) -> Option<(Version, State)> {
         self.slots.get(&slot)?.get(key).cloned()
     }
 
@@ -164,20 +171,31 @@ impl Replica for MemReplica {
         self.digests.get(usize::from(slot)).copied().unwrap_or(0)
     }
 
-    fn slot_stamps(&self, slot: u16) -> Vec<(Bytes, Stamp)> {
+    fn slot_stamps(&self, slot: u16) -> Vec<(DbKey, Stamp)> {
         self.slots.get(&slot).map_or_else(Vec::new, |d| d.iter().map(|(k, (v, _))| (k.clone(), v.stamp())).collect())
     }
 
     fn slot_chunk(&self, slot: u16, cursor: &[u8], entries_max: usize, bytes_max: usize) -> Chunk {
         let Some(data) = self.slots.get(&slot) else { return Chunk::default() };
-        let start = if cursor.is_empty() { Bound::Unbounded } else { Bound::Excluded(cursor) };
+        // The cursor is the last key sent: its database (2 bytes, big
+        // endian) and name, which sort as the keys do.
+        let start = match cursor {
+            [hi, lo, name @ ..] => {
+                Bound::Excluded(DbKey::new(u16::from_be_bytes([*hi, *lo]), Bytes::copy_from_slice(name)))
+            }
+            _ => Bound::Unbounded,
+        };
         let mut chunk = Chunk::default();
         let mut bytes = 0;
-        for (key, (version, state)) in data.range::<[u8], _>((start, Bound::Unbounded)) {
+        for (key, (version, state)) in data.range((start, Bound::Unbounded)) {
             let entry = Entry { key: key.clone(), version: version.clone(), state: state.clone() };
             let len = entry.encoded_len();
             if !chunk.entries.is_empty() && (chunk.entries.len() >= entries_max || bytes + len > bytes_max) {
-                chunk.next = chunk.entries.last().map(|e| e.key.clone());
+                chunk.next = chunk.entries.last().map(|e| {
+                    let mut cursor = e.key.db.to_be_bytes().to_vec();
+                    cursor.extend_from_slice(&e.key.name);
+                    Bytes::from(cursor)
+                });
                 return chunk;
             }
             bytes += len;
@@ -216,7 +234,8 @@ mod tests {
         let eb = b.write(2, b"k", MemOp::Set(Bytes::from_static(b"b")), tag(2), 5_000);
         a.apply(2, &eb);
         b.apply(2, &ea);
-        assert_eq!(a.read(2, b"k").unwrap().1, b.read(2, b"k").unwrap().1);
+        let k = DbKey::new(0, &b"k"[..]);
+        assert_eq!(a.read(2, &k).unwrap().1, b.read(2, &k).unwrap().1);
         assert_eq!(a.slot_digest(2), b.slot_digest(2));
     }
 
@@ -230,7 +249,7 @@ mod tests {
         assert_eq!(b.apply(3, &append), Outcome::NeedFull);
         assert_eq!(b.apply(3, &set), Outcome::Applied);
         assert_eq!(b.apply(3, &append), Outcome::Applied);
-        assert_eq!(b.read(3, b"k").unwrap().1, State::Value(Bytes::from_static(b"xy")));
+        assert_eq!(b.read(3, &DbKey::new(0, &b"k"[..])).unwrap().1, State::Value(Bytes::from_static(b"xy")));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! order. Integers are big-endian; byte strings are a `u32` length and the
 //! bytes; an optional field is a `0`/`1` byte and then the field; a list is
 //! a `u32` count and the items; a node id is a `u16` length and UTF-8; a
-//! version is `ringcache_version::Version::encode`'s format.
+//! version is `ringcache_version::Version::encode`'s format; a key is its
+//! database (`u16`) and its name (a byte string).
 //!
 //! Invariants (property-tested):
 //! - `decode(encode(m)) == m` for every message within the limits.
@@ -12,7 +13,8 @@
 //!   panics and never allocates more than the input can justify (a count is
 //!   checked against the bytes left before anything is reserved).
 //! - A decoded message is within [`Limits`]: its length, its list lengths,
-//!   its slots (`< SLOTS`), its node ids (`1..=NODE_ID_LEN_MAX` bytes).
+//!   its slots (`< SLOTS`), its node ids (`1..=NODE_ID_LEN_MAX` bytes),
+//!   its keys' databases (`< databases`).
 //!   Byte strings are slices of the input buffer, never copies.
 
 use bytes::Bytes;
@@ -21,6 +23,25 @@ use ringcache_version::{Hlc, NodeTag, Stamp, Version};
 
 use crate::config::{Limits, CODEC_VERSION, RANGES};
 use crate::error::DecodeError;
+
+/// A key of one database: what every message names. Ordered by database,
+/// then name (the order of anti-entropy's key lists and windows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DbKey {
+    pub db: u16,
+    pub name: Bytes,
+}
+
+impl DbKey {
+    pub fn new(db: u16, name: impl Into<Bytes>) -> DbKey {
+        DbKey { db, name: name.into() }
+    }
+
+    /// Bytes it takes in a message.
+    pub fn encoded_len(&self) -> usize {
+        2 + bytes_len(&self.name)
+    }
+}
 
 /// A write, numbered by its coordinator; unique per coordinator while it
 /// runs (a counter), so acks are matched by `(from, write)`.
@@ -54,7 +75,7 @@ pub enum Change {
 /// One key's change, as a write replicates it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Effect {
-    pub key: Bytes,
+    pub key: DbKey,
     pub version: Version,
     pub change: Change,
 }
@@ -62,7 +83,7 @@ pub struct Effect {
 /// One key's whole stored state, as repair and catch-up send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub key: Bytes,
+    pub key: DbKey,
     pub version: Version,
     pub state: State,
 }
@@ -76,7 +97,7 @@ impl Entry {
     /// Bytes this entry takes in a message: the unit of every byte budget,
     /// so a [`Replica`](crate::Replica) can fill a chunk to a budget.
     pub fn encoded_len(&self) -> usize {
-        bytes_len(&self.key) + self.version.encoded_len() + state_len(&self.state)
+        self.key.encoded_len() + self.version.encoded_len() + state_len(&self.state)
     }
 }
 
@@ -87,7 +108,7 @@ impl Effect {
             Change::Full(state) => state_len(state),
             Change::Delta { op, .. } => STAMP_LEN + bytes_len(op),
         };
-        bytes_len(&self.key) + self.version.encoded_len() + 1 + change
+        self.key.encoded_len() + self.version.encoded_len() + 1 + change
     }
 }
 
@@ -149,9 +170,9 @@ pub enum Message {
     Slots { digests: Vec<(u16, u64)> },
     /// Step 3: the sender's (key, stamp) list of a differing slot, for keys
     /// in `lo..hi` (`hi: None`: to the end), sorted by key.
-    Keys { slot: u16, lo: Bytes, hi: Option<Bytes>, keys: Vec<(Bytes, Stamp)> },
+    Keys { slot: u16, lo: DbKey, hi: Option<DbKey>, keys: Vec<(DbKey, Stamp)> },
     /// Send me these keys' entries (answer: `Repair`).
-    Fetch { slot: u16, keys: Vec<Bytes> },
+    Fetch { slot: u16, keys: Vec<DbKey> },
     /// Entries the receiver lacks or holds older; apply them.
     Repair { slot: u16, entries: Vec<Entry> },
     /// Catch-up: stream the slots we share, from `at`.
@@ -160,7 +181,7 @@ pub enum Message {
     /// (`None`: done).
     SyncChunk { at: SyncPos, entries: Vec<(u16, Entry)>, next: Option<SyncPos> },
     /// Quorum read: send me your version and state of `key`.
-    Read { id: ReadId, slot: u16, key: Bytes },
+    Read { id: ReadId, slot: u16, key: DbKey },
     /// The answer; `None`: no entry.
     ReadReply { id: ReadId, found: Option<(Version, State)> },
 }
@@ -244,17 +265,17 @@ impl Message {
             Message::Keys { slot, lo, hi, keys } => {
                 out.push(KEYS);
                 put_u16(out, *slot);
-                put_bytes(out, lo);
-                put_opt(out, hi.as_ref(), |out, b| put_bytes(out, b));
+                put_key(out, lo);
+                put_opt(out, hi.as_ref(), put_key);
                 put_list(out, keys, |out, (key, stamp)| {
-                    put_bytes(out, key);
+                    put_key(out, key);
                     put_stamp(out, *stamp);
                 });
             }
             Message::Fetch { slot, keys } => {
                 out.push(FETCH);
                 put_u16(out, *slot);
-                put_list(out, keys, |out, k| put_bytes(out, k));
+                put_list(out, keys, put_key);
             }
             Message::Repair { slot, entries } => {
                 out.push(REPAIR);
@@ -278,7 +299,7 @@ impl Message {
                 out.push(READ);
                 put_u64(out, id.0);
                 put_u16(out, *slot);
-                put_bytes(out, key);
+                put_key(out, key);
             }
             Message::ReadReply { id, found } => {
                 out.push(READ_REPLY);
@@ -317,12 +338,12 @@ impl Message {
             Message::Ranges { digests } => list(8 * digests.len()),
             Message::Slots { digests } => list(10 * digests.len()),
             Message::Keys { lo, hi, keys, .. } => {
-                2 + bytes_len(lo)
+                2 + lo.encoded_len()
                     + 1
-                    + hi.as_ref().map_or(0, |h| bytes_len(h))
-                    + list(keys.iter().map(|(k, _)| bytes_len(k) + STAMP_LEN).sum())
+                    + hi.as_ref().map_or(0, DbKey::encoded_len)
+                    + list(keys.iter().map(|(k, _)| k.encoded_len() + STAMP_LEN).sum())
             }
-            Message::Fetch { keys, .. } => 2 + list(keys.iter().map(|k| bytes_len(k)).sum()),
+            Message::Fetch { keys, .. } => 2 + list(keys.iter().map(DbKey::encoded_len).sum()),
             Message::Repair { entries, .. } => 2 + list(entries.iter().map(Entry::encoded_len).sum()),
             Message::Sync { at } => pos(at),
             Message::SyncChunk { at, entries, next } => {
@@ -331,7 +352,7 @@ impl Message {
                     + 1
                     + next.as_ref().map_or(0, pos)
             }
-            Message::Read { key, .. } => 8 + 2 + bytes_len(key),
+            Message::Read { key, .. } => 8 + 2 + key.encoded_len(),
             Message::ReadReply { found, .. } => {
                 8 + 1 + found.as_ref().map_or(0, |(v, s)| v.encoded_len() + state_len(s))
             }
@@ -371,7 +392,7 @@ impl Message {
         if buf.len() > limits.message_len_max {
             return Err(DecodeError::TooLong { len: buf.len(), max: limits.message_len_max });
         }
-        let mut r = Reader { buf, at: 0 };
+        let mut r = Reader { buf, at: 0, databases: limits.databases };
         let version = r.u8()?;
         if version != CODEC_VERSION {
             return Err(DecodeError::CodecVersion(version));
@@ -417,11 +438,11 @@ impl Message {
             SLOTS_KIND => Message::Slots { digests: r.list("slots", SLOTS, 10, |r| Ok((r.slot()?, r.u64()?)))? },
             KEYS => Message::Keys {
                 slot: r.slot()?,
-                lo: r.bytes()?,
-                hi: r.opt(Reader::bytes)?,
-                keys: r.list("keys", keys_max, 16, |r| Ok((r.bytes()?, r.stamp()?)))?,
+                lo: r.key()?,
+                hi: r.opt(Reader::key)?,
+                keys: r.list("keys", keys_max, 18, |r| Ok((r.key()?, r.stamp()?)))?,
             },
-            FETCH => Message::Fetch { slot: r.slot()?, keys: r.list("keys", keys_max, 4, Reader::bytes)? },
+            FETCH => Message::Fetch { slot: r.slot()?, keys: r.list("keys", keys_max, 6, Reader::key)? },
             REPAIR => Message::Repair {
                 slot: r.slot()?,
                 entries: r.list("entries", effects_max, EFFECT_LEN_MIN, Reader::entry)?,
@@ -432,7 +453,7 @@ impl Message {
                 entries: r.list("entries", effects_max, EFFECT_LEN_MIN + 2, |r| Ok((r.slot()?, r.entry()?)))?,
                 next: r.opt(Reader::pos)?,
             },
-            READ => Message::Read { id: ReadId(r.u64()?), slot: r.slot()?, key: r.bytes()? },
+            READ => Message::Read { id: ReadId(r.u64()?), slot: r.slot()?, key: r.key()? },
             READ_REPLY => {
                 Message::ReadReply { id: ReadId(r.u64()?), found: r.opt(|r| Ok((r.version()?, r.state()?)))? }
             }
@@ -448,7 +469,7 @@ impl Message {
 /// Fewest bytes an encoded effect or entry can take (key length, a version,
 /// a state tag): what a list's count is checked against before anything is
 /// reserved. Any version takes at least one byte.
-const EFFECT_LEN_MIN: usize = 4 + 1 + 1;
+const EFFECT_LEN_MIN: usize = 2 + 4 + 1 + 1;
 
 /// Bytes of an encoded stamp.
 const STAMP_LEN: usize = 8 + 4;
@@ -525,8 +546,13 @@ fn put_state(out: &mut Vec<u8>, state: &State) {
     }
 }
 
+fn put_key(out: &mut Vec<u8>, key: &DbKey) {
+    put_u16(out, key.db);
+    put_bytes(out, &key.name);
+}
+
 fn put_effect(out: &mut Vec<u8>, e: &Effect) {
-    put_bytes(out, &e.key);
+    put_key(out, &e.key);
     e.version.encode(out);
     match &e.change {
         Change::Full(state) => {
@@ -542,7 +568,7 @@ fn put_effect(out: &mut Vec<u8>, e: &Effect) {
 }
 
 fn put_entry(out: &mut Vec<u8>, e: &Entry) {
-    put_bytes(out, &e.key);
+    put_key(out, &e.key);
     e.version.encode(out);
     put_state(out, &e.state);
 }
@@ -556,6 +582,8 @@ fn put_pos(out: &mut Vec<u8>, pos: &SyncPos) {
 struct Reader<'a> {
     buf: &'a Bytes,
     at: usize,
+    /// Keys' databases must be below this.
+    databases: u32,
 }
 
 impl Reader<'_> {
@@ -610,6 +638,15 @@ impl Reader<'_> {
         let b = self.buf.slice(self.at..self.at + len);
         self.at += len;
         Ok(b)
+    }
+
+    /// A key, its database checked against the limit.
+    fn key(&mut self) -> Result<DbKey, DecodeError> {
+        let db = self.u16()?;
+        if u32::from(db) >= self.databases {
+            return Err(DecodeError::BadDatabase { db, databases: self.databases });
+        }
+        Ok(DbKey { db, name: self.bytes()? })
     }
 
     fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T, DecodeError>) -> Result<Option<T>, DecodeError> {
@@ -679,7 +716,7 @@ impl Reader<'_> {
     }
 
     fn effect(&mut self) -> Result<Effect, DecodeError> {
-        let key = self.bytes()?;
+        let key = self.key()?;
         let version = self.version()?;
         let change = match self.u8()? {
             0 => Change::Full(self.state()?),
@@ -690,7 +727,7 @@ impl Reader<'_> {
     }
 
     fn entry(&mut self) -> Result<Entry, DecodeError> {
-        Ok(Entry { key: self.bytes()?, version: self.version()?, state: self.state()? })
+        Ok(Entry { key: self.key()?, version: self.version()?, state: self.state()? })
     }
 
     fn pos(&mut self) -> Result<SyncPos, DecodeError> {

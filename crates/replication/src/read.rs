@@ -13,12 +13,11 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use ringcache_ring::{slot as slot_of, NodeId, SLOTS};
 use ringcache_version::Version;
 
 use crate::error::{Error, Result};
-use crate::message::{Entry, Message, ReadId, State};
+use crate::message::{DbKey, Entry, Message, ReadId, State};
 use crate::replica::Replica;
 use crate::replicator::{Event, Output, Replicator};
 use crate::view::View;
@@ -34,7 +33,7 @@ type Found = Option<(Version, State)>;
 #[derive(Debug)]
 struct PendingRead {
     slot: u16,
-    key: Bytes,
+    key: DbKey,
     quorum: usize,
     deadline_ms: u64,
     asked: Vec<NodeId>,
@@ -72,7 +71,7 @@ impl Replicator {
         view: &V,
         replica: &R,
         slot: u16,
-        key: Bytes,
+        key: DbKey,
         quorum: usize,
         now_ms: u64,
         out: &mut Output,
@@ -80,8 +79,8 @@ impl Replicator {
         if usize::from(slot) >= SLOTS {
             return Err(Error::BadSlot(slot));
         }
-        if slot_of(&key) != slot {
-            return Err(Error::KeyNotInSlot { slot, key_slot: slot_of(&key) });
+        if slot_of(&key.name) != slot {
+            return Err(Error::KeyNotInSlot { slot, key_slot: slot_of(&key.name) });
         }
         let owners = view.owners(slot);
         if !owners.contains(&self.me) {
@@ -128,7 +127,7 @@ impl Replicator {
         from: &NodeId,
         id: ReadId,
         slot: u16,
-        key: &[u8],
+        key: &DbKey,
         replica: &R,
         out: &mut Output,
     ) {

@@ -16,7 +16,7 @@
 use bytes::Bytes;
 use ringcache_version::{Stamp, Version};
 
-use crate::message::{Effect, Entry, Outcome, State};
+use crate::message::{DbKey, Effect, Entry, Outcome, State};
 
 /// A page of a slot's entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -36,13 +36,14 @@ pub trait Replica {
     fn apply(&mut self, slot: u16, effect: &Effect) -> Outcome;
 
     /// The key's version and state (tombstones included), if any.
-    fn read(&self, slot: u16, key: &[u8]) -> Option<(Version, State)>;
+    fn read(&self, slot: u16, key: &DbKey) -> Option<(Version, State)>;
 
     /// The slot's digest (see the module docs); 0 for an empty slot.
     fn slot_digest(&self, slot: u16) -> u64;
 
-    /// Every (key, stamp) of the slot, tombstones included, in any order.
-    fn slot_stamps(&self, slot: u16) -> Vec<(Bytes, Stamp)>;
+    /// Every (key, stamp) of the slot in every database, tombstones
+    /// included, in any order.
+    fn slot_stamps(&self, slot: u16) -> Vec<(DbKey, Stamp)>;
 
     /// The slot's entries after `cursor` (empty: from the start): at most
     /// `entries_max` of them, whose [`Entry::encoded_len`]s add up to at most

@@ -301,12 +301,12 @@ fn keys_in_slot(msg: &Message) -> bool {
     match msg {
         Message::Apply { slot, effects, .. }
         | Message::Hint { slot, effects, .. }
-        | Message::HintDeliver { slot, effects, .. } => effects.iter().all(|e| ok(*slot, &e.key)),
-        Message::Keys { slot, keys, .. } => keys.iter().all(|(k, _)| ok(*slot, k)),
-        Message::Fetch { slot, keys } => keys.iter().all(|k| ok(*slot, k)),
-        Message::Repair { slot, entries } => entries.iter().all(|e| ok(*slot, &e.key)),
-        Message::SyncChunk { entries, .. } => entries.iter().all(|(slot, e)| ok(*slot, &e.key)),
-        Message::Read { slot, key, .. } => ok(*slot, key),
+        | Message::HintDeliver { slot, effects, .. } => effects.iter().all(|e| ok(*slot, &e.key.name)),
+        Message::Keys { slot, keys, .. } => keys.iter().all(|(k, _)| ok(*slot, &k.name)),
+        Message::Fetch { slot, keys } => keys.iter().all(|k| ok(*slot, &k.name)),
+        Message::Repair { slot, entries } => entries.iter().all(|e| ok(*slot, &e.key.name)),
+        Message::SyncChunk { entries, .. } => entries.iter().all(|(slot, e)| ok(*slot, &e.key.name)),
+        Message::Read { slot, key, .. } => ok(*slot, &key.name),
         Message::Ack { .. }
         | Message::Acked { .. }
         | Message::HintAck { .. }

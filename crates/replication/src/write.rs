@@ -145,8 +145,8 @@ impl Replicator {
         if effects.is_empty() {
             return Err(Error::Empty);
         }
-        if let Some(e) = effects.iter().find(|e| slot_of(&e.key) != slot) {
-            return Err(Error::KeyNotInSlot { slot, key_slot: slot_of(&e.key) });
+        if let Some(e) = effects.iter().find(|e| slot_of(&e.key.name) != slot) {
+            return Err(Error::KeyNotInSlot { slot, key_slot: slot_of(&e.key.name) });
         }
         if self.writes.pending.len() >= self.config.writes_inflight_max {
             self.stats.writes_busy += 1;

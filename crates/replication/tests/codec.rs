@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use ringcache_replication::{
-    Change, Config, Effect, Entry, Message, NodeId, Outcome, ReadId, State, SyncPos, WriteId, RANGES, SLOTS,
+    Change, Config, DbKey, Effect, Entry, Message, NodeId, Outcome, ReadId, State, SyncPos, WriteId, RANGES, SLOTS,
 };
 use ringcache_version::{Hlc, NodeTag, Stamp, Version};
 
@@ -35,6 +35,11 @@ fn bytes(max: usize) -> impl Strategy<Value = Bytes> {
     prop::collection::vec(any::<u8>(), 0..max).prop_map(Bytes::from)
 }
 
+/// A key of one of the 16 databases `Config::for_test` allows.
+fn key(max: usize) -> impl Strategy<Value = DbKey> {
+    (0..16u16, bytes(max)).prop_map(|(db, name)| DbKey { db, name })
+}
+
 fn state() -> impl Strategy<Value = State> {
     prop_oneof![Just(State::Tombstone), bytes(64).prop_map(State::Value)]
 }
@@ -44,11 +49,11 @@ fn effect() -> impl Strategy<Value = Effect> {
         state().prop_map(Change::Full),
         (stamp(), bytes(16)).prop_map(|(base, op)| Change::Delta { base, op }),
     ];
-    (bytes(24), version(), change).prop_map(|(key, version, change)| Effect { key, version, change })
+    (key(24), version(), change).prop_map(|(key, version, change)| Effect { key, version, change })
 }
 
 fn entry() -> impl Strategy<Value = Entry> {
-    (bytes(24), version(), state()).prop_map(|(key, version, state)| Entry { key, version, state })
+    (key(24), version(), state()).prop_map(|(key, version, state)| Entry { key, version, state })
 }
 
 fn slot() -> impl Strategy<Value = u16> {
@@ -82,14 +87,14 @@ fn message() -> impl Strategy<Value = Message> {
         any::<u64>().prop_map(|id| Message::HintDelivered { id }),
         prop::collection::vec(any::<u64>(), RANGES).prop_map(|digests| Message::Ranges { digests }),
         prop::collection::vec((slot(), any::<u64>()), 0..64).prop_map(|digests| Message::Slots { digests }),
-        (slot(), bytes(8), prop::option::of(bytes(8)), prop::collection::vec((bytes(16), stamp()), 0..16))
+        (slot(), key(8), prop::option::of(key(8)), prop::collection::vec((key(16), stamp()), 0..16))
             .prop_map(|(slot, lo, hi, keys)| Message::Keys { slot, lo, hi, keys }),
-        (slot(), prop::collection::vec(bytes(16), 0..16)).prop_map(|(slot, keys)| Message::Fetch { slot, keys }),
+        (slot(), prop::collection::vec(key(16), 0..16)).prop_map(|(slot, keys)| Message::Fetch { slot, keys }),
         (slot(), prop::collection::vec(entry(), 0..8)).prop_map(|(slot, entries)| Message::Repair { slot, entries }),
         pos().prop_map(|at| Message::Sync { at }),
         (pos(), prop::collection::vec((slot(), entry()), 0..8), prop::option::of(pos()))
             .prop_map(|(at, entries, next)| Message::SyncChunk { at, entries, next }),
-        (any::<u64>(), slot(), bytes(16)).prop_map(|(id, slot, key)| Message::Read { id: ReadId(id), slot, key }),
+        (any::<u64>(), slot(), key(16)).prop_map(|(id, slot, key)| Message::Read { id: ReadId(id), slot, key }),
         (any::<u64>(), prop::option::of((version(), state())))
             .prop_map(|(id, found)| Message::ReadReply { id: ReadId(id), found }),
     ]
@@ -136,7 +141,7 @@ proptest! {
 #[test]
 fn limits_are_enforced_on_both_sides() {
     let limits = Config::for_test().limits();
-    let fetch = Message::Fetch { slot: 1, keys: vec![Bytes::from_static(b"k"); limits.keys_per_message_max + 1] };
+    let fetch = Message::Fetch { slot: 1, keys: vec![DbKey::new(0, &b"k"[..]); limits.keys_per_message_max + 1] };
     assert!(fetch.check(&limits).is_err());
     assert!(Message::decode(&fetch.to_bytes(), &limits).unwrap_err().is_over_limit());
     // A count that claims more items than the bytes left is refused before
@@ -144,6 +149,22 @@ fn limits_are_enforced_on_both_sides() {
     let mut lie = vec![ringcache_replication::CODEC_VERSION, 10, 0, 1];
     lie.extend_from_slice(&u32::MAX.to_be_bytes());
     assert!(Message::decode(&Bytes::from(lie), &Config::default().limits()).is_err());
-    let wrong_version = Bytes::from_static(&[2, 6, 0, 0, 0, 0, 0, 0, 0, 1]);
-    assert_eq!(Message::decode(&wrong_version, &limits), Err(ringcache_replication::DecodeError::CodecVersion(2)));
+    let wrong_version = Bytes::from_static(&[3, 6, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(Message::decode(&wrong_version, &limits), Err(ringcache_replication::DecodeError::CodecVersion(3)));
+}
+
+#[test]
+fn a_key_of_a_database_out_of_range_is_refused() {
+    let limits = Config::for_test().limits();
+    for (db, ok) in [(0, true), (15, true), (16, false), (u16::MAX, false)] {
+        let read = Message::Read { id: ReadId(1), slot: 0, key: DbKey::new(db, &b"k"[..]) };
+        match Message::decode(&read.to_bytes(), &limits) {
+            Ok(m) => assert!(ok && m == read, "database {db}"),
+            Err(e) => {
+                assert!(!ok, "database {db}: {e}");
+                assert_eq!(e, ringcache_replication::DecodeError::BadDatabase { db, databases: 16 });
+                assert!(e.is_over_limit(), "counted with the limits");
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ringcache_replication::{
-    Change, Config, Event, MemOp, MemReplica, Message, NodeId, Output, Placement, Replica, Replicator, State,
+    Change, Config, DbKey, Event, MemOp, MemReplica, Message, NodeId, Output, Placement, Replica, Replicator, State,
     StaticView, WriteId,
 };
 use ringcache_ring::slot as slot_of;
@@ -121,7 +121,10 @@ impl Cluster {
     }
 
     fn value(&self, node: usize, key: &str) -> Option<State> {
-        self.nodes[node].store.read(slot_of(key.as_bytes()), key.as_bytes()).map(|(_, s)| s)
+        self.nodes[node]
+            .store
+            .read(slot_of(key.as_bytes()), &DbKey::new(0, Bytes::copy_from_slice(key.as_bytes())))
+            .map(|(_, s)| s)
     }
 }
 
@@ -357,11 +360,11 @@ fn refused_messages_are_counted_and_never_panic() {
     feed(&mut cl, &from, Bytes::from_static(b"\x09\x01"), &mut out); // unknown codec version
     feed(&mut cl, &from, Bytes::new(), &mut out);
     feed(&mut cl, &from, Bytes::from(vec![0; Config::for_test().message_len_max + 1]), &mut out);
-    let too_many = Message::Fetch { slot: slot_of(b"k"), keys: vec![Bytes::from_static(b"k"); 33] };
+    let too_many = Message::Fetch { slot: slot_of(b"k"), keys: vec![DbKey::new(0, &b"k"[..]); 33] };
     feed(&mut cl, &from, too_many.to_bytes(), &mut out);
     let ok = Message::HintDelivered { id: 1 }.to_bytes();
     feed(&mut cl, &NodeId::from("stranger"), ok, &mut out);
-    let wrong_slot = Message::Read { id: ringcache_replication::ReadId(1), slot: 0, key: Bytes::from_static(b"k") };
+    let wrong_slot = Message::Read { id: ringcache_replication::ReadId(1), slot: 0, key: DbKey::new(0, &b"k"[..]) };
     feed(&mut cl, &from, wrong_slot.to_bytes(), &mut out);
     let s = cl.nodes[A].rep.stats();
     assert_eq!((s.refused_malformed, s.refused_over_limit, s.refused_unknown_node), (4, 2, 1));
@@ -408,7 +411,7 @@ fn a_quorum_read_answers_the_newest_and_repairs_the_stale_owner() {
     let slot = slot_of(b"k");
     let mut out = Output::new();
     let node = &mut cl.nodes[A];
-    let id = node.rep.read(&cl.view, &node.store, slot, Bytes::from_static(b"k"), 3, cl.now, &mut out).unwrap();
+    let id = node.rep.read(&cl.view, &node.store, slot, DbKey::new(0, &b"k"[..]), 3, cl.now, &mut out).unwrap();
     cl.take(A, &mut out);
     cl.pump();
     let done = cl.events_of(A).into_iter().find_map(|e| match e {
@@ -428,7 +431,7 @@ fn a_quorum_read_fails_by_the_deadline() {
     let mut out = Output::new();
     let node = &mut cl.nodes[A];
     let slot = slot_of(b"k");
-    let id = node.rep.read(&cl.view, &node.store, slot, Bytes::from_static(b"k"), 2, cl.now, &mut out).unwrap();
+    let id = node.rep.read(&cl.view, &node.store, slot, DbKey::new(0, &b"k"[..]), 2, cl.now, &mut out).unwrap();
     cl.take(A, &mut out);
     cl.wire.clear();
     cl.tick(config.cluster_timeout_ms);

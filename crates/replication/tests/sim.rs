@@ -27,7 +27,8 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use ringcache_replication::{
-    Config, Error, Event, MemOp, MemReplica, NodeId, Output, Placement, Replica, Replicator, StaticView, View, WriteId,
+    Config, DbKey, Error, Event, MemOp, MemReplica, NodeId, Output, Placement, Replica, Replicator, StaticView, View,
+    WriteId,
 };
 use ringcache_ring::{slot as slot_of, Member, Ring, RingConfig};
 use ringcache_version::{NodeTag, Stamp};
@@ -85,11 +86,13 @@ struct Sim {
     dup_p: f64,
     delay_max_ms: u64,
     quorum: usize,
-    keys: Vec<Bytes>,
+    /// Keys of a few databases: the same names in several of them are
+    /// different keys of the same slot.
+    keys: Vec<DbKey>,
     /// Writes waiting for their event: (coordinator, id) → (key, stamp, start).
-    writes: HashMap<(usize, WriteId), (Bytes, Stamp, u64)>,
+    writes: HashMap<(usize, WriteId), (DbKey, Stamp, u64)>,
     /// Per key, the largest stamp acknowledged to a client.
-    acked: BTreeMap<Bytes, Stamp>,
+    acked: BTreeMap<DbKey, Stamp>,
     restarts_left: usize,
     acks: u64,
     fails: u64,
@@ -122,7 +125,8 @@ impl Sim {
                 }
             })
             .collect();
-        let keys = (0..rng.gen_range(3..=16)).map(|i| Bytes::from(format!("key:{i}"))).collect();
+        let keys =
+            (0..rng.gen_range(3..=16)).map(|i| DbKey::new(rng.gen_range(0..3), format!("key:{}", i / 2))).collect();
         Sim {
             config,
             nodes,
@@ -190,8 +194,8 @@ impl Sim {
 
     /// An acknowledged write is on W owners now (an owner that restarted
     /// empty since the write started may have acked and then lost it).
-    fn check_on_owners(&self, key: &Bytes, stamp: Stamp, started: u64) {
-        let slot = slot_of(key);
+    fn check_on_owners(&self, key: &DbKey, stamp: Stamp, started: u64) {
+        let slot = slot_of(&key.name);
         let holders = self
             .view
             .owners(slot)
@@ -257,7 +261,7 @@ impl Sim {
 
     fn client_write(&mut self) {
         let key = self.keys[self.rng.gen_range(0..self.keys.len())].clone();
-        let slot = slot_of(&key);
+        let slot = slot_of(&key.name);
         // The coordinator: the first live owner that may serve the slot.
         let Some(c) = self
             .view
@@ -276,7 +280,7 @@ impl Sim {
         let now = self.clock(c);
         let mut out = Output::new();
         let node = &mut self.nodes[c];
-        let effect = node.store.write(slot, &key, op, node.tag, now);
+        let effect = node.store.write_in(key.db, slot, &key.name, op, node.tag, now);
         let stamp = effect.version.stamp();
         match node.rep.write(&self.view, &node.store, slot, vec![effect], self.quorum, now, &mut out) {
             Ok(id) => {
@@ -339,7 +343,7 @@ impl Sim {
             return false;
         }
         self.keys.iter().all(|key| {
-            let slot = slot_of(key);
+            let slot = slot_of(&key.name);
             let owners: Vec<&Node> = self.view.owners(slot).iter().map(|o| &self.nodes[self.index(o)]).collect();
             let first = owners[0].store.read(slot, key).map(|(v, s)| (v.stamp(), s));
             let digest = owners[0].store.slot_digest(slot);
@@ -392,7 +396,7 @@ impl Sim {
         assert!(self.writes.is_empty(), "every write got its event: {} left", self.writes.len());
         assert!(self.converged(), "still converged after the last writes settled");
         for (key, &stamp) in &self.acked {
-            let slot = slot_of(key);
+            let slot = slot_of(&key.name);
             for owner in self.view.owners(slot) {
                 let held = self.nodes[self.index(owner)].store.read(slot, key).map(|(v, _)| v.stamp());
                 assert!(held >= Some(stamp), "acked write of {key:?} lost on {owner}: {held:?} < {stamp:?}");

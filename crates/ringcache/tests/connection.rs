@@ -221,11 +221,12 @@ fn hello_auth_with_requirepass() {
 }
 
 #[test]
-fn select_only_database_zero() {
+fn select_checks_the_index() {
     let server = Server::start();
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["SELECT", "0"]), "+OK\r\n");
-    assert_eq!(call(&mut raw, &["SELECT", "1"]), "-ERR DB index is out of range\r\n");
+    assert_eq!(call(&mut raw, &["SELECT", "15"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["SELECT", "16"]), "-ERR DB index is out of range\r\n");
     assert_eq!(call(&mut raw, &["SELECT", "-1"]), "-ERR DB index is out of range\r\n");
     assert_eq!(call(&mut raw, &["SELECT", "x"]), "-ERR value is not an integer or out of range\r\n");
     assert_eq!(call(&mut raw, &["SELECT", "4294967296"]), "-ERR value is not an integer or out of range\r\n");

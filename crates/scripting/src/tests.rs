@@ -36,6 +36,12 @@ impl Env for Node {
     fn journal(&self) -> bool {
         false
     }
+    fn databases(&self) -> u32 {
+        16
+    }
+    fn db0_only(&self) -> bool {
+        false
+    }
 }
 
 impl ScriptHost for Node {

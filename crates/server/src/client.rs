@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,6 +37,8 @@ pub struct ClientInfo {
     pub resp: AtomicU8,
     /// Commands queued in MULTI, or -1 outside MULTI.
     pub multi: AtomicI64,
+    /// The selected database, as of the last command.
+    pub db: AtomicU16,
     /// Bytes in the query buffer after the last read.
     pub qbuf: AtomicUsize,
     /// Channels, patterns and shard channels subscribed to (`sub=`,
@@ -63,6 +65,7 @@ impl ClientInfo {
             last_active_ms: AtomicU64::new(0),
             resp: AtomicU8::new(2),
             multi: AtomicI64::new(-1),
+            db: AtomicU16::new(0),
             qbuf: AtomicUsize::new(0),
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
@@ -100,7 +103,7 @@ impl ClientInfo {
         };
         let qbuf = self.qbuf.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -108,6 +111,7 @@ impl ClientInfo {
             self.created.elapsed().as_secs(),
             self.idle_secs(),
             flags,
+            self.db.load(Relaxed),
             sub,
             psub,
             ssub,
@@ -202,6 +206,7 @@ impl Client {
     pub fn publish(&self) {
         self.info.touch(self.state.last_cmd);
         self.info.multi.store(self.state.multi_len(), Relaxed);
+        self.info.db.store(self.state.dbid, Relaxed);
     }
 }
 

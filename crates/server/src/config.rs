@@ -71,6 +71,8 @@ pub struct Config {
     pub threads: usize,
     /// Keyspace shards; a power of two.
     pub shards: usize,
+    /// Numbered databases (SELECT 0 .. databases - 1).
+    pub databases: u32,
     pub loglevel: LogLevel,
     /// `hll-sparse-max-bytes`: the longest a sparse HyperLogLog grows
     /// before it is made dense.
@@ -296,6 +298,7 @@ impl Default for Config {
             hz: 10,
             threads: 0,
             shards: 1024,
+            databases: 16,
             loglevel: LogLevel::Notice,
             hll_sparse_max_bytes: 3000,
             node_id: String::new(),
@@ -499,6 +502,13 @@ pub static OPTIONS: &[OptionSpec] = &[
         parse_num(v, 0, 1024)?),
     opt!("shards", false, "Keyspace shards (a power of two).", |c| c.shards.to_string(), |c, v| c.shards =
         power_of_two(parse_num(v, 1, 1 << 16)?)?),
+    opt!(
+        "databases",
+        false,
+        "Number of databases (SELECT 0 to databases - 1).",
+        |c| c.databases.to_string(),
+        |c, v| c.databases = parse_num(v, 1, ringcache_store::DATABASES_MAX)?
+    ),
     opt!("loglevel", true, "debug, verbose, notice or warning.", |c| c.loglevel.name().to_owned(), |c, v| c.loglevel =
         match v.trim().to_ascii_lowercase().as_str() {
             "debug" => LogLevel::Debug,

@@ -244,7 +244,7 @@ impl Session {
                     from = to;
                     (args, p)
                 });
-                cmd::warm(shared, probes);
+                cmd::warm(shared, self.client.state.dbid, probes);
             }
             let mut quit = false;
             // Where a run of forwarded commands stopped the batch: the

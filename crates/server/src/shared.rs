@@ -64,6 +64,11 @@ pub struct Shared {
     pub scripting: ringcache_scripting::Scripting,
     /// Pub/Sub subscriptions and delivery.
     pub pubsub: crate::pubsub::Registry,
+    /// `databases`, fixed at start.
+    pub databases: u32,
+    /// Whether only database 0 may be used (`redis-cluster` mode, as in
+    /// Redis Cluster).
+    pub db0_only: bool,
 }
 
 impl Shared {
@@ -88,6 +93,8 @@ impl Shared {
         });
         let scripting = ringcache_scripting::Scripting::new();
         scripting.set_busy_threshold_ms(config.busy_reply_threshold_ms);
+        let databases = config.databases;
+        let db0_only = cluster.is_some() && config.cluster_mode == crate::config::ClusterMode::RedisCluster;
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
         let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
         pubsub.set_notify_flags(config.notify_keyspace_events);
@@ -105,6 +112,8 @@ impl Shared {
             cluster,
             journal,
             scripting,
+            databases,
+            db0_only,
         }
     }
 

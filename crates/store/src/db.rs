@@ -76,8 +76,8 @@ struct Cell {
     /// The shard's used memory as of its last unlock, readable without the
     /// lock so the maxmemory check never takes every shard's lock.
     used: AtomicUsize,
-    /// Its number of keys and of keys with a TTL as of its last unlock, so
-    /// that DBSIZE and INFO keyspace cost 1,024 loads, not 1,024 locks.
+    /// Its number of keys and of keys with a TTL in database 0 as of its
+    /// last unlock, so that DBSIZE there costs 1,024 loads, not 1,024 locks.
     keys: AtomicUsize,
     volatile: AtomicUsize,
 }
@@ -225,7 +225,7 @@ impl Db {
         guard.hint(key, hash.hash, hash.slot);
         let mut guards = SmallVec::new();
         guards.push((i, guard));
-        Locked { db: self, guards }
+        Locked { db: self, dbid: 0, guards }
     }
 
     /// Whether `key`'s shard could be locked within `timeout` (tests of who
@@ -245,15 +245,16 @@ impl Db {
     fn lock_indices(&self, idx: SmallVec<[usize; INLINE_GUARDS]>) -> Locked<'_> {
         debug_assert!(idx.windows(2).all(|w| w[0] < w[1]), "shards locked out of order");
         let guards = idx.into_iter().map(|i| (i, self.guard(i))).collect();
-        Locked { db: self, guards }
+        Locked { db: self, dbid: 0, guards }
     }
 
-    /// Looks `keys` up ahead of the commands that will (see `Shard::warm`).
+    /// Looks `keys` of database `dbid` up ahead of the commands that will
+    /// (see `Shard::warm`).
     /// Locks each of their shards once, in ascending order like any
     /// multi-shard lock, then probes every key, then unlocks: with no lock
     /// operation (a full barrier on x86) between the probes, their cache
     /// misses overlap. Must be called holding no shard lock.
-    pub fn warm(&self, keys: &[(&[u8], KeyHash)]) {
+    pub fn warm(&self, dbid: u16, keys: &[(&[u8], KeyHash)]) {
         // Each key's shard above its place in `keys`: sorted, the keys in
         // shard order.
         let mut order: SmallVec<[u64; WARM_INLINE]> =
@@ -265,7 +266,9 @@ impl Db {
         for &o in &order {
             if shard(o) != last {
                 last = shard(o);
-                guards.push(self.cells[last].shard.lock());
+                let mut guard = self.cells[last].shard.lock();
+                guard.select(dbid);
+                guards.push(guard);
             }
         }
         let (mut g, mut last) = (usize::MAX, usize::MAX);
@@ -367,7 +370,13 @@ impl Db {
     /// from whichever shard holds it.
     ///
     /// Locks one shard at a time, and never a shard while holding the pool.
-    fn evict_from_pool(&self, policy: Policy, samples: usize, now_ms: u64, sampled: &mut Vec<(u64, Bytes)>) -> Step {
+    fn evict_from_pool(
+        &self,
+        policy: Policy,
+        samples: usize,
+        now_ms: u64,
+        sampled: &mut Vec<(u64, u16, Bytes)>,
+    ) -> Step {
         let mut gathered = 0;
         for _ in 0..self.cells.len() {
             let i = self.evict_next.fetch_add(1, Relaxed) & self.mask;
@@ -375,8 +384,8 @@ impl Db {
             self.guard(i).sample_for_eviction(policy, samples - gathered, now_ms, sampled);
             gathered += sampled.len();
             let mut pool = self.pool.lock();
-            for (score, key) in sampled.drain(..) {
-                pool.insert(policy, Candidate { score, shard: i, key });
+            for (score, db, key) in sampled.drain(..) {
+                pool.insert(policy, Candidate { score, shard: i, db, key });
             }
             if gathered >= samples {
                 break;
@@ -393,7 +402,7 @@ impl Db {
                 return Step::Missed;
             };
             let mut shard = self.guard(c.shard);
-            let outcome = shard.evict_candidate(&c.key, policy, c.score, now_ms);
+            let outcome = shard.evict_candidate(c.db, &c.key, policy, c.score, now_ms);
             self.cells[c.shard].used.store(shard.used_memory(), Relaxed);
             drop(shard);
             match outcome {
@@ -460,21 +469,24 @@ impl Db {
         self.slot_guard(slot).slot_digest(slot)
     }
 
-    /// The flush floor of `slot`, if it was ever flushed with tombstones on.
-    pub fn slot_floor(&self, slot: u16) -> Option<Stamp> {
-        self.slot_guard(slot).slot_floor(slot)
+    /// The flush floor of `slot` in database `db`, if it was ever flushed
+    /// with tombstones on.
+    pub fn slot_floor(&self, db: u16, slot: u16) -> Option<Stamp> {
+        let mut shard = self.slot_guard(slot);
+        shard.select(db);
+        shard.slot_floor(slot)
     }
 
-    /// Pushes the (key, stamp) of every live entry and tombstone of `slot`
-    /// into `out`. Locks only that slot's shard.
-    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(Bytes, Stamp)>) {
+    /// Pushes the (database, key, stamp) of every live entry and tombstone
+    /// of `slot`, in every database, into `out`. Locks only that slot's shard.
+    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(u16, Bytes, Stamp)>) {
         self.slot_guard(slot).slot_versions(slot, now_ms, out);
     }
 
     /// One step of streaming `slot` (see `Shard::slot_entries`): the next
     /// cursor (0 when done) and encoded records of about `max_bytes`.
     /// Locks only that slot's shard.
-    pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64) -> (u64, Vec<Bytes>) {
+    pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64) -> (u64, Vec<(u16, Bytes)>) {
         let mut out = Vec::new();
         let next = self.slot_guard(slot).slot_entries(slot, cursor, max_bytes, now_ms, &mut out);
         (next, out)
@@ -486,6 +498,7 @@ impl Db {
     }
 
     /// Number of keys (DBSIZE), shard by shard.
+    /// Number of keys in database 0.
     pub fn len(&self) -> usize {
         self.lock_keys(std::iter::empty()).len()
     }
@@ -500,6 +513,9 @@ impl Db {
 #[derive(Debug)]
 pub struct Locked<'a> {
     db: &'a Db,
+    /// The database the command works in: every shard handed out is
+    /// selected to it first (see `Shard::select`).
+    dbid: u16,
     /// Sorted by shard index. Inline for the few-key commands that make up
     /// the hot path, so locking allocates nothing.
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); INLINE_GUARDS]>,
@@ -518,15 +534,44 @@ impl<'a> Locked<'a> {
     pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
         // One shard locked (the common single-key command): it must be the
         // key's, so skip hashing the key a second time.
+        let dbid = self.dbid;
         if self.guards.len() == 1 {
             debug_assert_eq!(self.guards[0].0, self.db.shard_index(key), "key's shard is not locked");
-            return &mut self.guards[0].1;
+            let shard = &mut *self.guards[0].1;
+            shard.select(dbid);
+            return shard;
         }
         let i = self.db.shard_index(key);
         match self.guards.iter_mut().find(|(j, _)| *j == i) {
-            Some((_, g)) => g,
+            Some((_, g)) => {
+                g.select(dbid);
+                g
+            }
             None => panic!("shard of key {:?} is not locked", String::from_utf8_lossy(key)),
         }
+    }
+
+    /// The shard holding `key`, with database `dbid` selected (MOVE and
+    /// COPY reach into a second database; replication names each key's).
+    ///
+    /// # Panics
+    /// If that shard is not locked.
+    pub fn shard_in(&mut self, dbid: u16, key: &[u8]) -> &mut Shard {
+        let shard = self.shard(key);
+        shard.select(dbid);
+        shard
+    }
+
+    /// The database the command works in.
+    pub fn dbid(&self) -> u16 {
+        self.dbid
+    }
+
+    /// Makes `dbid` the database the shards handed out from now on work
+    /// in (the client's SELECTed database; EXEC moves it along as a
+    /// queued SELECT would).
+    pub fn select(&mut self, dbid: u16) {
+        self.dbid = dbid;
     }
 
     /// The shard holding `slot`'s keys.
@@ -534,16 +579,23 @@ impl<'a> Locked<'a> {
     /// # Panics
     /// If that shard is not locked.
     pub fn slot_shard(&mut self, slot: u16) -> &mut Shard {
-        let i = self.db.shard_of_slot(slot);
+        let (i, dbid) = (self.db.shard_of_slot(slot), self.dbid);
         match self.guards.iter_mut().find(|(j, _)| *j == i) {
-            Some((_, g)) => g,
+            Some((_, g)) => {
+                g.select(dbid);
+                g
+            }
             None => panic!("shard of slot {slot} is not locked"),
         }
     }
 
     /// Every locked shard.
     pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
-        self.guards.iter_mut().map(|(_, g)| &mut **g)
+        let dbid = self.dbid;
+        self.guards.iter_mut().map(move |(_, g)| {
+            g.select(dbid);
+            &mut **g
+        })
     }
 
     /// Whether no shard is held.
@@ -598,17 +650,24 @@ impl<'a> Locked<'a> {
     /// If this lock holds some shards but not all: locking another one
     /// could then break the lock order.
     pub fn with_shard<T>(&mut self, i: usize, f: impl FnOnce(&mut Shard) -> T) -> T {
+        let dbid = self.dbid;
         if self.holds_all() {
-            return f(&mut self.guards[i].1);
+            let shard = &mut *self.guards[i].1;
+            shard.select(dbid);
+            return f(shard);
         }
         assert!(self.guards.is_empty(), "a walk over the keyspace while holding some shards");
         let mut one = self.db.lock_indices(smallvec::smallvec![i]);
-        f(&mut one.guards[0].1)
+        let shard = &mut *one.guards[0].1;
+        shard.select(dbid);
+        f(shard)
     }
 
     /// [`with_shard`](Self::with_shard) on the shard of `slot`'s keys.
     pub fn with_slot_shard<T>(&mut self, slot: u16, f: impl FnOnce(&mut Shard) -> T) -> T {
+        let dbid = self.dbid;
         if let Some((_, g)) = self.guards.iter_mut().find(|(j, _)| *j == self.db.shard_of_slot(slot)) {
+            g.select(dbid);
             return f(g);
         }
         self.with_shard(self.db.shard_of_slot(slot), f)
@@ -619,15 +678,15 @@ impl<'a> Locked<'a> {
         self.db.cells.len()
     }
 
-    /// Totals over all shards, each read under its own lock (see
-    /// [`with_shard`](Self::with_shard)).
+    /// Totals over all shards and every database, each shard read under
+    /// its own lock (see [`with_shard`](Self::with_shard)).
     pub fn stats(&mut self) -> Stats {
         let mut t = Stats::default();
         for i in 0..self.shard_count() {
             self.with_shard(i, |shard| {
                 let ShardStats { hits, misses, expired, evicted } = shard.stats();
-                t.keys += shard.len();
-                t.expires += shard.volatile_len();
+                t.keys += shard.len_all();
+                t.expires += shard.volatile_len_all();
                 t.used_memory += shard.used_memory();
                 t.hits += hits;
                 t.misses += misses;
@@ -645,17 +704,30 @@ impl<'a> Locked<'a> {
         }
     }
 
-    /// Number of keys (DBSIZE), counting expired keys not yet removed, as
-    /// Redis does, and of those with a TTL: exact for the shards this lock
-    /// holds, each other shard's as of its last unlock (no lock taken).
-    pub fn counts(&self) -> (usize, usize) {
+    /// Number of keys of the command's database (DBSIZE), counting expired
+    /// keys not yet removed, as Redis does, and of those with a TTL. For
+    /// database 0: exact for the shards this lock holds, each other
+    /// shard's as of its last unlock (no lock taken). For another database
+    /// the shards are walked (see [`with_shard`](Self::with_shard)).
+    pub fn counts(&mut self) -> (usize, usize) {
+        if self.dbid != 0 {
+            let dbid = self.dbid;
+            let (mut keys, mut volatile) = (0, 0);
+            for i in 0..self.shard_count() {
+                self.with_shard(i, |s| {
+                    keys += s.len_in(dbid);
+                    volatile += s.volatile_len_in(dbid);
+                });
+            }
+            return (keys, volatile);
+        }
         let mut held = self.guards.iter().peekable();
         let (mut keys, mut volatile) = (0, 0);
         for (i, cell) in self.db.cells.iter().enumerate() {
             match held.next_if(|(j, _)| *j == i) {
                 Some((_, g)) => {
-                    keys += g.len();
-                    volatile += g.volatile_len();
+                    keys += g.len_in(0);
+                    volatile += g.volatile_len_in(0);
                 }
                 None => {
                     keys += cell.keys.load(Relaxed);
@@ -666,30 +738,69 @@ impl<'a> Locked<'a> {
         (keys, volatile)
     }
 
+    /// Per database holding keys, ascending: (database, keys, keys with a
+    /// TTL, average TTL left in ms over a sample of them), for INFO
+    /// keyspace. Shard by shard.
+    pub fn database_counts(&mut self, now_ms: u64) -> Vec<(u16, usize, usize, u64)> {
+        // TTLs sampled per shard and database: enough for an estimate, as
+        // Redis's avg_ttl is one, at a bounded cost.
+        const TTL_SAMPLE: usize = 16;
+        let mut per: Vec<(u16, usize, usize, u64, usize)> = Vec::new();
+        for i in 0..self.shard_count() {
+            self.with_shard(i, |s| s.database_counts(now_ms, TTL_SAMPLE, &mut per));
+        }
+        let mut totals: std::collections::BTreeMap<u16, (usize, usize, u64, usize)> = Default::default();
+        for (db, keys, volatile, sum, n) in per {
+            let t = totals.entry(db).or_default();
+            t.0 += keys;
+            t.1 += volatile;
+            t.2 = t.2.saturating_add(sum);
+            t.3 += n;
+        }
+        totals.into_iter().map(|(db, (k, v, sum, n))| (db, k, v, if n == 0 { 0 } else { sum / n as u64 })).collect()
+    }
+
     /// Number of keys (DBSIZE); see [`counts`](Self::counts).
-    pub fn len(&self) -> usize {
+    pub fn len(&mut self) -> usize {
         self.counts().0
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub fn is_empty(&mut self) -> bool {
         self.len() == 0
     }
 
-    /// Removes every key, now. Needs every shard locked.
+    /// Removes every key of the command's database, now (FLUSHDB). Needs
+    /// every shard locked.
     pub fn flush(&mut self) {
         self.flush_at(crate::now_ms());
     }
 
-    /// Removes every key at `now_ms` (see `Shard::clear`: with tombstones
-    /// on, every slot gets a flush floor). Needs every shard locked.
+    /// Removes every key of the command's database at `now_ms` (see
+    /// `Shard::clear`: with tombstones on, every slot gets a flush floor).
+    /// Needs every shard locked.
     pub fn flush_at(&mut self, now_ms: u64) {
         self.assert_all();
         self.shards_mut().for_each(|s| s.clear(now_ms));
     }
 
-    /// Drains the keys the command wrote into `out` (see
+    /// Removes every key of every database at `now_ms` (FLUSHALL). Needs
+    /// every shard locked.
+    pub fn flush_all_at(&mut self, now_ms: u64) {
+        self.assert_all();
+        self.shards_mut().for_each(|s| s.clear_all(now_ms));
+    }
+
+    /// Exchanges databases `a` and `b` (SWAPDB) in every shard. Needs
+    /// every shard locked, so that no command sees one swapped and
+    /// another not.
+    pub fn swap_databases(&mut self, a: u16, b: u16) {
+        self.assert_all();
+        self.shards_mut().for_each(|s| s.swap_databases(a, b));
+    }
+
+    /// Drains the keys the command wrote, with their databases, into `out` (see
     /// `Shard::take_changed`), shard by shard in ascending order.
-    pub fn take_changed(&mut self, out: &mut Vec<Key>) {
+    pub fn take_changed(&mut self, out: &mut Vec<(u16, Key)>) {
         for s in self.shards_mut() {
             out.extend(s.take_changed());
         }
@@ -769,8 +880,8 @@ impl Drop for Locked<'_> {
             g.forget_hint();
             let cell = &self.db.cells[*i];
             cell.used.store(g.used_memory(), Relaxed);
-            cell.keys.store(g.len(), Relaxed);
-            cell.volatile.store(g.volatile_len(), Relaxed);
+            cell.keys.store(g.len_in(0), Relaxed);
+            cell.volatile.store(g.volatile_len_in(0), Relaxed);
         }
     }
 }
@@ -928,8 +1039,8 @@ mod tests {
         // Duplicates, keys sharing shards, present and absent keys: would
         // deadlock if a shard were locked twice.
         let probes: Vec<(&[u8], KeyHash)> = keys.iter().map(|k| (k.as_bytes(), db.hash_key(k.as_bytes()))).collect();
-        db.warm(&probes);
-        db.warm(&[]);
+        db.warm(0, &probes);
+        db.warm(0, &[]);
         // Every shard is free again.
         assert_eq!(db.len(), 10);
     }
@@ -1011,7 +1122,7 @@ mod tests {
         all.shard(b"b").remove(b"b", 1001);
         let mut changed = Vec::new();
         all.take_changed(&mut changed);
-        let mut keys: Vec<&[u8]> = changed.iter().map(|k| k.as_bytes()).collect();
+        let mut keys: Vec<&[u8]> = changed.iter().map(|(_, k)| k.as_bytes()).collect();
         keys.sort();
         assert_eq!(keys, [&b"a"[..], b"b", b"c"], "b twice in a row is one change");
         all.take_changed(&mut changed);
@@ -1021,9 +1132,9 @@ mod tests {
         drop(all);
         assert_eq!(db.used_memory(), 0);
         for slot in [0, 1, 16383, ringcache_ring::slot(b"a")] {
-            let floor = db.slot_floor(slot).unwrap();
+            let floor = db.slot_floor(0, slot).unwrap();
             assert!(floor.hlc >= ringcache_version::Hlc::new(2000, 0));
-            assert_eq!(db.slot_digest(slot), crate::digest::floor_digest(floor));
+            assert_eq!(db.slot_digest(slot), crate::digest::floor_digest(0, floor));
         }
     }
 
@@ -1084,5 +1195,80 @@ mod tests {
         }
         assert_eq!(seen.len(), 400);
         assert!(walk.random_key(1).is_some());
+    }
+
+    #[test]
+    fn databases_are_separate_keyspaces_of_the_same_shards() {
+        let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
+        let set = |dbid: u16, k: &str, v: &[u8], ttl: u64| {
+            let mut l = db.lock_key(k.as_bytes());
+            l.select(dbid);
+            l.shard(k.as_bytes()).set(k.as_bytes(), Value::string(v), ttl, 1);
+        };
+        let get = |dbid: u16, k: &str| {
+            let mut l = db.lock_key(k.as_bytes());
+            l.select(dbid);
+            l.shard(k.as_bytes()).peek(k.as_bytes(), 1).map(|e| e.value().clone())
+        };
+        for i in 0..100 {
+            set(0, &format!("k{i}"), b"zero", 0);
+        }
+        for i in 0..30 {
+            set(3, &format!("k{i}"), b"three", if i < 10 { 1_000_000 } else { 0 });
+        }
+        assert_eq!(get(0, "k1"), Some(Value::string(b"zero")));
+        assert_eq!(get(3, "k1"), Some(Value::string(b"three")));
+        assert_eq!(get(3, "k50"), None);
+        let mut walk = db.lock_keys(std::iter::empty());
+        assert_eq!(walk.counts(), (100, 0));
+        walk.select(3);
+        assert_eq!(walk.counts(), (30, 10));
+        assert_eq!(walk.keys(b"*", 1).len(), 30);
+        let counts = walk.database_counts(1);
+        assert_eq!(counts.len(), 2);
+        assert_eq!(counts[0], (0, 100, 0, 0));
+        assert_eq!((counts[1].0, counts[1].1, counts[1].2), (3, 30, 10));
+        assert!(counts[1].3 > 0 && counts[1].3 < 1_000_000, "avg ttl {}", counts[1].3);
+        assert_eq!(walk.stats().keys, 130, "INFO totals cover every database");
+        drop(walk);
+
+        // SWAPDB, then FLUSHDB of one, then FLUSHALL.
+        let mut all = db.lock_all();
+        all.swap_databases(0, 3);
+        assert_eq!(all.counts(), (30, 10), "db 3 now holds what db 0 did... seen from 3");
+        all.select(0);
+        assert_eq!(all.counts(), (30, 10));
+        all.select(3);
+        assert_eq!(all.counts(), (100, 0));
+        all.flush_at(2);
+        assert_eq!(all.counts(), (0, 0));
+        all.select(0);
+        assert_eq!(all.counts(), (30, 10), "FLUSHDB leaves the other databases");
+        all.flush_all_at(3);
+        assert_eq!(all.stats().keys, 0);
+        drop(all);
+        assert_eq!(db.used_memory(), 0);
+    }
+
+    #[test]
+    fn expiry_and_eviction_cover_every_database() {
+        let db = Db::new(DbConfig { shards: 4, policy: Policy::AllKeysRandom, ..DbConfig::default() });
+        for i in 0..200u16 {
+            let k = format!("k{i}");
+            let mut l = db.lock_key(k.as_bytes());
+            l.select(i % 5);
+            l.shard(k.as_bytes()).set(k.as_bytes(), Value::string(&[b'x'; 64]), if i % 2 == 0 { 10 } else { 0 }, 1);
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        for _ in 0..50 {
+            db.active_expire_cycle(20, deadline);
+        }
+        assert_eq!(db.lock_keys(std::iter::empty()).stats().keys, 100, "the expired keys of every database");
+        db.set_maxmemory((db.used_memory() / 2) as u64);
+        db.ensure_memory(20).unwrap();
+        let mut walk = db.lock_keys(std::iter::empty());
+        let left = walk.database_counts(20);
+        assert!(left.iter().map(|c| c.1).sum::<usize>() <= 50);
+        assert!(left.len() >= 4, "evicted from every database alike: {left:?}");
     }
 }

@@ -127,6 +127,8 @@ pub(crate) const POOL_SIZE: usize = 16;
 pub(crate) struct Candidate {
     pub score: u64,
     pub shard: usize,
+    /// The key's database.
+    pub db: u16,
     pub key: Bytes,
 }
 
@@ -151,7 +153,7 @@ impl EvictionPool {
     /// room or `c` beats its worst candidate.
     pub fn insert(&mut self, policy: Policy, c: Candidate) {
         self.use_policy(policy);
-        if let Some(i) = self.candidates.iter().position(|x| x.shard == c.shard && x.key == c.key) {
+        if let Some(i) = self.candidates.iter().position(|x| x.shard == c.shard && x.db == c.db && x.key == c.key) {
             self.candidates.remove(i);
         }
         if self.candidates.len() >= POOL_SIZE && c.score <= self.candidates[0].score {
@@ -227,7 +229,7 @@ mod tests {
     }
 
     fn cand(score: u64, shard: usize, key: &str) -> Candidate {
-        Candidate { score, shard, key: Bytes::copy_from_slice(key.as_bytes()) }
+        Candidate { score, shard, db: 0, key: Bytes::copy_from_slice(key.as_bytes()) }
     }
 
     #[test]

@@ -44,6 +44,6 @@ pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;
 pub use key::Key;
-pub use shard::{Applied, ScanFilter, Shard, ShardConfig};
+pub use shard::{Applied, ScanFilter, Shard, ShardConfig, DATABASES_MAX};
 pub use tomb::TOMBSTONE_OVERHEAD;
 pub use value::{HashValue, ListValue, SetValue, StrValue, Value, WrongType, ZSetValue};

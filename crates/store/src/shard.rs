@@ -6,7 +6,19 @@
 //! [`crate::Db`]), so everything per slot (digests, flush floors, listings)
 //! is found in one shard.
 //!
+//! Databases (SELECT): a key is a database index and bytes. Each database
+//! has its own keyspace in the shard (table, TTL set, watches, pasts,
+//! tombstones, flush floors); the selected one is kept inline and the
+//! others parked in a map, so the hot path (database 0, or whichever the
+//! shard was last used for) reaches its table exactly as before, and
+//! selecting another database is a swap of two small structs. Everything
+//! that is about memory, not keys, is the shard's across databases: used
+//! memory, eviction, expiry and the per-slot digests.
+//!
 //! Invariants:
+//! - Every method works on the selected database ([`Shard::select`]),
+//!   except those that name a database or say "every database".
+//! - A parked keyspace is never blank: an empty database costs nothing.
 //! - Every entry has a version: its stamp inline, its past (if any) in
 //!   `pasts` under the same key, flagged in the entry. Every local write
 //!   makes a new version on top of the key's last one (entry, tombstone or
@@ -106,15 +118,60 @@ impl ScanFilter<'_> {
     }
 }
 
-#[derive(Debug)]
-pub struct Shard {
+/// The most databases a node can have: they are numbered by a `u16`.
+pub const DATABASES_MAX: u32 = 1 << 16;
+
+/// One database's part of a shard: its keys and everything kept per key.
+/// A shard keeps the selected database's inline and the others parked
+/// (see [`Shard::select`]).
+#[derive(Debug, Default)]
+struct Keyspace {
     map: Table<Entry>,
     /// Keys that carry a TTL: what active expiry and volatile-* policies
     /// sample from.
     volatile: IndexSet<Key>,
-    used: usize,
     /// Watched keys → (modification count, number of watchers).
     watched: HashMap<Bytes, (u64, u32)>,
+    /// The pasts of entries' versions that have one (flagged in the entry).
+    pasts: HashMap<Key, Box<[Dot]>>,
+    /// Deleted keys' versions, until collected (see `tomb`).
+    tombs: IndexMap<Key, Tomb>,
+    /// Per slot held, the stamp of this database's last flush, once there
+    /// has been one: every version with a stamp not above it is deleted.
+    floors: Option<Box<[Option<Stamp>]>>,
+}
+
+impl Keyspace {
+    /// The version of the entry at `i`, reassembled.
+    fn version_at(&self, i: usize) -> Version {
+        let (k, e) = self.map.get_index(i).expect("index in range");
+        let past =
+            if e.has_past() { self.pasts.get(k.as_bytes()).map_or_else(Vec::new, |p| p.to_vec()) } else { Vec::new() };
+        Version::from_parts(e.stamp(), past).expect("stored versions are valid")
+    }
+
+    /// Whether it holds nothing at all, so that parking it would keep
+    /// nothing worth keeping (an empty `Keyspace` allocates nothing).
+    fn is_blank(&self) -> bool {
+        self.map.is_empty()
+            && self.tombs.is_empty()
+            && self.watched.is_empty()
+            && self.floors.is_none()
+            && self.volatile.is_empty()
+            && self.pasts.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct Shard {
+    /// The selected database's keyspace (`db`): what every method but the
+    /// ones naming a database works on.
+    ks: Keyspace,
+    /// The database `ks` belongs to.
+    db: u16,
+    /// The other databases' keyspaces in this shard, those holding anything.
+    parked: HashMap<u16, Keyspace>,
+    used: usize,
     stats: ShardStats,
     rng: SmallRng,
     track_lfu: bool,
@@ -124,17 +181,12 @@ pub struct Shard {
     /// the lock, so no other bytes can be at that address meanwhile.
     hint: Option<(usize, usize, u64, u16)>,
     cfg: ShardConfig,
-    /// The pasts of entries' versions that have one (flagged in the entry).
-    pasts: HashMap<Key, Box<[Dot]>>,
-    /// Deleted keys' versions, until collected (see `tomb`).
-    tombs: IndexMap<Key, Tomb>,
-    /// Per slot held (`slot >> shard_bits`), the XOR digest (see `digest`).
+    /// Per slot held (`slot >> shard_bits`), the XOR digest (see `digest`)
+    /// over every database.
     digests: Box<[u64]>,
-    /// Per slot held, the stamp of its last flush, once there has been one:
-    /// every version with a stamp not above it is deleted.
-    floors: Option<Box<[Option<Stamp>]>>,
-    /// Keys given a new local version since the last `take_changed`.
-    journal: Vec<Key>,
+    /// Keys given a new local version since the last `take_changed`, with
+    /// their database.
+    journal: Vec<(u16, Key)>,
     /// The time of the latest lookup, for `written` (which is not given
     /// one: it always follows a lookup of the key it folds in).
     clock_ms: u64,
@@ -184,19 +236,16 @@ impl Shard {
         assert!(cfg.shard_bits <= 14, "at most 16384 shards, one per slot");
         assert!(cfg.shard_index < 1 << cfg.shard_bits, "shard index in range");
         Shard {
-            map: Table::default(),
-            volatile: IndexSet::default(),
+            ks: Keyspace::default(),
+            db: 0,
+            parked: HashMap::default(),
             used: 0,
-            watched: HashMap::default(),
             stats: ShardStats::default(),
             rng: SmallRng::from_entropy(),
             track_lfu: false,
             hint: None,
             cfg,
-            pasts: HashMap::default(),
-            tombs: IndexMap::default(),
             digests: vec![0; ringcache_ring::SLOTS >> cfg.shard_bits].into_boxed_slice(),
-            floors: None,
             journal: Vec::new(),
             clock_ms: 0,
         }
@@ -206,23 +255,121 @@ impl Shard {
         &self.cfg
     }
 
+    /// The selected database.
+    #[inline]
+    pub fn db(&self) -> u16 {
+        self.db
+    }
+
+    /// Makes `db` the database that the key methods work on. A no-op (one
+    /// compare) when it already is.
+    #[inline]
+    pub fn select(&mut self, db: u16) {
+        if self.db != db {
+            self.switch(db);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn switch(&mut self, db: u16) {
+        let next = self.parked.remove(&db).unwrap_or_default();
+        let prev = std::mem::replace(&mut self.ks, next);
+        if !prev.is_blank() {
+            self.parked.insert(self.db, prev);
+        }
+        self.db = db;
+    }
+
+    /// The databases holding anything in this shard (keys, tombstones,
+    /// watches or floors), in no particular order.
+    pub fn databases(&self) -> Vec<u16> {
+        let mut out: Vec<u16> = self.parked.keys().copied().collect();
+        if !self.ks.is_blank() {
+            out.push(self.db);
+        }
+        out
+    }
+
+    /// Runs `f` with each database holding anything selected in turn,
+    /// then selects the one selected before.
+    fn each_database(&mut self, mut f: impl FnMut(&mut Shard)) {
+        let back = self.db;
+        for db in self.databases() {
+            self.select(db);
+            f(self);
+        }
+        self.select(back);
+    }
+
+    /// Keys held in database `db`, including expired ones not yet removed.
+    pub fn len_in(&self, db: u16) -> usize {
+        self.keyspace(db).map_or(0, |ks| ks.map.len())
+    }
+
+    /// Keys with a TTL in database `db`.
+    pub fn volatile_len_in(&self, db: u16) -> usize {
+        self.keyspace(db).map_or(0, |ks| ks.volatile.len())
+    }
+
+    /// Keys held in every database.
+    pub fn len_all(&self) -> usize {
+        self.ks.map.len() + self.parked.values().map(|ks| ks.map.len()).sum::<usize>()
+    }
+
+    /// Keys with a TTL in every database.
+    pub fn volatile_len_all(&self) -> usize {
+        self.ks.volatile.len() + self.parked.values().map(|ks| ks.volatile.len()).sum::<usize>()
+    }
+
+    fn keyspace(&self, db: u16) -> Option<&Keyspace> {
+        if db == self.db {
+            Some(&self.ks)
+        } else {
+            self.parked.get(&db)
+        }
+    }
+
+    /// Per database holding keys: (database, keys, keys with a TTL, sum of
+    /// the TTLs left, in ms, of up to `ttl_sample` of them, and how many
+    /// that sum covers), for INFO keyspace.
+    pub fn database_counts(&self, now_ms: u64, ttl_sample: usize, out: &mut Vec<(u16, usize, usize, u64, usize)>) {
+        let one = |db: u16, ks: &Keyspace, out: &mut Vec<_>| {
+            if ks.map.is_empty() {
+                return;
+            }
+            let (mut sum, mut n) = (0u64, 0usize);
+            for k in ks.volatile.iter().take(ttl_sample) {
+                if let Some(e) = ks.map.get_index_of(k).map(|i| &ks.map[i]) {
+                    sum = sum.saturating_add(e.expire_at_ms.saturating_sub(now_ms));
+                    n += 1;
+                }
+            }
+            out.push((db, ks.map.len(), ks.volatile.len(), sum, n));
+        };
+        one(self.db, &self.ks, out);
+        for (&db, ks) in &self.parked {
+            one(db, ks, out);
+        }
+    }
+
     /// Keys held, including expired ones not yet removed.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.ks.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.ks.map.is_empty()
     }
 
     /// Keys with a TTL.
     pub fn volatile_len(&self) -> usize {
-        self.volatile.len()
+        self.ks.volatile.len()
     }
 
     /// Tombstones held.
     pub fn tombstones_len(&self) -> usize {
-        self.tombs.len()
+        self.ks.tombs.len()
     }
 
     pub fn used_memory(&self) -> usize {
@@ -244,7 +391,7 @@ impl Shard {
     ///
     /// [`forget_hint`]: Self::forget_hint
     pub(crate) fn hint(&mut self, key: &[u8], hash: u64, slot: u16) {
-        debug_assert_eq!(hash, self.map.hash(key), "wrong hash for the key");
+        debug_assert_eq!(hash, self.ks.map.hash(key), "wrong hash for the key");
         debug_assert_eq!(slot, ringcache_ring::slot(key), "wrong slot for the key");
         self.hint = Some((key.as_ptr() as usize, key.len(), hash, slot));
     }
@@ -258,7 +405,7 @@ impl Shard {
     fn hash(&self, key: &[u8]) -> u64 {
         match self.hint {
             Some((ptr, len, hash, _)) if ptr == key.as_ptr() as usize && len == key.len() => hash,
-            _ => self.map.hash(key),
+            _ => self.ks.map.hash(key),
         }
     }
 
@@ -268,7 +415,7 @@ impl Shard {
     fn hash_and_slot(&self, key: &[u8]) -> (u64, u16) {
         match self.hint {
             Some((ptr, len, hash, slot)) if ptr == key.as_ptr() as usize && len == key.len() => (hash, slot),
-            _ => (self.map.hash(key), ringcache_ring::slot(key)),
+            _ => (self.ks.map.hash(key), ringcache_ring::slot(key)),
         }
     }
 
@@ -299,7 +446,7 @@ impl Shard {
         if old == new {
             return;
         }
-        let kh = digest::key_hash(key);
+        let kh = digest::key_hash(self.db, key);
         let mut d = 0;
         if let Some(s) = old {
             d ^= digest::mix(kh, s);
@@ -319,20 +466,17 @@ impl Shard {
     /// The flush floor of `slot`: versions stamped at or below it are
     /// deleted. `None` before the slot's first flush.
     pub fn slot_floor(&self, slot: u16) -> Option<Stamp> {
-        self.floors.as_ref().and_then(|f| f[self.local(slot)])
+        self.ks.floors.as_ref().and_then(|f| f[self.local(slot)])
     }
 
     #[inline]
     fn index_of(&self, key: &[u8]) -> Option<usize> {
-        self.map.get_index_of_hashed(key, self.hash(key))
+        self.ks.map.get_index_of_hashed(key, self.hash(key))
     }
 
     /// The version of the entry at `i`, reassembled.
     fn version_at(&self, i: usize) -> Version {
-        let (k, e) = self.map.get_index(i).expect("index in range");
-        let past =
-            if e.has_past() { self.pasts.get(k.as_bytes()).map_or_else(Vec::new, |p| p.to_vec()) } else { Vec::new() };
-        Version::from_parts(e.stamp(), past).expect("stored versions are valid")
+        self.ks.version_at(i)
     }
 
     /// The version of `key`'s entry (live or not yet collected after its
@@ -340,7 +484,7 @@ impl Shard {
     pub fn version(&self, key: &[u8]) -> Option<Version> {
         match self.index_of(key) {
             Some(i) => Some(self.version_at(i)),
-            None => self.tombs.get(key).map(|t| t.version.clone()),
+            None => self.ks.tombs.get(key).map(|t| t.version.clone()),
         }
     }
 
@@ -354,7 +498,7 @@ impl Shard {
     /// stamp, as `Version::next` makes it, with no `Version` assembled.
     #[inline(always)]
     fn next_at(&self, i: usize, now_ms: u64) -> WriteVersion {
-        let e = &self.map[i];
+        let e = &self.ks.map[i];
         // The stored word equals the tag only with the past flag clear.
         if e.writer == self.cfg.node_tag.get() {
             let stamp = Stamp { hlc: Hlc::from_u64(e.hlc).after(now_ms), writer: self.cfg.node_tag };
@@ -370,7 +514,7 @@ impl Shard {
     /// The version of a local write to `key`, which has no entry: on top of
     /// its tombstone (taken out) or, failing that, above its slot's floor.
     fn version_for_new(&mut self, key: &[u8], slot: u16, now_ms: u64) -> WriteVersion {
-        if !self.tombs.is_empty() {
+        if !self.ks.tombs.is_empty() {
             if let Some(t) = self.take_tomb(key, slot) {
                 return WriteVersion::Full(self.next_of(&t.version, now_ms));
             }
@@ -392,14 +536,14 @@ impl Shard {
     /// had one; returns whether it has one now.
     fn replace_past(&mut self, key: &[u8], had: bool, past: &[Dot]) -> bool {
         if had {
-            if let Some(p) = self.pasts.remove(key) {
+            if let Some(p) = self.ks.pasts.remove(key) {
                 self.used -= past_mem(key, p.len());
             }
         }
         if past.is_empty() {
             return false;
         }
-        self.pasts.insert(Key::new(key), past.into());
+        self.ks.pasts.insert(Key::new(key), past.into());
         self.used += past_mem(key, past.len());
         true
     }
@@ -407,10 +551,10 @@ impl Shard {
     /// Gives the entry at `i` (of `key`, in `slot`) the version `v`.
     fn put_version_at(&mut self, i: usize, key: &[u8], slot: u16, v: &WriteVersion) {
         let (stamp, past) = (v.stamp(), v.past());
-        let e = &self.map[i];
+        let e = &self.ks.map[i];
         let (old, had) = (e.stamp(), e.has_past());
         let has = if had || !past.is_empty() { self.replace_past(key, had, past) } else { false };
-        self.map[i].set_stamp(stamp, has);
+        self.ks.map[i].set_stamp(stamp, has);
         self.digest_swap(key, slot, Some(old), Some(stamp));
     }
 
@@ -439,7 +583,7 @@ impl Shard {
         fresh.set_stamp(stamp, false);
         let (i, old_stamp, had_past) = match found {
             Some(i) => {
-                let (k, old) = self.map.get_index_mut(i).expect("index in range");
+                let (k, old) = self.ks.map.get_index_mut(i).expect("index in range");
                 let old = std::mem::replace(old, fresh);
                 if old.is_expired(now_ms) {
                     self.stats.expired += 1;
@@ -447,10 +591,10 @@ impl Shard {
                 self.used = self.used - old.mem as usize + mem;
                 match (old.expire_at_ms != 0, expire_at_ms != 0) {
                     (false, true) => {
-                        self.volatile.insert(k.clone());
+                        self.ks.volatile.insert(k.clone());
                     }
                     (true, false) => {
-                        self.volatile.swap_remove(key);
+                        self.ks.volatile.swap_remove(key);
                     }
                     _ => {}
                 }
@@ -458,15 +602,15 @@ impl Shard {
             }
             None => {
                 if expire_at_ms != 0 {
-                    self.volatile.insert(Key::new(key));
+                    self.ks.volatile.insert(Key::new(key));
                 }
                 self.used += mem;
-                (self.map.insert_unique_hashed(key, hash, fresh), None, false)
+                (self.ks.map.insert_unique_hashed(key, hash, fresh), None, false)
             }
         };
         if had_past || new_past {
             let has = self.replace_past(key, had_past, past);
-            self.map[i].set_stamp(stamp, has);
+            self.ks.map[i].set_stamp(stamp, has);
         }
         self.digest_swap(key, slot, old_stamp, Some(stamp));
         self.signal(key);
@@ -484,19 +628,19 @@ impl Shard {
     #[cold]
     #[inline(never)]
     fn journal_push(&mut self, key: &[u8]) {
-        if self.journal.last().is_none_or(|k| k.as_bytes() != key) {
-            self.journal.push(Key::new(key));
+        if self.journal.last().is_none_or(|(db, k)| *db != self.db || k.as_bytes() != key) {
+            self.journal.push((self.db, Key::new(key)));
         }
     }
 
     /// The keys given a new local version (written or deleted) since the
-    /// last call, in the order first written, a key repeated only when
+    /// last call, each with its database, in the order first written, a key repeated only when
     /// other keys were written in between. Empty unless the journal is on
     /// (`DbConfig::journal`). The caller must drain it after every
     /// command (it is the only bound on its size), while it still holds
     /// the lock, and read each key's state ([`version`](Self::version),
     /// [`encode_key`](Self::encode_key)) before unlocking.
-    pub fn take_changed(&mut self) -> std::vec::Drain<'_, Key> {
+    pub fn take_changed(&mut self) -> std::vec::Drain<'_, (u16, Key)> {
         self.journal.drain(..)
     }
 
@@ -504,9 +648,9 @@ impl Shard {
     /// (expiry, eviction, or a replicated write replacing it), keeping
     /// every index consistent.
     fn remove_at(&mut self, i: usize) -> (Key, Entry) {
-        let (k, mut e) = self.map.swap_remove_index(i).expect("index in range");
+        let (k, mut e) = self.ks.map.swap_remove_index(i).expect("index in range");
         if e.expire_at_ms != 0 {
-            self.volatile.swap_remove(k.as_bytes());
+            self.ks.volatile.swap_remove(k.as_bytes());
         }
         self.used -= e.mem as usize;
         if e.has_past() {
@@ -539,10 +683,10 @@ impl Shard {
         debug_assert!(self.cfg.tombstone_grace_ms > 0);
         let (mem, stamp) = (tomb_mem(key, &version), version.stamp());
         let tomb = Tomb { version, collect_at_ms: now_ms.saturating_add(self.cfg.tombstone_grace_ms) };
-        let old = match self.tombs.get_mut(key) {
+        let old = match self.ks.tombs.get_mut(key) {
             Some(t) => Some(std::mem::replace(t, tomb)),
             None => {
-                self.tombs.insert(Key::new(key), tomb);
+                self.ks.tombs.insert(Key::new(key), tomb);
                 None
             }
         };
@@ -555,7 +699,7 @@ impl Shard {
 
     /// Takes `key`'s tombstone out, if it has one.
     fn take_tomb(&mut self, key: &[u8], slot: u16) -> Option<Tomb> {
-        let t = self.tombs.swap_remove(key)?;
+        let t = self.ks.tombs.swap_remove(key)?;
         self.used -= tomb_mem(key, &t.version);
         self.digest_swap(key, slot, Some(t.version.stamp()), None);
         Some(t)
@@ -564,23 +708,36 @@ impl Shard {
     /// One pass of tombstone collection: samples up to `sample` tombstones
     /// and drops those past their time. Returns (sampled, collected).
     pub fn collect_tombstones(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
-        let n = sample.min(self.tombs.len());
+        if self.parked.is_empty() {
+            return self.collect_tombstones_selected(now_ms, sample);
+        }
+        let (mut sampled, mut collected) = (0, 0);
+        self.each_database(|s| {
+            let (n, c) = s.collect_tombstones_selected(now_ms, sample);
+            sampled += n;
+            collected += c;
+        });
+        (sampled, collected)
+    }
+
+    fn collect_tombstones_selected(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
+        let n = sample.min(self.ks.tombs.len());
         let mut collected = 0;
         for _ in 0..n {
-            if self.tombs.is_empty() {
+            if self.ks.tombs.is_empty() {
                 break;
             }
-            let j = self.rng.gen_range(0..self.tombs.len());
-            let (_, t) = self.tombs.get_index(j).expect("index in range");
+            let j = self.rng.gen_range(0..self.ks.tombs.len());
+            let (_, t) = self.ks.tombs.get_index(j).expect("index in range");
             if t.collect_at_ms <= now_ms {
-                let (k, t) = self.tombs.swap_remove_index(j).expect("index in range");
+                let (k, t) = self.ks.tombs.swap_remove_index(j).expect("index in range");
                 self.used -= tomb_mem(&k, &t.version);
                 self.digest_swap(&k, ringcache_ring::slot(&k), Some(t.version.stamp()), None);
                 collected += 1;
             }
         }
-        if self.tombs.capacity() > 1024 && self.tombs.len() < self.tombs.capacity() / 8 {
-            self.tombs.shrink_to(self.tombs.len() * 2);
+        if self.ks.tombs.capacity() > 1024 && self.ks.tombs.len() < self.ks.tombs.capacity() / 8 {
+            self.ks.tombs.shrink_to(self.ks.tombs.len() * 2);
         }
         (n, collected)
     }
@@ -589,7 +746,7 @@ impl Shard {
     fn live_index(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
         self.clock_ms = now_ms;
         let i = self.index_of(key)?;
-        if self.map[i].is_expired(now_ms) {
+        if self.ks.map[i].is_expired(now_ms) {
             self.remove_at(i);
             self.stats.expired += 1;
             return None;
@@ -600,11 +757,11 @@ impl Shard {
     fn touch(&mut self, i: usize, now_ms: u64) -> &mut Entry {
         if self.track_lfu {
             let r: f64 = self.rng.gen();
-            let e = &mut self.map[i];
+            let e = &mut self.ks.map[i];
             e.access = lfu_touch(e.access, now_ms, r);
             e
         } else {
-            let e = &mut self.map[i];
+            let e = &mut self.ks.map[i];
             e.access = now_ms as u32;
             e
         }
@@ -632,7 +789,7 @@ impl Shard {
             (false, Some(idle), _) => now_ms.wrapping_sub(idle) as u32,
             _ => return,
         };
-        self.map[i].access = access;
+        self.ks.map[i].access = access;
     }
 
     /// Whether accesses update the LFU word rather than the last access
@@ -645,7 +802,7 @@ impl Shard {
     /// lookup will touch is in the cache by then.
     /// `hash` is the key's, as [`Db::hash_key`](crate::Db::hash_key) gives it.
     pub(crate) fn warm(&self, key: &[u8], hash: u64) {
-        std::hint::black_box(self.map.get_index_of_hashed(key, hash));
+        std::hint::black_box(self.ks.map.get_index_of_hashed(key, hash));
     }
 
     /// The live entry for `key`, recording an access.
@@ -672,7 +829,7 @@ impl Shard {
     /// The live entry for `key` without recording an access or removing
     /// anything (for TYPE-like introspection and SCAN).
     pub fn peek(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.index_of(key).map(|i| &self.map[i]).filter(|e| !e.is_expired(now_ms))
+        self.index_of(key).map(|i| &self.ks.map[i]).filter(|e| !e.is_expired(now_ms))
     }
 
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
@@ -686,7 +843,7 @@ impl Shard {
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64, now_ms: u64) {
         self.clock_ms = now_ms;
         let (hash, slot) = self.hash_and_slot(key);
-        let found = self.map.get_index_of_hashed(key, hash);
+        let found = self.ks.map.get_index_of_hashed(key, hash);
         let version = match found {
             Some(i) => self.next_at(i, now_ms),
             None => self.version_for_new(key, slot, now_ms),
@@ -698,7 +855,7 @@ impl Shard {
 
     /// Stores `value` under `key`, keeping the existing key's TTL (KEEPTTL).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
-        let ttl = self.live_index(key, now_ms).map_or(0, |i| self.map[i].expire_at_ms);
+        let ttl = self.live_index(key, now_ms).map_or(0, |i| self.ks.map[i].expire_at_ms);
         self.set(key, value, ttl, now_ms);
     }
 
@@ -728,11 +885,11 @@ impl Shard {
     pub fn written(&mut self, key: &[u8]) {
         if let Some(i) = self.index_of(key) {
             let now_ms = self.clock_ms;
-            if self.map[i].value.is_empty_collection() {
+            if self.ks.map[i].value.is_empty_collection() {
                 self.delete_at(i, now_ms);
                 return;
             }
-            let (k, e) = self.map.get_index_mut(i).expect("index in range");
+            let (k, e) = self.ks.map.get_index_mut(i).expect("index in range");
             let mem = entry_mem(k, &e.value);
             self.used = self.used - e.mem as usize + mem;
             e.mem = mem as u32;
@@ -758,7 +915,7 @@ impl Shard {
         let (expire, access) = (entry.expire_at_ms, entry.access);
         self.set(key, entry.value, expire, now_ms);
         if let Some(i) = self.index_of(key) {
-            let e = &mut self.map[i];
+            let e = &mut self.ks.map[i];
             e.access = access;
         }
     }
@@ -774,9 +931,9 @@ impl Shard {
             self.delete_at(i, now_ms);
             return true;
         }
-        let (k, e) = self.map.get_index_mut(i).expect("index in range");
+        let (k, e) = self.ks.map.get_index_mut(i).expect("index in range");
         if e.expire_at_ms == 0 {
-            self.volatile.insert(k.clone());
+            self.ks.volatile.insert(k.clone());
         }
         e.expire_at_ms = expire_at_ms;
         self.new_version_at(i, key, now_ms);
@@ -790,12 +947,12 @@ impl Shard {
         let Some(i) = self.live_index(key, now_ms) else {
             return false;
         };
-        let e = &mut self.map[i];
+        let e = &mut self.ks.map[i];
         if e.expire_at_ms == 0 {
             return false;
         }
         e.expire_at_ms = 0;
-        self.volatile.swap_remove(key);
+        self.ks.volatile.swap_remove(key);
         self.new_version_at(i, key, now_ms);
         self.signal(key);
         true
@@ -809,45 +966,116 @@ impl Shard {
         self.record(key);
     }
 
-    /// Drops every key (FLUSHALL), invalidating every WATCH. With
-    /// tombstones on, every slot of the shard gets a flush floor above
-    /// every version it held (and `now_ms`): an owner that missed the flush
-    /// cannot bring a flushed write back, whatever the number of keys.
-    /// Not journaled: the caller replicates a flush per slot, with
-    /// [`slot_floor`](Self::slot_floor).
+    /// Drops every key of the selected database (FLUSHDB), invalidating
+    /// its WATCHes. With tombstones on, every slot of the shard gets a
+    /// flush floor in this database above every version it held (and
+    /// `now_ms`): an owner that missed the flush cannot bring a flushed
+    /// write back, whatever the number of keys. Not journaled: the caller
+    /// replicates a flush per slot, with [`slot_floor`](Self::slot_floor).
     pub fn clear(&mut self, now_ms: u64) {
         let floors = (self.cfg.tombstone_grace_ms > 0).then(|| {
-            let mut top: Vec<Hlc> = match &self.floors {
+            let mut top: Vec<Hlc> = match &self.ks.floors {
                 Some(f) => f.iter().map(|s| s.map_or(Hlc::ZERO, |s| s.hlc)).collect(),
                 None => vec![Hlc::ZERO; self.digests.len()],
             };
-            for (k, e) in self.map.iter() {
+            for (k, e) in self.ks.map.iter() {
                 let l = self.local(ringcache_ring::slot(k));
                 top[l] = top[l].max(e.stamp().hlc);
             }
-            for (k, t) in &self.tombs {
+            for (k, t) in &self.ks.tombs {
                 let l = self.local(ringcache_ring::slot(k));
                 top[l] = top[l].max(t.version.stamp().hlc);
             }
             let writer = self.cfg.node_tag;
             top.into_iter().map(|h| Some(Stamp { hlc: h.after(now_ms), writer })).collect::<Box<[_]>>()
         });
-        self.map = Table::default();
-        self.volatile = IndexSet::default();
-        self.pasts = HashMap::default();
-        self.tombs = IndexMap::default();
-        self.used = 0;
-        for d in self.digests.iter_mut() {
-            *d = 0;
+        let old = std::mem::take(&mut self.ks);
+        // Flip this database's contributions out of the digests (the other
+        // databases' stay), and its old floors' too.
+        let db = self.db;
+        for (k, e) in old.map.iter() {
+            let l = self.local(ringcache_ring::slot(k));
+            self.digests[l] ^= digest::entry_digest(db, k, e.stamp());
+            self.used -= e.mem as usize;
+        }
+        for (k, t) in &old.tombs {
+            let l = self.local(ringcache_ring::slot(k));
+            self.digests[l] ^= digest::entry_digest(db, k, t.version.stamp());
+            self.used -= tomb_mem(k, &t.version);
+        }
+        for (k, p) in &old.pasts {
+            self.used -= past_mem(k, p.len());
+        }
+        if let Some(f) = &old.floors {
+            for (d, s) in self.digests.iter_mut().zip(f.iter()) {
+                *d ^= s.map_or(0, |s| digest::floor_digest(db, s));
+            }
         }
         if let Some(f) = floors {
             for (d, s) in self.digests.iter_mut().zip(f.iter()) {
-                *d = s.map_or(0, digest::floor_digest);
+                *d ^= s.map_or(0, |s| digest::floor_digest(db, s));
             }
-            self.floors = Some(f);
+            self.ks.floors = Some(f);
         }
-        for w in self.watched.values_mut() {
+        self.ks.watched = old.watched;
+        for w in self.ks.watched.values_mut() {
             w.0 += 1;
+        }
+    }
+
+    /// Drops every key of every database (FLUSHALL); see [`clear`](Self::clear).
+    pub fn clear_all(&mut self, now_ms: u64) {
+        self.each_database(|s| s.clear(now_ms));
+    }
+
+    /// Exchanges databases `a` and `b` (SWAPDB): O(databases of the
+    /// shard), whatever the number of keys, except for the digests, which
+    /// are recomputed from the two databases' keys (a key's contribution
+    /// depends on its database). WATCHes stay with their database and are
+    /// invalidated on both sides, as in Redis. Not journaled.
+    pub fn swap_databases(&mut self, a: u16, b: u16) {
+        if a == b {
+            return;
+        }
+        let back = self.db;
+        let take = |s: &mut Shard, db: u16| {
+            s.select(db);
+            s.digest_flip_all();
+            let ks = std::mem::take(&mut s.ks);
+            (ks.watched.clone(), ks)
+        };
+        let (watched_a, ks_a) = take(self, a);
+        let (watched_b, ks_b) = take(self, b);
+        for (db, mut ks, watched) in [(a, ks_b, watched_a), (b, ks_a, watched_b)] {
+            self.select(db);
+            ks.watched = watched;
+            for w in ks.watched.values_mut() {
+                w.0 += 1;
+            }
+            self.ks = ks;
+            self.digest_flip_all();
+        }
+        self.select(back);
+    }
+
+    /// Flips every contribution of the selected database (entries,
+    /// tombstones, floors) into or out of the digests.
+    fn digest_flip_all(&mut self) {
+        let db = self.db;
+        let mut flips: Vec<(usize, u64)> = Vec::new();
+        for (k, e) in self.ks.map.iter() {
+            flips.push((self.local(ringcache_ring::slot(k)), digest::entry_digest(db, k, e.stamp())));
+        }
+        for (k, t) in &self.ks.tombs {
+            flips.push((self.local(ringcache_ring::slot(k)), digest::entry_digest(db, k, t.version.stamp())));
+        }
+        for (l, d) in flips {
+            self.digests[l] ^= d;
+        }
+        if let Some(f) = &self.ks.floors {
+            for (d, s) in self.digests.iter_mut().zip(f.iter()) {
+                *d ^= s.map_or(0, |s| digest::floor_digest(db, s));
+            }
         }
     }
 
@@ -855,16 +1083,16 @@ impl Shard {
     pub fn random_key(&mut self, now_ms: u64) -> Option<Bytes> {
         // Retry a bounded number of times past expired keys, removing them.
         for _ in 0..100 {
-            if self.map.is_empty() {
+            if self.ks.map.is_empty() {
                 return None;
             }
-            let i = self.rng.gen_range(0..self.map.len());
-            if self.map[i].is_expired(now_ms) {
+            let i = self.rng.gen_range(0..self.ks.map.len());
+            if self.ks.map[i].is_expired(now_ms) {
                 self.remove_at(i);
                 self.stats.expired += 1;
                 continue;
             }
-            return Some(self.map.get_index(i).expect("index in range").0.to_bytes());
+            return Some(self.ks.map.get_index(i).expect("index in range").0.to_bytes());
         }
         None
     }
@@ -885,12 +1113,12 @@ impl Shard {
         filter: ScanFilter<'_>,
         out: &mut Vec<Bytes>,
     ) -> usize {
-        let mut next = if cursor == 0 { self.map.len() } else { cursor.min(self.map.len()) };
+        let mut next = if cursor == 0 { self.ks.map.len() } else { cursor.min(self.ks.map.len()) };
         let mut visited = 0;
         while next > 0 && visited < count {
             next -= 1;
             visited += 1;
-            let (k, e) = self.map.get_index(next).expect("index in range");
+            let (k, e) = self.ks.map.get_index(next).expect("index in range");
             if !e.is_expired(now_ms) && filter.keeps(k, &e.value) {
                 out.push(k.to_bytes());
             }
@@ -902,7 +1130,8 @@ impl Shard {
     pub fn keys_matching(&self, pattern: &[u8], now_ms: u64, out: &mut Vec<Bytes>) {
         let all = pattern == b"*";
         out.extend(
-            self.map
+            self.ks
+                .map
                 .iter()
                 .filter(|(k, e)| !e.is_expired(now_ms) && (all || glob_match(pattern, k)))
                 .map(|(k, _)| k.to_bytes()),
@@ -913,7 +1142,7 @@ impl Shard {
     /// holds `max` keys. Visits every entry: there is no index by anything
     /// but the key (CLUSTER GETKEYSINSLOT filters by slot this way).
     pub fn keys_where(&self, now_ms: u64, max: usize, keep: &mut dyn FnMut(&[u8]) -> bool, out: &mut Vec<Bytes>) {
-        for (k, e) in self.map.iter() {
+        for (k, e) in self.ks.map.iter() {
             if out.len() >= max {
                 return;
             }
@@ -925,24 +1154,24 @@ impl Shard {
 
     /// The number of live keys that `keep` accepts; visits every entry.
     pub fn count_where(&self, now_ms: u64, keep: &mut dyn FnMut(&[u8]) -> bool) -> usize {
-        self.map.iter().filter(|(k, e)| !e.is_expired(now_ms) && keep(k)).count()
+        self.ks.map.iter().filter(|(k, e)| !e.is_expired(now_ms) && keep(k)).count()
     }
 
     /// Starts watching `key`, returning its modification count now.
     pub fn watch(&mut self, key: &[u8], now_ms: u64) -> u64 {
         // An already-expired key counts as modified by its expiry.
         self.live_index(key, now_ms);
-        let w = self.watched.entry(Bytes::copy_from_slice(key)).or_insert((0, 0));
+        let w = self.ks.watched.entry(Bytes::copy_from_slice(key)).or_insert((0, 0));
         w.1 += 1;
         w.0
     }
 
     /// Stops one watcher of `key`.
     pub fn unwatch(&mut self, key: &[u8]) {
-        if let Some(w) = self.watched.get_mut(key) {
+        if let Some(w) = self.ks.watched.get_mut(key) {
             w.1 -= 1;
             if w.1 == 0 {
-                self.watched.remove(key);
+                self.ks.watched.remove(key);
             }
         }
     }
@@ -951,12 +1180,12 @@ impl Shard {
     /// that is due.
     pub fn watch_version(&mut self, key: &[u8], now_ms: u64) -> u64 {
         self.live_index(key, now_ms);
-        self.watched.get(key).map_or(u64::MAX, |w| w.0)
+        self.ks.watched.get(key).map_or(u64::MAX, |w| w.0)
     }
 
     fn signal(&mut self, key: &[u8]) {
-        if !self.watched.is_empty() {
-            if let Some(w) = self.watched.get_mut(key) {
+        if !self.ks.watched.is_empty() {
+            if let Some(w) = self.ks.watched.get_mut(key) {
                 w.0 += 1;
             }
         }
@@ -966,16 +1195,30 @@ impl Shard {
     /// removes the expired ones. Returns (sampled, expired) so the caller can
     /// decide whether another pass is worth it.
     pub fn active_expire(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
+        if self.parked.is_empty() {
+            return self.active_expire_selected(now_ms, sample);
+        }
+        let (mut sampled, mut expired) = (0, 0);
+        self.each_database(|s| {
+            let (n, e) = s.active_expire_selected(now_ms, sample);
+            sampled += n;
+            expired += e;
+        });
+        (sampled, expired)
+    }
+
+    /// [`active_expire`](Self::active_expire) in the selected database.
+    fn active_expire_selected(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
         let mut expired = 0;
-        let n = sample.min(self.volatile.len());
+        let n = sample.min(self.ks.volatile.len());
         for _ in 0..n {
-            if self.volatile.is_empty() {
+            if self.ks.volatile.is_empty() {
                 break;
             }
-            let j = self.rng.gen_range(0..self.volatile.len());
-            let key = self.volatile.get_index(j).expect("index in range");
+            let j = self.rng.gen_range(0..self.ks.volatile.len());
+            let key = self.ks.volatile.get_index(j).expect("index in range");
             if let Some(i) = self.index_of(key) {
-                if self.map[i].is_expired(now_ms) {
+                if self.ks.map[i].is_expired(now_ms) {
                     self.remove_at(i);
                     self.stats.expired += 1;
                     expired += 1;
@@ -983,8 +1226,8 @@ impl Shard {
             }
         }
         // Give memory back once most of a once-large table is gone.
-        if self.map.capacity() > 1024 && self.map.len() < self.map.capacity() / 8 {
-            self.map.shrink_to(self.map.len() * 2);
+        if self.ks.map.capacity() > 1024 && self.ks.map.len() < self.ks.map.capacity() / 8 {
+            self.ks.map.shrink_to(self.ks.map.len() * 2);
         }
         (n, expired)
     }
@@ -993,7 +1236,7 @@ impl Shard {
     /// for the volatile policies.
     fn candidate_index(&self, policy: Policy, j: usize) -> usize {
         if policy.volatile_only() {
-            let key = self.volatile.get_index(j).expect("index in range");
+            let key = self.ks.volatile.get_index(j).expect("index in range");
             self.index_of(key).expect("volatile keys are in the map")
         } else {
             j
@@ -1004,9 +1247,45 @@ impl Shard {
         if policy == Policy::NoEviction {
             0
         } else if policy.volatile_only() {
-            self.volatile.len()
+            self.ks.volatile.len()
         } else {
-            self.map.len()
+            self.ks.map.len()
+        }
+    }
+
+    /// Selects a database holding eviction candidates under `policy`,
+    /// each with a chance in proportion to its number of candidates, so
+    /// that eviction treats all keys of the shard alike whatever their
+    /// database. Keeps the selection when only it has keys.
+    fn select_for_eviction(&mut self, policy: Policy) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let count = |ks: &Keyspace| match policy {
+            Policy::NoEviction => 0,
+            p if p.volatile_only() => ks.volatile.len(),
+            _ => ks.map.len(),
+        };
+        let total = count(&self.ks) + self.parked.values().map(count).sum::<usize>();
+        if total == 0 {
+            return;
+        }
+        let mut r = self.rng.gen_range(0..total);
+        if r < count(&self.ks) {
+            return;
+        }
+        r -= count(&self.ks);
+        let pick = self.parked.iter().find_map(|(&db, ks)| {
+            let n = count(ks);
+            if r < n {
+                Some(db)
+            } else {
+                r -= n;
+                None
+            }
+        });
+        if let Some(db) = pick {
+            self.select(db);
         }
     }
 
@@ -1014,6 +1293,7 @@ impl Shard {
     /// (one random key for the random policies), returning the bytes freed,
     /// or `None` if this shard has no candidate.
     pub fn evict_one(&mut self, policy: Policy, samples: usize, now_ms: u64) -> Option<usize> {
+        self.select_for_eviction(policy);
         let pool = self.candidate_count(policy);
         if pool == 0 {
             return None;
@@ -1023,7 +1303,7 @@ impl Shard {
         for _ in 0..rounds {
             let j = self.rng.gen_range(0..pool);
             let i = self.candidate_index(policy, j);
-            let score = eviction::score(policy, &self.map[i], now_ms);
+            let score = eviction::score(policy, &self.ks.map[i], now_ms);
             if best.is_none_or(|(_, s)| score > s) {
                 best = Some((i, score));
             }
@@ -1041,33 +1321,35 @@ impl Shard {
         before - self.used
     }
 
-    /// Adds up to `samples` candidates under `policy` to `out`, as (score,
-    /// key), for the eviction pool: every candidate when the shard has no
+    /// Adds up to `samples` candidates under `policy` of one database to
+    /// `out`, as (score, database, key), for the eviction pool: every candidate when the shard has no
     /// more than that, else a random sample.
     pub(crate) fn sample_for_eviction(
         &mut self,
         policy: Policy,
         samples: usize,
         now_ms: u64,
-        out: &mut Vec<(u64, Bytes)>,
+        out: &mut Vec<(u64, u16, Bytes)>,
     ) {
+        self.select_for_eviction(policy);
         let pool = self.candidate_count(policy);
         let all = pool <= samples;
         for n in 0..samples.min(pool) {
             let j = if all { n } else { self.rng.gen_range(0..pool) };
             let i = self.candidate_index(policy, j);
-            let (k, e) = self.map.get_index(i).expect("index in range");
-            out.push((eviction::score(policy, e, now_ms), k.to_bytes()));
+            let (k, e) = self.ks.map.get_index(i).expect("index in range");
+            out.push((eviction::score(policy, e, now_ms), self.db, k.to_bytes()));
         }
     }
 
     /// Evicts `key`, a pool candidate sampled with `score`, if it still is
     /// one at least that good.
-    pub(crate) fn evict_candidate(&mut self, key: &[u8], policy: Policy, score: u64, now_ms: u64) -> Evicted {
+    pub(crate) fn evict_candidate(&mut self, db: u16, key: &[u8], policy: Policy, score: u64, now_ms: u64) -> Evicted {
+        self.select(db);
         let Some(i) = self.index_of(key) else {
             return Evicted::Gone;
         };
-        let e = &self.map[i];
+        let e = &self.ks.map[i];
         if policy.volatile_only() && e.expire_at_ms == 0 {
             return Evicted::Gone;
         }
@@ -1082,7 +1364,7 @@ impl Shard {
     /// Iterates over live entries (for introspection such as DEBUG-like
     /// commands and tests).
     pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.map.iter().filter(move |(_, e)| !e.is_expired(now_ms)).map(|(k, e)| (k.as_bytes(), e))
+        self.ks.map.iter().filter(move |(_, e)| !e.is_expired(now_ms)).map(|(k, e)| (k.as_bytes(), e))
     }
 }
 
@@ -1204,7 +1486,7 @@ mod tests {
         assert_ne!(v1, v0);
         assert_ne!(s.watch_version(b"k", 20), v1, "expiry counts as a modification");
         s.unwatch(b"k");
-        assert!(s.watched.is_empty());
+        assert!(s.ks.watched.is_empty());
     }
 
     #[test]
@@ -1237,20 +1519,24 @@ mod tests {
     }
 
     fn changed(s: &mut Shard) -> Vec<Vec<u8>> {
-        s.take_changed().map(|k| k.to_vec()).collect()
+        s.take_changed().map(|(_, k)| k.to_vec()).collect()
     }
 
-    /// The digest of `slot` recomputed from scratch.
+    /// The digest of `slot` recomputed from scratch, over every database.
     fn digest_from_scratch(s: &Shard, slot: u16) -> u64 {
-        let mut d = s.slot_floor(slot).map_or(0, digest::floor_digest);
-        for (k, e) in s.map.iter() {
-            if ringcache_ring::slot(k) == slot {
-                d ^= digest::entry_digest(k, e.stamp());
+        let mut d = 0;
+        for db in s.databases() {
+            let ks = s.keyspace(db).unwrap();
+            d ^= ks.floors.as_ref().and_then(|f| f[s.local(slot)]).map_or(0, |f| digest::floor_digest(db, f));
+            for (k, e) in ks.map.iter() {
+                if ringcache_ring::slot(k) == slot {
+                    d ^= digest::entry_digest(db, k, e.stamp());
+                }
             }
-        }
-        for (k, t) in &s.tombs {
-            if ringcache_ring::slot(k) == slot {
-                d ^= digest::entry_digest(k, t.version.stamp());
+            for (k, t) in &ks.tombs {
+                if ringcache_ring::slot(k) == slot {
+                    d ^= digest::entry_digest(db, k, t.version.stamp());
+                }
             }
         }
         d
@@ -1402,7 +1688,7 @@ mod tests {
         s.set(b"k", Value::string(b"a"), 0, later);
         assert!(s.version(b"k").unwrap().past().is_empty());
         assert!(!s.peek(b"k", later).unwrap().has_past());
-        assert!(s.pasts.is_empty());
+        assert!(s.ks.pasts.is_empty());
         assert_eq!(s.used_memory(), ENTRY_OVERHEAD);
     }
 
@@ -1461,7 +1747,7 @@ mod tests {
         b.remove(b"j", 1001);
         let records = |s: &mut Shard| {
             let mut out = Vec::new();
-            for k in s.take_changed().collect::<Vec<_>>() {
+            for (_, k) in s.take_changed().collect::<Vec<_>>() {
                 let mut buf = Vec::new();
                 assert!(s.encode_key(&k, 1001, &mut buf));
                 out.push(codec::decode(&buf, &Default::default()).unwrap().0);
@@ -1510,12 +1796,12 @@ mod tests {
             }
         }
         assert!(steps > 3, "bounded steps: {steps}");
-        let mut keys: Vec<(Bytes, Stamp)> = got
+        let mut keys: Vec<(u16, Bytes, Stamp)> = got
             .iter()
-            .map(|b| {
+            .map(|(db, b)| {
                 let (r, used) = codec::decode(b, &Default::default()).unwrap();
                 assert_eq!(used, b.len());
-                (r.key, r.version.stamp())
+                (*db, r.key, r.version.stamp())
             })
             .collect();
         keys.sort();
@@ -1540,6 +1826,9 @@ mod tests {
             ExpireCycle,
             Collect,
             Flush,
+            Select(u16),
+            FlushAll,
+            Swap(u16, u16),
         }
 
         fn op() -> impl Strategy<Value = Op> {
@@ -1554,6 +1843,9 @@ mod tests {
                 1 => Just(Op::ExpireCycle),
                 1 => Just(Op::Collect),
                 1 => Just(Op::Flush).prop_filter("rare", |_| rand::random::<u8>() < 64),
+                2 => (0..4u16).prop_map(Op::Select),
+                1 => Just(Op::FlushAll).prop_filter("rare", |_| rand::random::<u8>() < 32),
+                1 => (0..4u16, 0..4u16).prop_map(|(a, b)| Op::Swap(a, b)),
             ]
         }
 
@@ -1603,16 +1895,24 @@ mod tests {
                         Op::ExpireCycle => { s.active_expire(now, 20); }
                         Op::Collect => { s.collect_tombstones(now, 20); }
                         Op::Flush => s.clear(now),
+                        Op::Select(db) => s.select(db),
+                        Op::FlushAll => s.clear_all(now),
+                        Op::Swap(a, b) => s.swap_databases(a, b),
                     }
-                    // Used memory, recomputed.
-                    let mut used: usize = s.map.iter().map(|(k, e)| entry_mem(k, &e.value)).sum();
-                    used += s.tombs.iter().map(|(k, t)| tomb_mem(k, &t.version)).sum::<usize>();
-                    used += s.pasts.iter().map(|(k, p)| past_mem(k, p.len())).sum::<usize>();
+                    // Used memory, recomputed over every database.
+                    let mut used = 0;
+                    for db in s.databases() {
+                        let ks = s.keyspace(db).unwrap();
+                        prop_assert!(db == s.db() || !ks.is_blank(), "a blank keyspace is parked");
+                        used += ks.map.iter().map(|(k, e)| entry_mem(k, &e.value)).sum::<usize>();
+                        used += ks.tombs.iter().map(|(k, t)| tomb_mem(k, &t.version)).sum::<usize>();
+                        used += ks.pasts.iter().map(|(k, p)| past_mem(k, p.len())).sum::<usize>();
+                        for (k, e) in ks.map.iter() {
+                            prop_assert!(!ks.tombs.contains_key(k.as_bytes()), "entry and tombstone");
+                            prop_assert_eq!(e.has_past(), ks.pasts.contains_key(k.as_bytes()));
+                        }
+                    }
                     prop_assert_eq!(s.used_memory(), used);
-                    for (k, e) in s.map.iter() {
-                        prop_assert!(!s.tombs.contains_key(k.as_bytes()), "entry and tombstone");
-                        prop_assert_eq!(e.has_past(), s.pasts.contains_key(k.as_bytes()));
-                    }
                     for k in 0..16u8 {
                         for k in [key(k), key(k + 1)] {
                             let slot = ringcache_ring::slot(&k);

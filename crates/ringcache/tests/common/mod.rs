@@ -181,6 +181,12 @@ impl Server {
         connect(&self.url())
     }
 
+    /// Like [`Server::conn`], in database `db`: the URL
+    /// `redis://127.0.0.1:PORT/DB`, so the client SELECTs it on connect.
+    pub fn conn_db(&self, db: u16) -> redis::Connection {
+        connect(&format!("redis://127.0.0.1:{}/{db}", self.port))
+    }
+
     /// Like [`Server::conn`], but the connection speaks RESP3 (`HELLO 3`).
     pub fn conn_resp3(&self) -> redis::Connection {
         connect(&self.url_resp3())

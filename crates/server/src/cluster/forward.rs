@@ -14,7 +14,11 @@
 //!
 //! Messages (node to node, inside transport frames):
 //! - request `R`: proto byte (2 or 3), the client's id (u64, big-endian),
-//!   then the commands as RESP arrays. Answer `+` then, per command, a u32
+//!   the client's database (u16, big-endian: the commands run in it, as
+//!   if the client had SELECTed it there), then the commands as RESP
+//!   arrays. The database is read when the run is sent: a run ends before
+//!   any command that runs here, SELECT included, so every command of a
+//!   run was issued in that database. Answer `+` then, per command, a u32
 //!   big-endian length and the reply encoded for that proto; or `-` and an
 //!   error text if the whole message was refused.
 //! - `X` + client id: forget that client's session (one-way).
@@ -248,7 +252,7 @@ pub async fn execute(
 
     // With R > 1, the reads that run here first read their keys at R
     // owners (applying the newest version found here), all at once.
-    let unread = quorum_reads(shared, cluster, entries).await;
+    let unread = quorum_reads(shared, cluster, client.state.dbid, entries).await;
 
     // One message per other node, with its parts in order.
     let mut messages: Vec<Message> = Vec::new();
@@ -285,6 +289,7 @@ pub async fn execute(
                     head.put_u8(KIND_RUN);
                     head.put_u8(if proto == Proto::Resp3 { 3 } else { 2 });
                     head.put_u64(client.id);
+                    head.put_u16(client.state.dbid);
                     messages.push(Message { node: part.node, body: head, parts: Vec::new() });
                     messages.len() - 1
                 }
@@ -391,19 +396,24 @@ pub async fn execute(
 /// Quorum reads (R > 1) for the commands of `entries` that run here and
 /// read keys: started together, awaited together. The parts whose reads
 /// failed, as (entry, part, the reply they get instead).
-async fn quorum_reads(shared: &Shared, cluster: &Cluster, entries: &[Entry]) -> Vec<(usize, usize, &'static str)> {
+async fn quorum_reads(
+    shared: &Shared,
+    cluster: &Cluster,
+    db: u16,
+    entries: &[Entry],
+) -> Vec<(usize, usize, &'static str)> {
     if cluster.replication.as_ref().is_none_or(|r| r.read_quorum() <= 1) {
         return Vec::new();
     }
     let mut reads = Vec::new();
     for (e, entry) in entries.iter().enumerate() {
         for (p, part) in entry.parts.iter().enumerate().filter(|(_, part)| part.node == cluster.me) {
-            let keys: Vec<Bytes> = part
+            let keys: Vec<replicate::DbKey> = part
                 .cmds
                 .iter()
                 .flat_map(|cmd| {
                     let views: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
-                    replicate::quorum_keys(shared, &views)
+                    replicate::quorum_keys(shared, db, &views)
                 })
                 .collect();
             if !keys.is_empty() {

@@ -193,12 +193,18 @@ fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
         }
         // Delivered here, never sent on (see `pubsub::bus`).
         Some((&crate::pubsub::bus::KIND_PUBSUB, rest)) => Answer::Now(crate::pubsub::bus::receive(shared, rest)),
-        Some((&KIND_RUN, rest)) if rest.len() >= 9 => {
+        Some((&KIND_RUN, rest)) if rest.len() >= 11 => {
             let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
             let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
-            let keys = quorum_keys(shared, &rest[9..]);
+            let dbid = u16::from_be_bytes([rest[9], rest[10]]);
+            // A peer is input: a database this node does not have is
+            // refused, never selected.
+            if u32::from(dbid) >= shared.databases {
+                return Answer::Now(refuse("ERR DB index is out of range"));
+            }
+            let keys = quorum_keys(shared, dbid, &rest[11..]);
             if keys.is_empty() {
-                return run(shared, from, proto, id, &rest[9..]);
+                return run(shared, from, proto, id, dbid, &rest[11..]);
             }
             // R > 1: read the keys at R owners first (the newest version
             // found is applied here), then run the commands on it.
@@ -207,7 +213,7 @@ fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
                 if let Err(text) = replicate::quorum_read(&shared, keys).await {
                     return refuse(text);
                 }
-                match run(&shared, from, proto, id, &msg[10..]) {
+                match run(&shared, from, proto, id, dbid, &msg[12..]) {
                     Answer::Now(answer) => answer,
                     Answer::Later(answer) => answer.await,
                 }
@@ -249,18 +255,18 @@ fn commands_of<'a>(shared: &Shared, commands: &'a [u8]) -> Option<Vec<Vec<&'a [u
 
 /// The keys the commands of an `R` message read that need a quorum read
 /// first (R > 1); empty when none do (or the message is malformed).
-fn quorum_keys(shared: &Shared, commands: &[u8]) -> Vec<Bytes> {
+fn quorum_keys(shared: &Shared, db: u16, commands: &[u8]) -> Vec<replicate::DbKey> {
     if shared.cluster.as_ref().and_then(|c| c.replication.as_ref()).is_none_or(|r| r.read_quorum() <= 1) {
         return Vec::new();
     }
     let Some(all) = commands_of(shared, commands) else { return Vec::new() };
-    all.iter().flat_map(|args| replicate::quorum_keys(shared, args)).collect()
+    all.iter().flat_map(|args| replicate::quorum_keys(shared, db, args)).collect()
 }
 
 /// Whether a command of an `R` message must wait for the running script.
 fn waits_for_script(shared: &Shared, msg: &[u8]) -> bool {
     let Some((&KIND_RUN, rest)) = msg.split_first() else { return false };
-    let Some(commands) = rest.get(9..) else { return false };
+    let Some(commands) = rest.get(11..) else { return false };
     let Some(all) = commands_of(shared, commands) else { return false };
     all.iter().any(|args| {
         let spec = args.first().and_then(|n| crate::cmd::lookup(n));
@@ -285,9 +291,9 @@ fn encode_answer(replies: &[Bytes], writes: &[RemoteWrite]) -> Message {
 }
 
 /// Runs the commands of an `R` message, in order, in the origin client's
-/// session (if it has one here). A command's reply waits for its writes to
+/// session (if it has one here), in database `dbid`. A command's reply waits for its writes to
 /// reach their quorum (or becomes `-NOREPLICAS`).
-fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) -> Answer {
+fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, dbid: u16, commands: &[u8]) -> Answer {
     let Some(cluster) = shared.cluster.as_ref() else {
         return Answer::Now(refuse("CLUSTERDOWN this node is not in a cluster"));
     };
@@ -302,6 +308,7 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, commands: &[u8]) ->
     let key = (from, id);
     let mut client = cluster.sessions.take(&key).unwrap_or_else(|| internal_client(proto, id));
     client.set_proto(proto);
+    client.state.dbid = dbid;
     let mut parser = RequestParser::default();
     let mut spans = Vec::new();
     let mut replies: Vec<Bytes> = Vec::new();
@@ -407,8 +414,13 @@ mod tests {
     }
 
     fn run_message(proto: u8, id: u64, commands: &[u8]) -> Vec<u8> {
+        run_message_in(proto, id, 0, commands)
+    }
+
+    fn run_message_in(proto: u8, id: u64, dbid: u16, commands: &[u8]) -> Vec<u8> {
         let mut m = vec![KIND_RUN, proto];
         m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(&dbid.to_be_bytes());
         m.extend_from_slice(commands);
         m
     }
@@ -429,6 +441,21 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_commands_run_in_the_database_the_message_names() {
+        let shared = Arc::new(member());
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        let get = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        let reply = |msg: Vec<u8>| match answer(&shared, NodeId::from("b"), msg.into()) {
+            Answer::Now(a) => a,
+            Answer::Later(_) => panic!("no writes to wait for"),
+        };
+        reply(run_message_in(2, 7, 3, set));
+        let found = |len: u8, body: &[u8]| [&b"+\0\0\0"[..], &[len], body].concat();
+        assert_eq!(reply(run_message_in(2, 7, 3, get)), found(7, b"$1\r\nv\r\n"));
+        assert_eq!(reply(run_message_in(2, 7, 0, get)), found(5, b"$-1\r\n"), "another database");
+    }
+
+    #[test]
     fn malformed_messages_are_refused_never_trusted() {
         let shared = Arc::new(member());
         let from = || NodeId::from("b");
@@ -441,6 +468,9 @@ mod tests {
             &run_message(2, 1, b"*2\r\n$3\r\nGET\r\n$1\r\n"),
             &run_message(2, 1, b"*1\r\n+x\r\n"),
             &run_message(2, 1, b"*9999999999\r\n"),
+            // A database this node does not have (16 by default).
+            &run_message_in(2, 1, 16, b"*1\r\n$4\r\nPING\r\n"),
+            &run_message_in(2, 1, u16::MAX, b"*1\r\n$4\r\nPING\r\n"),
         ] {
             let Answer::Now(a) = answer(&shared, from(), Bytes::copy_from_slice(bad)) else {
                 panic!("refused at once")
@@ -473,7 +503,7 @@ mod tests {
         let node = NodeId::from("a");
         let watching = |id| {
             let mut c = internal_client(Proto::Resp2, id);
-            c.state.watched.push((Bytes::from_static(b"k"), 0));
+            c.state.watched.push((0, Bytes::from_static(b"k"), 0));
             c
         };
         assert!(matches!(sessions.keep((node.clone(), 1), internal_client(Proto::Resp2, 1)), Kept::Stateless(_)));

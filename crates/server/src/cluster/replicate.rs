@@ -42,10 +42,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-pub use ringcache_replication::WriteId;
 use ringcache_replication::{
     self as rep, Change, Chunk, Effect, Entry, Event, Outcome, Output, Placement, Replica, Replicator, State, View,
 };
+pub use ringcache_replication::{DbKey, WriteId};
 use ringcache_ring::{NodeId, Ring, SLOTS};
 use ringcache_store::{Applied, Db, DecodeLimits, Incoming, Locked, StateRef};
 use ringcache_version::{Stamp, Version};
@@ -257,6 +257,7 @@ impl Replication {
             // A peer that was not up yet when catch-up began is asked
             // again soon after it is.
             sync_retry_ms: 500,
+            databases: config.databases,
             ..rep::Config::default()
         };
         let rep = Replicator::new(me.clone(), rep_config).expect("replication settings are validated with the config");
@@ -363,14 +364,14 @@ impl Replication {
         &self,
         shared: &Shared,
         cluster: &Cluster,
-        key: Bytes,
+        key: DbKey,
         quorum: usize,
     ) -> Result<oneshot::Receiver<bool>, &'static str> {
         let now_ms = ringcache_store::now_ms();
         let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
         let view = LiveView { placement: &self.placement, cluster };
         let (tx, rx) = oneshot::channel();
-        let slot = ringcache_ring::slot(&key);
+        let slot = ringcache_ring::slot(&key.name);
         let mut inner = self.inner.lock();
         let Inner { rep, out, waiters, .. } = &mut *inner;
         match rep.read(&view, &replica, slot, key, quorum.min(self.owners), now_ms, out) {
@@ -507,15 +508,19 @@ fn warm_applies(db: &Db, batch: &[rep::Message]) {
         rep::Message::Apply { effects, .. } => &effects[..],
         _ => &[],
     });
+    // A group's keys are probed in one database: nearly every batch has
+    // one, and a group ends where the database changes.
+    let mut dbid = 0;
     for e in effects {
-        keys.push((&e.key[..], db.hash_key(&e.key)));
-        if keys.len() == GROUP {
-            db.warm(&keys);
+        if keys.len() == GROUP || (e.key.db != dbid && !keys.is_empty()) {
+            db.warm(dbid, &keys);
             keys.clear();
         }
+        dbid = e.key.db;
+        keys.push((&e.key.name[..], db.hash_key(&e.key.name)));
     }
     if keys.len() > 1 {
-        db.warm(&keys);
+        db.warm(dbid, &keys);
     }
 }
 
@@ -677,16 +682,23 @@ impl Replica for StoreReplica<'_> {
             Change::Delta { .. } => return Outcome::NeedFull,
         };
         let now_ms = self.now_ms;
-        let applied = self.with_slot(slot, |s| s.apply(&effect.key, effect.version.clone(), state, now_ms));
+        let key = &effect.key;
+        let applied = self.with_slot(slot, |s| {
+            s.select(key.db);
+            s.apply(&key.name, effect.version.clone(), state, now_ms)
+        });
         match applied {
             Applied::Taken | Applied::Merged => Outcome::Applied,
             Applied::Kept => Outcome::Had,
         }
     }
 
-    fn read(&self, slot: u16, key: &[u8]) -> Option<(Version, State)> {
+    fn read(&self, slot: u16, key: &DbKey) -> Option<(Version, State)> {
         let mut buf = Vec::new();
-        let (version, value) = self.with_slot(slot, |s| s.key_state(key, self.now_ms, &mut buf))?;
+        let (version, value) = self.with_slot(slot, |s| {
+            s.select(key.db);
+            s.key_state(&key.name, self.now_ms, &mut buf)
+        })?;
         Some((version, self.state_of(value, buf)))
     }
 
@@ -694,10 +706,10 @@ impl Replica for StoreReplica<'_> {
         self.with_slot(slot, |s| s.slot_digest(slot))
     }
 
-    fn slot_stamps(&self, slot: u16) -> Vec<(Bytes, Stamp)> {
+    fn slot_stamps(&self, slot: u16) -> Vec<(DbKey, Stamp)> {
         let mut out = Vec::new();
         self.with_slot(slot, |s| s.slot_versions(slot, self.now_ms, &mut out));
-        out
+        out.into_iter().map(|(db, k, s)| (DbKey::new(db, k), s)).collect()
     }
 
     fn slot_chunk(&self, slot: u16, cursor: &[u8], entries_max: usize, bytes_max: usize) -> Chunk {
@@ -705,7 +717,7 @@ impl Replica for StoreReplica<'_> {
         let mut entries = Vec::new();
         let mut bytes = 0;
         let next = self.with_slot(slot, |s| {
-            s.slot_walk(slot, start, self.now_ms, |key, version, state| {
+            s.slot_walk(slot, start, self.now_ms, |db, key, version, state| {
                 if !entries.is_empty() && (entries.len() >= entries_max || bytes >= bytes_max) {
                     return false;
                 }
@@ -717,7 +729,7 @@ impl Replica for StoreReplica<'_> {
                         State::Value(Bytes::from(buf))
                     }
                 };
-                let entry = Entry { key: Bytes::copy_from_slice(key), version: version.clone(), state };
+                let entry = Entry { key: DbKey::new(db, Bytes::copy_from_slice(key)), version: version.clone(), state };
                 bytes += entry.encoded_len();
                 entries.push(entry);
                 true
@@ -781,7 +793,7 @@ pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted 
 /// state of the key.
 fn effect(c: ringcache_commands::Change) -> Effect {
     let state = c.state.map_or(State::Tombstone, State::Value);
-    Effect { key: c.key, version: c.version, change: Change::Full(state) }
+    Effect { key: DbKey::new(c.dbid, c.key), version: c.version, change: Change::Full(state) }
 }
 
 /// The reply of a read that fewer than R owners answered in time.
@@ -791,7 +803,7 @@ pub const NOREPLICAS_READ: &str = "NOREPLICAS Not enough good replicas to read."
 /// at R owners, so that the newest version among them is applied here
 /// first (read repair) and the command answers from it. `Err`: the
 /// command's reply instead.
-pub async fn quorum_read(shared: &Shared, keys: Vec<Bytes>) -> Result<(), &'static str> {
+pub async fn quorum_read(shared: &Shared, keys: Vec<DbKey>) -> Result<(), &'static str> {
     let Some((cluster, replication)) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?))) else {
         return Ok(());
     };
@@ -808,9 +820,10 @@ pub async fn quorum_read(shared: &Shared, keys: Vec<Bytes>) -> Result<(), &'stat
     }
 }
 
-/// The keys a command reads that need a quorum read first: those of a
-/// read-only command with keys, on a node with R > 1. Empty otherwise.
-pub fn quorum_keys(shared: &Shared, args: &[&[u8]]) -> Vec<Bytes> {
+/// The keys a command run in database `db` reads that need a quorum read
+/// first: those of a read-only command with keys, on a node with R > 1.
+/// Empty otherwise.
+pub fn quorum_keys(shared: &Shared, db: u16, args: &[&[u8]]) -> Vec<DbKey> {
     let Some(replication) = shared.cluster.as_ref().and_then(|c| c.replication.as_ref()) else {
         return Vec::new();
     };
@@ -821,7 +834,7 @@ pub fn quorum_keys(shared: &Shared, args: &[&[u8]]) -> Vec<Bytes> {
     if !needs_quorum_read(spec) || !spec.arity_ok(args.len()) {
         return Vec::new();
     }
-    spec.keys.of(args).map(Bytes::copy_from_slice).collect()
+    spec.keys.of(args).map(|k| DbKey::new(db, Bytes::copy_from_slice(k))).collect()
 }
 
 /// Whether `spec` reads keys it declares without writing: what R > 1

@@ -18,6 +18,11 @@
 //!
 //! Commands without keys (PING, CLIENT, CONFIG, HELLO, AUTH ...) always run
 //! here: they concern this connection or this node.
+//! - Databases: a forwarded command runs in the client's database (the
+//!   message carries it, see `forward`). SWAPDB is refused, queued or
+//!   not: no node can swap two databases of the whole cluster at once. A
+//!   transaction that runs on another node may not contain SELECT (EXEC
+//!   answers EXECABORT): the client here would not follow it.
 
 use bytes::Bytes;
 use ringcache_resp::Reply;
@@ -47,6 +52,8 @@ pub enum Route {
 }
 
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+/// Redis Cluster's answer, and ours in both modes.
+pub const SWAPDB_REFUSED: &str = "ERR SWAPDB is not allowed in cluster mode";
 
 /// SCAN cursors in `proxy` mode: the low bits pick the node, the rest is
 /// that node's own cursor.
@@ -67,6 +74,12 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
         // Both forget every WATCH (RESET also a MULTI): the remote
         // session's too.
         return end_transaction(cluster, client, args);
+    }
+    if spec.name == "swapdb" {
+        if let Some(m) = client.state.multi.as_mut() {
+            m.dirty = true;
+        }
+        return Route::Reply(Reply::error_static(SWAPDB_REFUSED));
     }
     if client.state.multi.is_some() {
         return route_in_multi(cluster, client, spec, args);
@@ -300,6 +313,13 @@ fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, ar
         "exec" => {
             let multi = client.state.multi.as_ref().expect("in MULTI");
             let target = client.tx_slot.map(|s| cluster.coordinator(s)).filter(|&n| n != cluster.me);
+            if target.is_some() && multi.queued.iter().any(|c| c[0].eq_ignore_ascii_case(b"select")) {
+                // It would change the database of the session there, not
+                // of this client: refused as a whole (EXECABORT).
+                client.state.multi.as_mut().expect("in MULTI").dirty = true;
+                return end_transaction(cluster, client, args);
+            }
+            let multi = client.state.multi.as_ref().expect("in MULTI");
             match target {
                 // EXEC there ends the session there.
                 Some(node) if !multi.dirty => {

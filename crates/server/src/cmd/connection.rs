@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ringcache_resp::{Proto, Reply};
 
-use super::args::{int, is, parse_i64};
+use super::args::{is, parse_i64};
 use super::server::{help_reply, run_subcommand, SubCommand};
 use super::{flag, printable, release_watches, CmdError, CmdResult, CommandSpec, Ctx, Keys};
 use crate::client::ClientInfo;
@@ -70,15 +70,6 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         group: "connection",
         summary: "Authenticates the connection.",
         handler: auth,
-    },
-    CommandSpec {
-        name: "select",
-        arity: 2,
-        flags: flag::LOADING | flag::STALE | flag::FAST,
-        keys: Keys::None,
-        group: "connection",
-        summary: "Changes the selected database.",
-        handler: select,
     },
     CommandSpec {
         name: "reset",
@@ -292,19 +283,6 @@ fn hello(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     ]))
 }
 
-/// `SELECT index`: there is one database, 0.
-fn select(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    let index = int(args[1])?;
-    // Redis parses the index as a C int.
-    if i32::try_from(index).is_err() {
-        return Err(CmdError::NotInteger);
-    }
-    if index != 0 {
-        return Err(CmdError::other("ERR DB index is out of range"));
-    }
-    Ok(Reply::ok())
-}
-
 /// `RESET`: back to the state of a fresh connection.
 fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     if ctx.client.state.multi.take().is_some() {
@@ -316,6 +294,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     // Leaves every channel without confirmations, as Redis's RESET does.
     crate::pubsub::unsubscribe_all(&ctx.shared.pubsub, ctx.client);
     ctx.client.set_proto(Proto::Resp2);
+    ctx.client.state.dbid = 0;
     *ctx.client.info.name.lock() = Bytes::new();
     ctx.client.state.authenticated = ctx.shared.with_config(|c| c.requirepass.is_none());
     Ok(Reply::simple("RESET"))

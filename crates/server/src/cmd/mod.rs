@@ -89,6 +89,14 @@ impl Env for Shared {
             }
         })
     }
+
+    fn databases(&self) -> u32 {
+        self.databases
+    }
+
+    fn db0_only(&self) -> bool {
+        self.db0_only
+    }
 }
 
 impl ringcache_scripting::ScriptHost for Shared {

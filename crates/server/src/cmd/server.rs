@@ -709,7 +709,8 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     // at a time); the rest reads what each shard published at its unlock.
     let stats_section = INFO_SECTIONS.iter().position(|s| *s == "stats").expect("INFO has a stats section");
     let stats = if wanted[stats_section] { ctx.db.stats() } else { Stats::default() };
-    let (keys, expires) = ctx.db.counts();
+    let keyspace_section = INFO_SECTIONS.iter().position(|s| *s == "keyspace").expect("INFO has a keyspace section");
+    let databases = if wanted[keyspace_section] { ctx.db.database_counts(ctx.now_ms) } else { Vec::new() };
     let used_memory = ctx.db.db().used_memory();
     let shared = ctx.shared;
     let config = shared.config();
@@ -790,9 +791,10 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             }
             "cluster" => field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some())),
             "keyspace" => {
-                if keys > 0 {
-                    let v = format!("keys={keys},expires={expires},avg_ttl=0");
-                    field(&mut out, "db0", &v);
+                // One line per database holding keys, as Redis prints them.
+                for &(db, keys, expires, avg_ttl) in &databases {
+                    let v = format!("keys={keys},expires={expires},avg_ttl={avg_ttl}");
+                    field(&mut out, &format!("db{db}"), &v);
                 }
             }
             other => unreachable!("section {other} has no printer"),
@@ -897,15 +899,19 @@ fn dbsize(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(n as i64))
 }
 
-/// FLUSHDB and FLUSHALL (one database, so the same thing). ASYNC and SYNC
-/// are both accepted; the flush itself is always immediate.
+/// FLUSHDB (the client's database) and FLUSHALL (every database). ASYNC
+/// and SYNC are both accepted; the flush itself is always immediate.
 fn flush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     match args {
         [_] => {}
         [_, mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
         _ => return Err(CmdError::Syntax),
     }
-    ctx.db.flush();
+    if is(args[0], "FLUSHALL") {
+        ctx.db.flush_all_at(ctx.now_ms);
+    } else {
+        ctx.db.flush_at(ctx.now_ms);
+    }
     Ok(Reply::ok())
 }
 

@@ -49,14 +49,14 @@ impl Shard {
             s => s,
         };
         let hash = self.hash(key);
-        let current = match self.map.get_index_of_hashed(key, hash) {
+        let current = match self.ks.map.get_index_of_hashed(key, hash) {
             Some(i) => Current::Entry(i),
-            None if self.tombs.contains_key(key) => Current::Tomb,
+            None if self.ks.tombs.contains_key(key) => Current::Tomb,
             None => Current::Nothing,
         };
         let stored = match current {
             Current::Entry(i) => Some(self.version_at(i)),
-            Current::Tomb => self.tombs.get(key).map(|t| t.version.clone()),
+            Current::Tomb => self.ks.tombs.get(key).map(|t| t.version.clone()),
             Current::Nothing => None,
         };
         let (version, wins) = match &stored {
@@ -114,7 +114,7 @@ impl Shard {
     pub fn encode_key(&self, key: &[u8], now_ms: u64, out: &mut Vec<u8>) -> bool {
         match self.index_of(key) {
             Some(i) => {
-                let e = &self.map[i];
+                let e = &self.ks.map[i];
                 if e.is_expired(now_ms) {
                     return false;
                 }
@@ -122,7 +122,7 @@ impl Shard {
                 codec::encode(key, &self.version_at(i), state, out);
                 true
             }
-            None => match self.tombs.get(key) {
+            None => match self.ks.tombs.get(key) {
                 Some(t) => {
                     codec::encode(key, &t.version, StateRef::Tombstone, out);
                     true
@@ -139,57 +139,69 @@ impl Shard {
     pub fn key_state(&self, key: &[u8], now_ms: u64, out: &mut Vec<u8>) -> Option<(Version, bool)> {
         match self.index_of(key) {
             Some(i) => {
-                let e = &self.map[i];
+                let e = &self.ks.map[i];
                 if e.is_expired(now_ms) {
                     return Some((self.version_at(i), false));
                 }
                 codec::encode_state(StateRef::Value { value: &e.value, expire_at_ms: e.expire_at_ms }, out);
                 Some((self.version_at(i), true))
             }
-            None => self.tombs.get(key).map(|t| (t.version.clone(), false)),
+            None => self.ks.tombs.get(key).map(|t| (t.version.clone(), false)),
         }
     }
 
-    /// Pushes the (key, stamp) of every live entry and tombstone of `slot`
-    /// into `out`. O(keys of the shard): there is no index by slot.
-    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(Bytes, Stamp)>) {
+    /// Pushes the (database, key, stamp) of every live entry and tombstone
+    /// of `slot`, in every database, into `out`. O(keys of the shard):
+    /// there is no index by slot.
+    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(u16, Bytes, Stamp)>) {
         let _ = self.local(slot);
-        for (k, e) in self.map.iter() {
-            if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
-                out.push((k.to_bytes(), e.stamp()));
+        for db in self.databases() {
+            let ks = self.keyspace(db).expect("a listed database");
+            for (k, e) in ks.map.iter() {
+                if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
+                    out.push((db, k.to_bytes(), e.stamp()));
+                }
             }
-        }
-        for (k, t) in &self.tombs {
-            if ringcache_ring::slot(k) == slot {
-                out.push((k.to_bytes(), t.version.stamp()));
+            for (k, t) in &ks.tombs {
+                if ringcache_ring::slot(k) == slot {
+                    out.push((db, k.to_bytes(), t.version.stamp()));
+                }
             }
         }
     }
 
     /// One step of streaming `slot`: from `cursor` (0 = start), encodes
     /// records (see `codec`) of the slot's live entries, then its
-    /// tombstones, into `out` until they pass `max_bytes` (at least one
-    /// record if any is left). Returns the cursor to continue from, 0 when
-    /// the slot is done.
-    pub fn slot_entries(&self, slot: u16, cursor: u64, max_bytes: usize, now_ms: u64, out: &mut Vec<Bytes>) -> u64 {
+    /// tombstones, database by database, into `out` with their database
+    /// until they pass `max_bytes` (at least one record if any is left).
+    /// Returns the cursor to continue from, 0 when the slot is done.
+    pub fn slot_entries(
+        &self,
+        slot: u16,
+        cursor: u64,
+        max_bytes: usize,
+        now_ms: u64,
+        out: &mut Vec<(u16, Bytes)>,
+    ) -> u64 {
         let mut bytes = 0;
         let mut buf = Vec::new();
-        self.slot_walk(slot, cursor, now_ms, |key, version, state| {
+        self.slot_walk(slot, cursor, now_ms, |db, key, version, state| {
             if bytes >= max_bytes {
                 return false;
             }
             buf.clear();
             codec::encode(key, version, state, &mut buf);
             bytes += buf.len();
-            out.push(Bytes::copy_from_slice(&buf));
+            out.push((db, Bytes::copy_from_slice(&buf)));
             true
         })
     }
 
-    /// Walks `slot`'s live entries, then its tombstones, from `cursor`
-    /// (0 = start), handing each to `visit` until it answers false (that
-    /// entry is not taken: the walk resumes at it). Returns the cursor to
-    /// continue from, 0 when the slot is done (a continuation is never 0).
+    /// Walks `slot`'s live entries, then its tombstones, of each database
+    /// in ascending order, from `cursor` (0 = start), handing each with
+    /// its database to `visit` until it answers false (that entry is not
+    /// taken: the walk resumes at it). Returns the cursor to continue
+    /// from, 0 when the slot is done (a continuation is never 0).
     ///
     /// Like SCAN, positions are walked from the highest down, so a key
     /// present for the whole stream is visited at least once; a key written
@@ -199,36 +211,47 @@ impl Shard {
         slot: u16,
         cursor: u64,
         now_ms: u64,
-        mut visit: impl FnMut(&[u8], &Version, StateRef<'_>) -> bool,
+        mut visit: impl FnMut(u16, &[u8], &Version, StateRef<'_>) -> bool,
     ) -> u64 {
         let _ = self.local(slot);
-        let (mut in_tombs, mut pos) = (cursor & STREAM_TOMBS != 0, (cursor & STREAM_POS) as usize);
-        if cursor == 0 {
-            pos = self.map.len();
-        }
-        if !in_tombs {
-            pos = pos.min(self.map.len());
-            while pos > 0 {
-                let (k, e) = self.map.get_index(pos - 1).expect("index in range");
-                if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
-                    let state = StateRef::Value { value: &e.value, expire_at_ms: e.expire_at_ms };
-                    if !visit(k, &self.version_at(pos - 1), state) {
-                        return pos as u64;
+        let mut dbs = self.databases();
+        dbs.sort_unstable();
+        let at_db = (cursor >> STREAM_DB_SHIFT) as u16;
+        let resume = cursor != 0;
+        for db in dbs.into_iter().filter(|&d| d >= at_db) {
+            let ks = self.keyspace(db).expect("a listed database");
+            let (mut in_tombs, mut pos) = (false, ks.map.len());
+            if resume && db == at_db {
+                in_tombs = cursor & STREAM_TOMBS != 0;
+                pos = (cursor & STREAM_POS) as usize;
+            }
+            let at = |tombs: bool, pos: usize| {
+                u64::from(db) << STREAM_DB_SHIFT | if tombs { STREAM_TOMBS } else { 0 } | pos as u64
+            };
+            if !in_tombs {
+                pos = pos.min(ks.map.len());
+                while pos > 0 {
+                    let (k, e) = ks.map.get_index(pos - 1).expect("index in range");
+                    if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
+                        let state = StateRef::Value { value: &e.value, expire_at_ms: e.expire_at_ms };
+                        if !visit(db, k, &ks.version_at(pos - 1), state) {
+                            return at(false, pos);
+                        }
                     }
+                    pos -= 1;
+                }
+                in_tombs = true;
+                pos = ks.tombs.len();
+            }
+            debug_assert!(in_tombs);
+            pos = pos.min(ks.tombs.len());
+            while pos > 0 {
+                let (k, t) = ks.tombs.get_index(pos - 1).expect("index in range");
+                if ringcache_ring::slot(k) == slot && !visit(db, k, &t.version, StateRef::Tombstone) {
+                    return at(true, pos);
                 }
                 pos -= 1;
             }
-            in_tombs = true;
-            pos = self.tombs.len();
-        }
-        debug_assert!(in_tombs);
-        pos = pos.min(self.tombs.len());
-        while pos > 0 {
-            let (k, t) = self.tombs.get_index(pos - 1).expect("index in range");
-            if ringcache_ring::slot(k) == slot && !visit(k, &t.version, StateRef::Tombstone) {
-                return STREAM_TOMBS | pos as u64;
-            }
-            pos -= 1;
         }
         0
     }
@@ -238,3 +261,5 @@ impl Shard {
 const STREAM_TOMBS: u64 = 1 << 40;
 /// In a `slot_walk` cursor: positions left to visit.
 const STREAM_POS: u64 = STREAM_TOMBS - 1;
+/// In a `slot_walk` cursor: the database, above this bit.
+const STREAM_DB_SHIFT: u32 = 41;
