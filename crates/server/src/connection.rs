@@ -441,7 +441,7 @@ impl Session {
 /// cost beyond one load, while `notify-keyspace-events` is off).
 #[inline]
 fn run_notified(shared: &Shared, client: &mut Client, args: &[&[u8]], prepared: cmd::Prepared, now_ms: u64) -> Reply {
-    let before = pubsub::notify::before(shared, prepared.spec(), args, now_ms);
+    let before = pubsub::notify::before(shared, client.state.dbid, prepared.spec(), args, now_ms);
     let reply = cmd::dispatch_prepared(shared, client, args, prepared, now_ms);
     if let Some(before) = before {
         pubsub::notify::after(shared, prepared.spec(), args, before, now_ms);

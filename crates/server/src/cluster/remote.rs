@@ -331,7 +331,7 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, dbid: u16, commands
                     continue;
                 }
                 client.state.scope = cluster.scope_for(spec);
-                let before = crate::pubsub::notify::before(shared, spec, &args, now_ms);
+                let before = crate::pubsub::notify::before(shared, client.state.dbid, spec, &args, now_ms);
                 let mut reply = crate::cmd::dispatch(shared, &mut client, &args, now_ms);
                 if let Some(before) = before {
                     crate::pubsub::notify::after(shared, spec, &args, before, now_ms);

@@ -1,6 +1,6 @@
 //! Keyspace notifications (`notify-keyspace-events`), as Redis's
-//! `notifyKeyspaceEvent` publishes them: `__keyspace@0__:<key>` with the
-//! event as the message (class `K`) and `__keyevent@0__:<event>` with the
+//! `notifyKeyspaceEvent` publishes them: `__keyspace@<db>__:<key>` with the
+//! event as the message (class `K`) and `__keyevent@<db>__:<event>` with the
 //! key (class `E`), for the event classes the flags select.
 //!
 //! Which keys a write changed is read from the store (each key's version
@@ -206,26 +206,28 @@ const KEYS_MAX: usize = 1024;
 /// What a write's keys were before it ran.
 #[derive(Debug)]
 pub struct Before {
+    /// The database the command ran in (notifications name it).
+    dbid: u16,
     /// Per key: whether it existed, and its version.
     keys: SmallVec<[(bool, Option<ringcache_version::Version>); 4]>,
 }
 
-fn key_state(shared: &Shared, key: &[u8], now_ms: u64) -> (bool, Option<ringcache_version::Version>) {
+fn key_state(shared: &Shared, dbid: u16, key: &[u8], now_ms: u64) -> (bool, Option<ringcache_version::Version>) {
     let mut locked = shared.db.lock_key(key);
-    let shard = locked.shard(key);
+    let shard = locked.shard_in(dbid, key);
     (shard.peek(key, now_ms).is_some(), shard.version(key))
 }
 
 /// Reads a write command's keys before it runs; `None` (and nothing read)
 /// when notifications are off or the command does not write.
 #[inline]
-pub fn before(shared: &Shared, spec: Option<&CommandSpec>, args: &[&[u8]], now_ms: u64) -> Option<Before> {
+pub fn before(shared: &Shared, dbid: u16, spec: Option<&CommandSpec>, args: &[&[u8]], now_ms: u64) -> Option<Before> {
     if shared.pubsub.notify_flags() == 0 {
         return None;
     }
     let spec = spec.filter(|s| s.has(flag::WRITE) && s.arity_ok(args.len()))?;
-    let keys = spec.keys.of(args).take(KEYS_MAX).map(|k| key_state(shared, k, now_ms)).collect();
-    Some(Before { keys })
+    let keys = spec.keys.of(args).take(KEYS_MAX).map(|k| key_state(shared, dbid, k, now_ms)).collect();
+    Some(Before { dbid, keys })
 }
 
 /// Publishes the events of a write command that ran after [`before`].
@@ -233,19 +235,19 @@ pub fn after(shared: &Shared, spec: Option<&CommandSpec>, args: &[&[u8]], before
     let Some(spec) = spec else { return };
     let flags = shared.pubsub.notify_flags();
     for (i, (key, (existed, version))) in spec.keys.of(args).zip(before.keys).enumerate() {
-        let (exists, now) = key_state(shared, key, now_ms);
+        let (exists, now) = key_state(shared, before.dbid, key, now_ms);
         if now == version {
             continue;
         }
         for (class, event) in events(spec.name, args, i, existed, exists) {
             if flags & class != 0 {
-                publish(shared, flags, event, key);
+                publish(shared, flags, before.dbid, event, key);
             }
         }
     }
 }
 
-fn publish(shared: &Shared, flags: u32, event: &str, key: &[u8]) {
+fn publish(shared: &Shared, flags: u32, dbid: u16, event: &str, key: &[u8]) {
     let everywhere = shared.cluster.as_ref().is_some_and(|c| c.mode == ClusterMode::Proxy);
     let send = |channel: &[u8], message: &[u8]| {
         shared.pubsub.publish(Kind::Channel, channel, message);
@@ -254,11 +256,11 @@ fn publish(shared: &Shared, flags: u32, event: &str, key: &[u8]) {
         }
     };
     if flags & KEYSPACE != 0 {
-        let channel = [b"__keyspace@0__:", key].concat();
+        let channel = [format!("__keyspace@{dbid}__:").as_bytes(), key].concat();
         send(&channel, event.as_bytes());
     }
     if flags & KEYEVENT != 0 {
-        let channel = [b"__keyevent@0__:", event.as_bytes()].concat();
+        let channel = [format!("__keyevent@{dbid}__:").as_bytes(), event.as_bytes()].concat();
         send(&channel, key);
     }
 }
