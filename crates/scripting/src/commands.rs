@@ -164,7 +164,7 @@ fn fcall_generic<E: ScriptHost>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], ro: bool) 
     let scripting = ctx.shared.scripting();
     let mut engine = scripting.engine.lock();
     let name = String::from_utf8_lossy(args[1]).into_owned();
-    let Some(info) = engine.libraries.functions.get(&name) else {
+    let Some(info) = engine.libraries.functions.get(&name.to_ascii_lowercase()) else {
         return Err(err("ERR Function not found"));
     };
     let (callback, flags) = (info.func.clone(), info.flags);
@@ -422,7 +422,7 @@ fn function_list(engine: &Engine, args: &[&[u8]]) -> CmdResult {
         let funcs = lib
             .functions
             .iter()
-            .filter_map(|f| engine.libraries.functions.get(f).map(|info| (f, info)))
+            .filter_map(|f| engine.libraries.functions.get(&f.to_ascii_lowercase()).map(|info| (f, info)))
             .map(|(f, info)| {
                 let flags = sflag::NAMES
                     .iter()

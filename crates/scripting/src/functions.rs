@@ -40,6 +40,7 @@ pub(crate) struct Library {
 #[derive(Default)]
 pub(crate) struct Libraries {
     pub libs: BTreeMap<String, Library>,
+    /// By lowercase name.
     pub functions: HashMap<String, FunctionInfo>,
 }
 
@@ -70,7 +71,7 @@ setmetatable(fenv, {
     return v
   end,
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
-  __metatable = false,
+  __metatable = hidden.marker,
 })
 "#;
 
@@ -189,7 +190,7 @@ fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
         return Err(register_error(NAME_ERR));
     }
     let mut reg = registered.lock();
-    if reg.iter().any(|(n, _)| *n == name) {
+    if reg.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
         return Err(register_error("Function already exists in the library"));
     }
     reg.push((name, FunctionInfo { func: callback, flags, description, library: String::new() }));
@@ -231,7 +232,7 @@ impl Engine {
         }
         let functions = self.compile_library(run, &code[skip..])?;
         for (f, _) in &functions {
-            if let Some(other) = self.libraries.functions.get(f) {
+            if let Some(other) = self.libraries.functions.get(&f.to_ascii_lowercase()) {
                 if other.library != name {
                     return Err(format!("ERR Function {f} already exists"));
                 }
@@ -271,7 +272,7 @@ impl Engine {
     fn unlink(&mut self, name: &str) -> Option<Library> {
         let lib = self.libraries.libs.remove(name)?;
         for f in &lib.functions {
-            self.libraries.functions.remove(f);
+            self.libraries.functions.remove(&f.to_ascii_lowercase());
         }
         Some(lib)
     }
@@ -279,9 +280,10 @@ impl Engine {
     fn link(&mut self, name: &str, code: Bytes, functions: Vec<(String, FunctionInfo)>) {
         let mut names: Vec<String> = functions.iter().map(|(n, _)| n.clone()).collect();
         names.sort();
+        // Function names are case-insensitive, as in Redis.
         for (f, mut info) in functions {
             info.library = name.to_owned();
-            self.libraries.functions.insert(f, info);
+            self.libraries.functions.insert(f.to_ascii_lowercase(), info);
         }
         self.libraries.libs.insert(name.to_owned(), Library { code, functions: names });
     }
@@ -312,7 +314,7 @@ impl Engine {
                 let fs = lib
                     .functions
                     .iter()
-                    .filter_map(|f| saved.functions.get(f).map(|i| (f.clone(), i.clone_info())))
+                    .filter_map(|f| saved.functions.get(&f.to_ascii_lowercase()).map(|i| (f.clone(), i.clone_info())))
                     .collect();
                 self.link(name, lib.code.clone(), fs);
             }
