@@ -215,6 +215,18 @@ pub(crate) fn load_api(lua: &Lua, globals: &Table, registered: Registered) -> ml
     ] {
         redis.raw_set(name, full.get::<Value>(name)?)?;
     }
+    // A missing field of the loading API reads as a missing global, as in
+    // Redis (`redis.call` while loading).
+    let missing = lua.create_function(|_, (_, k): (Value, Value)| -> mlua::Result<()> {
+        let k = match k {
+            Value::String(s) => s.to_string_lossy(),
+            other => format!("{other:?}"),
+        };
+        Err(mlua::Error::RuntimeError(format!("Script attempted to access nonexistent global variable '{k}'")))
+    })?;
+    let mt = lua.create_table()?;
+    mt.raw_set("__index", missing)?;
+    redis.set_metatable(Some(mt));
     api.raw_set("redis", redis)?;
     Ok(api)
 }
