@@ -28,7 +28,7 @@ fn run_until_done(session: &mut Session, shared: &Shared, input: &mut BytesMut, 
             Step::OutputFull => continue,
             Step::Close(end) => panic!("session closed: {end:?}"),
             Step::Forward => unreachable!("a standalone node forwards nothing"),
-            Step::WaitScript => unreachable!("no script runs here"),
+            Step::WaitScript | Step::RunScript => unreachable!("no script runs here"),
         }
     }
 }

@@ -164,7 +164,7 @@ fn fcall_generic<E: ScriptHost>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], ro: bool) 
     let scripting = ctx.shared.scripting();
     let mut engine = scripting.engine.lock();
     let name = String::from_utf8_lossy(args[1]).into_owned();
-    let Some(info) = engine.libraries.functions.get(&name) else {
+    let Some(info) = engine.libraries.functions.get(&name.to_ascii_lowercase()) else {
         return Err(err("ERR Function not found"));
     };
     let (callback, flags) = (info.func.clone(), info.flags);
@@ -199,11 +199,14 @@ fn help(args: &[&[u8]], lines: &[&'static str]) -> Reply {
     Reply::Array(out)
 }
 
-/// Checks a subcommand's arity (Redis's: N exact, -N at least).
+/// Checks a subcommand's arity (Redis's: N exact, -N at least), with
+/// Redis's text for a container's subcommand.
 fn arity(args: &[&[u8]], name: &str, arity: i32) -> Result<(), CmdError> {
     let n = args.len() as i32;
     if (arity >= 0 && n != arity) || (arity < 0 && n < -arity) {
-        return Err(CmdError::WrongArity(name.to_owned()));
+        let sub = name.split('|').nth(1).unwrap_or(name);
+        let cmd = name.split('|').next().unwrap_or(name).to_ascii_uppercase();
+        return Err(err(format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")));
     }
     Ok(())
 }
@@ -357,6 +360,9 @@ fn function_cmd<E: ScriptHost>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResul
     }
     if is(sub, "flush") {
         arity(args, "function|flush", -2)?;
+        if args.len() > 3 {
+            return Err(err("ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP."));
+        }
         flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
         let mut engine = scripting.engine.lock();
         engine.flush_libraries();
@@ -373,6 +379,9 @@ fn function_cmd<E: ScriptHost>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResul
     }
     if is(sub, "restore") {
         arity(args, "function|restore", -3)?;
+        if args.len() > 4 {
+            return Err(err("ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."));
+        }
         let policy = match args.get(3) {
             None => Restore::Append,
             Some(p) if args.len() == 4 && is(p, "append") => Restore::Append,
@@ -422,7 +431,7 @@ fn function_list(engine: &Engine, args: &[&[u8]]) -> CmdResult {
         let funcs = lib
             .functions
             .iter()
-            .filter_map(|f| engine.libraries.functions.get(f).map(|info| (f, info)))
+            .filter_map(|f| engine.libraries.functions.get(&f.to_ascii_lowercase()).map(|info| (f, info)))
             .map(|(f, info)| {
                 let flags = sflag::NAMES
                     .iter()

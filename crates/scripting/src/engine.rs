@@ -79,12 +79,15 @@ local error, type, rawget, rawset, select, unpack, tostring, setmetatable, getfe
       error, type, rawget, rawset, select, unpack, tostring, setmetatable, getfenv, setfenv, loadstring
 local lua_pcall = pcall
 local to_err = hidden.to_err
+local killed = hidden.killed
 
 -- Redis's pcall hands back an error table's text, not the table; what
 -- redis.call raised (from Rust) is such a table too.
 local function pack(...) return {n = select('#', ...), ...} end
 G.pcall = function(f, ...)
   local res = pack(lua_pcall(f, ...))
+  -- SCRIPT KILL is not an error a script may catch.
+  if not res[1] and killed() then error(res[2], 0) end
   if not res[1] then
     local e = to_err(res[2])
     if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
@@ -94,8 +97,9 @@ G.pcall = function(f, ...)
   end
   return unpack(res, 1, res.n)
 end
--- Code loaded at run time gets the sandbox too.
+-- Code loaded at run time gets the sandbox too; bytecode is refused.
 G.loadstring = function(s, name)
+  if type(s) == 'string' and s:byte(1) == 27 then return nil, 'binary chunks are not allowed' end
   local f, e = loadstring(s, name)
   if f then setfenv(f, env) end
   return f, e
@@ -107,12 +111,25 @@ G.getfenv = function(f)
 end
 G.setfenv = nil
 
+-- What getmetatable shows of a protected table: itself read-only, and
+-- what setmetatable refuses to replace.
+local marker = {}
+setmetatable(marker, {
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __metatable = marker,
+})
+hidden.marker = marker
+local lua_setmetatable, lua_getmetatable = setmetatable, getmetatable
+G.setmetatable = function(t, mt)
+  if lua_getmetatable(t) == marker then error("Attempt to modify a readonly table", 2) end
+  return lua_setmetatable(t, mt)
+end
 local function readonly(t)
   local p = {}
   setmetatable(p, {
     __index = t,
     __newindex = function() error("Attempt to modify a readonly table", 2) end,
-    __metatable = false,
+    __metatable = marker,
   })
   return p
 end
@@ -129,7 +146,7 @@ setmetatable(env, {
     return v
   end,
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
-  __metatable = false,
+  __metatable = marker,
 })
 "#;
 
@@ -148,6 +165,11 @@ impl Engine {
         globals.raw_set("redis", redis.clone())?;
         libs::install(&lua, &globals)?;
         let hidden = lua.create_table()?;
+        let run_state = run.clone();
+        hidden.raw_set(
+            "killed",
+            lua.create_function(move |_, ()| Ok(run_state.killed.load(std::sync::atomic::Ordering::Relaxed)))?,
+        )?;
         hidden.raw_set(
             "to_err",
             lua.create_function(|lua, v: Value| match v {
@@ -253,7 +275,9 @@ impl Engine {
 pub(crate) fn lua_error_text(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // mlua appends a traceback to errors raised through it: not part
+        // of Redis's message.
+        mlua::Error::RuntimeError(m) => m.split("\nstack traceback:").next().unwrap_or(m).to_owned(),
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
         other => other.to_string(),
     }

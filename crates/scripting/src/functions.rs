@@ -40,6 +40,7 @@ pub(crate) struct Library {
 #[derive(Default)]
 pub(crate) struct Libraries {
     pub libs: BTreeMap<String, Library>,
+    /// By lowercase name.
     pub functions: HashMap<String, FunctionInfo>,
 }
 
@@ -70,7 +71,7 @@ setmetatable(fenv, {
     return v
   end,
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
-  __metatable = false,
+  __metatable = hidden.marker,
 })
 "#;
 
@@ -189,7 +190,7 @@ fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
         return Err(register_error(NAME_ERR));
     }
     let mut reg = registered.lock();
-    if reg.iter().any(|(n, _)| *n == name) {
+    if reg.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
         return Err(register_error("Function already exists in the library"));
     }
     reg.push((name, FunctionInfo { func: callback, flags, description, library: String::new() }));
@@ -214,6 +215,18 @@ pub(crate) fn load_api(lua: &Lua, globals: &Table, registered: Registered) -> ml
     ] {
         redis.raw_set(name, full.get::<Value>(name)?)?;
     }
+    // A missing field of the loading API reads as a missing global, as in
+    // Redis (`redis.call` while loading).
+    let missing = lua.create_function(|_, (_, k): (Value, Value)| -> mlua::Result<()> {
+        let k = match k {
+            Value::String(s) => s.to_string_lossy(),
+            other => format!("{other:?}"),
+        };
+        Err(mlua::Error::RuntimeError(format!("Script attempted to access nonexistent global variable '{k}'")))
+    })?;
+    let mt = lua.create_table()?;
+    mt.raw_set("__index", missing)?;
+    redis.set_metatable(Some(mt));
     api.raw_set("redis", redis)?;
     Ok(api)
 }
@@ -231,7 +244,7 @@ impl Engine {
         }
         let functions = self.compile_library(run, &code[skip..])?;
         for (f, _) in &functions {
-            if let Some(other) = self.libraries.functions.get(f) {
+            if let Some(other) = self.libraries.functions.get(&f.to_ascii_lowercase()) {
                 if other.library != name {
                     return Err(format!("ERR Function {f} already exists"));
                 }
@@ -271,7 +284,7 @@ impl Engine {
     fn unlink(&mut self, name: &str) -> Option<Library> {
         let lib = self.libraries.libs.remove(name)?;
         for f in &lib.functions {
-            self.libraries.functions.remove(f);
+            self.libraries.functions.remove(&f.to_ascii_lowercase());
         }
         Some(lib)
     }
@@ -279,9 +292,10 @@ impl Engine {
     fn link(&mut self, name: &str, code: Bytes, functions: Vec<(String, FunctionInfo)>) {
         let mut names: Vec<String> = functions.iter().map(|(n, _)| n.clone()).collect();
         names.sort();
+        // Function names are case-insensitive, as in Redis.
         for (f, mut info) in functions {
             info.library = name.to_owned();
-            self.libraries.functions.insert(f, info);
+            self.libraries.functions.insert(f.to_ascii_lowercase(), info);
         }
         self.libraries.libs.insert(name.to_owned(), Library { code, functions: names });
     }
@@ -312,7 +326,7 @@ impl Engine {
                 let fs = lib
                     .functions
                     .iter()
-                    .filter_map(|f| saved.functions.get(f).map(|i| (f.clone(), i.clone_info())))
+                    .filter_map(|f| saved.functions.get(&f.to_ascii_lowercase()).map(|i| (f.clone(), i.clone_info())))
                     .collect();
                 self.link(name, lib.code.clone(), fs);
             }

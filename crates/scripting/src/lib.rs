@@ -202,6 +202,12 @@ impl Scripting {
     }
 }
 
+/// Whether a command runs a script (EVAL and FCALL, read-only or not):
+/// the server runs those off its connection threads.
+pub fn runs_script(name: &str) -> bool {
+    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro")
+}
+
 /// Whether a command needs the Lua state (waits for a running script).
 /// FUNCTION STATS and the KILLs do not.
 fn is_script_command(name: &str, args: &[&[u8]]) -> bool {

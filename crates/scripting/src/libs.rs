@@ -294,7 +294,8 @@ fn bit_table(lua: &Lua) -> mlua::Result<Table> {
             };
             let upper = n < 0;
             if upper {
-                n = -n;
+                // Redis's fixed LuaBitOp: INT_MIN counts as -8.
+                n = n.checked_neg().unwrap_or(8);
             }
             let n = n.clamp(1, 8) as usize;
             let hex = if upper { format!("{b:08X}") } else { format!("{b:08x}") };
@@ -332,41 +333,92 @@ fn trim_zeros(s: &str) -> &str {
 
 const CJSON_DEPTH_MAX: usize = 1000;
 
+/// lua-cjson's settings that scripts may change (and Redis's tests do).
+#[derive(Debug, Clone, Copy)]
+struct CjsonConfig {
+    encode_max_depth: usize,
+    decode_max_depth: usize,
+    encode_invalid_numbers: bool,
+}
+
 fn cjson_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let cfg = Arc::new(Mutex::new(CjsonConfig {
+        encode_max_depth: CJSON_DEPTH_MAX,
+        decode_max_depth: CJSON_DEPTH_MAX,
+        encode_invalid_numbers: false,
+    }));
+    let c = cfg.clone();
     t.raw_set(
         "encode",
-        lua.create_function(|_, args: MultiValue| {
+        lua.create_function(move |_, args: MultiValue| {
             if args.len() != 1 {
                 return Err(raise("bad argument #1 to 'encode' (expected 1 argument)"));
             }
             let mut out = Vec::new();
-            json_encode(&args[0], 0, &mut out)?;
+            let cfg = *c.lock();
+            json_encode(&args[0], 1, &cfg, &mut out)?;
             Ok(mlua::BString::from(out))
         })?,
     )?;
+    let c = cfg.clone();
     t.raw_set(
         "decode",
-        lua.create_function(|lua, s: mlua::String| {
+        lua.create_function(move |lua, s: mlua::String| {
             let v: serde_json::Value = serde_json::from_slice(&s.as_bytes())
                 .map_err(|e| raise(&format!("Expected value but found invalid token: {e}")))?;
-            json_to_lua(lua, &v, 0)
+            let max = c.lock().decode_max_depth;
+            json_to_lua(lua, &v, 1, max)
         })?,
     )?;
     t.raw_set("null", Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())))?;
-    // The buffer and precision knobs of lua-cjson: accepted, no effect.
-    for knob in [
-        "encode_keep_buffer",
-        "encode_max_depth",
-        "decode_max_depth",
-        "encode_number_precision",
-        "encode_invalid_numbers",
-        "decode_invalid_numbers",
-        "encode_sparse_array",
-    ] {
+    type Knob = fn(&mut CjsonConfig, &Value) -> mlua::Result<()>;
+    let knobs: [(&str, Knob); 3] = [
+        ("encode_max_depth", |c, v| {
+            c.encode_max_depth = match v {
+                Value::Nil => c.encode_max_depth,
+                v => depth_of(v)?,
+            };
+            Ok(())
+        }),
+        ("decode_max_depth", |c, v| {
+            c.decode_max_depth = match v {
+                Value::Nil => c.decode_max_depth,
+                v => depth_of(v)?,
+            };
+            Ok(())
+        }),
+        ("encode_invalid_numbers", |c, v| {
+            if let Value::Boolean(b) = v {
+                c.encode_invalid_numbers = *b;
+            }
+            Ok(())
+        }),
+    ];
+    for (name, set) in knobs {
+        let c = cfg.clone();
+        t.raw_set(
+            name,
+            lua.create_function(move |_, v: Option<Value>| {
+                let mut cfg = c.lock();
+                set(&mut cfg, &v.unwrap_or(Value::Nil))?;
+                Ok(())
+            })?,
+        )?;
+    }
+    // The buffer and precision knobs: accepted, no effect.
+    for knob in ["encode_keep_buffer", "encode_number_precision", "decode_invalid_numbers", "encode_sparse_array"] {
         t.raw_set(knob, lua.create_function(|_, a: MultiValue| Ok(a))?)?;
     }
     Ok(t)
+}
+
+fn depth_of(v: &Value) -> mlua::Result<usize> {
+    match v {
+        Value::Number(n) if *n >= 1.0 => Ok(*n as usize),
+        Value::Integer(n) if *n >= 1 => Ok(*n as usize),
+        _ => Err(raise("bad argument #1 (expected integer between 1 and 2147483647)")),
+    }
 }
 
 fn json_string(s: &[u8], out: &mut Vec<u8>) {
@@ -388,9 +440,19 @@ fn json_string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn json_number(n: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
+fn json_number(n: f64, allow_invalid: bool, out: &mut Vec<u8>) -> mlua::Result<()> {
     if !n.is_finite() {
-        return Err(raise("Cannot serialise number: must not be NaN or Inf"));
+        if !allow_invalid {
+            return Err(raise("Cannot serialise number: must not be NaN or Inf"));
+        }
+        out.extend_from_slice(if n.is_nan() {
+            b"nan"
+        } else if n > 0.0 {
+            b"inf"
+        } else {
+            b"-inf"
+        });
+        return Ok(());
     }
     out.extend_from_slice(fmt_g14(n).as_bytes());
     Ok(())
@@ -417,17 +479,17 @@ fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
     Ok(Some(max))
 }
 
-fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
+fn json_encode(v: &Value, depth: usize, cfg: &CjsonConfig, out: &mut Vec<u8>) -> mlua::Result<()> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::Number(n) => json_number(*n, out)?,
+        Value::Number(n) => json_number(*n, cfg.encode_invalid_numbers, out)?,
         Value::String(s) => json_string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= CJSON_DEPTH_MAX {
-                return Err(raise(&format!("Cannot serialise, excessive nesting ({})", depth + 1)));
+            if depth > cfg.encode_max_depth {
+                return Err(raise(&format!("Cannot serialise, excessive nesting ({depth})")));
             }
             match array_len(t)? {
                 Some(len) if len > 0 => {
@@ -436,7 +498,7 @@ fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
                         if i > 1 {
                             out.push(b',');
                         }
-                        json_encode(&t.raw_get::<Value>(i)?, depth + 1, out)?;
+                        json_encode(&t.raw_get::<Value>(i)?, depth + 1, cfg, out)?;
                     }
                     out.push(b']');
                 }
@@ -453,14 +515,14 @@ fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
                             Value::String(s) => json_string(&s.as_bytes(), out),
                             Value::Number(n) => {
                                 let mut key = Vec::new();
-                                json_number(*n, &mut key)?;
+                                json_number(*n, cfg.encode_invalid_numbers, &mut key)?;
                                 json_string(&key, out);
                             }
                             Value::Integer(i) => json_string(i.to_string().as_bytes(), out),
                             _ => return Err(raise("Cannot serialise table: table key must be a number or string")),
                         }
                         out.push(b':');
-                        json_encode(&val, depth + 1, out)?;
+                        json_encode(&val, depth + 1, cfg, out)?;
                     }
                     out.push(b'}');
                 }
@@ -471,10 +533,11 @@ fn json_encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
     Ok(())
 }
 
-fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<Value> {
+fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize, max: usize) -> mlua::Result<Value> {
     use serde_json::Value as J;
-    if depth >= CJSON_DEPTH_MAX {
-        return Err(raise("Found too many nested data structures"));
+    let nested = matches!(v, J::Array(_) | J::Object(_));
+    if nested && depth > max {
+        return Err(raise(&format!("Found too many nested data structures ({depth})")));
     }
     Ok(match v {
         J::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
@@ -484,14 +547,14 @@ fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<V
         J::Array(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, json_to_lua(lua, item, depth + 1)?)?;
+                t.raw_set(i + 1, json_to_lua(lua, item, depth + 1, max)?)?;
             }
             Value::Table(t)
         }
         J::Object(map) => {
             let t = lua.create_table_with_capacity(0, map.len())?;
             for (k, item) in map {
-                t.raw_set(lua.create_string(k)?, json_to_lua(lua, item, depth + 1)?)?;
+                t.raw_set(lua.create_string(k)?, json_to_lua(lua, item, depth + 1, max)?)?;
             }
             Value::Table(t)
         }
@@ -524,19 +587,46 @@ pub mod msgpack {
                 Ok(mlua::BString::from(out))
             })?,
         )?;
+        t.raw_set("unpack", lua.create_function(|lua, s: mlua::String| unpack_full(lua, &s.as_bytes(), 0, 0))?)?;
         t.raw_set(
-            "unpack",
-            lua.create_function(|lua, s: mlua::String| {
-                let bytes = s.as_bytes().to_vec();
-                let mut at = 0;
-                let mut out = Vec::new();
-                while at < bytes.len() {
-                    out.push(decode(lua, &bytes, &mut at, 0)?);
-                }
-                Ok(MultiValue::from_iter(out))
+            "unpack_one",
+            lua.create_function(|lua, (s, offset): (mlua::String, Option<i64>)| {
+                unpack_full(lua, &s.as_bytes(), 1, offset.unwrap_or(0))
+            })?,
+        )?;
+        t.raw_set(
+            "unpack_limit",
+            lua.create_function(|lua, (s, limit, offset): (mlua::String, i64, Option<i64>)| {
+                unpack_full(lua, &s.as_bytes(), limit, offset.unwrap_or(0))
             })?,
         )?;
         Ok(t)
+    }
+
+    /// lua-cmsgpack's mp_unpack_full: everything (limit and offset 0), or
+    /// up to `limit` objects from `offset`, preceded by the next offset
+    /// (-1 at the end of the input).
+    fn unpack_full(lua: &Lua, b: &[u8], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
+        let all = limit == 0 && offset == 0;
+        if offset < 0 || limit < 0 {
+            return Err(raise(&format!("Invalid request to unpack with offset of {offset} and limit of {limit}.")));
+        }
+        if offset as usize > b.len() {
+            return Err(raise(&format!("Start offset {offset} greater than input length {}.", b.len())));
+        }
+        let limit = if all { i64::MAX } else { limit };
+        let mut at = offset as usize;
+        let mut out = Vec::new();
+        let mut n = 0;
+        while at < b.len() && n < limit {
+            out.push(decode(lua, b, &mut at, 0)?);
+            n += 1;
+        }
+        if !all {
+            let next = if at >= b.len() { -1 } else { at as i64 };
+            out.insert(0, Value::Integer(next));
+        }
+        Ok(MultiValue::from_iter(out))
     }
 
     fn len_header(out: &mut Vec<u8>, len: usize, fix: u8, fix_max: usize, c16: u8, c32: u8) {

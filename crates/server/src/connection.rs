@@ -74,6 +74,9 @@ pub enum Step {
     /// The next command needs what a running script holds: write the
     /// replies, wait for [`script_turn`], then `process` again.
     WaitScript,
+    /// The next command runs a script: call [`Session::run_script`], then
+    /// `process` again.
+    RunScript,
 }
 
 struct Settings {
@@ -126,6 +129,8 @@ pub struct Session {
     views: Vec<&'static [u8]>,
     /// Each command of the batch, resolved before any of them runs.
     prepared: Vec<cmd::Prepared>,
+    /// A script command waiting for [`Session::run_script`].
+    script: Option<Vec<bytes::Bytes>>,
 }
 
 /// An empty vector with `v`'s allocation, for slices of another lifetime:
@@ -168,6 +173,7 @@ impl Session {
             run_here: false,
             views: Vec::new(),
             prepared: Vec::new(),
+            script: None,
         }
     }
 
@@ -251,6 +257,7 @@ impl Session {
             // input offset of the first command not yet taken.
             let mut stop_at = None;
             let mut wait_script = false;
+            let mut run_script = false;
             from = 0;
             for (&(to, _, start), &prepared) in self.batch.iter().zip(&self.prepared) {
                 let args = &views[from..to];
@@ -289,10 +296,16 @@ impl Session {
                     }
                     continue;
                 }
+                // A script runs on a blocking thread, never on this
+                // connection's runtime thread (which serves other
+                // connections too); outside MULTI, where it is queued.
+                let is_script = self.client.state.multi.is_none()
+                    && prepared.spec().is_some_and(|s| ringcache_scripting::runs_script(s.name));
                 if let Some(cluster) = &shared.cluster {
                     let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
                         Route::Local => true,
+                        Route::Here if is_script => true,
                         // Parts of the run that run here (a split or
                         // keyspace-wide command's) run when the run does:
                         // a later command here must not overtake them.
@@ -336,6 +349,12 @@ impl Session {
                     }
                 }
                 commands += 1;
+                if is_script {
+                    self.script = Some(args.iter().map(|a| bytes::Bytes::copy_from_slice(a)).collect());
+                    stop_at = Some(self.batch.iter().find(|b| b.2 > start).map_or(at, |b| b.2));
+                    run_script = true;
+                    break;
+                }
                 if let Some(spec) = prepared.spec().filter(|s| s.keys == cmd::Keys::All) {
                     self.client.state.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
                 }
@@ -373,6 +392,9 @@ impl Session {
                 self.parser.rewind();
                 if wait_script && self.run.is_empty() {
                     break 'batch Step::WaitScript;
+                }
+                if run_script {
+                    break 'batch Step::RunScript;
                 }
                 break 'batch Step::Forward;
             }
@@ -424,6 +446,41 @@ impl Session {
         // Keep the allocation for the next run.
         self.run = run;
         self.run.clear();
+    }
+
+    /// Runs the script command [`Session::process`] stopped at (after
+    /// [`Step::RunScript`]) on a blocking thread, the client moved there
+    /// and back, and appends its reply to `output` (once its writes reach
+    /// their quorum, in a replicated cluster).
+    pub async fn run_script(&mut self, shared: &Arc<Shared>, output: &mut BytesMut) {
+        let Some(args) = self.script.take() else { return };
+        let placeholder = Client::new(self.client.info.clone(), self.client.state.authenticated);
+        let client = std::mem::replace(&mut self.client, placeholder);
+        let node = shared.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let mut client = client;
+            let views: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+            let now_ms = ringcache_store::now_ms();
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                cmd::dispatch(&node, &mut client, &views, now_ms)
+            }))
+            .unwrap_or_else(|_| Reply::error_static("ERR internal error running the script"));
+            (client, reply)
+        });
+        let reply = match job.await {
+            Ok((client, reply)) => {
+                self.client = client;
+                reply
+            }
+            Err(_) => Reply::error_static("ERR internal error running the script"),
+        };
+        if self.client.state.changes.is_empty() {
+            reply.encode(self.client.state.proto, output);
+            return;
+        }
+        let entry = held(shared, &mut self.client, reply);
+        self.run.push(entry);
+        self.forward(shared, output).await;
     }
 
     /// Ends the session: forgets its WATCHes and unregisters the client.
@@ -481,7 +538,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, info: Arc<ClientInfo>, mut stream
     session.close(&shared);
 }
 
-async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> End {
+async fn run(shared: &Arc<Shared>, session: &mut Session, stream: &mut TcpStream) -> End {
     let mut rbuf = BytesMut::with_capacity(READ_BUF_BYTES);
     let mut wbuf = BytesMut::with_capacity(READ_BUF_BYTES);
     let kill = session.client.info.kill.clone();
@@ -545,6 +602,13 @@ async fn run(shared: &Shared, session: &mut Session, stream: &mut TcpStream) -> 
                 Step::WaitScript => {
                     tokio::select! {
                         _ = script_turn(shared) => continue,
+                        _ = kill.cancelled() => return End::Killed,
+                        _ = shared.shutdown.cancelled() => return End::Shutdown,
+                    }
+                }
+                Step::RunScript => {
+                    tokio::select! {
+                        _ = session.run_script(shared, &mut wbuf) => continue,
                         _ = kill.cancelled() => return End::Killed,
                         _ = shared.shutdown.cancelled() => return End::Shutdown,
                     }
