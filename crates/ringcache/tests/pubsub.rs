@@ -44,6 +44,13 @@ fn subscribe_publish_patterns_and_unsubscribe() {
     let mut ps = sub.as_pubsub();
     ps.subscribe(&["chan1", "chan2"]).unwrap();
     ps.psubscribe("news.*").unwrap();
+    // The `redis` crate sends (P)SUBSCRIBE without waiting for its
+    // confirmation: wait until the node has them before publishing.
+    let numpat = |p: &mut redis::Connection| int(p, &["PUBSUB", "NUMPAT"]);
+    eventually("the pattern is subscribed", || numpat(&mut publisher) == 1);
+    eventually("the channels are subscribed", || {
+        redis::cmd("PUBSUB").arg("CHANNELS").query::<Vec<String>>(&mut publisher).unwrap().len() == 2
+    });
 
     assert_eq!(int(&mut publisher, &["PUBLISH", "chan1", "hello"]), 1);
     assert_eq!(int(&mut publisher, &["PUBLISH", "news.tech", "rust"]), 1);
@@ -53,12 +60,17 @@ fn subscribe_publish_patterns_and_unsubscribe() {
 
     // A channel matched by both a subscription and a pattern: two receivers.
     ps.psubscribe("chan?").unwrap();
+    eventually("the second pattern is subscribed", || numpat(&mut publisher) == 2);
     assert_eq!(int(&mut publisher, &["PUBLISH", "chan2", "both"]), 2);
     assert_eq!(message(&mut ps), ("chan2".into(), "both".into(), None));
     assert_eq!(message(&mut ps), ("chan2".into(), "both".into(), Some("chan?".into())));
 
     ps.unsubscribe("chan1").unwrap();
     ps.punsubscribe(&["news.*", "chan?"]).unwrap();
+    eventually("the patterns are gone", || numpat(&mut publisher) == 0);
+    eventually("chan1 is gone", || {
+        redis::cmd("PUBSUB").arg("CHANNELS").query::<Vec<String>>(&mut publisher).unwrap().len() == 1
+    });
     assert_eq!(int(&mut publisher, &["PUBLISH", "chan1", "gone"]), 0);
     assert_eq!(int(&mut publisher, &["PUBLISH", "chan2", "still"]), 1);
     assert_eq!(message(&mut ps), ("chan2".into(), "still".into(), None));
