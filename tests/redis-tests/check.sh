@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# `make test-redis`: Redis 7.2.6's own TCL units (run.sh, beside this file)
-# against one ringcache node, compared with the figures in baseline.txt.
+# `make test-redis`: Redis 7.2.6's own TCL units (run.sh, beside this file),
+# each against a fresh ringcache node, compared with baseline.txt.
 #
 #   tests/redis-tests/check.sh [--update] [UNIT ...]
 #
-# Starts RINGCACHE_BIN (default target/release/ringcache) on a free port,
-# runs the units run.sh lists by default (or the ones given), stops the node
-# by its pid, and prints each unit's passing tests beside its baseline.
+# Runs the units run.sh lists by default (or the ones given), each against
+# a fresh RINGCACHE_BIN (default target/release/ringcache) on a free port,
+# stopped by its pid after the unit, and prints each unit's passing tests beside its baseline.
 # Fails when a unit passes fewer tests than its baseline (a regression) or
 # when the run itself fails; says so when a unit passes more, so that the
 # baseline can be raised (`--update` rewrites baseline.txt from this run).
@@ -18,7 +18,7 @@ bin=${RINGCACHE_BIN:-$root/target/release/ringcache}
 baseline=$here/baseline.txt
 # The whole suite must finish within this many seconds (a hung unit must
 # not eat the CI budget; run.sh also bounds each test at 60 s).
-limit_s=${REDIS_TESTS_LIMIT_S:-300}
+limit_s=${REDIS_TESTS_LIMIT_S:-480}
 
 update=0
 if [ "${1:-}" = --update ]; then
@@ -45,35 +45,61 @@ trap 'stop_node; rm -rf "$work"' EXIT
 # A port nothing answers on; the node's own bind is the real test, so a
 # port taken in between only means another try.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-started=0
-for _ in $(seq 20); do
-    port=$((20000 + RANDOM % 40000))
-    port_in_use "$port" && continue
-    "$bin" --port "$port" --bind 127.0.0.1 >"$work/node.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        if ! kill -0 "$pid" 2>/dev/null; then break; fi
-        if port_in_use "$port"; then started=1; break; fi
-        sleep 0.05
+# start_node: starts a fresh node on a free port (sets pid and port).
+start_node() {
+    local started=0
+    for _ in $(seq 20); do
+        port=$((20000 + RANDOM % 40000))
+        port_in_use "$port" && continue
+        "$bin" --port "$port" --bind 127.0.0.1 >"$work/node.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 100); do
+            if ! kill -0 "$pid" 2>/dev/null; then break; fi
+            if port_in_use "$port"; then started=1; break; fi
+            sleep 0.05
+        done
+        [ "$started" = 1 ] && return 0
+        stop_node
     done
-    [ "$started" = 1 ] && break
-    stop_node
-done
-[ "$started" = 1 ] || { echo "ringcache did not start:"; cat "$work/node.log"; exit 1; }
-echo "ringcache (pid $pid) on port $port: Redis's TCL units"
-
-rc=0
-timeout --kill-after=10 "$limit_s" bash "$here/run.sh" "$port" "$@" >"$work/run.log" 2>&1 || rc=$?
-stop_node
-if [ "$rc" -ne 0 ]; then
-    cat "$work/run.log"
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        echo "FAILED: the suite ran past ${limit_s}s" >&2
-    else
-        echo "FAILED: run.sh exited $rc" >&2
-    fi
+    echo "ringcache did not start:"
+    cat "$work/node.log"
     exit 1
+}
+
+# The units to run: those given, else run.sh's default list (its own
+# `units=(...)` line, so the two never disagree).
+if [ $# -gt 0 ]; then
+    units=("$@")
+else
+    eval "$(sed -n '/^\[ ${#units\[@\]} -gt 0 \] || units=(/,/)$/p' "$here/run.sh" | sed 's/^\[ ${#units\[@\]} -gt 0 \] || //')"
 fi
+echo "Redis's TCL units, each against a fresh ringcache node (a unit that fails"
+echo "half-way can leave a setting or a script behind that would fail the next)"
+
+# One node per unit; the whole run bounded by limit_s.
+deadline=$((SECONDS + limit_s))
+: >"$work/run.log"
+for unit in "${units[@]}"; do
+    left=$((deadline - SECONDS))
+    if [ "$left" -le 0 ]; then
+        cat "$work/run.log"
+        echo "FAILED: the suite ran past ${limit_s}s" >&2
+        exit 1
+    fi
+    start_node
+    rc=0
+    timeout --kill-after=10 "$left" bash "$here/run.sh" "$port" "$unit" >>"$work/run.log" 2>&1 || rc=$?
+    stop_node
+    if [ "$rc" -ne 0 ]; then
+        cat "$work/run.log"
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            echo "FAILED: the suite ran past ${limit_s}s" >&2
+        else
+            echo "FAILED: run.sh exited $rc on $unit" >&2
+        fi
+        exit 1
+    fi
+done
 
 # unit ok err exception, one line per unit run.
 sed -n -E 's/^(unit[^:]*): ok=([0-9]+) err=([0-9]+) exception=([0-9]+)$/\1 \2 \3 \4/p' "$work/run.log" >"$work/figures"

@@ -268,10 +268,11 @@ impl Session {
                     Admit::Run => {}
                     Admit::Busy(text) => {
                         commands += 1;
+                        let reply = busy_reply(shared, &mut self.client, prepared.spec(), text);
                         if self.run.is_empty() {
-                            Reply::error_static(text).encode(self.client.state.proto, output);
+                            reply.encode(self.client.state.proto, output);
                         } else {
-                            self.run.push(Entry::ready(Reply::error_static(text)));
+                            self.run.push(Entry::ready(reply));
                         }
                         continue;
                     }
@@ -504,6 +505,27 @@ fn run_notified(shared: &Shared, client: &mut Client, args: &[&[u8]], prepared: 
         pubsub::notify::after(shared, prepared.spec(), args, before, now_ms);
     }
     reply
+}
+
+/// The reply to a command refused while a script is busy, as Redis's
+/// `rejectCommand`: inside MULTI the refusal fails the transaction, and an
+/// EXEC refused so discards it (`-EXECABORT Transaction discarded because
+/// of: BUSY ...`), so that nothing queued runs half.
+fn busy_reply(shared: &Shared, client: &mut Client, spec: Option<&cmd::CommandSpec>, text: &'static str) -> Reply {
+    let Some(multi) = client.state.multi.as_mut() else {
+        return Reply::error_static(text);
+    };
+    if spec.is_none_or(|s| s.name != "exec") {
+        multi.dirty = true;
+        return Reply::error_static(text);
+    }
+    cmd::end_multi(&mut client.state);
+    cmd::release_watches(&shared.db, &mut client.state);
+    if let (Some(cluster), Some(node)) = (&shared.cluster, client.tx_session.take()) {
+        cluster.release_session(node, client.id);
+    }
+    client.tx_slot = None;
+    Reply::error(format!("EXECABORT Transaction discarded because of: {text}"))
 }
 
 /// The entry of a command that ran here: its reply, held for its turn
