@@ -17,6 +17,7 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::cluster::coordinator_port;
 use common::fault::{info_field, try_conn, FaultCluster};
 use redis::{ConnectionLike, Value};
 
@@ -329,22 +330,7 @@ impl Mode {
 /// mode. In `proxy` mode any node would do.
 fn coordinator_conn(cluster: &FaultCluster, key: &str) -> redis::Connection {
     let mut any = try_conn(cluster.node(0).port).expect("connect");
-    let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut any).expect("KEYSLOT");
-    let Value::Array(ranges) = redis::cmd("CLUSTER").arg("SLOTS").query(&mut any).expect("SLOTS") else {
-        panic!("CLUSTER SLOTS: not an array")
-    };
-    // Each range: start, end, then the master as [host, port, id, ...].
-    let port = ranges.iter().find_map(|r| match r {
-        Value::Array(r) => match (&r[0], &r[1], &r[2]) {
-            (Value::Int(lo), Value::Int(hi), Value::Array(master)) if (*lo..=*hi).contains(&slot) => match master[1] {
-                Value::Int(port) => Some(port as u16),
-                _ => None,
-            },
-            _ => None,
-        },
-        _ => None,
-    });
-    try_conn(port.expect("slot covered")).expect("connect to the coordinator")
+    try_conn(coordinator_port(&mut any, key)).expect("connect to the coordinator")
 }
 
 fn transaction(cluster: &FaultCluster) -> Value {

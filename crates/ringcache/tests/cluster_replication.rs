@@ -11,6 +11,7 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::cluster::coordinator_port;
 use common::fault::{seed, try_conn, FaultCluster, Workload};
 
 /// Replication settings every test runs with: the defaults (N = 3,
@@ -211,22 +212,9 @@ fn a_read_quorum_of_two_answers_the_newest_version_and_repairs_the_coordinator()
     let ports = cluster.ports();
     // A key node 0 coordinates (the node CLUSTER SLOTS names for it).
     let mut c0 = try_conn(ports[0]).expect("connect");
-    let slots: redis::Value = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c0).expect("SLOTS");
-    let mine = |slot: i64| {
-        let redis::Value::Array(ranges) = &slots else { return false };
-        ranges.iter().any(|r| match r {
-            redis::Value::Array(r) => match (&r[0], &r[1], &r[2]) {
-                (redis::Value::Int(lo), redis::Value::Int(hi), redis::Value::Array(m)) => {
-                    (*lo..=*hi).contains(&slot) && m[1] == redis::Value::Int(i64::from(ports[0]))
-                }
-                _ => false,
-            },
-            _ => false,
-        })
-    };
     let key = (0..1000)
         .map(|i| format!("rq:{i}"))
-        .find(|k| mine(redis::cmd("CLUSTER").arg("KEYSLOT").arg(k).query::<i64>(&mut c0).unwrap()))
+        .find(|k| coordinator_port(&mut c0, k) == ports[0])
         .expect("node 0 coordinates some key");
     let _: () = redis::cmd("SET").arg(&key).arg("old").query(&mut c0).expect("SET old");
     cluster.wait_converged(Duration::from_secs(30));

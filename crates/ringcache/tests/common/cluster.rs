@@ -104,21 +104,26 @@ impl TestCluster {
     /// Only in `redis-cluster` mode: in `proxy` mode every node reports
     /// itself for every slot.
     pub fn coordinator_of(&self, key: &str) -> usize {
-        let mut c = self.nodes[0].conn();
-        let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut c).expect("CLUSTER KEYSLOT");
-        let slots: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).expect("CLUSTER SLOTS");
-        let int = |v: &redis::Value| match v {
-            redis::Value::Int(i) => *i,
-            v => panic!("expected an integer in CLUSTER SLOTS, got {v:?}"),
-        };
-        for range in &slots {
-            let redis::Value::Array(range) = range else { panic!("CLUSTER SLOTS entry {range:?}") };
-            if (int(&range[0])..=int(&range[1])).contains(&slot) {
-                let redis::Value::Array(master) = &range[2] else { panic!("CLUSTER SLOTS node {:?}", range[2]) };
-                let port = int(&master[1]) as u16;
-                return self.nodes.iter().position(|n| n.port == port).expect("a node of this cluster");
-            }
-        }
-        panic!("slot {slot} of {key} is in no CLUSTER SLOTS range");
+        let port = coordinator_port(&mut self.nodes[0].conn(), key);
+        self.nodes.iter().position(|n| n.port == port).expect("a node of this cluster")
     }
+}
+
+/// The client port of the node CLUSTER SLOTS (asked on `conn`) names as
+/// the master of `key`'s slot: its coordinator in `redis-cluster` mode.
+pub fn coordinator_port(conn: &mut redis::Connection, key: &str) -> u16 {
+    let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(conn).expect("CLUSTER KEYSLOT");
+    let slots: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(conn).expect("CLUSTER SLOTS");
+    let int = |v: &redis::Value| match v {
+        redis::Value::Int(i) => *i,
+        v => panic!("expected an integer in CLUSTER SLOTS, got {v:?}"),
+    };
+    for range in &slots {
+        let redis::Value::Array(range) = range else { panic!("CLUSTER SLOTS entry {range:?}") };
+        if (int(&range[0])..=int(&range[1])).contains(&slot) {
+            let redis::Value::Array(master) = &range[2] else { panic!("CLUSTER SLOTS node {:?}", range[2]) };
+            return int(&master[1]) as u16;
+        }
+    }
+    panic!("slot {slot} of {key} is in no CLUSTER SLOTS range");
 }
