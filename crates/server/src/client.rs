@@ -114,7 +114,7 @@ pub struct Client {
     /// pinned to.
     pub tx_slot: Option<u16>,
     /// In a cluster: the node holding this client's WATCHes for it.
-    pub tx_session: Option<ringcache_ring::NodeIdx>,
+    pub tx_session: Option<ringcache_ring::NodeId>,
     /// Owners other than this node that acknowledged the client's last
     /// replicated write (WAIT), once it finished.
     pub last_write_replicas: usize,

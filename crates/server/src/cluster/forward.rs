@@ -24,8 +24,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ringcache_resp::{decode_reply, encode_request, Proto, Reply};
-use ringcache_ring::NodeIdx;
-use ringcache_transport::TransportError;
+use ringcache_transport::{NodeId, TransportError};
 
 use super::replicate::{self, Done, Submitted};
 use super::Cluster;
@@ -37,10 +36,11 @@ pub const KIND_RUN: u8 = b'R';
 pub const KIND_RELEASE: u8 = b'X';
 pub const KIND_PING: u8 = b'P';
 
-/// The commands of one entry that run on one node.
+/// The commands of one entry that run on one node (by id: a run may
+/// outlive the view it was routed in).
 #[derive(Debug, Clone)]
 pub struct Part {
-    pub node: NodeIdx,
+    pub node: NodeId,
     pub cmds: Vec<Vec<Bytes>>,
 }
 
@@ -95,7 +95,7 @@ impl Entry {
         Entry { parts: Vec::new(), merge: Merge::Replicated { reply, waits } }
     }
 
-    pub fn relay(node: NodeIdx, cmd: Vec<Bytes>) -> Entry {
+    pub fn relay(node: NodeId, cmd: Vec<Bytes>) -> Entry {
         Entry { parts: vec![Part { node, cmds: vec![cmd] }], merge: Merge::Relay }
     }
 
@@ -156,8 +156,7 @@ fn decode_answer(msg: &[u8], expected: usize) -> Result<Vec<Bytes>, Reply> {
 }
 
 /// The client's error for a node that did not answer.
-fn unreachable_reply(cluster: &Cluster, node: NodeIdx, e: &TransportError) -> Reply {
-    let id = &cluster.node(node).id;
+fn unreachable_reply(id: &NodeId, e: &TransportError) -> Reply {
     match e {
         TransportError::Timeout { .. } => Reply::error(format!("TRYAGAIN node {id} did not answer in time")),
         TransportError::Backpressure { .. } => Reply::error(format!("TRYAGAIN node {id} is busy")),
@@ -178,7 +177,7 @@ type Answer = Result<Vec<Bytes>, Reply>;
 
 /// What goes to one node in a run.
 struct Message {
-    node: NodeIdx,
+    node: NodeId,
     body: BytesMut,
     /// (entry, part, number of commands) of each part in `body`, in order.
     parts: Vec<(usize, usize, usize)>,
@@ -231,7 +230,7 @@ pub async fn execute(
                     head.put_u8(KIND_RUN);
                     head.put_u8(if proto == Proto::Resp3 { 3 } else { 2 });
                     head.put_u64(client.id);
-                    messages.push(Message { node: part.node, body: head, parts: Vec::new() });
+                    messages.push(Message { node: part.node.clone(), body: head, parts: Vec::new() });
                     messages.len() - 1
                 }
             };
@@ -244,7 +243,7 @@ pub async fn execute(
     }
 
     let results = futures_util::future::join_all(messages.iter().map(|m| {
-        let to = &cluster.node(m.node).id;
+        let to = &m.node;
         let msg = m.body.clone().freeze();
         async move {
             match tokio::time::timeout(timeout, cluster.transport.request(to, msg)).await {
@@ -259,15 +258,15 @@ pub async fn execute(
         let expected: usize = index.iter().map(|i| i.2).sum();
         let decoded = match result {
             Ok(msg) => {
-                cluster.set_reachable(*node, true);
+                cluster.set_reachable(node, true);
                 decode_answer(&msg, expected)
             }
             Err(e) => {
                 if !matches!(e, TransportError::Backpressure { .. } | TransportError::MessageTooLarge { .. }) {
-                    cluster.set_reachable(*node, false);
+                    cluster.set_reachable(node, false);
                 }
-                tracing::debug!(node = %cluster.node(*node).id, "forwarding failed: {e}");
-                Err(unreachable_reply(cluster, *node, &e))
+                tracing::debug!(node = %node, "forwarding failed: {e}");
+                Err(unreachable_reply(node, &e))
             }
         };
         match decoded {
