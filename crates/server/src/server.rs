@@ -109,11 +109,7 @@ impl Server {
         TcpListener::bind(&addr).await.map_err(|source| ServerError::Bind { addr, source })
     }
 
-    fn assemble(
-        config: Config,
-        listener: TcpListener,
-        transport: Option<Transports>,
-    ) -> Result<Server, ServerError> {
+    fn assemble(config: Config, listener: TcpListener, transport: Option<Transports>) -> Result<Server, ServerError> {
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind.clone(), source })?;
         let cluster = match transport {
             Some((t, tcp)) => Some(Arc::new(Cluster::new(&config, t, tcp, local.port())?)),

@@ -500,8 +500,19 @@ impl History {
         let mut lost = Vec::new();
         for chunk in keys.chunks(500) {
             let names: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-            let values: Vec<Option<String>> =
-                redis::cmd("MGET").arg(&names).query(&mut conn).unwrap_or_else(|e| panic!("{test}: MGET: {e}"));
+            // A read refused for a moment (a node slow to answer, a view
+            // settling) is asked again, for at most 10 s; a wrong value
+            // never is.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let values: Vec<Option<String>> = loop {
+                match redis::cmd("MGET").arg(&names).query(&mut conn) {
+                    Ok(values) => break values,
+                    Err(e) if matches!(e.code(), Some("TRYAGAIN" | "CLUSTERDOWN")) && Instant::now() < deadline => {
+                        thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(e) => panic!("{test}: MGET: {e}"),
+                }
+            };
             for ((key, &acked), value) in chunk.iter().zip(values) {
                 let read = value.and_then(|v| v.parse::<u64>().ok());
                 if read.is_none_or(|r| r < acked) {

@@ -109,9 +109,13 @@ pub struct ClusterView {
     pub epoch: u64,
     /// The membership view's digest: equal on nodes that agree.
     pub digest: u64,
+    /// The epoch of the view whose members built `ring`: views that only
+    /// changed a member's liveness or phase keep the ring, the placement
+    /// and this epoch (replication's per-view caches key on it).
+    pub ring_epoch: u64,
     /// This node, on `ring`.
     pub me: NodeIdx,
-    pub ring: Ring,
+    pub ring: Arc<Ring>,
     /// The ring's members, indexed by `NodeIdx` (ring order: by id).
     pub nodes: Box<[Node]>,
     /// Known members that are not on the ring (dead, left), by id.
@@ -308,22 +312,35 @@ impl Cluster {
                 gone.push(node);
             }
         }
-        let ring = match Ring::new(on_ring.iter().map(|n| Member::new(n.id.clone())), self.ring_config) {
-            Ok(ring) => ring,
-            Err(e) => {
-                tracing::error!("membership view {} not published: {e}", mv.epoch());
-                return None;
-            }
-        };
         // Members sort by id, as the ring numbers its nodes.
         on_ring.sort_by(|a, b| a.id.cmp(&b.id));
+        let old = self.view.load_full();
+        let same_members =
+            old.ring.len() == on_ring.len() && old.ring.nodes().zip(&on_ring).all(|((_, id), n)| *id == n.id);
+        // The ring, its placement and their epoch are kept while the
+        // members on the ring stay the same: a suspicion that is refuted,
+        // a phase change, cost no rebuild and no replication cache reset.
+        let (ring, placement, ring_epoch) = if same_members && old.placement.is_some() == self.replication.is_some() {
+            (old.ring.clone(), old.placement.clone(), old.ring_epoch)
+        } else {
+            let ring = match Ring::new(on_ring.iter().map(|n| Member::new(n.id.clone())), self.ring_config) {
+                Ok(ring) => Arc::new(ring),
+                Err(e) => {
+                    tracing::error!("membership view {} not published: {e}", mv.epoch());
+                    return None;
+                }
+            };
+            let owners = self.replicas.min(ring.len());
+            let placement = self.replication.as_ref().map(|_| Arc::new(Placement::from_ring(&ring, owners)));
+            (ring, placement, mv.epoch())
+        };
         debug_assert!(ring.nodes().zip(&on_ring).all(|((_, id), n)| *id == n.id));
         let me = ring.node_idx(self.me.as_str())?;
         let owners = self.replicas.min(ring.len());
-        let placement = self.replication.as_ref().map(|_| Arc::new(Placement::from_ring(&ring, owners)));
         let view = Arc::new(ClusterView {
             epoch: mv.epoch(),
             digest: mv.digest(),
+            ring_epoch,
             me,
             ring,
             nodes: on_ring.into(),
@@ -452,8 +469,9 @@ fn placeholder_view(me: &NodeId, ring_config: &RingConfig) -> Result<ClusterView
     Ok(ClusterView {
         epoch: 0,
         digest: 0,
+        ring_epoch: 0,
         me: me_idx,
-        ring,
+        ring: Arc::new(ring),
         nodes: vec![node].into(),
         gone: Box::new([]),
         owners: 1,

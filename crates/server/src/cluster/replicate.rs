@@ -570,8 +570,11 @@ impl<'a> LiveView<'a> {
 }
 
 impl View for LiveView<'_> {
+    // The trait's epoch is the placement's: it changes whenever a
+    // preference list does, and not on liveness alone.
+    #[allow(clippy::misnamed_getters)]
     fn epoch(&self) -> u64 {
-        self.view.epoch
+        self.view.ring_epoch
     }
 
     fn members(&self) -> &[NodeId] {
