@@ -47,7 +47,7 @@ build: ## Build everything in release mode.
 run: build ## Run one node on 127.0.0.1:6379 (pass options with ARGS="...").
 	$(CARGO) run --release -p ringcache -- $(ARGS)
 
-cluster: build ## Start a local three-node cluster (ports 7001-7003) from config/cluster/.
+cluster: build ## Start a local three-node cluster (ports 7001-7003) from config/cluster/: nodes 2 and 3 join node 1 by seeds.
 	@mkdir -p $(CLUSTER_DIR)
 	@for i in 1 2 3; do \
 		if [ -f $(CLUSTER_DIR)/node$$i.pid ] && kill -0 "$$(cat $(CLUSTER_DIR)/node$$i.pid)" 2>/dev/null; then \

@@ -105,7 +105,10 @@ impl ringcache_scripting::ScriptHost for Shared {
     }
 
     fn slot_is_local(&self, slot: u16) -> bool {
-        self.cluster.as_ref().is_none_or(|c| c.coordinator(slot) == c.me)
+        self.cluster.as_ref().is_none_or(|c| {
+            let view = c.view();
+            c.coordinator(&view, slot) == view.me
+        })
     }
 
     fn in_cluster(&self) -> bool {

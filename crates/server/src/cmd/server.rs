@@ -651,8 +651,8 @@ bzmpop=7.0.0 bzpopmax=5.0.0 bzpopmin=5.0.0 client=2.4.0 client|caching=6.0.0 cli
 client|getredir=6.0.0 client|help=5.0.0 client|id=5.0.0 client|info=6.2.0 client|kill=2.4.0 client|list=2.4.0
 client|no-evict=7.0.0 client|no-touch=7.2.0 client|pause=2.9.50 client|reply=3.2.0 client|setinfo=7.2.0
 client|setname=2.6.9 client|tracking=6.0.0 client|trackinginfo=6.2.0 client|unblock=5.0.0 client|unpause=6.2.0
-cluster=3.0.0 cluster|countkeysinslot=3.0.0 cluster|getkeysinslot=3.0.0 cluster|help=5.0.0
-cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
+cluster=3.0.0 cluster|countkeysinslot=3.0.0 cluster|forget=3.0.0 cluster|getkeysinslot=3.0.0 cluster|help=5.0.0
+cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|meet=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
 cluster|replicas=5.0.0 cluster|shards=7.0.0 cluster|slaves=3.0.0 cluster|slots=3.0.0 command=2.8.13 command|count=2.8.13 command|docs=7.0.0 command|getkeys=2.8.13
 command|getkeysandflags=7.0.0 command|help=5.0.0 command|info=2.8.13 command|list=7.0.0 config=2.0.0
 config|get=2.0.0 config|help=5.0.0 config|resetstat=2.0.0 config|rewrite=2.8.0 config|set=2.0.0 copy=6.2.0
@@ -789,7 +789,12 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                     replication_info(&mut out, &mut ctx.db, cluster);
                 }
             }
-            "cluster" => field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some())),
+            "cluster" => {
+                field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some()));
+                if let Some(cluster) = &shared.cluster {
+                    membership_info(&mut out, cluster);
+                }
+            }
             "keyspace" => {
                 // One line per database holding keys, as Redis prints them.
                 for &(db, keys, expires, avg_ttl) in &databases {
@@ -811,20 +816,21 @@ fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, clus
         field(out, "replicas_per_slot", &1);
         return;
     };
-    let me = cluster.me;
+    let view = cluster.view();
+    let me = view.me;
     let (mut owned, mut coordinated, mut digest) = (0usize, 0usize, 0u64);
     for s in 0..ringcache_ring::SLOTS as u16 {
-        if cluster.owns(s, me) {
+        if view.owners_of(s).contains(&me) {
             owned += 1;
             digest ^= db.with_slot_shard(s, |shard| shard.slot_digest(s));
         }
-        coordinated += usize::from(cluster.coordinator(s) == me);
+        coordinated += usize::from(cluster.coordinator(&view, s) == me);
     }
     let report = r.report();
     let st = &report.stats;
-    field(out, "replicas_per_slot", &r.owners());
-    field(out, "write_quorum", &r.write_quorum());
-    field(out, "read_quorum", &r.read_quorum());
+    field(out, "replicas_per_slot", &view.owners);
+    field(out, "write_quorum", &r.write_quorum(&view));
+    field(out, "read_quorum", &r.read_quorum().clamp(1, view.owners.max(1)));
     field(out, "owned_slots", &owned);
     field(out, "coordinated_slots", &coordinated);
     field(out, "owned_slots_digest", &format_args!("{digest:016x}"));
@@ -856,6 +862,34 @@ fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, clus
     field(out, "messages_refused_over_limit", &st.refused_over_limit);
     field(out, "messages_refused_unknown_node", &st.refused_unknown_node);
     field(out, "messages_dropped_queue_full", &r.counters.sends_dropped.load(Relaxed));
+}
+
+/// INFO cluster of a member, after Redis's `cluster_enabled`: the view
+/// (as CLUSTER INFO has it) and the gossip counters (ringcache's own).
+fn membership_info(out: &mut String, cluster: &crate::cluster::Cluster) {
+    let view = cluster.view();
+    field(out, "cluster_state", &if cluster.state_ok(&view) { "ok" } else { "fail" });
+    field(out, "cluster_known_nodes", &(view.nodes.len() + view.gone.len()));
+    field(out, "cluster_current_epoch", &view.epoch);
+    field(out, "cluster_members_alive", &view.nodes.iter().filter(|n| n.state.is_live()).count());
+    field(out, "cluster_members_dead", &view.gone.len());
+    field(out, "cluster_view_digest", &format_args!("{:016x}", view.digest));
+    field(out, "cluster_joined", &u8::from(cluster.joined()));
+    let members: Vec<String> = view
+        .nodes
+        .iter()
+        .chain(view.gone.iter())
+        .map(|n| format!("{}={:?}/{:?}/g{}", n.id, n.state, n.phase, n.generation).to_ascii_lowercase())
+        .collect();
+    field(out, "cluster_members", &members.join(","));
+    field(out, "cluster_phase", &format_args!("{:?}", cluster.gossip.phase()).to_string().to_ascii_lowercase());
+    let st = cluster.gossip.stats();
+    field(out, "gossip_messages_sent", &st.messages_sent);
+    field(out, "gossip_bytes_sent", &st.bytes_sent);
+    field(out, "gossip_messages_received", &st.messages_received);
+    field(out, "gossip_bytes_received", &st.bytes_received);
+    let refused = st.refused_decode + st.refused_too_long + st.refused_wrong_sender + st.refused_engine;
+    field(out, "gossip_messages_refused", &refused);
 }
 
 /// Appends one `name:value\r\n` line.
