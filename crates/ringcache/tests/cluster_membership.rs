@@ -239,6 +239,109 @@ fn a_fourth_node_joins_by_meet_while_a_client_writes() {
     cluster_client_works(c.nodes[four].port, "meet");
 }
 
+/// Each slot range's owners (client ports, coordinator first), as CLUSTER
+/// SLOTS of the node at `port` says.
+fn slot_ranges(port: u16) -> Vec<(u16, u16, Vec<u16>)> {
+    let Some(mut c) = try_conn(port) else { return Vec::new() };
+    let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).unwrap_or_default();
+    let int = |v: &redis::Value| if let redis::Value::Int(i) = v { *i } else { -1 };
+    ranges
+        .into_iter()
+        .filter_map(|range| {
+            let redis::Value::Array(r) = range else { return None };
+            let owners = r[2..]
+                .iter()
+                .filter_map(|n| if let redis::Value::Array(n) = n { Some(int(&n[1]) as u16) } else { None })
+                .collect();
+            Some((int(&r[0]) as u16, int(&r[1]) as u16, owners))
+        })
+        .collect()
+}
+
+#[test]
+fn a_joining_node_owns_nothing_until_its_slots_data_has_arrived() {
+    // Anti-entropy off (an hour): only the join's stream and the writes
+    // sent to the joining node can bring it its slots' data.
+    let mut args: Vec<&str> = ARGS.to_vec();
+    let at = args.iter().position(|a| *a == "--anti-entropy-interval-ms").unwrap();
+    args[at + 1] = "3600000";
+    let mut c = Seeded::start(3, &args);
+    wait_one_view(&c.ports(), Duration::from_secs(60));
+    let client = redis::cluster::ClusterClientBuilder::new(vec![format!("redis://127.0.0.1:{}/", c.nodes[0].port)])
+        .connection_timeout(Duration::from_secs(5))
+        .response_timeout(Duration::from_secs(5))
+        .build()
+        .expect("cluster client");
+    let mut cc = client.get_connection().expect("cluster connection");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let set = |cc: &mut redis::cluster::ClusterConnection, key: &str| loop {
+        match redis::cmd("SET").arg(key).arg(format!("v-{key}")).query::<String>(cc) {
+            Ok(_) => return,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "SET {key}: {e}");
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    let mut keys: Vec<String> = (0..1500).map(|i| format!("before-{i}")).collect();
+    for k in &keys {
+        set(&mut cc, k);
+    }
+
+    let four = c.add_alone(&args);
+    let port4 = c.nodes[four].port;
+    let mut conn = try_conn(c.nodes[0].port).expect("connect");
+    let meet: String =
+        redis::cmd("CLUSTER").arg("MEET").arg("127.0.0.1").arg(port4).arg(c.cports[four]).query(&mut conn).unwrap();
+    assert_eq!(meet, "OK");
+    // While node 1 holds node 4 joining, node 4 owns no slot in its view
+    // (not even as a replica); writes go on meanwhile.
+    let (mut seen_joining, mut i) = (0, 0);
+    let join_deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let members = cluster_field(c.nodes[0].port, "cluster_members").unwrap_or_default();
+        if members.contains("node-4=alive/serving") {
+            break;
+        }
+        if members.contains("node-4=alive/joining") || members.contains("node-4=suspect/joining") {
+            let named = slot_ranges(c.nodes[0].port).iter().any(|(_, _, owners)| owners.contains(&port4));
+            // Read again: the view may have moved on during CLUSTER SLOTS.
+            let still = cluster_field(c.nodes[0].port, "cluster_members").unwrap_or_default();
+            if still.contains("node-4=alive/joining") {
+                assert!(!named, "node 4 is named an owner while joining: {still}");
+                seen_joining += 1;
+            }
+        }
+        let k = format!("during-{i}");
+        set(&mut cc, &k);
+        keys.push(k);
+        i += 1;
+        assert!(Instant::now() < join_deadline, "node 4 not serving: {}", describe(&c.ports()));
+    }
+    assert!(seen_joining > 0, "node 4 was never seen joining");
+    wait_one_view(&c.ports(), Duration::from_secs(60));
+    // Serving: it owns about a quarter of every owner's share, and holds
+    // every key of its slots that was written before or during its join.
+    let mut on_four = 0;
+    let mut r4 = try_conn(port4).expect("connect node 4");
+    let _: () = redis::cmd("READONLY").query(&mut r4).unwrap();
+    let ranges = slot_ranges(port4);
+    for k in &keys {
+        let slot = redis::cmd("CLUSTER").arg("KEYSLOT").arg(k).query::<u16>(&mut r4).unwrap();
+        let owned = ranges.iter().any(|(from, to, owners)| (*from..=*to).contains(&slot) && owners.contains(&port4));
+        if owned {
+            let got: Option<String> = redis::cmd("GET").arg(k).query(&mut r4).unwrap();
+            assert_eq!(got.as_deref(), Some(format!("v-{k}").as_str()), "{k} on node 4");
+            on_four += 1;
+        }
+    }
+    eprintln!(
+        "join handoff: node 4 seen joining (owning nothing) {seen_joining} times; {on_four} of {} keys ({i} written during the join) live on it, all there at once",
+        keys.len()
+    );
+    assert!(on_four > keys.len() / 2, "node 4 owns {on_four} of {} keys", keys.len());
+}
+
 #[test]
 fn a_killed_node_is_detected_its_slots_served_and_nothing_acknowledged_lost() {
     let seed = seed("kill9");

@@ -257,6 +257,7 @@ pub async fn run(shared: Arc<Shared>) {
         m.join(&seeds, now, &mut out);
     }
     carry_out(&cluster, &mut out);
+    let mut was_connected = false;
     loop {
         let now = gossip.now_ms();
         let due = gossip.membership.lock().next_deadline_ms().unwrap_or(u64::MAX);
@@ -269,6 +270,7 @@ pub async fn run(shared: Arc<Shared>) {
             _ = tokio::time::sleep(wait) => None,
             _ = shared.shutdown.cancelled() => return,
         };
+        let (connected, joining);
         {
             let mut m = gossip.membership.lock();
             let mut next = first;
@@ -300,16 +302,34 @@ pub async fn run(shared: Arc<Shared>) {
             }
             let now = gossip.now_ms();
             m.tick(now, &mut out);
-            if m.is_connected() {
-                cluster.set_joined();
-            }
+            connected = m.is_connected();
             let caught_up = cluster.replication.as_ref().is_none_or(|r| !r.is_catching_up());
-            if m.identity().meta.phase == Phase::Joining && cluster.joined() && caught_up {
+            // Serving needs a member to have heard from us: a node alone
+            // (no seeds, or not reached yet) serves its own slots but stays
+            // joining, so that when it meets a cluster it streams its slots
+            // before owning them instead of owning them empty.
+            joining = m.identity().meta.phase == Phase::Joining;
+            if joining && connected && was_connected && cluster.joined() && caught_up {
                 tracing::info!("caught up: serving");
                 let _ = m.set_phase(Phase::Serving, now, &mut out);
             }
         }
         carry_out(&cluster, &mut out);
+        // Only once the view naming the members it reached is published:
+        // replication starts ticking on `joined`, and catching up against
+        // the view of this node alone would find nothing to stream and
+        // serve an empty memory.
+        if connected {
+            cluster.set_joined();
+            if !was_connected && joining {
+                // Whatever it caught up alone was against a view of itself:
+                // stream again, against the view with the members.
+                if let Some(r) = &cluster.replication {
+                    r.restart_catch_up();
+                }
+            }
+        }
+        was_connected = connected;
     }
 }
 

@@ -120,8 +120,16 @@ pub struct ClusterView {
     pub nodes: Box<[Node]>,
     /// Known members that are not on the ring (dead, left), by id.
     pub gone: Box<[Node]>,
-    /// Owners of each slot in this view (N, clamped to the ring's members).
+    /// Owners of each slot in this view (N, clamped to the members that
+    /// may own slots: not those still joining).
     pub owners: usize,
+    /// While members are joining (with replication): each slot's owners,
+    /// `owners` per slot, skipping the joining members, who are incoming
+    /// for the slots they will own (see [`Placement::with_joining`]).
+    /// `None`: the first `owners` of each ring preference list.
+    owner_table: Option<Arc<[NodeIdx]>>,
+    /// The joining members the ring and placement were built for.
+    ring_joining: Box<[NodeId]>,
     /// Each slot's owners and fallbacks, as replication sees them; `None`
     /// without replication.
     pub placement: Option<Arc<Placement>>,
@@ -150,7 +158,10 @@ impl ClusterView {
 
     /// The slot's owners (N of them), in preference order.
     pub fn owners_of(&self, slot: u16) -> &[NodeIdx] {
-        &self.ring.owners(slot)[..self.owners]
+        match &self.owner_table {
+            Some(table) => &table[usize::from(slot) * self.owners..][..self.owners],
+            None => &self.ring.owners(slot)[..self.owners],
+        }
     }
 }
 
@@ -317,29 +328,65 @@ impl Cluster {
         }
         // Members sort by id, as the ring numbers its nodes.
         on_ring.sort_by(|a, b| a.id.cmp(&b.id));
+        // With replication, a joining member owns nothing until the data of
+        // the slots it will own has been streamed to it: the owners are
+        // those of the ring without it (docs/membership.md, "Join"). When
+        // every member is joining (a cluster's first start) nobody has data
+        // to hand over and they all own at once.
+        let mut joining: Vec<NodeId> =
+            on_ring.iter().filter(|n| n.phase == Phase::Joining).map(|n| n.id.clone()).collect();
+        let eligible = on_ring.len() - joining.len();
+        let base = self.ring_config.replicas;
+        if self.replication.is_none() || eligible == 0 || base + joining.len() > ringcache_ring::REPLICAS_MAX {
+            joining.clear();
+        }
         let old = self.view.load_full();
-        let same_members =
-            old.ring.len() == on_ring.len() && old.ring.nodes().zip(&on_ring).all(|((_, id), n)| *id == n.id);
+        let same_members = old.ring.len() == on_ring.len()
+            && old.ring.nodes().zip(&on_ring).all(|((_, id), n)| *id == n.id)
+            && *old.ring_joining == joining[..];
         // The ring, its placement and their epoch are kept while the
-        // members on the ring stay the same: a suspicion that is refuted,
-        // a phase change, cost no rebuild and no replication cache reset.
-        let (ring, placement, ring_epoch) = if same_members && old.placement.is_some() == self.replication.is_some() {
-            (old.ring.clone(), old.placement.clone(), old.ring_epoch)
-        } else {
-            let ring = match Ring::new(on_ring.iter().map(|n| Member::new(n.id.clone())), self.ring_config) {
-                Ok(ring) => Arc::new(ring),
-                Err(e) => {
-                    tracing::error!("membership view {} not published: {e}", mv.epoch());
-                    return None;
+        // members on the ring (and which of them are joining) stay the
+        // same: a suspicion that is refuted costs no rebuild and no
+        // replication cache reset.
+        let future_owners = self.replicas.min(on_ring.len());
+        let owners = if joining.is_empty() { future_owners } else { self.replicas.min(eligible) };
+        let (ring, placement, ring_epoch, owner_table, owners) =
+            if same_members && old.placement.is_some() == self.replication.is_some() {
+                (old.ring.clone(), old.placement.clone(), old.ring_epoch, old.owner_table.clone(), old.owners)
+            } else {
+                let config = RingConfig { replicas: base + joining.len(), ..self.ring_config };
+                let ring = match Ring::new(on_ring.iter().map(|n| Member::new(n.id.clone())), config) {
+                    Ok(ring) => Arc::new(ring),
+                    Err(e) => {
+                        tracing::error!("membership view {} not published: {e}", mv.epoch());
+                        return None;
+                    }
+                };
+                let fallbacks = base - self.replicas.min(base);
+                let handoff = self.replication.as_ref().and_then(|_| {
+                    let is_joining = |id: &NodeId| joining.contains(id);
+                    Placement::with_joining(&ring, owners, fallbacks, future_owners, is_joining)
+                });
+                if handoff.is_none() {
+                    joining.clear();
                 }
+                let owners = if joining.is_empty() { future_owners } else { owners };
+                let placement = self
+                    .replication
+                    .as_ref()
+                    .map(|_| Arc::new(handoff.unwrap_or_else(|| Placement::from_ring(&ring, owners))));
+                let owner_table = (!joining.is_empty()).then(|| {
+                    let mut table = Vec::with_capacity(ringcache_ring::SLOTS * owners);
+                    for slot in 0..ringcache_ring::SLOTS as u16 {
+                        let list = ring.owners(slot).iter().copied();
+                        table.extend(list.filter(|&i| !joining.contains(ring.node_id(i))).take(owners));
+                    }
+                    Arc::<[NodeIdx]>::from(table)
+                });
+                (ring, placement, mv.epoch(), owner_table, owners)
             };
-            let owners = self.replicas.min(ring.len());
-            let placement = self.replication.as_ref().map(|_| Arc::new(Placement::from_ring(&ring, owners)));
-            (ring, placement, mv.epoch())
-        };
         debug_assert!(ring.nodes().zip(&on_ring).all(|((_, id), n)| *id == n.id));
         let me = ring.node_idx(self.me.as_str())?;
-        let owners = self.replicas.min(ring.len());
         let view = Arc::new(ClusterView {
             epoch: mv.epoch(),
             digest: mv.digest(),
@@ -349,6 +396,8 @@ impl Cluster {
             nodes: on_ring.into(),
             gone: gone.into(),
             owners,
+            owner_table,
+            ring_joining: joining.into(),
             placement,
         });
         self.view.store(view.clone());
@@ -479,6 +528,8 @@ fn placeholder_view(me: &NodeId, ring_config: &RingConfig) -> Result<ClusterView
         nodes: vec![node].into(),
         gone: Box::new([]),
         owners: 1,
+        owner_table: None,
+        ring_joining: Box::new([]),
         placement: None,
     })
 }

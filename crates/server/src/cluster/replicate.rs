@@ -351,6 +351,17 @@ impl Replication {
         self.catching_up.load(Relaxed)
     }
 
+    /// Catches up again from the start: a node that was alone (and so
+    /// caught up at once, from nobody) has just reached the cluster.
+    pub fn restart_catch_up(&self) {
+        let mut inner = self.inner.lock();
+        inner.rep.restarted_empty();
+        for word in self.ready.iter() {
+            word.store(0, Relaxed);
+        }
+        self.catching_up.store(true, Relaxed);
+    }
+
     /// Starts replicating the effects of one command on `slot`; the
     /// receiver gets how it ended, the id names it for [`Self::acks`].
     /// `Err` is the client's reply when it could not start.
@@ -658,6 +669,10 @@ impl View for LiveView<'_> {
 
     fn fallbacks(&self, slot: u16) -> &[NodeId] {
         self.placement.fallbacks(slot)
+    }
+
+    fn incoming(&self, slot: u16) -> &[NodeId] {
+        self.placement.incoming(slot)
     }
 
     fn is_live(&self, node: &NodeId) -> bool {
