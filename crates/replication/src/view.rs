@@ -81,39 +81,53 @@ impl Placement {
     }
 
     /// From a ring whose members include nodes that are still joining
-    /// (`joining`): each slot's owners and fallbacks are the first
-    /// `owners + fallbacks` members of its preference list that are not
-    /// joining — the placement of the ring without them — and its incoming
-    /// members are the joining ones among the first `future_owners` of the
-    /// list: the slots they will own once they serve. The ring's lists must
-    /// be long enough to hold that many non-joining members after skipping
-    /// every joining one (build it with `replicas` increased by their
-    /// count); `None` if they are not, or if no member is joining.
-    pub fn with_joining(
+    /// (`joining`) or leaving (`leaving`): each slot's owners are the first
+    /// `owners` members of its preference list that are not joining — the
+    /// placement of the ring without them, leavers still owning — and its
+    /// fallbacks the next `fallbacks` that are neither. Its incoming
+    /// members are those that will own it once the joining ones serve and
+    /// the leaving ones are gone (the first `future_owners` of the list
+    /// without the leavers) but do not own it now. The ring's lists must
+    /// be long enough to skip every joining and leaving member (build it
+    /// with `replicas` increased by their count); `None` if they are not,
+    /// if no member may own slots, or if nobody is joining or leaving.
+    pub fn with_changes(
         ring: &Ring,
         owners: usize,
         fallbacks: usize,
         future_owners: usize,
         joining: impl Fn(&NodeId) -> bool,
+        leaving: impl Fn(&NodeId) -> bool,
     ) -> Option<Placement> {
         let members: Vec<NodeId> = ring.nodes().map(|(_, id)| id.clone()).collect();
         let eligible = members.iter().filter(|id| !joining(id)).count();
-        if eligible == 0 || eligible == members.len() {
+        let changing = members.iter().filter(|id| joining(id) || leaving(id)).count();
+        if eligible == 0 || changing == 0 {
             return None;
         }
         let owners_len = owners.min(eligible);
-        let list_len = (owners + fallbacks).min(eligible);
+        // Members that stay: at least this many of them are not owners of
+        // any one slot.
+        let stable = members.iter().filter(|id| !joining(id) && !leaving(id)).count();
+        let fallbacks_len = fallbacks.min(stable.saturating_sub(owners_len));
+        let list_len = owners_len + fallbacks_len;
         let mut lists = Vec::with_capacity(SLOTS * list_len);
         let mut incoming = Vec::with_capacity(SLOTS);
         for slot in 0..SLOTS as u16 {
-            let list = ring.owners(slot);
-            let before = lists.len();
-            lists.extend(list.iter().map(|&i| ring.node_id(i)).filter(|id| !joining(id)).take(list_len).cloned());
-            if lists.len() - before < list_len {
+            let list: Vec<&NodeId> = ring.owners(slot).iter().map(|&i| ring.node_id(i)).collect();
+            let now: Vec<&NodeId> = list.iter().copied().filter(|id| !joining(id)).take(owners_len).collect();
+            if now.len() < owners_len {
                 return None;
             }
-            let coming: Vec<NodeId> =
-                list.iter().take(future_owners).map(|&i| ring.node_id(i)).filter(|id| joining(id)).cloned().collect();
+            let later: Vec<&NodeId> =
+                list.iter().copied().filter(|id| !now.contains(id) && !joining(id) && !leaving(id)).collect();
+            if later.len() < fallbacks_len {
+                return None;
+            }
+            lists.extend(now.iter().copied().cloned());
+            lists.extend(later.into_iter().take(fallbacks_len).cloned());
+            let future: Vec<&NodeId> = list.iter().copied().filter(|id| !leaving(id)).take(future_owners).collect();
+            let coming: Vec<NodeId> = future.into_iter().filter(|id| !now.contains(id)).cloned().collect();
             incoming.push(coming.into_boxed_slice());
         }
         Some(Placement { members, owners_len, list_len, lists, incoming })

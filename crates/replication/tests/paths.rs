@@ -478,7 +478,7 @@ fn joining_view(epoch: u64) -> (StaticView, StaticView) {
     let members = || ["a", "b", "c", "d"].into_iter().map(|id| Member::new(NodeId::from(id)));
     // Lists long enough to skip the one joining member.
     let ring = Ring::new(members(), RingConfig { vnodes_per_node: 64, replicas: 4 }).unwrap();
-    let joining = Placement::with_joining(&ring, 3, 1, 3, |id| id.as_str() == "d").unwrap();
+    let joining = Placement::with_changes(&ring, 3, 1, 3, |id| id.as_str() == "d", |_| false).unwrap();
     let serving = Placement::from_ring(&ring, 3);
     (StaticView::new(Arc::new(joining), epoch), StaticView::new(Arc::new(serving), epoch + 1))
 }

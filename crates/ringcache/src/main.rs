@@ -101,6 +101,13 @@ async fn wait_for_signal(shared: std::sync::Arc<ringcache_server::Shared>) {
         _ = int.recv() => tracing::info!("received SIGINT, scheduling shutdown"),
         _ = shared.shutdown.cancelled() => return,
     }
+    shared.request_shutdown();
+    // A second signal stops at once, even while leaving.
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("received SIGTERM again: stopping now"),
+        _ = int.recv() => tracing::warn!("received SIGINT again: stopping now"),
+        _ = shared.shutdown.cancelled() => return,
+    }
     shared.shutdown.cancel();
 }
 

@@ -342,6 +342,107 @@ fn a_joining_node_owns_nothing_until_its_slots_data_has_arrived() {
     assert!(on_four > keys.len() / 2, "node 4 owns {on_four} of {} keys", keys.len());
 }
 
+/// Every key of `keys` is on every owner of its slot (READONLY GET on
+/// each), as CLUSTER SLOTS of the node at `port` says; how many reads.
+fn on_every_owner(port: u16, keys: &[String], tag: &str) -> usize {
+    let ranges = slot_ranges(port);
+    let mut conns: std::collections::HashMap<u16, redis::Connection> = std::collections::HashMap::new();
+    let mut reads = 0;
+    let mut any = try_conn(port).expect("connect");
+    for k in keys {
+        let slot = redis::cmd("CLUSTER").arg("KEYSLOT").arg(k).query::<u16>(&mut any).unwrap();
+        let (_, _, owners) = ranges.iter().find(|(a, b, _)| (*a..=*b).contains(&slot)).expect("slot covered");
+        for &owner in owners {
+            let c = conns.entry(owner).or_insert_with(|| {
+                let mut c = try_conn(owner).expect("connect owner");
+                let _: () = redis::cmd("READONLY").query(&mut c).unwrap();
+                c
+            });
+            let got: Option<String> = redis::cmd("GET").arg(k).query(c).unwrap();
+            assert_eq!(got.as_deref(), Some(format!("v-{k}").as_str()), "{tag}: {k} on the owner at {owner}");
+            reads += 1;
+        }
+    }
+    reads
+}
+
+#[test]
+fn a_leaving_node_hands_its_data_over_before_it_leaves() {
+    // Anti-entropy off (an hour): only the handoff can give the members
+    // that take a leaver's slots over their copies.
+    let mut args: Vec<&str> = ARGS.to_vec();
+    let at = args.iter().position(|a| *a == "--anti-entropy-interval-ms").unwrap();
+    args[at + 1] = "3600000";
+    let mut c = Seeded::start(4, &args);
+    wait_one_view(&c.ports(), Duration::from_secs(60));
+    let client = redis::cluster::ClusterClientBuilder::new(vec![format!("redis://127.0.0.1:{}/", c.nodes[0].port)])
+        .connection_timeout(Duration::from_secs(5))
+        .response_timeout(Duration::from_secs(5))
+        .build()
+        .expect("cluster client");
+    let mut cc = client.get_connection().expect("cluster connection");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let set = |cc: &mut redis::cluster::ClusterConnection, key: &str| loop {
+        match redis::cmd("SET").arg(key).arg(format!("v-{key}")).query::<String>(cc) {
+            Ok(_) => return,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "SET {key}: {e}");
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    let mut keys: Vec<String> = (0..1500).map(|i| format!("k-{i}")).collect();
+    for k in &keys {
+        set(&mut cc, k);
+    }
+
+    // CLUSTER LEAVE on node 4: answered at once; writes go on meanwhile.
+    let mut c4 = try_conn(c.nodes[3].port).expect("connect node 4");
+    let ok: String = redis::cmd("CLUSTER").arg("LEAVE").query(&mut c4).unwrap();
+    assert_eq!(ok, "OK");
+    let again = redis::cmd("CLUSTER").arg("LEAVE").query::<String>(&mut c4).unwrap_err();
+    assert!(again.to_string().contains("already leaving"), "{again}");
+    let began = Instant::now();
+    let mut i = 0;
+    while !cluster_field(c.nodes[0].port, "cluster_members").unwrap_or_default().contains("node-4=left/") {
+        let k = format!("during-leave-{i}");
+        set(&mut cc, &k);
+        keys.push(k);
+        i += 1;
+        assert!(Instant::now() < deadline, "node 4 never left: {}", describe(&c.ports()));
+    }
+    let left_after = began.elapsed();
+    let handed = cluster_field(c.nodes[3].port, "cluster_handoff_keys").unwrap_or_default();
+    let three: Vec<u16> = c.ports()[..3].to_vec();
+    wait_one_view(&three, Duration::from_secs(60));
+    assert_eq!(cluster_field(c.nodes[3].port, "cluster_phase").as_deref(), Some("left"));
+    let reads = on_every_owner(three[0], &keys, "leave");
+    eprintln!(
+        "leave: node 4 left {:.2} s after CLUSTER LEAVE, {handed} keys handed over, {i} written meanwhile; {} keys on all {reads} owner copies",
+        left_after.as_secs_f64(),
+        keys.len()
+    );
+
+    // SHUTDOWN with leave-on-shutdown: node 3 hands over, leaves, exits.
+    let mut c3 = try_conn(c.nodes[2].port).expect("connect node 3");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("leave-on-shutdown").arg("yes").query(&mut c3).unwrap();
+    let _ = redis::cmd("SHUTDOWN").query::<()>(&mut c3);
+    let began = Instant::now();
+    while c.nodes[2].is_running() {
+        assert!(began.elapsed() < Duration::from_secs(60), "node 3 did not exit after SHUTDOWN");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let two: Vec<u16> = c.ports()[..2].to_vec();
+    let members = cluster_field(two[0], "cluster_members").unwrap_or_default();
+    assert!(members.contains("node-3=left/"), "{members}");
+    wait_one_view(&two, Duration::from_secs(60));
+    let reads = on_every_owner(two[0], &keys, "shutdown");
+    eprintln!(
+        "leave-on-shutdown: node 3 exited {:.2} s after SHUTDOWN; {reads} owner copies",
+        began.elapsed().as_secs_f64()
+    );
+}
+
 #[test]
 fn a_killed_node_is_detected_its_slots_served_and_nothing_acknowledged_lost() {
     let seed = seed("kill9");

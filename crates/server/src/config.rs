@@ -103,6 +103,9 @@ pub struct Config {
     /// In `redis-cluster` mode, answer `-MOVED` for keys this node does not
     /// coordinate instead of forwarding them.
     pub cluster_strict: bool,
+    /// On SHUTDOWN and SIGTERM, leave the cluster first (hand this node's
+    /// data to the members that take its slots over).
+    pub leave_on_shutdown: bool,
     /// Shared secret that nodes prove to each other; required with peers.
     pub cluster_secret: Option<String>,
     /// How long a forwarded command may take before the client gets
@@ -359,6 +362,7 @@ impl Default for Config {
             gossip_interval_ms: 100,
             cluster_mode: ClusterMode::Proxy,
             cluster_strict: false,
+            leave_on_shutdown: false,
             cluster_secret: None,
             cluster_timeout_ms: 2_000,
             vnodes: 1024,
@@ -658,6 +662,13 @@ pub static OPTIONS: &[OptionSpec] = &[
         "In redis-cluster mode, answer MOVED instead of forwarding.",
         |c| yes_no(c.cluster_strict),
         |c, v| c.cluster_strict = parse_yes_no(v)?
+    ),
+    opt!(
+        "leave-on-shutdown",
+        true,
+        "On SHUTDOWN and SIGTERM, hand this node's data over and leave the cluster first.",
+        |c| yes_no(c.leave_on_shutdown),
+        |c, v| c.leave_on_shutdown = parse_yes_no(v)?
     ),
     opt!(
         "cluster-secret",

@@ -147,6 +147,7 @@ impl Server {
         let expiry = spawn_background(shared.clone());
         let monitor = tokio::spawn(crate::cluster::monitor(shared.clone(), SESSION_SWEEP_PERIOD));
         let gossip = tokio::spawn(crate::cluster::gossip::run(shared.clone()));
+        let leave = tokio::spawn(crate::cluster::leave::run(shared.clone()));
         let replication = crate::cluster::replicate::start(&shared);
         let pubsub_bus = crate::pubsub::bus::start(&shared);
         tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), threads, "ready to accept connections");
@@ -170,6 +171,7 @@ impl Server {
         drop(listener);
         let _ = monitor.await;
         let _ = gossip.await;
+        let _ = leave.await;
         for task in replication.into_iter().chain(pubsub_bus) {
             let _ = task.await;
         }

@@ -120,6 +120,11 @@ impl Gossip {
         self.membership.lock().identity().meta.phase
     }
 
+    /// Whether this node has left and finished telling the others.
+    pub fn has_left(&self) -> bool {
+        self.membership.lock().has_left()
+    }
+
     /// A gossip message from `from` (the kind byte stripped), from the
     /// transport's reader: queued for the task, or dropped if it is full.
     pub(crate) fn receive(&self, from: NodeId, msg: Bytes) {
@@ -165,6 +170,18 @@ pub fn meet(cluster: &Arc<Cluster>, addr: SocketAddr) -> Result<(), &'static str
             Err(e) => tracing::warn!(%addr, "CLUSTER MEET: can't reach the node: {e}"),
         }
     });
+    Ok(())
+}
+
+/// Moves this node to `phase` (forward only) and tells the cluster.
+pub(crate) fn set_phase(cluster: &Arc<Cluster>, phase: Phase) -> Result<(), ringcache_membership::Error> {
+    let mut out = Output::new();
+    {
+        let mut m = cluster.gossip.membership.lock();
+        let now = cluster.gossip.now_ms();
+        m.set_phase(phase, now, &mut out)?;
+    }
+    carry_out(cluster, &mut out);
     Ok(())
 }
 

@@ -37,6 +37,7 @@
 
 pub mod forward;
 pub mod gossip;
+pub mod leave;
 pub mod remote;
 pub mod replicate;
 pub mod route;
@@ -125,11 +126,13 @@ pub struct ClusterView {
     pub owners: usize,
     /// While members are joining (with replication): each slot's owners,
     /// `owners` per slot, skipping the joining members, who are incoming
-    /// for the slots they will own (see [`Placement::with_joining`]).
+    /// for the slots they will own (see [`Placement::with_changes`]).
     /// `None`: the first `owners` of each ring preference list.
     owner_table: Option<Arc<[NodeIdx]>>,
-    /// The joining members the ring and placement were built for.
+    /// The joining and leaving members the ring and placement were built
+    /// for.
     ring_joining: Box<[NodeId]>,
+    ring_leaving: Box<[NodeId]>,
     /// Each slot's owners and fallbacks, as replication sees them; `None`
     /// without replication.
     pub placement: Option<Arc<Placement>>,
@@ -207,6 +210,8 @@ pub struct Cluster {
     publishing: parking_lot::Mutex<()>,
     /// Woken (all waiters) whenever a new view is published.
     pub view_changed: tokio::sync::Notify,
+    /// Leaving on purpose (CLUSTER LEAVE, `leave-on-shutdown`).
+    pub leave: leave::Leave,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -267,6 +272,7 @@ impl Cluster {
             joined: AtomicBool::new(no_seeds),
             publishing: parking_lot::Mutex::new(()),
             view_changed: tokio::sync::Notify::new(),
+            leave: leave::Leave::default(),
         };
         let first = cluster.gossip.view();
         cluster.publish(&first);
@@ -335,56 +341,68 @@ impl Cluster {
         // to hand over and they all own at once.
         let mut joining: Vec<NodeId> =
             on_ring.iter().filter(|n| n.phase == Phase::Joining).map(|n| n.id.clone()).collect();
+        let mut leaving: Vec<NodeId> =
+            on_ring.iter().filter(|n| n.phase == Phase::Leaving).map(|n| n.id.clone()).collect();
         let eligible = on_ring.len() - joining.len();
         let base = self.ring_config.replicas;
-        if self.replication.is_none() || eligible == 0 || base + joining.len() > ringcache_ring::REPLICAS_MAX {
+        if self.replication.is_none()
+            || eligible == 0
+            || eligible == leaving.len()
+            || base + joining.len() + leaving.len() > ringcache_ring::REPLICAS_MAX
+        {
             joining.clear();
+            leaving.clear();
         }
         let old = self.view.load_full();
         let same_members = old.ring.len() == on_ring.len()
             && old.ring.nodes().zip(&on_ring).all(|((_, id), n)| *id == n.id)
-            && *old.ring_joining == joining[..];
+            && *old.ring_joining == joining[..]
+            && *old.ring_leaving == leaving[..];
         // The ring, its placement and their epoch are kept while the
-        // members on the ring (and which of them are joining) stay the
-        // same: a suspicion that is refuted costs no rebuild and no
-        // replication cache reset.
-        let future_owners = self.replicas.min(on_ring.len());
-        let owners = if joining.is_empty() { future_owners } else { self.replicas.min(eligible) };
-        let (ring, placement, ring_epoch, owner_table, owners) =
-            if same_members && old.placement.is_some() == self.replication.is_some() {
-                (old.ring.clone(), old.placement.clone(), old.ring_epoch, old.owner_table.clone(), old.owners)
-            } else {
-                let config = RingConfig { replicas: base + joining.len(), ..self.ring_config };
-                let ring = match Ring::new(on_ring.iter().map(|n| Member::new(n.id.clone())), config) {
-                    Ok(ring) => Arc::new(ring),
-                    Err(e) => {
-                        tracing::error!("membership view {} not published: {e}", mv.epoch());
-                        return None;
-                    }
-                };
-                let fallbacks = base - self.replicas.min(base);
-                let handoff = self.replication.as_ref().and_then(|_| {
-                    let is_joining = |id: &NodeId| joining.contains(id);
-                    Placement::with_joining(&ring, owners, fallbacks, future_owners, is_joining)
-                });
-                if handoff.is_none() {
-                    joining.clear();
+        // members on the ring (and which of them are joining or leaving)
+        // stay the same: a suspicion that is refuted costs no rebuild and
+        // no replication cache reset.
+        let (ring, placement, ring_epoch, owner_table, owners) = if same_members
+            && old.placement.is_some() == self.replication.is_some()
+        {
+            (old.ring.clone(), old.placement.clone(), old.ring_epoch, old.owner_table.clone(), old.owners)
+        } else {
+            let config = RingConfig { replicas: base + joining.len() + leaving.len(), ..self.ring_config };
+            let ring = match Ring::new(on_ring.iter().map(|n| Member::new(n.id.clone())), config) {
+                Ok(ring) => Arc::new(ring),
+                Err(e) => {
+                    tracing::error!("membership view {} not published: {e}", mv.epoch());
+                    return None;
                 }
-                let owners = if joining.is_empty() { future_owners } else { owners };
-                let placement = self
-                    .replication
-                    .as_ref()
-                    .map(|_| Arc::new(handoff.unwrap_or_else(|| Placement::from_ring(&ring, owners))));
-                let owner_table = (!joining.is_empty()).then(|| {
-                    let mut table = Vec::with_capacity(ringcache_ring::SLOTS * owners);
-                    for slot in 0..ringcache_ring::SLOTS as u16 {
-                        let list = ring.owners(slot).iter().copied();
-                        table.extend(list.filter(|&i| !joining.contains(ring.node_id(i))).take(owners));
-                    }
-                    Arc::<[NodeIdx]>::from(table)
-                });
-                (ring, placement, mv.epoch(), owner_table, owners)
             };
+            // Owners now: not the joining members (leavers still own);
+            // owners later: not the leaving ones.
+            let owners = self.replicas.min(eligible);
+            let future_owners = self.replicas.min(on_ring.len() - leaving.len());
+            let fallbacks = base - self.replicas.min(base);
+            let handoff = self.replication.as_ref().and_then(|_| {
+                let (is_joining, is_leaving) = (|id: &NodeId| joining.contains(id), |id: &NodeId| leaving.contains(id));
+                Placement::with_changes(&ring, owners, fallbacks, future_owners, is_joining, is_leaving)
+            });
+            if handoff.is_none() {
+                joining.clear();
+                leaving.clear();
+            }
+            let owners = if joining.is_empty() { self.replicas.min(on_ring.len()) } else { owners };
+            let placement = self
+                .replication
+                .as_ref()
+                .map(|_| Arc::new(handoff.unwrap_or_else(|| Placement::from_ring(&ring, owners))));
+            let owner_table = (!joining.is_empty()).then(|| {
+                let mut table = Vec::with_capacity(ringcache_ring::SLOTS * owners);
+                for slot in 0..ringcache_ring::SLOTS as u16 {
+                    let list = ring.owners(slot).iter().copied();
+                    table.extend(list.filter(|&i| !joining.contains(ring.node_id(i))).take(owners));
+                }
+                Arc::<[NodeIdx]>::from(table)
+            });
+            (ring, placement, mv.epoch(), owner_table, owners)
+        };
         debug_assert!(ring.nodes().zip(&on_ring).all(|((_, id), n)| *id == n.id));
         let me = ring.node_idx(self.me.as_str())?;
         let view = Arc::new(ClusterView {
@@ -398,6 +416,7 @@ impl Cluster {
             owners,
             owner_table,
             ring_joining: joining.into(),
+            ring_leaving: leaving.into(),
             placement,
         });
         self.view.store(view.clone());
@@ -418,7 +437,13 @@ impl Cluster {
         owners
             .iter()
             .copied()
-            .find(|&n| if n == view.me { replication.serves(slot) } else { serving(view.node(n)) })
+            .find(|&n| {
+                if n == view.me {
+                    !self.leave.is_leaving() && replication.serves(slot)
+                } else {
+                    serving(view.node(n))
+                }
+            })
             .unwrap_or(first)
     }
 
@@ -530,6 +555,7 @@ fn placeholder_view(me: &NodeId, ring_config: &RingConfig) -> Result<ClusterView
         owners: 1,
         owner_table: None,
         ring_joining: Box::new([]),
+        ring_leaving: Box::new([]),
         placement: None,
     })
 }

@@ -195,6 +195,16 @@ pub(crate) fn expire_sessions(shared: &Shared, max: Duration) {
 
 fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
     match msg.split_first() {
+        Some((&super::leave::KIND_HANDOFF, _)) => {
+            let Some((cluster, replication)) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?)))
+            else {
+                return Answer::Now(refuse("ERR no replication here"));
+            };
+            match replication.accept_handoff(shared, cluster, &from, &msg.slice(1..)) {
+                Ok(()) => Answer::Now(Message::from_static(b"+")),
+                Err(why) => Answer::Now(refuse(why)),
+            }
+        }
         Some((&KIND_PING, _)) => {
             let catching_up =
                 shared.cluster.as_ref().and_then(|c| c.replication.as_ref()).is_some_and(|r| r.is_catching_up());

@@ -438,6 +438,53 @@ impl Replication {
         Ok(rx)
     }
 
+    /// One chunk of `slot` for a graceful leave's handoff, from `cursor`:
+    /// an encoded `Repair` message (`None` if the chunk is empty), its
+    /// number of entries, and where the next chunk starts (`None`: the
+    /// slot is done).
+    pub fn handoff_chunk(&self, shared: &Shared, slot: u16, cursor: &[u8]) -> (Option<Bytes>, usize, Option<Bytes>) {
+        let (entries_max, bytes_max) = {
+            let inner = self.inner.lock();
+            let config = inner.rep.config();
+            (config.limits().effects_per_message_max, config.sync_bytes_max)
+        };
+        let now_ms = ringcache_store::now_ms();
+        let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let chunk = replica.slot_chunk(slot, cursor, entries_max, bytes_max);
+        drop(replica);
+        let n = chunk.entries.len();
+        let msg = (n > 0).then(|| rep::Message::Repair { slot, entries: chunk.entries }.to_bytes());
+        (msg, n, chunk.next)
+    }
+
+    /// A handoff chunk from `from` (the kind byte stripped): applied here
+    /// like a repair. `Err` is why it was refused.
+    pub fn accept_handoff(
+        &self,
+        shared: &Shared,
+        cluster: &Cluster,
+        from: &NodeId,
+        body: &Bytes,
+    ) -> Result<(), &'static str> {
+        let current = cluster.view();
+        let Some(view) = LiveView::of(&current) else { return Err("ERR the cluster view is not ready") };
+        if !View::is_member(&view, from) {
+            return Err("ERR not a member");
+        }
+        let now_ms = ringcache_store::now_ms();
+        let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let mut inner = self.inner.lock();
+        let Inner { rep, out, waiters, .. } = &mut *inner;
+        let msg = match rep.decode(body) {
+            Some(msg @ rep::Message::Repair { .. }) => msg,
+            _ => return Err("ERR malformed handoff"),
+        };
+        rep.handle(from, msg, &mut replica, &view, now_ms, out);
+        drop(replica);
+        self.carry_out(out, waiters);
+        Ok(())
+    }
+
     /// How many owners (this one included) are known to hold the write
     /// `id` this node coordinated; `None` once it is too old to remember.
     pub fn acks(&self, id: WriteId) -> Option<usize> {

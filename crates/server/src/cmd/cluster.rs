@@ -139,6 +139,13 @@ pub(super) const CLUSTER_SUBCOMMANDS: &[SubCommand] = &[
         handler: keyslot,
     },
     SubCommand {
+        name: "cluster|leave",
+        arity: 2,
+        flags: flag::ADMIN | flag::STALE,
+        summary: "Leaves the cluster: hands this node's slots to the members that take them over, then leaves.",
+        handler: leave,
+    },
+    SubCommand {
         name: "cluster|meet",
         arity: -4,
         flags: flag::ADMIN | flag::STALE,
@@ -529,6 +536,17 @@ fn meet(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// `CLUSTER LEAVE` (ringcache's own): start leaving; answers at once,
+/// the handoff runs in the background (INFO cluster: `cluster_phase`,
+/// `cluster_handoff_keys`).
+fn leave(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let cluster = ctx.shared.cluster.clone().ok_or_else(|| CmdError::other(DISABLED))?;
+    if !cluster.leave.request(false) {
+        return Err(CmdError::other("ERR this node is already leaving the cluster"));
+    }
+    Ok(Reply::ok())
+}
+
 /// `CLUSTER FORGET node-id`: drop a dead member from the view, here and on
 /// every live member.
 fn forget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -640,6 +658,9 @@ fn help(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "    Return information about the cluster.",
             "KEYSLOT <key>",
             "    Return the hash slot for <key>.",
+            "LEAVE",
+            "    Hand this node's data to the members that take its slots over, then leave",
+            "    the cluster (a ringcache command; progress in INFO cluster).",
             "MEET <ip> <port> [<bus-port>]",
             "    Connect nodes into a working cluster.",
             "MYID",

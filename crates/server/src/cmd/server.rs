@@ -643,7 +643,8 @@ fn since(name: &str) -> Option<&'static str> {
 }
 
 /// `name=version` pairs: every Redis 7.2 command, and the subcommands of
-/// the containers implemented here.
+/// the containers implemented here (ringcache's own, CLUSTER LEAVE, with
+/// the ringcache version that added it).
 const SINCE: &str = "
 acl=6.0.0 append=2.0.0 asking=3.0.0 auth=1.0.0 bgrewriteaof=1.0.0 bgsave=1.0.0 bitcount=2.6.0 bitfield=3.2.0
 bitfield_ro=6.0.0 bitop=2.6.0 bitpos=2.8.7 blmove=6.2.0 blmpop=7.0.0 blpop=2.0.0 brpop=2.0.0 brpoplpush=2.2.0
@@ -652,7 +653,7 @@ client|getredir=6.0.0 client|help=5.0.0 client|id=5.0.0 client|info=6.2.0 client
 client|no-evict=7.0.0 client|no-touch=7.2.0 client|pause=2.9.50 client|reply=3.2.0 client|setinfo=7.2.0
 client|setname=2.6.9 client|tracking=6.0.0 client|trackinginfo=6.2.0 client|unblock=5.0.0 client|unpause=6.2.0
 cluster=3.0.0 cluster|countkeysinslot=3.0.0 cluster|forget=3.0.0 cluster|getkeysinslot=3.0.0 cluster|help=5.0.0
-cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|meet=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
+cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|leave=0.1.0 cluster|meet=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
 cluster|replicas=5.0.0 cluster|shards=7.0.0 cluster|slaves=3.0.0 cluster|slots=3.0.0 command=2.8.13 command|count=2.8.13 command|docs=7.0.0 command|getkeys=2.8.13
 command|getkeysandflags=7.0.0 command|help=5.0.0 command|info=2.8.13 command|list=7.0.0 config=2.0.0
 config|get=2.0.0 config|help=5.0.0 config|resetstat=2.0.0 config|rewrite=2.8.0 config|set=2.0.0 copy=6.2.0
@@ -883,6 +884,7 @@ fn membership_info(out: &mut String, cluster: &crate::cluster::Cluster) {
         .collect();
     field(out, "cluster_members", &members.join(","));
     field(out, "cluster_phase", &format_args!("{:?}", cluster.gossip.phase()).to_string().to_ascii_lowercase());
+    field(out, "cluster_handoff_keys", &cluster.leave.keys_handed.load(std::sync::atomic::Ordering::Relaxed));
     let st = cluster.gossip.stats();
     field(out, "gossip_messages_sent", &st.messages_sent);
     field(out, "gossip_bytes_sent", &st.bytes_sent);
@@ -1127,7 +1129,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     tracing::warn!(client = ctx.client.id, "user requested shutdown");
-    ctx.shared.shutdown.cancel();
+    ctx.shared.request_shutdown();
     ctx.client.close_after_reply = true;
     // Nothing is written back: the client sees the connection close.
     Ok(Reply::Raw(Bytes::new()))
