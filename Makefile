@@ -24,7 +24,7 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-add-remove cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup bench-pubsub
+.PHONY: help deps bench-deps build run cluster cluster-add-remove cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup bench-membership bench-pubsub
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -112,6 +112,9 @@ bench-keyspace: bench-deps ## SCAN, DBSIZE, INFO, RANDOMKEY, KEYS beside redis-s
 
 bench-catchup: bench-deps ## Time a node restarted empty takes to catch up 1,000,000 keys (benches/catchup.sh).
 	bash benches/catchup.sh
+
+bench-membership: bench-deps ## A node joins a cluster holding 1,000,000 keys, then leaves it (benches/membership.sh).
+	benches/membership.sh
 
 bench-pubsub: bench-deps ## PUBLISH fan-out to 1,000 subscribers beside redis-server (benches/pubsub.sh).
 	bash benches/pubsub.sh
