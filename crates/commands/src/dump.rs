@@ -39,10 +39,7 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
 fn dump<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (args[1], ctx.now_ms);
     Ok(match ctx.shard(key).get_read(key, now) {
-        Some(e) => match rdb::dump(e.value()) {
-            Some(payload) => Reply::Bulk(Bytes::from(payload)),
-            None => return Err(CmdError::other("ERR DUMP of a stream is not supported yet")),
-        },
+        Some(e) => Reply::Bulk(Bytes::from(rdb::dump(e.value()))),
         None => Reply::Null,
     })
 }

@@ -344,10 +344,22 @@ fn every_stream_write_is_journaled_with_its_groups() {
 }
 
 #[test]
-fn dump_of_a_stream_is_refused_honestly() {
+fn dump_restore_and_copy_keep_the_stream_and_its_groups() {
     let mut n = Node::new();
-    n.run(&["xadd", "s", "1-0", "f", "v"]);
-    assert_eq!(n.run(&["dump", "s"]), err("ERR DUMP of a stream is not supported yet"));
+    filled(&mut n, "s", 3);
+    n.run(&["xgroup", "create", "s", "g", "0"]);
+    n.run(&["xreadgroup", "GROUP", "g", "c", "COUNT", "2", "STREAMS", "s", ">"]);
+    let Reply::Bulk(raw) = n.run(&["dump", "s"]) else { panic!() };
+    let restore: Vec<&[u8]> = vec![b"restore", b"r", b"0", &raw];
+    assert_eq!(crate::dispatch(&n.env, &mut n.client, &restore, ringcache_store::now_ms()), Reply::Simple("OK".into()));
+    for key in ["r", "s"] {
+        assert_eq!(n.run(&["xlen", key]), int(3));
+        assert_eq!(
+            n.run(&["xpending", key, "g"]),
+            arr(vec![int(2), bulk("1-0"), bulk("2-0"), arr(vec![arr(vec![bulk("c"), bulk("2")])])])
+        );
+    }
     assert_eq!(n.run(&["copy", "s", "t"]), int(1));
-    assert_eq!(n.run(&["xlen", "t"]), int(1));
+    assert_eq!(n.run(&["xlen", "t"]), int(3));
+    assert_eq!(n.run(&["xinfo", "groups", "t"]), n.run(&["xinfo", "groups", "s"]));
 }

@@ -14,8 +14,8 @@ pub use hash::HashValue;
 pub use list::ListValue;
 pub use set::SetValue;
 pub use stream::{
-    ClaimCount, Consumer, ConsumerGroup, Delivered, NodeLimits, Pending, StreamEntry, StreamId, StreamMeta,
-    StreamValue, StreamView, Trim, TrimBy, ENTRIES_READ_UNKNOWN, NODE_MAX_SIZE,
+    ClaimCount, Consumer, ConsumerGroup, DecodedGroup, Delivered, NodeLimits, Pending, StreamEntry, StreamId,
+    StreamMeta, StreamValue, StreamView, Trim, TrimBy, ENTRIES_READ_UNKNOWN, NODE_MAX_SIZE,
 };
 pub use string::{StrValue, INLINE_MAX};
 pub use zset::{ScoreBound, ZSetValue};

@@ -427,7 +427,7 @@ impl ConsumerGroup {
 
 /// A group as the codec reads it: name, last id, entries read, consumers
 /// (name, seen time, active time) and pending entries.
-pub(crate) type DecodedGroup = (Bytes, StreamId, i64, Vec<(Bytes, i64, i64)>, Vec<(StreamId, Pending)>);
+pub type DecodedGroup = (Bytes, StreamId, i64, Vec<(Bytes, i64, i64)>, Vec<(StreamId, Pending)>);
 
 /// How a claim changes a pending entry's delivery count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -662,6 +662,11 @@ impl StreamValue {
         self.groups.remove(name).is_some()
     }
 
+    /// Every node as (key, live entries), for DUMP.
+    pub fn node_entries(&self) -> impl Iterator<Item = (StreamId, &[StreamEntry])> {
+        self.nodes.iter().map(|(k, n)| (*k, &n.entries[..]))
+    }
+
     /// Every node as (key, deleted count, estimated size, live entries),
     /// for the codec.
     pub(crate) fn nodes(&self) -> impl Iterator<Item = (StreamId, u64, u64, &[StreamEntry])> {
@@ -670,7 +675,7 @@ impl StreamValue {
 
     /// Rebuilds a stream from decoded parts; `None` if they break an
     /// invariant.
-    pub(crate) fn from_parts(
+    pub fn from_parts(
         nodes: Vec<(StreamId, u64, u64, Vec<StreamEntry>)>,
         last_id: StreamId,
         max_deleted_id: StreamId,
