@@ -194,14 +194,14 @@ fn put_string_raw(out: &mut Vec<u8>, s: &[u8]) {
 /// master's, its values, and its element count.
 fn stream_listpack(key: StreamId, entries: &[StreamEntry]) -> Vec<u8> {
     let mut lp = Listpack::new();
-    let master: Vec<Bytes> = entries.first().map_or(Vec::new(), |e| e.pairs().step_by(2).collect());
+    let master: Vec<&[u8]> = entries.first().map_or(Vec::new(), |e| e.pairs().step_by(2).collect());
     lp.int(entries.len() as i64);
     lp.int(0);
     lp.int(master.len() as i64);
     master.iter().for_each(|f| lp.str(f));
     lp.int(0);
     for e in entries {
-        let pairs: Vec<Bytes> = e.pairs().collect();
+        let pairs: Vec<&[u8]> = e.pairs().collect();
         let n = pairs.len() / 2;
         let same = n == master.len() && pairs.iter().step_by(2).zip(&master).all(|(a, b)| a == b);
         lp.int(if same { STREAM_ITEM_SAMEFIELDS } else { 0 });
@@ -924,8 +924,10 @@ mod tests {
         let p = b"\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01@]]\x00\x00\x00\x1f\x00\x03\x01\x01\x01\x02\x01\x84name\x05\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x83ada\x04\x0c\x01\x05\x01\x03\x01\x00\x01\x01\x01\x83bob\x04\xf2\x90\xee\xfe\x04\x05\x01\x00\x01\x01\x01\xdf\xff\x02\x01\x01\x85other\x06\x81x\x02\x06\x01\x02\x01\x02\x01\xdf\xff\x02\x82cy\x03\x05\x01\x05\x01\xff\x03\x03\x00\x01\x01\x01\x02\x04\x01\x01g\x02\x00\x81\xff\xff\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01W~S<\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00W~S<\xa2\x01\x00\x00\x01\x02\x05aliceW~S<\xa2\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x03bobi~S<\xa2\x01\x00\x00\x00\n\x00\x1e\x8c\x06U\x03\x8aZ\xb9";
         let v = from_redis(p);
         let st = v.as_stream().unwrap();
-        let got: Vec<(String, Vec<Bytes>)> =
-            st.range(StreamId::MIN, StreamId::MAX, false).map(|e| (e.id.to_string(), e.pairs().collect())).collect();
+        let got: Vec<(String, Vec<Bytes>)> = st
+            .range(StreamId::MIN, StreamId::MAX, false)
+            .map(|e| (e.id.to_string(), e.pairs().map(Bytes::copy_from_slice).collect()))
+            .collect();
         let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
         assert_eq!(
             got,

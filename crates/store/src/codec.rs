@@ -220,7 +220,7 @@ fn encode_stream(st: &StreamValue, out: &mut Vec<u8>) {
         for e in entries {
             put_id(out, e.id);
             put_len(out, e.elements());
-            e.pairs().for_each(|b| put_bulk(out, &b));
+            e.pairs().for_each(|b| put_bulk(out, b));
         }
     }
     put_len(out, st.groups().len());

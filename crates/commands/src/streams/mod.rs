@@ -142,7 +142,7 @@ fn id_reply(id: StreamId) -> Reply {
 
 /// An entry as Redis replies it: its id, then its fields and values.
 fn entry_reply(e: &StreamEntry) -> Reply {
-    Reply::Array(vec![id_reply(e.id), Reply::Array(e.pairs().map(Reply::Bulk).collect())])
+    Reply::Array(vec![id_reply(e.id), Reply::Array(e.pairs().map(Reply::bulk_copy).collect())])
 }
 
 fn text(b: &[u8]) -> String {
