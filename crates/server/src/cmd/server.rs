@@ -329,9 +329,12 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Sort { .. } | Keys::Counted { .. } => {
-            spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect()
-        }
+        Keys::Range { .. }
+        | Keys::Numkeys { .. }
+        | Keys::Store { .. }
+        | Keys::Sort { .. }
+        | Keys::Counted { .. }
+        | Keys::Streams => spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect(),
         Keys::None | Keys::All => Vec::new(),
     };
     if keys.is_empty() {
@@ -382,7 +385,7 @@ fn info_entry(f: Found) -> Reply {
         flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
     // Keys found by scanning the arguments, not at fixed places: Redis
     // lists `movablekeys` after every flag but `allow_busy`.
-    if matches!(keys, Keys::Numkeys { .. } | Keys::Store { .. }) {
+    if matches!(keys, Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Streams) {
         let at = flag_names.len() - usize::from(flags & flag::ALLOW_BUSY != 0);
         flag_names.insert(at, Reply::simple("movablekeys"));
     }
@@ -486,6 +489,23 @@ fn key_specs(flags: u32, keys: Keys) -> Reply {
             ]);
             let spec_flags: &[&str] = if write { &["RW", "access", "update"] } else { &["RO", "access"] };
             vec![key_spec(spec_flags, at, keynum)]
+        }
+        Keys::Streams => {
+            // Redis's: after the STREAMS keyword, the first half of the rest.
+            let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+            let half = Reply::Map(vec![
+                kv("type", Reply::bulk("range")),
+                kv(
+                    "spec",
+                    Reply::Map(vec![
+                        kv("lastkey", Reply::Integer(-1)),
+                        kv("keystep", Reply::Integer(1)),
+                        kv("limit", Reply::Integer(2)),
+                    ]),
+                ),
+            ]);
+            let spec_flags: &[&str] = if write { &["RW", "update"] } else { &["RO", "access"] };
+            vec![keyword_key_spec(spec_flags, "STREAMS", 1, half)]
         }
         Keys::None | Keys::All => Vec::new(),
     };
