@@ -66,7 +66,7 @@ sleep 2
 
 gets() {  # SECONDS_MAX: requests/s of a GET load on node 1 lasting about that long
     timeout "$(($1 + 30))" redis-benchmark -p "$P1" -n "$((40000 * $1))" -c 16 -P 16 -r "$KEYS" -q --csv \
-        -t get 2>/dev/null | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print int($2) }'
+        -t get 2>>"$WORK/gets.err" | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print int($2) }'
 }
 record_raw "redis-benchmark -p <node 1> -n <40000 per second> -c 16 -P 16 -r $KEYS -t get"
 before=$(gets 5)
@@ -88,6 +88,7 @@ done
 join_ms=$(($(now_ms) - began))
 wait "$load_pid" || true
 during_join=$(cat "$WORK/during-join.txt")
+[[ -n "$during_join" ]] || log "GET load during the join: $(tail -c 600 "$WORK/gets.err" | tr "\r" "\n" | tail -3)"
 keys4=$(local_keys "$P4")
 slots4=$(field "$P4" replication owned_slots)
 log "node 4 serving $join_ms ms after MEET, holding $keys4 keys of $slots4 owned slots; GETs during: $during_join/s"
