@@ -84,7 +84,7 @@ impl Observer {
     /// its stat slot (see `cmd::stat_slot`), whose flags are `slot_flags`.
     #[inline]
     pub fn ran(&self, client: &Client, slot: usize, slot_flags: u32, ran: &Ran<'_, Shared>) {
-        let ns = u64::try_from(ran.elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let ns = ran.elapsed_ns;
         let error = match ran.reply {
             Reply::Error(e) => Some(&e[..]),
             _ => None,

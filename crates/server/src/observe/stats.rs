@@ -32,7 +32,62 @@ pub const ERROR_PREFIXES_MAX: usize = 128;
 /// `afterErrorReply`); else it counts as `ERR`.
 const ERROR_PREFIX_BYTES_MAX: usize = 32;
 
-/// What one command (or subcommand) has done since the last reset.
+/// Latency buckets as hdrhistogram lays them out for two significant
+/// digits: values under 128 ns one per bucket, then 128 buckets per power
+/// of two (under 1 % apart). A call adds one to one bucket (a few
+/// instructions, where `Histogram::record` costs dozens); the buckets
+/// become an [`Histogram`] only when read.
+const SUB_BUCKETS: usize = 128;
+const BUCKETS: usize = (30 - 6) * SUB_BUCKETS;
+
+#[inline]
+fn bucket_of(ns: u64) -> usize {
+    let v = ns.min(HISTOGRAM_MAX_NS);
+    if v < SUB_BUCKETS as u64 {
+        return v as usize;
+    }
+    let e = 63 - v.leading_zeros() as usize;
+    (e - 6) * SUB_BUCKETS + ((v >> (e - 7)) as usize & (SUB_BUCKETS - 1))
+}
+
+/// The lowest value of bucket `i`.
+fn bucket_value(i: usize) -> u64 {
+    if i < SUB_BUCKETS {
+        return i as u64;
+    }
+    let (e, sub) = (i / SUB_BUCKETS + 6, i % SUB_BUCKETS);
+    ((SUB_BUCKETS + sub) as u64) << (e - 7)
+}
+
+/// What one command (or subcommand) has done since the last reset, on one
+/// thread.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    calls: u64,
+    usec: u64,
+    rejected: u64,
+    failed: u64,
+    /// Latencies of the calls recorded while `latency-tracking` was on.
+    buckets: Option<Box<[u64; BUCKETS]>>,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.calls += other.calls;
+        self.usec += other.usec;
+        self.rejected += other.rejected;
+        self.failed += other.failed;
+        if let Some(theirs) = &other.buckets {
+            let mine = self.buckets.get_or_insert_with(|| Box::new([0; BUCKETS]));
+            for (m, t) in mine.iter_mut().zip(theirs.iter()) {
+                *m += t;
+            }
+        }
+    }
+}
+
+/// What one command (or subcommand) has done since the last reset, all
+/// threads together.
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
     pub calls: u64,
@@ -48,20 +103,15 @@ impl Counters {
         self.calls == 0 && self.rejected == 0 && self.failed == 0
     }
 
-    fn add(&mut self, other: &Counters) {
-        self.calls += other.calls;
-        self.usec += other.usec;
-        self.rejected += other.rejected;
-        self.failed += other.failed;
-        if let Some(h) = &other.histogram {
-            match &mut self.histogram {
-                Some(mine) => {
-                    // Same bounds on both sides: adding cannot fail.
-                    let _ = mine.add(&**h);
-                }
-                None => self.histogram = Some(h.clone()),
+    fn of(t: &Tally) -> Counters {
+        let histogram = t.buckets.as_ref().map(|buckets| {
+            let mut h = new_histogram();
+            for (i, &n) in buckets.iter().enumerate().filter(|(_, n)| **n > 0) {
+                h.saturating_record_n(bucket_value(i).max(1), n);
             }
-        }
+            h
+        });
+        Counters { calls: t.calls, usec: t.usec, rejected: t.rejected, failed: t.failed, histogram }
     }
 }
 
@@ -72,8 +122,8 @@ fn new_histogram() -> Box<Histogram<u64>> {
 /// One thread's counts, or the retired threads' counts.
 #[derive(Debug, Default)]
 struct Block {
-    /// By stat slot (see `cmd::stat_slot`); grown on demand.
-    commands: Vec<Counters>,
+    /// By stat slot (see `cmd::StatNames`); grown on demand.
+    commands: Vec<Tally>,
     errors: HashMap<Box<str>, u64>,
     total_errors: u64,
 }
@@ -85,7 +135,7 @@ impl Block {
 
     fn add(&mut self, other: &Block) {
         if self.commands.len() < other.commands.len() {
-            self.commands.resize_with(other.commands.len(), Counters::default);
+            self.commands.resize_with(other.commands.len(), Tally::default);
         }
         for (mine, theirs) in self.commands.iter_mut().zip(&other.commands) {
             mine.add(theirs);
@@ -100,9 +150,10 @@ impl Block {
         self.total_errors += other.total_errors;
     }
 
-    fn counters(&mut self, slot: usize) -> &mut Counters {
+    #[inline]
+    fn tally(&mut self, slot: usize) -> &mut Tally {
         if self.commands.len() <= slot {
-            self.commands.resize_with(slot + 1, Counters::default);
+            self.commands.resize_with(slot + 1, Tally::default);
         }
         &mut self.commands[slot]
     }
@@ -220,12 +271,12 @@ impl CommandStats {
             if let Some(text) = error {
                 b.count_error(text);
             }
-            let c = b.counters(slot);
+            let c = b.tally(slot);
             c.calls += 1;
             c.usec += ns / 1000;
             c.failed += u64::from(error.is_some());
             if histogram {
-                c.histogram.get_or_insert_with(new_histogram).saturating_record(ns.clamp(1, HISTOGRAM_MAX_NS));
+                c.buckets.get_or_insert_with(|| Box::new([0; BUCKETS]))[bucket_of(ns)] += 1;
             }
         });
     }
@@ -236,7 +287,7 @@ impl CommandStats {
         self.with_block(|b| {
             b.count_error(error);
             if let Some(slot) = slot {
-                b.counters(slot).rejected += 1;
+                b.tally(slot).rejected += 1;
             }
         });
     }
@@ -258,7 +309,8 @@ impl CommandStats {
         }
         let mut errors: Vec<(Box<str>, u64)> = all.errors.into_iter().collect();
         errors.sort();
-        Snapshot { commands: all.commands, errors, total_errors: all.total_errors }
+        let commands = all.commands.iter().map(Counters::of).collect();
+        Snapshot { commands, errors, total_errors: all.total_errors }
     }
 
     /// CONFIG RESETSTAT.
@@ -339,6 +391,19 @@ mod tests {
         let s = stats.snapshot();
         assert_eq!(s.errors.len(), ERROR_PREFIXES_MAX);
         assert_eq!(s.total_errors, (ERROR_PREFIXES_MAX + 10) as u64);
+    }
+
+    #[test]
+    fn buckets_are_under_one_percent_wide() {
+        let mut last = 0;
+        for ns in (1..200_000u64).chain([1_000_000, 999_999_999, 1_000_000_000, u64::MAX]) {
+            let i = bucket_of(ns);
+            assert!(i < BUCKETS && i >= last || ns > 200_000, "{ns}");
+            let low = bucket_value(i);
+            assert!(low <= ns.min(HISTOGRAM_MAX_NS), "{ns} in bucket {i} from {low}");
+            assert!((ns.min(HISTOGRAM_MAX_NS) - low) as f64 <= low as f64 / 128.0 + 1.0, "{ns}: {low}");
+            last = i;
+        }
     }
 
     #[test]
