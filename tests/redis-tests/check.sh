@@ -6,7 +6,9 @@
 #
 # Runs the units run.sh lists by default (or the ones given), each against
 # a fresh RINGCACHE_BIN (default target/release/ringcache) on a free port,
-# stopped by its pid after the unit, and prints each unit's passing tests beside its baseline.
+# stopped by its pid after the unit, REDIS_TESTS_JOBS (default 2) units at
+# a time, and prints each unit's output in the units' order and its passing
+# tests beside its baseline.
 # Fails when a unit passes fewer tests than its baseline (a regression) or
 # when the run itself fails; says so when a unit passes more, so that the
 # baseline can be raised (`--update` rewrites baseline.txt from this run).
@@ -30,40 +32,65 @@ fi
 command -v tclsh >/dev/null || { echo "tclsh not found: apt-get install -y tcl (make deps does)" >&2; exit 2; }
 
 work=$(mktemp -d)
-pid=""
-stop_node() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    pid=""
+# Units run this many at a time, each against its own node on its own port
+# (CI has 2 cores; a unit mostly waits on its client and its node).
+jobs=${REDIS_TESTS_JOBS:-2}
+[ "$jobs" -ge 1 ] 2>/dev/null || { echo "REDIS_TESTS_JOBS must be a positive integer" >&2; exit 2; }
+# The running units: their subshells' pids, each of which stops its own node.
+running=()
+stop_all() {
+    local p
+    for p in "${running[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${running[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
 }
-trap 'stop_node; rm -rf "$work"' EXIT
+trap stop_all EXIT
 
 # A port nothing answers on; the node's own bind is the real test, so a
 # port taken in between only means another try.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# start_node: starts a fresh node on a free port (sets pid and port).
-start_node() {
-    local started=0
+
+# run_unit I UNIT LEFT: in a subshell, starts a fresh node on a free port,
+# runs UNIT against it for at most LEFT seconds (output in $work/I.log, exit
+# status in $work/I.rc) and stops the node by its pid, whatever happens.
+run_unit() {
+    local i=$1 unit=$2 left=$3 pid="" port started=0 rc=0
+    stop_node() {
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+        pid=""
+    }
+    trap stop_node EXIT
+    trap 'exit 143' TERM INT
+    # Nodes on 10000-19999, the harnesses on 22000-31999: both under the
+    # kernel's ephemeral ports (32768 and up), which the many client
+    # connections of two units at once would otherwise take from them.
     for _ in $(seq 20); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % 10000))
         port_in_use "$port" && continue
-        "$bin" --port "$port" --bind 127.0.0.1 >"$work/node.log" 2>&1 &
+        "$bin" --port "$port" --bind 127.0.0.1 >"$work/$i.node.log" 2>&1 &
         pid=$!
         for _ in $(seq 100); do
             if ! kill -0 "$pid" 2>/dev/null; then break; fi
             if port_in_use "$port"; then started=1; break; fi
             sleep 0.05
         done
-        [ "$started" = 1 ] && return 0
+        [ "$started" = 1 ] && break
         stop_node
     done
-    echo "ringcache did not start:"
-    cat "$work/node.log"
-    exit 1
+    if [ "$started" != 1 ]; then
+        { echo "ringcache did not start:"; cat "$work/$i.node.log"; } >"$work/$i.log"
+        echo 1 >"$work/$i.rc"
+        exit 0
+    fi
+    # Each unit's harness listens for its client near its own base port.
+    REDIS_TESTS_BASEPORT=$((22032 + (RANDOM % 99) * 100 + (i % 2) * 50)) \
+        timeout --kill-after=10 "$left" bash "$here/run.sh" "$port" "$unit" >"$work/$i.log" 2>&1 || rc=$?
+    echo "$rc" >"$work/$i.rc"
 }
 
 # The units to run: those given, else run.sh's default list (its own
@@ -74,32 +101,48 @@ else
     eval "$(sed -n '/^\[ ${#units\[@\]} -gt 0 \] || units=(/,/)$/p' "$here/run.sh" | sed 's/^\[ ${#units\[@\]} -gt 0 \] || //')"
 fi
 echo "Redis's TCL units, each against a fresh ringcache node (a unit that fails"
-echo "half-way can leave a setting or a script behind that would fail the next)"
+echo "half-way can leave a setting or a script behind that would fail the next),"
+echo "$jobs at a time"
 
-# One node per unit; the whole run bounded by limit_s.
+# One node per unit, $jobs units at once; the whole run bounded by limit_s.
 deadline=$((SECONDS + limit_s))
-: >"$work/run.log"
-for unit in "${units[@]}"; do
+over=0
+for i in "${!units[@]}"; do
+    while [ "${#running[@]}" -ge "$jobs" ]; do
+        wait -n "${running[@]}" 2>/dev/null || true
+        alive=()
+        for p in "${running[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+        running=("${alive[@]}")
+    done
     left=$((deadline - SECONDS))
     if [ "$left" -le 0 ]; then
-        cat "$work/run.log"
-        echo "FAILED: the suite ran past ${limit_s}s" >&2
-        exit 1
+        over=1
+        break
     fi
-    start_node
-    rc=0
-    timeout --kill-after=10 "$left" bash "$here/run.sh" "$port" "$unit" >>"$work/run.log" 2>&1 || rc=$?
-    stop_node
-    if [ "$rc" -ne 0 ]; then
-        cat "$work/run.log"
-        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-            echo "FAILED: the suite ran past ${limit_s}s" >&2
-        else
-            echo "FAILED: run.sh exited $rc on $unit" >&2
-        fi
-        exit 1
-    fi
+    run_unit "$i" "${units[$i]}" "$left" &
+    running+=("$!")
 done
+for p in "${running[@]}"; do wait "$p" 2>/dev/null || true; done
+running=()
+
+# Every unit's output in the units' order, then the first failure to run.
+: >"$work/run.log"
+failed=""
+for i in "${!units[@]}"; do
+    [ -f "$work/$i.log" ] && cat "$work/$i.log" >>"$work/run.log"
+    rc=$(cat "$work/$i.rc" 2>/dev/null || echo missing)
+    if [ -z "$failed" ] && [ "$rc" != 0 ]; then failed="$i:$rc"; fi
+done
+if [ "$over" = 1 ] || [ -n "$failed" ]; then
+    cat "$work/run.log"
+    rc=${failed#*:}
+    if [ "$over" = 1 ] || [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ "$rc" = missing ]; then
+        echo "FAILED: the suite ran past ${limit_s}s" >&2
+    else
+        echo "FAILED: run.sh exited $rc on ${units[${failed%%:*}]}" >&2
+    fi
+    exit 1
+fi
 
 # unit ok err exception, one line per unit run.
 sed -n -E 's/^(unit[^:]*): ok=([0-9]+) err=([0-9]+) exception=([0-9]+)$/\1 \2 \3 \4/p' "$work/run.log" >"$work/figures"

@@ -7,6 +7,8 @@
 //! the locks are still held, so each state it reports is the one the
 //! command left.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_ring::slot;
@@ -98,7 +100,7 @@ pub fn dispatch_prepared<E: Env>(
         if let Some(m) = state.multi.as_mut() {
             m.dirty = true;
         }
-        return unknown_command(args);
+        return refused(shared, client, None, unknown_command(args));
     };
     state.last_cmd = spec.name;
     // Redis's order: existence, arity, then authentication.
@@ -106,10 +108,10 @@ pub fn dispatch_prepared<E: Env>(
         if let Some(m) = state.multi.as_mut() {
             m.dirty = true;
         }
-        return CmdError::WrongArity(spec.name.to_owned()).into();
+        return refused(shared, client, Some(spec), CmdError::WrongArity(spec.name.to_owned()).into());
     }
     if !state.authenticated && !spec.has(flag::NO_AUTH) {
-        return Reply::error_static("NOAUTH Authentication required.");
+        return refused(shared, client, Some(spec), Reply::error_static("NOAUTH Authentication required."));
     }
     if let Some(m) = state.multi.as_mut() {
         // Inside MULTI Redis refuses every command but these while memory
@@ -117,13 +119,71 @@ pub fn dispatch_prepared<E: Env>(
         // refusal fails the transaction like any other.
         if !matches!(spec.name, "exec" | "discard" | "quit" | "reset") && shared.db().ensure_memory(now_ms).is_err() {
             m.dirty = true;
-            return CmdError::Oom.into();
+            return refused(shared, client, Some(spec), CmdError::Oom.into());
         }
         if !spec.has(flag::NO_MULTI) {
-            return transactions::queue(shared.query_buffer_limit(), state, args);
+            let reply = transactions::queue(shared.query_buffer_limit(), state, args);
+            if matches!(reply, Reply::Error(_)) {
+                return refused(shared, client, Some(spec), reply);
+            }
+            return reply;
         }
     }
     run(shared, client, spec, args, prepared.key, now_ms)
+}
+
+/// A refusal, reported to the node ([`Env::command_refused`]).
+#[cold]
+fn refused<E: Env>(shared: &E, client: &mut E::Client, spec: Option<&'static CommandSpec<E>>, reply: Reply) -> Reply {
+    shared.command_refused(client, spec, &reply);
+    reply
+}
+
+/// Who ran a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// The client, directly.
+    Client,
+    /// EXEC, from the client's MULTI queue.
+    Transaction,
+    /// A script (`redis.call` / `redis.pcall`).
+    Script,
+}
+
+/// A command that ran, for [`Env::command_ran`].
+pub struct Ran<'a, E: Env> {
+    pub spec: &'static CommandSpec<E>,
+    pub args: &'a [&'a [u8]],
+    /// How long the handler ran, in nanoseconds.
+    pub elapsed_ns: u64,
+    pub reply: &'a Reply,
+    pub caller: Caller,
+}
+
+// By hand: a derive would ask `E: Debug`.
+impl<E: Env> std::fmt::Debug for Ran<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ran").field("spec", &self.spec.name).field("elapsed_ns", &self.elapsed_ns).finish()
+    }
+}
+
+/// Runs a command's handler, timed, and tells the node what it did
+/// ([`Env::command_ran`]). Every handler call goes through here: the
+/// client's commands, EXEC's and scripts'.
+#[inline]
+pub fn call<E: Env>(ctx: &mut Ctx<'_, E>, spec: &'static CommandSpec<E>, args: &[&[u8]], caller: Caller) -> Reply {
+    // The CPU's counter, calibrated once: a fraction of what
+    // `clock_gettime` costs, on a path that reads the clock twice per
+    // command.
+    static CLOCK: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
+    ctx.shared.command_starting(ctx.client, spec, args);
+    let clock = &*CLOCK;
+    let started = clock.raw();
+    let reply = (spec.handler)(ctx, args).unwrap_or_else(Reply::from);
+    let elapsed_ns = clock.delta_as_nanos(started, clock.raw());
+    let ran = Ran { spec, args, elapsed_ns, reply: &reply, caller };
+    ctx.shared.command_ran(ctx.client, &ran);
+    reply
 }
 
 /// Runs a command outside a transaction: evict if needed, lock, handle.
@@ -139,7 +199,7 @@ fn run<E: Env>(
     if spec.has(flag::WRITE) || spec.has(flag::DENYOOM) {
         if let Err(oom) = db.ensure_memory(now_ms) {
             if spec.has(flag::DENYOOM) {
-                return CmdError::from(oom).into();
+                return refused(shared, client, Some(spec), CmdError::from(oom).into());
             }
         }
     }
@@ -161,7 +221,7 @@ fn run<E: Env>(
     };
     locked.select(client.as_ref().dbid);
     let mut ctx = Ctx { db: locked, shared, client, now_ms };
-    let reply = (spec.handler)(&mut ctx, args).unwrap_or_else(Reply::from);
+    let reply = call(&mut ctx, spec, args, Caller::Client);
     if shared.journal() {
         take_changes(&mut ctx.db, ctx.client.as_mut(), now_ms);
     }

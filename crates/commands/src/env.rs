@@ -1,8 +1,9 @@
 //! What the command layer needs from the node that runs it.
 
+use ringcache_resp::Reply;
 use ringcache_store::Db;
 
-use crate::{ClientState, Table};
+use crate::{ClientState, CommandSpec, Ran, Table};
 
 /// The node a command runs on, as the command layer sees it: a keyspace,
 /// its command table and a few limits. The server implements it for its
@@ -66,4 +67,20 @@ pub trait Env: Sized + Sync + 'static {
     fn stream_node_limits(&self) -> ringcache_store::value::NodeLimits {
         ringcache_store::value::NodeLimits::default()
     }
+
+    /// Called before every command's handler runs (see [`crate::call`]).
+    #[inline]
+    fn command_starting(&self, _client: &mut Self::Client, _spec: &'static CommandSpec<Self>, _args: &[&[u8]]) {}
+
+    /// Called after every command's handler ran, whoever ran it (a client,
+    /// EXEC, a script), with how long it took and what it answered: the
+    /// node's statistics, slow log, latency monitor and MONITOR feed.
+    #[inline]
+    fn command_ran(&self, _client: &mut Self::Client, _ran: &Ran<'_, Self>) {}
+
+    /// Called when a command is refused before its handler runs (unknown,
+    /// wrong arity, NOAUTH, OOM, a MULTI queue too large): `spec` is
+    /// `None` for an unknown command.
+    #[inline]
+    fn command_refused(&self, _client: &mut Self::Client, _spec: Option<&'static CommandSpec<Self>>, _reply: &Reply) {}
 }

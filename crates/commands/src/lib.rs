@@ -45,7 +45,7 @@ mod zsets;
 #[cfg(test)]
 mod testing;
 
-pub use dispatch::{dispatch, dispatch_prepared, lookup_for, prepare, warm, Prepared};
+pub use dispatch::{call, dispatch, dispatch_prepared, lookup_for, prepare, warm, Caller, Prepared, Ran};
 pub use env::Env;
 pub use object::{encoding_name, EncodingLimits};
 pub use spec::{flag, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys};

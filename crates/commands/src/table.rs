@@ -84,6 +84,16 @@ impl<E: Env> Table<E> {
         self.specs.iter()
     }
 
+    /// Where `spec` is in [`Table::all`]'s order: a dense index for
+    /// per-command counters. `spec` must be one of this table's.
+    #[inline]
+    pub fn position(&self, spec: &CommandSpec<E>) -> usize {
+        let at = (spec as *const CommandSpec<E> as usize - self.specs.as_ptr() as usize)
+            / std::mem::size_of::<CommandSpec<E>>();
+        debug_assert!(std::ptr::eq(&self.specs[at], spec), "a spec of this table");
+        at
+    }
+
     pub fn len(&self) -> usize {
         self.specs.len()
     }

@@ -187,7 +187,7 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
         inner.db.select(dbid);
         views.clear();
         views.extend(args.iter().map(|a| &a[..]));
-        replies.push((spec.handler)(&mut inner, &views).unwrap_or_else(Reply::from));
+        replies.push(crate::call(&mut inner, spec, &views, crate::Caller::Transaction));
     }
     if shared.journal() {
         // All of the transaction's changes at once: a replicated cluster

@@ -301,7 +301,7 @@ fn execute<E: ScriptHost>(
     let proto = state.proto;
     state.proto = if resp3 { Proto::Resp3 } else { Proto::Resp2 };
     state.last_cmd = spec.name;
-    let reply = (spec.handler)(ctx, argv).unwrap_or_else(Reply::from);
+    let reply = ringcache_commands::call(ctx, spec, argv, ringcache_commands::Caller::Script);
     ctx.state().proto = proto;
     Ok(reply)
 }

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod observe;
 pub mod pubsub;
 mod server;
 pub mod shared;

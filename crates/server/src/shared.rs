@@ -64,6 +64,8 @@ pub struct Shared {
     pub scripting: ringcache_scripting::Scripting,
     /// Pub/Sub subscriptions and delivery.
     pub pubsub: crate::pubsub::Registry,
+    /// Command statistics, SLOWLOG, LATENCY and MONITOR.
+    pub observe: crate::observe::Observer,
     /// `databases`, fixed at start.
     pub databases: u32,
     /// Whether only database 0 may be used (`redis-cluster` mode, as in
@@ -98,9 +100,11 @@ impl Shared {
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
         let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
         pubsub.set_notify_flags(config.notify_keyspace_events);
+        let observe = crate::observe::Observer::new(&config);
         Shared {
             db,
             pubsub,
+            observe,
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),
@@ -159,6 +163,7 @@ impl Shared {
         self.scripting.set_busy_threshold_ms(next.busy_reply_threshold_ms);
         self.pubsub.set_limit(next.client_output_buffer_limit.pubsub);
         self.pubsub.set_notify_flags(next.notify_keyspace_events);
+        self.observe.configure(&next);
         if let Some(cluster) = &self.cluster {
             cluster.strict.store(next.cluster_strict, Relaxed);
             if let Some(r) = &cluster.replication {

@@ -293,6 +293,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     release_watches(&ctx.shared.db, &mut ctx.client.state);
     // Leaves every channel without confirmations, as Redis's RESET does.
     crate::pubsub::unsubscribe_all(&ctx.shared.pubsub, ctx.client);
+    ctx.shared.observe.monitors.remove(ctx.client.id);
     ctx.client.set_proto(Proto::Resp2);
     ctx.client.state.dbid = 0;
     *ctx.client.info.name.lock() = Bytes::new();

@@ -9,12 +9,14 @@
 mod cluster;
 pub(crate) use cluster::wait_args;
 mod connection;
+mod observe;
 mod pubsub;
 mod server;
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use ringcache_commands::{Env, Table};
+use ringcache_commands::{Env, Ran, Table};
 use ringcache_resp::Reply;
 use ringcache_store::Db;
 
@@ -32,7 +34,7 @@ pub type Handler = ringcache_commands::Handler<Shared>;
 pub type Prepared = ringcache_commands::Prepared<Shared>;
 
 static TABLE: LazyLock<Table<Shared>> = LazyLock::new(|| {
-    let node = [connection::COMMANDS, server::COMMANDS, cluster::COMMANDS, pubsub::COMMANDS];
+    let node = [connection::COMMANDS, server::COMMANDS, cluster::COMMANDS, pubsub::COMMANDS, observe::COMMANDS];
     Table::new(
         ringcache_commands::data_commands()
             .into_iter()
@@ -108,6 +110,88 @@ impl Env for Shared {
     fn db0_only(&self) -> bool {
         self.db0_only
     }
+
+    #[inline]
+    fn command_starting(&self, client: &mut Self::Client, spec: &'static CommandSpec, args: &[&[u8]]) {
+        self.observe.starting(client, spec.name, args);
+    }
+
+    #[inline]
+    fn command_ran(&self, client: &mut Self::Client, ran: &Ran<'_, Self>) {
+        let names = stat_names();
+        let slot = names.slot(ran.spec, client.state.last_cmd);
+        self.observe.ran(client, slot, names.flags[slot], ran);
+    }
+
+    fn command_refused(&self, _client: &mut Self::Client, spec: Option<&'static CommandSpec>, reply: &Reply) {
+        self.observe.refused(spec.map(|s| TABLE.position(s)), reply);
+    }
+}
+
+/// The names per-command statistics are kept under: every command of the
+/// table (at its [`Table::position`]), then every subcommand of the
+/// containers (`config|get`), as Redis 7 names them in INFO commandstats.
+#[derive(Debug)]
+pub struct StatNames {
+    names: Vec<&'static str>,
+    /// The flags of each (a subcommand's own: CONFIG GET is admin, CLIENT
+    /// ID is not).
+    flags: Vec<u32>,
+    subcommands: HashMap<&'static str, usize>,
+}
+
+impl StatNames {
+    fn new() -> StatNames {
+        let mut names: Vec<&'static str> = TABLE.all().map(|s| s.name).collect();
+        let mut flags: Vec<u32> = TABLE.all().map(|s| s.flags).collect();
+        let mut subcommands = HashMap::new();
+        for spec in TABLE.all() {
+            for sub in server::subcommands_of(spec.name) {
+                subcommands.insert(sub.name, names.len());
+                names.push(sub.name);
+                flags.push(sub.flags);
+            }
+        }
+        StatNames { names, flags, subcommands }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn name(&self, slot: usize) -> &'static str {
+        self.names[slot]
+    }
+
+    /// The slot of a command that ran as `spec` and named itself
+    /// `last_cmd` (a container's handler names the subcommand it ran).
+    #[inline]
+    pub fn slot(&self, spec: &'static CommandSpec, last_cmd: &'static str) -> usize {
+        let at = TABLE.position(spec);
+        let n = spec.name.len();
+        if last_cmd.len() > n && last_cmd.as_bytes()[n] == b'|' && last_cmd.starts_with(spec.name) {
+            return self.subcommands.get(last_cmd).copied().unwrap_or(at);
+        }
+        at
+    }
+
+    /// The slots `name` names, case-insensitively: a command (with its
+    /// subcommands, for a container) or a `container|sub`.
+    pub fn matching(&self, name: &[u8]) -> Vec<usize> {
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let prefix = format!("{name}|");
+        (0..self.names.len()).filter(|&i| self.names[i] == name || self.names[i].starts_with(&prefix)).collect()
+    }
+}
+
+/// The node's [`StatNames`].
+pub fn stat_names() -> &'static StatNames {
+    static NAMES: LazyLock<StatNames> = LazyLock::new(StatNames::new);
+    &NAMES
 }
 
 impl ringcache_scripting::ScriptHost for Shared {

@@ -88,8 +88,10 @@ pub(super) fn help_reply(args: &[&[u8]], lines: &[&'static str]) -> Reply {
 }
 
 /// The subcommands of container `name` (empty for other commands).
-fn subcommands_of(name: &str) -> &'static [SubCommand] {
+pub(super) fn subcommands_of(name: &str) -> &'static [SubCommand] {
     match name {
+        "slowlog" => super::observe::SLOWLOG_SUBCOMMANDS,
+        "latency" => super::observe::LATENCY_SUBCOMMANDS,
         "client" => connection::CLIENT_SUBCOMMANDS,
         "cluster" => cluster::CLUSTER_SUBCOMMANDS,
         "pubsub" => super::pubsub::PUBSUB_SUBCOMMANDS,
@@ -685,7 +687,8 @@ georadiusbymember_ro=3.2.10 geosearch=6.2.0 geosearchstore=6.2.0 get=1.0.0 getbi
 getrange=2.4.0 getset=1.0.0 hdel=2.0.0 hello=6.0.0 hexists=2.0.0 hget=2.0.0 hgetall=2.0.0 hincrby=2.0.0
 hincrbyfloat=2.6.0 hkeys=2.0.0 hlen=2.0.0 hmget=2.0.0 hmset=2.0.0 hrandfield=6.2.0 hscan=2.8.0 hset=2.0.0
 hsetnx=2.0.0 hstrlen=3.2.0 hvals=2.0.0 incr=1.0.0 incrby=1.0.0 incrbyfloat=2.6.0 info=1.0.0 keys=1.0.0
-lastsave=1.0.0 latency=2.8.13 lcs=7.0.0 lindex=1.0.0 linsert=2.2.0 llen=1.0.0 lmove=6.2.0 lmpop=7.0.0
+lastsave=1.0.0 latency=2.8.13 latency|doctor=2.8.13 latency|help=2.8.13 latency|histogram=7.0.0
+latency|history=2.8.13 latency|latest=2.8.13 latency|reset=2.8.13 lcs=7.0.0 lindex=1.0.0 linsert=2.2.0 llen=1.0.0 lmove=6.2.0 lmpop=7.0.0
 lolwut=5.0.0 lpop=1.0.0 lpos=6.0.6 lpush=1.0.0 lpushx=2.2.0 lrange=1.0.0 lrem=1.0.0 lset=1.0.0 ltrim=1.0.0
 memory=4.0.0 mget=1.0.0 migrate=2.6.0 module=4.0.0 monitor=1.0.0 move=1.0.0 mset=1.0.1 msetnx=1.0.1 multi=1.2.0
 object=2.2.3 persist=2.2.0 pexpire=2.6.0 pexpireat=2.6.0 pexpiretime=7.0.0 pfadd=2.8.9 pfcount=2.8.9
@@ -696,7 +699,8 @@ rename=1.0.0 renamenx=1.0.0 replconf=3.0.0 replicaof=5.0.0 reset=6.2.0 restore=2
 role=2.8.12 rpop=1.0.0 rpoplpush=1.2.0 rpush=1.0.0 rpushx=2.2.0 sadd=1.0.0 save=1.0.0 scan=2.8.0 scard=1.0.0
 script=2.6.0 sdiff=1.0.0 sdiffstore=1.0.0 select=1.0.0 set=1.0.0 setbit=2.2.0 setex=2.0.0 setnx=1.0.0
 setrange=2.2.0 shutdown=1.0.0 sinter=1.0.0 sintercard=7.0.0 sinterstore=1.0.0 sismember=1.0.0 slaveof=1.0.0
-slowlog=2.2.12 smembers=1.0.0 smismember=6.2.0 smove=1.0.0 sort=1.0.0 sort_ro=7.0.0 spop=1.0.0 spublish=7.0.0
+slowlog=2.2.12 slowlog|get=2.2.12 slowlog|help=6.2.0 slowlog|len=2.2.12
+slowlog|reset=2.2.12 smembers=1.0.0 smismember=6.2.0 smove=1.0.0 sort=1.0.0 sort_ro=7.0.0 spop=1.0.0 spublish=7.0.0
 srandmember=1.0.0 srem=1.0.0 sscan=2.8.0 ssubscribe=7.0.0 strlen=2.2.0 subscribe=2.0.0 substr=1.0.0
 sunion=1.0.0 sunionstore=1.0.0 sunsubscribe=7.0.0 swapdb=4.0.0 sync=1.0.0 time=2.6.0 touch=3.2.1 ttl=1.0.0
 type=1.0.0 unlink=4.0.0 unsubscribe=2.0.0 unwatch=2.2.0 wait=3.0.0 waitaof=7.2.0 watch=2.2.0 xack=5.0.0
@@ -712,14 +716,35 @@ zrevrank=2.0.0 zscan=2.8.0 zscore=1.2.0 zunion=6.2.0 zunionstore=2.0.0
 // ------------------------------------------------------------------- INFO
 
 /// INFO's sections, in the order Redis prints them.
-const INFO_SECTIONS: [&str; 8] =
-    ["server", "clients", "memory", "persistence", "stats", "replication", "cluster", "keyspace"];
+const INFO_SECTIONS: [&str; 11] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// The sections INFO leaves out unless asked for by name, `all` or
+/// `everything` (as Redis does: they are long).
+fn not_default(section: &str) -> bool {
+    matches!(section, "commandstats" | "latencystats")
+}
 
 fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    let mut wanted = [args.len() == 1; INFO_SECTIONS.len()];
+    let mut wanted = INFO_SECTIONS.map(|s| args.len() == 1 && !not_default(s));
     for arg in &args[1..] {
-        if is(arg, "all") || is(arg, "everything") || is(arg, "default") {
+        if is(arg, "all") || is(arg, "everything") {
             wanted = [true; INFO_SECTIONS.len()];
+        } else if is(arg, "default") {
+            for (w, s) in wanted.iter_mut().zip(INFO_SECTIONS) {
+                *w |= !not_default(s);
+            }
         } else if let Some(i) = INFO_SECTIONS.iter().position(|s| is(arg, s)) {
             wanted[i] = true;
         }
@@ -734,6 +759,12 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let databases = if wanted[keyspace_section] { ctx.db.database_counts(ctx.now_ms) } else { Vec::new() };
     let used_memory = ctx.db.db().used_memory();
     let shared = ctx.shared;
+    let wants = |name: &str| INFO_SECTIONS.iter().zip(wanted).any(|(s, w)| w && *s == name);
+    let observed = if ["stats", "commandstats", "errorstats", "latencystats"].into_iter().any(wants) {
+        shared.observe.stats.snapshot()
+    } else {
+        Default::default()
+    };
     let config = shared.config();
     let mut out = String::new();
     for (section, _) in INFO_SECTIONS.iter().zip(wanted).filter(|(_, w)| *w) {
@@ -802,6 +833,37 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "evicted_keys", &stats.evicted);
                 field(&mut out, "keyspace_hits", &stats.hits);
                 field(&mut out, "keyspace_misses", &stats.misses);
+                field(&mut out, "total_error_replies", &observed.total_errors);
+            }
+            "commandstats" => {
+                let names = super::stat_names();
+                for (slot, c) in observed.used() {
+                    let per_call = if c.calls == 0 { 0.0 } else { c.usec as f64 / c.calls as f64 };
+                    let _ = write!(
+                        out,
+                        "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                        names.name(slot),
+                        c.calls,
+                        c.usec,
+                        c.rejected,
+                        c.failed
+                    );
+                }
+            }
+            "errorstats" => {
+                for (prefix, n) in &observed.errors {
+                    let _ = write!(out, "errorstat_{prefix}:count={n}\r\n");
+                }
+            }
+            "latencystats" => {
+                let names = super::stat_names();
+                let percentiles = shared.observe.percentiles();
+                for (slot, c) in observed.used() {
+                    if let Some(h) = c.histogram.as_deref().filter(|h| !h.is_empty()) {
+                        let line = crate::observe::stats::percentiles_line(h, &percentiles);
+                        let _ = write!(out, "latency_percentiles_usec_{}:{line}\r\n", names.name(slot));
+                    }
+                }
             }
             "replication" => {
                 field(&mut out, "role", &"master");
@@ -1090,6 +1152,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     ctx.db.reset_stats();
     ctx.shared.stats.reset();
+    ctx.shared.observe.reset_stats();
     Ok(Reply::ok())
 }
 

@@ -4,10 +4,12 @@
 //! `appendonly no`, `hash-max-listpack-entries 128`, ...) and read them
 //! back; ringcache accepts every parameter Redis 7.2 has, checks its value
 //! as Redis does (type, range, enum words), stores it and reports it with
-//! `CONFIG GET`, so that nothing fails with "Unknown option". None of the
-//! parameters here changes what ringcache does: they tune internals it does
+//! `CONFIG GET`, so that nothing fails with "Unknown option". Most of the
+//! parameters here change nothing in ringcache: they tune internals it does
 //! not have (persistence, encodings, threads, TLS, replication of Redis's
-//! kind ...). The parameters ringcache does implement are the options of
+//! kind ...). A few are read where they mean something: `crate::observe`
+//! follows `slowlog-*`, `latency-monitor-threshold` and `latency-tracking*`,
+//! and OBJECT ENCODING the `*-max-listpack-*` ones. The parameters ringcache does implement are the options of
 //! [`super::OPTIONS`], which win over a namesake here.
 //!
 //! The table is Redis 7.2.6's `static_configs` (src/config.c): names,

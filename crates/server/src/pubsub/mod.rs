@@ -97,7 +97,7 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
-    fn new(info: Arc<ClientInfo>) -> Mailbox {
+    pub(crate) fn new(info: Arc<ClientInfo>) -> Mailbox {
         Mailbox { info, queue: Mutex::default(), wake: tokio::sync::Notify::new(), overflowed: AtomicBool::new(false) }
     }
 
@@ -111,7 +111,7 @@ impl Mailbox {
 
     /// Queues one encoded message and wakes the connection; disconnects the
     /// subscriber instead if that takes it over `limit`.
-    fn push(&self, msg: Bytes, limit: BufferLimit) {
+    pub(crate) fn push(&self, msg: Bytes, limit: BufferLimit) {
         if self.overflowed.load(Relaxed) {
             return;
         }
@@ -137,7 +137,7 @@ impl Mailbox {
                 client = self.info.id,
                 addr = %self.info.addr,
                 used,
-                "closing pub/sub client for overcoming of output buffer limits"
+                "closing client for overcoming of output buffer limits"
             );
             self.info.kill.cancel();
             return;

@@ -1,0 +1,370 @@
+//! Observability against the real binary: SLOWLOG, INFO commandstats /
+//! errorstats / latencystats with CONFIG RESETSTAT, LATENCY, and MONITOR
+//! (another connection's commands in Redis's line format, scripts, secrets
+//! redacted, and a monitor that does not read cut off by its limit).
+
+mod common;
+
+use std::collections::HashMap;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{call, err, int, run, RawConn, Server};
+use redis::Value;
+
+/// INFO `section` as `name -> value`.
+fn info(conn: &mut redis::Connection, section: &str) -> HashMap<String, String> {
+    let text: String = run(conn, &["INFO", section]);
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A `cmdstat_<name>` line's fields.
+fn cmdstat(conn: &mut redis::Connection, name: &str) -> Option<HashMap<String, f64>> {
+    let line = info(conn, "commandstats").remove(&format!("cmdstat_{name}"))?;
+    Some(
+        line.split(',')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').expect("k=v");
+                (k.to_owned(), v.parse().expect("a number"))
+            })
+            .collect(),
+    )
+}
+
+fn calls(conn: &mut redis::Connection, name: &str) -> (u64, u64, u64) {
+    let s = cmdstat(conn, name).unwrap_or_default();
+    let get = |k: &str| s.get(k).copied().unwrap_or(0.0) as u64;
+    (get("calls"), get("rejected_calls"), get("failed_calls"))
+}
+
+/// SLOWLOG GET's entries: (id, time, micros, args, addr, name).
+fn slowlog(conn: &mut redis::Connection, count: &str) -> Vec<(i64, i64, i64, Vec<String>, String, String)> {
+    let Value::Array(entries) = run(conn, &["SLOWLOG", "GET", count]) else { panic!("an array") };
+    entries
+        .into_iter()
+        .map(|e| {
+            let Value::Array(f) = e else { panic!("an entry") };
+            let int = |v: &Value| match v {
+                Value::Int(i) => *i,
+                v => panic!("an integer, got {v:?}"),
+            };
+            let Value::Array(args) = &f[3] else { panic!("arguments") };
+            (
+                int(&f[0]),
+                int(&f[1]),
+                int(&f[2]),
+                args.iter().map(common::text).collect(),
+                common::text(&f[4]),
+                common::text(&f[5]),
+            )
+        })
+        .collect()
+}
+
+/// This connection's `addr=` as CLIENT INFO reports it.
+fn addr_of(conn: &mut redis::Connection) -> String {
+    let line: String = run(conn, &["CLIENT", "INFO"]);
+    line.split(' ').find_map(|f| f.strip_prefix("addr=")).expect("addr=").to_owned()
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs() as i64
+}
+
+#[test]
+fn slowlog_records_trims_redacts_and_resets() {
+    let server = Server::start();
+    let mut c = server.conn();
+    assert_eq!(int(&mut c, &["SLOWLOG", "LEN"]), 0);
+    run::<()>(&mut c, &["CLIENT", "SETNAME", "observer"]);
+    run::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    run::<()>(&mut c, &["CONFIG", "SET", "slowlog-max-len", "5"]);
+    for i in 0..10 {
+        run::<()>(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(int(&mut c, &["SLOWLOG", "LEN"]), 5, "trimmed to slowlog-max-len");
+    let entries = slowlog(&mut c, "2");
+    assert_eq!(entries.len(), 2);
+    let addr = addr_of(&mut c);
+    // Newest first: the SLOWLOG LEN before this GET, then the last SET.
+    assert_eq!(entries[0].3, ["SLOWLOG", "LEN"]);
+    assert_eq!(entries[1].3, ["SET", "k9", "v"]);
+    assert_eq!(entries[0].0, entries[1].0 + 1, "ids grow by one");
+    assert!((entries[1].1 - now_secs()).abs() <= 5, "unix time");
+    assert!(entries[1].2 >= 0);
+    assert_eq!((entries[1].4.as_str(), entries[1].5.as_str()), (addr.as_str(), "observer"));
+    assert_eq!(slowlog(&mut c, "-1").len(), 5);
+    assert_eq!(slowlog(&mut c, "0").len(), 0);
+    assert_eq!(err(&mut c, &["SLOWLOG", "GET", "-2"]), "ERR count should be greater than or equal to -1");
+    assert_eq!(err(&mut c, &["SLOWLOG", "GET", "x"]), "ERR count should be greater than or equal to -1");
+
+    // Redis's trimming: 32 arguments at most, 128 bytes per argument.
+    let many: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let mut sadd = vec!["SADD", "set"];
+    sadd.extend(many.iter().map(String::as_str));
+    int(&mut c, &sadd);
+    let long = "A".repeat(200);
+    int(&mut c, &["SADD", "set", &long]);
+    let entries = slowlog(&mut c, "2");
+    let (long_entry, many_entry) = (&entries[0].3, &entries[1].3);
+    assert_eq!(many_entry.len(), 32);
+    assert_eq!(many_entry[30], "28");
+    assert_eq!(many_entry[31], "... (11 more arguments)");
+    assert_eq!(long_entry[2], format!("{}... (72 more bytes)", "A".repeat(128)));
+
+    // Secrets are not kept.
+    let _ = err(&mut c, &["AUTH", "not-the-password"]);
+    run::<()>(&mut c, &["CONFIG", "SET", "requirepass", ""]);
+    let entries = slowlog(&mut c, "2");
+    assert_eq!(entries[0].3, ["CONFIG", "SET", "requirepass", "(redacted)"]);
+    assert_eq!(entries[1].3, ["AUTH", "(redacted)"]);
+
+    run::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    // The RESET itself ran after the log was emptied, and is logged.
+    assert_eq!(slowlog(&mut c, "-1").into_iter().map(|e| e.3).collect::<Vec<_>>(), [["SLOWLOG", "RESET"]]);
+    run::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    run::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    run::<()>(&mut c, &["SET", "a", "b"]);
+    assert_eq!(int(&mut c, &["SLOWLOG", "LEN"]), 0, "-1 disables the log");
+    run::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "10000000"]);
+    run::<()>(&mut c, &["SET", "a", "b"]);
+    assert_eq!(int(&mut c, &["SLOWLOG", "LEN"]), 0, "under the threshold");
+    assert_eq!(err(&mut c, &["SLOWLOG", "LEN", "x"]), "ERR wrong number of arguments for 'slowlog|len' command");
+    let help: Vec<String> = run(&mut c, &["SLOWLOG", "HELP"]);
+    assert!(help[0].starts_with("SLOWLOG <subcommand>"), "{help:?}");
+}
+
+#[test]
+fn commandstats_and_errorstats_count_and_reset() {
+    let server = Server::start();
+    let mut c = server.conn();
+    run::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    run::<()>(&mut c, &["SET", "a", "b"]);
+    run::<()>(&mut c, &["SET", "a", "b"]);
+    assert!(err(&mut c, &["SET", "a"]).starts_with("ERR wrong number"));
+    assert!(err(&mut c, &["LPUSH", "a", "x"]).starts_with("WRONGTYPE"));
+    assert!(err(&mut c, &["NOSUCHCOMMAND"]).starts_with("ERR unknown command"));
+    let _: Value = run(&mut c, &["CONFIG", "GET", "maxmemory"]);
+    assert_eq!(calls(&mut c, "set"), (2, 1, 0));
+    assert_eq!(calls(&mut c, "lpush"), (1, 0, 1));
+    assert_eq!(calls(&mut c, "config|get"), (1, 0, 0), "subcommands by their Redis 7 names");
+    let set = cmdstat(&mut c, "set").expect("set was counted");
+    assert!(set["usec"] >= 0.0 && set.contains_key("usec_per_call"), "{set:?}");
+    let errors = info(&mut c, "errorstats");
+    assert_eq!(errors.get("errorstat_ERR").map(String::as_str), Some("count=2"));
+    assert_eq!(errors.get("errorstat_WRONGTYPE").map(String::as_str), Some("count=1"));
+    assert_eq!(info(&mut c, "stats")["total_error_replies"], "3");
+    // INFO's default sections include errorstats but not commandstats.
+    let default: String = run(&mut c, &["INFO"]);
+    assert!(default.contains("# Errorstats") && !default.contains("# Commandstats"), "{default}");
+    let all: String = run(&mut c, &["INFO", "all"]);
+    assert!(all.contains("# Commandstats") && all.contains("# Latencystats"));
+
+    // EXEC's commands count as themselves, an error among them as theirs.
+    run::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    let mut raw = server.raw();
+    assert_eq!(call(&mut raw, &["MULTI"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["SET", "x", "1"]), "+QUEUED\r\n");
+    assert_eq!(call(&mut raw, &["LPUSH", "x", "y"]), "+QUEUED\r\n");
+    assert!(call(&mut raw, &["EXEC"]).starts_with("*2\r\n+OK\r\n-WRONGTYPE"));
+    assert_eq!(calls(&mut c, "exec"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "set"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "lpush"), (1, 0, 1));
+    assert_eq!(calls(&mut c, "multi"), (1, 0, 0));
+    // A script's commands too, and an error it handles is counted once.
+    let _: Value = run(&mut c, &["EVAL", "redis.pcall('lpush', KEYS[1], 'v') return 1", "1", "x"]);
+    assert_eq!(calls(&mut c, "lpush"), (2, 0, 2));
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 0));
+    assert_eq!(info(&mut c, "errorstats").get("errorstat_WRONGTYPE").map(String::as_str), Some("count=2"));
+
+    // Connections on every worker thread are merged.
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut conn = server.conn();
+            thread::spawn(move || {
+                for _ in 0..100 {
+                    int(&mut conn, &["INCR", "n"]);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker ran");
+    }
+    assert_eq!(calls(&mut c, "incr"), (400, 0, 0));
+
+    run::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    let stats = info(&mut c, "commandstats");
+    assert_eq!(stats.keys().collect::<Vec<_>>(), ["cmdstat_config|resetstat"], "only the reset itself is left");
+    assert!(info(&mut c, "errorstats").is_empty());
+    assert_eq!(info(&mut c, "stats")["total_error_replies"], "0");
+}
+
+#[test]
+fn latencystats_follow_latency_tracking() {
+    let server = Server::start();
+    let mut c = server.conn();
+    run::<()>(&mut c, &["SET", "a", "b"]);
+    let line = info(&mut c, "latencystats").remove("latency_percentiles_usec_set").expect("set has percentiles");
+    let fields: Vec<(&str, f64)> = line
+        .split(',')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').expect("k=v");
+            (k, v.parse().expect("a number"))
+        })
+        .collect();
+    assert_eq!(fields.iter().map(|f| f.0).collect::<Vec<_>>(), ["p50", "p99", "p99.9"]);
+    assert!(fields.iter().all(|f| f.1 > 0.0), "{line}");
+    run::<()>(&mut c, &["CONFIG", "SET", "latency-tracking-info-percentiles", "0 50 100"]);
+    let line = info(&mut c, "latencystats").remove("latency_percentiles_usec_set").expect("set has percentiles");
+    assert!(line.starts_with("p0=") && line.contains(",p50=") && line.contains(",p100="), "{line}");
+
+    run::<()>(&mut c, &["CONFIG", "SET", "latency-tracking", "no"]);
+    run::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    run::<()>(&mut c, &["SET", "a", "b"]);
+    assert!(!info(&mut c, "latencystats").contains_key("latency_percentiles_usec_set"));
+    assert_eq!(calls(&mut c, "set"), (1, 0, 0), "calls are still counted");
+
+    // LATENCY HISTOGRAM: calls and a cumulative distribution per command.
+    run::<()>(&mut c, &["CONFIG", "SET", "latency-tracking", "yes"]);
+    run::<()>(&mut c, &["SET", "a", "b"]);
+    run::<()>(&mut c, &["GET", "a"]);
+    let Value::Array(h) = run(&mut c, &["LATENCY", "HISTOGRAM", "set", "nosuch"]) else { panic!("a map") };
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(common::text(&h[0]), "set");
+    let Value::Array(detail) = &h[1] else { panic!("a map") };
+    assert_eq!((common::text(&detail[0]), &detail[1]), ("calls".to_owned(), &Value::Int(1)));
+    assert_eq!(common::text(&detail[2]), "histogram_usec");
+}
+
+#[test]
+fn latency_monitor_records_slow_commands() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let doctor: String = run(&mut c, &["LATENCY", "DOCTOR"]);
+    assert!(doctor.contains("disabled"), "{doctor}");
+    let slow_script = "local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end return i";
+    // Off by default: nothing is recorded.
+    let _: i64 = run(&mut c, &["EVAL", slow_script, "0", "3000000"]);
+    assert_eq!(run::<Value>(&mut c, &["LATENCY", "LATEST"]), Value::Array(vec![]));
+    run::<()>(&mut c, &["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+    let started = std::time::Instant::now();
+    let _: i64 = run(&mut c, &["EVAL", slow_script, "0", "3000000"]);
+    let took_ms = started.elapsed().as_millis() as i64;
+    let Value::Array(latest) = run(&mut c, &["LATENCY", "LATEST"]) else { panic!("an array") };
+    // (On a loaded machine a fast command may take a millisecond too.)
+    let event = latest
+        .iter()
+        .find_map(|e| match e {
+            Value::Array(f) if common::text(&f[0]) == "command" => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a command event");
+    let (Value::Int(time), Value::Int(latency), Value::Int(max)) = (&event[1], &event[2], &event[3]) else {
+        panic!("integers: {event:?}")
+    };
+    assert!((time - now_secs()).abs() <= 5);
+    assert!(*latency >= 1 && *latency <= took_ms && max >= latency, "{latency} ms of {took_ms} ms");
+    let Value::Array(history) = run(&mut c, &["LATENCY", "HISTORY", "command"]) else { panic!("an array") };
+    assert!(!history.is_empty() && history.len() <= 2, "one sample per second: {history:?}");
+    assert_eq!(run::<Value>(&mut c, &["LATENCY", "HISTORY", "nosuch"]), Value::Array(vec![]));
+    let doctor: String = run(&mut c, &["LATENCY", "DOCTOR"]);
+    assert!(doctor.contains("command"), "{doctor}");
+    assert_eq!(int(&mut c, &["LATENCY", "RESET", "nosuch"]), 0);
+    assert_eq!(int(&mut c, &["LATENCY", "RESET", "command"]), 1);
+    run::<()>(&mut c, &["CONFIG", "SET", "latency-monitor-threshold", "0"]);
+    assert!(int(&mut c, &["LATENCY", "RESET"]) <= 1, "fast-command, at most");
+    assert_eq!(run::<Value>(&mut c, &["LATENCY", "LATEST"]), Value::Array(vec![]));
+    assert_eq!(err(&mut c, &["LATENCY", "HELP", "x"]), "ERR wrong number of arguments for 'latency|help' command");
+}
+
+/// Reads monitor lines until one contains `needle`; returns it.
+fn monitor_line(mon: &mut RawConn, needle: &str) -> String {
+    for _ in 0..50 {
+        let line = mon.read_reply_string();
+        if line.contains(needle) {
+            return line;
+        }
+    }
+    panic!("no monitor line with {needle}");
+}
+
+#[test]
+fn monitor_sees_other_connections_commands() {
+    let server = Server::start();
+    let mut mon = server.raw();
+    assert_eq!(call(&mut mon, &["MONITOR"]), "+OK\r\n");
+    let mut c = server.conn();
+    let addr = addr_of(&mut c);
+    run::<()>(&mut c, &["SET", "k", "v w\"x"]);
+    let _: Option<String> = run(&mut c, &["GET", "k"]);
+    let _: Value = run(&mut c, &["CONFIG", "GET", "maxmemory"]);
+    let mut c2 = server.conn_db(2);
+    run::<()>(&mut c2, &["SET", "in2", "x"]);
+
+    let line = monitor_line(&mut mon, "\"SET\" \"k\"");
+    let (stamp, rest) = line.split_once(' ').expect("a space");
+    let (secs, micros) = stamp.strip_prefix('+').expect("a status line").split_once('.').expect("secs.micros");
+    assert!((secs.parse::<i64>().expect("seconds") - now_secs()).abs() <= 5);
+    assert_eq!(micros.len(), 6);
+    assert_eq!(rest, format!("[0 {addr}] \"SET\" \"k\" \"v w\\\"x\"\r\n"));
+    let line = mon.read_reply_string();
+    assert!(line.ends_with(&format!("[0 {addr}] \"GET\" \"k\"\r\n")), "{line}");
+    // CONFIG GET is an admin command: not shown; the next line is db 2's SET.
+    let line = monitor_line(&mut mon, "\"in2\"");
+    assert!(line.contains("[2 127.0.0.1:"), "{line}");
+    assert!(!line.contains("CONFIG"));
+
+    // A script is shown before the commands it runs, which come from "lua".
+    let _: Value = run(&mut c, &["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "sk"]);
+    let line = monitor_line(&mut mon, "\"EVAL\"");
+    assert!(line.contains(&format!("[0 {addr}] \"EVAL\"")), "{line}");
+    let line = mon.read_reply_string();
+    assert!(line.ends_with("[0 lua] \"set\" \"sk\" \"v\"\r\n"), "{line}");
+
+    // MULTI, the queued commands when EXEC runs them, then EXEC.
+    let mut pipe = redis::pipe();
+    pipe.cmd("MULTI").cmd("INCR").arg("n").cmd("EXEC");
+    let _: Value = pipe.query(&mut c).expect("the transaction ran");
+    assert!(monitor_line(&mut mon, "\"MULTI\"").contains("MULTI"));
+    assert!(mon.read_reply_string().contains("\"INCR\" \"n\""));
+    assert!(mon.read_reply_string().contains("\"EXEC\""));
+
+    // Secrets are redacted.
+    let _ = err(&mut c, &["AUTH", "user", "secret"]);
+    let line = monitor_line(&mut mon, "\"AUTH\"");
+    assert!(line.ends_with("\"AUTH\" \"(redacted)\" \"(redacted)\"\r\n"), "{line}");
+
+    // RESET leaves MONITOR mode: nothing more arrives.
+    assert_eq!(call(&mut mon, &["RESET"]), "+RESET\r\n");
+    run::<()>(&mut c, &["SET", "after", "reset"]);
+    assert_eq!(call(&mut mon, &["PING"]), "+PONG\r\n", "no monitor line before the PONG");
+}
+
+#[test]
+fn a_monitor_that_does_not_read_is_disconnected() {
+    let server = Server::start();
+    let mut c = server.conn();
+    // Monitors are held to the normal class's limit when it has one.
+    run::<()>(&mut c, &["CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0"]);
+    let mut slow = server.raw();
+    assert_eq!(call(&mut slow, &["MONITOR"]), "+OK\r\n");
+    let value = "x".repeat(64 * 1024);
+    // 400 x 64 KiB: far past the socket buffers and the 1 MiB limit.
+    for i in 0..400 {
+        run::<()>(&mut c, &["SET", &format!("k{i}"), &value]);
+    }
+    slow.read_until_closed();
+    assert!(server.log().contains("output buffer limits"), "the disconnection is logged");
+    assert_eq!(run::<String>(&mut c, &["PING"]), "PONG");
+    // A monitor that reads keeps up.
+    let mut mon = server.raw();
+    assert_eq!(call(&mut mon, &["MONITOR"]), "+OK\r\n");
+    thread::sleep(Duration::from_millis(50));
+    run::<()>(&mut c, &["SET", "k", "v"]);
+    assert!(monitor_line(&mut mon, "\"SET\" \"k\" \"v\"").starts_with('+'));
+}
