@@ -161,7 +161,7 @@ fn run<E: Env>(
     };
     locked.select(client.as_ref().dbid);
     let mut ctx = Ctx { db: locked, shared, client, now_ms };
-    let reply = (spec.handler)(&mut ctx, args).unwrap_or_else(Reply::from);
+    let reply = crate::blocking::call(&mut ctx, spec, args);
     if shared.journal() {
         take_changes(&mut ctx.db, ctx.client.as_mut(), now_ms);
     }

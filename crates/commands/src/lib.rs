@@ -21,6 +21,7 @@
 
 pub mod args;
 mod bitmaps;
+pub mod blocking;
 mod databases;
 mod dispatch;
 mod dump;
@@ -44,6 +45,7 @@ mod zsets;
 #[cfg(test)]
 mod testing;
 
+pub use blocking::{Block, BlockKind};
 pub use dispatch::{dispatch, dispatch_prepared, lookup_for, prepare, warm, Prepared};
 pub use env::Env;
 pub use object::{encoding_name, EncodingLimits};

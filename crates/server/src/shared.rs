@@ -64,6 +64,8 @@ pub struct Shared {
     pub scripting: ringcache_scripting::Scripting,
     /// Pub/Sub subscriptions and delivery.
     pub pubsub: crate::pubsub::Registry,
+    /// Clients blocked on keys (BLPOP ...).
+    pub blocked: crate::blocking::Blocked,
     /// `databases`, fixed at start.
     pub databases: u32,
     /// Whether only database 0 may be used (`redis-cluster` mode, as in
@@ -101,6 +103,7 @@ impl Shared {
         Shared {
             db,
             pubsub,
+            blocked: crate::blocking::Blocked::default(),
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),

@@ -336,6 +336,7 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, dbid: u16, commands
                 if let Some(before) = before {
                     crate::pubsub::notify::after(shared, spec, &args, before, now_ms);
                 }
+                crate::blocking::serve(shared, &mut client.state.ready);
                 client.state.scope = None;
                 match replicate::submit(shared, &mut client) {
                     Submitted::Nothing => {}
