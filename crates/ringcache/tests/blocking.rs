@@ -330,3 +330,74 @@ fn redis_cluster_mode_blocks_on_the_key_owner() {
     let e = err(&mut c, &["BLPOP", "a", "b", "c", "0"]);
     assert!(e.starts_with("CROSSSLOT"), "{e}");
 }
+
+/// `proxy` mode: a client of a node that does not coordinate the key
+/// blocks there while the command waits on the coordinator, in rounds
+/// shorter than the cluster timeout, and is woken by a write through a
+/// third node.
+#[test]
+fn proxy_mode_blocks_on_the_coordinator_through_the_forwarding_path() {
+    let cluster = TestCluster::start(3, &["--cluster-timeout", "400"]);
+    let mut origin = cluster.node(0).conn();
+    let others = |f: &mut dyn FnMut(&mut redis::Connection) -> i64| -> i64 {
+        (1..3).map(|i| f(&mut cluster.node(i).conn())).sum()
+    };
+    // A key that lives on another node: the coordinator counts the wait
+    // too.
+    let mut found = None;
+    for k in 0..16 {
+        let key = format!("pq{k}");
+        let mut blocked = cluster.node(0).conn();
+        let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
+        let waiting = spawn_on(blocked, vec!["BLPOP".into(), key.clone(), "10".into()]);
+        wait_blocked(&mut origin, 1);
+        let remote = {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                if others(&mut blocked_clients) == 1 {
+                    break true;
+                }
+                if Instant::now() > deadline {
+                    break false;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        };
+        if remote {
+            found = Some((key, waiting));
+            break;
+        }
+        assert_eq!(int(&mut origin, &["CLIENT", "UNBLOCK", &id]), 1);
+        assert_eq!(joined(waiting), Ok(Value::Nil));
+    }
+    let (key, waiting) = found.expect("a key coordinated by another node");
+    // Several rounds (200 ms each) pass; the client is still blocked.
+    thread::sleep(Duration::from_millis(700));
+    assert_eq!(blocked_clients(&mut origin), 1);
+    assert_eq!(int(&mut cluster.node(2).conn(), &["RPUSH", &key, "a", "b"]), 2);
+    assert_eq!(joined(waiting), Ok(arr(&[&key, "a"])));
+    eventually("no waiter left", || blocked_clients(&mut origin) == 0 && others(&mut blocked_clients) == 0);
+    assert_eq!(int(&mut origin, &["LLEN", &key]), 1);
+
+    // Its timeout, through rounds: nil after about that long.
+    let started = Instant::now();
+    assert_eq!(run::<Value>(&mut origin, &["BLMOVE", "pq-none{x}", "pq-d{x}", "LEFT", "LEFT", "0.5"]), Value::Nil);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(490) && took < Duration::from_secs(5), "{took:?}");
+
+    // A client that leaves: the coordinator forgets its wait.
+    let mut raw = cluster.node(0).raw();
+    raw.send_cmd(&["BLPOP", &key, "0"]);
+    raw.send_cmd(&["BLPOP", &key, "0"]);
+    assert_eq!(raw.read_reply_string(), format!("*2\r\n${}\r\n{key}\r\n$1\r\nb\r\n", key.len()));
+    wait_blocked(&mut origin, 1);
+    drop(raw);
+    eventually("the coordinator forgot it", || blocked_clients(&mut origin) == 0 && others(&mut blocked_clients) == 0);
+    assert_eq!(int(&mut origin, &["RPUSH", &key, "c"]), 1);
+    assert_eq!(int(&mut origin, &["LLEN", &key]), 1, "nobody popped it");
+
+    // Inside MULTI it answers at once there too.
+    let replies: Vec<Value> =
+        redis::pipe().atomic().cmd("BLPOP").arg("pq-empty").arg("0").query(&mut origin).expect("EXEC");
+    assert_eq!(replies, vec![Value::Nil]);
+}

@@ -37,6 +37,7 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use ringcache_commands::{Block, BlockKind};
 use ringcache_resp::{Proto, Reply};
+use ringcache_transport::NodeId;
 use tokio::sync::Notify;
 
 use crate::client::{Client, ClientInfo};
@@ -73,6 +74,9 @@ enum Phase {
 #[derive(Debug)]
 pub struct Waiter {
     pub client_id: u64,
+    /// For a command another node forwarded (`cluster::blocking`): that
+    /// node; its client ids are its own, so they are kept apart.
+    origin: Option<NodeId>,
     info: Arc<ClientInfo>,
     dbid: u16,
     proto: Proto,
@@ -83,6 +87,8 @@ pub struct Waiter {
     pub timeout_reply: Reply,
     phase: Mutex<Phase>,
     notify: Notify,
+    /// In the queues and maps of [`Blocked`] (and counted there).
+    registered: std::sync::atomic::AtomicBool,
 }
 
 impl Waiter {
@@ -153,6 +159,8 @@ pub struct Blocked {
     /// Per key: per database, its waiters in the order they blocked.
     queues: DashMap<Bytes, Vec<Queue>>,
     by_client: DashMap<u64, Arc<Waiter>>,
+    /// Commands forwarded by other nodes, by (node, its client id).
+    remote: DashMap<(NodeId, u64), Arc<Waiter>>,
 }
 
 impl Blocked {
@@ -179,6 +187,7 @@ impl Blocked {
     }
 
     fn register(&self, w: &Arc<Waiter>) {
+        w.registered.store(true, SeqCst);
         // Counted first: a writer that finds the count at zero has
         // finished with its keys before this waiter looks at them again.
         self.count.fetch_add(1, SeqCst);
@@ -189,15 +198,35 @@ impl Blocked {
                 None => queues.push((w.dbid, VecDeque::from([w.clone()]))),
             }
         }
-        self.by_client.insert(w.client_id, w.clone());
-        w.info.blocked.store(true, SeqCst);
+        match &w.origin {
+            None => {
+                self.by_client.insert(w.client_id, w.clone());
+                w.info.blocked.store(true, SeqCst);
+            }
+            Some(node) => {
+                // A round that replaced one its node gave up on: the old
+                // one leaves.
+                if let Some(old) = self.remote.insert((node.clone(), w.client_id), w.clone()) {
+                    old.end(Outcome::Gone);
+                    self.unregister(&old);
+                }
+            }
+        }
     }
 
     fn unregister(&self, w: &Arc<Waiter>) {
-        if self.by_client.remove_if(&w.client_id, |_, v| Arc::ptr_eq(v, w)).is_none() {
+        if !w.registered.swap(false, SeqCst) {
             return;
         }
-        w.info.blocked.store(false, SeqCst);
+        match &w.origin {
+            None => {
+                self.by_client.remove_if(&w.client_id, |_, v| Arc::ptr_eq(v, w));
+                w.info.blocked.store(false, SeqCst);
+            }
+            Some(node) => {
+                self.remote.remove_if(&(node.clone(), w.client_id), |_, v| Arc::ptr_eq(v, w));
+            }
+        }
         for key in &w.keys {
             if let dashmap::Entry::Occupied(mut e) = self.queues.entry(key.clone()) {
                 for (_, q) in e.get_mut().iter_mut() {
@@ -230,8 +259,51 @@ impl Blocked {
 /// serves its keys once, in case a write came between its attempt and the
 /// registration. The connection then awaits [`wait`].
 pub fn block(shared: &Shared, client: &Client, block: Block, args: &[&[u8]]) -> Arc<Waiter> {
+    park(shared, client, block, args, None)
+}
+
+/// [`block`] for a command that node `origin` forwarded for its client
+/// (`client.id` is that node's id for it).
+pub fn block_remote(shared: &Shared, client: &Client, block: Block, args: &[&[u8]], origin: NodeId) -> Arc<Waiter> {
+    park(shared, client, block, args, Some(origin))
+}
+
+/// Node `origin`'s client `id` no longer waits here.
+pub fn cancel_remote(shared: &Shared, origin: &NodeId, id: u64) {
+    let w = shared.blocked.remote.get(&(origin.clone(), id)).map(|w| w.clone());
+    if let Some(w) = w {
+        leave(shared, &w);
+    }
+}
+
+/// A waiter for a client that is parked elsewhere in this node: a
+/// blocking command forwarded to another node, waiting there
+/// (`cluster::blocking`). It is on no key's queue: it only counts as
+/// blocked here (INFO, CLIENT LIST) and takes CLIENT UNBLOCK.
+pub fn proxy(shared: &Shared, client: &Client, args: &[Bytes]) -> Arc<Waiter> {
     let w = Arc::new(Waiter {
         client_id: client.id,
+        origin: None,
+        info: client.info.clone(),
+        dbid: client.state.dbid,
+        proto: client.state.proto,
+        args: args.to_vec(),
+        keys: Vec::new(),
+        kind: BlockKind::List,
+        timeout_ms: 0,
+        timeout_reply: Reply::Null,
+        phase: Mutex::new(Phase::Blocked),
+        notify: Notify::new(),
+        registered: std::sync::atomic::AtomicBool::new(false),
+    });
+    shared.blocked.register(&w);
+    w
+}
+
+fn park(shared: &Shared, client: &Client, block: Block, args: &[&[u8]], origin: Option<NodeId>) -> Arc<Waiter> {
+    let w = Arc::new(Waiter {
+        client_id: client.id,
+        origin,
         info: client.info.clone(),
         dbid: client.state.dbid,
         proto: client.state.proto,
@@ -242,6 +314,7 @@ pub fn block(shared: &Shared, client: &Client, block: Block, args: &[&[u8]]) -> 
         timeout_reply: block.timeout_reply,
         phase: Mutex::new(Phase::Blocked),
         notify: Notify::new(),
+        registered: std::sync::atomic::AtomicBool::new(false),
     });
     shared.blocked.register(&w);
     let mut ready: Vec<(u16, Bytes)> = w.keys.iter().map(|k| (w.dbid, k.clone())).collect();

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::blocking;
 use crate::client::{Client, ClientInfo};
+use crate::cluster::blocking::RemoteBlock;
 use crate::cluster::forward::{self, Entry};
 use crate::cluster::replicate::{self, Submitted};
 use crate::cluster::route::{route, Route};
@@ -137,6 +138,8 @@ pub struct Session {
     script: Option<Vec<bytes::Bytes>>,
     /// The blocked command waiting for [`Session::wait_blocked`].
     blocked: Option<Arc<blocking::Waiter>>,
+    /// ... or the one that waits on another node.
+    remote_blocked: Option<RemoteBlock>,
 }
 
 /// An empty vector with `v`'s allocation, for slices of another lifetime:
@@ -181,6 +184,7 @@ impl Session {
             prepared: Vec::new(),
             script: None,
             blocked: None,
+            remote_blocked: None,
         }
     }
 
@@ -325,6 +329,25 @@ impl Session {
                         Route::Here => self.run.is_empty() || self.run_here,
                         _ => false,
                     };
+                    if may_block {
+                        // One that waits on another node: after the run
+                        // before it, on its own.
+                        if let Some(remote) = match &route {
+                            Route::Remote(entry) => RemoteBlock::of_entry(cluster, prepared.spec(), entry),
+                            _ => None,
+                        } {
+                            if !self.run.is_empty() {
+                                stop_at = Some(start);
+                                break;
+                            }
+                            commands += 1;
+                            self.client.mute_reply(None);
+                            self.remote_blocked = Some(remote);
+                            stop_at = Some(self.batch.iter().find(|b| b.2 > start).map_or(at, |b| b.2));
+                            blocked = true;
+                            break;
+                        }
+                    }
                     if local && !self.run.is_empty() {
                         // Runs after the forwarded commands before it.
                         stop_at = Some(start);
@@ -524,6 +547,9 @@ impl Session {
         input: &mut BytesMut,
         output: &mut BytesMut,
     ) -> Result<(), End> {
+        if let Some(remote) = self.remote_blocked.take() {
+            return self.wait_remote(shared, stream, input, output, remote).await;
+        }
         let Some(w) = self.blocked.take() else { return Ok(()) };
         let deadline = (w.timeout_ms > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(w.timeout_ms));
         let kill = self.client.info.kill.clone();
@@ -572,6 +598,66 @@ impl Session {
         if !muted {
             reply.encode(self.client.state.proto, output);
         }
+        Ok(())
+    }
+
+    /// [`Session::wait_blocked`] for a command that waits on another node
+    /// (`cluster::blocking`).
+    async fn wait_remote(
+        &mut self,
+        shared: &Shared,
+        stream: &mut TcpStream,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+        mut remote: RemoteBlock,
+    ) -> Result<(), End> {
+        let Some(cluster) = shared.cluster.clone() else { return Ok(()) };
+        // Counted as blocked here, and open to CLIENT UNBLOCK.
+        let here = blocking::proxy(shared, &self.client, remote.args());
+        let node = remote.node.clone();
+        let (proto, id, dbid) = (self.client.state.proto, self.client.id, self.client.state.dbid);
+        let timeout_reply = remote.timeout_reply().clone();
+        let kill = self.client.info.kill.clone();
+        let answer = remote.wait(shared, &cluster, proto, id, dbid);
+        tokio::pin!(answer);
+        let reply = loop {
+            let room = self.settings.query_buffer_limit.saturating_sub(input.len());
+            let read = async {
+                if room == 0 {
+                    std::future::pending::<()>().await;
+                }
+                stream.read_buf(&mut (&mut *input).limit(room)).await
+            };
+            let end = tokio::select! {
+                encoded = &mut answer => {
+                    blocking::leave(shared, &here);
+                    output.extend_from_slice(&encoded);
+                    return Ok(());
+                }
+                outcome = blocking::wait(shared, &here, None) => {
+                    crate::cluster::blocking::cancel(&cluster, node.clone(), id);
+                    match outcome {
+                        blocking::Outcome::Unblocked => break Reply::error_static(blocking::UNBLOCKED_ERROR),
+                        blocking::Outcome::Gone => End::Killed,
+                        _ => break timeout_reply,
+                    }
+                }
+                r = read => match r {
+                    Ok(0) => End::ClientClosed,
+                    Ok(n) => {
+                        shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                        continue;
+                    }
+                    Err(e) => End::Io(e),
+                },
+                _ = kill.cancelled() => End::Killed,
+                _ = shared.shutdown.cancelled() => End::Shutdown,
+            };
+            crate::cluster::blocking::cancel(&cluster, node.clone(), id);
+            blocking::leave(shared, &here);
+            return Err(end);
+        };
+        reply.encode(proto, output);
         Ok(())
     }
 

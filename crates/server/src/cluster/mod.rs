@@ -9,6 +9,7 @@
 //! - [`forward`]: runs what must run elsewhere, over the transport, and
 //!   merges the answers into the client's replies, in order.
 //! - [`remote`]: the other side: runs what other nodes forward here.
+//! - [`blocking`]: blocking commands that wait on another node.
 //!
 //! Invariants:
 //! - Membership is static for now (the configured `peers`), so every node
@@ -22,6 +23,7 @@
 //!
 //! The protocol between nodes and the failure behaviour: docs/cluster.md.
 
+pub mod blocking;
 pub mod forward;
 pub mod remote;
 pub mod replicate;
