@@ -368,8 +368,10 @@ pub fn serve(shared: &Shared, ready: &mut Vec<(u16, Bytes)>) {
         for w in shared.blocked.waiters(dbid, &key) {
             // As Redis: a waiter wakes only for a key of its type; a key
             // that is gone (or emptied by the waiters before) serves none.
-            if !holds(shared, dbid, &key, w.kind) {
-                break;
+            match type_of(shared, dbid, &key) {
+                None => break,
+                Some(t) if t != w.kind.type_name() => continue,
+                Some(_) => {}
             }
             if !w.claim() {
                 continue;
@@ -384,12 +386,12 @@ pub fn serve(shared: &Shared, ready: &mut Vec<(u16, Bytes)>) {
     }
 }
 
-/// Whether `key` of `dbid` holds a value of `kind`.
-fn holds(shared: &Shared, dbid: u16, key: &[u8], kind: BlockKind) -> bool {
+/// The type of the value at `key` of `dbid` (`Value::type_name`), if any.
+fn type_of(shared: &Shared, dbid: u16, key: &[u8]) -> Option<&'static str> {
     let now = ringcache_store::now_ms();
     let mut locked = shared.db.lock_key(key);
     let found = locked.shard_in(dbid, key).peek(key, now).map(|e| e.value().type_name());
-    found == Some(kind.type_name())
+    found
 }
 
 /// Runs `w`'s command again, as its client; `None` if it found nothing
@@ -481,6 +483,19 @@ mod tests {
         assert_eq!(run(&shared, &mut w, &["llen", "k"]), Reply::Integer(2), "nothing popped");
         assert!(shared.blocked.is_empty());
         assert!(!shared.blocked.awaited(0, b"k"));
+    }
+
+    #[test]
+    fn waiters_of_another_type_are_passed_over_not_stopped_at() {
+        let shared = Shared::new(Config::for_test());
+        let (mut a, mut b, mut w) = (client(&shared, 0), client(&shared, 0), client(&shared, 0));
+        let wa = park(&shared, &mut a, &["blpop", "k", "0"]);
+        let wb = park(&shared, &mut b, &["bzpopmin", "k", "0"]);
+        run(&shared, &mut w, &["zadd", "k", "1", "m"]);
+        serve(&shared, &mut w.state.ready);
+        assert_eq!(served(&wa), None);
+        assert_eq!(served(&wb), Some(Reply::Array(vec![bulk("k"), bulk("m"), Reply::Double(1.0)])));
+        assert_eq!(shared.blocked.len(), 1);
     }
 
     #[test]
