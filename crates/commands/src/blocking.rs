@@ -57,7 +57,10 @@ impl BlockKind {
 /// forever. Redis's errors and their order: not a float, past the range
 /// of a millisecond count, negative, past the range once added to now.
 pub fn timeout_ms(arg: &[u8], now_ms: u64) -> Result<u64, CmdError> {
-    let secs = crate::args::float(arg).map_err(|_| CmdError::other("ERR timeout is not a float or out of range"))?;
+    let secs = crate::args::float(arg)
+        .ok()
+        .or_else(|| hex_float(arg))
+        .ok_or_else(|| CmdError::other("ERR timeout is not a float or out of range"))?;
     let ms = secs * 1000.0;
     if ms > i64::MAX as f64 {
         return Err(CmdError::other("ERR timeout is out of range"));
@@ -71,6 +74,43 @@ pub fn timeout_ms(arg: &[u8], now_ms: u64) -> Result<u64, CmdError> {
         return Err(CmdError::other("ERR timeout is out of range"));
     }
     Ok(ms)
+}
+
+/// A hexadecimal float as `strtold` reads one (`0x1A`, `-0x1.8p3`), which
+/// Redis accepts wherever it reads a long double.
+fn hex_float(arg: &[u8]) -> Option<f64> {
+    let (negative, rest) = match arg.first()? {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    let rest = rest.strip_prefix(b"0x").or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mantissa, exponent) = match rest.iter().position(|&c| c == b'p' || c == b'P') {
+        Some(p) => (&rest[..p], Some(&rest[p + 1..])),
+        None => (rest, None),
+    };
+    let (int, frac) = match mantissa.iter().position(|&c| c == b'.') {
+        Some(d) => (&mantissa[..d], &mantissa[d + 1..]),
+        None => (mantissa, &[][..]),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let digit = |c: u8| char::from(c).to_digit(16).map(f64::from);
+    let mut v = 0f64;
+    for &c in int {
+        v = v * 16.0 + digit(c)?;
+    }
+    let mut scale = 1.0 / 16.0;
+    for &c in frac {
+        v += digit(c)? * scale;
+        scale /= 16.0;
+    }
+    if let Some(e) = exponent {
+        let e: i32 = std::str::from_utf8(e).ok()?.parse().ok()?;
+        v *= 2f64.powi(e);
+    }
+    Some(if negative { -v } else { v })
 }
 
 /// A blocking command found every key empty: asks the caller to wait (if
@@ -276,5 +316,12 @@ mod tests {
         assert_eq!(err("inf"), "ERR timeout is out of range");
         assert_eq!(err("1e17"), "ERR timeout is out of range");
         assert_eq!(err("9223372036854775"), "ERR timeout is out of range", "overflows once added to now");
+        // Hexadecimal, as strtold reads it.
+        assert_eq!(timeout_ms(b"0x10", now), Ok(16_000));
+        assert_eq!(timeout_ms(b"0x1.8p1", now), Ok(3_000));
+        assert_eq!(err("0x7FFFFFFFFFFFFF"), "ERR timeout is out of range");
+        assert_eq!(err("-0x1"), "ERR timeout is negative");
+        assert_eq!(err("0x"), "ERR timeout is not a float or out of range");
+        assert_eq!(err("0xg"), "ERR timeout is not a float or out of range");
     }
 }
