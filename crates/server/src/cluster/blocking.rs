@@ -196,7 +196,10 @@ pub(super) fn answer(shared: &Arc<Shared>, from: NodeId, rest: &[u8]) -> Answer 
         _ => return Answer::Now(refuse("ERR malformed blocking command")),
     }
     let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &body[s..e]).collect();
-    let spec = cmd::lookup(args[0]);
+    let Some(name) = args.first() else {
+        return Answer::Now(refuse("ERR malformed blocking command"));
+    };
+    let spec = cmd::lookup(name);
     if spec.is_none_or(|s| !s.has(cmd::flag::BLOCKING)) {
         return Answer::Now(refuse("ERR not a blocking command"));
     }
@@ -259,5 +262,103 @@ fn finished(shared: &Shared, reply: Reply, submitted: Submitted, proto: Proto) -
 pub(super) fn unblocked(shared: &Shared, from: NodeId, msg: &[u8]) {
     if let Ok(id) = <[u8; 8]>::try_from(msg) {
         blocking::cancel_remote(shared, &from, u64::from_be_bytes(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A member of a two-node in-memory cluster, fed messages directly.
+    fn member() -> Arc<Shared> {
+        let mut config = Config::for_test();
+        config.set("node-id", "a").unwrap();
+        config.set("peers", "a@127.0.0.1:7001,b@127.0.0.1:7002").unwrap();
+        config.set("cluster-secret", "0123456789abcdef").unwrap();
+        config.set("replicas", "1").unwrap();
+        let net = ringcache_transport::SimNetwork::new(1, ringcache_transport::TransportConfig::for_test()).unwrap();
+        let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), 7001).unwrap();
+        Arc::new(Shared::with_cluster(config, Some(Arc::new(cluster))))
+    }
+
+    fn request(id: u64, dbid: u16, round_ms: u64, args: &[&str]) -> Vec<u8> {
+        let mut m = vec![2u8];
+        m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(&dbid.to_be_bytes());
+        m.extend_from_slice(&round_ms.to_be_bytes());
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let mut body = BytesMut::new();
+        encode_request(&args, &mut body);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    fn now(a: Answer) -> Message {
+        match a {
+            Answer::Now(m) => m,
+            Answer::Later(_) => panic!("answered at once"),
+        }
+    }
+
+    #[test]
+    fn malformed_rounds_are_refused_and_ready_keys_answer_at_once() {
+        let shared = member();
+        let from = || NodeId::from("b");
+        for bad in [
+            &b""[..],
+            b"\x02short",
+            &request(1, 16, 10, &["BLPOP", "k", "0"]),
+            &request(1, 0, 10, &["GET", "k"]),
+            &request(1, 0, 10, &["NOSUCH"]),
+            &[2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, b'*', b'0', b'\r', b'\n'],
+            &[2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, b'x'],
+        ] {
+            assert_eq!(now(answer(&shared, from(), bad)).first(), Some(&b'-'), "{bad:?}");
+        }
+        let _ = now(answer(&shared, from(), &request(1, 0, 10, &["BLPOP", "k", "x"])));
+        let mut c = internal_client(Proto::Resp2, 9);
+        let rpush: Vec<&[u8]> = vec![b"RPUSH", b"k", b"v"];
+        cmd::dispatch(&shared, &mut c, &rpush, ringcache_store::now_ms());
+        assert_eq!(
+            &now(answer(&shared, from(), &request(1, 0, 10, &["BLPOP", "k", "0"])))[..],
+            b"+*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_round_waits_at_most_its_length_and_a_write_serves_it() {
+        let shared = member();
+        let from = || NodeId::from("b");
+        let Answer::Later(round) = answer(&shared, from(), &request(1, 0, 20, &["BLPOP", "k", "0"])) else {
+            panic!("it waits")
+        };
+        assert_eq!(&round.await[..], b"W", "the round ended with nothing");
+        assert!(shared.blocked.is_empty(), "and left the queue");
+
+        let Answer::Later(round) = answer(&shared, from(), &request(1, 0, 5_000, &["BLPOP", "k", "0"])) else {
+            panic!("it waits")
+        };
+        let round = tokio::spawn(round);
+        while shared.blocked.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let mut c = internal_client(Proto::Resp2, 9);
+        let rpush: Vec<&[u8]> = vec![b"RPUSH", b"k", b"v"];
+        cmd::dispatch(&shared, &mut c, &rpush, ringcache_store::now_ms());
+        blocking::serve(&shared, &mut c.state.ready);
+        assert_eq!(&round.await.unwrap()[..], b"+*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
+
+        // The origin's client left: the wait is forgotten at once.
+        let Answer::Later(round) = answer(&shared, from(), &request(7, 0, 5_000, &["BLPOP", "k", "0"])) else {
+            panic!("it waits")
+        };
+        let round = tokio::spawn(round);
+        while shared.blocked.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        unblocked(&shared, from(), &7u64.to_be_bytes());
+        assert_eq!(&round.await.unwrap()[..], b"W");
+        assert!(shared.blocked.is_empty());
     }
 }
