@@ -230,6 +230,10 @@ fn client_unblock_ends_a_wait_as_a_timeout_or_an_error() {
         "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
     );
     assert_eq!(err(&mut c, &["CLIENT", "UNBLOCK", "x"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        err(&mut c, &["CLIENT", "UNBLOCK", &id, "ERROR", "more"]),
+        "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP."
+    );
     assert_eq!(int(&mut c, &["CLIENT", "UNBLOCK", &id, "ERROR"]), 1);
     assert_eq!(joined(waiting), Err("UNBLOCKED client unblocked via CLIENT UNBLOCK".to_owned()));
     assert_eq!(int(&mut c, &["CLIENT", "UNBLOCK", "999999"]), 0);

@@ -18,6 +18,12 @@
 //! - A subscriber's messages (see `crate::pubsub`) are written after the
 //!   reply of the command that was running when they came, and between
 //!   reads when it is idle; a publisher never waits for the subscriber.
+//! - A blocking command that finds nothing (see `crate::blocking`) parks
+//!   the connection after the replies before it are written; what the
+//!   client sends meanwhile is read (up to the query buffer limit) and
+//!   runs after the blocked command answers, and a client that closes
+//!   leaves the wait at once. A write serves the clients blocked on its
+//!   keys before its own reply goes out.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

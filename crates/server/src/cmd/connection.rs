@@ -534,7 +534,11 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 /// blocked. Checked in Redis's order: the reason, then the id.
 fn client_unblock(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if args.len() > 4 {
-        return Err(CmdError::WrongArity("client|unblock".to_owned()));
+        // Redis's answer to a CLIENT subcommand it cannot parse.
+        return Err(CmdError::other(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            printable(args[1], 128)
+        )));
     }
     let error = match args.get(3) {
         None => false,
