@@ -24,7 +24,7 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup bench-pubsub
+.PHONY: help deps bench-deps build run cluster cluster-add-remove cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup bench-membership bench-pubsub
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -47,7 +47,7 @@ build: ## Build everything in release mode.
 run: build ## Run one node on 127.0.0.1:6379 (pass options with ARGS="...").
 	$(CARGO) run --release -p ringcache -- $(ARGS)
 
-cluster: build ## Start a local three-node cluster (ports 7001-7003) from config/cluster/.
+cluster: build ## Start a local three-node cluster (ports 7001-7003) from config/cluster/: nodes 2 and 3 join node 1 by seeds.
 	@mkdir -p $(CLUSTER_DIR)
 	@for i in 1 2 3; do \
 		if [ -f $(CLUSTER_DIR)/node$$i.pid ] && kill -0 "$$(cat $(CLUSTER_DIR)/node$$i.pid)" 2>/dev/null; then \
@@ -61,8 +61,12 @@ cluster: build ## Start a local three-node cluster (ports 7001-7003) from config
 	@for i in 1 2 3; do kill -0 "$$(cat $(CLUSTER_DIR)/node$$i.pid)" 2>/dev/null || { echo "node $$i did not start:"; cat $(CLUSTER_DIR)/node$$i.log; exit 1; }; done
 	@echo "cluster up: try redis-cli -p 7001 set hello world; redis-cli -p 7003 get hello; make cluster-stop stops it"
 
+cluster-add-remove: build ## Add node 4 to the running `make cluster` (CLUSTER MEET), then make it leave (CLUSTER LEAVE), printing where the slots went.
+	@command -v bc >/dev/null || apt-get install -y bc >/dev/null
+	@sh config/cluster/add-remove.sh
+
 cluster-stop: ## Stop the nodes `make cluster` started.
-	@for i in 1 2 3; do \
+	@for i in 1 2 3 4; do \
 		f=$(CLUSTER_DIR)/node$$i.pid; \
 		[ -f $$f ] || continue; \
 		pid=$$(cat $$f); \
@@ -108,6 +112,9 @@ bench-keyspace: bench-deps ## SCAN, DBSIZE, INFO, RANDOMKEY, KEYS beside redis-s
 
 bench-catchup: bench-deps ## Time a node restarted empty takes to catch up 1,000,000 keys (benches/catchup.sh).
 	bash benches/catchup.sh
+
+bench-membership: bench-deps ## A node joins a cluster holding 1,000,000 keys, then leaves it (benches/membership.sh).
+	benches/membership.sh
 
 bench-pubsub: bench-deps ## PUBLISH fan-out to 1,000 subscribers beside redis-server (benches/pubsub.sh).
 	bash benches/pubsub.sh

@@ -78,4 +78,11 @@ pub trait Env: Sized + Sync + 'static {
     fn encoding_limits(&self) -> crate::EncodingLimits {
         crate::EncodingLimits::default()
     }
+
+    /// Where a stream starts a new node (`stream-node-max-bytes`,
+    /// `stream-node-max-entries`), which decides what approximate
+    /// trimming removes.
+    fn stream_node_limits(&self) -> ringcache_store::value::NodeLimits {
+        ringcache_store::value::NodeLimits::default()
+    }
 }

@@ -37,6 +37,7 @@ mod sets;
 mod sort;
 mod spec;
 mod state;
+mod streams;
 mod strings;
 mod table;
 mod transactions;
@@ -56,7 +57,7 @@ pub use transactions::{end_multi, release_watches};
 
 /// Every data command family's table, in the order COMMAND lists them:
 /// strings, bitmaps, keys, databases, hashes, lists, sets, sorted sets,
-/// HyperLogLog, geo, sorting, DUMP/RESTORE, OBJECT/MEMORY, transactions.
+/// HyperLogLog, geo, streams, sorting, DUMP/RESTORE, OBJECT/MEMORY, transactions.
 pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
     let mut all = strings::commands();
     for family in [
@@ -69,6 +70,7 @@ pub fn data_commands<E: Env>() -> Vec<CommandSpec<E>> {
         zsets::commands,
         hyperloglog::commands,
         geo::commands,
+        streams::commands,
         sort::commands,
         dump::commands,
         object::commands,

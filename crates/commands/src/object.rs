@@ -104,6 +104,7 @@ fn listpack_entry_size(e: &[u8]) -> usize {
 pub fn encoding_name(value: &Value, limits: &EncodingLimits) -> &'static str {
     let small = |len: usize, max: u64| len as u64 <= max;
     match value {
+        Value::Stream(_) => "stream",
         Value::Str(s) => {
             let b = s.as_bytes();
             if b.len() <= 20 && parse_i64(b).is_some() {
@@ -174,11 +175,11 @@ fn refcount(value: &Value, shared_ints: bool) -> i64 {
     }
 }
 
-fn unknown_subcommand(args: &[&[u8]], cmd: &str) -> CmdError {
+pub(crate) fn unknown_subcommand(args: &[&[u8]], cmd: &str) -> CmdError {
     CmdError::other(format!("ERR unknown subcommand '{}'. Try {cmd} HELP.", crate::printable(args[1], 128)))
 }
 
-fn help(cmd: &str, lines: &[&'static str]) -> Reply {
+pub(crate) fn help(cmd: &str, lines: &[&'static str]) -> Reply {
     let mut out = Vec::with_capacity(lines.len() + 3);
     out.push(Reply::Simple(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into()));
     out.extend(lines.iter().map(|l| Reply::simple(l)));

@@ -5,10 +5,14 @@
 //!
 //! Written: the plain encodings every Redis since 2.x loads (string with
 //! Redis's integer encoding, list, set, hash, binary-scored sorted set),
-//! under RDB version 10, so that both Redis 7.0 and 7.2 take them. Read:
-//! those, plus what Redis 7.x writes (LZF-compressed strings, intsets,
-//! listpacks, quicklist 2). The ziplist encodings of Redis 6 and older,
-//! streams and modules are refused as "Bad data format".
+//! under RDB version 10, so that both Redis 7.0 and 7.2 take them; and
+//! streams as Redis 7.2 writes them (`RDB_TYPE_STREAM_LISTPACKS_3`: one
+//! listpack per node with its master entry, then the counters, the
+//! consumer groups with their PELs and consumers), under RDB version 11,
+//! which only Redis 7.2 loads. Read: those, plus what Redis 7.x writes
+//! (LZF-compressed strings, intsets, listpacks, quicklist 2, and the
+//! stream encodings of Redis 5 to 7.2). The ziplist encodings of Redis 6
+//! and older and modules are refused as "Bad data format".
 //!
 //! Invariants: nothing in a payload can make the decoder allocate much
 //! more than the payload's own size (counts are checked against the bytes
@@ -20,7 +24,8 @@
 //! in as crates for one function each.
 
 use bytes::Bytes;
-use ringcache_store::{HashValue, ListValue, SetValue, Value, ZSetValue};
+use ringcache_store::value::{DecodedGroup, Pending};
+use ringcache_store::{HashValue, ListValue, SetValue, StreamEntry, StreamId, StreamValue, Value, ZSetValue};
 
 /// The RDB version DUMP writes (Redis 7.0's; 7.2 writes 11, with the same
 /// encodings for what we write).
@@ -39,6 +44,15 @@ const TYPE_HASH_LISTPACK: u8 = 16;
 const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
 const TYPE_SET_LISTPACK: u8 = 20;
+const TYPE_STREAM_LISTPACKS: u8 = 15;
+const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+const TYPE_STREAM_LISTPACKS_3: u8 = 21;
+/// The RDB version of a stream payload (`RDB_TYPE_STREAM_LISTPACKS_3`
+/// came with it).
+const STREAM_WRITE_VERSION: u16 = 11;
+/// A stream listpack entry's flags.
+const STREAM_ITEM_DELETED: i64 = 1;
+const STREAM_ITEM_SAMEFIELDS: i64 = 2;
 
 /// Why a payload was refused, in RESTORE's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +90,13 @@ pub fn crc64(data: &[u8]) -> u64 {
 /// DUMP's payload for `value`.
 pub fn dump(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + value.mem());
+    let mut version = WRITE_VERSION;
     match value {
+        Value::Stream(st) => {
+            out.push(TYPE_STREAM_LISTPACKS_3);
+            put_stream(&mut out, st);
+            version = STREAM_WRITE_VERSION;
+        }
         Value::Str(s) => {
             out.push(TYPE_STRING);
             put_string(&mut out, s.as_bytes());
@@ -112,10 +132,183 @@ pub fn dump(value: &Value) -> Vec<u8> {
             }
         }
     }
-    out.extend_from_slice(&WRITE_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+fn put_raw_id(out: &mut Vec<u8>, id: StreamId) {
+    out.extend_from_slice(&id.ms.to_be_bytes());
+    out.extend_from_slice(&id.seq.to_be_bytes());
+}
+
+/// `rdbSaveObject` of a stream, as Redis 7.2 writes it.
+fn put_stream(out: &mut Vec<u8>, st: &StreamValue) {
+    put_len(out, st.nodes_len() as u64);
+    for (key, entries) in st.node_entries() {
+        let mut raw = Vec::with_capacity(16);
+        put_raw_id(&mut raw, key);
+        put_string_raw(out, &raw);
+        put_string_raw(out, &stream_listpack(key, entries));
+    }
+    put_len(out, st.len());
+    for id in [st.last_id, st.first_id(), st.max_deleted_id] {
+        put_len(out, id.ms);
+        put_len(out, id.seq);
+    }
+    put_len(out, st.entries_added);
+    put_len(out, st.groups().len() as u64);
+    for (name, g) in st.groups() {
+        put_string_raw(out, name);
+        put_len(out, g.last_id.ms);
+        put_len(out, g.last_id.seq);
+        put_len(out, g.entries_read as u64);
+        put_len(out, g.pel().len() as u64);
+        for (id, p) in g.pel() {
+            put_raw_id(out, *id);
+            out.extend_from_slice(&p.delivery_time_ms.to_le_bytes());
+            put_len(out, p.delivery_count);
+        }
+        put_len(out, g.consumers().len() as u64);
+        for (cname, c) in g.consumers() {
+            put_string_raw(out, cname);
+            out.extend_from_slice(&c.seen_time_ms.to_le_bytes());
+            out.extend_from_slice(&c.active_time_ms.to_le_bytes());
+            put_len(out, c.pending().len() as u64);
+            c.pending().iter().for_each(|id| put_raw_id(out, *id));
+        }
+    }
+}
+
+/// A length and the bytes, never an integer encoding (node keys and
+/// listpacks are binary).
+fn put_string_raw(out: &mut Vec<u8>, s: &[u8]) {
+    put_len(out, s.len() as u64);
+    out.extend_from_slice(s);
+}
+
+/// One node as Redis's listpack: the master entry (live count, deleted
+/// count, the first entry's fields, a 0 terminator), then each entry as
+/// flags, id deltas from the node's key, its fields unless they are the
+/// master's, its values, and its element count.
+fn stream_listpack(key: StreamId, entries: &[StreamEntry]) -> Vec<u8> {
+    let mut lp = Listpack::new();
+    let master: Vec<&[u8]> = entries.first().map_or(Vec::new(), |e| e.pairs().step_by(2).collect());
+    lp.int(entries.len() as i64);
+    lp.int(0);
+    lp.int(master.len() as i64);
+    master.iter().for_each(|f| lp.str(f));
+    lp.int(0);
+    for e in entries {
+        let pairs: Vec<&[u8]> = e.pairs().collect();
+        let n = pairs.len() / 2;
+        let same = n == master.len() && pairs.iter().step_by(2).zip(&master).all(|(a, b)| a == b);
+        lp.int(if same { STREAM_ITEM_SAMEFIELDS } else { 0 });
+        lp.int(e.id.ms.wrapping_sub(key.ms) as i64);
+        lp.int(e.id.seq.wrapping_sub(key.seq) as i64);
+        if same {
+            pairs.iter().skip(1).step_by(2).for_each(|v| lp.str(v));
+            lp.int(n as i64 + 3);
+        } else {
+            lp.int(n as i64);
+            pairs.iter().for_each(|b| lp.str(b));
+            lp.int(2 * n as i64 + 4);
+        }
+    }
+    lp.finish()
+}
+
+/// A listpack being written: elements as Redis's `lpAppend` encodes them
+/// (canonical integers in the integer encodings), each with its
+/// back-length.
+struct Listpack {
+    buf: Vec<u8>,
+    count: usize,
+}
+
+impl Listpack {
+    fn new() -> Listpack {
+        Listpack { buf: vec![0; 6], count: 0 }
+    }
+
+    fn backlen(&mut self, l: usize) {
+        let l = l as u64;
+        let bytes: &[u8] = match l {
+            0..=127 => &[l as u8],
+            128..=16382 => &[(l >> 7) as u8, (l & 127) as u8 | 128],
+            16383..=2_097_150 => &[(l >> 14) as u8, ((l >> 7) & 127) as u8 | 128, (l & 127) as u8 | 128],
+            2_097_151..=268_435_454 => {
+                &[(l >> 21) as u8, ((l >> 14) & 127) as u8 | 128, ((l >> 7) & 127) as u8 | 128, (l & 127) as u8 | 128]
+            }
+            _ => &[
+                (l >> 28) as u8,
+                ((l >> 21) & 127) as u8 | 128,
+                ((l >> 14) & 127) as u8 | 128,
+                ((l >> 7) & 127) as u8 | 128,
+                (l & 127) as u8 | 128,
+            ],
+        };
+        let owned = bytes.to_vec();
+        self.buf.extend_from_slice(&owned);
+        self.count += 1;
+    }
+
+    fn int(&mut self, v: i64) {
+        let start = self.buf.len();
+        match v {
+            0..=127 => self.buf.push(v as u8),
+            -4096..=4095 => {
+                let u = (v as u16) & 0x1fff;
+                self.buf.extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
+            }
+            _ if i16::try_from(v).is_ok() => {
+                self.buf.push(0xf1);
+                self.buf.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            _ if (-(1 << 23)..(1 << 23)).contains(&v) => {
+                self.buf.push(0xf2);
+                self.buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            }
+            _ if i32::try_from(v).is_ok() => {
+                self.buf.push(0xf3);
+                self.buf.extend_from_slice(&(v as i32).to_le_bytes());
+            }
+            _ => {
+                self.buf.push(0xf4);
+                self.buf.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let len = self.buf.len() - start;
+        self.backlen(len);
+    }
+
+    fn str(&mut self, s: &[u8]) {
+        if let Some(v) = crate::args::parse_i64(s) {
+            return self.int(v);
+        }
+        let start = self.buf.len();
+        match s.len() {
+            n if n < 64 => self.buf.push(0x80 | n as u8),
+            n if n < 4096 => self.buf.extend_from_slice(&[0xe0 | (n >> 8) as u8, n as u8]),
+            n => {
+                self.buf.push(0xf0);
+                self.buf.extend_from_slice(&(n as u32).to_le_bytes());
+            }
+        }
+        self.buf.extend_from_slice(s);
+        let len = self.buf.len() - start;
+        self.backlen(len);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.buf.push(0xff);
+        let total = u32::try_from(self.buf.len()).expect("a node is under 4 GiB");
+        self.buf[0..4].copy_from_slice(&total.to_le_bytes());
+        let count = u16::try_from(self.count).unwrap_or(u16::MAX);
+        self.buf[4..6].copy_from_slice(&count.to_le_bytes());
+        self.buf
+    }
 }
 
 /// Redis's `rdbSaveLen`.
@@ -405,9 +598,172 @@ impl<'a> Reader<'a> {
                 }
                 Value::List(Box::new(l))
             }
+            TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => {
+                Value::Stream(Box::new(self.stream(t)?))
+            }
             _ => return Err(Refused::Format),
         })
     }
+
+    fn len(&mut self) -> Result<u64, Refused> {
+        self.len_or_enc()?.map_err(|_| Refused::Format)
+    }
+
+    fn raw_id(&mut self) -> Result<StreamId, Refused> {
+        let b = self.take(16)?;
+        Ok(StreamId::new(
+            u64::from_be_bytes(b[..8].try_into().expect("8")),
+            u64::from_be_bytes(b[8..].try_into().expect("8")),
+        ))
+    }
+
+    fn ms_time(&mut self) -> Result<i64, Refused> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+
+    /// `rdbLoadObject` of a stream of RDB type `t` (15, 19 or 21).
+    fn stream(&mut self, t: u8) -> Result<StreamValue, Refused> {
+        let n = self.count(2)?;
+        let mut nodes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let key = self.string()?;
+            let key: [u8; 16] = key[..].try_into().map_err(|_| Refused::Format)?;
+            let key = StreamId::new(
+                u64::from_be_bytes(key[..8].try_into().expect("8")),
+                u64::from_be_bytes(key[8..].try_into().expect("8")),
+            );
+            let blob = self.string()?;
+            let (deleted, entries) = stream_node(key, &blob)?;
+            nodes.push((key, deleted, blob.len() as u64, entries));
+        }
+        let length = self.len()?;
+        let last_id = StreamId::new(self.len()?, self.len()?);
+        let (max_deleted, entries_added) = if t >= TYPE_STREAM_LISTPACKS_2 {
+            let _first = StreamId::new(self.len()?, self.len()?);
+            (StreamId::new(self.len()?, self.len()?), self.len()?)
+        } else {
+            (StreamId::MIN, length)
+        };
+        let ngroups = self.count(4)?;
+        let mut groups: Vec<DecodedGroup> = Vec::with_capacity(ngroups);
+        for _ in 0..ngroups {
+            let name = self.string()?;
+            let last = StreamId::new(self.len()?, self.len()?);
+            let read = if t >= TYPE_STREAM_LISTPACKS_2 { self.len()? as i64 } else { -1 };
+            let npel = self.count(17)?;
+            let mut pel = Vec::with_capacity(npel);
+            for _ in 0..npel {
+                let id = self.raw_id()?;
+                let time = self.ms_time()?;
+                let count = self.len()?;
+                pel.push((id, time, count));
+            }
+            let nconsumers = self.count(9)?;
+            let mut consumers = Vec::with_capacity(nconsumers);
+            let mut owners = std::collections::HashMap::with_capacity(npel);
+            for _ in 0..nconsumers {
+                let cname = self.string()?;
+                let seen = self.ms_time()?;
+                let active = if t >= TYPE_STREAM_LISTPACKS_3 { self.ms_time()? } else { seen };
+                for _ in 0..self.count(16)? {
+                    if owners.insert(self.raw_id()?, cname.clone()).is_some() {
+                        return Err(Refused::Format);
+                    }
+                }
+                consumers.push((cname, seen, active));
+            }
+            // Every pending entry has an owner, as Redis's deep check asks.
+            let pel = pel
+                .into_iter()
+                .map(|(id, time, count)| {
+                    let consumer = owners.remove(&id).ok_or(Refused::Format)?;
+                    Ok((id, Pending { delivery_time_ms: time, delivery_count: count, consumer }))
+                })
+                .collect::<Result<Vec<_>, Refused>>()?;
+            if !owners.is_empty() {
+                return Err(Refused::Format);
+            }
+            groups.push((name, last, read, consumers, pel));
+        }
+        let names: Vec<Bytes> = groups.iter().map(|g| g.0.clone()).collect();
+        let mut st =
+            StreamValue::from_parts(nodes, last_id, max_deleted, entries_added, groups).ok_or(Refused::Format)?;
+        if st.len() != length {
+            return Err(Refused::Format);
+        }
+        if t < TYPE_STREAM_LISTPACKS_2 {
+            // Redis 6 kept no read counters: estimated, as Redis loads them.
+            let meta = st.meta();
+            for name in names {
+                if let Some((g, _)) = st.group_mut(&name) {
+                    g.entries_read = meta.estimate_distance(g.last_id);
+                }
+            }
+        }
+        Ok(st)
+    }
+}
+
+/// The live entries of one stream node's listpack (see
+/// [`stream_listpack`]) and how many are flagged deleted.
+fn stream_node(key: StreamId, blob: &[u8]) -> Result<(u64, Vec<StreamEntry>), Refused> {
+    let items = listpack(blob)?;
+    let as_int = |e: &Elem<'_>| match e {
+        Elem::Int(v) => Ok(*v),
+        Elem::Str(s) => crate::args::parse_i64(s).ok_or(Refused::Format),
+    };
+    let header = |i: usize| -> Result<usize, Refused> {
+        let v = as_int(items.get(i).ok_or(Refused::Format)?)?;
+        usize::try_from(v).map_err(|_| Refused::Format)
+    };
+    let (count, deleted, nmaster) = (header(0)?, header(1)?, header(2)?);
+    let mut it = items.iter();
+    let mut next = || it.next().ok_or(Refused::Format);
+    for _ in 0..3 {
+        next()?;
+    }
+    let mut master = Vec::with_capacity(nmaster.min(items.len()));
+    for _ in 0..nmaster {
+        master.push(next()?.to_bytes());
+    }
+    if as_int(next()?)? != 0 {
+        return Err(Refused::Format);
+    }
+    let mut entries = Vec::with_capacity(count.min(items.len()));
+    let mut flagged = 0usize;
+    for _ in 0..count + deleted {
+        let flags = as_int(next()?)?;
+        let ms = key.ms.wrapping_add(as_int(next()?)? as u64);
+        let seq = key.seq.wrapping_add(as_int(next()?)? as u64);
+        let mut pairs = Vec::new();
+        if flags & STREAM_ITEM_SAMEFIELDS != 0 {
+            for f in &master {
+                pairs.push(f.clone());
+                pairs.push(next()?.to_bytes());
+            }
+        } else {
+            let n = usize::try_from(as_int(next()?)?).map_err(|_| Refused::Format)?;
+            if n > items.len() {
+                return Err(Refused::Format);
+            }
+            for _ in 0..2 * n {
+                pairs.push(next()?.to_bytes());
+            }
+        }
+        next()?; // lp-count
+        if pairs.is_empty() {
+            return Err(Refused::Format);
+        }
+        if flags & STREAM_ITEM_DELETED != 0 {
+            flagged += 1;
+        } else {
+            entries.push(StreamEntry::new(StreamId::new(ms, seq), &pairs));
+        }
+    }
+    if next().is_ok() || flagged != deleted || entries.len() != count {
+        return Err(Refused::Format);
+    }
+    Ok((deleted as u64, entries))
 }
 
 /// The integers of an intset: encoding (2, 4 or 8 bytes), count, values,
@@ -543,6 +899,101 @@ mod tests {
     /// DUMP of a value on redis-server 7.0.15: what its payloads decode to.
     fn from_redis(p: &[u8]) -> Value {
         restore(p).unwrap_or_else(|e| panic!("{e:?}: {p:?}"))
+    }
+
+    #[test]
+    fn redis_5_stream_payload_gets_estimated_read_counters() {
+        // From Redis's stream-cgroups.tcl: XADD x 1-0..6-0, XDEL x 3-0,
+        // groups g1 and g2 at 0, XREADGROUP GROUP g1 c11 COUNT 4, XTRIM x
+        // MAXLEN = 2 (RDB_TYPE_STREAM_LISTPACKS, no counters).
+        let p = b"\x0F\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\xC3\x40\x4A\x40\x57\x16\x57\x00\x00\x00\x23\x00\x02\x01\x04\x01\x01\x01\x84\x64\x61\x74\x61\x05\x00\x01\x03\x01\x00\x20\x01\x03\x81\x61\x02\x04\x20\x0A\x00\x01\x40\x0A\x00\x62\x60\x0A\x00\x02\x40\x0A\x00\x63\x60\x0A\x40\x22\x01\x81\x64\x20\x0A\x40\x39\x20\x0A\x00\x65\x60\x0A\x00\x05\x40\x0A\x00\x66\x20\x0A\x00\xFF\x02\x06\x00\x02\x02\x67\x31\x05\x00\x04\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x3E\xF7\x83\x43\x7A\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x3E\xF7\x83\x43\x7A\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x3E\xF7\x83\x43\x7A\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x3E\xF7\x83\x43\x7A\x01\x00\x00\x01\x01\x03\x63\x31\x31\x3E\xF7\x83\x43\x7A\x01\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x02\x67\x32\x00\x00\x00\x00\x09\x00\x3D\x52\xEF\x68\x67\x52\x1D\xFA";
+        let v = from_redis(p);
+        let st = v.as_stream().unwrap();
+        assert_eq!((st.len(), st.entries_added, st.max_deleted_id), (2, 2, StreamId::MIN));
+        assert_eq!(st.group(b"g1").unwrap().entries_read, 1);
+        assert_eq!(st.group(b"g2").unwrap().entries_read, 0);
+        assert_eq!(st.meta().lag(st.group(b"g1").unwrap()), Some(1));
+    }
+
+    #[test]
+    fn redis_7_0_stream_payload_restores_with_its_group() {
+        // XADD s 1-1 name ada n 12; 1-2 name bob n -70000; 2-0 other x;
+        // 3-0 name cy n 5; XDEL s 1-2; XGROUP CREATE s g 0; XREADGROUP
+        // GROUP g alice COUNT 2 STREAMS s >; XGROUP CREATECONSUMER s g bob
+        // (redis-server 7.0.15: RDB_TYPE_STREAM_LISTPACKS_2).
+        let p = b"\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01@]]\x00\x00\x00\x1f\x00\x03\x01\x01\x01\x02\x01\x84name\x05\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x83ada\x04\x0c\x01\x05\x01\x03\x01\x00\x01\x01\x01\x83bob\x04\xf2\x90\xee\xfe\x04\x05\x01\x00\x01\x01\x01\xdf\xff\x02\x01\x01\x85other\x06\x81x\x02\x06\x01\x02\x01\x02\x01\xdf\xff\x02\x82cy\x03\x05\x01\x05\x01\xff\x03\x03\x00\x01\x01\x01\x02\x04\x01\x01g\x02\x00\x81\xff\xff\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01W~S<\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00W~S<\xa2\x01\x00\x00\x01\x02\x05aliceW~S<\xa2\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x03bobi~S<\xa2\x01\x00\x00\x00\n\x00\x1e\x8c\x06U\x03\x8aZ\xb9";
+        let v = from_redis(p);
+        let st = v.as_stream().unwrap();
+        let got: Vec<(String, Vec<Bytes>)> = st
+            .range(StreamId::MIN, StreamId::MAX, false)
+            .map(|e| (e.id.to_string(), e.pairs().map(Bytes::copy_from_slice).collect()))
+            .collect();
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        assert_eq!(
+            got,
+            vec![
+                ("1-1".to_owned(), vec![b("name"), b("ada"), b("n"), b("12")]),
+                ("2-0".to_owned(), vec![b("other"), b("x")]),
+                ("3-0".to_owned(), vec![b("name"), b("cy"), b("n"), b("5")]),
+            ]
+        );
+        assert_eq!((st.last_id, st.max_deleted_id, st.entries_added), (StreamId::new(3, 0), StreamId::new(1, 2), 4));
+        let g = st.group(b"g").unwrap();
+        assert_eq!(g.last_id, StreamId::new(2, 0));
+        assert_eq!(g.entries_read, -1);
+        let pel: Vec<_> =
+            g.pel().iter().map(|(id, p)| (id.to_string(), p.consumer.clone(), p.delivery_count)).collect();
+        assert_eq!(pel, vec![("1-1".to_owned(), b("alice"), 1), ("2-0".to_owned(), b("alice"), 1)]);
+        assert_eq!(g.consumers().keys().cloned().collect::<Vec<_>>(), vec![b("alice"), b("bob")]);
+        // And what we write of it reads back the same.
+        assert_eq!(stream_parts(&restore(&dump(&v)).unwrap()), stream_parts(&v));
+    }
+
+    /// What DUMP keeps of a stream: its nodes' entries, its counters and
+    /// its groups (not the nodes' deleted counts or sizes).
+    #[allow(clippy::type_complexity)]
+    fn stream_parts(
+        v: &Value,
+    ) -> (
+        Vec<(StreamId, Vec<StreamEntry>)>,
+        ringcache_store::value::StreamMeta,
+        Vec<(Bytes, ringcache_store::value::ConsumerGroup)>,
+    ) {
+        let st = v.as_stream().unwrap();
+        (
+            st.node_entries().map(|(k, e)| (k, e.to_vec())).collect(),
+            st.meta(),
+            st.groups().iter().map(|(n, g)| (n.clone(), g.clone())).collect(),
+        )
+    }
+
+    #[test]
+    fn streams_round_trip_with_groups_and_big_nodes() {
+        use ringcache_store::value::NodeLimits;
+        let mut st = StreamValue::new();
+        let long = vec![b'x'; 5000];
+        for i in 1..=250u64 {
+            let v = if i % 50 == 0 { long.clone() } else { format!("{}", i as i64 * -977).into_bytes() };
+            let pairs: Vec<&[u8]> = if i % 3 == 0 { vec![b"a", &v, b"b", b"01"] } else { vec![b"a", &v] };
+            st.append(StreamId::new(1_700_000_000_000 + i, i), &pairs, NodeLimits::default());
+        }
+        st.delete(StreamId::new(1_700_000_000_010, 10));
+        st.create_group(b"g", StreamId::new(1_700_000_000_005, 5), 5);
+        let (g, _) = st.group_mut(b"g").unwrap();
+        g.create_consumer(b"c1", 123);
+        g.deliver(StreamId::new(1_700_000_000_003, 3), b"c1", 456);
+        let v = Value::Stream(Box::new(st));
+        let payload = dump(&v);
+        assert_eq!(payload[0], TYPE_STREAM_LISTPACKS_3);
+        assert_eq!(stream_parts(&restore(&payload).unwrap()), stream_parts(&v));
+        // Truncations are refused, never a panic.
+        for n in (0..payload.len() - 10).step_by(37).chain(payload.len() - 400..payload.len() - 10) {
+            let mut cut = payload[..n].to_vec();
+            cut.extend_from_slice(&STREAM_WRITE_VERSION.to_le_bytes());
+            let crc = crc64(&cut);
+            cut.extend_from_slice(&crc.to_le_bytes());
+            assert!(restore(&cut).is_err(), "{n}");
+        }
     }
 
     #[test]

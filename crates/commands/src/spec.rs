@@ -76,6 +76,11 @@ pub enum Keys {
     Counted {
         at: usize,
     },
+    /// XREAD's and XREADGROUP's: the first half of the arguments after
+    /// the `STREAMS` keyword, found as Redis's `xreadGetKeys` finds it
+    /// (skipping `BLOCK`/`COUNT` values and `GROUP`'s two). None when
+    /// there is no such keyword or an odd number of arguments follows it.
+    Streams,
     /// The whole keyspace (KEYS, SCAN, FLUSHALL, DBSIZE, INFO ...).
     All,
     /// SORT's: the sorted key, then the `STORE` destination when `store`
@@ -138,6 +143,29 @@ impl Keys {
                     .filter(|&n| n > 0 && n < args.len() - at);
                 (none, count.map_or(none, |n| &args[at + 1..at + 1 + n]), 1)
             }
+            Keys::Streams => {
+                let mut at = None;
+                let mut i = 1;
+                while i < args.len() {
+                    let a = args[i].as_ref();
+                    if a.eq_ignore_ascii_case(b"block") || a.eq_ignore_ascii_case(b"count") {
+                        i += 1;
+                    } else if a.eq_ignore_ascii_case(b"group") {
+                        i += 2;
+                    } else if a.eq_ignore_ascii_case(b"streams") {
+                        at = Some(i);
+                        break;
+                    } else if !a.eq_ignore_ascii_case(b"noack") {
+                        break;
+                    }
+                    i += 1;
+                }
+                let keys = at.and_then(|at| {
+                    let n = args.len() - at - 1;
+                    (n > 0 && n.is_multiple_of(2)).then(|| &args[at + 1..at + 1 + n / 2])
+                });
+                (none, keys.unwrap_or(none), 1)
+            }
             Keys::None | Keys::All => (none, none, 1),
         };
         fixed.iter().chain(counted.iter().step_by(step)).map(AsRef::as_ref)
@@ -153,6 +181,8 @@ impl Keys {
             Keys::Store { .. } => (1, 1, 1),
             Keys::Sort { .. } => (1, 1, 1),
             Keys::Numkeys { .. } | Keys::Counted { .. } | Keys::None | Keys::All => (0, 0, 0),
+            // Redis's XREAD and XREADGROUP report no fixed range.
+            Keys::Streams => (0, 0, 0),
         }
     }
 }

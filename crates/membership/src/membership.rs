@@ -256,8 +256,9 @@ impl Membership {
     /// When `tick` next has work to do.
     pub fn next_deadline_ms(&self) -> Option<u64> {
         let timer = self.timers.peek().map(|Reverse((due, _))| due.at_ms);
-        let retry = (!self.connected && !self.quiet && (self.foca.num_members() > 0 || !self.seeds.is_empty()))
-            .then_some(self.next_join_retry_ms);
+        let retry =
+            (!self.connected && !self.quiet && (self.foca.iter_membership_state().len() > 0 || !self.seeds.is_empty()))
+                .then_some(self.next_join_retry_ms);
         let quiet = self.quiet_at_ms.filter(|_| !self.quiet);
         [timer, retry, quiet].into_iter().flatten().min()
     }
@@ -498,10 +499,23 @@ impl Membership {
     }
 
     /// Announces to up to three known live members, or to the seeds when
-    /// none is known.
+    /// none is known, or, with no seeds either, to up to three members
+    /// held dead: a node that was declared dead by everyone (a partition, a
+    /// stall) and holds everyone dead in turn has nobody else to ask, and
+    /// waiting for the others' announces to the dead would take several
+    /// `announce_dead_interval_ms`.
     fn retry_join(&mut self, rt: &mut Collect) {
         self.next_join_retry_ms = self.now_ms.saturating_add(self.config.join_retry_ms);
         let mut known: Vec<Identity> = self.foca.iter_members().map(|m| m.id().clone()).collect();
+        if known.is_empty() && self.seeds.is_empty() {
+            known = self
+                .foca
+                .iter_membership_state()
+                .map(|m| m.id())
+                .filter(|id| id.meta.phase != Phase::Left && !self.is_forgotten(id))
+                .cloned()
+                .collect();
+        }
         known.sort_by(|a, b| a.node_id.cmp(&b.node_id));
         let targets: Vec<Identity> = if known.is_empty() {
             self.seeds.clone()

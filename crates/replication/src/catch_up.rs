@@ -1,5 +1,6 @@
-//! Catch-up after an empty restart: stream every owned slot from the other
-//! owners before serving it.
+//! Catch-up after an empty restart or a join: stream every owned slot, and
+//! every slot this node is incoming for, from the other owners before
+//! serving it.
 //!
 //! A node that restarted without its data (a cache keeps nothing on disk)
 //! is an owner that holds nothing: if it served reads, it would answer
@@ -69,11 +70,11 @@ impl Replicator {
         if self.catch_up.is_none() {
             return;
         }
-        let mine = self.my_slots(view);
+        let mine = self.streamed_slots(view);
         let mut peers = Vec::new();
         let me = self.me.clone();
         for peer in view.members().iter().filter(|p| **p != me) {
-            if !self.shared_slots(view, peer).is_empty() {
+            if !self.stream_slots(view, peer).is_empty() {
                 peers.push(peer.clone());
             }
         }
@@ -108,7 +109,9 @@ impl Replicator {
                     live_done &= done;
                 }
             }
-            let alone = view.owners(slot).len() == 1;
+            // No other owner: nothing to stream (a cluster of one, or
+            // every member starting at once).
+            let alone = view.owners(slot).iter().all(|o| *o == self.me);
             let is_ready = alone || (any_live && live_done) || (!any_live && (any_done || timed_out));
             if is_ready {
                 gave_up += u64::from(!any_live && !any_done && !alone);
@@ -131,7 +134,8 @@ impl Replicator {
         }
     }
 
-    /// A catching-up peer asks for the slots we share, from `at`.
+    /// A catching-up peer asks for the slots we share (owned or incoming on
+    /// either side), from `at`.
     pub(crate) fn on_sync<R: Replica, V: View>(
         &mut self,
         from: &NodeId,
@@ -140,7 +144,7 @@ impl Replicator {
         view: &V,
         out: &mut Output,
     ) {
-        let shared = self.shared_slots(view, from);
+        let shared = self.stream_slots(view, from);
         let start = shared.partition_point(|&s| s < at.slot);
         let entries_max = self.limits.effects_per_message_max;
         let bytes_max = self.config.sync_bytes_max;

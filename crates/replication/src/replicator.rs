@@ -87,6 +87,11 @@ pub(crate) struct SlotCache {
     mine: Arc<[u16]>,
     /// Per peer, ascending: slots both own.
     shared: HashMap<NodeId, Arc<[u16]>>,
+    /// Slots this node owns or is incoming for, ascending.
+    streamed: Arc<[u16]>,
+    /// Per peer, ascending: slots of `streamed` that the peer owns or is
+    /// incoming for (what a catch-up stream between the two covers).
+    streams: HashMap<NodeId, Arc<[u16]>>,
 }
 
 /// One node's replication state machine. See the crate docs.
@@ -269,13 +274,15 @@ impl Replicator {
         }
         let me = &self.me;
         let mine: Vec<u16> = (0..SLOTS as u16).filter(|&s| view.is_owner(s, me)).collect();
-        self.slots = SlotCache { epoch: Some(view.epoch()), mine: mine.into(), shared: HashMap::new() };
-    }
-
-    /// Slots this node owns in `view`, ascending.
-    pub(crate) fn my_slots<V: View>(&mut self, view: &V) -> Arc<[u16]> {
-        self.refresh_slots(view);
-        self.slots.mine.clone()
+        let streamed: Vec<u16> =
+            (0..SLOTS as u16).filter(|&s| view.is_owner(s, me) || view.incoming(s).contains(me)).collect();
+        self.slots = SlotCache {
+            epoch: Some(view.epoch()),
+            mine: mine.into(),
+            shared: HashMap::new(),
+            streamed: streamed.into(),
+            streams: HashMap::new(),
+        };
     }
 
     /// Slots this node and `peer` both own in `view`, ascending.
@@ -288,6 +295,33 @@ impl Replicator {
         // Bounded by the members of one view: the cache is rebuilt per epoch.
         if view.is_member(peer) {
             self.slots.shared.insert(peer.clone(), list.clone());
+        }
+        list
+    }
+
+    /// Slots this node owns or is incoming for, ascending: what it
+    /// catches up.
+    pub(crate) fn streamed_slots<V: View>(&mut self, view: &V) -> Arc<[u16]> {
+        self.refresh_slots(view);
+        self.slots.streamed.clone()
+    }
+
+    /// Slots that this node and `peer` each own or are incoming for,
+    /// ascending: what a catch-up stream between them covers.
+    pub(crate) fn stream_slots<V: View>(&mut self, view: &V, peer: &NodeId) -> Arc<[u16]> {
+        self.refresh_slots(view);
+        if let Some(list) = self.slots.streams.get(peer) {
+            return list.clone();
+        }
+        let list: Arc<[u16]> = self
+            .slots
+            .streamed
+            .iter()
+            .copied()
+            .filter(|&s| view.is_owner(s, peer) || view.incoming(s).contains(peer))
+            .collect();
+        if view.is_member(peer) {
+            self.slots.streams.insert(peer.clone(), list.clone());
         }
         list
     }

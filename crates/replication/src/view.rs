@@ -6,9 +6,13 @@
 //! - `owners(slot)` are distinct members, in preference order (the
 //!   coordinator first); `fallbacks(slot)` are the members after them on
 //!   the preference list, none of them an owner.
-//! - `epoch()` changes whenever any preference list changes (liveness may
-//!   change without it): the state machine caches per-peer slot lists by
-//!   epoch.
+//! - `incoming(slot)` are members that are not owners of the slot yet but
+//!   will be once they finish joining (the slot's data is streamed to them
+//!   first, see docs/membership.md, "Join"); none of them an owner or a
+//!   fallback.
+//! - `epoch()` changes whenever any preference list or incoming list
+//!   changes (liveness may change without it): the state machine caches
+//!   per-peer slot lists by epoch.
 //!
 //! [`Placement`] + [`StaticView`] are a ready implementation over a built
 //! [`Ring`]: the server can use them, the tests do.
@@ -30,6 +34,12 @@ pub trait View {
     /// The members after the owners on the slot's preference list, in
     /// order: where hints go while an owner is down.
     fn fallbacks(&self, slot: u16) -> &[NodeId];
+    /// Members that will own the slot once they have finished joining:
+    /// they are sent its writes (not counted toward W) and stream its
+    /// data from the owners, but do not own it yet.
+    fn incoming(&self, _slot: u16) -> &[NodeId] {
+        &[]
+    }
     /// Whether the node is believed up (the failure detector's verdict).
     fn is_live(&self, node: &NodeId) -> bool;
 
@@ -51,6 +61,8 @@ pub struct Placement {
     list_len: usize,
     /// `list_len` ids per slot, slot-major.
     lists: Vec<NodeId>,
+    /// Per slot, its incoming members; empty when no member is joining.
+    incoming: Vec<Box<[NodeId]>>,
 }
 
 impl Placement {
@@ -65,7 +77,60 @@ impl Placement {
         for slot in 0..SLOTS as u16 {
             lists.extend(ring.owners(slot).iter().map(|&idx| ring.node_id(idx).clone()));
         }
-        Placement { members, owners_len: owners.min(list_len), list_len, lists }
+        Placement { members, owners_len: owners.min(list_len), list_len, lists, incoming: Vec::new() }
+    }
+
+    /// From a ring whose members include nodes that are still joining
+    /// (`joining`) or leaving (`leaving`): each slot's owners are the first
+    /// `owners` members of its preference list that are not joining — the
+    /// placement of the ring without them, leavers still owning — and its
+    /// fallbacks the next `fallbacks` that are neither. Its incoming
+    /// members are those that will own it once the joining ones serve and
+    /// the leaving ones are gone (the first `future_owners` of the list
+    /// without the leavers) but do not own it now. The ring's lists must
+    /// be long enough to skip every joining and leaving member (build it
+    /// with `replicas` increased by their count); `None` if they are not,
+    /// if no member may own slots, or if nobody is joining or leaving.
+    pub fn with_changes(
+        ring: &Ring,
+        owners: usize,
+        fallbacks: usize,
+        future_owners: usize,
+        joining: impl Fn(&NodeId) -> bool,
+        leaving: impl Fn(&NodeId) -> bool,
+    ) -> Option<Placement> {
+        let members: Vec<NodeId> = ring.nodes().map(|(_, id)| id.clone()).collect();
+        let eligible = members.iter().filter(|id| !joining(id)).count();
+        let changing = members.iter().filter(|id| joining(id) || leaving(id)).count();
+        if eligible == 0 || changing == 0 {
+            return None;
+        }
+        let owners_len = owners.min(eligible);
+        // Members that stay: at least this many of them are not owners of
+        // any one slot.
+        let stable = members.iter().filter(|id| !joining(id) && !leaving(id)).count();
+        let fallbacks_len = fallbacks.min(stable.saturating_sub(owners_len));
+        let list_len = owners_len + fallbacks_len;
+        let mut lists = Vec::with_capacity(SLOTS * list_len);
+        let mut incoming = Vec::with_capacity(SLOTS);
+        for slot in 0..SLOTS as u16 {
+            let list: Vec<&NodeId> = ring.owners(slot).iter().map(|&i| ring.node_id(i)).collect();
+            let now: Vec<&NodeId> = list.iter().copied().filter(|id| !joining(id)).take(owners_len).collect();
+            if now.len() < owners_len {
+                return None;
+            }
+            let later: Vec<&NodeId> =
+                list.iter().copied().filter(|id| !now.contains(id) && !joining(id) && !leaving(id)).collect();
+            if later.len() < fallbacks_len {
+                return None;
+            }
+            lists.extend(now.iter().copied().cloned());
+            lists.extend(later.into_iter().take(fallbacks_len).cloned());
+            let future: Vec<&NodeId> = list.iter().copied().filter(|id| !leaving(id)).take(future_owners).collect();
+            let coming: Vec<NodeId> = future.into_iter().filter(|id| !now.contains(id)).cloned().collect();
+            incoming.push(coming.into_boxed_slice());
+        }
+        Some(Placement { members, owners_len, list_len, lists, incoming })
     }
 
     /// Every slot with the same preference list (tests: a tiny cluster where
@@ -76,7 +141,7 @@ impl Placement {
         members.dedup();
         assert_eq!(members.len(), list.len(), "a preference list names each node once");
         let lists = (0..SLOTS).flat_map(|_| list.iter().cloned()).collect();
-        Placement { members, owners_len: owners.min(list.len()), list_len: list.len(), lists }
+        Placement { members, owners_len: owners.min(list.len()), list_len: list.len(), lists, incoming: Vec::new() }
     }
 
     fn list(&self, slot: u16) -> &[NodeId] {
@@ -97,6 +162,16 @@ impl Placement {
     /// The members after the owners on the slot's preference list.
     pub fn fallbacks(&self, slot: u16) -> &[NodeId] {
         &self.list(slot)[self.owners_len..]
+    }
+
+    /// The joining members that will own the slot.
+    pub fn incoming(&self, slot: u16) -> &[NodeId] {
+        self.incoming.get(usize::from(slot)).map_or(&[], |l| &l[..])
+    }
+
+    /// Owners per slot.
+    pub fn owners_len(&self) -> usize {
+        self.owners_len
     }
 }
 
@@ -142,6 +217,10 @@ impl View for StaticView {
 
     fn fallbacks(&self, slot: u16) -> &[NodeId] {
         self.placement.fallbacks(slot)
+    }
+
+    fn incoming(&self, slot: u16) -> &[NodeId] {
+        self.placement.incoming(slot)
     }
 
     fn is_live(&self, node: &NodeId) -> bool {

@@ -81,6 +81,8 @@ struct PendingWrite {
     unsent: bool,
     /// The other owners, in preference order.
     owners: Vec<OwnerState>,
+    /// Joining members it was also sent to: their acks are not counted.
+    incoming: Vec<NodeId>,
     /// Counted acks, the coordinator's included.
     acks: usize,
     /// Acked or Failed has been reported.
@@ -194,6 +196,14 @@ impl Replicator {
             }
             states.push(state);
         }
+        // Members still joining get the write too, so that it is not lost
+        // between their stream and the moment they own the slot; they are
+        // not owners yet and their acks do not count.
+        let mut incoming = Vec::new();
+        for node in view.incoming(slot).iter().filter(|n| **n != me && view.is_live(n)) {
+            self.send(out, node, apply.clone());
+            incoming.push(node.clone());
+        }
         let hinted = states.iter().filter(|s| s.hint.is_some()).count();
         let Message::Apply { effects, .. } = apply else { unreachable!() };
         let mut write = PendingWrite {
@@ -204,6 +214,7 @@ impl Replicator {
             deadline_ms: now_ms.saturating_add(self.config.cluster_timeout_ms),
             unsent: states.iter().any(|o| o.sent_ms.is_none()),
             owners: states,
+            incoming,
             acks: 1,
             decided: false,
         };
@@ -327,7 +338,9 @@ impl Replicator {
             return;
         };
         let Some(owner) = write.owners.iter_mut().find(|o| o.node == *from) else {
-            self.stats.acks_unexpected += 1;
+            if !write.incoming.contains(from) {
+                self.stats.acks_unexpected += 1;
+            }
             return;
         };
         let holds = match outcomes {

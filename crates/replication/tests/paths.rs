@@ -470,3 +470,63 @@ fn writes_are_refused_when_they_cannot_be_sent() {
         Err(ringcache_replication::Error::Busy { .. })
     ));
 }
+
+/// The ring of a, b, c and d with d still joining: owners and fallbacks
+/// from a, b, c only (as without d); d incoming for the slots it will own.
+fn joining_view(epoch: u64) -> (StaticView, StaticView) {
+    use ringcache_ring::{Member, Ring, RingConfig};
+    let members = || ["a", "b", "c", "d"].into_iter().map(|id| Member::new(NodeId::from(id)));
+    // Lists long enough to skip the one joining member.
+    let ring = Ring::new(members(), RingConfig { vnodes_per_node: 64, replicas: 4 }).unwrap();
+    let joining = Placement::with_changes(&ring, 3, 1, 3, |id| id.as_str() == "d", |_| false).unwrap();
+    let serving = Placement::from_ring(&ring, 3);
+    (StaticView::new(Arc::new(joining), epoch), StaticView::new(Arc::new(serving), epoch + 1))
+}
+
+#[test]
+fn a_joining_node_streams_the_slots_it_will_own_and_gets_their_writes_before_owning_them() {
+    use ringcache_replication::View;
+    let mut cl = Cluster::new(Config::for_test());
+    for i in 0..300 {
+        cl.write(A, &format!("key-{i}"), set(&format!("v{i}")), 3);
+        cl.pump();
+    }
+    // d (empty) joins: a view where it owns nothing and is incoming for
+    // about three quarters of the slots.
+    let (joining, serving) = joining_view(2);
+    let d = NodeId::from("d");
+    let incoming: Vec<u16> = (0..ringcache_ring::SLOTS as u16).filter(|&s| joining.incoming(s).contains(&d)).collect();
+    assert!(incoming.len() > 8_000, "d is incoming for {} slots", incoming.len());
+    assert!((0..ringcache_ring::SLOTS as u16).all(|s| !joining.owners(s).contains(&d)));
+    cl.view = joining;
+    cl.nodes[D].rep.restarted_empty();
+    // A write on a slot d is incoming for, coordinated by its first owner:
+    // sent to d as well, acked by the three owners only.
+    let key = (0..).map(|i| format!("during-{i}")).find(|k| incoming.contains(&slot_of(k.as_bytes()))).unwrap();
+    let slot = slot_of(key.as_bytes());
+    let coordinator = cl.index(&cl.view.owners(slot)[0]);
+    let id = cl.write(coordinator, &key, set("new"), 3);
+    assert!(cl.wire.iter().any(|(_, to, _)| *to == D), "the write goes to the incoming node");
+    cl.pump();
+    assert!(cl.events_of(coordinator).contains(&&Event::Acked { write: id, acks: 3 }));
+    assert_eq!(cl.nodes[coordinator].rep.stats().acks_unexpected, 0);
+    for _ in 0..300 {
+        cl.tick(10);
+        cl.pump();
+        if !cl.nodes[D].rep.is_catching_up() {
+            break;
+        }
+    }
+    assert!(cl.events_of(D).contains(&&Event::CaughtUp));
+    // d holds every key of the slots it will own, as their owners do.
+    for i in 0..300 {
+        let k = format!("key-{i}");
+        if incoming.contains(&slot_of(k.as_bytes())) {
+            assert_eq!(cl.value(D, &k), cl.value(A, &k), "{k}");
+        }
+    }
+    assert_eq!(cl.value(D, &key), Some(State::Value(Bytes::from_static(b"new"))));
+    // Once it serves, it owns exactly the slots it was incoming for.
+    let owned: Vec<u16> = (0..ringcache_ring::SLOTS as u16).filter(|&s| serving.owners(s).contains(&d)).collect();
+    assert_eq!(owned, incoming);
+}

@@ -101,6 +101,13 @@ async fn wait_for_signal(shared: std::sync::Arc<ringcache_server::Shared>) {
         _ = int.recv() => tracing::info!("received SIGINT, scheduling shutdown"),
         _ = shared.shutdown.cancelled() => return,
     }
+    shared.request_shutdown();
+    // A second signal stops at once, even while leaving.
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("received SIGTERM again: stopping now"),
+        _ = int.recv() => tracing::warn!("received SIGINT again: stopping now"),
+        _ = shared.shutdown.cancelled() => return,
+    }
     shared.shutdown.cancel();
 }
 
@@ -165,7 +172,8 @@ mod tests {
         assert_eq!(load_config(&m).unwrap(), Config::default());
     }
 
-    /// `make cluster`'s three nodes: one member list, each node in it.
+    /// `make cluster`'s three nodes: node 1 a cluster of one, the others
+    /// joining through its cluster port, one secret.
     #[test]
     fn cluster_example_configs_describe_one_cluster() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cluster");
@@ -177,12 +185,15 @@ mod tests {
             .collect();
         for (i, c) in configs.iter().enumerate() {
             assert_eq!(c.port, 7001 + i as u16);
-            assert_eq!(c.peers, configs[0].peers);
             assert_eq!(c.cluster_secret, configs[0].cluster_secret);
-            assert!(c.peers.iter().any(|p| p.id == c.node_id && p.port == c.port));
+            assert!(c.is_cluster());
             assert_eq!(c.own_cluster_port(c.port), 17001 + i as u16);
+            if i > 0 {
+                assert_eq!(c.seeds.len(), 1);
+                assert_eq!(c.seeds[0].port, configs[0].own_cluster_port(configs[0].port));
+            }
         }
-        assert_eq!(configs[0].peers.len(), 3);
+        assert!(configs[0].cluster_enabled && configs[0].seeds.is_empty());
     }
 
     #[test]
@@ -194,6 +205,13 @@ mod tests {
         };
         assert!(bad(&["--peers", "a@h:1"]).contains("cluster-secret"));
         assert!(bad(&["--peers", "a@h:1", "--cluster-secret", "0123456789abcdef"]).contains("node-id"));
+        assert!(bad(&["--seeds", "h:1"]).contains("cluster-secret"));
+        assert!(bad(&["--seeds", "h"]).contains("seeds"));
+        assert!(bad(&["--cluster-announce-ip", "not-an-ip"]).contains("cluster-announce-ip"));
+        let slow = ["--cluster-enabled", "yes", "--node-id", "a", "--cluster-secret", "0123456789abcdef"];
+        let mut rtt = slow.to_vec();
+        rtt.extend(["--gossip-probe-rtt-ms", "600"]);
+        assert!(bad(&rtt).contains("gossip-probe-rtt-ms"), "the rtt must stay below the interval");
         assert!(bad(&["--peers", "a@h"]).contains("peers"));
         assert!(bad(&["--peers", "a@h:1,a@h:2"]).contains("twice"));
         assert!(bad(&["--cluster-mode", "nope"]).contains("cluster-mode"));

@@ -284,12 +284,11 @@ fn redis_cluster_mode_describes_the_placement_in_redis_formats() {
         }
     }
 
-    // INFO: whole, three one-node shards, probes counted (once one has
-    // been answered: the first ones may go out before the others listen).
+    // INFO: whole, three one-node shards, gossip counted as Redis's ping.
     let deadline = Instant::now() + Duration::from_secs(5);
     let info = loop {
         let info = info_fields(&mut conns[0], &["CLUSTER", "INFO"]);
-        if info.iter().any(|f| f.0 == "cluster_stats_messages_pong_received") {
+        if info.iter().any(|f| f.0 == "cluster_stats_messages_ping_received") {
             break info;
         }
         assert!(Instant::now() < deadline, "no probe answered in 5 s: {info:?}");
@@ -311,12 +310,19 @@ fn redis_cluster_mode_describes_the_placement_in_redis_formats() {
         ]
     );
     let values: Vec<&str> = info[..9].iter().map(|f| f.1.as_str()).collect();
-    assert_eq!(values, ["ok", "16384", "16384", "0", "0", "3", "3", "0", "0"]);
+    assert_eq!(values[..7], ["ok", "16384", "16384", "0", "0", "3", "3"]);
+    assert!(values[7].parse::<u64>().unwrap() > 0, "cluster_current_epoch is the view's epoch");
+    assert_eq!(values[8], "0");
     assert!(field(&info, "cluster_stats_messages_ping_sent").parse::<u64>().unwrap() > 0);
-    assert!(field(&info, "cluster_stats_messages_pong_received").parse::<u64>().unwrap() > 0);
+    assert!(field(&info, "cluster_stats_messages_ping_received").parse::<u64>().unwrap() > 0);
     assert!(field(&info, "cluster_stats_messages_sent").parse::<u64>().unwrap() > 0);
     assert_eq!(info.last().unwrap(), &("total_cluster_links_buffer_limit_exceeded".to_owned(), "0".to_owned()));
-    assert_eq!(info_fields(&mut conns[0], &["INFO", "cluster"]), [("cluster_enabled".to_owned(), "1".to_owned())]);
+    let section = info_fields(&mut conns[0], &["INFO", "cluster"]);
+    assert_eq!(section[0], ("cluster_enabled".to_owned(), "1".to_owned()));
+    assert_eq!(field(&section, "cluster_state"), "ok");
+    assert_eq!(field(&section, "cluster_known_nodes"), "3");
+    let epoch = |f: &[(String, String)]| field(f, "cluster_current_epoch").parse::<u64>().unwrap();
+    assert!(epoch(&section) >= epoch(&info), "one epoch, growing");
     assert_eq!(field(&info_fields(&mut conns[0], &["INFO"]), "redis_mode"), "cluster");
     // CLUSTER INFO and NODES are bulk strings in RESP2.
     let mut raw = c.node(0).raw();
@@ -551,7 +557,11 @@ fn proxy_mode_shows_one_shard_served_by_the_node_asked() {
         assert_eq!(integer(&node_fields[1].1), i64::from(node.port));
         let info = info_fields(&mut conn, &["CLUSTER", "INFO"]);
         let values: Vec<&str> = info[..9].iter().map(|f| f.1.as_str()).collect();
-        assert_eq!(values, ["ok", "16384", "16384", "0", "0", "1", "1", "0", "0"]);
+        // The current epoch counts this node's membership views: above 0
+        // once it has seen the others join.
+        assert_eq!(values[..7], ["ok", "16384", "16384", "0", "0", "1", "1"]);
+        assert!(values[7].parse::<u64>().unwrap() > 0, "cluster_current_epoch {}", values[7]);
+        assert_eq!(values[8], "0");
         assert_eq!(run::<String>(&mut conn, &["CLUSTER", "MYID"]), *id);
     }
 

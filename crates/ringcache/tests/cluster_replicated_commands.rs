@@ -195,6 +195,29 @@ fn families() -> Vec<Family> {
                 read(&["ZRANGE", "{z}i", "0", "-1", "WITHSCORES"]),
             ],
         },
+        Family {
+            name: "streams",
+            writes: vec![
+                vec!["XADD", "x:s", "1-1", "f", "a"],
+                vec!["XADD", "x:s", "2-*", "f", "b", "g", "c"],
+                vec!["XADD", "x:s", "3-0", "f", "c"],
+                vec!["XADD", "x:s", "MAXLEN", "=", "3", "4-0", "f", "d"],
+                vec!["XGROUP", "CREATE", "x:s", "grp", "0"],
+                vec!["XREADGROUP", "GROUP", "grp", "alice", "COUNT", "2", "STREAMS", "x:s", ">"],
+                vec!["XREADGROUP", "GROUP", "grp", "bob", "STREAMS", "x:s", ">"],
+                vec!["XACK", "x:s", "grp", "2-0"],
+                vec!["XCLAIM", "x:s", "grp", "carol", "0", "4-0", "JUSTID"],
+                vec!["XDEL", "x:s", "3-0"],
+                vec!["XGROUP", "CREATE", "x:t", "other", "$", "MKSTREAM"],
+            ],
+            reads: vec![
+                read(&["XRANGE", "x:s", "-", "+"]),
+                read(&["XPENDING", "x:s", "grp"]),
+                read(&["XINFO", "GROUPS", "x:s"]),
+                read(&["XLEN", "x:t"]),
+                read(&["XINFO", "GROUPS", "x:t"]),
+            ],
+        },
     ]
 }
 

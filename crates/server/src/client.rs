@@ -147,7 +147,7 @@ pub struct Client {
     /// pinned to.
     pub tx_slot: Option<u16>,
     /// In a cluster: the node holding this client's WATCHes for it.
-    pub tx_session: Option<ringcache_ring::NodeIdx>,
+    pub tx_session: Option<ringcache_ring::NodeId>,
     /// The client's last replicated write (WAIT).
     pub last_write: LastWrite,
     /// What this connection is subscribed to, and its incoming messages.

@@ -77,17 +77,35 @@ pub struct Config {
     /// `hll-sparse-max-bytes`: the longest a sparse HyperLogLog grows
     /// before it is made dense.
     pub hll_sparse_max_bytes: u64,
-    /// This node's id in the cluster (required with peers).
+    /// This node's id in the cluster (required in a cluster).
     pub node_id: String,
     /// Port for node-to-node traffic; 0 = the client port + 10000.
     pub cluster_port: u16,
-    /// Every node of the cluster (this one may be listed too). Empty = a
-    /// standalone node.
+    /// Known members with their ids: seeds whose address is pinned (this
+    /// node always reaches them there). This one may be listed too.
     pub peers: Vec<Peer>,
+    /// `seeds`: members to join through, by cluster address only.
+    pub seeds: Vec<Seed>,
+    /// `cluster-enabled`: a cluster member even with no peers or seeds
+    /// (a cluster of one that others can CLUSTER MEET).
+    pub cluster_enabled: bool,
+    /// `cluster-announce-ip`: the IP other nodes reach this one at
+    /// (empty = `bind`).
+    pub cluster_announce_ip: String,
+    /// The failure detector (docs/membership.md): SWIM's protocol period,
+    /// the wait for a direct ack, the time a suspect has to refute, and
+    /// the period of gossip pushes.
+    pub gossip_probe_interval_ms: u64,
+    pub gossip_probe_rtt_ms: u64,
+    pub gossip_suspect_timeout_ms: u64,
+    pub gossip_interval_ms: u64,
     pub cluster_mode: ClusterMode,
     /// In `redis-cluster` mode, answer `-MOVED` for keys this node does not
     /// coordinate instead of forwarding them.
     pub cluster_strict: bool,
+    /// On SHUTDOWN and SIGTERM, leave the cluster first (hand this node's
+    /// data to the members that take its slots over).
+    pub leave_on_shutdown: bool,
     /// Shared secret that nodes prove to each other; required with peers.
     pub cluster_secret: Option<String>,
     /// How long a forwarded command may take before the client gets
@@ -257,6 +275,37 @@ impl fmt::Display for Peer {
     }
 }
 
+/// A seed: a member's cluster address (`host:cluster-port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// Parses `host:cluster-port,...` (spaces allowed after commas).
+pub fn parse_seeds(s: &str) -> Result<Vec<Seed>, String> {
+    let mut seeds: Vec<Seed> = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let bad = || format!("seed '{item}' is not host:cluster-port");
+        let (host, port) = item.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if host.is_empty() || port == 0 {
+            return Err(bad());
+        }
+        let seed = Seed { host: host.to_owned(), port };
+        if !seeds.contains(&seed) {
+            seeds.push(seed);
+        }
+    }
+    Ok(seeds)
+}
+
 /// Parses `id@host:port[@cport],...` (spaces allowed after commas).
 pub fn parse_peers(s: &str) -> Result<Vec<Peer>, String> {
     let mut peers: Vec<Peer> = Vec::new();
@@ -304,8 +353,16 @@ impl Default for Config {
             node_id: String::new(),
             cluster_port: 0,
             peers: Vec::new(),
+            seeds: Vec::new(),
+            cluster_enabled: false,
+            cluster_announce_ip: String::new(),
+            gossip_probe_interval_ms: 500,
+            gossip_probe_rtt_ms: 200,
+            gossip_suspect_timeout_ms: 2_000,
+            gossip_interval_ms: 100,
             cluster_mode: ClusterMode::Proxy,
             cluster_strict: false,
+            leave_on_shutdown: false,
             cluster_secret: None,
             cluster_timeout_ms: 2_000,
             vnodes: 1024,
@@ -543,6 +600,55 @@ pub static OPTIONS: &[OptionSpec] = &[
         |c| c.peers.iter().map(Peer::to_string).collect::<Vec<_>>().join(","),
         |c, v| c.peers = parse_peers(v)?
     ),
+    opt!(
+        "seeds",
+        false,
+        "Members to join through, host:cluster-port,... (any few will do).",
+        |c| c.seeds.iter().map(Seed::to_string).collect::<Vec<_>>().join(","),
+        |c, v| c.seeds = parse_seeds(v)?
+    ),
+    opt!(
+        "cluster-enabled",
+        false,
+        "A cluster member even without peers or seeds (others can CLUSTER MEET it).",
+        |c| yes_no(c.cluster_enabled),
+        |c, v| c.cluster_enabled = parse_yes_no(v)?
+    ),
+    opt!(
+        "cluster-announce-ip",
+        false,
+        "The IP other nodes reach this one at (empty = bind).",
+        |c| c.cluster_announce_ip.clone(),
+        |c, v| c.cluster_announce_ip = announce_ip(v)?
+    ),
+    opt!(
+        "gossip-probe-interval-ms",
+        false,
+        "Failure detector: milliseconds between probes of one member.",
+        |c| c.gossip_probe_interval_ms.to_string(),
+        |c, v| c.gossip_probe_interval_ms = parse_num(v, 10, 60_000)?
+    ),
+    opt!(
+        "gossip-probe-rtt-ms",
+        false,
+        "Failure detector: wait for a direct ack before probing indirectly.",
+        |c| c.gossip_probe_rtt_ms.to_string(),
+        |c, v| c.gossip_probe_rtt_ms = parse_num(v, 1, 60_000)?
+    ),
+    opt!(
+        "gossip-suspect-timeout-ms",
+        false,
+        "Failure detector: milliseconds a suspect has to refute before it is dead.",
+        |c| c.gossip_suspect_timeout_ms.to_string(),
+        |c, v| c.gossip_suspect_timeout_ms = parse_num(v, 10, 600_000)?
+    ),
+    opt!(
+        "gossip-interval-ms",
+        false,
+        "Milliseconds between pushes of membership updates to 3 members.",
+        |c| c.gossip_interval_ms.to_string(),
+        |c, v| c.gossip_interval_ms = parse_num(v, 10, 60_000)?
+    ),
     opt!("cluster-mode", false, "proxy or redis-cluster.", |c| c.cluster_mode.name().to_owned(), |c, v| c
         .cluster_mode =
         match v.trim().to_ascii_lowercase().as_str() {
@@ -556,6 +662,13 @@ pub static OPTIONS: &[OptionSpec] = &[
         "In redis-cluster mode, answer MOVED instead of forwarding.",
         |c| yes_no(c.cluster_strict),
         |c, v| c.cluster_strict = parse_yes_no(v)?
+    ),
+    opt!(
+        "leave-on-shutdown",
+        true,
+        "On SHUTDOWN and SIGTERM, hand this node's data over and leave the cluster first.",
+        |c| yes_no(c.leave_on_shutdown),
+        |c, v| c.leave_on_shutdown = parse_yes_no(v)?
     ),
     opt!(
         "cluster-secret",
@@ -643,6 +756,14 @@ fn node_id(v: &str) -> Result<String, String> {
     let v = v.trim();
     if v.len() > 256 || v.bytes().any(|b| !b.is_ascii_graphic() || b == b'@' || b == b',') {
         return Err("a node id is up to 256 printable characters, without '@' or ','".to_owned());
+    }
+    Ok(v.to_owned())
+}
+
+fn announce_ip(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if !v.is_empty() && v.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("argument must be an IP address, got '{v}'"));
     }
     Ok(v.to_owned())
 }
@@ -742,21 +863,41 @@ impl Config {
         if !self.shards.is_power_of_two() {
             return Err(ConfigError::Invalid { name: "shards", reason: "must be a power of two".to_owned() });
         }
-        if !self.peers.is_empty() {
+        if self.is_cluster() {
             if self.cluster_secret.as_ref().is_none_or(|s| s.len() < 16) {
                 return Err(ConfigError::Invalid {
                     name: "cluster-secret",
-                    reason: "of at least 16 bytes is required when peers are given".to_owned(),
+                    reason: "of at least 16 bytes is required in a cluster (peers, seeds or cluster-enabled)"
+                        .to_owned(),
                 });
             }
             if self.node_id.is_empty() {
                 return Err(ConfigError::Invalid {
                     name: "node-id",
-                    reason: "is required when peers are given".to_owned(),
+                    reason: "is required in a cluster (peers, seeds or cluster-enabled)".to_owned(),
                 });
+            }
+            if let Err(e) = self.membership_config().validate() {
+                return Err(ConfigError::Invalid { name: "gossip-probe-rtt-ms", reason: e.to_string() });
             }
         }
         Ok(())
+    }
+
+    /// Whether this node is a cluster member.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster_enabled || !self.peers.is_empty() || !self.seeds.is_empty()
+    }
+
+    /// The membership state machine's settings.
+    pub fn membership_config(&self) -> ringcache_membership::Config {
+        ringcache_membership::Config {
+            probe_interval_ms: self.gossip_probe_interval_ms,
+            probe_rtt_ms: self.gossip_probe_rtt_ms,
+            suspect_timeout_ms: self.gossip_suspect_timeout_ms,
+            gossip_interval_ms: self.gossip_interval_ms,
+            ..ringcache_membership::Config::default()
+        }
     }
 }
 

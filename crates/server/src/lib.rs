@@ -21,7 +21,7 @@ pub mod pubsub;
 mod server;
 pub mod shared;
 
-pub use config::{ClusterMode, Config, ConfigError, LogLevel, Peer};
+pub use config::{ClusterMode, Config, ConfigError, LogLevel, Peer, Seed};
 pub use connection::{Session, Step};
 pub use server::{Server, ServerError};
 pub use shared::Shared;

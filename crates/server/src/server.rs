@@ -23,11 +23,12 @@ use crate::shared::Shared;
 
 /// How long shutdown waits for connections to finish their current batch.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// How often a cluster node checks that the others answer.
-const CLUSTER_PROBE_PERIOD: Duration = Duration::from_millis(500);
+/// How often a cluster node drops the sessions other nodes abandoned.
+const SESSION_SWEEP_PERIOD: Duration = Duration::from_secs(1);
 
 /// The TCP transport of a cluster member: listens on the cluster port and
-/// knows every peer's. Requests time out after `cluster-timeout`.
+/// knows the address of every member named in `peers` (the others are
+/// learned by gossip). Requests time out after `cluster-timeout`.
 async fn tcp_transport(config: &Config, client_port: u16) -> Result<TcpTransport, ServerError> {
     let secret = ClusterSecret::new(config.cluster_secret.as_deref().unwrap_or_default())?;
     let timeout = config.cluster_timeout_ms;
@@ -51,6 +52,10 @@ async fn tcp_transport(config: &Config, client_port: u16) -> Result<TcpTransport
     Ok(transport)
 }
 
+/// A cluster member's transport, and the same one as TCP when it is (its
+/// address book and `identify` serve gossip).
+type Transports = (Arc<dyn Transport>, Option<Arc<TcpTransport>>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("invalid configuration: {0}")]
@@ -73,15 +78,21 @@ pub struct Server {
 }
 
 impl Server {
-    /// Validates `config` and binds the client port, and with `peers`, the
-    /// cluster port too (TCP transport).
+    /// Validates `config` and binds the client port, and in a cluster
+    /// (`peers`, `seeds` or `cluster-enabled`), the cluster port too (TCP
+    /// transport).
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         config.validate()?;
         let listener = Server::listen(&config).await?;
         let port =
             listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind.clone(), source })?.port();
-        let transport: Option<Arc<dyn Transport>> =
-            if config.peers.is_empty() { None } else { Some(Arc::new(tcp_transport(&config, port).await?)) };
+        let transport = if config.is_cluster() {
+            let tcp = Arc::new(tcp_transport(&config, port).await?);
+            let dyn_transport: Arc<dyn Transport> = tcp.clone();
+            Some((dyn_transport, Some(tcp)))
+        } else {
+            None
+        };
         Server::assemble(config, listener, transport)
     }
 
@@ -90,7 +101,7 @@ impl Server {
     pub async fn bind_with_transport(config: Config, transport: Arc<dyn Transport>) -> Result<Server, ServerError> {
         config.validate()?;
         let listener = Server::listen(&config).await?;
-        Server::assemble(config, listener, Some(transport))
+        Server::assemble(config, listener, Some((transport, None)))
     }
 
     async fn listen(config: &Config) -> Result<TcpListener, ServerError> {
@@ -98,14 +109,10 @@ impl Server {
         TcpListener::bind(&addr).await.map_err(|source| ServerError::Bind { addr, source })
     }
 
-    fn assemble(
-        config: Config,
-        listener: TcpListener,
-        transport: Option<Arc<dyn Transport>>,
-    ) -> Result<Server, ServerError> {
+    fn assemble(config: Config, listener: TcpListener, transport: Option<Transports>) -> Result<Server, ServerError> {
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind.clone(), source })?;
         let cluster = match transport {
-            Some(t) => Some(Arc::new(Cluster::new(&config, t, local.port())?)),
+            Some((t, tcp)) => Some(Arc::new(Cluster::new(&config, t, tcp, local.port())?)),
             None => None,
         };
         let shared = Arc::new(Shared::with_cluster(config, cluster));
@@ -138,7 +145,9 @@ impl Server {
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
         let workers: Vec<Worker> = (0..threads).map(|i| Worker::spawn(i, shared.clone())).collect();
         let expiry = spawn_background(shared.clone());
-        let monitor = tokio::spawn(crate::cluster::monitor(shared.clone(), CLUSTER_PROBE_PERIOD));
+        let monitor = tokio::spawn(crate::cluster::monitor(shared.clone(), SESSION_SWEEP_PERIOD));
+        let gossip = tokio::spawn(crate::cluster::gossip::run(shared.clone()));
+        let leave = tokio::spawn(crate::cluster::leave::run(shared.clone()));
         let replication = crate::cluster::replicate::start(&shared);
         let pubsub_bus = crate::pubsub::bus::start(&shared);
         tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), threads, "ready to accept connections");
@@ -161,6 +170,8 @@ impl Server {
         }
         drop(listener);
         let _ = monitor.await;
+        let _ = gossip.await;
+        let _ = leave.await;
         for task in replication.into_iter().chain(pubsub_bus) {
             let _ = task.await;
         }

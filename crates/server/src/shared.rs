@@ -126,6 +126,20 @@ impl Shared {
     }
 
     /// Reads one field without copying the whole configuration.
+    /// SHUTDOWN and SIGTERM: stop now, or, on a cluster member with
+    /// `leave-on-shutdown yes`, once it has handed its data over and left
+    /// (`cluster::leave`).
+    pub fn request_shutdown(&self) {
+        match self.cluster.as_ref().filter(|_| self.with_config(|c| c.leave_on_shutdown)) {
+            Some(cluster) if !cluster.leave.has_left() => {
+                if !cluster.leave.request(true) {
+                    tracing::warn!("shutting down once this node has left the cluster");
+                }
+            }
+            _ => self.shutdown.cancel(),
+        }
+    }
+
     pub fn with_config<T>(&self, f: impl FnOnce(&Config) -> T) -> T {
         f(&self.config.read())
     }

@@ -61,6 +61,19 @@ impl SimCluster {
             nodes.push(server.shared());
             runtime.spawn(server.run());
         }
+        // Membership is gossiped: wait until every node holds all three,
+        // serving.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !nodes.iter().all(|n| {
+            let cluster = n.cluster.as_ref().unwrap();
+            let view = cluster.view();
+            cluster.joined()
+                && view.nodes.len() == 3
+                && view.nodes.iter().all(|m| m.phase == ringcache_membership::Phase::Serving)
+        }) {
+            assert!(Instant::now() < deadline, "the nodes did not find each other in 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         SimCluster { net, ids, ports, nodes, _runtime: runtime }
     }
 

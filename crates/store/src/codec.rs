@@ -11,7 +11,20 @@
 //! list   := n u32 | n × (len u32 | bytes)        (kind 3, head first)
 //! set    := n u32 | n × (len u32 | bytes)        (kind 4)
 //! zset   := n u32 | n × (member, score f64 bits u64)   (kind 5)
+//! stream := last_id | max_deleted_id | entries_added u64      (kind 6)
+//!           | nodes u32 | nodes × (key id | deleted u64 | lp_bytes u64 | n u32
+//!                                  | n × (id | k u32 | k × bulk))
+//!           | groups u32 | groups × (name | last_id | entries_read i64
+//!                 | c u32 | c × (name | seen i64 | active i64)
+//!                 | p u32 | p × (id | delivery_time i64 | count u64 | owner))
+//! id     := ms u64 | seq u64
 //! ```
+//!
+//! A stream carries its node boundaries (so that an owner that takes over
+//! trims as the coordinator would) and its consumer groups whole: every
+//! pending entry with its owner, so a replica holds an identical stream.
+//! A stream may be empty (Redis keeps an empty stream); its nodes, groups,
+//! consumers and pending entries are each bounded by the element limit.
 //!
 //! Integers are big-endian, as in the version's own form
 //! (`ringcache_version`'s codec). Invariants, checked on both sides: no
@@ -25,7 +38,7 @@
 use bytes::Bytes;
 use ringcache_version::Version;
 
-use crate::value::{HashValue, ListValue, SetValue, ZSetValue};
+use crate::value::{HashValue, ListValue, Pending, SetValue, StreamEntry, StreamId, StreamValue, ZSetValue};
 use crate::Value;
 
 /// The format byte every record starts with.
@@ -37,6 +50,7 @@ const KIND_HASH: u8 = 2;
 const KIND_LIST: u8 = 3;
 const KIND_SET: u8 = 4;
 const KIND_ZSET: u8 = 5;
+const KIND_STREAM: u8 = 6;
 
 /// What the decoder accepts: the node's `proto-max-bulk-len` and a bound on
 /// a collection's elements.
@@ -109,6 +123,8 @@ pub enum CodecError {
     Duplicate,
     #[error("NaN score")]
     NanScore,
+    #[error("inconsistent stream")]
+    BadStream,
     #[error("bad version: {0}")]
     Version(#[from] ringcache_version::DecodeError),
 }
@@ -150,6 +166,7 @@ pub fn encode_state(state: StateRef<'_>, out: &mut Vec<u8>) {
         Value::List(_) => KIND_LIST,
         Value::Set(_) => KIND_SET,
         Value::ZSet(_) => KIND_ZSET,
+        Value::Stream(_) => KIND_STREAM,
     };
     out.push(kind);
     out.extend_from_slice(&expire_at_ms.to_be_bytes());
@@ -176,6 +193,53 @@ pub fn encode_state(state: StateRef<'_>, out: &mut Vec<u8>) {
                 put_bulk(out, m);
                 out.extend_from_slice(&score.to_bits().to_be_bytes());
             }
+        }
+        Value::Stream(st) => encode_stream(st, out),
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).expect("fewer than 2^32 elements").to_be_bytes());
+}
+
+fn put_id(out: &mut Vec<u8>, id: StreamId) {
+    out.extend_from_slice(&id.ms.to_be_bytes());
+    out.extend_from_slice(&id.seq.to_be_bytes());
+}
+
+fn encode_stream(st: &StreamValue, out: &mut Vec<u8>) {
+    put_id(out, st.last_id);
+    put_id(out, st.max_deleted_id);
+    out.extend_from_slice(&st.entries_added.to_be_bytes());
+    put_len(out, st.nodes_len());
+    for (key, deleted, lp_bytes, entries) in st.nodes() {
+        put_id(out, key);
+        out.extend_from_slice(&deleted.to_be_bytes());
+        out.extend_from_slice(&lp_bytes.to_be_bytes());
+        put_len(out, entries.len());
+        for e in entries {
+            put_id(out, e.id);
+            put_len(out, e.elements());
+            e.pairs().for_each(|b| put_bulk(out, b));
+        }
+    }
+    put_len(out, st.groups().len());
+    for (name, g) in st.groups() {
+        put_bulk(out, name);
+        put_id(out, g.last_id);
+        out.extend_from_slice(&g.entries_read.to_be_bytes());
+        put_len(out, g.consumers().len());
+        for (cname, c) in g.consumers() {
+            put_bulk(out, cname);
+            out.extend_from_slice(&c.seen_time_ms.to_be_bytes());
+            out.extend_from_slice(&c.active_time_ms.to_be_bytes());
+        }
+        put_len(out, g.pel().len());
+        for (id, p) in g.pel() {
+            put_id(out, *id);
+            out.extend_from_slice(&p.delivery_time_ms.to_be_bytes());
+            out.extend_from_slice(&p.delivery_count.to_be_bytes());
+            put_bulk(out, &p.consumer);
         }
     }
 }
@@ -229,6 +293,27 @@ impl<'a> Reader<'a> {
             return Err(CodecError::Truncated);
         }
         Ok(n)
+    }
+
+    /// A count that may be zero (stream parts), each taking at least
+    /// `min_len` bytes.
+    fn len(&mut self, min_len: usize) -> Result<usize> {
+        let n = self.u32()? as usize;
+        if n > self.limits.elements_max {
+            return Err(CodecError::TooManyElements(n));
+        }
+        if n.saturating_mul(min_len) > self.buf.len() - self.pos {
+            return Err(CodecError::Truncated);
+        }
+        Ok(n)
+    }
+
+    fn id(&mut self) -> Result<StreamId> {
+        Ok(StreamId::new(self.u64()?, self.u64()?))
+    }
+
+    fn i64(&mut self) -> Result<i64> {
+        Ok(self.u64()? as i64)
     }
 
     fn score(&mut self) -> Result<f64> {
@@ -318,8 +403,60 @@ fn decode_value(r: &mut Reader<'_>, kind: u8) -> Result<Value> {
             }
             Value::ZSet(Box::new(z))
         }
+        KIND_STREAM => Value::Stream(Box::new(decode_stream(r)?)),
         other => return Err(CodecError::Kind(other)),
     })
+}
+
+fn decode_stream(r: &mut Reader<'_>) -> Result<StreamValue> {
+    let (last_id, max_deleted_id, entries_added) = (r.id()?, r.id()?, r.u64()?);
+    let n = r.len(36)?;
+    let mut nodes = Vec::with_capacity(n);
+    let mut total = 0usize;
+    for _ in 0..n {
+        let (key, deleted, lp_bytes) = (r.id()?, r.u64()?, r.u64()?);
+        let m = r.count(20)?;
+        total += m;
+        if total > r.limits.elements_max {
+            return Err(CodecError::TooManyElements(total));
+        }
+        let mut entries = Vec::with_capacity(m);
+        for _ in 0..m {
+            let id = r.id()?;
+            let k = r.count(4)?;
+            if k % 2 != 0 {
+                return Err(CodecError::BadStream);
+            }
+            let pairs = (0..k).map(|_| r.bulk()).collect::<Result<Vec<_>>>()?;
+            entries.push(StreamEntry::new(id, &pairs));
+        }
+        nodes.push((key, deleted, lp_bytes, entries));
+    }
+    let n = r.len(36)?;
+    let mut groups = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = Bytes::copy_from_slice(r.bulk()?);
+        let (last, read) = (r.id()?, r.i64()?);
+        let c = r.len(20)?;
+        let consumers =
+            (0..c).map(|_| Ok((Bytes::copy_from_slice(r.bulk()?), r.i64()?, r.i64()?))).collect::<Result<Vec<_>>>()?;
+        let p = r.len(36)?;
+        let pel = (0..p)
+            .map(|_| {
+                let (id, time, count) = (r.id()?, r.i64()?, r.u64()?);
+                Ok((
+                    id,
+                    Pending {
+                        delivery_time_ms: time,
+                        delivery_count: count,
+                        consumer: Bytes::copy_from_slice(r.bulk()?),
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        groups.push((name, last, read, consumers, pel));
+    }
+    StreamValue::from_parts(nodes, last_id, max_deleted_id, entries_added, groups).ok_or(CodecError::BadStream)
 }
 
 #[cfg(test)]
@@ -365,6 +502,37 @@ mod tests {
                     Value::ZSet(Box::new(z))
                 }
             ),
+            (proptest::collection::vec((1..4u64, proptest::collection::vec(bulk(), 1..3)), 0..30), 0..4usize, 1..5u64)
+                .prop_map(|(adds, nconsumers, node_max)| {
+                    use crate::value::{NodeLimits, StreamId, StreamValue};
+                    let mut st = StreamValue::new();
+                    let limits = NodeLimits { max_bytes: 0, max_entries: node_max };
+                    let mut ms = 0;
+                    for (step, fields) in &adds {
+                        ms += step;
+                        let mut pairs = fields.clone();
+                        pairs.push(b"v".to_vec());
+                        if pairs.len() % 2 == 1 {
+                            pairs.push(Vec::new());
+                        }
+                        st.append(StreamId::new(ms, 0), &pairs, limits);
+                    }
+                    if adds.len() > 2 {
+                        st.delete(StreamId::new(adds[0].0 + adds[1].0, 0));
+                    }
+                    if nconsumers > 0 {
+                        st.create_group(b"g", StreamId::MIN, 0);
+                        let ids: Vec<_> = st.range(StreamId::MIN, StreamId::MAX, false).map(|e| e.id).collect();
+                        let (g, _) = st.group_mut(b"g").unwrap();
+                        for c in 0..nconsumers {
+                            g.create_consumer(format!("c{c}").as_bytes(), 7);
+                        }
+                        for (i, id) in ids.iter().enumerate() {
+                            g.deliver(*id, format!("c{}", i % nconsumers).as_bytes(), 9);
+                        }
+                    }
+                    Value::Stream(Box::new(st))
+                }),
         ]
     }
 

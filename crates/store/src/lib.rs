@@ -46,4 +46,6 @@ pub use glob::glob_match;
 pub use key::Key;
 pub use shard::{Applied, ScanFilter, Shard, ShardConfig, DATABASES_MAX};
 pub use tomb::TOMBSTONE_OVERHEAD;
-pub use value::{HashValue, ListValue, SetValue, StrValue, Value, WrongType, ZSetValue};
+pub use value::{
+    HashValue, ListValue, SetValue, StrValue, StreamEntry, StreamId, StreamValue, Value, WrongType, ZSetValue,
+};

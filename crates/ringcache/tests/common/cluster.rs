@@ -11,8 +11,14 @@ use std::time::{Duration, Instant};
 
 use super::Server;
 
-/// The secret every test cluster shares.
-pub const SECRET: &str = "test-cluster-secret-0123456789";
+/// A secret of its own for each test cluster: clusters of tests running at
+/// once (same node ids, ports reused between them) must never meet, and a
+/// node that cannot prove a cluster's secret is ignored by it.
+pub fn secret() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("test-cluster-secret-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
 const ATTEMPTS_MAX: usize = 3;
 
 #[derive(Debug)]
@@ -22,6 +28,65 @@ pub struct TestCluster {
     pub ids: Vec<String>,
     /// The `--peers` value every node got.
     pub peers: String,
+    /// The `--cluster-secret` every node got.
+    pub secret: String,
+}
+
+/// One `INFO cluster` field of the node at `port`.
+pub fn cluster_field(port: u16, name: &str) -> Option<String> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut c = client.get_connection_with_timeout(Duration::from_millis(500)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let info: String = redis::cmd("INFO").arg("cluster").query(&mut c).ok()?;
+    info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(str::to_owned))
+}
+
+/// Whether every node at `ports` holds all of them alive, no other member
+/// alive or dead, and is serving. (Not the view's digest: under a loaded
+/// machine a probe may miss its deadline and make a member suspect for a
+/// moment; that is not a membership change.)
+pub fn one_view(ports: &[u16]) -> bool {
+    let n = ports.len().to_string();
+    ports.iter().all(|&p| {
+        cluster_field(p, "cluster_members_alive").is_some_and(|a| a == n)
+            && cluster_field(p, "cluster_members_dead").is_some_and(|d| d == "0")
+            && cluster_field(p, "cluster_phase").is_some_and(|ph| ph == "serving")
+    })
+}
+
+/// The failure detector's settings for test clusters, unless a test sets
+/// its own: tests run many node processes at once on a small machine, so
+/// a probe's answer can take far longer than on a real LAN; these keep a
+/// slow node from being declared dead, while a dead one is still found
+/// within about 5 s.
+pub const GOSSIP_FOR_TESTS: &[(&str, &str)] = &[
+    ("--gossip-probe-interval-ms", "1000"),
+    ("--gossip-probe-rtt-ms", "600"),
+    ("--gossip-suspect-timeout-ms", "3000"),
+];
+
+/// `extra`, plus [`GOSSIP_FOR_TESTS`] for each setting it does not give.
+pub fn with_test_gossip<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = extra.to_vec();
+    for (flag, value) in GOSSIP_FOR_TESTS {
+        if !extra.contains(flag) {
+            args.extend([*flag, *value]);
+        }
+    }
+    args
+}
+
+/// Each node's membership as INFO cluster says, for a failing test.
+pub fn describe(ports: &[u16]) -> String {
+    let fields = ["cluster_state", "cluster_members_alive", "cluster_members_dead", "cluster_phase", "cluster_joined"];
+    ports
+        .iter()
+        .map(|&p| {
+            let f: Vec<String> =
+                fields.iter().map(|name| format!("{name}={}", cluster_field(p, name).unwrap_or_default())).collect();
+            format!("\n  port {p}: {} members={}", f.join(" "), cluster_field(p, "cluster_members").unwrap_or_default())
+        })
+        .collect()
 }
 
 /// `n` distinct free ports (all bound at once, so none repeats).
@@ -44,9 +109,10 @@ impl TestCluster {
                 .join(",");
             let mut nodes = Vec::with_capacity(n);
             let mut failed = None;
+            let secret = secret();
             for i in 0..n {
-                let mut args = vec!["--node-id", &ids[i], "--peers", &peers, "--cluster-secret", SECRET];
-                args.extend_from_slice(extra);
+                let mut args = vec!["--node-id", &ids[i], "--peers", &peers, "--cluster-secret", &secret];
+                args.extend(with_test_gossip(extra));
                 match Server::start_on(ports[i], &args) {
                     Ok(s) => nodes.push(s),
                     Err(e) => {
@@ -57,7 +123,7 @@ impl TestCluster {
             }
             match failed {
                 None => {
-                    let cluster = TestCluster { nodes, ids, peers };
+                    let cluster = TestCluster { nodes, ids, peers, secret };
                     cluster.wait_whole(Duration::from_secs(15));
                     return cluster;
                 }
@@ -91,10 +157,14 @@ impl TestCluster {
                     .query::<String>(&mut c)
                     .is_ok_and(|info| info.contains("cluster_state:ok"))
             });
-            if whole {
+            if whole && one_view(&self.nodes.iter().map(|n| n.port).collect::<Vec<_>>()) {
                 return;
             }
-            assert!(Instant::now() < deadline, "test cluster not whole after {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "test cluster not whole after {timeout:?}: {}",
+                describe(&self.nodes.iter().map(|n| n.port).collect::<Vec<_>>())
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }

@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::cluster::SECRET;
 use super::Server;
 
 /// How often proxy threads look at their flags.
@@ -172,6 +171,7 @@ impl FaultCluster {
                 (0..n).map(|i| (0..n).map(|j| (i != j).then(|| Link::start(cport[j]))).collect()).collect();
             let mut nodes = Vec::with_capacity(n);
             let mut failed = None;
+            let secret = super::cluster::secret();
             for i in 0..n {
                 // Node i's own entry names where it listens; every other
                 // entry names the proxy it reaches that node through.
@@ -182,8 +182,8 @@ impl FaultCluster {
                     })
                     .collect::<Vec<_>>()
                     .join(",");
-                let mut args = vec!["--node-id", &ids[i], "--peers", &peers, "--cluster-secret", SECRET];
-                args.extend_from_slice(extra);
+                let mut args = vec!["--node-id", &ids[i], "--peers", &peers, "--cluster-secret", &secret];
+                args.extend(super::cluster::with_test_gossip(extra));
                 match Server::start_on(client[i], &args) {
                     Ok(s) => nodes.push(s),
                     Err(e) => {
@@ -275,10 +275,14 @@ impl FaultCluster {
                         .query::<String>(&mut c)
                         .is_ok_and(|info| info.contains("cluster_state:ok"))
             });
-            if whole {
+            if whole && super::cluster::one_view(&self.ports()) {
                 return;
             }
-            assert!(Instant::now() < deadline, "fault cluster not whole after {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "fault cluster not whole after {timeout:?}: {}",
+                super::cluster::describe(&self.ports())
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }
@@ -496,8 +500,19 @@ impl History {
         let mut lost = Vec::new();
         for chunk in keys.chunks(500) {
             let names: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-            let values: Vec<Option<String>> =
-                redis::cmd("MGET").arg(&names).query(&mut conn).unwrap_or_else(|e| panic!("{test}: MGET: {e}"));
+            // A read refused for a moment (a node slow to answer, a view
+            // settling) is asked again, for at most 10 s; a wrong value
+            // never is.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let values: Vec<Option<String>> = loop {
+                match redis::cmd("MGET").arg(&names).query(&mut conn) {
+                    Ok(values) => break values,
+                    Err(e) if matches!(e.code(), Some("TRYAGAIN" | "CLUSTERDOWN")) && Instant::now() < deadline => {
+                        thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(e) => panic!("{test}: MGET: {e}"),
+                }
+            };
             for ((key, &acked), value) in chunk.iter().zip(values) {
                 let read = value.and_then(|v| v.parse::<u64>().ok());
                 if read.is_none_or(|r| r < acked) {

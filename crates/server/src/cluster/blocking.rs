@@ -90,7 +90,7 @@ impl RemoteBlock {
         if !matches!(entry.merge, Merge::Relay) || part.node == cluster.me || part.cmds.len() != 1 {
             return None;
         }
-        RemoteBlock::new(cluster.node(part.node).id.clone(), spec, part.cmds[0].clone())
+        RemoteBlock::new(part.node.clone(), spec, part.cmds[0].clone())
     }
 
     /// Waits, round after round, until the coordinator answers; the reply
@@ -278,7 +278,7 @@ mod tests {
         config.set("cluster-secret", "0123456789abcdef").unwrap();
         config.set("replicas", "1").unwrap();
         let net = ringcache_transport::SimNetwork::new(1, ringcache_transport::TransportConfig::for_test()).unwrap();
-        let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), 7001).unwrap();
+        let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), None, 7001).unwrap();
         Arc::new(Shared::with_cluster(config, Some(Arc::new(cluster))))
     }
 

@@ -28,10 +28,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ringcache_resp::{decode_reply, encode_request, Proto, Reply};
-use std::time::Duration;
-
-use ringcache_ring::NodeIdx;
 use ringcache_transport::{NodeId, TransportError};
+use std::time::Duration;
 
 use super::replicate::{self, Done, Submitted, WriteId};
 use super::Cluster;
@@ -45,10 +43,11 @@ pub const KIND_PING: u8 = b'P';
 /// How many owners hold some writes this node coordinated (WAIT).
 pub const KIND_ACKS: u8 = b'A';
 
-/// The commands of one entry that run on one node.
+/// The commands of one entry that run on one node (by id: a run may
+/// outlive the view it was routed in).
 #[derive(Debug, Clone)]
 pub struct Part {
-    pub node: NodeIdx,
+    pub node: NodeId,
     pub cmds: Vec<Vec<Bytes>>,
 }
 
@@ -107,7 +106,7 @@ impl Entry {
         Entry { parts: Vec::new(), merge: Merge::Replicated { reply, waits, ids } }
     }
 
-    pub fn relay(node: NodeIdx, cmd: Vec<Bytes>) -> Entry {
+    pub fn relay(node: NodeId, cmd: Vec<Bytes>) -> Entry {
         Entry { parts: vec![Part { node, cmds: vec![cmd] }], merge: Merge::Relay }
     }
 
@@ -202,8 +201,7 @@ pub fn encode_remote_write(w: &RemoteWrite, out: &mut BytesMut) {
 }
 
 /// The client's error for a node that did not answer.
-fn unreachable_reply(cluster: &Cluster, node: NodeIdx, e: &TransportError) -> Reply {
-    let id = &cluster.node(node).id;
+fn unreachable_reply(id: &NodeId, e: &TransportError) -> Reply {
     match e {
         TransportError::Timeout { .. } => Reply::error(format!("TRYAGAIN node {id} did not answer in time")),
         TransportError::Backpressure { .. } => Reply::error(format!("TRYAGAIN node {id} is busy")),
@@ -224,7 +222,7 @@ type Answer = Result<Vec<Bytes>, Reply>;
 
 /// What goes to one node in a run.
 struct Message {
-    node: NodeIdx,
+    node: NodeId,
     body: BytesMut,
     /// (entry, part, number of commands) of each part in `body`, in order.
     parts: Vec<(usize, usize, usize)>,
@@ -291,7 +289,7 @@ pub async fn execute(
                     head.put_u8(if proto == Proto::Resp3 { 3 } else { 2 });
                     head.put_u64(client.id);
                     head.put_u16(client.state.dbid);
-                    messages.push(Message { node: part.node, body: head, parts: Vec::new() });
+                    messages.push(Message { node: part.node.clone(), body: head, parts: Vec::new() });
                     messages.len() - 1
                 }
             };
@@ -304,7 +302,7 @@ pub async fn execute(
     }
 
     let results = futures_util::future::join_all(messages.iter().map(|m| {
-        let to = &cluster.node(m.node).id;
+        let to = &m.node;
         let msg = m.body.clone().freeze();
         async move {
             match tokio::time::timeout(timeout, cluster.transport.request(to, msg)).await {
@@ -319,15 +317,15 @@ pub async fn execute(
         let expected: usize = index.iter().map(|i| i.2).sum();
         let decoded = match result {
             Ok(msg) => {
-                cluster.set_reachable(*node, true);
+                cluster.set_reachable(node, true);
                 decode_answer(&msg, expected)
             }
             Err(e) => {
                 if !matches!(e, TransportError::Backpressure { .. } | TransportError::MessageTooLarge { .. }) {
-                    cluster.set_reachable(*node, false);
+                    cluster.set_reachable(node, false);
                 }
-                tracing::debug!(node = %cluster.node(*node).id, "forwarding failed: {e}");
-                Err(unreachable_reply(cluster, *node, &e))
+                tracing::debug!(node = %node, "forwarding failed: {e}");
+                Err(unreachable_reply(node, &e))
             }
         };
         match decoded {
@@ -336,9 +334,8 @@ pub async fn execute(
                 for &(e, p, n) in index {
                     let rest = replies.split_off(n);
                     answers[e][p] = Some(Ok(std::mem::replace(&mut replies, rest)));
-                    let id = &cluster.node(*node).id;
                     for w in writes.iter().filter(|w| (first..first + n).contains(&w.command)) {
-                        written[e].push((Some(id.clone()), w.id));
+                        written[e].push((Some(node.clone()), w.id));
                         replicas_of[e] = replicas_of[e].min(w.replicas);
                     }
                     first += n;
@@ -437,7 +434,7 @@ async fn wait_replicas(
     want: usize,
     timeout: Option<Duration>,
 ) -> usize {
-    let owners = cluster.replication.as_ref().map_or(1, |r| r.owners());
+    let owners = if cluster.replication.is_some() { cluster.view().owners } else { 1 };
     let last = &client.last_write;
     if last.writes.is_empty() {
         // Nothing written yet: every owner holds all of it.

@@ -2,8 +2,10 @@
 //!
 //! Forwarded commands run through the same dispatcher as a client's, as
 //! an authenticated client speaking the origin client's protocol, and are
-//! never routed again (membership is static, so the sender already picked
-//! the right node).
+//! never routed again. The sender routed them against its view; if this
+//! node's view says it does not own a command's slot (the views raced a
+//! membership change), the command is not run and answers `-TRYAGAIN`
+//! (inside MULTI it fails the transaction instead).
 //!
 //! Sessions: a client that WATCHes a key living here, through another
 //! node, keeps its state here between messages (the WATCHes, then the
@@ -15,7 +17,6 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,7 @@ use ringcache_resp::{Frame, Limits, Proto, Reply, RequestParser};
 use ringcache_transport::{BoxFuture, Handler, Message, NodeId};
 
 use super::forward::{encode_acks, encode_remote_write, RemoteWrite, KIND_ACKS, KIND_PING, KIND_RELEASE, KIND_RUN};
+use super::gossip::{KIND_FORGET, KIND_GOSSIP};
 use super::replicate::{self, Submitted, KIND_REPLICATION};
 use crate::client::{Client, ClientInfo};
 use crate::shared::Shared;
@@ -149,6 +151,17 @@ impl Handler for NodeHandler {
                     release(&shared, from, u64::from_be_bytes(id));
                 }
             }
+            Some((&KIND_GOSSIP, _)) => {
+                if let Some(cluster) = &shared.cluster {
+                    cluster.set_reachable(&from, true);
+                    cluster.gossip.receive(from, msg.slice(1..));
+                }
+            }
+            Some((&KIND_FORGET, id)) => {
+                if let Some(cluster) = &shared.cluster {
+                    cluster.gossip.receive_forget(&from, id);
+                }
+            }
             Some((&KIND_REPLICATION, _)) => {
                 if let Some(replication) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?))) {
                     replication.1.receive(&shared, replication.0, &from, &msg.slice(1..));
@@ -183,13 +196,19 @@ pub(crate) fn expire_sessions(shared: &Shared, max: Duration) {
 
 fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
     match msg.split_first() {
-        Some((&KIND_PING, _)) => {
-            let mut catching_up = false;
-            if let Some(cluster) = &shared.cluster {
-                cluster.stats.ping_received.fetch_add(1, Relaxed);
-                cluster.stats.pong_sent.fetch_add(1, Relaxed);
-                catching_up = cluster.replication.as_ref().is_some_and(|r| r.is_catching_up());
+        Some((&super::leave::KIND_HANDOFF, _)) => {
+            let Some((cluster, replication)) = shared.cluster.as_ref().and_then(|c| Some((c, c.replication.as_ref()?)))
+            else {
+                return Answer::Now(refuse("ERR no replication here"));
+            };
+            match replication.accept_handoff(shared, cluster, &from, &msg.slice(1..)) {
+                Ok(()) => Answer::Now(Message::from_static(b"+")),
+                Err(why) => Answer::Now(refuse(why)),
             }
+        }
+        Some((&KIND_PING, _)) => {
+            let catching_up =
+                shared.cluster.as_ref().and_then(|c| c.replication.as_ref()).is_some_and(|r| r.is_catching_up());
             Answer::Now(super::forward::pong(catching_up))
         }
         // Delivered here, never sent on (see `pubsub::bus`).
@@ -292,6 +311,25 @@ fn encode_answer(replies: &[Bytes], writes: &[RemoteWrite]) -> Message {
     out.freeze()
 }
 
+/// The answer to a forwarded command for a slot this node does not own.
+pub const NOT_OWNER: &str = "TRYAGAIN the slot's owners changed; try again";
+
+/// Whether this node owns the slot of every key of `args` in its current
+/// view (true for commands without keys, and unknown ones, which fail as
+/// they would anywhere).
+fn owns_keys(cluster: &super::Cluster, spec: Option<&'static crate::cmd::CommandSpec>, args: &[&[u8]]) -> bool {
+    let Some(spec) = spec.filter(|s| s.arity_ok(args.len())) else { return true };
+    if matches!(spec.keys, crate::cmd::Keys::None | crate::cmd::Keys::All) {
+        return true;
+    }
+    let view = cluster.view();
+    let mut keys = spec.keys.of(args).peekable();
+    if keys.peek().is_none() {
+        return true;
+    }
+    keys.all(|k| view.owners_of(ringcache_ring::slot(k)).contains(&view.me))
+}
+
 /// Runs the commands of an `R` message, in order, in the origin client's
 /// session (if it has one here), in database `dbid`. A command's reply waits for its writes to
 /// reach their quorum (or becomes `-NOREPLICAS`).
@@ -325,7 +363,18 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, dbid: u16, commands
             Ok(Frame::Command { end, inline: false }) => {
                 let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &commands[s..e]).collect();
                 let spec = args.first().and_then(|n| crate::cmd::lookup(n));
-                if let ringcache_scripting::Admit::Busy(text) = shared.scripting.admit(&shared.db, spec, &args) {
+                let refused = if !owns_keys(cluster, spec, &args) {
+                    if let Some(multi) = client.state.multi.as_mut() {
+                        // Queued: the transaction must fail, not run without it.
+                        multi.dirty = true;
+                    }
+                    Some(NOT_OWNER)
+                } else if let ringcache_scripting::Admit::Busy(text) = shared.scripting.admit(&shared.db, spec, &args) {
+                    Some(text)
+                } else {
+                    None
+                };
+                if let Some(text) = refused {
                     let mut buf = BytesMut::new();
                     Reply::error_static(text).encode(proto, &mut buf);
                     replies.push(buf.freeze());
@@ -412,7 +461,7 @@ mod tests {
         config.set("cluster-secret", "0123456789abcdef").unwrap();
         config.set("replicas", "1").unwrap();
         let net = ringcache_transport::SimNetwork::new(1, ringcache_transport::TransportConfig::for_test()).unwrap();
-        let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), 7001).unwrap();
+        let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), None, 7001).unwrap();
         Shared::with_cluster(config, Some(Arc::new(cluster)))
     }
 

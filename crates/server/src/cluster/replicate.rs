@@ -10,7 +10,8 @@
 //! - [`tick`]: the task that drives deadlines, retries, hints,
 //!   anti-entropy and catch-up.
 //! - [`StoreReplica`]: the keyspace as the state machine sees it (the
-//!   node's `Db`); [`LiveView`]: the cluster (placement, reachability).
+//!   node's `Db`); [`LiveView`]: the cluster as one [`ClusterView`]
+//!   (placement, liveness) shows it, loaded once per call.
 //!
 //! Invariants:
 //! - Lock order: the replicator's mutex, then at most one shard lock (the
@@ -32,13 +33,19 @@
 //! - Until a slot is caught up after this node started empty, it serves no
 //!   read or write of it: [`Replication::serves`] is false and routing
 //!   picks the next owner.
+//! - Owners and W follow the view: N is clamped to the view's ring, W to
+//!   N; a peer gets a send queue and its sender task the first time a
+//!   view names it ([`Replication::ensure_outboxes`]).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -46,12 +53,12 @@ use ringcache_replication::{
     self as rep, Change, Chunk, Effect, Entry, Event, Outcome, Output, Placement, Replica, Replicator, State, View,
 };
 pub use ringcache_replication::{DbKey, WriteId};
-use ringcache_ring::{NodeId, Ring, SLOTS};
+use ringcache_ring::{NodeId, SLOTS};
 use ringcache_store::{Applied, Db, DecodeLimits, Incoming, Locked, StateRef};
 use ringcache_version::{Stamp, Version};
 use tokio::sync::{oneshot, Notify};
 
-use super::Cluster;
+use super::{Cluster, ClusterView, Health};
 use crate::config::Config;
 use crate::shared::Shared;
 
@@ -98,20 +105,22 @@ pub struct Counters {
 
 pub struct Replication {
     me: NodeId,
-    placement: Arc<Placement>,
-    /// N, after clamping to the members.
-    owners: usize,
+    /// W and R as configured (each view clamps them to its N).
     write_quorum: AtomicUsize,
     read_quorum: AtomicUsize,
     inner: Mutex<Inner>,
     /// One bit per slot: caught up (always set unless catching up).
     ready: Box<[AtomicU64]>,
     catching_up: AtomicBool,
-    /// Per peer (sorted by id, as the members are), what its sender task
-    /// sends; set by [`start`].
-    outboxes: OnceLock<Vec<(NodeId, Arc<Outbox>)>>,
+    /// Per peer (sorted by id), what its sender task sends; grows as views
+    /// name new members ([`Replication::ensure_outboxes`]).
+    outboxes: ArcSwap<Vec<(NodeId, Arc<Outbox>)>>,
+    /// Held while outboxes are added.
+    adding: Mutex<()>,
+    /// Set by [`start`]: sender tasks end when it is cancelled.
+    senders: OnceLock<CancellationToken>,
     limits: DecodeLimits,
-    pub counters: Counters,
+    pub counters: Arc<Counters>,
     /// What INFO reports, copied from the state machine on every tick:
     /// INFO runs holding every shard lock, so it must never wait for
     /// `inner` (which is taken before a shard lock). A leaf lock.
@@ -224,7 +233,7 @@ impl Outbox {
 
 impl std::fmt::Debug for Replication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replication").field("me", &self.me).field("owners", &self.owners).finish()
+        f.debug_struct("Replication").field("me", &self.me).finish_non_exhaustive()
     }
 }
 
@@ -240,11 +249,11 @@ pub struct Report {
 }
 
 impl Replication {
-    /// Replication for a node of `ring` (built with [`ring_replicas`]
-    /// owners per list), or `None` when each slot has one owner.
-    pub fn new(me: NodeId, ring: &Ring, config: &Config) -> Option<Replication> {
-        let owners = config.replicas.min(ring.len());
-        if owners <= 1 {
+    /// Replication for this node, or `None` when each slot has one owner
+    /// (`replicas 1`). A cluster of one replicates to nobody until others
+    /// join.
+    pub fn new(me: NodeId, config: &Config) -> Option<Replication> {
+        if config.replicas <= 1 {
             return None;
         }
         let rep_config = rep::Config {
@@ -268,46 +277,69 @@ impl Replication {
         rep_inner.rep.restarted_empty();
         Some(Replication {
             me,
-            placement: Arc::new(Placement::from_ring(ring, owners)),
-            owners,
-            write_quorum: AtomicUsize::new(config.write_quorum.min(owners)),
-            read_quorum: AtomicUsize::new(config.read_quorum.clamp(1, owners)),
+            write_quorum: AtomicUsize::new(config.write_quorum.max(1)),
+            read_quorum: AtomicUsize::new(config.read_quorum.max(1)),
             inner: Mutex::new(rep_inner),
             ready: (0..SLOTS / 64).map(|_| AtomicU64::new(0)).collect(),
             catching_up: AtomicBool::new(true),
-            outboxes: OnceLock::new(),
+            outboxes: ArcSwap::from_pointee(Vec::new()),
+            adding: Mutex::new(()),
+            senders: OnceLock::new(),
             limits: DecodeLimits { bulk_len_max: config.proto_max_bulk_len as usize, ..DecodeLimits::default() },
-            counters: Counters::default(),
+            counters: Arc::default(),
             report: Mutex::new(Report::default()),
         })
     }
 
-    /// Owners of each slot (N).
-    pub fn owners(&self) -> usize {
-        self.owners
+    /// W in `view`: the configured W, at most the view's N.
+    pub fn write_quorum(&self, view: &ClusterView) -> usize {
+        self.write_quorum.load(Relaxed).clamp(1, view.owners.max(1))
     }
 
-    pub fn write_quorum(&self) -> usize {
-        self.write_quorum.load(Relaxed)
-    }
-
-    /// CONFIG SET write-quorum (clamped to N).
+    /// CONFIG SET write-quorum.
     pub fn set_write_quorum(&self, w: usize) {
-        self.write_quorum.store(w.clamp(1, self.owners), Relaxed);
+        self.write_quorum.store(w.max(1), Relaxed);
     }
 
-    /// Owners a keyed read consults (R), at most N.
+    /// R as configured (each view clamps it to its N).
     pub fn read_quorum(&self) -> usize {
         self.read_quorum.load(Relaxed)
     }
 
-    /// CONFIG SET read-quorum (clamped to N).
+    /// CONFIG SET read-quorum.
     pub fn set_read_quorum(&self, r: usize) {
-        self.read_quorum.store(r.clamp(1, self.owners), Relaxed);
+        self.read_quorum.store(r.max(1), Relaxed);
     }
 
-    pub fn placement(&self) -> &Placement {
-        &self.placement
+    /// Makes a send queue and its sender task for every member of `view`
+    /// that has none yet (once [`start`] ran; it calls this itself).
+    pub(crate) fn ensure_outboxes(&self, cluster: &Cluster, view: &ClusterView) {
+        let Some(token) = self.senders.get() else { return };
+        let _adding = self.adding.lock();
+        let current = self.outboxes.load_full();
+        let new: Vec<&super::Node> = view
+            .nodes
+            .iter()
+            .filter(|n| n.id != self.me && current.binary_search_by(|(id, _)| id.cmp(&n.id)).is_err())
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        let mut next = (*current).clone();
+        for node in new {
+            let outbox = Arc::new(Outbox::default());
+            next.push((node.id.clone(), outbox.clone()));
+            tokio::spawn(send_loop(
+                cluster.transport.clone(),
+                node.id.clone(),
+                node.health.clone(),
+                outbox,
+                self.counters.clone(),
+                token.clone(),
+            ));
+        }
+        next.sort_by(|a, b| a.0.cmp(&b.0));
+        self.outboxes.store(Arc::new(next));
     }
 
     /// Whether this node may serve `slot` (it is not still catching it up).
@@ -317,6 +349,17 @@ impl Replication {
 
     pub fn is_catching_up(&self) -> bool {
         self.catching_up.load(Relaxed)
+    }
+
+    /// Catches up again from the start: a node that was alone (and so
+    /// caught up at once, from nobody) has just reached the cluster.
+    pub fn restart_catch_up(&self) {
+        let mut inner = self.inner.lock();
+        inner.rep.restarted_empty();
+        for word in self.ready.iter() {
+            word.store(0, Relaxed);
+        }
+        self.catching_up.store(true, Relaxed);
     }
 
     /// Starts replicating the effects of one command on `slot`; the
@@ -331,11 +374,13 @@ impl Replication {
     ) -> Result<(WriteId, oneshot::Receiver<Done>), &'static str> {
         let now_ms = ringcache_store::now_ms();
         let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
-        let view = LiveView { placement: &self.placement, cluster };
+        let current = cluster.view();
+        let Some(view) = LiveView::of(&current) else { return Err("TRYAGAIN the cluster view is not ready") };
+        let w = self.write_quorum(&current);
         let (tx, rx) = oneshot::channel();
         let mut inner = self.inner.lock();
         let Inner { rep, out, waiters, .. } = &mut *inner;
-        let id = match rep.write(&view, &replica, slot, effects, self.write_quorum(), now_ms, out) {
+        let id = match rep.write(&view, &replica, slot, effects, w, now_ms, out) {
             Ok(id) => {
                 // Before the events: a quorum already met is in `out`.
                 waiters.writes.insert(id, tx);
@@ -369,12 +414,14 @@ impl Replication {
     ) -> Result<oneshot::Receiver<bool>, &'static str> {
         let now_ms = ringcache_store::now_ms();
         let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
-        let view = LiveView { placement: &self.placement, cluster };
+        let current = cluster.view();
+        let Some(view) = LiveView::of(&current) else { return Err("TRYAGAIN the cluster view is not ready") };
+        let quorum = quorum.clamp(1, current.owners.max(1));
         let (tx, rx) = oneshot::channel();
         let slot = ringcache_ring::slot(&key.name);
         let mut inner = self.inner.lock();
         let Inner { rep, out, waiters, .. } = &mut *inner;
-        match rep.read(&view, &replica, slot, key, quorum.min(self.owners), now_ms, out) {
+        match rep.read(&view, &replica, slot, key, quorum, now_ms, out) {
             Ok(id) => {
                 waiters.reads.insert(id, tx);
             }
@@ -391,6 +438,53 @@ impl Replication {
         Ok(rx)
     }
 
+    /// One chunk of `slot` for a graceful leave's handoff, from `cursor`:
+    /// an encoded `Repair` message (`None` if the chunk is empty), its
+    /// number of entries, and where the next chunk starts (`None`: the
+    /// slot is done).
+    pub fn handoff_chunk(&self, shared: &Shared, slot: u16, cursor: &[u8]) -> (Option<Bytes>, usize, Option<Bytes>) {
+        let (entries_max, bytes_max) = {
+            let inner = self.inner.lock();
+            let config = inner.rep.config();
+            (config.limits().effects_per_message_max, config.sync_bytes_max)
+        };
+        let now_ms = ringcache_store::now_ms();
+        let replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let chunk = replica.slot_chunk(slot, cursor, entries_max, bytes_max);
+        drop(replica);
+        let n = chunk.entries.len();
+        let msg = (n > 0).then(|| rep::Message::Repair { slot, entries: chunk.entries }.to_bytes());
+        (msg, n, chunk.next)
+    }
+
+    /// A handoff chunk from `from` (the kind byte stripped): applied here
+    /// like a repair. `Err` is why it was refused.
+    pub fn accept_handoff(
+        &self,
+        shared: &Shared,
+        cluster: &Cluster,
+        from: &NodeId,
+        body: &Bytes,
+    ) -> Result<(), &'static str> {
+        let current = cluster.view();
+        let Some(view) = LiveView::of(&current) else { return Err("ERR the cluster view is not ready") };
+        if !View::is_member(&view, from) {
+            return Err("ERR not a member");
+        }
+        let now_ms = ringcache_store::now_ms();
+        let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
+        let mut inner = self.inner.lock();
+        let Inner { rep, out, waiters, .. } = &mut *inner;
+        let msg = match rep.decode(body) {
+            Some(msg @ rep::Message::Repair { .. }) => msg,
+            _ => return Err("ERR malformed handoff"),
+        };
+        rep.handle(from, msg, &mut replica, &view, now_ms, out);
+        drop(replica);
+        self.carry_out(out, waiters);
+        Ok(())
+    }
+
     /// How many owners (this one included) are known to hold the write
     /// `id` this node coordinated; `None` once it is too old to remember.
     pub fn acks(&self, id: WriteId) -> Option<usize> {
@@ -403,7 +497,8 @@ impl Replication {
     /// in one message; a batch that does not frame is refused from where
     /// it stops (counted).
     pub fn receive(&self, shared: &Shared, cluster: &Cluster, from: &NodeId, batch: &Bytes) {
-        let view = LiveView { placement: &self.placement, cluster };
+        let current = cluster.view();
+        let Some(view) = LiveView::of(&current) else { return };
         let mut at = 0;
         let mut framed = true;
         while framed && at < batch.len() {
@@ -432,7 +527,8 @@ impl Replication {
     fn tick(&self, shared: &Shared, cluster: &Cluster) {
         let now_ms = ringcache_store::now_ms();
         let mut replica = StoreReplica::new(&shared.db, now_ms, self.limits, &self.counters);
-        let view = LiveView { placement: &self.placement, cluster };
+        let current = cluster.view();
+        let Some(view) = LiveView::of(&current) else { return };
         let mut inner = self.inner.lock();
         let Inner { rep, out, waiters, .. } = &mut *inner;
         rep.tick(&mut replica, &view, now_ms, out);
@@ -452,7 +548,7 @@ impl Replication {
     /// Sends what the state machine queued and acts on its events. Called
     /// with the replicator's mutex held, so events are handled in order.
     fn carry_out(&self, out: &mut Output, waiters: &mut Waiters) {
-        let outboxes = self.outboxes.get().map_or(&[][..], Vec::as_slice);
+        let outboxes = self.outboxes.load();
         for (to, msg) in out.sends.drain(..) {
             let outbox = outboxes.binary_search_by(|(id, _)| id.cmp(&to)).ok().map(|i| &outboxes[i].1);
             if !outbox.is_some_and(|o| o.push(&msg)) {
@@ -530,49 +626,17 @@ pub fn ring_replicas(config: &Config) -> usize {
     config.replicas.max(1) + FALLBACKS
 }
 
-/// Starts the per-peer sender tasks and the tick task on the current
-/// runtime; they end at shutdown.
+/// Starts the tick task and the per-peer sender tasks (more are started
+/// as views name new members) on the current runtime; they end at
+/// shutdown. The state machine is not ticked until this node has joined
+/// (before, it would catch up from nobody and serve an empty memory).
 pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
     let Some(cluster) = shared.cluster.clone() else { return Vec::new() };
     let Some(replication) = cluster.replication.as_ref() else { return Vec::new() };
-    let mut outboxes = Vec::new();
-    let mut tasks = Vec::new();
-    for (i, node) in cluster.nodes.iter().enumerate() {
-        if i == cluster.me.index() {
-            continue;
-        }
-        let outbox = Arc::new(Outbox::default());
-        outboxes.push((node.id.clone(), outbox.clone()));
-        let (cluster, shutdown, peer) = (cluster.clone(), shared.shutdown.clone(), node.id.clone());
-        let idx = cluster.idx(i);
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = outbox.notify.notified() => {}
-                    _ = shutdown.cancelled() => return,
-                }
-                // Whatever was queued meanwhile goes too: one frame and
-                // one lock on the other side for many writes.
-                for batch in outbox.take() {
-                    match cluster.transport.send(&peer, Bytes::from(batch.buf)).await {
-                        Ok(()) => {}
-                        // A full queue to it is not a sign it is down.
-                        Err(ringcache_transport::TransportError::Backpressure { .. }) => {
-                            replication_of(&cluster).counters.sends_dropped.fetch_add(batch.messages as u64, Relaxed);
-                        }
-                        Err(e) => {
-                            tracing::debug!(node = %peer, "replication send failed: {e}");
-                            cluster.set_reachable(idx, false);
-                        }
-                    }
-                }
-            }
-        }));
-    }
-    outboxes.sort_by(|a, b| a.0.cmp(&b.0));
-    let _ = replication.outboxes.set(outboxes);
+    let _ = replication.senders.set(shared.shutdown.clone());
+    replication.ensure_outboxes(&cluster, &cluster.view());
     let shared = shared.clone();
-    tasks.push(tokio::spawn(async move {
+    vec![tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -580,30 +644,66 @@ pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
                 _ = tick.tick() => {}
                 _ = shared.shutdown.cancelled() => return,
             }
-            if let Some(r) = cluster.replication.as_ref() {
+            if let Some(r) = cluster.replication.as_ref().filter(|_| cluster.joined()) {
                 r.tick(&shared, &cluster);
             }
         }
-    }));
-    tasks
+    })]
 }
 
-fn replication_of(cluster: &Cluster) -> &Replication {
-    cluster.replication.as_ref().expect("sender tasks run only with replication")
+/// One peer's sender: takes whatever its outbox holds, whole, and sends it.
+async fn send_loop(
+    transport: Arc<dyn ringcache_transport::Transport>,
+    peer: NodeId,
+    health: Arc<Health>,
+    outbox: Arc<Outbox>,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = outbox.notify.notified() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        // Whatever was queued meanwhile goes too: one frame and one lock on
+        // the other side for many writes.
+        for batch in outbox.take() {
+            match transport.send(&peer, Bytes::from(batch.buf)).await {
+                Ok(()) => {}
+                // A full queue to it is not a sign it is down.
+                Err(ringcache_transport::TransportError::Backpressure { .. }) => {
+                    counters.sends_dropped.fetch_add(batch.messages as u64, Relaxed);
+                }
+                Err(e) => {
+                    tracing::debug!(node = %peer, "replication send failed: {e}");
+                    health.reachable.store(false, Relaxed);
+                }
+            }
+        }
+    }
 }
 
-/// The cluster as the state machine sees it: the static placement, and
-/// reachability as the probes and the traffic last saw it.
+/// The cluster as the state machine sees it: one view's placement, and
+/// liveness as membership and traffic last saw it.
 #[derive(Debug)]
 pub struct LiveView<'a> {
     placement: &'a Placement,
-    cluster: &'a Cluster,
+    view: &'a ClusterView,
+}
+
+impl<'a> LiveView<'a> {
+    /// `None` for a view without placement (no replication).
+    pub fn of(view: &'a ClusterView) -> Option<LiveView<'a>> {
+        Some(LiveView { placement: view.placement.as_deref()?, view })
+    }
 }
 
 impl View for LiveView<'_> {
+    // The trait's epoch is the placement's: it changes whenever a
+    // preference list does, and not on liveness alone.
+    #[allow(clippy::misnamed_getters)]
     fn epoch(&self) -> u64 {
-        // Membership is static: one view for the node's life.
-        1
+        self.view.ring_epoch
     }
 
     fn members(&self) -> &[NodeId] {
@@ -618,12 +718,12 @@ impl View for LiveView<'_> {
         self.placement.fallbacks(slot)
     }
 
+    fn incoming(&self, slot: u16) -> &[NodeId] {
+        self.placement.incoming(slot)
+    }
+
     fn is_live(&self, node: &NodeId) -> bool {
-        // Members are sorted by id, as the ring numbers its nodes.
-        match self.placement.members().binary_search(node) {
-            Ok(i) => self.cluster.reachable(self.cluster.idx(i)),
-            Err(_) => false,
-        }
+        self.view.idx_of(node).is_some_and(|i| i == self.view.me || self.view.node(i).is_up())
     }
 }
 

@@ -23,13 +23,19 @@
 //!   not: no node can swap two databases of the whole cluster at once. A
 //!   transaction that runs on another node may not contain SELECT (EXEC
 //!   answers EXECABORT): the client here would not follow it.
+//!
+//! Invariant: one command, one view. [`route`] loads the cluster view once
+//! and decides everything against it; what it returns names nodes by id,
+//! so nothing of that view's numbering outlives the decision. Until this
+//! node has reached a member, keyed commands get `-CLUSTERDOWN`.
 
 use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_ring::{slot, NodeIdx, SLOTS};
+use ringcache_transport::NodeId;
 
 use super::forward::{Entry, Merge, Part};
-use super::Cluster;
+use super::{Cluster, ClusterView, CLUSTERDOWN};
 use crate::client::Client;
 use crate::cmd::{self, flag, CommandSpec, Keys};
 use crate::config::ClusterMode;
@@ -70,6 +76,11 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
     if !spec.arity_ok(args.len()) || (!client.state.authenticated && !spec.has(flag::NO_AUTH)) {
         return Route::Local;
     }
+    if spec.keys != Keys::None && !cluster.joined() {
+        return Route::Reply(Reply::error_static(CLUSTERDOWN));
+    }
+    let view = cluster.view();
+    let v = &**view;
     if spec.name == "reset" || (spec.name == "unwatch" && client.state.multi.is_none()) {
         // Both forget every WATCH (RESET also a MULTI): the remote
         // session's too.
@@ -82,10 +93,10 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
         return Route::Reply(Reply::error_static(SWAPDB_REFUSED));
     }
     if client.state.multi.is_some() {
-        return route_in_multi(cluster, client, spec, args);
+        return route_in_multi(cluster, v, client, spec, args);
     }
     if spec.name == "watch" {
-        return route_watch(cluster, client, args);
+        return route_watch(cluster, v, client, args);
     }
     if spec.name == "wait" {
         // Answered in its turn in the run, once every command before it
@@ -99,16 +110,16 @@ pub fn route(cluster: &Cluster, client: &mut Client, spec: Option<&'static Comma
     }
     if cluster.mode == ClusterMode::Proxy && args.len() >= 2 {
         if let Some(merge) = script_fan_out(spec.name, args[1]) {
-            return every_node_me_last(cluster, args, merge);
+            return every_node_me_last(v, args, merge);
         }
     }
     match spec.keys {
         Keys::None => Route::Local,
         Keys::All => match cluster.mode {
-            ClusterMode::Proxy => route_keyspace(cluster, spec, args),
+            ClusterMode::Proxy => route_keyspace(cluster, v, spec, args),
             ClusterMode::RedisCluster => Route::Local,
         },
-        keys => route_keys(cluster, spec, keys, args),
+        keys => route_keys(cluster, v, spec, keys, args),
     }
 }
 
@@ -126,13 +137,15 @@ fn script_fan_out(name: &str, sub: &[u8]) -> Option<Merge> {
     }
 }
 
-fn every_node_me_last(cluster: &Cluster, args: &[&[u8]], merge: Merge) -> Route {
-    let mut parts: Vec<Part> = (0..cluster.nodes.len())
-        .map(|i| cluster.idx(i))
-        .filter(|&n| n != cluster.me)
-        .map(|node| Part { node, cmds: vec![owned(args)] })
+fn every_node_me_last(view: &ClusterView, args: &[&[u8]], merge: Merge) -> Route {
+    let me = view.me().id.clone();
+    let mut parts: Vec<Part> = view
+        .nodes
+        .iter()
+        .filter(|n| n.id != me)
+        .map(|n| Part { node: n.id.clone(), cmds: vec![owned(args)] })
         .collect();
-    parts.push(Part { node: cluster.me, cmds: vec![owned(args)] });
+    parts.push(Part { node: me, cmds: vec![owned(args)] });
     Route::Remote(Entry { parts, merge })
 }
 
@@ -155,32 +168,37 @@ fn owned(args: &[&[u8]]) -> Vec<Bytes> {
     args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
 }
 
-fn route_keys(cluster: &Cluster, spec: &CommandSpec, keys: Keys, args: &[&[u8]]) -> Route {
+/// The id of `idx` in `view`: what outlives the routing decision.
+fn id(view: &ClusterView, idx: NodeIdx) -> NodeId {
+    view.node(idx).id.clone()
+}
+
+fn route_keys(cluster: &Cluster, view: &ClusterView, spec: &CommandSpec, keys: Keys, args: &[&[u8]]) -> Route {
     match one_slot(keys.of(args)) {
         Ok(None) => Route::Local,
         Ok(Some(s)) => {
-            let node = cluster.coordinator(s);
+            let node = cluster.coordinator(view, s);
             let quorum_read = cluster.replication.as_ref().is_some_and(|r| r.read_quorum() > 1)
                 && super::replicate::needs_quorum_read(spec);
-            if node == cluster.me && quorum_read {
+            if node == view.me && quorum_read {
                 // Runs here, in the run, after reading its keys at R owners.
-                Route::Remote(Entry::relay(node, owned(args)))
-            } else if node == cluster.me {
+                Route::Remote(Entry::relay(id(view, node), owned(args)))
+            } else if node == view.me {
                 Route::Here
             } else if cluster.strict() {
-                Route::Reply(cluster.moved(s, node))
+                Route::Reply(cluster.moved(view, s, node))
             } else {
-                Route::Remote(Entry::relay(node, owned(args)))
+                Route::Remote(Entry::relay(id(view, node), owned(args)))
             }
         }
         Err(()) if cluster.strict() => Route::Reply(Reply::error_static(CROSSSLOT)),
-        Err(()) => split(cluster, spec, args),
+        Err(()) => split(cluster, view, spec, args),
     }
 }
 
 /// MGET, MSET, DEL, EXISTS, UNLINK and TOUCH over several slots: one
 /// sub-command per coordinator, merged back in the keys' order.
-fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
+fn split(cluster: &Cluster, view: &ClusterView, spec: &CommandSpec, args: &[&[u8]]) -> Route {
     let pairs = match spec.name {
         "mset" => true,
         "mget" | "del" | "exists" | "unlink" | "touch" => false,
@@ -195,7 +213,7 @@ fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
     // Per node: its sub-command and the positions of its keys.
     let mut groups: Vec<(NodeIdx, Vec<Bytes>, Vec<usize>)> = Vec::new();
     for (i, chunk) in args[1..].chunks(step).enumerate() {
-        let node = cluster.coordinator(slot(chunk[0]));
+        let node = cluster.coordinator(view, slot(chunk[0]));
         let at = match groups.iter().position(|g| g.0 == node) {
             Some(at) => at,
             None => {
@@ -206,7 +224,7 @@ fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
         groups[at].1.extend(chunk.iter().map(|a| Bytes::copy_from_slice(a)));
         groups[at].2.push(i);
     }
-    if groups.iter().all(|g| g.0 == cluster.me) {
+    if groups.iter().all(|g| g.0 == view.me) {
         return Route::Here;
     }
     let merge = match spec.name {
@@ -214,14 +232,15 @@ fn split(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
         "mset" => Merge::AllOk,
         _ => Merge::Sum,
     };
-    let parts = groups.into_iter().map(|(node, cmd, _)| Part { node, cmds: vec![cmd] }).collect();
+    let parts = groups.into_iter().map(|(node, cmd, _)| Part { node: id(view, node), cmds: vec![cmd] }).collect();
     Route::Remote(Entry { parts, merge })
 }
 
 /// `proxy` mode: the keyspace commands cover every node.
-fn route_keyspace(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Route {
+fn route_keyspace(cluster: &Cluster, view: &ClusterView, spec: &CommandSpec, args: &[&[u8]]) -> Route {
+    // Every member on the ring: a dead one holds nothing it is asked for.
     let every = |cmds: Vec<Vec<Bytes>>, merge: Merge| {
-        let parts = (0..cluster.nodes.len()).map(|i| Part { node: cluster.idx(i), cmds: cmds.clone() }).collect();
+        let parts = view.nodes.iter().map(|n| Part { node: n.id.clone(), cmds: cmds.clone() }).collect();
         Route::Remote(Entry { parts, merge })
     };
     match spec.name {
@@ -229,8 +248,8 @@ fn route_keyspace(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Rout
         "keys" => every(vec![owned(args)], Merge::Concat),
         "flushdb" | "flushall" => every(vec![owned(args)], Merge::AllOk),
         "randomkey" => every(vec![vec![Bytes::from_static(b"DBSIZE")], owned(args)], Merge::RandomKey),
-        "scan" => route_scan(cluster, args),
-        "cluster" => route_slot_query(cluster, args),
+        "scan" => route_scan(view, args),
+        "cluster" => route_slot_query(cluster, view, args),
         _ => Route::Local,
     }
 }
@@ -238,7 +257,7 @@ fn route_keyspace(cluster: &Cluster, spec: &CommandSpec, args: &[&[u8]]) -> Rout
 /// `proxy` mode: CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT name a slot,
 /// not a key; they run on the slot's coordinator, so that they answer for
 /// the cluster. Anything malformed runs here and fails as it would there.
-fn route_slot_query(cluster: &Cluster, args: &[&[u8]]) -> Route {
+fn route_slot_query(cluster: &Cluster, view: &ClusterView, args: &[&[u8]]) -> Route {
     let argc = match args.get(1) {
         Some(sub) if sub.eq_ignore_ascii_case(b"countkeysinslot") => 3,
         Some(sub) if sub.eq_ignore_ascii_case(b"getkeysinslot") => 4,
@@ -248,20 +267,23 @@ fn route_slot_query(cluster: &Cluster, args: &[&[u8]]) -> Route {
         return Route::Local;
     }
     let slot = cmd::args::parse_i64(args[2]).and_then(|s| u16::try_from(s).ok());
-    match slot.filter(|&s| usize::from(s) < SLOTS).map(|s| cluster.coordinator(s)) {
-        Some(node) if node != cluster.me => Route::Remote(Entry::relay(node, owned(args))),
+    match slot.filter(|&s| usize::from(s) < SLOTS).map(|s| cluster.coordinator(view, s)) {
+        Some(node) if node != view.me => Route::Remote(Entry::relay(id(view, node), owned(args))),
         _ => Route::Local,
     }
 }
 
-/// A cluster SCAN: the cursor names a node and that node's cursor; each
-/// call scans one node, moving to the next when that node is done.
-fn route_scan(cluster: &Cluster, args: &[&[u8]]) -> Route {
+/// A cluster SCAN: the cursor names a node (its position on the view's
+/// ring) and that node's cursor; each call scans one node, moving to the
+/// next when that node is done. A scan across a membership change may
+/// miss or repeat the keys that moved (as Redis Cluster's per-node scans
+/// do across a resharding).
+fn route_scan(view: &ClusterView, args: &[&[u8]]) -> Route {
     let Some(cursor) = std::str::from_utf8(args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
         return Route::Reply(Reply::error_static("ERR invalid cursor"));
     };
     let pos = (cursor & ((1 << SCAN_NODE_BITS) - 1)) as usize;
-    if pos >= cluster.nodes.len() {
+    if pos >= view.nodes.len() {
         // Not a cursor this cluster handed out: nothing left to scan, as
         // Redis answers for a cursor past its table.
         return Route::Reply(Reply::Array(vec![Reply::bulk(Bytes::from_static(b"0")), Reply::Array(Vec::new())]));
@@ -269,26 +291,26 @@ fn route_scan(cluster: &Cluster, args: &[&[u8]]) -> Route {
     let mut cmd = owned(args);
     cmd[1] = Bytes::from((cursor >> SCAN_NODE_BITS).to_string());
     Route::Remote(Entry {
-        parts: vec![Part { node: cluster.idx(pos), cmds: vec![cmd] }],
-        merge: Merge::Scan { pos, nodes: cluster.nodes.len(), node_bits: SCAN_NODE_BITS },
+        parts: vec![Part { node: view.nodes[pos].id.clone(), cmds: vec![cmd] }],
+        merge: Merge::Scan { pos, nodes: view.nodes.len(), node_bits: SCAN_NODE_BITS },
     })
 }
 
-fn route_watch(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Route {
+fn route_watch(cluster: &Cluster, view: &ClusterView, client: &mut Client, args: &[&[u8]]) -> Route {
     let slot = match one_slot(args[1..].iter().copied()) {
         Ok(Some(s)) if client.tx_slot.is_none_or(|t| t == s) => s,
         _ => return Route::Reply(Reply::error_static(CROSSSLOT)),
     };
     client.tx_slot = Some(slot);
-    let node = cluster.coordinator(slot);
-    if node == cluster.me {
+    let node = cluster.coordinator(view, slot);
+    if node == view.me {
         return Route::Local;
     }
     if cluster.strict() {
-        return Route::Reply(cluster.moved(slot, node));
+        return Route::Reply(cluster.moved(view, slot, node));
     }
-    client.tx_session = Some(node);
-    Route::Remote(Entry::relay(node, owned(args)))
+    client.tx_session = Some(id(view, node));
+    Route::Remote(Entry::relay(id(view, node), owned(args)))
 }
 
 /// Runs `args` (which ends the transaction) here, after the node holding
@@ -301,18 +323,24 @@ fn end_transaction(cluster: &Cluster, client: &mut Client, args: &[&[u8]]) -> Ro
         Some(node) => Route::Remote(Entry {
             parts: vec![
                 Part { node, cmds: vec![vec![Bytes::from_static(b"UNWATCH")]] },
-                Part { node: cluster.me, cmds: vec![owned(args)] },
+                Part { node: cluster.me.clone(), cmds: vec![owned(args)] },
             ],
             merge: Merge::LastPart,
         }),
     }
 }
 
-fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, args: &[&[u8]]) -> Route {
+fn route_in_multi(
+    cluster: &Cluster,
+    view: &ClusterView,
+    client: &mut Client,
+    spec: &CommandSpec,
+    args: &[&[u8]],
+) -> Route {
     match spec.name {
         "exec" => {
             let multi = client.state.multi.as_ref().expect("in MULTI");
-            let target = client.tx_slot.map(|s| cluster.coordinator(s)).filter(|&n| n != cluster.me);
+            let target = client.tx_slot.map(|s| cluster.coordinator(view, s)).filter(|&n| n != view.me);
             if target.is_some() && multi.queued.iter().any(|c| c[0].eq_ignore_ascii_case(b"select")) {
                 // It would change the database of the session there, not
                 // of this client: refused as a whole (EXECABORT).
@@ -330,7 +358,7 @@ fn route_in_multi(cluster: &Cluster, client: &mut Client, spec: &CommandSpec, ar
                     cmds.push(vec![Bytes::from_static(b"MULTI")]);
                     cmds.extend(multi.queued);
                     cmds.push(vec![Bytes::from_static(b"EXEC")]);
-                    Route::Remote(Entry { parts: vec![Part { node, cmds }], merge: Merge::Last })
+                    Route::Remote(Entry { parts: vec![Part { node: id(view, node), cmds }], merge: Merge::Last })
                 }
                 // Here, or refused here (EXECABORT): the remote session,
                 // if any, only has WATCHes to forget.

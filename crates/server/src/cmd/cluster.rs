@@ -1,6 +1,6 @@
 //! Cluster commands: CLUSTER (SLOTS, SHARDS, NODES, INFO, MYID, MYSHARDID,
-//! KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, SLAVES, HELP),
-//! READONLY, READWRITE and ASKING, in Redis 7.2's formats.
+//! KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, SLAVES, MEET, FORGET,
+//! HELP), READONLY, READWRITE and ASKING, in Redis 7.2's formats.
 //!
 //! What they describe depends on the node (docs/cluster-commands.md):
 //! - Standalone: every one of them answers `-ERR This instance has cluster
@@ -17,11 +17,13 @@
 //!   cluster-aware client keeps talking to this node, which routes
 //!   everything. `cluster_known_nodes` and `cluster_size` are 1 there.
 //!
-//! Either way `cluster_state` is `ok` only when every slot's coordinator is
-//! reachable from here; slots of an unreachable coordinator count as
-//! `pfail` (this node's own view: there is no failure agreement yet), and
-//! such a node is flagged `fail?` and `disconnected`. Membership is static,
-//! so no configuration epoch ever grew: every epoch is 0.
+//! Everything is read from one cluster view, loaded once per command.
+//! `cluster_state` is `ok` only when every slot's coordinator is reachable
+//! from here (and this node has joined); slots of an unreachable
+//! coordinator count as `pfail`. A member that is suspect, or whose last
+//! request failed, is flagged `fail?`; a dead one `fail` (it has no slots:
+//! it left the ring), until CLUSTER FORGET. `cluster_current_epoch` is the
+//! view's epoch; nodes have no config epochs of their own (0).
 //!
 //! COUNTKEYSINSLOT and GETKEYSINSLOT count this node's keys by visiting the
 //! whole keyspace (O(keys); Redis keeps an index per slot, ringcache does
@@ -33,13 +35,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
+use ringcache_membership::{Error as MembershipError, MemberState};
 use ringcache_resp::Reply;
-use ringcache_ring::{slot, NodeIdx, SLOTS};
+use ringcache_ring::{slot, NodeId, NodeIdx, SLOTS};
 
 use super::args::int;
 use super::server::{help_reply, run_subcommand, SubCommand};
 use super::{flag, CmdError, CmdResult, CommandSpec, Ctx, Keys};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterView, Node};
 use crate::config::ClusterMode;
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
@@ -103,6 +106,13 @@ pub(super) const CLUSTER_SUBCOMMANDS: &[SubCommand] = &[
         handler: countkeysinslot,
     },
     SubCommand {
+        name: "cluster|forget",
+        arity: 3,
+        flags: flag::ADMIN | flag::STALE,
+        summary: "Removes a node from the nodes table.",
+        handler: forget,
+    },
+    SubCommand {
         name: "cluster|getkeysinslot",
         arity: 4,
         flags: flag::STALE,
@@ -129,6 +139,20 @@ pub(super) const CLUSTER_SUBCOMMANDS: &[SubCommand] = &[
         flags: flag::STALE,
         summary: "Returns the hash slot for a key.",
         handler: keyslot,
+    },
+    SubCommand {
+        name: "cluster|leave",
+        arity: 2,
+        flags: flag::ADMIN | flag::STALE,
+        summary: "Leaves the cluster: hands this node's slots to the members that take them over, then leaves.",
+        handler: leave,
+    },
+    SubCommand {
+        name: "cluster|meet",
+        arity: -4,
+        flags: flag::ADMIN | flag::STALE,
+        summary: "Forces a node to handshake with another node.",
+        handler: meet,
     },
     SubCommand {
         name: "cluster|myid",
@@ -235,7 +259,10 @@ struct ViewNode {
     myself: bool,
     /// Reachable from here (always, for this node).
     up: bool,
-    /// Unix ms of its last answered probe (0: never, or this node).
+    /// Redis's failure flag: `fail?` (suspect, or its last request
+    /// failed), `fail` (dead), or none.
+    failure: Option<&'static str>,
+    /// Unix ms of its last message or answer (0: never, or this node).
     pong_at_ms: u64,
     /// Inclusive slot ranges, ascending.
     ranges: Vec<(u16, u16)>,
@@ -253,21 +280,21 @@ fn ranges(slots: &[u16]) -> Vec<(u16, u16)> {
     out
 }
 
-/// Where clients reach node `idx`: its configured host, or, for this node
-/// bound to a wildcard address, the address this client reached it on.
-fn host_of(cluster: &Cluster, idx: NodeIdx, laddr: SocketAddr) -> String {
-    let host = &cluster.node(idx).host;
-    let wildcard = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
-    if idx == cluster.me && wildcard {
+/// Where clients reach `node`: the IP it advertises, or, for this node
+/// advertising a wildcard address, the address this client reached it on.
+fn host_of(node: &Node, myself: bool, laddr: SocketAddr) -> String {
+    let wildcard = node.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    if myself && wildcard {
         laddr.ip().to_string()
     } else {
-        host.clone()
+        node.host.clone()
     }
 }
 
-/// The nodes the client sees, in node order.
-fn view(cluster: &Cluster, laddr: SocketAddr) -> Vec<ViewNode> {
-    let me = cluster.node(cluster.me);
+/// The nodes the client sees, in node order: the members on the ring, then
+/// the dead ones (flagged `fail`, no slots) until they are forgotten.
+fn view(cluster: &Cluster, v: &ClusterView, laddr: SocketAddr) -> Vec<ViewNode> {
+    let me = v.me();
     match cluster.mode {
         ClusterMode::Proxy => vec![ViewNode {
             id: me.id.to_string(),
@@ -276,32 +303,50 @@ fn view(cluster: &Cluster, laddr: SocketAddr) -> Vec<ViewNode> {
             cluster_port: me.cluster_port,
             myself: true,
             up: true,
+            failure: None,
             pong_at_ms: 0,
             ranges: vec![(0, (SLOTS - 1) as u16)],
         }],
         ClusterMode::RedisCluster => {
-            let ring = cluster.ring.load();
             // Each node is the master of the slots it coordinates now.
-            let mut coordinated: Vec<Vec<u16>> = vec![Vec::new(); cluster.nodes.len()];
+            let mut coordinated: Vec<Vec<u16>> = vec![Vec::new(); v.nodes.len()];
             for s in 0..SLOTS as u16 {
-                coordinated[cluster.coordinator(s).index()].push(s);
+                coordinated[cluster.coordinator(v, s).index()].push(s);
             }
-            ring.nodes()
-                .map(|(idx, id)| {
-                    let node = cluster.node(idx);
-                    let myself = idx == cluster.me;
+            let mut out: Vec<ViewNode> = v
+                .ring
+                .nodes()
+                .map(|(idx, _)| {
+                    let node = v.node(idx);
+                    let myself = idx == v.me;
+                    let up = cluster.reachable(v, idx);
+                    let suspect = node.state == MemberState::Suspect;
                     ViewNode {
-                        id: id.to_string(),
-                        host: host_of(cluster, idx, laddr),
+                        id: node.id.to_string(),
+                        host: host_of(node, myself, laddr),
                         port: node.port,
                         cluster_port: node.cluster_port,
                         myself,
-                        up: cluster.reachable(idx),
-                        pong_at_ms: if myself { 0 } else { node.pong_at_ms.load(Relaxed) },
+                        up,
+                        failure: (!myself && (suspect || !up)).then_some("fail?"),
+                        pong_at_ms: if myself { 0 } else { node.health.pong_at_ms.load(Relaxed) },
                         ranges: ranges(&coordinated[idx.index()]),
                     }
                 })
-                .collect()
+                .collect();
+            // A member that left on purpose is not shown.
+            out.extend(v.gone.iter().filter(|n| n.state == MemberState::Dead).map(|n| ViewNode {
+                id: n.id.to_string(),
+                host: n.host.clone(),
+                port: n.port,
+                cluster_port: n.cluster_port,
+                myself: false,
+                up: false,
+                failure: Some("fail"),
+                pong_at_ms: n.health.pong_at_ms.load(Relaxed),
+                ranges: Vec::new(),
+            }));
+            out
         }
     }
 }
@@ -321,15 +366,15 @@ fn slots_node(n: &ViewNode) -> Reply {
 
 /// The other live owners of `slot` (its replicas), in node order: in
 /// `redis-cluster` mode with replication; none otherwise.
-fn replicas_of(cluster: &Cluster, slot: u16) -> Vec<NodeIdx> {
+fn replicas_of(cluster: &Cluster, v: &ClusterView, slot: u16) -> Vec<NodeIdx> {
     if cluster.mode != ClusterMode::RedisCluster {
         return Vec::new();
     }
-    let master = cluster.coordinator(slot);
+    let master = cluster.coordinator(v, slot);
     // A replica that is down is not listed, as Redis leaves out failed
     // ones.
     let mut replicas: Vec<NodeIdx> =
-        cluster.owners(slot).into_iter().filter(|&n| n != master && cluster.reachable(n)).collect();
+        v.owners_of(slot).iter().copied().filter(|&n| n != master && cluster.reachable(v, n)).collect();
     // In node order: a range is split only where the set changes.
     replicas.sort_unstable();
     replicas
@@ -339,8 +384,9 @@ fn replicas_of(cluster: &Cluster, slot: u16) -> Vec<NodeIdx> {
 /// replicas (the slot's other owners).
 fn slots(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
-    let view = view(cluster, ctx.client.info.laddr);
-    let by_id = |idx: NodeIdx| view.iter().find(|n| n.id == cluster.node(idx).id.as_str());
+    let v = cluster.view();
+    let view = view(cluster, &v, ctx.client.info.laddr);
+    let by_id = |idx: NodeIdx| view.iter().find(|n| n.id == v.node(idx).id.as_str());
     let mut entries: Vec<(u16, u16, &ViewNode)> =
         view.iter().flat_map(|n| n.ranges.iter().map(move |&(a, b)| (a, b, n))).collect();
     entries.sort_unstable_by_key(|e| e.0);
@@ -348,9 +394,9 @@ fn slots(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     for (a, b, master) in entries {
         // A master's range splits where its replicas change.
         let mut start = a;
-        let mut replicas = replicas_of(cluster, a);
+        let mut replicas = replicas_of(cluster, &v, a);
         for s in a..=b {
-            let next = if s < b { Some(replicas_of(cluster, s + 1)) } else { None };
+            let next = if s < b { Some(replicas_of(cluster, &v, s + 1)) } else { None };
             if next.as_ref() != Some(&replicas) {
                 let mut entry = vec![Reply::Integer(start.into()), Reply::Integer(s.into()), slots_node(master)];
                 entry.extend(replicas.iter().filter_map(|&r| by_id(r)).map(slots_node));
@@ -370,7 +416,8 @@ fn slots(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 fn shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
     let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
-    let view = view(cluster, ctx.client.info.laddr);
+    let v = cluster.view();
+    let view = view(cluster, &v, ctx.client.info.laddr);
     let node_map = |n: &ViewNode, role: &'static str| {
         let mut node = vec![
             kv("id", Reply::bulk(n.id.clone())),
@@ -399,7 +446,7 @@ fn shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
             let mut replicas: Vec<NodeIdx> = Vec::new();
             for &(a, b) in &n.ranges {
                 for s in a..=b {
-                    for r in replicas_of(cluster, s) {
+                    for r in replicas_of(cluster, &v, s) {
                         if !replicas.contains(&r) {
                             replicas.push(r);
                         }
@@ -410,7 +457,7 @@ fn shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
             nodes.extend(
                 replicas
                     .iter()
-                    .filter_map(|&r| view.iter().find(|v| v.id == cluster.node(r).id.as_str()))
+                    .filter_map(|&r| view.iter().find(|x| x.id == v.node(r).id.as_str()))
                     .map(|r| node_map(r, "replica")),
             );
             Reply::Map(vec![kv("slots", Reply::Array(slots)), kv("nodes", Reply::Array(nodes))])
@@ -423,16 +470,18 @@ fn shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 /// <config-epoch> <link-state> <slot> ...`, one line per node.
 fn nodes(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
+    let v = cluster.view();
     let mut out = String::new();
-    for n in view(cluster, ctx.client.info.laddr) {
-        let flags = match (n.myself, n.up) {
-            (true, _) => "myself,master",
-            (false, true) => "master",
-            (false, false) => "master,fail?",
-        };
+    for n in view(cluster, &v, ctx.client.info.laddr) {
+        let mut flags = String::from(if n.myself { "myself,master" } else { "master" });
+        if let Some(f) = n.failure {
+            flags.push(',');
+            flags.push_str(f);
+        }
         let link = if n.up { "connected" } else { "disconnected" };
-        // No probe stays unanswered past the cluster timeout, so no ping is
-        // ever pending: ping-sent is 0.
+        // Gossip probes are not round trips the server waits on: no ping is
+        // ever pending, so ping-sent is 0. No node has a config epoch of
+        // its own (the view's epoch is cluster_current_epoch): 0.
         let _ = write!(out, "{} {}:{}@{} {flags} - 0 {} 0 {link}", n.id, n.host, n.port, n.cluster_port, n.pong_at_ms);
         for (a, b) in n.ranges {
             if a == b {
@@ -449,10 +498,70 @@ fn nodes(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 /// A master's replicas: there are none yet. Unknown ids get Redis's error.
 fn replicas(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
-    if view(cluster, ctx.client.info.laddr).iter().any(|n| n.id.as_bytes() == args[2]) {
+    let v = cluster.view();
+    if view(cluster, &v, ctx.client.info.laddr).iter().any(|n| n.id.as_bytes() == args[2]) {
         Ok(Reply::Array(Vec::new()))
     } else {
         Err(CmdError::other(format!("ERR Unknown node {}", super::printable(args[2], 128))))
+    }
+}
+
+// ------------------------------------------------------- MEET, FORGET
+
+/// `CLUSTER MEET ip port [cluster-port]`: join the node there (and its
+/// cluster) in the background; `+OK` once the address is valid, as Redis.
+fn meet(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let cluster = ctx.shared.cluster.clone().ok_or_else(|| CmdError::other(DISABLED))?;
+    if args.len() > 5 {
+        return Err(CmdError::other(
+            "ERR Unknown subcommand or wrong number of arguments for 'meet'. Try CLUSTER HELP.",
+        ));
+    }
+    let text = |a: &[u8]| super::printable(a, 128);
+    let port = super::args::parse_i64(args[3])
+        .ok_or_else(|| CmdError::other(format!("ERR Invalid base port specified: {}", text(args[3]))))?;
+    let cport = match args.get(4) {
+        Some(a) => super::args::parse_i64(a)
+            .ok_or_else(|| CmdError::other(format!("ERR Invalid bus port specified: {}", text(a))))?,
+        None => port + 10_000,
+    };
+    let ip = std::str::from_utf8(args[2]).ok().and_then(|s| s.parse::<IpAddr>().ok());
+    let cport = u16::try_from(cport).ok().filter(|&p| p > 0 && (1..=65535).contains(&port));
+    let (Some(ip), Some(cport)) = (ip, cport) else {
+        return Err(CmdError::other(format!(
+            "ERR Invalid node address specified: {}:{}",
+            text(args[2]),
+            text(args[3])
+        )));
+    };
+    crate::cluster::gossip::meet(&cluster, SocketAddr::new(ip, cport)).map_err(CmdError::other)?;
+    Ok(Reply::ok())
+}
+
+/// `CLUSTER LEAVE` (ringcache's own): start leaving; answers at once,
+/// the handoff runs in the background (INFO cluster: `cluster_phase`,
+/// `cluster_handoff_keys`).
+fn leave(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let cluster = ctx.shared.cluster.clone().ok_or_else(|| CmdError::other(DISABLED))?;
+    if !cluster.leave.request(false) {
+        return Err(CmdError::other("ERR this node is already leaving the cluster"));
+    }
+    Ok(Reply::ok())
+}
+
+/// `CLUSTER FORGET node-id`: drop a dead member from the view, here and on
+/// every live member.
+fn forget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let cluster = ctx.shared.cluster.clone().ok_or_else(|| CmdError::other(DISABLED))?;
+    let unknown = || CmdError::other(format!("ERR Unknown node {}", super::printable(args[2], 128)));
+    let id = std::str::from_utf8(args[2]).map_err(|_| unknown())?;
+    match crate::cluster::gossip::forget(&cluster, &NodeId::from(id)) {
+        Ok(()) => Ok(Reply::ok()),
+        Err(MembershipError::ForgetSelf) => Err(CmdError::other("ERR I tried hard but I can't forget myself...")),
+        Err(MembershipError::ForgetLive(_)) => {
+            Err(CmdError::other("ERR Can't forget a node that is alive: it would come back with the next gossip"))
+        }
+        Err(_) => Err(unknown()),
     }
 }
 
@@ -460,13 +569,14 @@ fn replicas(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 fn info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
-    let view = view(cluster, ctx.client.info.laddr);
+    let v = cluster.view();
+    let view = view(cluster, &v, ctx.client.info.laddr);
     // Slots whose coordinator answers, in either mode: through this node
     // (proxy) or directly (redis-cluster), the others fail.
-    let ok = { (0..SLOTS as u16).filter(|&s| cluster.slot_ok(s)).count() };
+    let ok = (0..SLOTS as u16).filter(|&s| cluster.slot_ok(&v, s)).count();
     let assigned: usize = view.iter().flat_map(|n| &n.ranges).map(|&(a, b)| usize::from(b - a) + 1).sum();
     let size = view.iter().filter(|n| !n.ranges.is_empty()).count();
-    let state = if cluster.state_ok() { "ok" } else { "fail" };
+    let state = if cluster.state_ok(&v) { "ok" } else { "fail" };
     let mut out = String::new();
     let mut line = |name: &str, value: &dyn std::fmt::Display| {
         let _ = write!(out, "{name}:{value}\r\n");
@@ -478,12 +588,13 @@ fn info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     line("cluster_slots_fail", &0);
     line("cluster_known_nodes", &view.len());
     line("cluster_size", &size);
-    line("cluster_current_epoch", &0);
+    line("cluster_current_epoch", &v.epoch);
     line("cluster_my_epoch", &0);
     // Redis prints the message types it has counts for, then the totals.
+    // Gossip messages are counted as Redis's ping.
     let s = &cluster.stats;
-    let sent = [("ping", s.ping_sent.load(Relaxed)), ("pong", s.pong_sent.load(Relaxed))];
-    let received = [("ping", s.ping_received.load(Relaxed)), ("pong", s.pong_received.load(Relaxed))];
+    let sent = [("ping", s.ping_sent.load(Relaxed))];
+    let received = [("ping", s.ping_received.load(Relaxed))];
     for (dir, counts) in [("sent", sent), ("received", received)] {
         for (kind, n) in counts.iter().filter(|c| c.1 > 0) {
             line(&format!("cluster_stats_messages_{kind}_{dir}"), n);
@@ -498,7 +609,7 @@ fn info(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 
 fn myid(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let cluster = enabled(ctx)?;
-    Ok(Reply::bulk(cluster.node(cluster.me).id.to_string()))
+    Ok(Reply::bulk(cluster.me.to_string()))
 }
 
 fn keyslot(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -541,12 +652,19 @@ fn help(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         &[
             "COUNTKEYSINSLOT <slot>",
             "    Return the number of keys in <slot>.",
+            "FORGET <node-id>",
+            "    Remove a node from the cluster.",
             "GETKEYSINSLOT <slot> <count>",
             "    Return key names stored by current node in a slot.",
             "INFO",
             "    Return information about the cluster.",
             "KEYSLOT <key>",
             "    Return the hash slot for <key>.",
+            "LEAVE",
+            "    Hand this node's data to the members that take its slots over, then leave",
+            "    the cluster (a ringcache command; progress in INFO cluster).",
+            "MEET <ip> <port> [<bus-port>]",
+            "    Connect nodes into a working cluster.",
             "MYID",
             "    Return the node id.",
             "MYSHARDID",

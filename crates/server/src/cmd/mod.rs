@@ -90,6 +90,17 @@ impl Env for Shared {
         })
     }
 
+    fn stream_node_limits(&self) -> ringcache_store::value::NodeLimits {
+        let d = ringcache_store::value::NodeLimits::default();
+        self.with_config(|c| {
+            let n = |name: &str, default: u64| c.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(default);
+            ringcache_store::value::NodeLimits {
+                max_bytes: n("stream-node-max-bytes", d.max_bytes),
+                max_entries: n("stream-node-max-entries", d.max_entries),
+            }
+        })
+    }
+
     fn databases(&self) -> u32 {
         self.databases
     }
@@ -118,7 +129,10 @@ impl ringcache_scripting::ScriptHost for Shared {
     }
 
     fn slot_is_local(&self, slot: u16) -> bool {
-        self.cluster.as_ref().is_none_or(|c| c.coordinator(slot) == c.me)
+        self.cluster.as_ref().is_none_or(|c| {
+            let view = c.view();
+            c.coordinator(&view, slot) == view.me
+        })
     }
 
     fn in_cluster(&self) -> bool {

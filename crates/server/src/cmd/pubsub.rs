@@ -202,9 +202,10 @@ fn check_shard_slot(ctx: &Ctx<'_>, channels: &[&[u8]]) -> Result<(), CmdError> {
     if channels.iter().any(|c| slot(c) != s) {
         return Err(CmdError::other(CROSSSLOT));
     }
-    let node = cluster.coordinator(s);
-    if node != cluster.me {
-        let Reply::Error(text) = cluster.moved(s, node) else { unreachable!("moved is an error") };
+    let view = cluster.view();
+    let node = cluster.coordinator(&view, s);
+    if node != view.me {
+        let Reply::Error(text) = cluster.moved(&view, s, node) else { unreachable!("moved is an error") };
         return Err(CmdError::other(String::from_utf8_lossy(&text).into_owned()));
     }
     Ok(())

@@ -329,9 +329,12 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. } | Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Sort { .. } | Keys::Counted { .. } => {
-            spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect()
-        }
+        Keys::Range { .. }
+        | Keys::Numkeys { .. }
+        | Keys::Store { .. }
+        | Keys::Sort { .. }
+        | Keys::Counted { .. }
+        | Keys::Streams => spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect(),
         Keys::None | Keys::All => Vec::new(),
     };
     if keys.is_empty() {
@@ -382,7 +385,7 @@ fn info_entry(f: Found) -> Reply {
         flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
     // Keys found by scanning the arguments, not at fixed places: Redis
     // lists `movablekeys` after every flag but `allow_busy`.
-    if matches!(keys, Keys::Numkeys { .. } | Keys::Store { .. }) {
+    if matches!(keys, Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Streams) {
         let at = flag_names.len() - usize::from(flags & flag::ALLOW_BUSY != 0);
         flag_names.insert(at, Reply::simple("movablekeys"));
     }
@@ -486,6 +489,23 @@ fn key_specs(flags: u32, keys: Keys) -> Reply {
             ]);
             let spec_flags: &[&str] = if write { &["RW", "access", "update"] } else { &["RO", "access"] };
             vec![key_spec(spec_flags, at, keynum)]
+        }
+        Keys::Streams => {
+            // Redis's: after the STREAMS keyword, the first half of the rest.
+            let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+            let half = Reply::Map(vec![
+                kv("type", Reply::bulk("range")),
+                kv(
+                    "spec",
+                    Reply::Map(vec![
+                        kv("lastkey", Reply::Integer(-1)),
+                        kv("keystep", Reply::Integer(1)),
+                        kv("limit", Reply::Integer(2)),
+                    ]),
+                ),
+            ]);
+            let spec_flags: &[&str] = if write { &["RW", "update"] } else { &["RO", "access"] };
+            vec![keyword_key_spec(spec_flags, "STREAMS", 1, half)]
         }
         Keys::None | Keys::All => Vec::new(),
     };
@@ -643,7 +663,8 @@ fn since(name: &str) -> Option<&'static str> {
 }
 
 /// `name=version` pairs: every Redis 7.2 command, and the subcommands of
-/// the containers implemented here.
+/// the containers implemented here (ringcache's own, CLUSTER LEAVE, with
+/// the ringcache version that added it).
 const SINCE: &str = "
 acl=6.0.0 append=2.0.0 asking=3.0.0 auth=1.0.0 bgrewriteaof=1.0.0 bgsave=1.0.0 bitcount=2.6.0 bitfield=3.2.0
 bitfield_ro=6.0.0 bitop=2.6.0 bitpos=2.8.7 blmove=6.2.0 blmpop=7.0.0 blpop=2.0.0 brpop=2.0.0 brpoplpush=2.2.0
@@ -651,8 +672,8 @@ bzmpop=7.0.0 bzpopmax=5.0.0 bzpopmin=5.0.0 client=2.4.0 client|caching=6.0.0 cli
 client|getredir=6.0.0 client|help=5.0.0 client|id=5.0.0 client|info=6.2.0 client|kill=2.4.0 client|list=2.4.0
 client|no-evict=7.0.0 client|no-touch=7.2.0 client|pause=2.9.50 client|reply=3.2.0 client|setinfo=7.2.0
 client|setname=2.6.9 client|tracking=6.0.0 client|trackinginfo=6.2.0 client|unblock=5.0.0 client|unpause=6.2.0
-cluster=3.0.0 cluster|countkeysinslot=3.0.0 cluster|getkeysinslot=3.0.0 cluster|help=5.0.0
-cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
+cluster=3.0.0 cluster|countkeysinslot=3.0.0 cluster|forget=3.0.0 cluster|getkeysinslot=3.0.0 cluster|help=5.0.0
+cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|leave=0.1.0 cluster|meet=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
 cluster|replicas=5.0.0 cluster|shards=7.0.0 cluster|slaves=3.0.0 cluster|slots=3.0.0 command=2.8.13 command|count=2.8.13 command|docs=7.0.0 command|getkeys=2.8.13
 command|getkeysandflags=7.0.0 command|help=5.0.0 command|info=2.8.13 command|list=7.0.0 config=2.0.0
 config|get=2.0.0 config|help=5.0.0 config|resetstat=2.0.0 config|rewrite=2.8.0 config|set=2.0.0 copy=6.2.0
@@ -788,7 +809,12 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                     replication_info(&mut out, &mut ctx.db, cluster);
                 }
             }
-            "cluster" => field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some())),
+            "cluster" => {
+                field(&mut out, "cluster_enabled", &u8::from(shared.cluster.is_some()));
+                if let Some(cluster) = &shared.cluster {
+                    membership_info(&mut out, cluster);
+                }
+            }
             "keyspace" => {
                 // One line per database holding keys, as Redis prints them.
                 for &(db, keys, expires, avg_ttl) in &databases {
@@ -810,20 +836,21 @@ fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, clus
         field(out, "replicas_per_slot", &1);
         return;
     };
-    let me = cluster.me;
+    let view = cluster.view();
+    let me = view.me;
     let (mut owned, mut coordinated, mut digest) = (0usize, 0usize, 0u64);
     for s in 0..ringcache_ring::SLOTS as u16 {
-        if cluster.owns(s, me) {
+        if view.owners_of(s).contains(&me) {
             owned += 1;
             digest ^= db.with_slot_shard(s, |shard| shard.slot_digest(s));
         }
-        coordinated += usize::from(cluster.coordinator(s) == me);
+        coordinated += usize::from(cluster.coordinator(&view, s) == me);
     }
     let report = r.report();
     let st = &report.stats;
-    field(out, "replicas_per_slot", &r.owners());
-    field(out, "write_quorum", &r.write_quorum());
-    field(out, "read_quorum", &r.read_quorum());
+    field(out, "replicas_per_slot", &view.owners);
+    field(out, "write_quorum", &r.write_quorum(&view));
+    field(out, "read_quorum", &r.read_quorum().clamp(1, view.owners.max(1)));
     field(out, "owned_slots", &owned);
     field(out, "coordinated_slots", &coordinated);
     field(out, "owned_slots_digest", &format_args!("{digest:016x}"));
@@ -855,6 +882,35 @@ fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, clus
     field(out, "messages_refused_over_limit", &st.refused_over_limit);
     field(out, "messages_refused_unknown_node", &st.refused_unknown_node);
     field(out, "messages_dropped_queue_full", &r.counters.sends_dropped.load(Relaxed));
+}
+
+/// INFO cluster of a member, after Redis's `cluster_enabled`: the view
+/// (as CLUSTER INFO has it) and the gossip counters (ringcache's own).
+fn membership_info(out: &mut String, cluster: &crate::cluster::Cluster) {
+    let view = cluster.view();
+    field(out, "cluster_state", &if cluster.state_ok(&view) { "ok" } else { "fail" });
+    field(out, "cluster_known_nodes", &(view.nodes.len() + view.gone.len()));
+    field(out, "cluster_current_epoch", &view.epoch);
+    field(out, "cluster_members_alive", &view.nodes.iter().filter(|n| n.state.is_live()).count());
+    field(out, "cluster_members_dead", &view.gone.len());
+    field(out, "cluster_view_digest", &format_args!("{:016x}", view.digest));
+    field(out, "cluster_joined", &u8::from(cluster.joined()));
+    let members: Vec<String> = view
+        .nodes
+        .iter()
+        .chain(view.gone.iter())
+        .map(|n| format!("{}={:?}/{:?}/g{}", n.id, n.state, n.phase, n.generation).to_ascii_lowercase())
+        .collect();
+    field(out, "cluster_members", &members.join(","));
+    field(out, "cluster_phase", &format_args!("{:?}", cluster.gossip.phase()).to_string().to_ascii_lowercase());
+    field(out, "cluster_handoff_keys", &cluster.leave.keys_handed.load(std::sync::atomic::Ordering::Relaxed));
+    let st = cluster.gossip.stats();
+    field(out, "gossip_messages_sent", &st.messages_sent);
+    field(out, "gossip_bytes_sent", &st.bytes_sent);
+    field(out, "gossip_messages_received", &st.messages_received);
+    field(out, "gossip_bytes_received", &st.bytes_received);
+    let refused = st.refused_decode + st.refused_too_long + st.refused_wrong_sender + st.refused_engine;
+    field(out, "gossip_messages_refused", &refused);
 }
 
 /// Appends one `name:value\r\n` line.
@@ -1092,7 +1148,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     tracing::warn!(client = ctx.client.id, "user requested shutdown");
-    ctx.shared.shutdown.cancel();
+    ctx.shared.request_shutdown();
     ctx.client.close_after_reply = true;
     // Nothing is written back: the client sees the connection close.
     Ok(Reply::Raw(Bytes::new()))

@@ -27,6 +27,7 @@ use ringcache_transport::{Message, NodeId};
 
 use super::Kind;
 use crate::shared::Shared;
+use tokio_util::sync::CancellationToken;
 
 /// The transport message kind of a batch of published messages.
 pub const KIND_PUBSUB: u8 = b'B';
@@ -119,46 +120,83 @@ impl Outboxes {
     }
 }
 
-/// Starts one sender task per peer (none on a standalone node); they end
-/// at shutdown.
+/// Keeps one outbox and sender task per other member of the current view
+/// (none on a standalone node): started for members as views name them,
+/// stopped for those that left the ring. Ends at shutdown.
 pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
     let Some(cluster) = shared.cluster.clone() else { return Vec::new() };
-    let mut tasks = Vec::new();
-    let mut peers = shared.pubsub.bus.peers.write();
-    for (i, node) in cluster.nodes.iter().enumerate() {
-        if i == cluster.me.index() {
-            continue;
-        }
-        let outbox =
-            Arc::new(Outbox { node: node.id.clone(), queue: Mutex::default(), wake: tokio::sync::Notify::new() });
-        peers.push(outbox.clone());
-        let shared = shared.clone();
-        let cluster = cluster.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = outbox.wake.notified() => {}
-                    _ = shared.shutdown.cancelled() => return,
-                }
-                while let Some((batch, n)) = outbox.take_batch() {
-                    let sent = tokio::select! {
-                        r = cluster.transport.request(&outbox.node, batch) => r,
-                        _ = shared.shutdown.cancelled() => return,
-                    };
-                    match sent {
-                        Ok(answer) if answer.first() == Some(&b'+') => {
-                            shared.pubsub.bus.sent.fetch_add(n, Relaxed);
-                        }
-                        Ok(_) | Err(_) => {
-                            shared.pubsub.bus.dropped.fetch_add(n, Relaxed);
-                            tracing::debug!(node = %outbox.node, messages = n, "pub/sub messages not delivered to a peer");
-                        }
+    let shared = shared.clone();
+    vec![tokio::spawn(async move {
+        let mut running: Vec<(NodeId, CancellationToken)> = Vec::new();
+        loop {
+            // Registered before the view is read, so a view published
+            // meanwhile is not missed.
+            let changed = cluster.view_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let view = cluster.view_full();
+            let members: Vec<&NodeId> = view.nodes.iter().map(|n| &n.id).filter(|id| **id != cluster.me).collect();
+            {
+                let mut peers = shared.pubsub.bus.peers.write();
+                running.retain(|(id, stop)| {
+                    let keep = members.contains(&id);
+                    if !keep {
+                        stop.cancel();
                     }
+                    keep
+                });
+                peers.retain(|o| members.contains(&&o.node));
+                for id in members {
+                    if running.iter().any(|(r, _)| r == id) {
+                        continue;
+                    }
+                    let outbox = Arc::new(Outbox {
+                        node: id.clone(),
+                        queue: Mutex::default(),
+                        wake: tokio::sync::Notify::new(),
+                    });
+                    peers.push(outbox.clone());
+                    let stop = shared.shutdown.child_token();
+                    running.push((id.clone(), stop.clone()));
+                    tokio::spawn(send_loop(shared.clone(), cluster.clone(), outbox, stop));
                 }
             }
-        }));
+            tokio::select! {
+                _ = changed => {}
+                _ = shared.shutdown.cancelled() => return,
+            }
+        }
+    })]
+}
+
+/// Sends `outbox`'s batches one at a time until `stop`.
+async fn send_loop(
+    shared: Arc<Shared>,
+    cluster: Arc<crate::cluster::Cluster>,
+    outbox: Arc<Outbox>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = outbox.wake.notified() => {}
+            _ = stop.cancelled() => return,
+        }
+        while let Some((batch, n)) = outbox.take_batch() {
+            let sent = tokio::select! {
+                r = cluster.transport.request(&outbox.node, batch) => r,
+                _ = stop.cancelled() => return,
+            };
+            match sent {
+                Ok(answer) if answer.first() == Some(&b'+') => {
+                    shared.pubsub.bus.sent.fetch_add(n, Relaxed);
+                }
+                Ok(_) | Err(_) => {
+                    shared.pubsub.bus.dropped.fetch_add(n, Relaxed);
+                    tracing::debug!(node = %outbox.node, messages = n, "pub/sub messages not delivered to a peer");
+                }
+            }
+        }
     }
-    tasks
 }
 
 /// One message of a batch: its kind, channel and payload.

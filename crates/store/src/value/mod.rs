@@ -4,6 +4,7 @@
 mod hash;
 mod list;
 mod set;
+mod stream;
 mod string;
 mod zset;
 
@@ -12,6 +13,10 @@ use bytes::Bytes;
 pub use hash::HashValue;
 pub use list::ListValue;
 pub use set::SetValue;
+pub use stream::{
+    ClaimCount, Consumer, ConsumerGroup, DecodedGroup, Delivered, NodeLimits, Pending, StreamEntry, StreamId,
+    StreamMeta, StreamValue, StreamView, Trim, TrimBy, ENTRIES_READ_UNKNOWN, NODE_MAX_SIZE,
+};
 pub use string::{StrValue, INLINE_MAX};
 pub use zset::{ScoreBound, ZSetValue};
 
@@ -34,6 +39,7 @@ pub enum Value {
     List(Box<ListValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
@@ -57,6 +63,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -70,10 +77,12 @@ impl Value {
             Value::List(l) => l.mem(),
             Value::Set(s) => s.mem(),
             Value::ZSet(z) => z.mem(),
+            Value::Stream(s) => s.mem(),
         }
     }
 
     /// An empty collection: Redis deletes the key when its last element goes.
+    /// Not a stream: an empty stream stays (with its groups and last id).
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::Str(_) => false,
@@ -81,6 +90,7 @@ impl Value {
             Value::List(l) => l.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            Value::Stream(_) => false,
         }
     }
 
@@ -150,6 +160,22 @@ impl Value {
     pub fn as_zset_mut(&mut self) -> Result<&mut ZSetValue, WrongType> {
         match self {
             Value::ZSet(z) => Ok(z),
+            _ => Err(WrongType),
+        }
+    }
+}
+
+impl Value {
+    pub fn as_stream(&self) -> Result<&StreamValue, WrongType> {
+        match self {
+            Value::Stream(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_stream_mut(&mut self) -> Result<&mut StreamValue, WrongType> {
+        match self {
+            Value::Stream(s) => Ok(s),
             _ => Err(WrongType),
         }
     }
