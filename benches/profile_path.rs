@@ -29,6 +29,7 @@ fn run_until_done(session: &mut Session, shared: &Shared, input: &mut BytesMut, 
             Step::Close(end) => panic!("session closed: {end:?}"),
             Step::Forward => unreachable!("a standalone node forwards nothing"),
             Step::WaitScript | Step::RunScript => unreachable!("no script runs here"),
+            Step::Block => unreachable!("no command blocks here"),
         }
     }
 }

@@ -105,6 +105,7 @@ fn move_key<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     }
     let entry = ctx.db.shard_in(src, key).remove(key, now).expect("a live key");
     ctx.db.shard_in(dst, key).insert_entry(key, entry, now);
+    crate::blocking::note(ctx, dst, key);
     Ok(Reply::Integer(1))
 }
 
@@ -141,6 +142,9 @@ fn copy<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
         return Ok(Reply::Integer(0));
     }
     target.set(dst_key, value, expire_at, now);
+    if dst != src {
+        crate::blocking::note(ctx, dst, dst_key);
+    }
     Ok(Reply::Integer(1))
 }
 
@@ -155,6 +159,12 @@ fn swapdb<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other(OUT_OF_RANGE));
     };
     ctx.db.swap_databases(a, b);
+    // Clients blocked in either database may find their keys now.
+    for dbid in [a, b] {
+        for key in ctx.shared.awaited_keys(dbid) {
+            crate::blocking::note(ctx, dbid, &key);
+        }
+    }
     Ok(Reply::ok())
 }
 

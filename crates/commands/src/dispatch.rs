@@ -221,7 +221,7 @@ fn run<E: Env>(
     };
     locked.select(client.as_ref().dbid);
     let mut ctx = Ctx { db: locked, shared, client, now_ms };
-    let reply = call(&mut ctx, spec, args, Caller::Client);
+    let reply = crate::blocking::call(&mut ctx, spec, args, Caller::Client);
     if shared.journal() {
         take_changes(&mut ctx.db, ctx.client.as_mut(), now_ms);
     }

@@ -55,6 +55,25 @@ pub trait Env: Sized + Sync + 'static {
         false
     }
 
+    /// Whether any client waits on a key (a blocking command): one atomic
+    /// load, so that writes pay nothing more while nobody waits.
+    fn any_blocked(&self) -> bool {
+        false
+    }
+
+    /// Whether a client waits on `key` of database `dbid`.
+    fn awaited(&self, dbid: u16, key: &[u8]) -> bool {
+        let _ = (dbid, key);
+        false
+    }
+
+    /// Every key of database `dbid` that a client waits on (SWAPDB wakes
+    /// them).
+    fn awaited_keys(&self, dbid: u16) -> Vec<bytes::Bytes> {
+        let _ = dbid;
+        Vec::new()
+    }
+
     /// The compact-encoding limits OBJECT ENCODING reports by (Redis's
     /// `*-max-listpack-*` parameters).
     fn encoding_limits(&self) -> crate::EncodingLimits {

@@ -21,6 +21,7 @@
 
 pub mod args;
 mod bitmaps;
+pub mod blocking;
 mod databases;
 mod dispatch;
 mod dump;
@@ -45,6 +46,7 @@ mod zsets;
 #[cfg(test)]
 mod testing;
 
+pub use blocking::{Block, BlockKind};
 pub use dispatch::{call, dispatch, dispatch_prepared, lookup_for, prepare, warm, Caller, Prepared, Ran};
 pub use env::Env;
 pub use object::{encoding_name, EncodingLimits};

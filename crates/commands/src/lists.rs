@@ -1,5 +1,7 @@
 //! List commands: pushes and pops at both ends, indexed access, LREM,
-//! LTRIM, LINSERT, LPOS, LMOVE, RPOPLPUSH and LMPOP.
+//! LTRIM, LINSERT, LPOS, LMOVE, RPOPLPUSH and LMPOP, and their blocking
+//! forms BLPOP, BRPOP, BLMOVE, BRPOPLPUSH and BLMPOP (see
+//! `crate::blocking` for how they wait).
 //!
 //! A list that loses its last element is deleted (`Shard::written` does
 //! it). Indexes follow Redis: negative ones count from the tail.
@@ -9,6 +11,7 @@ use ringcache_resp::Reply;
 use ringcache_store::{ListValue, Shard, Value};
 
 use crate::args::{index, int, int_in, int_in_msg, is, positive, range, MUST_BE_POSITIVE};
+use crate::blocking::{self, timeout_ms, BlockKind};
 use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
 pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
@@ -165,6 +168,51 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
         group: "list",
         summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
         handler: lmpop,
+    },
+    CommandSpec {
+        name: "blpop",
+        arity: -3,
+        flags: flag::WRITE | flag::BLOCKING,
+        keys: Keys::Range { first: 1, last: -2, step: 1 },
+        group: "list",
+        summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        handler: blpop,
+    },
+    CommandSpec {
+        name: "brpop",
+        arity: -3,
+        flags: flag::WRITE | flag::BLOCKING,
+        keys: Keys::Range { first: 1, last: -2, step: 1 },
+        group: "list",
+        summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        handler: brpop,
+    },
+    CommandSpec {
+        name: "blmove",
+        arity: 6,
+        flags: flag::WRITE | flag::DENYOOM | flag::BLOCKING,
+        keys: Keys::Range { first: 1, last: 2, step: 1 },
+        group: "list",
+        summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+        handler: blmove,
+    },
+    CommandSpec {
+        name: "brpoplpush",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM | flag::BLOCKING,
+        keys: Keys::Range { first: 1, last: 2, step: 1 },
+        group: "list",
+        summary: "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
+        handler: brpoplpush,
+    },
+    CommandSpec {
+        name: "blmpop",
+        arity: -5,
+        flags: flag::WRITE | flag::BLOCKING,
+        keys: Keys::Counted { at: 2 },
+        group: "list",
+        summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        handler: blmpop,
     },
     ]
 }
@@ -539,6 +587,70 @@ fn lmpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
         return Ok(Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(key)), Reply::Array(popped)]));
     }
     Ok(Reply::NullArray)
+}
+
+/// BLPOP/BRPOP key... timeout: `[key, element]` from the first non-empty
+/// list; a key holding another type fails the command (if met before a
+/// non-empty list), as in Redis.
+fn bpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], end: End) -> CmdResult {
+    let timeout = timeout_ms(args[args.len() - 1], ctx.now_ms)?;
+    let keys = &args[1..args.len() - 1];
+    let now = ctx.now_ms;
+    for key in keys {
+        let shard = ctx.shard(key);
+        let Some(list) = list_mut(shard, key, now)? else {
+            continue;
+        };
+        let Some(v) = pop_at(list, end) else {
+            continue;
+        };
+        shard.written(key);
+        return Ok(Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(key)), Reply::Bulk(v)]));
+    }
+    blocking::wait(ctx, keys, BlockKind::List, timeout, Reply::NullArray)
+}
+
+fn blpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    bpop(ctx, args, End::Left)
+}
+
+fn brpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    bpop(ctx, args, End::Right)
+}
+
+/// BLMOVE and BRPOPLPUSH: LMOVE once the source has an element.
+fn bmove<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], from: End, to: End, timeout: u64) -> CmdResult {
+    let now = ctx.now_ms;
+    if list_mut(ctx.shard(args[1]), args[1], now)?.is_none() {
+        return blocking::wait(ctx, &args[1..2], BlockKind::List, timeout, Reply::Null);
+    }
+    move_generic(ctx, args[1], args[2], from, to)
+}
+
+fn blmove<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let (from, to) = (End::parse(args[3])?, End::parse(args[4])?);
+    let timeout = timeout_ms(args[5], ctx.now_ms)?;
+    bmove(ctx, args, from, to, timeout)
+}
+
+fn brpoplpush<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let timeout = timeout_ms(args[3], ctx.now_ms)?;
+    bmove(ctx, args, End::Right, End::Left, timeout)
+}
+
+/// BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n]: LMPOP once a list
+/// has elements. The timeout is checked after the other arguments, as
+/// Redis does.
+fn blmpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let rest = &args[1..];
+    let (keys, where_at) = mpop_args(rest)?;
+    End::parse(rest[where_at])?;
+    mpop_count(rest, where_at)?;
+    let timeout = timeout_ms(args[1], ctx.now_ms)?;
+    match lmpop(ctx, rest)? {
+        Reply::NullArray => blocking::wait(ctx, &rest[keys], BlockKind::List, timeout, Reply::NullArray),
+        popped => Ok(popped),
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub mod flag {
     pub const STALE: u32 = 1 << 8;
     pub const NOSCRIPT: u32 = 1 << 9;
     pub const ALLOW_BUSY: u32 = 1 << 10;
+    /// May wait for a key to be written (BLPOP ...).
+    pub const BLOCKING: u32 = 1 << 11;
 
     /// Names for COMMAND INFO, in Redis's spelling.
     pub const NAMES: &[(u32, &str)] = &[
@@ -38,6 +40,7 @@ pub mod flag {
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
+        (BLOCKING, "blocking"),
     ];
 }
 

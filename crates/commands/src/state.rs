@@ -7,6 +7,7 @@ use ringcache_resp::Proto;
 use ringcache_store::Key;
 use ringcache_version::Version;
 
+use crate::blocking::Block;
 use crate::table::LookupCache;
 use crate::Env;
 
@@ -64,6 +65,17 @@ pub struct ClientState<E: Env> {
     pub changes: Vec<Change>,
     /// Scratch for the keys a command changed, kept for its allocation.
     pub(crate) changed: Vec<(u16, Key)>,
+    /// Set by the caller for a command it can park (a client's own
+    /// command, outside MULTI and scripts): a blocking command that finds
+    /// nothing then leaves [`ClientState::block`] instead of answering.
+    pub may_block: bool,
+    /// What the command just run waits for (see `crate::blocking`); the
+    /// caller takes it.
+    pub block: Option<Block>,
+    /// Keys, with their databases, that the commands run so far wrote
+    /// while clients wait on them; the caller takes them and serves those
+    /// clients once the write's locks are released.
+    pub ready: Vec<(u16, Bytes)>,
 }
 
 impl<E: Env> ClientState<E> {
@@ -79,6 +91,9 @@ impl<E: Env> ClientState<E> {
             scope: None,
             changes: Vec::new(),
             changed: Vec::new(),
+            may_block: false,
+            block: None,
+            ready: Vec::new(),
         }
     }
 

@@ -18,6 +18,8 @@ pub struct TestEnv {
     pub journal: bool,
     pub databases: u32,
     pub db0_only: bool,
+    /// Keys that tests pretend clients wait on (`Env::awaited`).
+    pub waiting: std::sync::Mutex<Vec<(u16, Bytes)>>,
 }
 
 static TABLE: LazyLock<Table<TestEnv>> = LazyLock::new(|| Table::new(crate::data_commands()));
@@ -52,6 +54,18 @@ impl Env for TestEnv {
     fn db0_only(&self) -> bool {
         self.db0_only
     }
+
+    fn any_blocked(&self) -> bool {
+        !self.waiting.lock().expect("not poisoned").is_empty()
+    }
+
+    fn awaited(&self, dbid: u16, key: &[u8]) -> bool {
+        self.waiting.lock().expect("not poisoned").iter().any(|(d, k)| *d == dbid && k == key)
+    }
+
+    fn awaited_keys(&self, dbid: u16) -> Vec<Bytes> {
+        self.waiting.lock().expect("not poisoned").iter().filter(|(d, _)| *d == dbid).map(|(_, k)| k.clone()).collect()
+    }
 }
 
 #[derive(Debug)]
@@ -74,7 +88,14 @@ impl Node {
             tombstone_grace_ms: if journal { 60_000 } else { 0 },
             ..DbConfig::default()
         });
-        let env = TestEnv { db, proto_max_bulk_len: 512 * 1024 * 1024, journal, databases: 16, db0_only: false };
+        let env = TestEnv {
+            db,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            journal,
+            databases: 16,
+            db0_only: false,
+            waiting: Default::default(),
+        };
         Node { env, client: ClientState::new(true) }
     }
 

@@ -180,6 +180,8 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
     }
     let mut replies = Vec::with_capacity(specs.len());
     let mut views: Vec<&[u8]> = Vec::new();
+    // Inside EXEC a blocking command answers at once, as on a timeout.
+    let may_block = std::mem::replace(&mut inner.state().may_block, false);
     for (args, spec) in multi.queued.iter().zip(specs) {
         inner.state().last_cmd = spec.name;
         // A queued SELECT moves the commands after it to its database.
@@ -187,8 +189,9 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
         inner.db.select(dbid);
         views.clear();
         views.extend(args.iter().map(|a| &a[..]));
-        replies.push(crate::call(&mut inner, spec, &views, crate::Caller::Transaction));
+        replies.push(crate::blocking::call(&mut inner, spec, &views, crate::Caller::Transaction));
     }
+    inner.state().may_block = may_block;
     if shared.journal() {
         // All of the transaction's changes at once: a replicated cluster
         // sends them as one write per slot (one slot in a cluster), which an

@@ -3,7 +3,8 @@
 //! ZPOPMAX ZREMRANGEBYRANK ZREMRANGEBYSCORE ZSCAN ZRANGEBYLEX
 //! ZREVRANGEBYLEX ZLEXCOUNT ZREMRANGEBYLEX ZRANGESTORE ZRANDMEMBER ZMPOP,
 //! and the set operations ZUNION ZINTER ZDIFF, their *STORE forms and
-//! ZINTERCARD (which also take plain sets, each member scored 1).
+//! ZINTERCARD (which also take plain sets, each member scored 1), and the
+//! blocking pops BZPOPMIN BZPOPMAX BZMPOP (see `crate::blocking`).
 //!
 //! Replies follow Redis 7.2. Scores are doubles (`Reply::Double`: a bulk
 //! string in RESP2, a double in RESP3), except in ZSCAN, whose items are
@@ -21,6 +22,7 @@ use ringcache_store::value::ScoreBound;
 use ringcache_store::{glob_match, Value, ZSetValue};
 
 use crate::args::{self, float_strict, int, is, scan_cursor, scan_options};
+use crate::blocking::{self, BlockKind};
 use crate::sets::scan_reply;
 use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
 
@@ -250,6 +252,33 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
         group: "sorted-set",
         summary: "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
         handler: zmpop,
+    },
+    CommandSpec {
+        name: "bzpopmin",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST | flag::BLOCKING,
+        keys: Keys::Range { first: 1, last: -2, step: 1 },
+        group: "sorted-set",
+        summary: "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        handler: bzpopmin,
+    },
+    CommandSpec {
+        name: "bzpopmax",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST | flag::BLOCKING,
+        keys: Keys::Range { first: 1, last: -2, step: 1 },
+        group: "sorted-set",
+        summary: "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+        handler: bzpopmax,
+    },
+    CommandSpec {
+        name: "bzmpop",
+        arity: -5,
+        flags: flag::WRITE | flag::BLOCKING,
+        keys: Keys::Counted { at: 2 },
+        group: "sorted-set",
+        summary: "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        handler: bzmpop,
     },
     CommandSpec {
         name: "zunion",
@@ -916,6 +945,54 @@ fn zmpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
         return Ok(Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(key)), items]));
     }
     Ok(Reply::NullArray)
+}
+
+/// BZPOPMIN/BZPOPMAX key... timeout: `[key, member, score]` from the first
+/// non-empty sorted set.
+fn bzpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], max: bool) -> CmdResult {
+    let timeout = blocking::timeout_ms(args[args.len() - 1], ctx.now_ms)?;
+    let keys = &args[1..args.len() - 1];
+    let now = ctx.now_ms;
+    for key in keys {
+        let shard = ctx.shard(key);
+        let Some(e) = shard.get(key, now) else {
+            continue;
+        };
+        let Some((member, score)) = e.value_mut().as_zset_mut()?.pop(max) else {
+            continue;
+        };
+        shard.written(key);
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(Bytes::copy_from_slice(key)),
+            Reply::Bulk(member),
+            Reply::Double(score),
+        ]));
+    }
+    blocking::wait(ctx, keys, BlockKind::Zset, timeout, Reply::NullArray)
+}
+
+fn bzpopmin<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, args, false)
+}
+
+fn bzpopmax<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, args, true)
+}
+
+/// BZMPOP timeout numkeys key... MIN|MAX [COUNT n]: ZMPOP once a sorted
+/// set has members; the timeout is checked after the other arguments.
+fn bzmpop<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
+    let rest = &args[1..];
+    let (keys, where_at) = crate::lists::mpop_args(rest)?;
+    if !is(rest[where_at], "MIN") && !is(rest[where_at], "MAX") {
+        return Err(CmdError::Syntax);
+    }
+    crate::lists::mpop_count(rest, where_at)?;
+    let timeout = blocking::timeout_ms(args[1], ctx.now_ms)?;
+    match zmpop(ctx, rest)? {
+        Reply::NullArray => blocking::wait(ctx, &rest[keys], BlockKind::Zset, timeout, Reply::NullArray),
+        popped => Ok(popped),
+    }
 }
 
 // ---------------------------------------------------------------- set operations

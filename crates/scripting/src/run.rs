@@ -301,8 +301,14 @@ fn execute<E: ScriptHost>(
     let proto = state.proto;
     state.proto = if resp3 { Proto::Resp3 } else { Proto::Resp2 };
     state.last_cmd = spec.name;
-    let reply = ringcache_commands::call(ctx, spec, argv, ringcache_commands::Caller::Script);
-    ctx.state().proto = proto;
+    // A blocking command answers at once from a script (as on a
+    // timeout), and what the script writes wakes the clients waiting on
+    // it once the script is done.
+    let may_block = std::mem::replace(&mut ctx.state().may_block, false);
+    let reply = ringcache_commands::blocking::call(ctx, spec, argv, ringcache_commands::Caller::Script);
+    let state = ctx.state();
+    state.proto = proto;
+    state.may_block = may_block;
     Ok(reply)
 }
 

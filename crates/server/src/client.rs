@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,6 +48,8 @@ pub struct ClientInfo {
     pub ssub: AtomicUsize,
     /// Cancelled by CLIENT KILL.
     pub kill: CancellationToken,
+    /// Blocked on keys (BLPOP ...): CLIENT LIST `flags=b`.
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -71,6 +73,7 @@ impl ClientInfo {
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
             kill: CancellationToken::new(),
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -95,12 +98,16 @@ impl ClientInfo {
         let lib_ver = String::from_utf8_lossy(&self.lib_ver.lock()).into_owned();
         let multi = self.multi.load(Relaxed);
         let (sub, psub, ssub) = (self.sub.load(Relaxed), self.psub.load(Relaxed), self.ssub.load(Relaxed));
-        let flags = match (self.is_pubsub(), multi >= 0) {
-            (true, true) => "Px",
-            (true, false) => "P",
-            (false, true) => "x",
-            (false, false) => "N",
-        };
+        // Redis's letters, in Redis's order.
+        let mut flags = String::new();
+        for (on, letter) in [(self.is_pubsub(), 'P'), (multi >= 0, 'x'), (self.blocked.load(Relaxed), 'b')] {
+            if on {
+                flags.push(letter);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let qbuf = self.qbuf.load(Relaxed);
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",

@@ -18,6 +18,12 @@
 //! - A subscriber's messages (see `crate::pubsub`) are written after the
 //!   reply of the command that was running when they came, and between
 //!   reads when it is idle; a publisher never waits for the subscriber.
+//! - A blocking command that finds nothing (see `crate::blocking`) parks
+//!   the connection after the replies before it are written; what the
+//!   client sends meanwhile is read (up to the query buffer limit) and
+//!   runs after the blocked command answers, and a client that closes
+//!   leaves the wait at once. A write serves the clients blocked on its
+//!   keys before its own reply goes out.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -30,7 +36,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::blocking;
 use crate::client::{Client, ClientInfo};
+use crate::cluster::blocking::RemoteBlock;
 use crate::cluster::forward::{self, Entry};
 use crate::cluster::replicate::{self, Submitted};
 use crate::cluster::route::{route, Route};
@@ -77,6 +85,9 @@ pub enum Step {
     /// The next command runs a script: call [`Session::run_script`], then
     /// `process` again.
     RunScript,
+    /// A blocking command found nothing and waits: write the replies,
+    /// call [`Session::wait_blocked`], then `process` again.
+    Block,
 }
 
 struct Settings {
@@ -131,6 +142,10 @@ pub struct Session {
     prepared: Vec<cmd::Prepared>,
     /// A script command waiting for [`Session::run_script`].
     script: Option<Vec<bytes::Bytes>>,
+    /// The blocked command waiting for [`Session::wait_blocked`].
+    blocked: Option<Arc<blocking::Waiter>>,
+    /// ... or the one that waits on another node.
+    remote_blocked: Option<RemoteBlock>,
 }
 
 /// An empty vector with `v`'s allocation, for slices of another lifetime:
@@ -174,6 +189,8 @@ impl Session {
             views: Vec::new(),
             prepared: Vec::new(),
             script: None,
+            blocked: None,
+            remote_blocked: None,
         }
     }
 
@@ -258,6 +275,7 @@ impl Session {
             let mut stop_at = None;
             let mut wait_script = false;
             let mut run_script = false;
+            let mut blocked = false;
             from = 0;
             for (&(to, _, start), &prepared) in self.batch.iter().zip(&self.prepared) {
                 let args = &views[from..to];
@@ -302,17 +320,40 @@ impl Session {
                 // connections too); outside MULTI, where it is queued.
                 let is_script = self.client.state.multi.is_none()
                     && prepared.spec().is_some_and(|s| ringcache_scripting::runs_script(s.name));
+                // A blocking command may park this connection: it runs
+                // after the forwarded commands before it, never beside them.
+                let may_block =
+                    self.client.state.multi.is_none() && prepared.spec().is_some_and(|s| s.has(cmd::flag::BLOCKING));
                 if let Some(cluster) = &shared.cluster {
                     let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
                         Route::Local => true,
-                        Route::Here if is_script => true,
+                        Route::Here if is_script || may_block => true,
                         // Parts of the run that run here (a split or
                         // keyspace-wide command's) run when the run does:
                         // a later command here must not overtake them.
                         Route::Here => self.run.is_empty() || self.run_here,
                         _ => false,
                     };
+                    if may_block {
+                        // One that waits on another node: after the run
+                        // before it, on its own.
+                        if let Some(remote) = match &route {
+                            Route::Remote(entry) => RemoteBlock::of_entry(cluster, prepared.spec(), entry),
+                            _ => None,
+                        } {
+                            if !self.run.is_empty() {
+                                stop_at = Some(start);
+                                break;
+                            }
+                            commands += 1;
+                            self.client.mute_reply(None);
+                            self.remote_blocked = Some(remote);
+                            stop_at = Some(self.batch.iter().find(|b| b.2 > start).map_or(at, |b| b.2));
+                            blocked = true;
+                            break;
+                        }
+                    }
                     if local && !self.run.is_empty() {
                         // Runs after the forwarded commands before it.
                         stop_at = Some(start);
@@ -334,7 +375,7 @@ impl Session {
                             Route::Reply(reply) => Entry::ready(reply),
                             Route::Here => {
                                 // Runs now; its reply waits for its turn.
-                                let reply = run_notified(shared, &mut self.client, args, prepared, now_ms);
+                                let reply = run_here(shared, &mut self.client, args, prepared, now_ms);
                                 held(shared, &mut self.client, reply)
                             }
                             Route::Local => unreachable!("handled above"),
@@ -359,8 +400,18 @@ impl Session {
                 if let Some(spec) = prepared.spec().filter(|s| s.keys == cmd::Keys::All) {
                     self.client.state.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
                 }
-                let reply = run_notified(shared, &mut self.client, args, prepared, now_ms);
+                self.client.state.may_block = may_block;
+                let reply = run_here(shared, &mut self.client, args, prepared, now_ms);
+                self.client.state.may_block = false;
                 self.client.state.scope = None;
+                if let Some(block) = self.client.state.block.take() {
+                    // Nothing to pop: park until a write serves it (the
+                    // replies before it go out first).
+                    self.blocked = Some(blocking::block(shared, &self.client, block, args));
+                    stop_at = Some(self.batch.iter().find(|b| b.2 > start).map_or(at, |b| b.2));
+                    blocked = true;
+                    break;
+                }
                 if !self.client.state.changes.is_empty() {
                     // It wrote, in a replicated cluster: its reply waits
                     // for the quorum, and what follows waits behind it.
@@ -396,6 +447,9 @@ impl Session {
                 }
                 if run_script {
                     break 'batch Step::RunScript;
+                }
+                if blocked {
+                    break 'batch Step::Block;
                 }
                 break 'batch Step::Forward;
             }
@@ -475,6 +529,9 @@ impl Session {
             }
             Err(_) => Reply::error_static("ERR internal error running the script"),
         };
+        if !self.client.state.ready.is_empty() {
+            blocking::serve(shared, &mut self.client.state.ready);
+        }
         if self.client.state.changes.is_empty() {
             reply.encode(self.client.state.proto, output);
             return;
@@ -484,8 +541,137 @@ impl Session {
         self.forward(shared, output).await;
     }
 
+    /// Waits for the blocked command [`Session::process`] stopped at
+    /// (after [`Step::Block`]) to be served, time out or be unblocked, and
+    /// appends its reply to `output`. Meanwhile it reads what the client
+    /// sends (up to the query buffer limit, to run afterwards), so that a
+    /// client that goes away leaves the wait at once.
+    pub async fn wait_blocked(
+        &mut self,
+        shared: &Shared,
+        stream: &mut TcpStream,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+    ) -> Result<(), End> {
+        if let Some(remote) = self.remote_blocked.take() {
+            return self.wait_remote(shared, stream, input, output, remote).await;
+        }
+        let Some(w) = self.blocked.take() else { return Ok(()) };
+        let deadline = (w.timeout_ms > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(w.timeout_ms));
+        let kill = self.client.info.kill.clone();
+        let outcome = loop {
+            let room = self.settings.query_buffer_limit.saturating_sub(input.len());
+            let read = async {
+                if room == 0 {
+                    std::future::pending::<()>().await;
+                }
+                stream.read_buf(&mut (&mut *input).limit(room)).await
+            };
+            let end = tokio::select! {
+                outcome = blocking::wait(shared, &w, deadline) => break outcome,
+                r = read => match r {
+                    Ok(0) => End::ClientClosed,
+                    Ok(n) => {
+                        shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                        continue;
+                    }
+                    Err(e) => End::Io(e),
+                },
+                _ = kill.cancelled() => End::Killed,
+                _ = shared.shutdown.cancelled() => End::Shutdown,
+            };
+            blocking::leave(shared, &w);
+            return Err(end);
+        };
+        let name = cmd::lookup(w.command()).map(|s| s.name);
+        let muted = self.client.mute_reply(name);
+        let reply = match outcome {
+            blocking::Outcome::Served(reply, Submitted::Waiting(waits, ids)) => {
+                let mut encoded = BytesMut::new();
+                if !muted {
+                    reply.encode(self.client.state.proto, &mut encoded);
+                }
+                self.run.push(Entry::replicated(encoded.freeze(), waits, ids));
+                self.forward(shared, output).await;
+                return Ok(());
+            }
+            blocking::Outcome::Served(_, Submitted::Refused(text)) => Reply::error_static(text),
+            blocking::Outcome::Served(reply, Submitted::Nothing) => reply,
+            blocking::Outcome::TimedOut => w.timeout_reply.clone(),
+            blocking::Outcome::Unblocked => Reply::error_static(blocking::UNBLOCKED_ERROR),
+            blocking::Outcome::Gone => return Err(End::Killed),
+        };
+        if !muted {
+            reply.encode(self.client.state.proto, output);
+        }
+        Ok(())
+    }
+
+    /// [`Session::wait_blocked`] for a command that waits on another node
+    /// (`cluster::blocking`).
+    async fn wait_remote(
+        &mut self,
+        shared: &Shared,
+        stream: &mut TcpStream,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+        mut remote: RemoteBlock,
+    ) -> Result<(), End> {
+        let Some(cluster) = shared.cluster.clone() else { return Ok(()) };
+        // Counted as blocked here, and open to CLIENT UNBLOCK.
+        let here = blocking::proxy(shared, &self.client, remote.args());
+        let node = remote.node.clone();
+        let (proto, id, dbid) = (self.client.state.proto, self.client.id, self.client.state.dbid);
+        let timeout_reply = remote.timeout_reply().clone();
+        let kill = self.client.info.kill.clone();
+        let answer = remote.wait(shared, &cluster, proto, id, dbid);
+        tokio::pin!(answer);
+        let reply = loop {
+            let room = self.settings.query_buffer_limit.saturating_sub(input.len());
+            let read = async {
+                if room == 0 {
+                    std::future::pending::<()>().await;
+                }
+                stream.read_buf(&mut (&mut *input).limit(room)).await
+            };
+            let end = tokio::select! {
+                encoded = &mut answer => {
+                    blocking::leave(shared, &here);
+                    output.extend_from_slice(&encoded);
+                    return Ok(());
+                }
+                outcome = blocking::wait(shared, &here, None) => {
+                    crate::cluster::blocking::cancel(&cluster, node.clone(), id);
+                    match outcome {
+                        blocking::Outcome::Unblocked => break Reply::error_static(blocking::UNBLOCKED_ERROR),
+                        blocking::Outcome::Gone => End::Killed,
+                        _ => break timeout_reply,
+                    }
+                }
+                r = read => match r {
+                    Ok(0) => End::ClientClosed,
+                    Ok(n) => {
+                        shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                        continue;
+                    }
+                    Err(e) => End::Io(e),
+                },
+                _ = kill.cancelled() => End::Killed,
+                _ = shared.shutdown.cancelled() => End::Shutdown,
+            };
+            crate::cluster::blocking::cancel(&cluster, node.clone(), id);
+            blocking::leave(shared, &here);
+            return Err(end);
+        };
+        reply.encode(proto, output);
+        Ok(())
+    }
+
     /// Ends the session: forgets its WATCHes and unregisters the client.
     pub fn close(mut self, shared: &Shared) {
+        if let Some(w) = self.blocked.take() {
+            blocking::leave(shared, &w);
+        }
         if let (Some(cluster), Some(node)) = (&shared.cluster, self.client.tx_session.take()) {
             cluster.release_session(node, self.client.id);
         }
@@ -495,10 +681,27 @@ impl Session {
     }
 }
 
+/// Runs one command here ([`run_notified`]), then serves the clients
+/// blocked on what it wrote, before its own reply goes out.
+#[inline]
+fn run_here(shared: &Shared, client: &mut Client, args: &[&[u8]], prepared: cmd::Prepared, now_ms: u64) -> Reply {
+    let reply = run_notified(shared, client, args, prepared, now_ms);
+    if !client.state.ready.is_empty() {
+        blocking::serve(shared, &mut client.state.ready);
+    }
+    reply
+}
+
 /// Runs one command here, with its keyspace notifications (none, and no
 /// cost beyond one load, while `notify-keyspace-events` is off).
 #[inline]
-fn run_notified(shared: &Shared, client: &mut Client, args: &[&[u8]], prepared: cmd::Prepared, now_ms: u64) -> Reply {
+pub(crate) fn run_notified(
+    shared: &Shared,
+    client: &mut Client,
+    args: &[&[u8]],
+    prepared: cmd::Prepared,
+    now_ms: u64,
+) -> Reply {
     let before = pubsub::notify::before(shared, client.state.dbid, prepared.spec(), args, now_ms);
     let reply = cmd::dispatch_prepared(shared, client, args, prepared, now_ms);
     if let Some(before) = before {
@@ -635,6 +838,10 @@ async fn run(shared: &Arc<Shared>, session: &mut Session, stream: &mut TcpStream
                         _ = shared.shutdown.cancelled() => return End::Shutdown,
                     }
                 }
+                Step::Block => match session.wait_blocked(shared, stream, &mut rbuf, &mut wbuf).await {
+                    Ok(()) => continue,
+                    Err(end) => return end,
+                },
                 Step::Close(end) => return end,
             }
         }

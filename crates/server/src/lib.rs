@@ -11,6 +11,7 @@
 //! sends can take down the node: malformed input closes that connection
 //! with a protocol error, and every size has a configured limit.
 
+pub mod blocking;
 pub mod client;
 pub mod cluster;
 pub mod cmd;

@@ -66,6 +66,8 @@ pub struct Shared {
     pub pubsub: crate::pubsub::Registry,
     /// Command statistics, SLOWLOG, LATENCY and MONITOR.
     pub observe: crate::observe::Observer,
+    /// Clients blocked on keys (BLPOP ...).
+    pub blocked: crate::blocking::Blocked,
     /// `databases`, fixed at start.
     pub databases: u32,
     /// Whether only database 0 may be used (`redis-cluster` mode, as in
@@ -105,6 +107,7 @@ impl Shared {
             db,
             pubsub,
             observe,
+            blocked: crate::blocking::Blocked::default(),
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),

@@ -268,6 +268,7 @@ pub async fn execute(
                     client.state.scope = cluster.scope_for(views.first().and_then(|n| crate::cmd::lookup(n)));
                     let mut reply = crate::cmd::dispatch(shared, client, &views, now_ms);
                     client.state.scope = None;
+                    crate::blocking::serve(shared, &mut client.state.ready);
                     match replicate::submit(shared, client) {
                         Submitted::Nothing => {}
                         Submitted::Waiting(waits, ids) => local_waits.push(((e, p, c), waits, ids)),

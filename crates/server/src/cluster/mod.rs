@@ -15,6 +15,7 @@
 //!   merges the answers into the client's replies, in order.
 //! - [`remote`]: the other side: runs what other nodes forward here.
 //! - [`replicate`]: each slot's writes to its owners.
+//! - [`blocking`]: blocking commands that wait on another node.
 //!
 //! Invariants:
 //! - The members, the ring and the replication placement are one
@@ -35,6 +36,7 @@
 //! The protocol between nodes and the failure behaviour: docs/cluster.md,
 //! docs/membership.md.
 
+pub mod blocking;
 pub mod forward;
 pub mod gossip;
 pub mod leave;

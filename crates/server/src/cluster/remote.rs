@@ -106,7 +106,7 @@ impl std::fmt::Debug for NodeHandler {
     }
 }
 
-fn refuse(text: &str) -> Message {
+pub(super) fn refuse(text: &str) -> Message {
     let mut m = BytesMut::with_capacity(text.len() + 1);
     m.put_u8(b'-');
     m.extend_from_slice(text.as_bytes());
@@ -115,7 +115,7 @@ fn refuse(text: &str) -> Message {
 
 /// A client for commands from another node: authenticated (the node proved
 /// the cluster secret), not in CLIENT LIST.
-fn internal_client(proto: Proto, id: u64) -> Client {
+pub(super) fn internal_client(proto: Proto, id: u64) -> Client {
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
     let mut client = Client::new(Arc::new(ClientInfo::new(id, addr, addr)), true);
     client.set_proto(proto);
@@ -145,6 +145,7 @@ impl Handler for NodeHandler {
     fn message(&self, from: NodeId, msg: Message) {
         let Some(shared) = self.shared.upgrade() else { return };
         match msg.split_first() {
+            Some((&super::blocking::KIND_UNBLOCK, id)) => super::blocking::unblocked(&shared, from, id),
             Some((&KIND_RELEASE, id)) => {
                 if let Ok(id) = <[u8; 8]>::try_from(id) {
                     release(&shared, from, u64::from_be_bytes(id));
@@ -173,7 +174,7 @@ impl Handler for NodeHandler {
 
 /// An answer to a request: ready, or once the writes it made are
 /// replicated.
-enum Answer {
+pub(super) enum Answer {
     Now(Message),
     Later(BoxFuture<'static, Message>),
 }
@@ -238,6 +239,7 @@ fn answer(shared: &Arc<Shared>, from: NodeId, msg: Message) -> Answer {
                 }
             }))
         }
+        Some((&super::blocking::KIND_BLOCK, rest)) => super::blocking::answer(shared, from, rest),
         Some((&KIND_ACKS, ids)) if ids.len() % 8 == 0 => {
             let replication = shared.cluster.as_ref().and_then(|c| c.replication.as_ref());
             let counts = ids.chunks_exact(8).map(|id| {
@@ -385,6 +387,7 @@ fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, dbid: u16, commands
                 if let Some(before) = before {
                     crate::pubsub::notify::after(shared, spec, &args, before, now_ms);
                 }
+                crate::blocking::serve(shared, &mut client.state.ready);
                 client.state.scope = None;
                 match replicate::submit(shared, &mut client) {
                     Submitted::Nothing => {}

@@ -68,7 +68,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         arity: 3,
-        flags: flag::NOSCRIPT,
+        // As in Redis 7.2: allowed in scripts, where it never waits (the
+        // handler answers at once; a client's WAIT waits in `forward`).
+        flags: 0,
         keys: Keys::None,
         group: "generic",
         summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",

@@ -129,6 +129,13 @@ pub(super) const CLIENT_SUBCOMMANDS: &[SubCommand] = &[
         handler: client_kill,
     },
     SubCommand {
+        name: "client|unblock",
+        arity: -3,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Unblocks a client blocked by a blocking command from a different connection.",
+        handler: client_unblock,
+    },
+    SubCommand {
         name: "client|reply",
         arity: 3,
         flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
@@ -523,6 +530,28 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: ends another client's blocking
+/// command as its timeout would, or with `-UNBLOCKED`; 1 if it was
+/// blocked. Checked in Redis's order: the reason, then the id.
+fn client_unblock(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 4 {
+        // Redis's answer to a CLIENT subcommand it cannot parse.
+        return Err(CmdError::other(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            printable(args[1], 128)
+        )));
+    }
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if is(r, "TIMEOUT") => false,
+        Some(r) if is(r, "ERROR") => true,
+        Some(_) => return Err(CmdError::other("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let id = crate::cmd::args::int(args[2])?;
+    let unblocked = u64::try_from(id).is_ok_and(|id| crate::blocking::unblock(ctx.shared, id, error));
+    Ok(Reply::Integer(i64::from(unblocked)))
+}
+
 fn client_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         args,
@@ -555,6 +584,8 @@ fn client_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "      Return clients of specified type.",
             "    * ID <client-id> [<client-id> ...]",
             "      Return clients with the specified IDs.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",

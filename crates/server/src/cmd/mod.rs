@@ -107,6 +107,19 @@ impl Env for Shared {
         self.databases
     }
 
+    #[inline]
+    fn any_blocked(&self) -> bool {
+        !self.blocked.is_empty()
+    }
+
+    fn awaited(&self, dbid: u16, key: &[u8]) -> bool {
+        self.blocked.awaited(dbid, key)
+    }
+
+    fn awaited_keys(&self, dbid: u16) -> Vec<bytes::Bytes> {
+        self.blocked.awaited_keys(dbid)
+    }
+
     fn db0_only(&self) -> bool {
         self.db0_only
     }

@@ -798,8 +798,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "clients" => {
                 field(&mut out, "connected_clients", &shared.clients.len());
                 field(&mut out, "maxclients", &config.maxclients);
-                // No command blocks a client yet.
-                field(&mut out, "blocked_clients", &0);
+                field(&mut out, "blocked_clients", &shared.blocked.len());
                 field(&mut out, "tracking_clients", &0);
             }
             "memory" => {

@@ -1,0 +1,364 @@
+//! Blocking commands forwarded to the key's coordinator (`proxy` mode, and
+//! `redis-cluster` mode for a key that reached the wrong node).
+//!
+//! The client stays parked on its own node; the command blocks on the
+//! coordinator, where the writes to its keys happen, in rounds: each
+//! round is one request that waits there at most [`round_ms`] (well
+//! within the transport's request timeout, which every request must
+//! honour), and answers either the command's reply or "still waiting".
+//! The origin then sends the next round with the time that is left, so a
+//! wait of any length (or forever) never holds a request past its
+//! timeout, and a waiting client costs one request in flight, multiplexed
+//! with every other on the node's pipelined connections.
+//!
+//! Messages:
+//! - request `K`: proto byte, the client's id (u64), its database (u16),
+//!   the round's length in ms (u64), then the command as a RESP array
+//!   (its timeout argument already set to what is left of the client's).
+//!   Answer `+` and the reply encoded in that proto; `W`: the round ended
+//!   with nothing, send the next; or `-` and an error text.
+//! - one-way `U` + client id: that client left (or was unblocked) while
+//!   its command waited here: forget the wait.
+//!
+//! Between two rounds the client is not in the coordinator's queues, so a
+//! write in that instant may serve a client that blocked after it: FIFO
+//! holds within a round only (documented in the README). A blocked client
+//! counts in INFO `blocked_clients` on both nodes; CLIENT UNBLOCK works on
+//! its own node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ringcache_resp::{encode_request, Frame, Limits, Proto, Reply, RequestParser};
+use ringcache_transport::{Message, NodeId};
+
+use super::forward::{Entry, Merge};
+use super::remote::{internal_client, refuse, Answer};
+use super::replicate::{self, Submitted};
+use super::Cluster;
+use crate::blocking::{self, Outcome};
+use crate::cmd;
+use crate::shared::Shared;
+
+pub const KIND_BLOCK: u8 = b'K';
+pub const KIND_UNBLOCK: u8 = b'U';
+
+/// How long one round waits on the coordinator: half the request
+/// timeout, so its answer comes back in time.
+pub fn round_ms(shared: &Shared) -> u64 {
+    (shared.with_config(|c| c.cluster_timeout_ms) / 2).max(1)
+}
+
+/// Where a blocking command's timeout argument is: first after the name
+/// for BLMPOP and BZMPOP (`timeout numkeys ...`), last for the others.
+fn timeout_at(spec: &cmd::CommandSpec, args: &[Bytes]) -> usize {
+    if matches!(spec.keys, cmd::Keys::Counted { .. }) {
+        1
+    } else {
+        args.len() - 1
+    }
+}
+
+/// A blocking command bound for another node, ready to wait in rounds.
+#[derive(Debug)]
+pub struct RemoteBlock {
+    pub node: NodeId,
+    args: Vec<Bytes>,
+    timeout_at: usize,
+    /// When the client's own timeout ends; `None`: never.
+    deadline: Option<tokio::time::Instant>,
+    timeout_reply: Reply,
+}
+
+impl RemoteBlock {
+    /// `None` if the command's timeout is malformed: it is then forwarded
+    /// as any command, and fails there with Redis's error.
+    pub fn new(node: NodeId, spec: &cmd::CommandSpec, args: Vec<Bytes>) -> Option<RemoteBlock> {
+        let at = timeout_at(spec, &args);
+        let ms = ringcache_commands::blocking::timeout_ms(&args[at], ringcache_store::now_ms()).ok()?;
+        let deadline = (ms > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(ms));
+        let timeout_reply = if matches!(spec.name, "blmove" | "brpoplpush") { Reply::Null } else { Reply::NullArray };
+        Some(RemoteBlock { node, args, timeout_at: at, deadline, timeout_reply })
+    }
+
+    /// The blocking command of `entry` (a relay to another node), if it
+    /// can wait there in rounds.
+    pub fn of_entry(cluster: &Cluster, spec: Option<&cmd::CommandSpec>, entry: &Entry) -> Option<RemoteBlock> {
+        let spec = spec?;
+        let [part] = &entry.parts[..] else { return None };
+        if !matches!(entry.merge, Merge::Relay) || part.node == cluster.me || part.cmds.len() != 1 {
+            return None;
+        }
+        RemoteBlock::new(part.node.clone(), spec, part.cmds[0].clone())
+    }
+
+    /// Waits, round after round, until the coordinator answers; the reply
+    /// encoded in `proto`. Dropping it mid-round must be followed by
+    /// [`cancel`].
+    pub async fn wait(&mut self, shared: &Shared, cluster: &Cluster, proto: Proto, id: u64, dbid: u16) -> Bytes {
+        let round = Duration::from_millis(round_ms(shared));
+        let request_timeout = Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
+        loop {
+            let left = self.deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return encoded(&self.timeout_reply, proto);
+            }
+            // The command's own timeout becomes what is left of the
+            // client's (rounded up to a millisecond, never 0 = forever).
+            self.args[self.timeout_at] = match left {
+                None => Bytes::from_static(b"0"),
+                Some(l) => Bytes::from(format!("{:.3}", (l.as_millis().max(1) as f64) / 1000.0)),
+            };
+            let this_round = left.map_or(round, |l| l.min(round)).max(Duration::from_millis(1));
+            let mut m = BytesMut::with_capacity(64 + self.args.iter().map(|a| a.len() + 16).sum::<usize>());
+            m.put_u8(KIND_BLOCK);
+            m.put_u8(if proto == Proto::Resp3 { 3 } else { 2 });
+            m.put_u64(id);
+            m.put_u16(dbid);
+            m.put_u64(this_round.as_millis() as u64);
+            encode_request(&self.args, &mut m);
+            let answer =
+                tokio::time::timeout(request_timeout + this_round, cluster.transport.request(&self.node, m.freeze()))
+                    .await;
+            match answer {
+                Ok(Ok(msg)) => match msg.split_first() {
+                    Some((b'W', _)) => continue,
+                    Some((b'+', reply)) => return Bytes::copy_from_slice(reply),
+                    Some((b'-', text)) => return encoded(&Reply::error_bytes(text.to_vec()), proto),
+                    _ => return encoded(&Reply::error_static("CLUSTERDOWN malformed answer from another node"), proto),
+                },
+                Ok(Err(e)) => {
+                    tracing::debug!(node = %self.node, "blocking command not forwarded: {e}");
+                    let text = format!("TRYAGAIN node {} did not answer the blocked command: {e}", self.node);
+                    return encoded(&Reply::error(text), proto);
+                }
+                Err(_) => {
+                    let text = format!("TRYAGAIN node {} did not answer in time", self.node);
+                    return encoded(&Reply::error(text), proto);
+                }
+            }
+        }
+    }
+
+    /// The command, as it is sent.
+    pub fn args(&self) -> &[Bytes] {
+        &self.args
+    }
+
+    /// What the client gets when CLIENT UNBLOCK ... TIMEOUT ends its wait.
+    pub fn timeout_reply(&self) -> &Reply {
+        &self.timeout_reply
+    }
+}
+
+fn encoded(reply: &Reply, proto: Proto) -> Bytes {
+    let mut out = BytesMut::new();
+    reply.encode(proto, &mut out);
+    out.freeze()
+}
+
+/// Tells `node` that client `id` stopped waiting (one-way, in the
+/// background: the client's connection does not wait for it).
+pub fn cancel(cluster: &Arc<Cluster>, node: NodeId, id: u64) {
+    let cluster = cluster.clone();
+    tokio::spawn(async move {
+        let mut m = BytesMut::with_capacity(9);
+        m.put_u8(KIND_UNBLOCK);
+        m.put_u64(id);
+        let _ = cluster.transport.send(&node, m.freeze()).await;
+    });
+}
+
+/// The coordinator's side of a `K` request: runs the command; if it
+/// blocks, waits here for at most the round.
+pub(super) fn answer(shared: &Arc<Shared>, from: NodeId, rest: &[u8]) -> Answer {
+    if rest.len() < 19 {
+        return Answer::Now(refuse("ERR malformed blocking command"));
+    }
+    let proto = if rest[0] == 3 { Proto::Resp3 } else { Proto::Resp2 };
+    let id = u64::from_be_bytes(rest[1..9].try_into().expect("8 bytes"));
+    let dbid = u16::from_be_bytes([rest[9], rest[10]]);
+    let round_ms = u64::from_be_bytes(rest[11..19].try_into().expect("8 bytes")).min(round_ms(shared));
+    if u32::from(dbid) >= shared.databases {
+        return Answer::Now(refuse("ERR DB index is out of range"));
+    }
+    let body = &rest[19..];
+    let limits = shared.with_config(|c| Limits {
+        bulk_len_max: c.proto_max_bulk_len as usize,
+        multibulk_len_max: c.proto_max_multibulk_len as usize,
+        authenticated: true,
+    });
+    let mut spans = Vec::new();
+    let mut parser = RequestParser::default();
+    match parser.frame(body, 0, &limits, &mut spans) {
+        Ok(Frame::Command { end, inline: false }) if end == body.len() => {}
+        _ => return Answer::Now(refuse("ERR malformed blocking command")),
+    }
+    let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &body[s..e]).collect();
+    let Some(name) = args.first() else {
+        return Answer::Now(refuse("ERR malformed blocking command"));
+    };
+    let spec = cmd::lookup(name);
+    if spec.is_none_or(|s| !s.has(cmd::flag::BLOCKING)) {
+        return Answer::Now(refuse("ERR not a blocking command"));
+    }
+    let mut client = internal_client(proto, id);
+    client.state.dbid = dbid;
+    client.state.may_block = true;
+    let now_ms = ringcache_store::now_ms();
+    let prepared = cmd::prepare(shared, &mut client, &args);
+    let reply = crate::connection::run_notified(shared, &mut client, &args, prepared, now_ms);
+    client.state.may_block = false;
+    blocking::serve(shared, &mut client.state.ready);
+    let Some(block) = client.state.block.take() else {
+        return finished(shared, reply, replicate::submit(shared, &mut client), proto);
+    };
+    let w = blocking::block_remote(shared, &client, block, &args, from);
+    let shared = shared.clone();
+    Answer::Later(Box::pin(async move {
+        let own = (w.timeout_ms > 0).then_some(w.timeout_ms);
+        let wait_ms = own.map_or(round_ms, |t| t.min(round_ms));
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+        match blocking::wait(&shared, &w, Some(deadline)).await {
+            Outcome::Served(reply, submitted) => match finished(&shared, reply, submitted, proto) {
+                Answer::Now(m) => m,
+                Answer::Later(f) => f.await,
+            },
+            // Its own timeout: the origin would send no other round.
+            Outcome::TimedOut if own.is_some_and(|t| t <= round_ms) => plus(&w.timeout_reply, proto),
+            Outcome::TimedOut | Outcome::Gone => Bytes::from_static(b"W"),
+            Outcome::Unblocked => plus(&Reply::error_static(blocking::UNBLOCKED_ERROR), proto),
+        }
+    }))
+}
+
+fn plus(reply: &Reply, proto: Proto) -> Message {
+    let mut out = BytesMut::new();
+    out.put_u8(b'+');
+    reply.encode(proto, &mut out);
+    out.freeze()
+}
+
+/// The answer to a command that ran: at once, or once its writes reach
+/// their quorum (`-NOREPLICAS` ... instead if they do not).
+fn finished(shared: &Shared, reply: Reply, submitted: Submitted, proto: Proto) -> Answer {
+    match submitted {
+        Submitted::Nothing => Answer::Now(plus(&reply, proto)),
+        Submitted::Refused(text) => Answer::Now(plus(&Reply::error_static(text), proto)),
+        Submitted::Waiting(waits, _) => {
+            let timeout = Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
+            Answer::Later(Box::pin(async move {
+                match replicate::wait(waits, timeout).await {
+                    Ok(_) => plus(&reply, proto),
+                    Err(text) => plus(&Reply::error_static(text), proto),
+                }
+            }))
+        }
+    }
+}
+
+/// A `U` message: the origin's client `id` no longer waits here.
+pub(super) fn unblocked(shared: &Shared, from: NodeId, msg: &[u8]) {
+    if let Ok(id) = <[u8; 8]>::try_from(msg) {
+        blocking::cancel_remote(shared, &from, u64::from_be_bytes(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A member of a two-node in-memory cluster, fed messages directly.
+    fn member() -> Arc<Shared> {
+        let mut config = Config::for_test();
+        config.set("node-id", "a").unwrap();
+        config.set("peers", "a@127.0.0.1:7001,b@127.0.0.1:7002").unwrap();
+        config.set("cluster-secret", "0123456789abcdef").unwrap();
+        config.set("replicas", "1").unwrap();
+        let net = ringcache_transport::SimNetwork::new(1, ringcache_transport::TransportConfig::for_test()).unwrap();
+        let cluster = Cluster::new(&config, Arc::new(net.add_node("a")), None, 7001).unwrap();
+        Arc::new(Shared::with_cluster(config, Some(Arc::new(cluster))))
+    }
+
+    fn request(id: u64, dbid: u16, round_ms: u64, args: &[&str]) -> Vec<u8> {
+        let mut m = vec![2u8];
+        m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(&dbid.to_be_bytes());
+        m.extend_from_slice(&round_ms.to_be_bytes());
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let mut body = BytesMut::new();
+        encode_request(&args, &mut body);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    fn now(a: Answer) -> Message {
+        match a {
+            Answer::Now(m) => m,
+            Answer::Later(_) => panic!("answered at once"),
+        }
+    }
+
+    #[test]
+    fn malformed_rounds_are_refused_and_ready_keys_answer_at_once() {
+        let shared = member();
+        let from = || NodeId::from("b");
+        for bad in [
+            &b""[..],
+            b"\x02short",
+            &request(1, 16, 10, &["BLPOP", "k", "0"]),
+            &request(1, 0, 10, &["GET", "k"]),
+            &request(1, 0, 10, &["NOSUCH"]),
+            &[2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, b'*', b'0', b'\r', b'\n'],
+            &[2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, b'x'],
+        ] {
+            assert_eq!(now(answer(&shared, from(), bad)).first(), Some(&b'-'), "{bad:?}");
+        }
+        let _ = now(answer(&shared, from(), &request(1, 0, 10, &["BLPOP", "k", "x"])));
+        let mut c = internal_client(Proto::Resp2, 9);
+        let rpush: Vec<&[u8]> = vec![b"RPUSH", b"k", b"v"];
+        cmd::dispatch(&shared, &mut c, &rpush, ringcache_store::now_ms());
+        assert_eq!(
+            &now(answer(&shared, from(), &request(1, 0, 10, &["BLPOP", "k", "0"])))[..],
+            b"+*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_round_waits_at_most_its_length_and_a_write_serves_it() {
+        let shared = member();
+        let from = || NodeId::from("b");
+        let Answer::Later(round) = answer(&shared, from(), &request(1, 0, 20, &["BLPOP", "k", "0"])) else {
+            panic!("it waits")
+        };
+        assert_eq!(&round.await[..], b"W", "the round ended with nothing");
+        assert!(shared.blocked.is_empty(), "and left the queue");
+
+        let Answer::Later(round) = answer(&shared, from(), &request(1, 0, 5_000, &["BLPOP", "k", "0"])) else {
+            panic!("it waits")
+        };
+        let round = tokio::spawn(round);
+        while shared.blocked.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let mut c = internal_client(Proto::Resp2, 9);
+        let rpush: Vec<&[u8]> = vec![b"RPUSH", b"k", b"v"];
+        cmd::dispatch(&shared, &mut c, &rpush, ringcache_store::now_ms());
+        blocking::serve(&shared, &mut c.state.ready);
+        assert_eq!(&round.await.unwrap()[..], b"+*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
+
+        // The origin's client left: the wait is forgotten at once.
+        let Answer::Later(round) = answer(&shared, from(), &request(7, 0, 5_000, &["BLPOP", "k", "0"])) else {
+            panic!("it waits")
+        };
+        let round = tokio::spawn(round);
+        while shared.blocked.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        unblocked(&shared, from(), &7u64.to_be_bytes());
+        assert_eq!(&round.await.unwrap()[..], b"W");
+        assert!(shared.blocked.is_empty());
+    }
+}
