@@ -337,7 +337,12 @@ fn redis_cluster_mode_describes_the_placement_in_redis_formats() {
     let s = slot.to_string();
     for conn in conns.iter_mut() {
         // Every node owns every slot of a three-node cluster (N = 3): the
-        // master and its two replicas hold the keys.
+        // master and its two replicas hold the keys. A write is answered
+        // at W = 2, so the third owner may apply it a moment later.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while int(conn, &["CLUSTER", "COUNTKEYSINSLOT", &s]) != 10 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert_eq!(int(conn, &["CLUSTER", "COUNTKEYSINSLOT", &s]), 10);
     }
     let keys: HashSet<String> = run(&mut conns[home], &["CLUSTER", "GETKEYSINSLOT", &s, "100"]);
