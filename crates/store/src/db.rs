@@ -864,13 +864,38 @@ impl<'a> Locked<'a> {
         (0..self.shard_count()).map(|i| self.with_shard(i, |shard| shard.count_where(now_ms, &mut keep))).sum()
     }
 
-    /// A random live key (RANDOMKEY): shards from a random one on, each
-    /// under its own lock.
+    /// A random live key (RANDOMKEY), each key about equally likely: a
+    /// shard picked with odds by its key count, then a key in it. Database
+    /// 0 reads the counts each shard publishes when it is unlocked (no lock
+    /// taken); another database counts its keys shard by shard, one lock at
+    /// a time. A count gone stale since (the picked shard emptied) falls
+    /// back to the next shard that has a key.
     pub fn random_key(&mut self, now_ms: u64) -> Option<Bytes> {
         let n = self.shard_count();
-        let start = rand::random::<usize>() % n;
+        let counts: Vec<usize> = if self.dbid == 0 && !self.holds_all() {
+            self.db.cells.iter().map(|c| c.keys.load(Relaxed)).collect()
+        } else {
+            (0..n).map(|i| self.with_shard(i, |shard| shard.len())).collect()
+        };
+        let total: usize = counts.iter().sum();
+        let start = if total == 0 {
+            rand::random::<usize>() % n
+        } else {
+            weighted_pick(&counts, rand::random::<usize>() % total)
+        };
         (0..n).find_map(|j| self.with_shard((start + j) % n, |shard| shard.random_key(now_ms)))
     }
+}
+
+/// The index whose share of `weights` holds `r` (`r` below their sum).
+fn weighted_pick(weights: &[usize], mut r: usize) -> usize {
+    for (i, &w) in weights.iter().enumerate() {
+        if r < w {
+            return i;
+        }
+        r -= w;
+    }
+    weights.len().saturating_sub(1)
 }
 
 impl Drop for Locked<'_> {
@@ -890,7 +915,7 @@ impl Drop for Locked<'_> {
 mod tests {
     use super::*;
     use crate::value::Value;
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
     #[test]
     fn active_expiry_shows_in_dbsize_at_once() {
@@ -1195,6 +1220,29 @@ mod tests {
         }
         assert_eq!(seen.len(), 400);
         assert!(walk.random_key(1).is_some());
+    }
+
+    #[test]
+    fn random_key_gives_each_of_few_keys_its_share() {
+        // Redis's own test: two keys, a hundred RANDOMKEYs, both seen. A
+        // walk from a random shard to the first non-empty one fails it
+        // whenever the two keys' shards are close on the shard circle.
+        let db = Db::new(DbConfig::default());
+        for dbid in [0, 3] {
+            for k in ["foo", "bar"] {
+                let mut l = db.lock_key(k.as_bytes());
+                l.select(dbid);
+                l.shard(k.as_bytes()).set(k.as_bytes(), Value::string(b"v"), 0, 1);
+            }
+            let mut walk = db.lock_keys(std::iter::empty());
+            walk.select(dbid);
+            let mut seen = HashMap::new();
+            for _ in 0..1000 {
+                *seen.entry(walk.random_key(1).expect("a key")).or_insert(0) += 1;
+            }
+            assert_eq!(seen.len(), 2, "db {dbid}: {seen:?}");
+            assert!(seen.values().all(|&n| n > 350), "db {dbid}: about half each: {seen:?}");
+        }
     }
 
     #[test]
