@@ -158,6 +158,16 @@ pub struct Ran<'a, E: Env> {
     pub elapsed_ns: u64,
     pub reply: &'a Reply,
     pub caller: Caller,
+    /// Whether it counts as one change of the keyspace (Redis's `dirty`):
+    /// it wrote or deleted a key or flushed a database, itself rather than
+    /// through commands it ran (EXEC's and scripts' commands count one by
+    /// one, the EXEC or the script not again).
+    pub wrote: bool,
+}
+
+thread_local! {
+    /// Commands this thread has counted as changes ([`Ran::wrote`]).
+    static CHANGES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 // By hand: a derive would ask `E: Debug`.
@@ -178,10 +188,15 @@ pub fn call<E: Env>(ctx: &mut Ctx<'_, E>, spec: &'static CommandSpec<E>, args: &
     static CLOCK: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
     ctx.shared.command_starting(ctx.client, spec, args);
     let clock = &*CLOCK;
+    let (writes, changes) = (ringcache_store::local_writes(), CHANGES.get());
     let started = clock.raw();
     let reply = (spec.handler)(ctx, args).unwrap_or_else(Reply::from);
     let elapsed_ns = clock.delta_as_nanos(started, clock.raw());
-    let ran = Ran { spec, args, elapsed_ns, reply: &reply, caller };
+    let wrote = ringcache_store::local_writes() != writes && CHANGES.get() == changes;
+    if wrote {
+        CHANGES.set(changes + 1);
+    }
+    let ran = Ran { spec, args, elapsed_ns, reply: &reply, caller, wrote };
     ctx.shared.command_ran(ctx.client, &ran);
     reply
 }

@@ -205,6 +205,43 @@ fn commandstats_and_errorstats_count_and_reset() {
 }
 
 #[test]
+fn rdb_changes_since_last_save_counts_commands_that_changed_a_key() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let changes =
+        |c: &mut redis::Connection| -> u64 { info(c, "persistence")["rdb_changes_since_last_save"].parse().unwrap() };
+    let start = changes(&mut c);
+    run::<()>(&mut c, &["SET", "a", "1"]);
+    let _: i64 = run(&mut c, &["SETBIT", "bits", "0", "0"]);
+    assert_eq!(changes(&mut c), start + 2, "a new key always counts");
+    // Commands that change nothing do not count (Redis's SETBIT test).
+    let _: i64 = run(&mut c, &["SETBIT", "bits", "0", "0"]);
+    let _: i64 = run(&mut c, &["SREM", "nosuch", "x"]);
+    let _: Option<String> = run(&mut c, &["GET", "a"]);
+    assert_eq!(changes(&mut c), start + 2);
+    // EXEC's and scripts' commands count one by one, the EXEC or the
+    // script not again; CONFIG RESETSTAT does not reset the count.
+    let _: Value = run(&mut c, &["MULTI"]);
+    let _: Value = run(&mut c, &["SET", "b", "1"]);
+    let _: Value = run(&mut c, &["INCR", "b"]);
+    let _: Value = run(&mut c, &["EXEC"]);
+    let _: Value = run(&mut c, &["EVAL", "redis.call('SET', KEYS[1], 'x') return 1", "1", "c"]);
+    run::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    assert_eq!(changes(&mut c), start + 5);
+    // A served blocking pop is a change of its own (Redis's list test).
+    let mut blocked = server.conn();
+    let waiter = thread::spawn(move || run::<Vec<String>>(&mut blocked, &["BLPOP", "lst", "5"]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while info(&mut c, "clients")["blocked_clients"] != "1" {
+        assert!(std::time::Instant::now() < deadline, "BLPOP did not block");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let _: i64 = run(&mut c, &["LPUSH", "lst", "v"]);
+    assert_eq!(waiter.join().expect("BLPOP returned"), ["lst", "v"]);
+    assert_eq!(changes(&mut c), start + 7);
+}
+
+#[test]
 fn latencystats_follow_latency_tracking() {
     let server = Server::start();
     let mut c = server.conn();

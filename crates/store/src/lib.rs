@@ -44,7 +44,7 @@ pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;
 pub use key::Key;
-pub use shard::{Applied, ScanFilter, Shard, ShardConfig, DATABASES_MAX};
+pub use shard::{local_writes, Applied, ScanFilter, Shard, ShardConfig, DATABASES_MAX};
 pub use tomb::TOMBSTONE_OVERHEAD;
 pub use value::{
     HashValue, ListValue, SetValue, StrValue, StreamEntry, StreamId, StreamValue, Value, WrongType, ZSetValue,

@@ -58,6 +58,24 @@ pub struct ShardStats {
     pub evicted: u64,
 }
 
+thread_local! {
+    /// Local writes made on this thread (see [`local_writes`]).
+    static LOCAL_WRITES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many local writes (a key given a new version, or a database
+/// flushed) this thread has made: a command that leaves it unchanged
+/// changed nothing. Redis's `dirty` counter is made of such commands.
+#[inline]
+pub fn local_writes() -> u64 {
+    LOCAL_WRITES.with(|w| w.get())
+}
+
+#[inline]
+fn count_local_write() {
+    LOCAL_WRITES.with(|w| w.set(w.get() + 1));
+}
+
 /// How a shard versions and deletes: the node's settings (from
 /// [`DbConfig`](crate::DbConfig)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -617,9 +635,11 @@ impl Shard {
         i
     }
 
-    /// Records a local write of `key` for [`take_changed`](Self::take_changed).
+    /// Records a local write of `key` for [`take_changed`](Self::take_changed)
+    /// and [`local_writes`].
     #[inline]
     fn record(&mut self, key: &[u8]) {
+        count_local_write();
         if self.cfg.journal {
             self.journal_push(key);
         }
@@ -990,6 +1010,9 @@ impl Shard {
             top.into_iter().map(|h| Some(Stamp { hlc: h.after(now_ms), writer })).collect::<Box<[_]>>()
         });
         let old = std::mem::take(&mut self.ks);
+        if !old.map.is_empty() {
+            count_local_write();
+        }
         // Flip this database's contributions out of the digests (the other
         // databases' stay), and its old floors' too.
         let db = self.db;

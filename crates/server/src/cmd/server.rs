@@ -760,7 +760,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let used_memory = ctx.db.db().used_memory();
     let shared = ctx.shared;
     let wants = |name: &str| INFO_SECTIONS.iter().zip(wanted).any(|(s, w)| w && *s == name);
-    let observed = if ["stats", "commandstats", "errorstats", "latencystats"].into_iter().any(wants) {
+    let observed = if ["stats", "commandstats", "errorstats", "latencystats", "persistence"].into_iter().any(wants) {
         shared.observe.stats.snapshot()
     } else {
         Default::default()
@@ -818,6 +818,8 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 // A cache: nothing is ever loaded or saved.
                 field(&mut out, "loading", &0);
                 field(&mut out, "async_loading", &0);
+                // Nothing is saved: every change since the start counts.
+                field(&mut out, "rdb_changes_since_last_save", &observed.changes);
                 field(&mut out, "rdb_bgsave_in_progress", &0);
                 field(&mut out, "aof_enabled", &0);
             }

@@ -89,7 +89,7 @@ impl Observer {
             Reply::Error(e) => Some(&e[..]),
             _ => None,
         };
-        self.stats.record_call(slot, ns, error, self.tracking.load(Relaxed));
+        self.stats.record_call(slot, ns, error, self.tracking.load(Relaxed), ran.wrote);
         let us = ns / 1000;
         let event = if ran.spec.has(flag::FAST) { "fast-command" } else { "command" };
         self.latency.add_if_needed(event, us / 1000, unix_secs);

@@ -126,11 +126,14 @@ struct Block {
     commands: Vec<Tally>,
     errors: HashMap<Box<str>, u64>,
     total_errors: u64,
+    /// Commands that changed the keyspace (`rdb_changes_since_last_save`);
+    /// not a statistic CONFIG RESETSTAT resets.
+    changes: u64,
 }
 
 impl Block {
     fn clear(&mut self) {
-        *self = Block::default();
+        *self = Block { changes: self.changes, ..Block::default() };
     }
 
     fn add(&mut self, other: &Block) {
@@ -148,6 +151,7 @@ impl Block {
             }
         }
         self.total_errors += other.total_errors;
+        self.changes += other.changes;
     }
 
     #[inline]
@@ -231,6 +235,8 @@ pub struct Snapshot {
     /// Error prefixes with their counts, sorted by prefix.
     pub errors: Vec<(Box<str>, u64)>,
     pub total_errors: u64,
+    /// Commands that changed the keyspace since the node started.
+    pub changes: u64,
 }
 
 impl Snapshot {
@@ -266,8 +272,9 @@ impl CommandStats {
     /// error reply, the call failed and the error is counted.
     /// `histogram`: whether `latency-tracking` is on.
     #[inline]
-    pub fn record_call(&self, slot: usize, ns: u64, error: Option<&[u8]>, histogram: bool) {
+    pub fn record_call(&self, slot: usize, ns: u64, error: Option<&[u8]>, histogram: bool, wrote: bool) {
         self.with_block(|b| {
+            b.changes += u64::from(wrote);
             if let Some(text) = error {
                 b.count_error(text);
             }
@@ -310,7 +317,7 @@ impl CommandStats {
         let mut errors: Vec<(Box<str>, u64)> = all.errors.into_iter().collect();
         errors.sort();
         let commands = all.commands.iter().map(Counters::of).collect();
-        Snapshot { commands, errors, total_errors: all.total_errors }
+        Snapshot { commands, errors, total_errors: all.total_errors, changes: all.changes }
     }
 
     /// CONFIG RESETSTAT.
@@ -360,10 +367,10 @@ mod tests {
     #[test]
     fn threads_are_merged_and_reset() {
         let stats = Arc::new(CommandStats::default());
-        stats.record_call(3, 2_000, None, true);
+        stats.record_call(3, 2_000, None, true, true);
         let other = stats.clone();
         std::thread::spawn(move || {
-            other.record_call(3, 4_000, Some(b"ERR boom"), true);
+            other.record_call(3, 4_000, Some(b"ERR boom"), true, false);
             other.record_rejected(Some(1), b"WRONGTYPE x");
         })
         .join()
@@ -377,9 +384,11 @@ mod tests {
         assert_eq!(s.total_errors, 2);
         assert_eq!(s.errors, vec![("ERR".into(), 1), ("WRONGTYPE".into(), 1)]);
         assert_eq!(s.used().map(|(i, _)| i).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(s.changes, 1);
         stats.reset();
         let s = stats.snapshot();
         assert_eq!((s.used().count(), s.total_errors, s.errors.len()), (0, 0, 0));
+        assert_eq!(s.changes, 1, "RESETSTAT keeps rdb_changes_since_last_save");
     }
 
     #[test]
