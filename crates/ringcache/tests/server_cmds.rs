@@ -500,3 +500,25 @@ fn wait_on_a_standalone_node_answers_that_no_replica_holds_anything() {
     let e = redis::cmd("WAIT").arg(1).arg(-5).query::<i64>(&mut conn).unwrap_err();
     assert!(e.to_string().contains("timeout is negative"), "{e}");
 }
+
+#[test]
+fn module_lists_none_and_loads_none() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let help = reply_texts(&common::run(&mut c, &["MODULE", "HELP"]));
+    assert!(help[0].starts_with("MODULE <subcommand> "), "{help:?}");
+    assert!(help.iter().any(|l| l == "UNLOAD <name>"), "{help:?}");
+    assert_eq!(common::array(&mut c, &["MODULE", "LIST"]), Vec::<String>::new());
+    assert_eq!(
+        common::err(&mut c, &["MODULE", "LOAD", "/tmp/nosuch.so"]),
+        "ERR Error loading the extension. Please check the server logs."
+    );
+    assert_eq!(
+        common::err(&mut c, &["MODULE", "UNLOAD", "nosuch"]),
+        "ERR Error unloading module: no such module with that name"
+    );
+    assert_eq!(common::err(&mut c, &["MODULE", "NOSUCH"]), "ERR unknown subcommand 'NOSUCH'. Try MODULE HELP.");
+    assert!(common::err(&mut c, &["MODULE"]).starts_with("ERR wrong number of arguments for 'module'"));
+    // The node goes on answering.
+    assert_eq!(common::run::<String>(&mut c, &["PING"]), "PONG");
+}

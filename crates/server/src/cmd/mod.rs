@@ -9,6 +9,7 @@
 mod cluster;
 pub(crate) use cluster::wait_args;
 mod connection;
+mod module;
 mod observe;
 mod pubsub;
 mod server;
@@ -34,7 +35,14 @@ pub type Handler = ringcache_commands::Handler<Shared>;
 pub type Prepared = ringcache_commands::Prepared<Shared>;
 
 static TABLE: LazyLock<Table<Shared>> = LazyLock::new(|| {
-    let node = [connection::COMMANDS, server::COMMANDS, cluster::COMMANDS, pubsub::COMMANDS, observe::COMMANDS];
+    let node = [
+        connection::COMMANDS,
+        server::COMMANDS,
+        cluster::COMMANDS,
+        pubsub::COMMANDS,
+        observe::COMMANDS,
+        module::COMMANDS,
+    ];
     Table::new(
         ringcache_commands::data_commands()
             .into_iter()

@@ -97,6 +97,7 @@ pub(super) fn subcommands_of(name: &str) -> &'static [SubCommand] {
         "pubsub" => super::pubsub::PUBSUB_SUBCOMMANDS,
         "config" => CONFIG_SUBCOMMANDS,
         "command" => COMMAND_SUBCOMMANDS,
+        "module" => super::module::MODULE_SUBCOMMANDS,
         _ => &[],
     }
 }
@@ -690,7 +691,7 @@ hsetnx=2.0.0 hstrlen=3.2.0 hvals=2.0.0 incr=1.0.0 incrby=1.0.0 incrbyfloat=2.6.0
 lastsave=1.0.0 latency=2.8.13 latency|doctor=2.8.13 latency|help=2.8.13 latency|histogram=7.0.0
 latency|history=2.8.13 latency|latest=2.8.13 latency|reset=2.8.13 lcs=7.0.0 lindex=1.0.0 linsert=2.2.0 llen=1.0.0 lmove=6.2.0 lmpop=7.0.0
 lolwut=5.0.0 lpop=1.0.0 lpos=6.0.6 lpush=1.0.0 lpushx=2.2.0 lrange=1.0.0 lrem=1.0.0 lset=1.0.0 ltrim=1.0.0
-memory=4.0.0 mget=1.0.0 migrate=2.6.0 module=4.0.0 monitor=1.0.0 move=1.0.0 mset=1.0.1 msetnx=1.0.1 multi=1.2.0
+memory=4.0.0 mget=1.0.0 migrate=2.6.0 module=4.0.0 module|help=5.0.0 module|list=4.0.0 module|load=4.0.0 module|loadex=7.0.0 module|unload=4.0.0 monitor=1.0.0 move=1.0.0 mset=1.0.1 msetnx=1.0.1 multi=1.2.0
 object=2.2.3 persist=2.2.0 pexpire=2.6.0 pexpireat=2.6.0 pexpiretime=7.0.0 pfadd=2.8.9 pfcount=2.8.9
 pfdebug=2.8.9 pfmerge=2.8.9 pfselftest=2.8.9 ping=1.0.0 psetex=2.6.0 psubscribe=2.0.0 psync=2.8.0 pttl=2.6.0
 publish=2.0.0 pubsub=2.8.0 pubsub|channels=2.8.0 pubsub|help=6.2.0 pubsub|numpat=2.8.0
