@@ -371,6 +371,24 @@ fn monitor_sees_other_connections_commands() {
     assert!(mon.read_reply_string().contains("\"INCR\" \"n\""));
     assert!(mon.read_reply_string().contains("\"EXEC\""));
 
+    // A blocked command shows once, when it blocks, not again when a
+    // push serves it (Redis's "MONITOR log blocked command only once").
+    let mut blocked = server.conn();
+    let waiter = thread::spawn(move || run::<Vec<String>>(&mut blocked, &["BLPOP", "mlist", "5"]));
+    assert!(monitor_line(&mut mon, "\"BLPOP\"").contains("\"BLPOP\" \"mlist\" \"5\""));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while run::<String>(&mut c, &["INFO", "clients"]).contains("blocked_clients:0") {
+        assert!(std::time::Instant::now() < deadline, "BLPOP did not block");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let _: i64 = run(&mut c, &["LPUSH", "mlist", "1"]);
+    assert_eq!(waiter.join().expect("BLPOP returned"), ["mlist", "1"]);
+    let _: i64 = run(&mut c, &["LPUSH", "mlist", "2"]);
+    let after = monitor_line(&mut mon, "\"LPUSH\" \"mlist\" \"1\"");
+    assert!(after.contains("\"1\""), "{after}");
+    let next = monitor_line(&mut mon, "\"mlist\"");
+    assert!(next.contains("\"LPUSH\" \"mlist\" \"2\""), "the BLPOP was not shown again: {next}");
+
     // Secrets are redacted.
     let _ = err(&mut c, &["AUTH", "user", "secret"]);
     let line = monitor_line(&mut mon, "\"AUTH\"");

@@ -429,6 +429,26 @@ fn config_set_errors_change_nothing() {
 }
 
 #[test]
+fn config_set_of_a_fixed_option_to_its_value_changes_nothing() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    // A fixed option "set" to the value it has changes nothing, as tools
+    // that write back what CONFIG GET read expect; a Redis parameter that
+    // is immutable there too is refused whatever the value.
+    let port = server.port.to_string();
+    assert_eq!(call(&mut raw, &["CONFIG", "SET", "port", &port, "hz", "7"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["CONFIG", "GET", "hz"]), "*2\r\n$2\r\nhz\r\n$1\r\n7\r\n");
+    assert_eq!(
+        call(&mut raw, &["CONFIG", "SET", "port", &port, "PORT", &port]),
+        "-ERR CONFIG SET failed (possibly related to argument 'PORT') - duplicate parameter\r\n"
+    );
+    assert_eq!(
+        call(&mut raw, &["CONFIG", "SET", "daemonize", "no"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config\r\n"
+    );
+}
+
+#[test]
 fn config_set_maxmemory_takes_effect() {
     let server = Server::start();
     let mut raw = server.raw();

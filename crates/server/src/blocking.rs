@@ -401,6 +401,7 @@ fn run_for(shared: &Shared, w: &Waiter, work: &mut VecDeque<(u16, Bytes)>) -> Op
     client.state.proto = w.proto;
     client.state.dbid = w.dbid;
     client.state.may_block = true;
+    client.reprocessing = true;
     let views: Vec<&[u8]> = w.args.iter().map(|a| &a[..]).collect();
     let now_ms = ringcache_store::now_ms();
     let prepared = cmd::prepare(shared, &mut client, &views);

@@ -201,6 +201,10 @@ impl Session {
             self.settings = Settings::load(shared, self.client.state.authenticated);
         }
         let mut commands = 0u64;
+        // While the batch runs, CLIENT LIST / INFO show the query buffer
+        // with the commands not yet done in it, the running one included,
+        // as Redis does (its buffer is trimmed after each command).
+        self.client.info.qbuf.store(input.len(), Relaxed);
         // One clock read per batch: the commands of one read run within
         // microseconds of each other.
         let now_ms = ringcache_store::now_ms();

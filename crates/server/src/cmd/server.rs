@@ -26,7 +26,7 @@ use super::args::is;
 use super::{
     all_commands, cluster, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys,
 };
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Setting};
 
 /// A subcommand of a container command (`CLIENT LIST`, `CONFIG GET`, ...).
 pub(super) struct SubCommand {
@@ -1079,7 +1079,9 @@ fn config(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 /// `CONFIG GET pattern [pattern ...]`: a map of every matching option. An
 /// exact name (or alias) is echoed as given; glob patterns match
-/// case-insensitively against names and aliases, each setting once.
+/// case-insensitively against names and aliases, and a setting matched by
+/// both its name and an alias is listed under both, as Redis 7.2 lists
+/// `replicaof` and `slaveof` for `*of`. No name is listed twice.
 fn config_get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let config = ctx.shared.config();
     let mut found: Vec<(String, &'static str)> = Vec::new();
@@ -1095,9 +1097,10 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         }
         let lower = pattern.to_ascii_lowercase();
         for (name, setting) in Config::names() {
-            let canonical = setting.name();
-            if glob_match(lower.as_bytes(), name.as_bytes()) && !found.iter().any(|(_, n)| *n == canonical) {
-                found.push((name.to_owned(), canonical));
+            if glob_match(lower.as_bytes(), name.as_bytes())
+                && !found.iter().any(|(shown, _)| shown.eq_ignore_ascii_case(name))
+            {
+                found.push((name.to_owned(), setting.name()));
             }
         }
     }
@@ -1122,6 +1125,8 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         CmdError::other(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"))
     };
     let mut pairs: Vec<(String, String)> = Vec::with_capacity((args.len() - 2) / 2);
+    let mut seen: Vec<&'static str> = Vec::with_capacity(pairs.capacity());
+    let mut config = None;
     for pair in args[2..].chunks_exact(2) {
         let given = String::from_utf8_lossy(pair[0]);
         let Some(setting) = Config::lookup(&given) else {
@@ -1130,14 +1135,26 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 printable(pair[0], 128)
             )));
         };
+        if seen.contains(&setting.name()) {
+            return Err(failed(&given, "duplicate parameter"));
+        }
+        seen.push(setting.name());
         if !setting.mutable() {
-            return Err(failed(&given, "can't set immutable config"));
+            // One of ringcache's options fixed at start (`port`, `bind`,
+            // `node-id` ...) may be "set" to the value it has, a change of
+            // nothing, as tools that write back what CONFIG GET read do
+            // (Redis can change `port` and `bind` at run time). Redis's own
+            // immutable parameters are refused whatever the value, as there.
+            let current = config.get_or_insert_with(|| ctx.shared.config()).get(setting.name());
+            let unchanged =
+                matches!(setting, Setting::Own(_)) && current.as_deref() == Some(&*String::from_utf8_lossy(pair[1]));
+            if !unchanged {
+                return Err(failed(&given, "can't set immutable config"));
+            }
+            continue;
         }
         if setting.protected() {
             return Err(failed(&given, "can't set protected config"));
-        }
-        if pairs.iter().any(|(n, _)| n == setting.name()) {
-            return Err(failed(&given, "duplicate parameter"));
         }
         pairs.push((setting.name().to_owned(), String::from_utf8_lossy(pair[1]).into_owned()));
     }

@@ -94,6 +94,10 @@ impl Param {
             },
             Kind::Int { min, max, form, .. } => {
                 let v = parse_int(value, form)?;
+                // A percentage is kept negative (Redis's PERCENT_CONFIG).
+                if form == Form::Percent && v < 0 && v < min {
+                    return Err(format!("percentage argument must be less or equal to {}", -min));
+                }
                 if v < min || v > max {
                     return Err(format!("argument must be between {min} and {max} inclusive"));
                 }
@@ -900,6 +904,9 @@ mod tests {
         assert_eq!(p.name, "hash-max-listpack-entries");
         assert_eq!(p.parse("16"), Ok("16".to_owned()));
         assert_eq!(p.parse("-1"), Err("argument must be between 0 and 9223372036854775807 inclusive".to_owned()));
+        let clients = find("maxmemory-clients").unwrap();
+        assert_eq!(clients.parse("50%"), Ok("50%".to_owned()));
+        assert_eq!(clients.parse("200%"), Err("percentage argument must be less or equal to 100".to_owned()));
         assert!(p.parse("x").is_err());
         let mem = find("hash-max-listpack-value").unwrap();
         assert_eq!(mem.parse("1kb"), Ok("1024".to_owned()));

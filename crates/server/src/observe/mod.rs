@@ -100,7 +100,12 @@ impl Observer {
         }
         // Administrative commands are not shown (Redis's CMD_ADMIN);
         // scripts are shown before they run (see `starting`).
-        if self.monitors.active() && slot_flags & flag::ADMIN == 0 && !ringcache_scripting::runs_script(ran.spec.name) {
+        // A blocked command served later was shown when it blocked.
+        if self.monitors.active()
+            && slot_flags & flag::ADMIN == 0
+            && !ringcache_scripting::runs_script(ran.spec.name)
+            && !client.reprocessing
+        {
             self.feed_monitors(client, ran.caller, ran.args);
         }
     }
