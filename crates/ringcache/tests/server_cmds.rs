@@ -99,6 +99,20 @@ fn command_count_info_list_and_getkeys() {
     let keys: Vec<String> =
         redis::cmd("COMMAND").arg("GETKEYS").arg("SET").arg("k1").arg("v").query(&mut conn).unwrap();
     assert_eq!(keys, ["k1"]);
+    // Each key with the flags of Redis's key spec that found it.
+    let flagged: Vec<(String, Vec<String>)> =
+        common::cmd(&["COMMAND", "GETKEYSANDFLAGS", "LMOVE", "k1", "k2", "left", "right"]).query(&mut conn).unwrap();
+    assert_eq!(
+        flagged,
+        [
+            ("k1".to_owned(), common::strings(&["RW", "access", "delete"])),
+            ("k2".to_owned(), common::strings(&["RW", "insert"]))
+        ]
+    );
+    let keys: Vec<String> = common::cmd(&["COMMAND", "GETKEYS", "EVAL", "return 1", "0"]).query(&mut conn).unwrap();
+    assert!(keys.is_empty(), "EVAL needs no keys: {keys:?}");
+    let Value::Array(sort) = common::run(&mut conn, &["COMMAND", "INFO", "sort"]) else { panic!("an array") };
+    assert!(format!("{sort:?}").contains("movablekeys"), "{sort:?}");
 
     let mut raw = server.raw();
     assert_eq!(call(&mut raw, &["COMMAND", "LIST", "FILTERBY", "NOPE", "x"]), "-ERR syntax error\r\n");

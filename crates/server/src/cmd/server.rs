@@ -215,7 +215,14 @@ const COMMAND_SUBCOMMANDS: &[SubCommand] = &[
         arity: -3,
         flags: flag::LOADING | flag::STALE,
         summary: "Extracts the key names from an arbitrary command.",
-        handler: command_getkeys,
+        handler: super::key_specs::command_getkeys,
+    },
+    SubCommand {
+        name: "command|getkeysandflags",
+        arity: -3,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Extracts the key names and access flags for an arbitrary command.",
+        handler: super::key_specs::command_getkeysandflags,
     },
     SubCommand {
         name: "command|help",
@@ -323,29 +330,6 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Array(names))
 }
 
-fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    let cmd_args = &args[2..];
-    let Some(spec) = lookup(cmd_args[0]) else {
-        return Err(CmdError::other("ERR Invalid command specified"));
-    };
-    if !spec.arity_ok(cmd_args.len()) {
-        return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
-    }
-    let keys: Vec<Reply> = match spec.keys {
-        Keys::Range { .. }
-        | Keys::Numkeys { .. }
-        | Keys::Store { .. }
-        | Keys::Sort { .. }
-        | Keys::Counted { .. }
-        | Keys::Streams => spec.keys.of(cmd_args).map(|k| Reply::Bulk(Bytes::copy_from_slice(k))).collect(),
-        Keys::None | Keys::All => Vec::new(),
-    };
-    if keys.is_empty() {
-        return Err(CmdError::other("ERR The command has no key arguments"));
-    }
-    Ok(Reply::Array(keys))
-}
-
 fn command_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         args,
@@ -366,6 +350,8 @@ fn command_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     ))
 }
@@ -386,9 +372,15 @@ fn info_entry(f: Found) -> Reply {
     let (first, last, step) = keys.legacy_range();
     let mut flag_names: Vec<Reply> =
         flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
-    // Keys found by scanning the arguments, not at fixed places: Redis
-    // lists `movablekeys` after every flag but `allow_busy`.
-    if matches!(keys, Keys::Numkeys { .. } | Keys::Store { .. } | Keys::Streams) {
+    // Keys the legacy range cannot cover, as Redis derives it from its key
+    // specs (ours for a command Redis does not have): Redis lists
+    // `movablekeys` after every flag but `allow_busy`.
+    let movable = match f {
+        Found::Top(spec) => super::key_specs::movable_keys(spec.name),
+        Found::Sub(_, sub) => super::key_specs::movable_keys(sub.name),
+    }
+    .unwrap_or(!matches!(keys, Keys::None | Keys::All | Keys::Range { .. }));
+    if movable {
         let at = flag_names.len() - usize::from(flags & flag::ALLOW_BUSY != 0);
         flag_names.insert(at, Reply::simple("movablekeys"));
     }
