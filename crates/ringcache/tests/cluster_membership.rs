@@ -261,10 +261,12 @@ fn slot_ranges(port: u16) -> Vec<(u16, u16, Vec<u16>)> {
 #[test]
 fn a_joining_node_owns_nothing_until_its_slots_data_has_arrived() {
     // Anti-entropy off (an hour): only the join's stream and the writes
-    // sent to the joining node can bring it its slots' data.
+    // sent to the joining node can bring it its slots' data. The owners
+    // that node 4 pushes out drop their copies two seconds after.
     let mut args: Vec<&str> = ARGS.to_vec();
     let at = args.iter().position(|a| *a == "--anti-entropy-interval-ms").unwrap();
     args[at + 1] = "3600000";
+    args.extend(["--unowned-grace-ms", "2000"]);
     let mut c = Seeded::start(3, &args);
     wait_one_view(&c.ports(), Duration::from_secs(60));
     let client = redis::cluster::ClusterClientBuilder::new(vec![format!("redis://127.0.0.1:{}/", c.nodes[0].port)])
@@ -298,15 +300,22 @@ fn a_joining_node_owns_nothing_until_its_slots_data_has_arrived() {
     // (not even as a replica); writes go on meanwhile.
     let (mut seen_joining, mut i) = (0, 0);
     let join_deadline = Instant::now() + Duration::from_secs(60);
+    // One connection for the polls: the join can take less than a few
+    // fresh connections do on a loaded machine.
+    let mut poll = try_conn(c.nodes[0].port).expect("connect");
+    let mut members_now = move || -> String {
+        let info: String = redis::cmd("INFO").arg("cluster").query(&mut poll).unwrap_or_default();
+        info.lines().find_map(|l| l.strip_prefix("cluster_members:")).unwrap_or_default().to_owned()
+    };
     loop {
-        let members = cluster_field(c.nodes[0].port, "cluster_members").unwrap_or_default();
+        let members = members_now();
         if members.contains("node-4=alive/serving") {
             break;
         }
         if members.contains("node-4=alive/joining") || members.contains("node-4=suspect/joining") {
             let named = slot_ranges(c.nodes[0].port).iter().any(|(_, _, owners)| owners.contains(&port4));
             // Read again: the view may have moved on during CLUSTER SLOTS.
-            let still = cluster_field(c.nodes[0].port, "cluster_members").unwrap_or_default();
+            let still = members_now();
             if still.contains("node-4=alive/joining") {
                 assert!(!named, "node 4 is named an owner while joining: {still}");
                 seen_joining += 1;
@@ -340,6 +349,29 @@ fn a_joining_node_owns_nothing_until_its_slots_data_has_arrived() {
         keys.len()
     );
     assert!(on_four > keys.len() / 2, "node 4 owns {on_four} of {} keys", keys.len());
+
+    // The owners node 4 pushed out hand their copies over and drop them:
+    // every key ends up on exactly its three owners, each of which has it.
+    let ports = c.ports();
+    let held = |port: u16| -> usize {
+        let Some(mut conn) = try_conn(port) else { return 0 };
+        let info: String = redis::cmd("INFO").arg("keyspace").query(&mut conn).unwrap_or_default();
+        info.lines().find_map(|l| l.strip_prefix("db0:keys=")?.split(',').next()?.parse().ok()).unwrap_or(0)
+    };
+    let gc_deadline = Instant::now() + Duration::from_secs(60);
+    let total = loop {
+        let total: usize = ports.iter().map(|&p| held(p)).sum();
+        if total == 3 * keys.len() {
+            break total;
+        }
+        assert!(Instant::now() < gc_deadline, "{total} copies held, not 3 x {}: {}", keys.len(), describe(&ports));
+        thread::sleep(Duration::from_millis(200));
+    };
+    let dropped: u64 =
+        ports.iter().filter_map(|&p| cluster_field(p, "cluster_unowned_keys_dropped")?.parse::<u64>().ok()).sum();
+    let reads = on_every_owner(c.nodes[0].port, &keys, "after the unowned copies went");
+    eprintln!("unowned copies: {dropped} dropped by the owners node 4 pushed out; {total} copies left, {reads} owner reads all found");
+    assert!(dropped > 0, "no unowned copy was dropped");
 }
 
 /// Every key of `keys` is on every owner of its slot (READONLY GET on

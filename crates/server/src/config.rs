@@ -106,6 +106,10 @@ pub struct Config {
     /// On SHUTDOWN and SIGTERM, leave the cluster first (hand this node's
     /// data to the members that take its slots over).
     pub leave_on_shutdown: bool,
+    /// How long the ring must stay unchanged before this node hands the
+    /// copies of slots it no longer owns to their owners and drops them,
+    /// in milliseconds; 0 keeps them.
+    pub unowned_grace_ms: u64,
     /// Shared secret that nodes prove to each other; required with peers.
     pub cluster_secret: Option<String>,
     /// How long a forwarded command may take before the client gets
@@ -363,6 +367,7 @@ impl Default for Config {
             cluster_mode: ClusterMode::Proxy,
             cluster_strict: false,
             leave_on_shutdown: false,
+            unowned_grace_ms: 30_000,
             cluster_secret: None,
             cluster_timeout_ms: 2_000,
             vnodes: 1024,
@@ -669,6 +674,13 @@ pub static OPTIONS: &[OptionSpec] = &[
         "On SHUTDOWN and SIGTERM, hand this node's data over and leave the cluster first.",
         |c| yes_no(c.leave_on_shutdown),
         |c, v| c.leave_on_shutdown = parse_yes_no(v)?
+    ),
+    opt!(
+        "unowned-grace-ms",
+        true,
+        "Ring unchanged this long: copies of slots this node no longer owns go to their owners, then are dropped (0: kept).",
+        |c| c.unowned_grace_ms.to_string(),
+        |c, v| c.unowned_grace_ms = parse_num(v, 0, 86_400_000)?
     ),
     opt!(
         "cluster-secret",

@@ -148,6 +148,7 @@ impl Server {
         let monitor = tokio::spawn(crate::cluster::monitor(shared.clone(), SESSION_SWEEP_PERIOD));
         let gossip = tokio::spawn(crate::cluster::gossip::run(shared.clone()));
         let leave = tokio::spawn(crate::cluster::leave::run(shared.clone()));
+        let unowned = tokio::spawn(crate::cluster::unowned::run(shared.clone()));
         let replication = crate::cluster::replicate::start(&shared);
         let pubsub_bus = crate::pubsub::bus::start(&shared);
         tracing::info!(addr = %shared.local_addr.get().expect("set in bind"), threads, "ready to accept connections");
@@ -172,6 +173,7 @@ impl Server {
         let _ = monitor.await;
         let _ = gossip.await;
         let _ = leave.await;
+        let _ = unowned.await;
         for task in replication.into_iter().chain(pubsub_bus) {
             let _ = task.await;
         }

@@ -492,6 +492,26 @@ impl Db {
         (next, out)
     }
 
+    /// Drops this node's copies of `slots`, each given with the digest it
+    /// had when its copy was handed to its owners (see `Shard::purge_slots`),
+    /// one shard locked at a time: a slot whose digest has changed since (a
+    /// write reached it meanwhile) is kept. Returns the slots dropped and
+    /// how many entries and tombstones went.
+    pub fn purge_slots(&self, slots: &[(u16, u64)]) -> (Vec<u16>, usize) {
+        let mut by_shard: Vec<(usize, u16, u64)> = slots.iter().map(|&(s, d)| (self.shard_of_slot(s), s, d)).collect();
+        by_shard.sort_unstable();
+        let (mut dropped_slots, mut dropped) = (Vec::new(), 0);
+        for group in by_shard.chunk_by(|a, b| a.0 == b.0) {
+            let mut one = self.lock_indices(smallvec::smallvec![group[0].0]);
+            let shard = &mut *one.guards[0].1;
+            let unchanged: Vec<u16> =
+                group.iter().filter(|(_, s, d)| shard.slot_digest(*s) == *d).map(|g| g.1).collect();
+            dropped += shard.purge_slots(|slot| unchanged.contains(&slot));
+            dropped_slots.extend(unchanged);
+        }
+        (dropped_slots, dropped)
+    }
+
     /// Totals over all shards, each read under its own lock.
     pub fn stats(&self) -> Stats {
         self.lock_keys(std::iter::empty()).stats()

@@ -1566,6 +1566,38 @@ mod tests {
     }
 
     #[test]
+    fn purging_slots_drops_their_entries_and_tombstones_in_every_database() {
+        let mut s = shard_of(A);
+        // Keys of two slots ({a} and {b} tags), live and deleted, in two
+        // databases.
+        let (a, b) = (ringcache_ring::slot(b"{a}"), ringcache_ring::slot(b"{b}"));
+        for db in [0, 5] {
+            s.select(db);
+            for k in [&b"{a}1"[..], b"{a}2", b"{a}3", b"{b}1", b"{b}2"] {
+                s.set(k, Value::string(b"v"), 0, 1000);
+            }
+            s.remove(b"{a}3", 1001);
+            s.remove(b"{b}2", 1001);
+        }
+        s.select(0);
+        changed(&mut s);
+        let before = s.used_memory();
+        assert_eq!(s.purge_slots(|slot| slot == a), 2 * 3, "two entries and a tombstone per database");
+        for db in [0, 5] {
+            s.select(db);
+            assert!(!s.contains(b"{a}1", 1002) && !s.contains(b"{a}2", 1002));
+            assert!(s.contains(b"{b}1", 1002), "another slot is kept");
+        }
+        s.select(0);
+        assert_eq!(s.slot_digest(a), 0);
+        assert_eq!(s.slot_digest(a), digest_from_scratch(&s, a));
+        assert_eq!(s.slot_digest(b), digest_from_scratch(&s, b));
+        assert!(s.slot_digest(b) != 0);
+        assert!(s.used_memory() < before);
+        assert!(changed(&mut s).is_empty(), "purging journals nothing");
+    }
+
+    #[test]
     fn every_local_write_makes_a_later_version_by_this_node() {
         let mut s = shard_of(A);
         s.set(b"k", Value::string(b"1"), 0, 1000);

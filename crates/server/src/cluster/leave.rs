@@ -143,8 +143,8 @@ async fn leave(shared: &Arc<Shared>, cluster: &Arc<Cluster>) {
     }
 }
 
-/// Streams `slots` to `to`, a chunk at a time, each answered before the
-/// next. Gives up on `to` after [`ATTEMPTS`] failures of one chunk.
+/// Streams `slots` to `to`, one after another. Gives up on `to` at the
+/// first slot it does not take (see [`hand_slot`]).
 async fn hand_over(
     shared: &Shared,
     cluster: &Cluster,
@@ -155,41 +155,64 @@ async fn hand_over(
 ) {
     let mut sent = 0u64;
     for &slot in slots {
-        let mut cursor = Bytes::new();
-        loop {
-            let (chunk, entries, next) = replication.handoff_chunk(shared, slot, &cursor);
-            if let Some(chunk) = chunk {
-                let mut msg = BytesMut::with_capacity(1 + chunk.len());
-                msg.put_u8(KIND_HANDOFF);
-                msg.extend_from_slice(&chunk);
-                let msg = msg.freeze();
-                let mut ok = false;
-                for _ in 0..ATTEMPTS {
-                    match tokio::time::timeout(timeout, cluster.transport.request(to, msg.clone())).await {
-                        Ok(Ok(answer)) if answer.first() == Some(&b'+') => {
-                            ok = true;
-                            break;
-                        }
-                        Ok(Ok(answer)) => {
-                            tracing::warn!(node = %to, "handoff refused: {}", String::from_utf8_lossy(&answer));
-                            break;
-                        }
-                        _ => tokio::time::sleep(Duration::from_millis(100)).await,
-                    }
-                }
-                if !ok {
-                    tracing::warn!(node = %to, "handoff: node does not answer; giving it up");
-                    cluster.leave.targets_failed.fetch_add(1, Relaxed);
-                    return;
-                }
-                sent += entries as u64;
-                cluster.leave.keys_handed.fetch_add(entries as u64, Relaxed);
+        match hand_slot(shared, cluster, replication, to, slot, timeout).await {
+            Ok(entries) => {
+                sent += entries;
+                cluster.leave.keys_handed.fetch_add(entries, Relaxed);
             }
-            match next {
-                Some(next) => cursor = next,
-                None => break,
+            Err(()) => {
+                cluster.leave.targets_failed.fetch_add(1, Relaxed);
+                return;
             }
         }
     }
     tracing::info!(node = %to, slots = slots.len(), keys = sent, "handoff done");
+}
+
+/// Streams `slot`'s entries and tombstones here to `to`, a chunk at a time
+/// ([`KIND_HANDOFF`]), each answered once applied there before the next is
+/// sent. Returns how many went, or `Err` when `to` refused a chunk or did
+/// not answer one after [`ATTEMPTS`] tries.
+pub(super) async fn hand_slot(
+    shared: &Shared,
+    cluster: &Cluster,
+    replication: &super::replicate::Replication,
+    to: &NodeId,
+    slot: u16,
+    timeout: Duration,
+) -> Result<u64, ()> {
+    let mut sent = 0u64;
+    let mut cursor = Bytes::new();
+    loop {
+        let (chunk, entries, next) = replication.handoff_chunk(shared, slot, &cursor);
+        if let Some(chunk) = chunk {
+            let mut msg = BytesMut::with_capacity(1 + chunk.len());
+            msg.put_u8(KIND_HANDOFF);
+            msg.extend_from_slice(&chunk);
+            let msg = msg.freeze();
+            let mut ok = false;
+            for _ in 0..ATTEMPTS {
+                match tokio::time::timeout(timeout, cluster.transport.request(to, msg.clone())).await {
+                    Ok(Ok(answer)) if answer.first() == Some(&b'+') => {
+                        ok = true;
+                        break;
+                    }
+                    Ok(Ok(answer)) => {
+                        tracing::warn!(node = %to, "handoff refused: {}", String::from_utf8_lossy(&answer));
+                        return Err(());
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            if !ok {
+                tracing::warn!(node = %to, "handoff: node does not answer; giving it up");
+                return Err(());
+            }
+            sent += entries as u64;
+        }
+        match next {
+            Some(next) => cursor = next,
+            None => return Ok(sent),
+        }
+    }
 }

@@ -43,6 +43,7 @@ pub mod leave;
 pub mod remote;
 pub mod replicate;
 pub mod route;
+pub mod unowned;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -214,6 +215,8 @@ pub struct Cluster {
     pub view_changed: tokio::sync::Notify,
     /// Leaving on purpose (CLUSTER LEAVE, `leave-on-shutdown`).
     pub leave: leave::Leave,
+    /// Copies of slots this node no longer owns, dropped.
+    pub unowned: unowned::UnownedStats,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -275,6 +278,7 @@ impl Cluster {
             publishing: parking_lot::Mutex::new(()),
             view_changed: tokio::sync::Notify::new(),
             leave: leave::Leave::default(),
+            unowned: unowned::UnownedStats::default(),
         };
         let first = cluster.gossip.view();
         cluster.publish(&first);

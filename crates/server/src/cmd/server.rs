@@ -961,6 +961,16 @@ fn membership_info(out: &mut String, cluster: &crate::cluster::Cluster) {
     field(out, "cluster_members", &members.join(","));
     field(out, "cluster_phase", &format_args!("{:?}", cluster.gossip.phase()).to_string().to_ascii_lowercase());
     field(out, "cluster_handoff_keys", &cluster.leave.keys_handed.load(std::sync::atomic::Ordering::Relaxed));
+    field(
+        out,
+        "cluster_unowned_slots_dropped",
+        &cluster.unowned.slots_dropped.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    field(
+        out,
+        "cluster_unowned_keys_dropped",
+        &cluster.unowned.entries_dropped.load(std::sync::atomic::Ordering::Relaxed),
+    );
     let st = cluster.gossip.stats();
     field(out, "gossip_messages_sent", &st.messages_sent);
     field(out, "gossip_bytes_sent", &st.bytes_sent);

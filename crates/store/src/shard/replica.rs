@@ -150,6 +150,42 @@ impl Shard {
         }
     }
 
+    /// Drops every entry and tombstone, in every database, of the slots
+    /// `unowned` names: with no new version and no tombstone, as a copy
+    /// that was never here. For a node that no longer owns those slots and
+    /// has handed its copies to their owners: a copy kept would come back
+    /// when the node owns the slot again, deleted keys included, once the
+    /// owners have collected their tombstones. Returns how many entries
+    /// and tombstones went. O(keys of the shard).
+    pub fn purge_slots(&mut self, unowned: impl Fn(u16) -> bool) -> usize {
+        let mut dropped = 0;
+        self.each_database(|s| {
+            // From the highest position down: a removal swaps the last
+            // entry, already visited, into the hole.
+            let mut i = s.ks.map.len();
+            while i > 0 {
+                i -= 1;
+                let (k, _) = s.ks.map.get_index(i).expect("index in range");
+                if unowned(ringcache_ring::slot(k)) {
+                    s.remove_at(i);
+                    dropped += 1;
+                }
+            }
+            let mut j = s.ks.tombs.len();
+            while j > 0 {
+                j -= 1;
+                let (k, _) = s.ks.tombs.get_index(j).expect("index in range");
+                if unowned(ringcache_ring::slot(k)) {
+                    let (k, t) = s.ks.tombs.swap_remove_index(j).expect("index in range");
+                    s.used -= crate::tomb::tomb_mem(&k, &t.version);
+                    s.digest_swap(&k, ringcache_ring::slot(&k), Some(t.version.stamp()), None);
+                    dropped += 1;
+                }
+            }
+        });
+        dropped
+    }
+
     /// Pushes the (database, key, stamp) of every live entry and tombstone
     /// of `slot`, in every database, into `out`. O(keys of the shard):
     /// there is no index by slot.
