@@ -27,9 +27,6 @@ bench_init ringcache-catchup
 ensure_redis_tools timeout awk
 build_ringcache
 
-info() { timeout 5 redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r'; }
-field() { info "$1" "$2" | awk -F: -v f="$3" '$1 == f { print $2 }'; }
-now_ms() { date +%s%3N; }
 
 mapfile -t PORTS < <(free_ports 6)
 SECRET=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -53,17 +50,8 @@ done
 P1=${PORTS[0]} P3=${PORTS[4]}
 
 log "loading $KEYS keys through node 1"
-awk -v n="$KEYS" 'BEGIN {
-    for (i = 0; i < n; i++) {
-        k = sprintf("key:%012d", i); v = sprintf("v%031d", i)
-        printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
-    }
-}' >"$WORK/keys.resp"
-load_began=$(now_ms)
-out=$(timeout 600 redis-cli -p "$P1" --pipe <"$WORK/keys.resp" 2>&1) || die "load failed: $out"
-[[ "$out" == *"errors: 0, replies: $KEYS"* ]] || die "load reported: $out"
-load_ms=$(($(now_ms) - load_began))
-rm -f "$WORK/keys.resp"
+load_keys "$P1" "$KEYS"
+load_ms=$LOAD_MS
 deadline=$((SECONDS + CATCHUP_TIMEOUT))
 until [[ "$(field "$P1" replication owned_slots_digest)" == "$(field "$P3" replication owned_slots_digest)" ]]; do
     [[ $SECONDS -lt $deadline ]] || die "owners did not converge after the load"
@@ -74,12 +62,8 @@ used3=$(field "$P3" memory used_memory)
 log "loaded in $load_ms ms; node 3 holds its share, used_memory $used3"
 
 # GET load on node 1: rate alone, then while node 3 catches up.
-gets() {  # SECONDS_MAX: requests/s of a GET load on node 1 lasting about that long
-    timeout "$(($1 + 30))" redis-benchmark -p "$P1" -n "$((40000 * $1))" -c 16 -P 16 -r "$KEYS" -q --csv \
-        -t get 2>/dev/null | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print int($2) }'
-}
 record_raw "redis-benchmark -p <node 1> -n <40000 per second> -c 16 -P 16 -r $KEYS -t get"
-before=$(gets 5)
+before=$(gets "$P1" "$KEYS" 5)
 log "GETs on node 1 before: $before/s"
 
 kill -KILL "${NODE_PID[2]}"
@@ -88,7 +72,7 @@ forget_pid "${NODE_PID[2]}"
 sleep 1
 began=$(now_ms)
 start_node 2
-gets 10 >"$WORK/during.txt" &
+gets "$P1" "$KEYS" 10 >"$WORK/during.txt" &
 load_pid=$!
 ready_ms="" converged_ms=""
 deadline=$((SECONDS + CATCHUP_TIMEOUT))

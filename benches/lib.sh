@@ -248,3 +248,39 @@ meta_machine() {
     printf 'ringcache_bin\t%s\n' "$RC_BIN${RINGCACHE_BIN:+ (from RINGCACHE_BIN)}"
     printf 'ringcache_version\t%s\n' "$(timeout 5 "$RC_BIN" --version 2>/dev/null | head -n 1 || true)"
 }
+
+# ------------------------------------------------------- loaded clusters --
+# For benches of a running cluster (catchup.sh, membership.sh).
+
+now_ms() { date +%s%3N; }
+# info PORT SECTION: INFO SECTION of the node at PORT, without CRs.
+info() { timeout 5 redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r'; }
+# field PORT SECTION NAME: one INFO field.
+field() { info "$1" "$2" | awk -F: -v f="$3" '$1 == f { print $2 }'; }
+# local_keys PORT: the keys of database 0 held by that node itself.
+local_keys() { info "$1" keyspace | sed -n 's/^db0:keys=\([0-9]*\).*/\1/p'; }
+
+# load_keys PORT N: SETs key:<12 digits> to 32-byte values for N keys
+# through the node at PORT, pipelined (redis-cli --pipe); sets LOAD_MS.
+load_keys() {
+    local port=$1 n=$2 began out
+    awk -v n="$n" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = sprintf("key:%012d", i); v = sprintf("v%031d", i)
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
+        }
+    }' >"$WORK/keys.resp"
+    began=$(now_ms)
+    out=$(timeout 600 redis-cli -p "$port" --pipe <"$WORK/keys.resp" 2>&1) || die "load failed: $out"
+    [[ "$out" == *"errors: 0, replies: $n"* ]] || die "load reported: $out"
+    LOAD_MS=$(($(now_ms) - began))
+    rm -f "$WORK/keys.resp"
+}
+
+# gets PORT KEYS SECONDS: requests/s of a redis-benchmark GET load over
+# KEYS keys on the node at PORT lasting about SECONDS (its errors go to
+# $WORK/gets.err).
+gets() {
+    timeout "$(($3 + 30))" redis-benchmark -p "$1" -n "$((40000 * $3))" -c 16 -P 16 -r "$2" -q --csv \
+        -t get 2>>"$WORK/gets.err" | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print int($2) }'
+}

@@ -26,10 +26,6 @@ bench_init ringcache-membership
 ensure_redis_tools timeout awk
 build_ringcache
 
-info() { timeout 5 redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r'; }
-field() { info "$1" "$2" | awk -F: -v f="$3" '$1 == f { print $2 }'; }
-local_keys() { info "$1" keyspace | sed -n 's/^db0:keys=\([0-9]*\).*/\1/p'; }
-now_ms() { date +%s%3N; }
 
 mapfile -t PORTS < <(free_ports 8)
 SECRET=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -51,32 +47,19 @@ done
 P1=${PORTS[0]} P4=${PORTS[6]} C4=${PORTS[7]}
 
 log "loading $KEYS keys through node 1"
-awk -v n="$KEYS" 'BEGIN {
-    for (i = 0; i < n; i++) {
-        k = sprintf("key:%012d", i); v = sprintf("v%031d", i)
-        printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
-    }
-}' >"$WORK/keys.resp"
-load_began=$(now_ms)
-out=$(timeout 600 redis-cli -p "$P1" --pipe <"$WORK/keys.resp" 2>&1) || die "load failed: $out"
-[[ "$out" == *"errors: 0, replies: $KEYS"* ]] || die "load reported: $out"
-load_ms=$(($(now_ms) - load_began))
-rm -f "$WORK/keys.resp"
+load_keys "$P1" "$KEYS"
+load_ms=$LOAD_MS
 sleep 2
 
-gets() {  # SECONDS_MAX: requests/s of a GET load on node 1 lasting about that long
-    timeout "$(($1 + 30))" redis-benchmark -p "$P1" -n "$((40000 * $1))" -c 16 -P 16 -r "$KEYS" -q --csv \
-        -t get 2>>"$WORK/gets.err" | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print int($2) }'
-}
 record_raw "redis-benchmark -p <node 1> -n <40000 per second> -c 16 -P 16 -r $KEYS -t get"
-before=$(gets 5)
+before=$(gets "$P1" "$KEYS" 5)
 log "GETs on node 1 before: $before/s"
 
 # Join.
 start_server node-4 "" "$P4" "$RC_BIN" --bind 127.0.0.1 --port "$P4" --cluster-port "$C4" \
     --node-id node-4 --cluster-enabled yes --cluster-secret "$SECRET"
 NODE_PID[3]=$SERVER_PID
-gets 10 >"$WORK/during-join.txt" &
+gets "$P1" "$KEYS" 10 >"$WORK/during-join.txt" &
 load_pid=$!
 began=$(now_ms)
 timeout 5 redis-cli -p "$P1" cluster meet 127.0.0.1 "$P4" "$C4" >/dev/null
@@ -95,7 +78,7 @@ log "node 4 serving $join_ms ms after MEET, holding $keys4 keys of $slots4 owned
 sleep 2
 
 # Leave.
-gets 10 >"$WORK/during-leave.txt" &
+gets "$P1" "$KEYS" 10 >"$WORK/during-leave.txt" &
 load_pid=$!
 began=$(now_ms)
 timeout 5 redis-cli -p "$P4" cluster leave >/dev/null

@@ -131,18 +131,46 @@ fn cluster_nodes(port: u16) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
+/// The `redis` crate's cluster client through the node at `port`.
+fn cluster_connection(port: u16) -> redis::cluster::ClusterConnection {
+    let client = redis::cluster::ClusterClientBuilder::new(vec![format!("redis://127.0.0.1:{port}/")])
+        .connection_timeout(Duration::from_secs(5))
+        .response_timeout(Duration::from_secs(5))
+        .build()
+        .expect("cluster client");
+    client.get_connection().expect("cluster connection")
+}
+
+/// SET `key` to `v-<key>` through `cc`, retried until it is acknowledged
+/// (a view settling refuses it for a moment) or `deadline` passes.
+fn set_acknowledged(cc: &mut redis::cluster::ClusterConnection, key: &str, deadline: Instant) {
+    loop {
+        match redis::cmd("SET").arg(key).arg(format!("v-{key}")).query::<String>(cc) {
+            Ok(_) => return,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "SET {key}: {e}");
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// [`ARGS`] with anti-entropy off (an hour): only the join's stream, the
+/// leave's handoff and the writes themselves can move data.
+fn args_without_anti_entropy() -> Vec<&'static str> {
+    let mut args: Vec<&str> = ARGS.to_vec();
+    let at = args.iter().position(|a| *a == "--anti-entropy-interval-ms").expect("ARGS sets it");
+    args[at + 1] = "3600000";
+    args
+}
+
 /// The `redis` crate's cluster client, through the node at `port`: writes
 /// and reads keys all over the slots. A command may be refused for a
 /// moment with one of the retryable errors (`TRYAGAIN`, `NOREPLICAS`,
 /// `CLUSTERDOWN`: a loaded machine, a view settling); it is retried, for
 /// at most 30 s in all; any other error fails the test.
 fn cluster_client_works(port: u16, tag: &str) {
-    let client = redis::cluster::ClusterClientBuilder::new(vec![format!("redis://127.0.0.1:{port}/")])
-        .connection_timeout(Duration::from_secs(5))
-        .response_timeout(Duration::from_secs(5))
-        .build()
-        .expect("cluster client");
-    let mut cc = client.get_connection().expect("cluster connection");
+    let mut cc = cluster_connection(port);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut retried = 0;
     let mut query = |cmd: &redis::Cmd| -> redis::Value {
@@ -260,31 +288,16 @@ fn slot_ranges(port: u16) -> Vec<(u16, u16, Vec<u16>)> {
 
 #[test]
 fn a_joining_node_owns_nothing_until_its_slots_data_has_arrived() {
-    // Anti-entropy off (an hour): only the join's stream and the writes
-    // sent to the joining node can bring it its slots' data. The owners
+    // Anti-entropy off: only the join's stream and the writes sent to the
+    // joining node can bring it its slots' data. The owners
     // that node 4 pushes out drop their copies two seconds after.
-    let mut args: Vec<&str> = ARGS.to_vec();
-    let at = args.iter().position(|a| *a == "--anti-entropy-interval-ms").unwrap();
-    args[at + 1] = "3600000";
+    let mut args = args_without_anti_entropy();
     args.extend(["--unowned-grace-ms", "2000"]);
     let mut c = Seeded::start(3, &args);
     wait_one_view(&c.ports(), Duration::from_secs(60));
-    let client = redis::cluster::ClusterClientBuilder::new(vec![format!("redis://127.0.0.1:{}/", c.nodes[0].port)])
-        .connection_timeout(Duration::from_secs(5))
-        .response_timeout(Duration::from_secs(5))
-        .build()
-        .expect("cluster client");
-    let mut cc = client.get_connection().expect("cluster connection");
+    let mut cc = cluster_connection(c.nodes[0].port);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let set = |cc: &mut redis::cluster::ClusterConnection, key: &str| loop {
-        match redis::cmd("SET").arg(key).arg(format!("v-{key}")).query::<String>(cc) {
-            Ok(_) => return,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "SET {key}: {e}");
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-    };
+    let set = |cc: &mut redis::cluster::ClusterConnection, key: &str| set_acknowledged(cc, key, deadline);
     let mut keys: Vec<String> = (0..1500).map(|i| format!("before-{i}")).collect();
     for k in &keys {
         set(&mut cc, k);
@@ -400,29 +413,14 @@ fn on_every_owner(port: u16, keys: &[String], tag: &str) -> usize {
 
 #[test]
 fn a_leaving_node_hands_its_data_over_before_it_leaves() {
-    // Anti-entropy off (an hour): only the handoff can give the members
-    // that take a leaver's slots over their copies.
-    let mut args: Vec<&str> = ARGS.to_vec();
-    let at = args.iter().position(|a| *a == "--anti-entropy-interval-ms").unwrap();
-    args[at + 1] = "3600000";
+    // Anti-entropy off: only the handoff can give the members that take a
+    // leaver's slots over their copies.
+    let args = args_without_anti_entropy();
     let mut c = Seeded::start(4, &args);
     wait_one_view(&c.ports(), Duration::from_secs(60));
-    let client = redis::cluster::ClusterClientBuilder::new(vec![format!("redis://127.0.0.1:{}/", c.nodes[0].port)])
-        .connection_timeout(Duration::from_secs(5))
-        .response_timeout(Duration::from_secs(5))
-        .build()
-        .expect("cluster client");
-    let mut cc = client.get_connection().expect("cluster connection");
+    let mut cc = cluster_connection(c.nodes[0].port);
     let deadline = Instant::now() + Duration::from_secs(90);
-    let set = |cc: &mut redis::cluster::ClusterConnection, key: &str| loop {
-        match redis::cmd("SET").arg(key).arg(format!("v-{key}")).query::<String>(cc) {
-            Ok(_) => return,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "SET {key}: {e}");
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-    };
+    let set = |cc: &mut redis::cluster::ClusterConnection, key: &str| set_acknowledged(cc, key, deadline);
     let mut keys: Vec<String> = (0..1500).map(|i| format!("k-{i}")).collect();
     for k in &keys {
         set(&mut cc, k);

@@ -85,7 +85,7 @@ fn a_partitioned_owner_loses_nothing_and_anti_entropy_repairs_it() {
     cluster.heal();
     let took = cluster.wait_converged(Duration::from_secs(30));
     eprintln!("partition: owners converged {:.2} s after the partition healed", took.as_secs_f64());
-    cluster.wait_whole(Duration::from_secs(15));
+    cluster.wait_whole(Duration::from_secs(30));
     assert_nothing_lost("partition, healed", &cluster, &history, &[2]);
 }
 

@@ -195,7 +195,10 @@ impl FaultCluster {
             match failed {
                 None => {
                     let cluster = FaultCluster { nodes, ids, links };
-                    cluster.wait_whole(Duration::from_secs(15));
+                    // Start-up gossip converges in a second or two; a
+                    // machine running builds beside the tests can take
+                    // many times that.
+                    cluster.wait_whole(Duration::from_secs(45));
                     return cluster;
                 }
                 Some(e) => eprintln!("fault cluster: {e} (attempt {attempt} of {ATTEMPTS_MAX}); trying other ports"),
