@@ -206,6 +206,20 @@ fn functions_load_list_and_call() {
     let _: () = redis::cmd("FUNCTION").arg("RESTORE").arg(dump).query(&mut con).unwrap();
     let n: i64 = redis::cmd("FCALL").arg("bump").arg(1).arg("c").arg(1).query(&mut con).unwrap();
     assert_eq!(n, 8);
+
+    // Over maxmemory, loading and restoring code is refused, as Redis's
+    // denyoom FUNCTION LOAD and RESTORE are; the rest still answers.
+    let dump: Vec<u8> = redis::cmd("FUNCTION").arg("DUMP").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(1).query(&mut con).unwrap();
+    let e = error_text(redis::cmd("FUNCTION").arg("LOAD").arg("REPLACE").arg(lib).query(&mut con));
+    assert!(e.contains("command not allowed when used memory > 'maxmemory'"), "{e}");
+    let e = error_text(redis::cmd("FUNCTION").arg("RESTORE").arg(&dump).arg("REPLACE").query(&mut con));
+    assert!(e.contains("command not allowed when used memory > 'maxmemory'"), "{e}");
+    let v: String = redis::cmd("FCALL_RO").arg("peek").arg(1).arg("c").query(&mut con).unwrap();
+    assert_eq!(v, "8");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(0).query(&mut con).unwrap();
+    let name: String = redis::cmd("FUNCTION").arg("LOAD").arg("REPLACE").arg(lib).query(&mut con).unwrap();
+    assert_eq!(name, "counters");
 }
 
 #[test]

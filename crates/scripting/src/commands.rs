@@ -281,6 +281,11 @@ fn function_cmd<E: ScriptHost>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResul
         run.libraries.store(l, Relaxed);
         run.functions.store(f, Relaxed);
     };
+    // FUNCTION LOAD and RESTORE add code: refused over maxmemory, as
+    // Redis's denyoom subcommands are (the container itself is not).
+    if (is(sub, "load") || is(sub, "restore")) && ctx.shared.db().ensure_memory(ctx.now_ms).is_err() {
+        return Err(CmdError::Oom);
+    }
     if is(sub, "help") {
         arity(args, "function|help", 2)?;
         return Ok(help(

@@ -69,7 +69,7 @@ pub(crate) struct Engine {
     pub calls: u64,
     /// The environment of function libraries (see functions.rs).
     pub fenv: Table,
-    pub registered: Arc<parking_lot::Mutex<Vec<(String, crate::functions::FunctionInfo)>>>,
+    pub registered: crate::functions::Registered,
 }
 
 /// The Lua half of the `redis` library and the sandbox, run once at start.
@@ -189,7 +189,7 @@ impl Engine {
         ))?;
         let xpcall: Function = globals.raw_get("xpcall")?;
         let fenv = lua.create_table()?;
-        let registered = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let registered = Arc::new(parking_lot::Mutex::new(None));
         let load_api = crate::functions::load_api(&lua, &globals, registered.clone())?;
         lua.load(crate::functions::FUNCTION_PRELUDE).set_name("=redis_functions").call::<()>((
             hidden.clone(),

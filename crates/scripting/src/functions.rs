@@ -45,7 +45,9 @@ pub(crate) struct Libraries {
 }
 
 /// What `redis.register_function` collected during one load.
-type Registered = Arc<Mutex<Vec<(String, FunctionInfo)>>>;
+/// `None` outside FUNCTION LOAD: a function a library kept a reference to
+/// `redis.register_function` in cannot register anything when called.
+pub(crate) type Registered = Arc<Mutex<Option<Vec<(String, FunctionInfo)>>>>;
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -55,7 +57,9 @@ const NAME_ERR: &str =
     "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
 /// The library environment's Lua side: `fenv` reads the loading API
-/// while `hidden.loading` is set, else the globals.
+/// alone while `hidden.loading` is set (as Redis swaps its globals for the
+/// library API during FUNCTION LOAD: no `math`, no `redis.call`), else the
+/// globals.
 pub(crate) const FUNCTION_PRELUDE: &str = r#"
 local hidden, G, fenv, load_api = ...
 local rawget, error, tostring, setmetatable = rawget, error, tostring, setmetatable
@@ -63,8 +67,7 @@ setmetatable(fenv, {
   __index = function(_, k)
     if k == '_G' then return fenv end
     local v
-    if hidden.loading then v = rawget(load_api, k) end
-    if v == nil then v = rawget(G, k) end
+    if hidden.loading then v = rawget(load_api, k) else v = rawget(G, k) end
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 0)
     end
@@ -116,6 +119,9 @@ fn register_error(msg: &str) -> mlua::Error {
 /// `redis.register_function(name, f)` or `({function_name=, callback=,
 /// flags=, description=})`.
 fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
+    if registered.lock().is_none() {
+        return Err(register_error("redis.register_function can only be called on FUNCTION LOAD command"));
+    }
     let (name, callback, description, flags) = match args.len() {
         1 => {
             let Value::Table(t) = &args[0] else {
@@ -189,7 +195,10 @@ fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
     if !valid_name(&name) {
         return Err(register_error(NAME_ERR));
     }
-    let mut reg = registered.lock();
+    let mut guard = registered.lock();
+    let Some(reg) = guard.as_mut() else {
+        return Err(register_error("redis.register_function can only be called on FUNCTION LOAD command"));
+    };
     if reg.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
         return Err(register_error("Function already exists in the library"));
     }
@@ -203,16 +212,7 @@ pub(crate) fn load_api(lua: &Lua, globals: &Table, registered: Registered) -> ml
     let redis = lua.create_table()?;
     let full: Table = globals.raw_get("redis")?;
     redis.raw_set("register_function", lua.create_function(move |_, args: MultiValue| register(&registered, args))?)?;
-    for name in [
-        "log",
-        "LOG_DEBUG",
-        "LOG_VERBOSE",
-        "LOG_NOTICE",
-        "LOG_WARNING",
-        "REDIS_VERSION",
-        "REDIS_VERSION_NUM",
-        "setresp",
-    ] {
+    for name in ["log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING", "REDIS_VERSION", "REDIS_VERSION_NUM"] {
         redis.raw_set(name, full.get::<Value>(name)?)?;
     }
     // A missing field of the loading API reads as a missing global, as in
@@ -224,8 +224,14 @@ pub(crate) fn load_api(lua: &Lua, globals: &Table, registered: Registered) -> ml
         };
         Err(mlua::Error::RuntimeError(format!("Script attempted to access nonexistent global variable '{k}'")))
     })?;
+    // And it is read-only, as Redis protects its tables: a function that
+    // kept a reference to it cannot graft the full API onto it.
+    let readonly = lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+        Err(mlua::Error::RuntimeError("Attempt to modify a readonly table".to_owned()))
+    })?;
     let mt = lua.create_table()?;
     mt.raw_set("__index", missing)?;
+    mt.raw_set("__newindex", readonly)?;
     redis.set_metatable(Some(mt));
     api.raw_set("redis", redis)?;
     Ok(api)
@@ -263,13 +269,13 @@ impl Engine {
             .set_environment(self.fenv.clone())
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", lua_error_text(&e)))?;
-        self.registered.lock().clear();
+        *self.registered.lock() = Some(Vec::new());
         self.hidden.raw_set("loading", true).map_err(|e| e.to_string())?;
         run.load_deadline_us.store(run.now_us() + LOAD_TIMEOUT_MS * 1000, Relaxed);
         let result = chunk.call::<()>(());
         run.load_deadline_us.store(0, Relaxed);
         self.hidden.raw_set("loading", Value::Nil).map_err(|e| e.to_string())?;
-        let functions = std::mem::take(&mut *self.registered.lock());
+        let functions = self.registered.lock().take().unwrap_or_default();
         if let Err(e) = result {
             let text = lua_error_text(&e);
             let text = text.strip_prefix("ERR ").unwrap_or(&text).to_owned();
