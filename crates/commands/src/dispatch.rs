@@ -177,6 +177,7 @@ pub fn call<E: Env>(ctx: &mut Ctx<'_, E>, spec: &'static CommandSpec<E>, args: &
     // command.
     static CLOCK: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
     ctx.shared.command_starting(ctx.client, spec, args);
+    ctx.state().caller = caller;
     let clock = &*CLOCK;
     let started = clock.raw();
     let reply = (spec.handler)(ctx, args).unwrap_or_else(Reply::from);
