@@ -1024,10 +1024,18 @@ fn flush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         [_, mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
         _ => return Err(CmdError::Syntax),
     }
-    if is(args[0], "FLUSHALL") {
+    let dbs = if is(args[0], "FLUSHALL") {
         ctx.db.flush_all_at(ctx.now_ms);
+        0..ctx.shared.databases as u16
     } else {
         ctx.db.flush_at(ctx.now_ms);
+        let db = ctx.state().dbid;
+        db..db + 1
+    };
+    // XREADGROUP waiting on a flushed key fails (its group is gone), as
+    // Redis's `signalFlushedDb` has it.
+    for dbid in dbs {
+        ringcache_commands::blocking::note_awaited(ctx, dbid);
     }
     Ok(Reply::ok())
 }
