@@ -178,6 +178,23 @@ impl Blocked {
         self.len() == 0
     }
 
+    /// How many keys (per database) clients wait on, and how many of
+    /// those a waiter there wants to hear of even if deleted (XREADGROUP):
+    /// INFO's `total_blocking_keys` and `total_blocking_keys_on_nokey`.
+    pub fn blocking_keys(&self) -> (usize, usize) {
+        if self.is_empty() {
+            return (0, 0);
+        }
+        let (mut keys, mut on_nokey) = (0, 0);
+        for e in self.queues.iter() {
+            for (_, q) in e.value().iter().filter(|(_, q)| !q.is_empty()) {
+                keys += 1;
+                on_nokey += usize::from(q.iter().any(|w| w.kind.wakes_on_any_type()));
+            }
+        }
+        (keys, on_nokey)
+    }
+
     /// Whether a client waits on `key` of `dbid`.
     pub fn awaited(&self, dbid: u16, key: &[u8]) -> bool {
         !self.is_empty() && self.queues.get(key).is_some_and(|q| q.iter().any(|(d, w)| *d == dbid && !w.is_empty()))
@@ -597,10 +614,12 @@ mod tests {
         let wb = park(&shared, &mut b, &["blpop", "s", "0"]);
         run(&shared, &mut w, &["xgroup", "create", "s", "g", "$", "MKSTREAM"]);
         let wa = park(&shared, &mut a, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+        assert_eq!(shared.blocked.blocking_keys(), (1, 1), "one key, which XREADGROUP hears of deleted");
         run(&shared, &mut w, &["flushall"]);
         serve(&shared, &mut w.state.ready);
         assert!(matches!(served(&wa), Some(Reply::Error(e)) if e.starts_with(b"NOGROUP")));
         assert_eq!(served(&wb), None, "the list waiter waits on");
+        assert_eq!(shared.blocked.blocking_keys(), (1, 0));
         run(&shared, &mut w, &["xgroup", "create", "s", "g", "$", "MKSTREAM"]);
         let wa = park(&shared, &mut a, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
         run(&shared, &mut w, &["xgroup", "destroy", "s", "g"]);

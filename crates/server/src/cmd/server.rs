@@ -800,6 +800,9 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "maxclients", &config.maxclients);
                 field(&mut out, "blocked_clients", &shared.blocked.len());
                 field(&mut out, "tracking_clients", &0);
+                let (keys, on_nokey) = shared.blocked.blocking_keys();
+                field(&mut out, "total_blocking_keys", &keys);
+                field(&mut out, "total_blocking_keys_on_nokey", &on_nokey);
             }
             "memory" => {
                 field(&mut out, "used_memory", &used_memory);
