@@ -326,6 +326,13 @@ fn spawn_on(mut conn: Connection, args: &[&str]) -> thread::JoinHandle<Result<Va
     })
 }
 
+/// INFO's line for `name` in `section` (`cmdstat_xread`), after the colon.
+fn info_line(conn: &mut Connection, section: &str, name: &str) -> String {
+    let info: String = run(conn, &["INFO", section]);
+    let prefix = format!("{name}:");
+    info.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_default().to_owned()
+}
+
 fn joined(h: thread::JoinHandle<Result<Value, String>>) -> Result<Value, String> {
     h.join().expect("the client thread")
 }
@@ -438,6 +445,7 @@ fn xreadgroup_block_delivers_a_new_entry_into_the_pel() {
     let server = Server::start();
     let mut c = server.conn();
     let _: () = c.xgroup_create_mkstream("s", "g", "$").unwrap();
+    run::<Value>(&mut c, &["CONFIG", "RESETSTAT"]);
     let waiting = spawn_on(server.conn(), &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
     let other = spawn_on(server.conn(), &["XREADGROUP", "GROUP", "g", "bob", "BLOCK", "0", "STREAMS", "s", ">"]);
     wait_blocked(&mut c, 2);
@@ -455,6 +463,10 @@ fn xreadgroup_block_delivers_a_new_entry_into_the_pel() {
         joined(other),
         Err("NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option".to_owned())
     );
+    // Each blocked command counts once, when it ends, as in Redis.
+    let stat = info_line(&mut c, "commandstats", "cmdstat_xreadgroup");
+    assert!(stat.starts_with("calls=2,") && stat.ends_with("failed_calls=1"), "{stat}");
+    assert!(info_line(&mut c, "errorstats", "errorstat_NOGROUP").starts_with("count=1"));
     // Its key deleted, or given another type: fails too.
     for write in [&["DEL", "s"][..], &["SET", "s", "v"]] {
         run::<Value>(&mut c, &["DEL", "s"]);
@@ -477,6 +489,7 @@ fn xreadgroup_block_delivers_a_new_entry_into_the_pel() {
 fn client_unblock_ends_a_blocked_xread() {
     let server = Server::start();
     let mut c = server.conn();
+    run::<Value>(&mut c, &["CONFIG", "RESETSTAT"]);
     for reason in ["TIMEOUT", "ERROR"] {
         let mut blocked = server.conn();
         let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
@@ -490,6 +503,9 @@ fn client_unblock_ends_a_blocked_xread() {
         assert_eq!(joined(waiting), want);
         assert_eq!(blocked_clients(&mut c), 0);
     }
+    let stat = info_line(&mut c, "commandstats", "cmdstat_xread");
+    assert!(stat.starts_with("calls=2,") && stat.ends_with("failed_calls=1"), "{stat}");
+    assert_eq!(info_line(&mut c, "errorstats", "errorstat_UNBLOCKED"), "count=1");
     // It left the key's queue: a later XADD serves nobody stale.
     let _: String = c.xadd("s", "1-0", &[("f", "v")]).unwrap();
     assert_eq!(blocked_clients(&mut c), 0);

@@ -583,8 +583,14 @@ impl Session {
             blocking::leave(shared, &w);
             return Err(end);
         };
-        let name = cmd::lookup(w.command()).map(|s| s.name);
-        let muted = self.client.mute_reply(name);
+        let spec = cmd::lookup(w.command());
+        let muted = self.client.mute_reply(spec.map(|s| s.name));
+        if let (Some(spec), blocking::Outcome::TimedOut | blocking::Outcome::Unblocked) = (spec, &outcome) {
+            // Not run again: its call is counted now (a re-run counts as
+            // it runs).
+            let error = matches!(outcome, blocking::Outcome::Unblocked).then_some(blocking::UNBLOCKED_ERROR.as_bytes());
+            shared.observe.ended_blocked(cmd::stat_names().slot(spec, spec.name), error);
+        }
         let reply = match outcome {
             blocking::Outcome::Served(reply, Submitted::Waiting(waits, ids)) => {
                 let mut encoded = BytesMut::new();
