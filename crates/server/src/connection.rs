@@ -322,8 +322,11 @@ impl Session {
                     && prepared.spec().is_some_and(|s| ringcache_scripting::runs_script(s.name));
                 // A blocking command may park this connection: it runs
                 // after the forwarded commands before it, never beside them.
-                let may_block =
-                    self.client.state.multi.is_none() && prepared.spec().is_some_and(|s| s.has(cmd::flag::BLOCKING));
+                // (XREAD without BLOCK never waits: a read like any other.)
+                let may_block = self.client.state.multi.is_none()
+                    && prepared.spec().is_some_and(|s| {
+                        s.has(cmd::flag::BLOCKING) && ringcache_commands::blocking::timeout_arg(s.keys, args).is_some()
+                    });
                 if let Some(cluster) = &shared.cluster {
                     let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
