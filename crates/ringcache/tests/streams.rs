@@ -477,6 +477,14 @@ fn xreadgroup_block_delivers_a_new_entry_into_the_pel() {
         let e = joined(waiting).expect_err("it fails");
         assert!(e.starts_with("NOGROUP") || e.starts_with("WRONGTYPE"), "{write:?}: {e}");
     }
+    // Its stream expired: fails too, from the background cycle.
+    run::<Value>(&mut c, &["DEL", "s"]);
+    let _: () = c.xgroup_create_mkstream("s", "g", "$").unwrap();
+    let waiting = spawn_on(server.conn(), &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+    wait_blocked(&mut c, 1);
+    assert_eq!(int(&mut c, &["PEXPIRE", "s", "50"]), 1);
+    let e = joined(waiting).expect_err("it fails");
+    assert!(e.starts_with("NOGROUP"), "{e}");
     // An explicit id reads the history: never waits.
     run::<Value>(&mut c, &["DEL", "s"]);
     let _: () = c.xgroup_create_mkstream("s", "g", "$").unwrap();

@@ -408,6 +408,35 @@ pub fn serve(shared: &Shared, ready: &mut Vec<(u16, Bytes)>) {
     }
 }
 
+/// Serves the XREADGROUPs whose stream is gone without a write that
+/// reported it (it expired): they fail with `-NOGROUP`, as Redis fails
+/// them when it deletes an expired key. Called by the background cycle;
+/// costs nothing while no XREADGROUP waits.
+pub fn serve_vanished(shared: &Shared) {
+    let blocked = &shared.blocked;
+    if blocked.is_empty() {
+        return;
+    }
+    // Collected first: the key locks are not taken under the map's.
+    let candidates: Vec<(u16, Bytes)> = blocked
+        .queues
+        .iter()
+        .flat_map(|e| {
+            let key = e.key().clone();
+            e.value()
+                .iter()
+                .filter(|(_, q)| q.iter().any(|w| w.kind.wakes_on_any_type()))
+                .map(|(d, _)| (*d, key.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut ready: Vec<(u16, Bytes)> = candidates
+        .into_iter()
+        .filter(|(d, k)| type_of(shared, *d, k) != Some(BlockKind::StreamGroup.type_name()))
+        .collect();
+    serve(shared, &mut ready);
+}
+
 /// The type of the value at `key` of `dbid` (`Value::type_name`), if any.
 fn type_of(shared: &Shared, dbid: u16, key: &[u8]) -> Option<&'static str> {
     let now = ringcache_store::now_ms();
@@ -627,5 +656,26 @@ mod tests {
         assert!(matches!(served(&wa), Some(Reply::Error(e)) if e.starts_with(b"NOGROUP")));
         leave(&shared, &wb);
         assert!(shared.blocked.is_empty());
+    }
+
+    #[test]
+    fn an_expired_stream_fails_its_xreadgroups_in_the_background_cycle() {
+        let shared = Shared::new(Config::for_test());
+        let (mut a, mut b, mut w) = (client(&shared, 0), client(&shared, 0), client(&shared, 0));
+        run(&shared, &mut w, &["xgroup", "create", "s", "g", "$", "MKSTREAM"]);
+        run(&shared, &mut w, &["xgroup", "create", "t", "g", "$", "MKSTREAM"]);
+        let wa = park(&shared, &mut a, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+        let wb = park(&shared, &mut b, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "t", ">"]);
+        serve_vanished(&shared);
+        assert_eq!((served(&wa), served(&wb)), (None, None), "both streams are there");
+        run(&shared, &mut w, &["pexpire", "s", "1"]);
+        serve(&shared, &mut w.state.ready);
+        assert_eq!(served(&wa), None, "PEXPIRE itself changes nothing it waits for");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        serve_vanished(&shared);
+        assert!(matches!(served(&wa), Some(Reply::Error(e)) if e.starts_with(b"NOGROUP")));
+        assert_eq!(served(&wb), None);
+        assert_eq!(shared.blocked.len(), 1);
+        leave(&shared, &wb);
     }
 }
