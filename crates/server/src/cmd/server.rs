@@ -629,6 +629,7 @@ fn acl_categories(f: Found) -> Vec<&'static str> {
             "dangerous" => flags & flag::ADMIN != 0 || explicit.contains(&c),
             "fast" => flags & flag::FAST != 0,
             "slow" => flags & flag::FAST == 0,
+            "blocking" => flags & flag::BLOCKING != 0,
             _ => group_cat == Some(c) || explicit.contains(&c),
         }
     };
