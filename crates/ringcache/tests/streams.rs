@@ -525,7 +525,7 @@ fn client_unblock_ends_a_blocked_xread() {
 /// client sends it straight to the owner.
 #[test]
 fn blocking_stream_reads_through_a_three_node_cluster() {
-    let cluster = TestCluster::start(3, &["--cluster-timeout", "400"]);
+    let cluster = TestCluster::start(3, &["--cluster-timeout", "1000"]);
     let mut origin = cluster.node(0).conn();
     // A key another node coordinates: the one where the wait shows up.
     let mut found = None;
@@ -560,7 +560,7 @@ fn blocking_stream_reads_through_a_three_node_cluster() {
     wait_blocked(&mut origin, 2);
     wait_blocked(&mut cluster.node(owner).conn(), 2);
     // Several rounds pass; then a write through the third node.
-    thread::sleep(Duration::from_millis(700));
+    thread::sleep(Duration::from_millis(1200));
     assert_eq!(blocked_clients(&mut origin), 2);
     let third = (1..3).find(|&i| i != owner).unwrap_or(0);
     let _: String = cluster.node(third).conn().xadd(&key, "2-0", &[("new", "y")]).unwrap();
