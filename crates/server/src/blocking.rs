@@ -449,6 +449,7 @@ fn type_of(shared: &Shared, dbid: u16, key: &[u8]) -> Option<&'static str> {
 /// and waits on. Keys it wrote that others wait on join `work`.
 fn run_for(shared: &Shared, w: &Waiter, work: &mut VecDeque<(u16, Bytes)>) -> Option<Outcome> {
     let mut client = Client::new(w.info.clone(), true);
+    client.rerun = true;
     client.state.proto = w.proto;
     client.state.dbid = w.dbid;
     client.state.may_block = true;

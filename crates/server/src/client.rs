@@ -157,6 +157,9 @@ pub struct Client {
     /// CLIENT REPLY SKIP: how many more replies to drop (the SKIP itself
     /// and the command after it).
     pub reply_skip: u8,
+    /// Runs a blocked command again for its client (`blocking::serve`):
+    /// MONITOR showed it when it first ran, and does not again.
+    pub rerun: bool,
 }
 
 /// A client's last replicated write, for WAIT: each of its parts (one per
@@ -183,6 +186,7 @@ impl Client {
             pubsub: crate::pubsub::Subscriptions::default(),
             reply_off: false,
             reply_skip: 0,
+            rerun: false,
         }
     }
 

@@ -86,8 +86,9 @@ impl Observer {
     pub fn ran(&self, client: &Client, slot: usize, slot_flags: u32, ran: &Ran<'_, Shared>) {
         if client.state.block.is_some() {
             // It waits: counted once, when it ends (served, timed out or
-            // unblocked), as Redis counts a blocked command.
-            if self.monitors.active() && slot_flags & flag::ADMIN == 0 {
+            // unblocked), as Redis counts a blocked command; shown to
+            // monitors once, now.
+            if self.monitors.active() && slot_flags & flag::ADMIN == 0 && !client.rerun {
                 self.feed_monitors(client, ran.caller, ran.args);
             }
             return;
@@ -108,7 +109,11 @@ impl Observer {
         }
         // Administrative commands are not shown (Redis's CMD_ADMIN);
         // scripts are shown before they run (see `starting`).
-        if self.monitors.active() && slot_flags & flag::ADMIN == 0 && !ringcache_scripting::runs_script(ran.spec.name) {
+        if self.monitors.active()
+            && slot_flags & flag::ADMIN == 0
+            && !client.rerun
+            && !ringcache_scripting::runs_script(ran.spec.name)
+        {
             self.feed_monitors(client, ran.caller, ran.args);
         }
     }
