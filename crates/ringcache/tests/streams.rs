@@ -282,6 +282,40 @@ fn a_stream_and_its_group_survive_the_loss_of_its_coordinator() {
     assert_eq!(conn.xack::<_, _, _, i64>("orders", "billing", &["2-0", "3-0"]).unwrap(), 2);
 }
 
+/// The consumer a blocked XREADGROUP creates replicates at once: after a
+/// wait that ends with nothing (CLIENT UNBLOCK) and the loss of the
+/// coordinator, the survivors know it.
+#[test]
+fn a_consumer_created_by_a_blocked_read_survives_its_coordinator() {
+    // redis-cluster mode: CLUSTER SLOTS names the real coordinator.
+    let mut cluster = FaultCluster::start(3, &["--cluster-timeout", "1000", "--cluster-mode", "redis-cluster"]);
+    let mut conn = try_conn(cluster.node(0).port).expect("connect");
+    let _: () = conn.xgroup_create_mkstream("jobs", "workers", "$").unwrap();
+    let owner = coordinator_port(&mut conn, "jobs");
+    let down = cluster.nodes.iter().position(|n| n.port == owner).expect("the coordinator is a node");
+    // Through the coordinator itself, so that the wait is local there.
+    let mut blocked = try_conn(owner).expect("connect to the coordinator");
+    let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
+    let waiting = spawn_on(blocked, &["XREADGROUP", "GROUP", "workers", "w9", "BLOCK", "0", "STREAMS", "jobs", ">"]);
+    let mut at_owner = try_conn(owner).expect("connect to the coordinator");
+    wait_blocked(&mut at_owner, 1);
+    assert_eq!(int(&mut at_owner, &["CLIENT", "UNBLOCK", &id]), 1);
+    assert_eq!(joined(waiting), Ok(Value::Nil));
+    cluster.kill(down);
+    let survivor = cluster.nodes.iter().position(|n| n.port != owner).unwrap();
+    let mut conn = try_conn(cluster.node(survivor).port).expect("connect to a survivor");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let consumers = loop {
+        match common::cmd(&["XINFO", "CONSUMERS", "jobs", "workers"]).query::<Value>(&mut conn) {
+            Ok(Value::Array(c)) => break c,
+            _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(100)),
+            other => panic!("no answer from the survivors: {other:?}"),
+        }
+    };
+    assert_eq!(consumers.len(), 1, "{consumers:?}");
+    assert!(format!("{consumers:?}").contains("w9"), "{consumers:?}");
+}
+
 /// What the test compares: the entries, the group's summary PEL and its
 /// XINFO GROUPS line.
 fn snapshot(conn: &mut Connection) -> Vec<Value> {

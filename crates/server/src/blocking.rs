@@ -458,6 +458,9 @@ fn run_for(shared: &Shared, w: &Waiter, work: &mut VecDeque<(u16, Bytes)>) -> Op
     let prepared = cmd::prepare(shared, &mut client, &views);
     let reply = crate::connection::run_notified(shared, &mut client, &views, prepared, now_ms);
     if client.state.block.take().is_some() {
+        // It waits on; what it wrote (a consumer it created again)
+        // replicates unanswered.
+        let _ = replicate::submit(shared, &mut client);
         return None;
     }
     work.extend(client.state.ready.drain(..));

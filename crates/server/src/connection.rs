@@ -408,6 +408,10 @@ impl Session {
                 self.client.state.may_block = false;
                 self.client.state.scope = None;
                 if let Some(block) = self.client.state.block.take() {
+                    // What it wrote while finding nothing (XREADGROUP's
+                    // new consumer) replicates now, not with the client's
+                    // next command; nobody waits for it.
+                    let _ = replicate::submit(shared, &mut self.client);
                     // Nothing to pop: park until a write serves it (the
                     // replies before it go out first).
                     self.blocked = Some(blocking::block(shared, &self.client, block, args));

@@ -232,6 +232,9 @@ pub(super) fn answer(shared: &Arc<Shared>, from: NodeId, rest: &[u8]) -> Answer 
     let Some(block) = client.state.block.take() else {
         return finished(shared, reply, replicate::submit(shared, &mut client), proto);
     };
+    // What it wrote while finding nothing (XREADGROUP's new consumer)
+    // replicates, unanswered: the client waits for its data, not for that.
+    let _ = replicate::submit(shared, &mut client);
     let rerun = block.rerun.is_some();
     let w = blocking::block_remote(shared, &client, block, &args, from);
     let shared = shared.clone();
