@@ -1,12 +1,15 @@
 //! What the blocking commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP
-//! BZPOPMIN BZPOPMAX BZMPOP) share: their timeout argument, and how a
-//! command that found nothing asks its caller to wait.
+//! BZPOPMIN BZPOPMAX BZMPOP, and XREAD and XREADGROUP with `BLOCK`) share:
+//! their timeout argument, and how a command that found nothing asks its
+//! caller to wait.
 //!
 //! The command layer never waits. A blocking command first does what its
 //! non-blocking form does; if every key is empty it leaves a [`Block`] in
 //! [`ClientState::block`] (only where the caller allows it, with
 //! [`ClientState::may_block`]) and the caller parks the client and runs
-//! the same command again once a key it waits on is written. Where the
+//! the same command again once a key it waits on is written (or the form
+//! of it the [`Block`] gives: XREAD's `$` resolved to the id it meant when
+//! the command ran, as Redis rewrites its argv). Where the
 //! caller does not allow it (inside MULTI, from a script, on a forwarded
 //! command the caller cannot park), the command answers as on a timeout,
 //! at once, as Redis does for a client with `CLIENT_DENY_BLOCKING`.
@@ -19,7 +22,7 @@
 use bytes::Bytes;
 use ringcache_resp::Reply;
 
-use crate::{flag, CmdError, CommandSpec, Ctx, Env};
+use crate::{flag, CmdError, CommandSpec, Ctx, Env, Keys};
 
 /// What a blocked command waits for.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,13 +36,21 @@ pub struct Block {
     /// The reply on timeout (a null array, or a null for BLMOVE and
     /// BRPOPLPUSH).
     pub timeout_reply: Reply,
+    /// The command to run again in place of the one that blocked, if it
+    /// must differ (XREAD's `$` replaced by the stream's last id then).
+    pub rerun: Option<Vec<Bytes>>,
 }
 
-/// The type of value a blocked command pops from.
+/// The type of value a blocked command reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockKind {
     List,
     Zset,
+    /// XREAD.
+    Stream,
+    /// XREADGROUP `>`: also woken when its key is deleted or changes type
+    /// (Redis's `unblock_on_nokey`), since its group is gone then.
+    StreamGroup,
 }
 
 impl BlockKind {
@@ -48,7 +59,14 @@ impl BlockKind {
         match self {
             BlockKind::List => "list",
             BlockKind::Zset => "zset",
+            BlockKind::Stream | BlockKind::StreamGroup => "stream",
         }
+    }
+
+    /// Whether a write that leaves the key absent or of another type
+    /// wakes the command too (to fail it, as its group no longer exists).
+    pub fn wakes_on_any_type(self) -> bool {
+        self == BlockKind::StreamGroup
     }
 }
 
@@ -74,6 +92,77 @@ pub fn timeout_ms(arg: &[u8], now_ms: u64) -> Result<u64, CmdError> {
         return Err(CmdError::other("ERR timeout is out of range"));
     }
     Ok(ms)
+}
+
+/// A timeout in milliseconds, an integer (`getTimeoutFromObjectOrReply`
+/// with `UNIT_MILLISECONDS`, as XREAD's `BLOCK` reads it); 0 is forever.
+pub fn timeout_ms_integer(arg: &[u8], now_ms: u64) -> Result<u64, CmdError> {
+    let ms = crate::args::int(arg).map_err(|_| CmdError::other("ERR timeout is not an integer or out of range"))?;
+    let ms = u64::try_from(ms).map_err(|_| CmdError::other("ERR timeout is negative"))?;
+    if ms > 0 && ms > (i64::MAX as u64).saturating_sub(now_ms) {
+        return Err(CmdError::other("ERR timeout is out of range"));
+    }
+    Ok(ms)
+}
+
+/// How a blocking command writes its timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutUnit {
+    /// A float number of seconds (BLPOP and the other pops).
+    Seconds,
+    /// An integer number of milliseconds (XREAD's `BLOCK`).
+    Milliseconds,
+}
+
+impl TimeoutUnit {
+    /// Reads a timeout in this unit, as milliseconds (0: forever).
+    pub fn parse(self, arg: &[u8], now_ms: u64) -> Result<u64, CmdError> {
+        match self {
+            TimeoutUnit::Seconds => timeout_ms(arg, now_ms),
+            TimeoutUnit::Milliseconds => timeout_ms_integer(arg, now_ms),
+        }
+    }
+
+    /// Writes `ms` (at least 1) in this unit.
+    pub fn format(self, ms: u64) -> String {
+        match self {
+            TimeoutUnit::Seconds => format!("{:.3}", ms as f64 / 1000.0),
+            TimeoutUnit::Milliseconds => ms.to_string(),
+        }
+    }
+}
+
+/// Where the timeout argument of a blocking command whose keys are `keys`
+/// is, and its unit: first after the name for BLMPOP and BZMPOP
+/// (`timeout numkeys ...`), `BLOCK`'s value for XREAD and XREADGROUP
+/// (`None` without one: they do not block then), last for the others.
+pub fn timeout_arg<A: AsRef<[u8]>>(keys: Keys, args: &[A]) -> Option<(usize, TimeoutUnit)> {
+    match keys {
+        Keys::Counted { .. } => Some((1, TimeoutUnit::Seconds)),
+        Keys::Streams => {
+            // The options before STREAMS, as `xreadCommand` reads them; the
+            // last BLOCK counts.
+            let mut found = None;
+            let mut i = 1;
+            while i + 1 < args.len() {
+                let a = args[i].as_ref();
+                if a.eq_ignore_ascii_case(b"block") {
+                    found = Some(i + 1);
+                    i += 2;
+                } else if a.eq_ignore_ascii_case(b"count") {
+                    i += 2;
+                } else if a.eq_ignore_ascii_case(b"group") {
+                    i += 3;
+                } else if a.eq_ignore_ascii_case(b"noack") {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            found.map(|at| (at, TimeoutUnit::Milliseconds))
+        }
+        _ => Some((args.len().checked_sub(1)?, TimeoutUnit::Seconds)),
+    }
 }
 
 /// A hexadecimal float as `strtold` reads one (`0x1A`, `-0x1.8p3`), which
@@ -123,16 +212,19 @@ pub(crate) fn wait<E: Env>(
     timeout_ms: u64,
     timeout_reply: Reply,
 ) -> Result<Reply, CmdError> {
+    let keys = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+    Ok(wait_for(ctx, Block { keys, kind, timeout_ms, timeout_reply, rerun: None }))
+}
+
+/// [`wait`] for a [`Block`] made by the command: asks to wait on it if the
+/// caller allows it, and answers its timeout reply.
+pub(crate) fn wait_for<E: Env>(ctx: &mut Ctx<'_, E>, block: Block) -> Reply {
+    let reply = block.timeout_reply.clone();
     let state = ctx.state();
     if state.may_block {
-        state.block = Some(Block {
-            keys: keys.iter().map(|k| Bytes::copy_from_slice(k)).collect(),
-            kind,
-            timeout_ms,
-            timeout_reply: timeout_reply.clone(),
-        });
+        state.block = Some(block);
     }
-    Ok(timeout_reply)
+    reply
 }
 
 /// After a write command ran (still holding its keys' locks): records in
@@ -145,6 +237,18 @@ pub fn note_written<E: Env>(ctx: &mut Ctx<'_, E>, spec: &CommandSpec<E>, args: &
     let dbid = ctx.state().dbid;
     for key in spec.keys.of(args) {
         note(ctx, dbid, key);
+    }
+}
+
+/// Records every key of database `dbid` that a client waits on as
+/// written: for the writes that change keys they do not name (SWAPDB,
+/// FLUSHDB, FLUSHALL; a flush wakes XREADGROUP, whose group is gone).
+pub fn note_awaited<E: Env>(ctx: &mut Ctx<'_, E>, dbid: u16) {
+    if !ctx.shared.any_blocked() {
+        return;
+    }
+    for key in ctx.shared.awaited_keys(dbid) {
+        note(ctx, dbid, &key);
     }
 }
 
@@ -164,6 +268,10 @@ pub(crate) fn note<E: Env>(ctx: &mut Ctx<'_, E>, dbid: u16, key: &[u8]) {
 /// Runs a command's handler in `ctx` (which holds its keys), timed and
 /// reported like every call ([`crate::call`]), and records what it wrote
 /// that clients wait on: the client's commands, EXEC's and scripts'.
+///
+/// A command that asked to wait wrote nothing anyone waits for (at most
+/// XREADGROUP's new consumer): it reports nothing, or two XREADGROUPs on
+/// one key would wake each other forever.
 pub fn call<E: Env>(
     ctx: &mut Ctx<'_, E>,
     spec: &'static CommandSpec<E>,
@@ -171,7 +279,9 @@ pub fn call<E: Env>(
     caller: crate::Caller,
 ) -> Reply {
     let reply = crate::call(ctx, spec, args, caller);
-    note_written(ctx, spec, args);
+    if ctx.state().block.is_none() {
+        note_written(ctx, spec, args);
+    }
     reply
 }
 

@@ -161,9 +161,7 @@ fn swapdb<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     ctx.db.swap_databases(a, b);
     // Clients blocked in either database may find their keys now.
     for dbid in [a, b] {
-        for key in ctx.shared.awaited_keys(dbid) {
-            crate::blocking::note(ctx, dbid, &key);
-        }
+        crate::blocking::note_awaited(ctx, dbid);
     }
     Ok(Reply::ok())
 }

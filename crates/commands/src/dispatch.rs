@@ -187,6 +187,7 @@ pub fn call<E: Env>(ctx: &mut Ctx<'_, E>, spec: &'static CommandSpec<E>, args: &
     // command.
     static CLOCK: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
     ctx.shared.command_starting(ctx.client, spec, args);
+    ctx.state().caller = caller;
     let clock = &*CLOCK;
     let (writes, changes) = (ringcache_store::local_writes(), CHANGES.get());
     let started = clock.raw();

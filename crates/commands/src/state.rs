@@ -9,7 +9,7 @@ use ringcache_version::Version;
 
 use crate::blocking::Block;
 use crate::table::LookupCache;
-use crate::Env;
+use crate::{Caller, Env};
 
 /// A MULTI in progress.
 #[derive(Debug, Default)]
@@ -76,6 +76,9 @@ pub struct ClientState<E: Env> {
     /// while clients wait on them; the caller takes them and serves those
     /// clients once the write's locks are released.
     pub ready: Vec<(u16, Bytes)>,
+    /// Who runs the command running now (set by [`crate::call`]): XREAD
+    /// refuses `BLOCK` from a script, as Redis does.
+    pub caller: Caller,
 }
 
 impl<E: Env> ClientState<E> {
@@ -94,6 +97,7 @@ impl<E: Env> ClientState<E> {
             may_block: false,
             block: None,
             ready: Vec::new(),
+            caller: Caller::Client,
         }
     }
 

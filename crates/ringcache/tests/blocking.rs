@@ -2,8 +2,9 @@
 //! connection writes, the first wakes with Redis's reply; timeouts, FIFO
 //! between blocked clients, BLMOVE chains, BZPOPMIN, CLIENT UNBLOCK, a
 //! client that disconnects while blocked, MULTI and scripts (which never
-//! block), argument errors; and through a three-node cluster in both
-//! client modes.
+//! block), argument errors, MONITOR and commandstats seeing a blocked
+//! command once; and through a three-node cluster in both client modes.
+//! (XREAD and XREADGROUP BLOCK: `streams.rs`.)
 
 mod common;
 
@@ -238,6 +239,38 @@ fn client_unblock_ends_a_wait_as_a_timeout_or_an_error() {
     assert_eq!(joined(waiting), Err("UNBLOCKED client unblocked via CLIENT UNBLOCK".to_owned()));
     assert_eq!(int(&mut c, &["CLIENT", "UNBLOCK", "999999"]), 0);
     assert_eq!(blocked_clients(&mut c), 0);
+}
+
+#[test]
+fn monitor_and_commandstats_see_a_blocked_command_once() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let mut monitor = server.raw();
+    monitor.send_cmd(&["MONITOR"]);
+    assert_eq!(monitor.read_reply_string(), "+OK\r\n");
+    run::<Value>(&mut c, &["CONFIG", "RESETSTAT"]);
+    let first = spawn(server.port, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut c, 1);
+    let second = spawn(server.port, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut c, 2);
+    // The second waiter runs again and finds nothing, then runs again and
+    // pops: neither re-run is shown or counted.
+    run::<Value>(&mut c, &["RPUSH", "k", "1"]);
+    assert_eq!(joined(first), Ok(arr(&["k", "1"])));
+    run::<Value>(&mut c, &["RPUSH", "k", "2"]);
+    assert_eq!(joined(second), Ok(arr(&["k", "2"])));
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|l: &String| !l.contains("\"2\"")) {
+        let line = monitor.read_reply_string();
+        if ["\"INFO\"", "\"CONFIG\"", "\"CLIENT\""].iter().all(|c| !line.contains(c)) {
+            seen.push(line);
+        }
+    }
+    let commands: Vec<&str> = seen.iter().map(|l| l.split('"').nth(1).unwrap_or("")).collect();
+    assert_eq!(commands, ["BLPOP", "BLPOP", "RPUSH", "RPUSH"], "{seen:?}");
+    let info: String = run(&mut c, &["INFO", "commandstats"]);
+    let blpop = info.lines().find(|l| l.starts_with("cmdstat_blpop:")).unwrap_or_default();
+    assert!(blpop.starts_with("cmdstat_blpop:calls=2,"), "{info}");
 }
 
 #[test]

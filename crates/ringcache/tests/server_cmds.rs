@@ -63,6 +63,17 @@ fn command_count_info_list_and_getkeys() {
     assert_eq!(reply_texts(&get[2]), ["readonly", "fast"]);
     assert_eq!(get[3..6], [Value::Int(1), Value::Int(1), Value::Int(1)]);
     assert_eq!(reply_texts(&get[6]), ["@read", "@string", "@fast"]);
+    // Blocking commands are @blocking, as Redis's flag implies.
+    for (name, flags, categories) in [
+        ("blpop", &["write", "blocking"][..], &["@write", "@list", "@slow", "@blocking"][..]),
+        ("xread", &["readonly", "blocking", "movablekeys"], &["@read", "@stream", "@slow", "@blocking"]),
+        ("xreadgroup", &["write", "blocking", "movablekeys"], &["@write", "@stream", "@slow", "@blocking"]),
+    ] {
+        let info: Vec<Value> = redis::cmd("COMMAND").arg("INFO").arg(name).query(&mut conn).unwrap();
+        let Value::Array(c) = &info[0] else { panic!("{:?}", info[0]) };
+        assert_eq!(reply_texts(&c[2]), flags, "{name}");
+        assert_eq!(reply_texts(&c[6]), categories, "{name}");
+    }
 
     // Keyspace-wide and keyless commands have no key positions.
     let flushall: Vec<Value> = redis::cmd("COMMAND").arg("INFO").arg("FLUSHALL").query(&mut conn).unwrap();

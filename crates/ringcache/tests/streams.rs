@@ -11,8 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::cluster::coordinator_port;
+use common::cluster::TestCluster;
 use common::fault::{try_conn, FaultCluster};
-use common::{arity, call, resp_err, Server, WRONGTYPE};
+use common::{arity, bulk, call, err, int, resp_err, run, Server, WRONGTYPE};
 use redis::streams::{
     StreamAutoClaimReply, StreamClaimReply, StreamInfoGroupsReply, StreamPendingCountReply, StreamPendingReply,
     StreamRangeReply, StreamReadOptions, StreamReadReply,
@@ -111,9 +112,11 @@ fn errors_are_redis_texts() {
     assert_eq!(call(&mut raw, &["XRANGE", "s", "-", "+", "COUNT", "0"]), "*-1\r\n");
     assert_eq!(call(&mut raw, &["XRANGE", "nokey", "-", "+"]), "*0\r\n");
     assert_eq!(call(&mut raw, &["XREAD", "STREAMS", "s", "$"]), "*-1\r\n");
+    assert_eq!(call(&mut raw, &["XREAD", "BLOCK", "100", "STREAMS", "s", "$"]), "*-1\r\n", "timed out");
+    assert_eq!(call(&mut raw, &["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"]), resp_err("ERR timeout is negative"));
     assert_eq!(
-        call(&mut raw, &["XREAD", "BLOCK", "100", "STREAMS", "s", "$"]),
-        resp_err("ERR XREAD BLOCK is not supported yet")
+        call(&mut raw, &["XREAD", "BLOCK", "0.5", "STREAMS", "s", "$"]),
+        resp_err("ERR timeout is not an integer or out of range")
     );
     assert_eq!(
         call(&mut raw, &["XTRIM", "s", "LIMIT", "5"]),
@@ -279,6 +282,40 @@ fn a_stream_and_its_group_survive_the_loss_of_its_coordinator() {
     assert_eq!(conn.xack::<_, _, _, i64>("orders", "billing", &["2-0", "3-0"]).unwrap(), 2);
 }
 
+/// The consumer a blocked XREADGROUP creates replicates at once: after a
+/// wait that ends with nothing (CLIENT UNBLOCK) and the loss of the
+/// coordinator, the survivors know it.
+#[test]
+fn a_consumer_created_by_a_blocked_read_survives_its_coordinator() {
+    // redis-cluster mode: CLUSTER SLOTS names the real coordinator.
+    let mut cluster = FaultCluster::start(3, &["--cluster-timeout", "1000", "--cluster-mode", "redis-cluster"]);
+    let mut conn = try_conn(cluster.node(0).port).expect("connect");
+    let _: () = conn.xgroup_create_mkstream("jobs", "workers", "$").unwrap();
+    let owner = coordinator_port(&mut conn, "jobs");
+    let down = cluster.nodes.iter().position(|n| n.port == owner).expect("the coordinator is a node");
+    // Through the coordinator itself, so that the wait is local there.
+    let mut blocked = try_conn(owner).expect("connect to the coordinator");
+    let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
+    let waiting = spawn_on(blocked, &["XREADGROUP", "GROUP", "workers", "w9", "BLOCK", "0", "STREAMS", "jobs", ">"]);
+    let mut at_owner = try_conn(owner).expect("connect to the coordinator");
+    wait_blocked(&mut at_owner, 1);
+    assert_eq!(int(&mut at_owner, &["CLIENT", "UNBLOCK", &id]), 1);
+    assert_eq!(joined(waiting), Ok(Value::Nil));
+    cluster.kill(down);
+    let survivor = cluster.nodes.iter().position(|n| n.port != owner).unwrap();
+    let mut conn = try_conn(cluster.node(survivor).port).expect("connect to a survivor");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let consumers = loop {
+        match common::cmd(&["XINFO", "CONSUMERS", "jobs", "workers"]).query::<Value>(&mut conn) {
+            Ok(Value::Array(c)) => break c,
+            _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(100)),
+            other => panic!("no answer from the survivors: {other:?}"),
+        }
+    };
+    assert_eq!(consumers.len(), 1, "{consumers:?}");
+    assert!(format!("{consumers:?}").contains("w9"), "{consumers:?}");
+}
+
 /// What the test compares: the entries, the group's summary PEL and its
 /// XINFO GROUPS line.
 fn snapshot(conn: &mut Connection) -> Vec<Value> {
@@ -289,4 +326,313 @@ fn try_snapshot(conn: &mut Connection) -> Option<Vec<Value>> {
     let reads: [&[&str]; 3] =
         [&["XRANGE", "orders", "-", "+"], &["XPENDING", "orders", "billing"], &["XINFO", "GROUPS", "orders"]];
     reads.iter().map(|r| common::cmd(r).query::<Value>(conn).ok()).collect()
+}
+
+// ------------------------------------------------------------- blocking
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn blocked_clients(conn: &mut Connection) -> i64 {
+    let info: String = run(conn, &["INFO", "clients"]);
+    let line = info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).expect("blocked_clients in INFO");
+    line.trim().parse().expect("a count")
+}
+
+fn wait_blocked(conn: &mut Connection, n: i64) {
+    let deadline = Instant::now() + WAIT;
+    while blocked_clients(conn) != n {
+        assert!(Instant::now() < deadline, "{n} blocked clients: not within {WAIT:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `args` on `conn` in a thread; the handle gives the reply (or the
+/// error's text).
+fn spawn_on(mut conn: Connection, args: &[&str]) -> thread::JoinHandle<Result<Value, String>> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    conn.set_read_timeout(Some(WAIT)).expect("read timeout");
+    thread::spawn(move || {
+        let mut c = redis::cmd(&args[0]);
+        for a in &args[1..] {
+            c.arg(a);
+        }
+        c.query::<Value>(&mut conn).map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
+    })
+}
+
+/// INFO's line for `name` in `section` (`cmdstat_xread`), after the colon.
+fn info_line(conn: &mut Connection, section: &str, name: &str) -> String {
+    let info: String = run(conn, &["INFO", section]);
+    let prefix = format!("{name}:");
+    info.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_default().to_owned()
+}
+
+fn joined(h: thread::JoinHandle<Result<Value, String>>) -> Result<Value, String> {
+    h.join().expect("the client thread")
+}
+
+/// An entry: its id, one field and its value.
+type Entry<'a> = (&'a str, &'a str, &'a str);
+
+/// An XREAD reply (RESP2): per key, its entries `(id, [field, value])`.
+fn read_reply(items: &[(&str, &[Entry])]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|(key, entries)| {
+                let entries = entries
+                    .iter()
+                    .map(|(id, f, v)| Value::Array(vec![bulk(id), Value::Array(vec![bulk(f), bulk(v)])]))
+                    .collect();
+                Value::Array(vec![bulk(key), Value::Array(entries)])
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn xread_block_is_woken_by_an_xadd_from_another_connection() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let _: String = c.xadd("s", "1-0", &[("old", "x")]).unwrap();
+    // `$` is the last id when the command blocks: the old entry is not
+    // served, the new one is.
+    let waiting = spawn_on(server.conn(), &["XREAD", "BLOCK", "0", "STREAMS", "none", "s", "$", "$"]);
+    wait_blocked(&mut c, 1);
+    let list: String = run(&mut c, &["CLIENT", "LIST"]);
+    assert!(list.contains("flags=b") && list.contains("cmd=xread"), "{list}");
+    let _: String = c.xadd("s", "2-0", &[("new", "y")]).unwrap();
+    assert_eq!(joined(waiting), Ok(read_reply(&[("s", &[("2-0", "new", "y")])])));
+    assert_eq!(blocked_clients(&mut c), 0);
+
+    // Every reader of the key is served by one XADD; a write of another
+    // type to a key it waits on does not wake it.
+    let a = spawn_on(server.conn(), &["XREAD", "BLOCK", "5000", "STREAMS", "s", "2-0"]);
+    let b = spawn_on(server.conn(), &["XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "t", "$"]);
+    wait_blocked(&mut c, 2);
+    run::<Value>(&mut c, &["SET", "t", "string"]);
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(blocked_clients(&mut c), 2);
+    run::<Value>(&mut c, &["DEL", "t"]);
+    // Several entries in one transaction: served together, after EXEC.
+    let replies: Vec<String> =
+        redis::pipe().atomic().xadd("s", "3-0", &[("f", "1")]).xadd("t", "3-0", &[("f", "2")]).query(&mut c).unwrap();
+    assert_eq!(replies, ["3-0", "3-0"]);
+    assert_eq!(joined(a), Ok(read_reply(&[("s", &[("3-0", "f", "1")])])));
+    assert_eq!(joined(b), Ok(read_reply(&[("t", &[("3-0", "f", "2")])])));
+
+    // In a RESP3 connection the reply is a map.
+    let mut c3 = server.conn_resp3();
+    let waiting = spawn_on(server.conn_resp3(), &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    wait_blocked(&mut c, 1);
+    let _: String = c3.xadd("s", "4-0", &[("f", "v")]).unwrap();
+    assert!(matches!(joined(waiting), Ok(Value::Map(m)) if m.len() == 1));
+}
+
+#[test]
+fn xread_block_times_out_with_a_null_array() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    let started = Instant::now();
+    assert_eq!(call(&mut raw, &["XREAD", "BLOCK", "200", "STREAMS", "s", "$"]), "*-1\r\n");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(195) && took < Duration::from_secs(5), "{took:?}");
+    call(&mut raw, &["HELLO", "3"]);
+    assert_eq!(call(&mut raw, &["XREAD", "BLOCK", "20", "STREAMS", "s", "$"]), "_\r\n");
+    assert_eq!(
+        call(&mut raw, &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "20", "STREAMS", "s", ">"]).get(..8),
+        Some("-NOGROUP")
+    );
+    // An entry at or below the id, only: it waits (no empty reply).
+    call(&mut raw, &["XADD", "s", "5-0", "f", "v"]);
+    assert_eq!(call(&mut raw, &["XREAD", "BLOCK", "20", "STREAMS", "s", "5-0"]), "_\r\n");
+    // Inside MULTI, or with data, BLOCK does not wait.
+    let mut c = server.conn();
+    let replies: Vec<Value> = redis::pipe()
+        .atomic()
+        .cmd("XREAD")
+        .arg("BLOCK")
+        .arg(0)
+        .arg("STREAMS")
+        .arg("s")
+        .arg("$")
+        .cmd("XREAD")
+        .arg("BLOCK")
+        .arg(0)
+        .arg("STREAMS")
+        .arg("s")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(replies, [Value::Nil, read_reply(&[("s", &[("5-0", "f", "v")])])]);
+    // A script may not use BLOCK at all, as in Redis.
+    let script = "return redis.pcall('xread', 'BLOCK', 0, 'STREAMS', KEYS[1], '$')";
+    assert_eq!(
+        err(&mut c, &["EVAL", script, "1", "s"]),
+        "ERR xread command is not allowed with BLOCK option from scripts"
+    );
+    assert_eq!(blocked_clients(&mut c), 0);
+}
+
+#[test]
+fn xreadgroup_block_delivers_a_new_entry_into_the_pel() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let _: () = c.xgroup_create_mkstream("s", "g", "$").unwrap();
+    run::<Value>(&mut c, &["CONFIG", "RESETSTAT"]);
+    let waiting = spawn_on(server.conn(), &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+    let other = spawn_on(server.conn(), &["XREADGROUP", "GROUP", "g", "bob", "BLOCK", "0", "STREAMS", "s", ">"]);
+    wait_blocked(&mut c, 2);
+    let _: String = c.xadd("s", "1-0", &[("f", "v")]).unwrap();
+    assert_eq!(joined(waiting), Ok(read_reply(&[("s", &[("1-0", "f", "v")])])), "the first to block");
+    assert_eq!(blocked_clients(&mut c), 1, "bob waits on: the entry went to alice");
+    let pending: Value = run(&mut c, &["XPENDING", "s", "g", "-", "+", "10"]);
+    let Value::Array(p) = &pending else { panic!("{pending:?}") };
+    assert_eq!(p.len(), 1);
+    let Value::Array(e) = &p[0] else { panic!("{pending:?}") };
+    assert_eq!((&e[0], &e[1], &e[3]), (&bulk("1-0"), &bulk("alice"), &Value::Int(1)));
+    // Its group destroyed: bob fails with -NOGROUP.
+    assert_eq!(int(&mut c, &["XGROUP", "DESTROY", "s", "g"]), 1);
+    assert_eq!(
+        joined(other),
+        Err("NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option".to_owned())
+    );
+    // Each blocked command counts once, when it ends, as in Redis.
+    let stat = info_line(&mut c, "commandstats", "cmdstat_xreadgroup");
+    assert!(stat.starts_with("calls=2,") && stat.ends_with("failed_calls=1"), "{stat}");
+    assert!(info_line(&mut c, "errorstats", "errorstat_NOGROUP").starts_with("count=1"));
+    // Its key deleted, or given another type: fails too.
+    for write in [&["DEL", "s"][..], &["SET", "s", "v"]] {
+        run::<Value>(&mut c, &["DEL", "s"]);
+        let _: () = c.xgroup_create_mkstream("s", "g", "$").unwrap();
+        let waiting = spawn_on(server.conn(), &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+        wait_blocked(&mut c, 1);
+        run::<Value>(&mut c, write);
+        let e = joined(waiting).expect_err("it fails");
+        assert!(e.starts_with("NOGROUP") || e.starts_with("WRONGTYPE"), "{write:?}: {e}");
+    }
+    // Its stream expired: fails too, from the background cycle.
+    run::<Value>(&mut c, &["DEL", "s"]);
+    let _: () = c.xgroup_create_mkstream("s", "g", "$").unwrap();
+    let waiting = spawn_on(server.conn(), &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+    wait_blocked(&mut c, 1);
+    assert_eq!(int(&mut c, &["PEXPIRE", "s", "50"]), 1);
+    let e = joined(waiting).expect_err("it fails");
+    assert!(e.starts_with("NOGROUP"), "{e}");
+    // An explicit id reads the history: never waits.
+    run::<Value>(&mut c, &["DEL", "s"]);
+    let _: () = c.xgroup_create_mkstream("s", "g", "$").unwrap();
+    let history: Value = run(&mut c, &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", "0"]);
+    assert_eq!(history, read_reply(&[("s", &[])]));
+    assert_eq!(blocked_clients(&mut c), 0);
+}
+
+#[test]
+fn client_unblock_ends_a_blocked_xread() {
+    let server = Server::start();
+    let mut c = server.conn();
+    run::<Value>(&mut c, &["CONFIG", "RESETSTAT"]);
+    for reason in ["TIMEOUT", "ERROR"] {
+        let mut blocked = server.conn();
+        let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
+        let waiting = spawn_on(blocked, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        wait_blocked(&mut c, 1);
+        assert_eq!(int(&mut c, &["CLIENT", "UNBLOCK", &id, reason]), 1);
+        let want = match reason {
+            "TIMEOUT" => Ok(Value::Nil),
+            _ => Err("UNBLOCKED client unblocked via CLIENT UNBLOCK".to_owned()),
+        };
+        assert_eq!(joined(waiting), want);
+        assert_eq!(blocked_clients(&mut c), 0);
+    }
+    let stat = info_line(&mut c, "commandstats", "cmdstat_xread");
+    assert!(stat.starts_with("calls=2,") && stat.ends_with("failed_calls=1"), "{stat}");
+    assert_eq!(info_line(&mut c, "errorstats", "errorstat_UNBLOCKED"), "count=1");
+    // It left the key's queue: a later XADD serves nobody stale.
+    let _: String = c.xadd("s", "1-0", &[("f", "v")]).unwrap();
+    assert_eq!(blocked_clients(&mut c), 0);
+}
+
+/// Through a three-node cluster: in `proxy` mode the client's node sends
+/// the read to the key's coordinator in rounds (shorter than the cluster
+/// timeout), `$` resolved once there; in `redis-cluster` mode a cluster
+/// client sends it straight to the owner.
+#[test]
+fn blocking_stream_reads_through_a_three_node_cluster() {
+    let cluster = TestCluster::start(3, &["--cluster-timeout", "1000"]);
+    let mut origin = cluster.node(0).conn();
+    // A key another node coordinates: the one where the wait shows up.
+    let mut found = None;
+    for k in 0..16 {
+        let key = format!("bs{k}");
+        let _: String = origin.xadd(&key, "1-0", &[("old", "x")]).unwrap();
+        let mut blocked = cluster.node(0).conn();
+        let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
+        let reader = spawn_on(blocked, &["XREAD", "BLOCK", "10000", "STREAMS", &key, "$"]);
+        wait_blocked(&mut origin, 1);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let owner = loop {
+            if let Some(i) = (1..3).find(|&i| blocked_clients(&mut cluster.node(i).conn()) == 1) {
+                break Some(i);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        if let Some(owner) = owner {
+            found = Some((key, owner, reader));
+            break;
+        }
+        assert_eq!(int(&mut origin, &["CLIENT", "UNBLOCK", &id]), 1);
+        assert_eq!(joined(reader), Ok(Value::Nil));
+    }
+    let (key, owner, reader) = found.expect("a key coordinated by another node");
+    let _: () = origin.xgroup_create(&key, "g", "$").unwrap();
+    let grouped =
+        spawn_on(cluster.node(0).conn(), &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", &key, ">"]);
+    wait_blocked(&mut origin, 2);
+    wait_blocked(&mut cluster.node(owner).conn(), 2);
+    // Several rounds pass; then a write through the third node.
+    thread::sleep(Duration::from_millis(1200));
+    assert_eq!(blocked_clients(&mut origin), 2);
+    let third = (1..3).find(|&i| i != owner).unwrap_or(0);
+    let _: String = cluster.node(third).conn().xadd(&key, "2-0", &[("new", "y")]).unwrap();
+    let new = read_reply(&[(&key, &[("2-0", "new", "y")])]);
+    assert_eq!(joined(reader), Ok(new.clone()));
+    assert_eq!(joined(grouped), Ok(new));
+    let pending: Value = run(&mut origin, &["XPENDING", &key, "g"]);
+    assert!(matches!(&pending, Value::Array(p) if p[0] == Value::Int(1)), "{pending:?}");
+    // Its timeout, through rounds.
+    let started = Instant::now();
+    assert_eq!(run::<Value>(&mut origin, &["XREAD", "BLOCK", "500", "STREAMS", &key, "$"]), Value::Nil);
+    assert!(started.elapsed() >= Duration::from_millis(490), "{:?}", started.elapsed());
+    // CLIENT UNBLOCK on the client's node.
+    let mut blocked = cluster.node(0).conn();
+    let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
+    let waiting = spawn_on(blocked, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
+    wait_blocked(&mut origin, 1);
+    assert_eq!(int(&mut origin, &["CLIENT", "UNBLOCK", &id, "ERROR"]), 1);
+    assert_eq!(joined(waiting), Err("UNBLOCKED client unblocked via CLIENT UNBLOCK".to_owned()));
+    drop(cluster);
+
+    let cluster = TestCluster::start(3, &["--cluster-mode", "redis-cluster"]);
+    let key = "bstream";
+    let owner = cluster.coordinator_of(key);
+    let other = (owner + 1) % 3;
+    let client = redis::cluster::ClusterClient::new(vec![cluster.node(other).url()]).expect("cluster client");
+    let mut cc = client.get_connection().expect("cluster connection");
+    let handle = thread::spawn(move || {
+        redis::cmd("XREAD")
+            .arg("BLOCK")
+            .arg(5000)
+            .arg("STREAMS")
+            .arg(key)
+            .arg("$")
+            .query::<Value>(&mut cc)
+            .map_err(|e| e.to_string())
+    });
+    wait_blocked(&mut cluster.node(owner).conn(), 1);
+    let _: String = cluster.node(other).conn().xadd(key, "1-0", &[("f", "v")]).unwrap();
+    assert_eq!(handle.join().expect("thread"), Ok(read_reply(&[(key, &[("1-0", "f", "v")])])));
 }

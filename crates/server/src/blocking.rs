@@ -1,5 +1,5 @@
-//! Clients blocked on keys (BLPOP, BZPOPMIN, ...), and serving them when
-//! a write gives those keys values.
+//! Clients blocked on keys (BLPOP, BZPOPMIN, XREAD BLOCK, ...), and
+//! serving them when a write gives those keys values.
 //!
 //! A blocking command that finds its keys empty leaves a `Block` (see
 //! `ringcache_commands::blocking`); its connection registers a [`Waiter`]
@@ -146,6 +146,11 @@ impl Waiter {
     pub fn command(&self) -> &[u8] {
         &self.args[0]
     }
+
+    /// The command it runs again when woken.
+    pub fn args(&self) -> &[Bytes] {
+        &self.args
+    }
 }
 
 /// One key's waiters in one database, oldest first.
@@ -171,6 +176,23 @@ impl Blocked {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many keys (per database) clients wait on, and how many of
+    /// those a waiter there wants to hear of even if deleted (XREADGROUP):
+    /// INFO's `total_blocking_keys` and `total_blocking_keys_on_nokey`.
+    pub fn blocking_keys(&self) -> (usize, usize) {
+        if self.is_empty() {
+            return (0, 0);
+        }
+        let (mut keys, mut on_nokey) = (0, 0);
+        for e in self.queues.iter() {
+            for (_, q) in e.value().iter().filter(|(_, q)| !q.is_empty()) {
+                keys += 1;
+                on_nokey += usize::from(q.iter().any(|w| w.kind.wakes_on_any_type()));
+            }
+        }
+        (keys, on_nokey)
     }
 
     /// Whether a client waits on `key` of `dbid`.
@@ -301,13 +323,14 @@ pub fn proxy(shared: &Shared, client: &Client, args: &[Bytes]) -> Arc<Waiter> {
 }
 
 fn park(shared: &Shared, client: &Client, block: Block, args: &[&[u8]], origin: Option<NodeId>) -> Arc<Waiter> {
+    let args = block.rerun.unwrap_or_else(|| args.iter().map(|a| Bytes::copy_from_slice(a)).collect());
     let w = Arc::new(Waiter {
         client_id: client.id,
         origin,
         info: client.info.clone(),
         dbid: client.state.dbid,
         proto: client.state.proto,
-        args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+        args,
         keys: block.keys,
         kind: block.kind,
         timeout_ms: block.timeout_ms,
@@ -367,11 +390,10 @@ pub fn serve(shared: &Shared, ready: &mut Vec<(u16, Bytes)>) {
     while let Some((dbid, key)) = work.pop_front() {
         for w in shared.blocked.waiters(dbid, &key) {
             // As Redis: a waiter wakes only for a key of its type; a key
-            // that is gone (or emptied by the waiters before) serves none.
-            match type_of(shared, dbid, &key) {
-                None => break,
-                Some(t) if t != w.kind.type_name() => continue,
-                Some(_) => {}
+            // that is gone (or emptied by the waiters before) serves none,
+            // but XREADGROUP, which then fails (its group is gone).
+            if !w.kind.wakes_on_any_type() && type_of(shared, dbid, &key) != Some(w.kind.type_name()) {
+                continue;
             }
             if !w.claim() {
                 continue;
@@ -386,6 +408,35 @@ pub fn serve(shared: &Shared, ready: &mut Vec<(u16, Bytes)>) {
     }
 }
 
+/// Serves the XREADGROUPs whose stream is gone without a write that
+/// reported it (it expired): they fail with `-NOGROUP`, as Redis fails
+/// them when it deletes an expired key. Called by the background cycle;
+/// costs nothing while no XREADGROUP waits.
+pub fn serve_vanished(shared: &Shared) {
+    let blocked = &shared.blocked;
+    if blocked.is_empty() {
+        return;
+    }
+    // Collected first: the key locks are not taken under the map's.
+    let candidates: Vec<(u16, Bytes)> = blocked
+        .queues
+        .iter()
+        .flat_map(|e| {
+            let key = e.key().clone();
+            e.value()
+                .iter()
+                .filter(|(_, q)| q.iter().any(|w| w.kind.wakes_on_any_type()))
+                .map(|(d, _)| (*d, key.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut ready: Vec<(u16, Bytes)> = candidates
+        .into_iter()
+        .filter(|(d, k)| type_of(shared, *d, k) != Some(BlockKind::StreamGroup.type_name()))
+        .collect();
+    serve(shared, &mut ready);
+}
+
 /// The type of the value at `key` of `dbid` (`Value::type_name`), if any.
 fn type_of(shared: &Shared, dbid: u16, key: &[u8]) -> Option<&'static str> {
     let now = ringcache_store::now_ms();
@@ -398,18 +449,21 @@ fn type_of(shared: &Shared, dbid: u16, key: &[u8]) -> Option<&'static str> {
 /// and waits on. Keys it wrote that others wait on join `work`.
 fn run_for(shared: &Shared, w: &Waiter, work: &mut VecDeque<(u16, Bytes)>) -> Option<Outcome> {
     let mut client = Client::new(w.info.clone(), true);
+    client.rerun = true;
     client.state.proto = w.proto;
     client.state.dbid = w.dbid;
     client.state.may_block = true;
-    client.reprocessing = true;
     let views: Vec<&[u8]> = w.args.iter().map(|a| &a[..]).collect();
     let now_ms = ringcache_store::now_ms();
     let prepared = cmd::prepare(shared, &mut client, &views);
     let reply = crate::connection::run_notified(shared, &mut client, &views, prepared, now_ms);
-    work.extend(client.state.ready.drain(..));
     if client.state.block.take().is_some() {
+        // It waits on; what it wrote (a consumer it created again)
+        // replicates unanswered.
+        let _ = replicate::submit(shared, &mut client);
         return None;
     }
+    work.extend(client.state.ready.drain(..));
     let submitted = replicate::submit(shared, &mut client);
     Some(Outcome::Served(reply, submitted))
 }
@@ -531,5 +585,101 @@ mod tests {
         assert!(matches!(wa.take(), Some(Outcome::Unblocked)));
         leave(&shared, &wa);
         assert!(shared.blocked.is_empty());
+    }
+
+    fn entries(key: &str, items: &[(&str, &str, &str)]) -> Reply {
+        let items =
+            items.iter().map(|(id, f, v)| Reply::Array(vec![bulk(id), Reply::Array(vec![bulk(f), bulk(v)])])).collect();
+        Reply::Array(vec![Reply::Array(vec![bulk(key), Reply::Array(items)])])
+    }
+
+    #[test]
+    fn stream_readers_are_all_served_by_one_xadd_and_a_group_delivers_once() {
+        let shared = Shared::new(Config::for_test());
+        let (mut a, mut b, mut c, mut d, mut w) =
+            (client(&shared, 0), client(&shared, 0), client(&shared, 0), client(&shared, 0), client(&shared, 0));
+        run(&shared, &mut w, &["xadd", "s", "1-0", "old", "x"]);
+        run(&shared, &mut w, &["xgroup", "create", "s", "g", "$"]);
+        let wa = park(&shared, &mut a, &["xread", "BLOCK", "0", "STREAMS", "s", "$"]);
+        let wb = park(&shared, &mut b, &["xread", "BLOCK", "0", "STREAMS", "other", "s", "0", "1-0"]);
+        let wc = park(&shared, &mut c, &["xreadgroup", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+        let wd = park(&shared, &mut d, &["xreadgroup", "GROUP", "g", "bob", "BLOCK", "0", "STREAMS", "s", ">"]);
+        assert_eq!(wa.args()[5], Bytes::from_static(b"1-0"), "$ resolved when it blocked");
+        assert_eq!(shared.blocked.len(), 4);
+
+        run(&shared, &mut w, &["xadd", "s", "2-0", "new", "y"]);
+        serve(&shared, &mut w.state.ready);
+        let new = entries("s", &[("2-0", "new", "y")]);
+        assert_eq!(served(&wa), Some(new.clone()), "XREAD reads without consuming: both served");
+        assert_eq!(served(&wb), Some(new.clone()));
+        assert_eq!(served(&wc), Some(new), "the group's first waiter gets the entry");
+        assert_eq!(served(&wd), None, "and the second waits on");
+        assert_eq!(shared.blocked.len(), 1);
+        let pending = run(&shared, &mut w, &["xpending", "s", "g"]);
+        assert!(matches!(&pending, Reply::Array(p) if p[0] == Reply::Integer(1)), "{pending:?}");
+
+        // A write of another type to a key XREAD waits on does not wake
+        // it; XREADGROUP fails once its key is gone.
+        let we = park(&shared, &mut a, &["xread", "BLOCK", "0", "STREAMS", "s", "$"]);
+        run(&shared, &mut w, &["del", "s"]);
+        serve(&shared, &mut w.state.ready);
+        assert_eq!(served(&we), None);
+        let nogroup =
+            Reply::error_static("NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option");
+        assert_eq!(served(&wd), Some(nogroup));
+        run(&shared, &mut w, &["set", "s", "v"]);
+        serve(&shared, &mut w.state.ready);
+        assert_eq!(served(&we), None);
+        run(&shared, &mut w, &["del", "s"]);
+        run(&shared, &mut w, &["xadd", "s", "2-0", "f", "v"]);
+        serve(&shared, &mut w.state.ready);
+        assert_eq!(served(&we), None, "not after the id $ stood for");
+        run(&shared, &mut w, &["xadd", "s", "3-0", "f", "v"]);
+        serve(&shared, &mut w.state.ready);
+        assert_eq!(served(&we), Some(entries("s", &[("3-0", "f", "v")])));
+        assert!(shared.blocked.is_empty());
+    }
+
+    #[test]
+    fn a_flush_or_group_destroy_fails_a_waiting_xreadgroup() {
+        let shared = Shared::new(Config::for_test());
+        let (mut a, mut b, mut w) = (client(&shared, 0), client(&shared, 0), client(&shared, 0));
+        let wb = park(&shared, &mut b, &["blpop", "s", "0"]);
+        run(&shared, &mut w, &["xgroup", "create", "s", "g", "$", "MKSTREAM"]);
+        let wa = park(&shared, &mut a, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+        assert_eq!(shared.blocked.blocking_keys(), (1, 1), "one key, which XREADGROUP hears of deleted");
+        run(&shared, &mut w, &["flushall"]);
+        serve(&shared, &mut w.state.ready);
+        assert!(matches!(served(&wa), Some(Reply::Error(e)) if e.starts_with(b"NOGROUP")));
+        assert_eq!(served(&wb), None, "the list waiter waits on");
+        assert_eq!(shared.blocked.blocking_keys(), (1, 0));
+        run(&shared, &mut w, &["xgroup", "create", "s", "g", "$", "MKSTREAM"]);
+        let wa = park(&shared, &mut a, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+        run(&shared, &mut w, &["xgroup", "destroy", "s", "g"]);
+        serve(&shared, &mut w.state.ready);
+        assert!(matches!(served(&wa), Some(Reply::Error(e)) if e.starts_with(b"NOGROUP")));
+        leave(&shared, &wb);
+        assert!(shared.blocked.is_empty());
+    }
+
+    #[test]
+    fn an_expired_stream_fails_its_xreadgroups_in_the_background_cycle() {
+        let shared = Shared::new(Config::for_test());
+        let (mut a, mut b, mut w) = (client(&shared, 0), client(&shared, 0), client(&shared, 0));
+        run(&shared, &mut w, &["xgroup", "create", "s", "g", "$", "MKSTREAM"]);
+        run(&shared, &mut w, &["xgroup", "create", "t", "g", "$", "MKSTREAM"]);
+        let wa = park(&shared, &mut a, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+        let wb = park(&shared, &mut b, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "t", ">"]);
+        serve_vanished(&shared);
+        assert_eq!((served(&wa), served(&wb)), (None, None), "both streams are there");
+        run(&shared, &mut w, &["pexpire", "s", "1"]);
+        serve(&shared, &mut w.state.ready);
+        assert_eq!(served(&wa), None, "PEXPIRE itself changes nothing it waits for");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        serve_vanished(&shared);
+        assert!(matches!(served(&wa), Some(Reply::Error(e)) if e.starts_with(b"NOGROUP")));
+        assert_eq!(served(&wb), None);
+        assert_eq!(shared.blocked.len(), 1);
+        leave(&shared, &wb);
     }
 }

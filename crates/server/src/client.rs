@@ -157,9 +157,9 @@ pub struct Client {
     /// CLIENT REPLY SKIP: how many more replies to drop (the SKIP itself
     /// and the command after it).
     pub reply_skip: u8,
-    /// A blocked command run again now that its keys have data (Redis's
-    /// CLIENT_REPROCESSING_COMMAND): MONITOR showed it when it blocked.
-    pub reprocessing: bool,
+    /// Runs a blocked command again for its client (`blocking::serve`):
+    /// MONITOR showed it when it first ran, and does not again.
+    pub rerun: bool,
 }
 
 /// A client's last replicated write, for WAIT: each of its parts (one per
@@ -186,7 +186,7 @@ impl Client {
             pubsub: crate::pubsub::Subscriptions::default(),
             reply_off: false,
             reply_skip: 0,
-            reprocessing: false,
+            rerun: false,
         }
     }
 

@@ -326,8 +326,11 @@ impl Session {
                     && prepared.spec().is_some_and(|s| ringcache_scripting::runs_script(s.name));
                 // A blocking command may park this connection: it runs
                 // after the forwarded commands before it, never beside them.
-                let may_block =
-                    self.client.state.multi.is_none() && prepared.spec().is_some_and(|s| s.has(cmd::flag::BLOCKING));
+                // (XREAD without BLOCK never waits: a read like any other.)
+                let may_block = self.client.state.multi.is_none()
+                    && prepared.spec().is_some_and(|s| {
+                        s.has(cmd::flag::BLOCKING) && ringcache_commands::blocking::timeout_arg(s.keys, args).is_some()
+                    });
                 if let Some(cluster) = &shared.cluster {
                     let route = route(cluster, &mut self.client, prepared.spec(), args);
                     let local = match route {
@@ -409,6 +412,10 @@ impl Session {
                 self.client.state.may_block = false;
                 self.client.state.scope = None;
                 if let Some(block) = self.client.state.block.take() {
+                    // What it wrote while finding nothing (XREADGROUP's
+                    // new consumer) replicates now, not with the client's
+                    // next command; nobody waits for it.
+                    let _ = replicate::submit(shared, &mut self.client);
                     // Nothing to pop: park until a write serves it (the
                     // replies before it go out first).
                     self.blocked = Some(blocking::block(shared, &self.client, block, args));
@@ -587,8 +594,14 @@ impl Session {
             blocking::leave(shared, &w);
             return Err(end);
         };
-        let name = cmd::lookup(w.command()).map(|s| s.name);
-        let muted = self.client.mute_reply(name);
+        let spec = cmd::lookup(w.command());
+        let muted = self.client.mute_reply(spec.map(|s| s.name));
+        if let (Some(spec), blocking::Outcome::TimedOut | blocking::Outcome::Unblocked) = (spec, &outcome) {
+            // Not run again: its call is counted now (a re-run counts as
+            // it runs).
+            let error = matches!(outcome, blocking::Outcome::Unblocked).then_some(blocking::UNBLOCKED_ERROR.as_bytes());
+            shared.observe.ended_blocked(cmd::stat_names().slot(spec, spec.name), error);
+        }
         let reply = match outcome {
             blocking::Outcome::Served(reply, Submitted::Waiting(waits, ids)) => {
                 let mut encoded = BytesMut::new();

@@ -253,18 +253,24 @@ fn accept(shared: &Arc<Shared>, worker: &Worker, mut stream: TcpStream, peer: So
     }
 }
 
-/// The background cycle (active expiry) on its own thread, so its bounded
+/// The background cycle (active expiry, and the XREADGROUPs whose stream
+/// expired) on its own thread, so its bounded
 /// bursts of work never delay a connection's task.
 fn spawn_background(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
+    // In the runtime's context: a blocked command it serves may replicate
+    // what it wrote, which may start a sender task.
+    let runtime = tokio::runtime::Handle::try_current().ok();
     std::thread::Builder::new()
         .name("ringcache-cron".to_owned())
         .spawn(move || {
+            let _entered = runtime.as_ref().map(|r| r.enter());
             while !shared.shutdown.is_cancelled() {
                 let hz = shared.with_config(|c| c.hz).max(1);
                 let period = Duration::from_millis(1000 / u64::from(hz));
                 // Like Redis's slow cycle: at most a quarter of each period.
                 let deadline = Instant::now() + period / 4;
                 shared.db.active_expire_cycle(ringcache_store::now_ms(), deadline);
+                crate::blocking::serve_vanished(&shared);
                 std::thread::sleep(
                     period.saturating_sub(Instant::now().saturating_duration_since(deadline - period / 4)),
                 );

@@ -7,11 +7,12 @@ use ringcache_store::{StreamId, Value};
 use super::log::{parse_read, read_reply};
 use super::{
     bulk, entry_reply, id_reply, no_such_key_or_group, now_i64, parse_bound, parse_id, parse_range, read_stream,
-    stream_mut, stream_ready, text, would_block, IdForm,
+    stream_mut, text, would_block, IdForm,
 };
 use crate::args::{int, is};
+use crate::blocking::BlockKind;
 use crate::object::{help, unknown_subcommand};
-use crate::{CmdError, CmdResult, Ctx, Env};
+use crate::{Caller, CmdError, CmdResult, Ctx, Env};
 
 fn subcommand_syntax(args: &[&[u8]]) -> CmdError {
     CmdError::other(format!(
@@ -132,8 +133,9 @@ pub(super) fn xgroup<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult 
         "destroy" => {
             let s = stream_mut(shard, key, now)?.expect("checked above");
             if s.destroy_group(group) {
+                // A write: it wakes the XREADGROUPs waiting on the key,
+                // which fail with -NOGROUP now.
                 shard.written(key);
-                stream_ready(shard, key);
                 Ok(Reply::Integer(1))
             } else {
                 Ok(Reply::Integer(0))
@@ -164,7 +166,8 @@ pub(super) fn xgroup<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult 
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]
 pub(super) fn xreadgroup<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
-    let read = parse_read(args, true)?;
+    let from_script = ctx.state().caller == Caller::Script;
+    let read = parse_read(args, true, ctx.now_ms, from_script)?;
     let (group, consumer) = read.group.expect("XREADGROUP has a group");
     // Resolve every key, group and id first, as Redis does: `None` is `>`.
     let mut from = Vec::with_capacity(read.keys.len());
@@ -241,8 +244,10 @@ pub(super) fn xreadgroup<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdRes
             served.push((Reply::bulk_copy(key), Reply::Array(entries)));
         }
     }
-    if served.is_empty() && read.block {
-        return Err(would_block("XREADGROUP"));
+    // Only `>` on every key can leave nothing served: it waits for new
+    // entries (or for its group to go).
+    if let (true, Some(timeout_ms)) = (served.is_empty(), read.block) {
+        return Ok(would_block(ctx, read.keys, BlockKind::StreamGroup, timeout_ms, None));
     }
     Ok(read_reply(ctx.client.as_ref().proto, served))
 }

@@ -1,16 +1,15 @@
 //! The log side of streams: XADD XTRIM XDEL XLEN XRANGE XREVRANGE XSETID
 //! and XREAD.
 
+use bytes::Bytes;
 use ringcache_resp::{Proto, Reply};
 use ringcache_store::value::{Trim, TrimBy, NODE_MAX_SIZE};
 use ringcache_store::{StreamId, StreamValue, Value};
 
-use super::{
-    entry_reply, id_reply, parse_id, parse_id_any, parse_range, read_stream, stream_mut, stream_ready, would_block,
-    IdForm,
-};
+use super::{entry_reply, id_reply, parse_id, parse_id_any, parse_range, read_stream, stream_mut, would_block, IdForm};
 use crate::args::{int, is};
-use crate::{CmdError, CmdResult, Ctx, Env};
+use crate::blocking::{self, BlockKind};
+use crate::{Caller, CmdError, CmdResult, Ctx, Env};
 
 /// What XADD and XTRIM were asked (`streamAddTrimArgs`).
 #[derive(Debug, Default)]
@@ -148,7 +147,6 @@ pub(super) fn xadd<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
         s.trim(trim);
     }
     shard.written(key);
-    stream_ready(shard, key);
     Ok(id_reply(id))
 }
 
@@ -287,7 +285,8 @@ pub(super) fn xsetid<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult 
 /// What XREAD and XREADGROUP were asked.
 #[derive(Debug)]
 pub(super) struct ReadArgs<'a> {
-    pub block: bool,
+    /// `BLOCK`'s timeout in milliseconds (0: forever); `None`: no `BLOCK`.
+    pub block: Option<u64>,
     /// 0: no limit.
     pub count: u64,
     pub group: Option<(&'a [u8], &'a [u8])>,
@@ -296,21 +295,29 @@ pub(super) struct ReadArgs<'a> {
     pub ids: &'a [&'a [u8]],
 }
 
-/// The options of XREAD and XREADGROUP (`xreadCommand`'s loop).
-pub(super) fn parse_read<'a>(args: &'a [&'a [u8]], group_cmd: bool) -> Result<ReadArgs<'a>, CmdError> {
-    let mut out = ReadArgs { block: false, count: 0, group: None, noack: false, keys: &[], ids: &[] };
+/// The options of XREAD and XREADGROUP (`xreadCommand`'s loop). `BLOCK`
+/// from a script is refused as it is met, data or not, as in Redis.
+pub(super) fn parse_read<'a>(
+    args: &'a [&'a [u8]],
+    group_cmd: bool,
+    now_ms: u64,
+    from_script: bool,
+) -> Result<ReadArgs<'a>, CmdError> {
+    let mut out = ReadArgs { block: None, count: 0, group: None, noack: false, keys: &[], ids: &[] };
     let mut streams_at = None;
     let mut i = 1;
     while i < args.len() {
         let more = args.len() - i - 1;
         let o = args[i];
         if is(o, "BLOCK") && more > 0 {
-            i += 1;
-            let t = int(args[i]).map_err(|_| CmdError::other("ERR timeout is not an integer or out of range"))?;
-            if t < 0 {
-                return Err(CmdError::other("ERR timeout is negative"));
+            if from_script {
+                return Err(CmdError::other(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(args[0])
+                )));
             }
-            out.block = true;
+            i += 1;
+            out.block = Some(blocking::timeout_ms_integer(args[i], now_ms)?);
         } else if is(o, "COUNT") && more > 0 {
             i += 1;
             out.count = u64::try_from(int(args[i])?).unwrap_or(0);
@@ -368,7 +375,8 @@ pub(super) fn read_reply(proto: Proto, served: Vec<(Reply, Reply)>) -> Reply {
 
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
 pub(super) fn xread<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
-    let read = parse_read(args, false)?;
+    let from_script = ctx.state().caller == Caller::Script;
+    let read = parse_read(args, false, ctx.now_ms, from_script)?;
     // Every id is resolved (and every key type-checked) before anything
     // is served, as Redis does.
     let mut after = Vec::with_capacity(read.keys.len());
@@ -384,7 +392,7 @@ pub(super) fn xread<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     }
     let n = if read.count == 0 { usize::MAX } else { usize::try_from(read.count).unwrap_or(usize::MAX) };
     let mut served = Vec::new();
-    for (key, gt) in read.keys.iter().zip(after) {
+    for (key, &gt) in read.keys.iter().zip(&after) {
         let Some(s) = read_stream(ctx, key)? else { continue };
         if s.is_empty() || s.last_valid_id() <= gt {
             continue;
@@ -393,8 +401,20 @@ pub(super) fn xread<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
         let entries: Vec<Reply> = s.range(start, StreamId::MAX, false).take(n).map(entry_reply).collect();
         served.push((Reply::bulk_copy(key), Reply::Array(entries)));
     }
-    if served.is_empty() && read.block {
-        return Err(would_block("XREAD"));
+    if let (true, Some(timeout_ms)) = (served.is_empty(), read.block) {
+        // Woken, it runs again with each `$` as the id it stood for now,
+        // as Redis rewrites its argv: entries added meanwhile are new.
+        let ids_at = args.len() - read.ids.len();
+        let rerun = read.ids.contains(&&b"$"[..]).then(|| {
+            let mut rerun: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            for (i, id) in read.ids.iter().enumerate() {
+                if *id == b"$" {
+                    rerun[ids_at + i] = after[i].to_bytes();
+                }
+            }
+            rerun
+        });
+        return Ok(would_block(ctx, read.keys, BlockKind::Stream, timeout_ms, rerun));
     }
     Ok(read_reply(ctx.client.as_ref().proto, served))
 }

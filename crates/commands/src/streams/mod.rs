@@ -12,11 +12,13 @@
 //! when they change nothing else, is updated in place without a new
 //! version (so it may differ between owners).
 //!
-//! Blocking (`BLOCK`) is not built here: a read that finds nothing to
-//! serve with `BLOCK` given ends in [`would_block`], the one place the
-//! blocking machinery will park the client, and every command that adds
-//! entries (or destroys a group, which wakes XREADGROUP with an error)
-//! calls [`stream_ready`], the one place it will wake them.
+//! Blocking (`BLOCK`): a read that finds nothing to serve with `BLOCK`
+//! given ends in [`would_block`], which asks the caller to park the client
+//! (`crate::blocking`) on its keys and answers a null array where it may
+//! not (MULTI). Like every write, XADD and XGROUP DESTROY report the keys
+//! clients wait on, and the woken command runs again: XREAD finds the new
+//! entries after its ids (`$` resolved when it blocked), XREADGROUP `>`
+//! the ones after its group's last id, or `-NOGROUP` if the group went.
 
 mod groups;
 mod info;
@@ -26,6 +28,7 @@ use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_store::{Shard, StreamEntry, StreamId, StreamValue};
 
+use crate::blocking::{self, Block, BlockKind};
 use crate::{flag, CmdError, CommandSpec, Ctx, Env, Keys};
 
 pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
@@ -47,9 +50,9 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
         spec("xrange", -4, flag::READONLY, Keys::ONE, "Returns the messages from a stream within a range of IDs.", log::xrange),
         spec("xrevrange", -4, flag::READONLY, Keys::ONE, "Returns the messages from a stream within a range of IDs in reverse order.", log::xrevrange),
         spec("xsetid", -3, flag::WRITE | flag::DENYOOM | flag::FAST, Keys::ONE, "An internal command for replicating stream values.", log::xsetid),
-        spec("xread", -4, flag::READONLY, Keys::Streams, "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", log::xread),
+        spec("xread", -4, flag::READONLY | flag::BLOCKING, Keys::Streams, "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", log::xread),
         spec("xgroup", -2, flag::WRITE, second, "A container for consumer groups commands.", groups::xgroup),
-        spec("xreadgroup", -7, flag::WRITE, Keys::Streams, "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", groups::xreadgroup),
+        spec("xreadgroup", -7, flag::WRITE | flag::BLOCKING, Keys::Streams, "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", groups::xreadgroup),
         spec("xack", -4, flag::WRITE | flag::FAST, Keys::ONE, "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", groups::xack),
         spec("xpending", -3, flag::READONLY, Keys::ONE, "Returns the information and entries from a stream consumer group's pending entries list.", groups::xpending),
         spec("xclaim", -6, flag::WRITE | flag::FAST, Keys::ONE, "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", groups::xclaim),
@@ -168,16 +171,19 @@ fn stream_mut<'s>(shard: &'s mut Shard, key: &[u8], now_ms: u64) -> Result<Optio
     }
 }
 
-/// The seam for blocking reads: XREAD/XREADGROUP with `BLOCK` found
-/// nothing to serve. Until the blocking machinery parks the client here
-/// (and [`stream_ready`] wakes it), it answers so, honestly.
-fn would_block(cmd: &str) -> CmdError {
-    CmdError::other(format!("ERR {cmd} BLOCK is not supported yet"))
+/// XREAD/XREADGROUP with `BLOCK` found nothing to serve: waits on `keys`
+/// for `timeout_ms` (0: forever), to run again as `rerun` if given, and
+/// answers what a timeout answers (at once where the caller cannot wait).
+fn would_block<E: Env>(
+    ctx: &mut Ctx<'_, E>,
+    keys: &[&[u8]],
+    kind: BlockKind,
+    timeout_ms: u64,
+    rerun: Option<Vec<Bytes>>,
+) -> Reply {
+    let keys = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+    blocking::wait_for(ctx, Block { keys, kind, timeout_ms, timeout_reply: Reply::NullArray, rerun })
 }
-
-/// Stream `key` got new entries, or lost a group: where clients blocked
-/// on it will be woken. Nothing blocks on streams yet.
-fn stream_ready(_shard: &mut Shard, _key: &[u8]) {}
 
 /// `-NOGROUP` as XPENDING, XCLAIM and XAUTOCLAIM word it.
 fn no_such_key_or_group(key: &[u8], group: &[u8]) -> CmdError {

@@ -1,5 +1,8 @@
 use ringcache_resp::Reply;
 
+use bytes::Bytes;
+
+use crate::blocking::{Block, BlockKind};
 use crate::testing::{bulk, err, wrongtype, Node};
 
 fn arr(items: Vec<Reply>) -> Reply {
@@ -137,7 +140,7 @@ fn xread_serves_each_stream_after_its_id() {
         ])
     );
     assert_eq!(n.run(&["xread", "STREAMS", "a", "$"]), Reply::NullArray);
-    assert_eq!(n.run(&["xread", "BLOCK", "10", "STREAMS", "a", "$"]), err("ERR XREAD BLOCK is not supported yet"));
+    assert_eq!(n.run(&["xread", "BLOCK", "10", "STREAMS", "a", "$"]), Reply::NullArray, "may not block: a timeout");
     assert_eq!(
         ids(&match n.run(&["xread", "BLOCK", "0", "STREAMS", "a", "2"]) {
             Reply::Array(mut v) => match v.remove(0) {
@@ -254,10 +257,7 @@ fn consumer_groups_deliver_ack_and_claim() {
         ["1-0", "2-0", "4-0"]
     );
     assert_eq!(n.run(&["xreadgroup", "GROUP", "g", "alice", "STREAMS", "s", ">"]), Reply::NullArray);
-    assert_eq!(
-        n.run(&["xreadgroup", "GROUP", "g", "alice", "BLOCK", "5", "STREAMS", "s", ">"]),
-        err("ERR XREADGROUP BLOCK is not supported yet")
-    );
+    assert_eq!(n.run(&["xreadgroup", "GROUP", "g", "alice", "BLOCK", "5", "STREAMS", "s", ">"]), Reply::NullArray);
     assert_eq!(
         n.run(&["xreadgroup", "GROUP", "nog", "alice", "STREAMS", "s", ">"]),
         err("NOGROUP No such key 's' or consumer group 'nog' in XREADGROUP with GROUP option")
@@ -365,4 +365,127 @@ fn dump_restore_and_copy_keep_the_stream_and_its_groups() {
     assert_eq!(n.run(&["copy", "s", "t"]), int(1));
     assert_eq!(n.run(&["xlen", "t"]), int(3));
     assert_eq!(n.run(&["xinfo", "groups", "t"]), n.run(&["xinfo", "groups", "s"]));
+}
+
+fn keys(k: &[&str]) -> Vec<Bytes> {
+    k.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect()
+}
+
+fn blocked(n: &mut Node) -> Block {
+    n.client.block.take().expect("it blocks")
+}
+
+#[test]
+fn xread_block_waits_on_its_keys_with_dollar_resolved_once() {
+    let mut n = Node::new();
+    n.client.may_block = true;
+    filled(&mut n, "a", 2);
+    let r = n.run(&["xread", "COUNT", "5", "BLOCK", "1500", "STREAMS", "a", "nokey", "b", "$", "$", "7-1"]);
+    assert_eq!(r, Reply::NullArray);
+    let b = blocked(&mut n);
+    assert_eq!((b.keys, b.kind, b.timeout_ms), (keys(&["a", "nokey", "b"]), BlockKind::Stream, 1500));
+    assert_eq!(b.timeout_reply, Reply::NullArray);
+    // `$` is the last id now (0-0 for a missing key), run again as such.
+    let rerun = b.rerun.expect("$ is rewritten");
+    assert_eq!(
+        rerun,
+        keys(&["xread", "COUNT", "5", "BLOCK", "1500", "STREAMS", "a", "nokey", "b", "2-0", "0-0", "7-1"])
+    );
+    // Explicit ids: it runs again as it is.
+    n.run(&["xread", "BLOCK", "0", "STREAMS", "a", "2-0"]);
+    let b = blocked(&mut n);
+    assert_eq!((b.timeout_ms, b.rerun), (0, None));
+    // Something to serve: no wait.
+    assert_eq!(ids(&n.run(&["xread", "BLOCK", "0", "STREAMS", "a", "1"])), ["a"]);
+    assert!(n.client.block.is_none());
+    // After an XADD, the rewritten form serves what came after `$`.
+    n.run(&["xadd", "a", "3-0", "f", "3"]);
+    let views: Vec<&str> = rerun.iter().map(|a| std::str::from_utf8(a).unwrap()).collect();
+    assert_eq!(n.run(&views), arr(vec![arr(vec![bulk("a"), arr(vec![entry("3-0", "f", "3")])])]));
+    // A stream whose entries are all at or below the id: it waits (no
+    // empty array), as Redis since #5299.
+    n.run(&["xdel", "a", "3-0"]);
+    assert_eq!(n.run(&["xread", "BLOCK", "10", "STREAMS", "a", "2-0"]), Reply::NullArray);
+    blocked(&mut n);
+}
+
+#[test]
+fn xreadgroup_blocks_only_on_new_entries_and_only_where_it_may() {
+    let mut n = Node::new();
+    n.run(&["xgroup", "create", "s", "g", "$", "MKSTREAM"]);
+    n.client.may_block = true;
+    assert_eq!(n.run(&["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]), Reply::NullArray);
+    let b = blocked(&mut n);
+    assert_eq!((b.keys, b.kind, b.timeout_ms, b.rerun), (keys(&["s"]), BlockKind::StreamGroup, 0, None));
+    assert!(BlockKind::StreamGroup.wakes_on_any_type() && !BlockKind::Stream.wakes_on_any_type());
+    // An explicit id reads the consumer's history: never waits.
+    assert_eq!(
+        n.run(&["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", "0"]),
+        arr(vec![arr(vec![bulk("s"), arr(vec![])])])
+    );
+    assert!(n.client.block.is_none());
+    // The consumer was created by the read that blocked.
+    assert!(matches!(n.run(&["xinfo", "consumers", "s", "g"]), Reply::Array(c) if c.len() == 1));
+    // Woken by an XADD, it runs again and delivers.
+    n.run(&["xadd", "s", "1-0", "f", "v"]);
+    assert_eq!(
+        n.run(&["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]),
+        arr(vec![arr(vec![bulk("s"), arr(vec![entry("1-0", "f", "v")])])])
+    );
+    // Inside MULTI: answers as a timeout.
+    for cmd in [
+        &["multi"][..],
+        &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"],
+        &["xread", "BLOCK", "0", "STREAMS", "s", "$"],
+    ] {
+        n.run(cmd);
+    }
+    assert_eq!(n.run(&["exec"]), arr(vec![Reply::NullArray, Reply::NullArray]));
+    assert!(n.client.block.is_none());
+    // Woken after its group is gone: -NOGROUP.
+    n.run(&["xgroup", "destroy", "s", "g"]);
+    assert!(n.run(&["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]).is_error());
+}
+
+#[test]
+fn block_timeouts_are_read_as_redis_reads_them() {
+    let mut n = Node::new();
+    n.client.may_block = true;
+    let mut run = |t: &str| n.run(&["xread", "BLOCK", t, "STREAMS", "s", "$"]);
+    assert_eq!(run("-1"), err("ERR timeout is negative"));
+    assert_eq!(run("1.5"), err("ERR timeout is not an integer or out of range"));
+    assert_eq!(run("x"), err("ERR timeout is not an integer or out of range"));
+    assert_eq!(run("9223372036854775807"), err("ERR timeout is out of range"));
+    assert_eq!(run("99999999999999999999"), err("ERR timeout is not an integer or out of range"));
+    assert!(n.client.block.is_none());
+    assert_eq!(
+        n.run(&["xreadgroup", "GROUP", "g", "c", "BLOCK", "-5", "STREAMS", "s", ">"]),
+        err("ERR timeout is negative"),
+        "before the group is looked up"
+    );
+    n.run(&["set", "str", "v"]);
+    assert_eq!(n.run(&["xread", "BLOCK", "0", "STREAMS", "s", "str", "$", "$"]), wrongtype());
+    assert!(n.client.block.is_none());
+}
+
+#[test]
+fn writes_to_a_stream_report_it_to_its_waiters() {
+    let mut n = Node::new();
+    n.env.waiting.lock().unwrap().push((0, Bytes::from_static(b"s")));
+    n.run(&["xadd", "s", "1-0", "f", "v"]);
+    assert_eq!(n.client.ready, keys(&["s"]).into_iter().map(|k| (0, k)).collect::<Vec<_>>());
+    n.client.ready.clear();
+    n.run(&["xgroup", "create", "s", "g", "0"]);
+    n.client.ready.clear();
+    n.run(&["xgroup", "destroy", "s", "g"]);
+    assert_eq!(n.client.ready.len(), 1, "XGROUP DESTROY wakes XREADGROUP");
+    n.client.ready.clear();
+    // A read that blocks reports nothing (no two XREADGROUPs wake each
+    // other forever).
+    n.run(&["xgroup", "create", "s", "g", "$"]);
+    n.client.ready.clear();
+    n.client.may_block = true;
+    n.run(&["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+    blocked(&mut n);
+    assert!(n.client.ready.is_empty());
 }

@@ -16,7 +16,10 @@
 //!   the round's length in ms (u64), then the command as a RESP array
 //!   (its timeout argument already set to what is left of the client's).
 //!   Answer `+` and the reply encoded in that proto; `W`: the round ended
-//!   with nothing, send the next; or `-` and an error text.
+//!   with nothing, send the next (the command to send then follows, as a
+//!   RESP array, when it is not the one sent: XREAD's `$` resolved to the
+//!   id it meant in the first round, so that the entries added between
+//!   rounds are still new to it); or `-` and an error text.
 //! - one-way `U` + client id: that client left (or was unblocked) while
 //!   its command waited here: forget the wait.
 //!
@@ -40,6 +43,7 @@ use super::Cluster;
 use crate::blocking::{self, Outcome};
 use crate::cmd;
 use crate::shared::Shared;
+use ringcache_commands::blocking::{timeout_arg, TimeoutUnit};
 
 pub const KIND_BLOCK: u8 = b'K';
 pub const KIND_UNBLOCK: u8 = b'U';
@@ -50,22 +54,13 @@ pub fn round_ms(shared: &Shared) -> u64 {
     (shared.with_config(|c| c.cluster_timeout_ms) / 2).max(1)
 }
 
-/// Where a blocking command's timeout argument is: first after the name
-/// for BLMPOP and BZMPOP (`timeout numkeys ...`), last for the others.
-fn timeout_at(spec: &cmd::CommandSpec, args: &[Bytes]) -> usize {
-    if matches!(spec.keys, cmd::Keys::Counted { .. }) {
-        1
-    } else {
-        args.len() - 1
-    }
-}
-
 /// A blocking command bound for another node, ready to wait in rounds.
 #[derive(Debug)]
 pub struct RemoteBlock {
     pub node: NodeId,
     args: Vec<Bytes>,
     timeout_at: usize,
+    timeout_unit: TimeoutUnit,
     /// When the client's own timeout ends; `None`: never.
     deadline: Option<tokio::time::Instant>,
     timeout_reply: Reply,
@@ -74,12 +69,14 @@ pub struct RemoteBlock {
 impl RemoteBlock {
     /// `None` if the command's timeout is malformed: it is then forwarded
     /// as any command, and fails there with Redis's error.
+    /// Also `None` for XREAD and XREADGROUP without `BLOCK`, which never
+    /// wait: they are forwarded as any read.
     pub fn new(node: NodeId, spec: &cmd::CommandSpec, args: Vec<Bytes>) -> Option<RemoteBlock> {
-        let at = timeout_at(spec, &args);
-        let ms = ringcache_commands::blocking::timeout_ms(&args[at], ringcache_store::now_ms()).ok()?;
+        let (at, unit) = timeout_arg(spec.keys, &args)?;
+        let ms = unit.parse(&args[at], ringcache_store::now_ms()).ok()?;
         let deadline = (ms > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(ms));
         let timeout_reply = if matches!(spec.name, "blmove" | "brpoplpush") { Reply::Null } else { Reply::NullArray };
-        Some(RemoteBlock { node, args, timeout_at: at, deadline, timeout_reply })
+        Some(RemoteBlock { node, args, timeout_at: at, timeout_unit: unit, deadline, timeout_reply })
     }
 
     /// The blocking command of `entry` (a relay to another node), if it
@@ -108,7 +105,7 @@ impl RemoteBlock {
             // client's (rounded up to a millisecond, never 0 = forever).
             self.args[self.timeout_at] = match left {
                 None => Bytes::from_static(b"0"),
-                Some(l) => Bytes::from(format!("{:.3}", (l.as_millis().max(1) as f64) / 1000.0)),
+                Some(l) => Bytes::from(self.timeout_unit.format(l.as_millis().max(1) as u64)),
             };
             let this_round = left.map_or(round, |l| l.min(round)).max(Duration::from_millis(1));
             let mut m = BytesMut::with_capacity(64 + self.args.iter().map(|a| a.len() + 16).sum::<usize>());
@@ -123,7 +120,12 @@ impl RemoteBlock {
                     .await;
             match answer {
                 Ok(Ok(msg)) => match msg.split_first() {
-                    Some((b'W', _)) => continue,
+                    Some((b'W', rerun)) => {
+                        if let Some(args) = rerun_args(rerun, self.args.len()) {
+                            self.args = args;
+                        }
+                        continue;
+                    }
                     Some((b'+', reply)) => return Bytes::copy_from_slice(reply),
                     Some((b'-', text)) => return encoded(&Reply::error_bytes(text.to_vec()), proto),
                     _ => return encoded(&Reply::error_static("CLUSTERDOWN malformed answer from another node"), proto),
@@ -149,6 +151,22 @@ impl RemoteBlock {
     /// What the client gets when CLIENT UNBLOCK ... TIMEOUT ends its wait.
     pub fn timeout_reply(&self) -> &Reply {
         &self.timeout_reply
+    }
+}
+
+/// The command a `W` answer gives for the next round (XREAD's `$`
+/// resolved on the coordinator), if it carries one of `len` arguments.
+fn rerun_args(encoded: &[u8], len: usize) -> Option<Vec<Bytes>> {
+    if encoded.is_empty() {
+        return None;
+    }
+    let limits = Limits { bulk_len_max: usize::MAX, multibulk_len_max: usize::MAX, authenticated: true };
+    let mut spans = Vec::new();
+    match RequestParser::default().frame(encoded, 0, &limits, &mut spans) {
+        Ok(Frame::Command { end, inline: false }) if end == encoded.len() && spans.len() == len => {
+            Some(spans.iter().map(|&(s, e)| Bytes::copy_from_slice(&encoded[s..e])).collect())
+        }
+        _ => None,
     }
 }
 
@@ -214,6 +232,10 @@ pub(super) fn answer(shared: &Arc<Shared>, from: NodeId, rest: &[u8]) -> Answer 
     let Some(block) = client.state.block.take() else {
         return finished(shared, reply, replicate::submit(shared, &mut client), proto);
     };
+    // What it wrote while finding nothing (XREADGROUP's new consumer)
+    // replicates, unanswered: the client waits for its data, not for that.
+    let _ = replicate::submit(shared, &mut client);
+    let rerun = block.rerun.is_some();
     let w = blocking::block_remote(shared, &client, block, &args, from);
     let shared = shared.clone();
     Answer::Later(Box::pin(async move {
@@ -227,6 +249,13 @@ pub(super) fn answer(shared: &Arc<Shared>, from: NodeId, rest: &[u8]) -> Answer 
             },
             // Its own timeout: the origin would send no other round.
             Outcome::TimedOut if own.is_some_and(|t| t <= round_ms) => plus(&w.timeout_reply, proto),
+            // The next round must run what waited here, if it differs
+            // (XREAD's `$` resolved): entries added meanwhile are new.
+            Outcome::TimedOut | Outcome::Gone if rerun => {
+                let mut m = BytesMut::from(&b"W"[..]);
+                encode_request(w.args(), &mut m);
+                m.freeze()
+            }
             Outcome::TimedOut | Outcome::Gone => Bytes::from_static(b"W"),
             Outcome::Unblocked => plus(&Reply::error_static(blocking::UNBLOCKED_ERROR), proto),
         }
@@ -360,5 +389,42 @@ mod tests {
         unblocked(&shared, from(), &7u64.to_be_bytes());
         assert_eq!(&round.await.unwrap()[..], b"W");
         assert!(shared.blocked.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_round_of_xread_dollar_hands_back_the_id_it_stood_for() {
+        let shared = member();
+        let from = || NodeId::from("b");
+        let mut c = internal_client(Proto::Resp2, 9);
+        let xadd: Vec<&[u8]> = vec![b"XADD", b"s", b"5-0", b"f", b"v"];
+        cmd::dispatch(&shared, &mut c, &xadd, ringcache_store::now_ms());
+        let Answer::Later(round) =
+            answer(&shared, from(), &request(1, 0, 20, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]))
+        else {
+            panic!("it waits")
+        };
+        let answer = round.await;
+        assert_eq!(answer.first(), Some(&b'W'));
+        let next = rerun_args(&answer[1..], 6).expect("the command to send next");
+        assert_eq!(next[5], Bytes::from_static(b"5-0"));
+        assert_eq!(rerun_args(&answer[1..], 5), None, "not the command's shape");
+        assert_eq!(rerun_args(b"", 6), None);
+        assert!(shared.blocked.is_empty());
+
+        // Where the timeout is, and how it is written.
+        let spec = cmd::lookup(b"xread").unwrap();
+        assert!(spec.has(cmd::flag::BLOCKING));
+        let args = |a: &[&str]| a.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect::<Vec<_>>();
+        assert!(RemoteBlock::new(from(), spec, args(&["XREAD", "STREAMS", "s", "$"])).is_none(), "no BLOCK");
+        assert!(RemoteBlock::new(from(), spec, args(&["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"])).is_none());
+        let r =
+            RemoteBlock::new(from(), spec, args(&["XREAD", "COUNT", "2", "BLOCK", "1500", "STREAMS", "block", "$"]))
+                .expect("waits in rounds");
+        assert_eq!(
+            (r.timeout_at, r.timeout_unit, r.timeout_reply()),
+            (4, TimeoutUnit::Milliseconds, &Reply::NullArray)
+        );
+        assert_eq!(TimeoutUnit::Milliseconds.format(1234), "1234");
+        assert_eq!(TimeoutUnit::Seconds.format(1234), "1.234");
     }
 }

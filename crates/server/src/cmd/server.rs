@@ -622,6 +622,7 @@ fn acl_categories(f: Found) -> Vec<&'static str> {
             "dangerous" => flags & flag::ADMIN != 0 || explicit.contains(&c),
             "fast" => flags & flag::FAST != 0,
             "slow" => flags & flag::FAST == 0,
+            "blocking" => flags & flag::BLOCKING != 0,
             _ => group_cat == Some(c) || explicit.contains(&c),
         }
     };
@@ -793,6 +794,9 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "maxclients", &config.maxclients);
                 field(&mut out, "blocked_clients", &shared.blocked.len());
                 field(&mut out, "tracking_clients", &0);
+                let (keys, on_nokey) = shared.blocked.blocking_keys();
+                field(&mut out, "total_blocking_keys", &keys);
+                field(&mut out, "total_blocking_keys_on_nokey", &on_nokey);
             }
             "memory" => {
                 field(&mut out, "used_memory", &used_memory);
@@ -1029,10 +1033,18 @@ fn flush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         [_, mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
         _ => return Err(CmdError::Syntax),
     }
-    if is(args[0], "FLUSHALL") {
+    let dbs = if is(args[0], "FLUSHALL") {
         ctx.db.flush_all_at(ctx.now_ms);
+        0..ctx.shared.databases as u16
     } else {
         ctx.db.flush_at(ctx.now_ms);
+        let db = ctx.state().dbid;
+        db..db + 1
+    };
+    // XREADGROUP waiting on a flushed key fails (its group is gone), as
+    // Redis's `signalFlushedDb` has it.
+    for dbid in dbs {
+        ringcache_commands::blocking::note_awaited(ctx, dbid);
     }
     Ok(Reply::ok())
 }

@@ -84,6 +84,15 @@ impl Observer {
     /// its stat slot (see `cmd::stat_slot`), whose flags are `slot_flags`.
     #[inline]
     pub fn ran(&self, client: &Client, slot: usize, slot_flags: u32, ran: &Ran<'_, Shared>) {
+        if client.state.block.is_some() {
+            // It waits: counted once, when it ends (served, timed out or
+            // unblocked), as Redis counts a blocked command; shown to
+            // monitors once, now.
+            if self.monitors.active() && slot_flags & flag::ADMIN == 0 && !client.rerun {
+                self.feed_monitors(client, ran.caller, ran.args);
+            }
+            return;
+        }
         let ns = ran.elapsed_ns;
         let error = match ran.reply {
             Reply::Error(e) => Some(&e[..]),
@@ -100,14 +109,19 @@ impl Observer {
         }
         // Administrative commands are not shown (Redis's CMD_ADMIN);
         // scripts are shown before they run (see `starting`).
-        // A blocked command served later was shown when it blocked.
         if self.monitors.active()
             && slot_flags & flag::ADMIN == 0
+            && !client.rerun
             && !ringcache_scripting::runs_script(ran.spec.name)
-            && !client.reprocessing
         {
             self.feed_monitors(client, ran.caller, ran.args);
         }
+    }
+
+    /// A blocked command ended without running again (its timeout, or
+    /// CLIENT UNBLOCK): its one call, failed with `error` if given.
+    pub fn ended_blocked(&self, slot: usize, error: Option<&[u8]>) {
+        self.stats.record_call(slot, 0, error, self.tracking.load(Relaxed), false);
     }
 
     /// A command is about to run: a script is shown to monitors now, so
