@@ -92,11 +92,11 @@ impl Shard {
                 };
                 let access = self.fresh_access(now_ms);
                 let version = WriteVersion::Full(version);
-                self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms);
+                self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms, false);
             }
             Incoming::Tombstone => {
                 if let Current::Entry(i) = current {
-                    self.remove_at(i);
+                    self.remove_at(i, false);
                 }
                 if self.cfg.tombstone_grace_ms > 0 {
                     self.put_tomb(key, slot, version, now_ms);
