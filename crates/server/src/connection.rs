@@ -677,6 +677,7 @@ impl Session {
         }
         cmd::release_watches(&shared.db, &mut self.client.state);
         pubsub::unsubscribe_all(&shared.pubsub, &mut self.client);
+        shared.tracking.disable(shared, &mut self.client);
         shared.clients.unregister(self.client.id);
     }
 }

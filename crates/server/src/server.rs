@@ -263,6 +263,8 @@ fn spawn_background(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 // Like Redis's slow cycle: at most a quarter of each period.
                 let deadline = Instant::now() + period / 4;
                 shared.db.active_expire_cycle(ringcache_store::now_ms(), deadline);
+                // Keys it expired, for CLIENT TRACKING (nobody's writes).
+                shared.tracking.deliver(&shared, None);
                 std::thread::sleep(
                     period.saturating_sub(Instant::now().saturating_duration_since(deadline - period / 4)),
                 );

@@ -799,7 +799,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "connected_clients", &shared.clients.len());
                 field(&mut out, "maxclients", &config.maxclients);
                 field(&mut out, "blocked_clients", &shared.blocked.len());
-                field(&mut out, "tracking_clients", &0);
+                field(&mut out, "tracking_clients", &shared.tracking.clients());
             }
             "memory" => {
                 field(&mut out, "used_memory", &used_memory);
@@ -832,6 +832,9 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "evicted_keys", &stats.evicted);
                 field(&mut out, "keyspace_hits", &stats.hits);
                 field(&mut out, "keyspace_misses", &stats.misses);
+                field(&mut out, "tracking_total_keys", &shared.tracking.keys());
+                field(&mut out, "tracking_total_items", &shared.tracking.items());
+                field(&mut out, "tracking_total_prefixes", &shared.tracking.prefixes());
                 field(&mut out, "total_error_replies", &observed.total_errors);
             }
             "commandstats" => {
