@@ -200,6 +200,12 @@ impl Session {
         if shared.config_epoch() != self.settings.epoch {
             self.settings = Settings::load(shared, self.client.state.authenticated);
         }
+        if let (Some(mailbox), true) = (&self.client.pubsub.mailbox, self.run.is_empty()) {
+            // Messages that came before these commands were read go out
+            // before their replies, as Redis writes them when they come
+            // (for one that waits, one relaxed load).
+            mailbox.drain(output, FLUSH_AT_BYTES);
+        }
         let mut commands = 0u64;
         // One clock read per batch: the commands of one read run within
         // microseconds of each other.

@@ -1041,6 +1041,10 @@ impl Shard {
 
     /// Drops every key of every database (FLUSHALL); see [`clear`](Self::clear).
     pub fn clear_all(&mut self, now_ms: u64) {
+        // Even with nothing to clear: a flush is heard of all the same.
+        if self.invalidation.load(Relaxed) {
+            crate::invalidate::push(crate::invalidate::Change::Flush);
+        }
         self.each_database(|s| s.clear(now_ms));
     }
 
