@@ -82,7 +82,9 @@ pub struct Shown {
 /// The node's tracking state. See the module docs.
 #[derive(Debug, Default)]
 pub struct Tracking {
-    /// Clients with tracking on; guards the keyspace's invalidation switch.
+    /// Clients with tracking on; guards the keyspace's invalidation switch,
+    /// which is on while any client tracks. When the last one stops, the
+    /// table is emptied: nobody could be told of its keys any more.
     clients: Mutex<usize>,
     /// `clients`, readable without the lock (INFO).
     clients_shown: AtomicUsize,
@@ -274,7 +276,11 @@ impl Tracking {
         *n -= 1;
         self.clients_shown.store(*n, Relaxed);
         if *n == 0 {
+            // Keys are only added while a client tracks (under the
+            // switch), so the table stays empty until one does again.
             shared.db.set_invalidation(false);
+            self.table.clear();
+            self.items.store(0, Relaxed);
         }
     }
 
@@ -462,7 +468,8 @@ fn send(shared: &Shared, info: &Arc<ClientInfo>, mode: &Mode, payload: &Payload<
     };
     let push = target.resp.load(Relaxed) == 3;
     // RESP2 has no pushes: only a redirect to a subscriber can carry them.
-    if !push && !(mode.redirect != 0 && target.is_pubsub()) {
+    let pubsub = mode.redirect != 0 && target.is_pubsub();
+    if !(push || pubsub) {
         return;
     }
     if let Some(mailbox) = target.mailbox() {
