@@ -299,3 +299,30 @@ fn trackinginfo_and_getredir_when_off_and_in_resp2() {
     run::<()>(&mut c, &["RESET"]);
     assert_eq!(int(&mut c, &["CLIENT", "GETREDIR"]), -1, "RESET turns tracking off");
 }
+
+/// `proxy` mode without replication: each key lives on one node, so a
+/// client on node 1 reads most keys through another node, and a write on
+/// node 2 runs on the key's node; the invalidation still reaches it, over
+/// the cluster bus.
+#[test]
+fn in_proxy_mode_a_write_on_another_node_invalidates() {
+    let cluster = common::cluster::TestCluster::start(3, &["--replicas", "1"]);
+    let mut tracker = resp3_tracker(cluster.node(0), &[]);
+    let mut writer = cluster.node(1).conn();
+    // The other nodes hear of the tracking client within a bus round.
+    std::thread::sleep(Duration::from_millis(500));
+    let keys: Vec<String> = (0..8).map(|i| format!("key:{i}")).collect();
+    for k in &keys {
+        assert_eq!(call(&mut tracker, &["GET", k]), "_\r\n");
+    }
+    for k in &keys {
+        run::<()>(&mut writer, &["SET", k, "v"]);
+        assert_eq!(tracker.read_reply_string(), push(&[k]), "{k}");
+    }
+    // A flush runs on every node: one null here.
+    call(&mut tracker, &["GET", "key:0"]);
+    run::<()>(&mut writer, &["FLUSHALL"]);
+    assert_eq!(tracker.read_reply_string(), ">2\r\n$10\r\ninvalidate\r\n_\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(call(&mut tracker, &["PING"]), "+PONG\r\n", "one null only");
+}

@@ -369,6 +369,10 @@ impl Session {
                         commands += 1;
                         let entry = match route {
                             Route::Remote(entry) => {
+                                if self.client.tracking.on {
+                                    // Remembered here, where the client is.
+                                    shared.tracking.remember_forwarded(&mut self.client, prepared.spec(), args);
+                                }
                                 // Counted against CLIENT REPLY SKIP; a
                                 // forwarded command's reply is relayed
                                 // whatever CLIENT REPLY says (README).

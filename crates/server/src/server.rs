@@ -265,6 +265,7 @@ fn spawn_background(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 shared.db.active_expire_cycle(ringcache_store::now_ms(), deadline);
                 // Keys it expired, for CLIENT TRACKING (nobody's writes).
                 shared.tracking.deliver(&shared, None);
+                shared.tracking.tick(&shared);
                 std::thread::sleep(
                     period.saturating_sub(Instant::now().saturating_duration_since(deadline - period / 4)),
                 );

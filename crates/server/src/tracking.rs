@@ -37,10 +37,12 @@
 //!   off or gone (as in Redis, nothing is cleaned up per client): a
 //!   message is only sent to a client whose mode still asks for it.
 //!
-//! In a cluster, the table covers the keys read through this node's own
-//! store (docs/tracking.md).
+//! In a cluster the state is per node. In `proxy` mode a tracking client's
+//! forwarded reads are remembered on its own node, and the other nodes
+//! send the keys that change there over the Pub/Sub bus while a node with
+//! tracking clients keeps announcing itself (docs/tracking.md).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -49,11 +51,24 @@ use indexmap::IndexMap;
 use parking_lot::{Mutex, RwLock};
 use ringcache_commands::{Caller, Ran};
 use ringcache_resp::Proto;
-use ringcache_store::invalidate::{self, Change};
+use ringcache_store::invalidate::{self, Cause, Change};
 
 use crate::client::{Client, ClientInfo};
-use crate::cmd::flag;
+use crate::cmd::{flag, CommandSpec};
+use crate::config::ClusterMode;
+use crate::pubsub::Kind;
 use crate::shared::Shared;
+
+/// Cluster bus channels (see [`Tracking::receive`]): never delivered to
+/// subscribers. A node with tracking clients announces itself on the
+/// first; nodes that heard it send the keys that change there on the
+/// other. (Flushes are not sent: in `proxy` mode every node runs them.)
+pub const CHANNEL_TRACKING: &[u8] = b"__ringcache__:tracking";
+pub const CHANNEL_INVALIDATE: &[u8] = b"__ringcache__:invalidate";
+/// How often a node with tracking clients announces itself.
+const ANNOUNCE_MS: u64 = 1000;
+/// How long an announcement holds: a few announcements may be lost.
+const LEASE_MS: u64 = 5000;
 
 /// A client's tracking mode: what CLIENT TRACKING set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,6 +111,11 @@ pub struct Tracking {
     prefixes: RwLock<Vec<(Bytes, Vec<u64>)>>,
     /// `tracking-table-max-keys` (0: no limit).
     max_keys: AtomicUsize,
+    /// `proxy` mode: until when (ms) another node has tracking clients, so
+    /// this one sends it what changes here.
+    peers_until_ms: AtomicU64,
+    /// When this node last announced its tracking clients.
+    announced_ms: AtomicU64,
 }
 
 /// An invalidation's payload: keys, or everything.
@@ -227,6 +247,10 @@ impl Tracking {
             *n += 1;
             self.clients_shown.store(*n, Relaxed);
             shared.db.set_invalidation(true);
+            if *n == 1 {
+                // At once, so that the other nodes start sending changes.
+                self.announce(shared, ringcache_store::now_ms());
+            }
         }
         let mut prefixes = if mode.on { std::mem::take(&mut mode.prefixes) } else { Vec::new() };
         if new.bcast {
@@ -278,9 +302,69 @@ impl Tracking {
         if *n == 0 {
             // Keys are only added while a client tracks (under the
             // switch), so the table stays empty until one does again.
-            shared.db.set_invalidation(false);
+            shared.db.set_invalidation(self.peers_track(ringcache_store::now_ms()));
             self.table.clear();
             self.items.store(0, Relaxed);
+        }
+    }
+
+    fn cluster_wide(shared: &Shared) -> bool {
+        shared.cluster.as_ref().is_some_and(|c| c.mode == ClusterMode::Proxy)
+    }
+
+    fn peers_track(&self, now_ms: u64) -> bool {
+        self.peers_until_ms.load(Relaxed) > now_ms
+    }
+
+    /// `proxy` mode: tells the other nodes that this one has tracking
+    /// clients.
+    fn announce(&self, shared: &Shared, now_ms: u64) {
+        if Self::cluster_wide(shared) {
+            self.announced_ms.store(now_ms, Relaxed);
+            shared.pubsub.bus.send(Kind::Channel, CHANNEL_TRACKING, b"");
+        }
+    }
+
+    /// Every background cycle: in `proxy` mode, announces this node's
+    /// tracking clients again, and turns the switch off once no client
+    /// here tracks and no other node's announcement holds.
+    pub fn tick(&self, shared: &Shared) {
+        if !Self::cluster_wide(shared) {
+            return;
+        }
+        let now_ms = ringcache_store::now_ms();
+        let n = self.clients.lock();
+        if *n > 0 && now_ms.saturating_sub(self.announced_ms.load(Relaxed)) >= ANNOUNCE_MS {
+            self.announce(shared, now_ms);
+        }
+        shared.db.set_invalidation(*n > 0 || self.peers_track(now_ms));
+    }
+
+    /// A cluster bus message on one of the tracking channels (which
+    /// subscribers never see); false for any other channel.
+    pub fn receive(&self, shared: &Shared, channel: &[u8], message: &[u8]) -> bool {
+        if channel == CHANNEL_TRACKING {
+            let until = ringcache_store::now_ms() + LEASE_MS;
+            self.peers_until_ms.fetch_max(until, Relaxed);
+            shared.db.set_invalidation(true);
+        } else if channel == CHANNEL_INVALIDATE {
+            if self.clients() > 0 {
+                self.invalidate_key(shared, message, None);
+                if !self.prefixes.read().is_empty() {
+                    self.broadcast(shared, &IndexMap::from([(Bytes::copy_from_slice(message), None)]));
+                }
+            }
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// A tracking client's read that runs on another node (`proxy` mode):
+    /// its keys are remembered here, where the client is.
+    pub fn remember_forwarded(&self, client: &mut Client, spec: Option<&'static CommandSpec>, args: &[&[u8]]) {
+        if let Some(spec) = spec {
+            self.remember_keys(client, spec, args, Caller::Client);
         }
     }
 
@@ -306,11 +390,14 @@ impl Tracking {
 
     #[cold]
     fn remember(&self, client: &mut Client, ran: &Ran<'_, Shared>) {
-        let spec = ran.spec;
+        self.remember_keys(client, ran.spec, ran.args, ran.caller);
+    }
+
+    fn remember_keys(&self, client: &mut Client, spec: &'static CommandSpec, args: &[&[u8]], caller: Caller) {
         let caching = client.caching;
-        if ran.caller == Caller::Client
+        if caller == Caller::Client
             && client.state.multi.is_none()
-            && !(spec.name == "client" && ran.args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"caching")))
+            && !(spec.name == "client" && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"caching")))
         {
             // CLIENT CACHING counts for the next command only (in MULTI,
             // for the transaction).
@@ -324,7 +411,7 @@ impl Tracking {
         if matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro") {
             return;
         }
-        for key in spec.keys.of(ran.args) {
+        for key in spec.keys.of(args) {
             let mut ids = self.table.entry(Bytes::copy_from_slice(key)).or_default();
             if !ids.contains(&client.id) {
                 ids.push(client.id);
@@ -367,13 +454,19 @@ impl Tracking {
         let mut changes = Vec::new();
         invalidate::take(&mut changes);
         let bcast = !self.prefixes.read().is_empty();
+        // `proxy` mode: nodes with tracking clients hear of what changed
+        // here (but what other owners apply: its coordinator sends it).
+        let peers = Self::cluster_wide(shared) && self.peers_track(ringcache_store::now_ms());
         // BCAST: per command, each changed key once, with its last writer.
         let mut changed: IndexMap<Bytes, Option<u64>> = IndexMap::new();
         for change in changes {
             match change {
                 Change::Flush => self.flush(shared),
-                Change::Key { key, own } => {
-                    let by = if own { writer } else { None };
+                Change::Key { key, cause } => {
+                    if peers && cause != Cause::Replica {
+                        shared.pubsub.bus.send(Kind::Channel, CHANNEL_INVALIDATE, &key);
+                    }
+                    let by = if cause == Cause::Own { writer } else { None };
                     self.invalidate_key(shared, &key, by);
                     if bcast {
                         changed.insert(key, by);

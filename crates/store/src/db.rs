@@ -1185,9 +1185,9 @@ mod tests {
 
     #[test]
     fn with_invalidation_on_every_change_is_recorded_on_its_thread() {
-        use crate::invalidate::{take, Change};
+        use crate::invalidate::{take, Cause, Change};
         let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
-        let key = |k: &'static [u8], own| Change::Key { key: Bytes::from_static(k), own };
+        let key = |k: &'static [u8], cause| Change::Key { key: Bytes::from_static(k), cause };
         let mut out = Vec::new();
         db.lock_key(b"off").shard(b"off").set(b"off", Value::string(b"v"), 0, 1000);
         take(&mut out);
@@ -1199,7 +1199,16 @@ mod tests {
         assert!(db.lock_key(b"a").shard(b"a").get(b"a", 2000).is_none(), "expired on access");
         db.lock_all().flush_at(3000);
         take(&mut out);
-        assert_eq!(out, [key(b"a", true), key(b"b", true), key(b"b", true), key(b"a", false), Change::Flush]);
+        assert_eq!(
+            out,
+            [
+                key(b"a", Cause::Own),
+                key(b"b", Cause::Own),
+                key(b"b", Cause::Own),
+                key(b"a", Cause::Local),
+                Change::Flush
+            ]
+        );
         db.set_invalidation(false);
     }
 

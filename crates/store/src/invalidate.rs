@@ -26,12 +26,22 @@ use bytes::Bytes;
 /// Most changes kept between two drains.
 pub const CHANGES_MAX: usize = 1 << 16;
 
+/// What changed a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The command running on this thread (a write or a delete).
+    Own,
+    /// This node on its own: lazy or active expiry, eviction.
+    Local,
+    /// A write applied from another owner (replication, repair, handoff).
+    Replica,
+}
+
 /// One change that cached copies must hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// `key`'s state changed; `own`: by the command running on this thread
-    /// (a write or a delete), not by expiry, eviction or replication.
-    Key { key: Bytes, own: bool },
+    /// `key`'s state changed, because of `cause`.
+    Key { key: Bytes, cause: Cause },
     /// A database (or all of them) was emptied.
     Flush,
 }
@@ -76,12 +86,12 @@ mod tests {
         let mut out = Vec::new();
         take(&mut out);
         out.clear();
-        push(Change::Key { key: Bytes::from_static(b"a"), own: true });
+        push(Change::Key { key: Bytes::from_static(b"a"), cause: Cause::Own });
         push(Change::Flush);
         push(Change::Flush);
         assert!(pending());
         take(&mut out);
-        assert_eq!(out, [Change::Key { key: Bytes::from_static(b"a"), own: true }, Change::Flush]);
+        assert_eq!(out, [Change::Key { key: Bytes::from_static(b"a"), cause: Cause::Own }, Change::Flush]);
         assert!(!pending());
     }
 
@@ -89,7 +99,7 @@ mod tests {
     fn an_overfull_list_becomes_one_flush() {
         let mut out = Vec::new();
         for i in 0..=CHANGES_MAX {
-            push(Change::Key { key: Bytes::from(i.to_string()), own: false });
+            push(Change::Key { key: Bytes::from(i.to_string()), cause: Cause::Local });
         }
         take(&mut out);
         assert_eq!(out, [Change::Flush]);

@@ -587,7 +587,7 @@ impl Shard {
         version: &WriteVersion,
         access: u32,
         now_ms: u64,
-        own: bool,
+        cause: crate::invalidate::Cause,
     ) -> usize {
         let (stamp, past) = (version.stamp(), version.past());
         let mem = entry_mem(key, &value);
@@ -626,7 +626,7 @@ impl Shard {
             self.ks.map[i].set_stamp(stamp, has);
         }
         self.digest_swap(key, slot, old_stamp, Some(stamp));
-        self.signal(key, own);
+        self.signal(key, cause);
         i
     }
 
@@ -660,7 +660,7 @@ impl Shard {
     /// Removes the entry at index `i` with no new version and no tombstone
     /// (expiry, eviction, or a replicated write replacing it), keeping
     /// every index consistent.
-    fn remove_at(&mut self, i: usize, own: bool) -> (Key, Entry) {
+    fn remove_at(&mut self, i: usize, cause: crate::invalidate::Cause) -> (Key, Entry) {
         let (k, mut e) = self.ks.map.swap_remove_index(i).expect("index in range");
         if e.expire_at_ms != 0 {
             self.ks.volatile.swap_remove(k.as_bytes());
@@ -673,7 +673,7 @@ impl Shard {
         }
         let slot = ringcache_ring::slot(&k);
         self.digest_swap(&k, slot, Some(e.stamp()), None);
-        self.signal(&k, own);
+        self.signal(&k, cause);
         (k, e)
     }
 
@@ -681,7 +681,7 @@ impl Shard {
     /// tombstone with a new version (when tombstones are on).
     fn delete_at(&mut self, i: usize, now_ms: u64) -> (Key, Entry) {
         let version = (self.cfg.tombstone_grace_ms > 0).then(|| self.next_of(&self.version_at(i), now_ms));
-        let (k, e) = self.remove_at(i, true);
+        let (k, e) = self.remove_at(i, crate::invalidate::Cause::Own);
         if let Some(v) = version {
             let slot = ringcache_ring::slot(&k);
             self.put_tomb(&k, slot, v, now_ms);
@@ -760,7 +760,7 @@ impl Shard {
         self.clock_ms = now_ms;
         let i = self.index_of(key)?;
         if self.ks.map[i].is_expired(now_ms) {
-            self.remove_at(i, false);
+            self.remove_at(i, crate::invalidate::Cause::Local);
             self.stats.expired += 1;
             return None;
         }
@@ -862,7 +862,18 @@ impl Shard {
             None => self.version_for_new(key, slot, now_ms),
         };
         let access = self.fresh_access(now_ms);
-        self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms, true);
+        self.store(
+            key,
+            hash,
+            slot,
+            found,
+            value,
+            expire_at_ms,
+            &version,
+            access,
+            now_ms,
+            crate::invalidate::Cause::Own,
+        );
         self.record(key);
     }
 
@@ -882,7 +893,18 @@ impl Shard {
                 let (hash, slot) = self.hash_and_slot(key);
                 let version = self.version_for_new(key, slot, now_ms);
                 let access = self.fresh_access(now_ms);
-                let i = self.store(key, hash, slot, None, make(), 0, &version, access, now_ms, true);
+                let i = self.store(
+                    key,
+                    hash,
+                    slot,
+                    None,
+                    make(),
+                    0,
+                    &version,
+                    access,
+                    now_ms,
+                    crate::invalidate::Cause::Own,
+                );
                 self.record(key);
                 i
             }
@@ -911,7 +933,7 @@ impl Shard {
             self.put_version_at(i, key, slot, &version);
             self.record(key);
         }
-        self.signal(key, true);
+        self.signal(key, crate::invalidate::Cause::Own);
     }
 
     /// Deletes `key` as a new local version (leaving a tombstone when they
@@ -950,7 +972,7 @@ impl Shard {
         }
         e.expire_at_ms = expire_at_ms;
         self.new_version_at(i, key, now_ms);
-        self.signal(key, true);
+        self.signal(key, crate::invalidate::Cause::Own);
         true
     }
 
@@ -967,7 +989,7 @@ impl Shard {
         e.expire_at_ms = 0;
         self.ks.volatile.swap_remove(key);
         self.new_version_at(i, key, now_ms);
-        self.signal(key, true);
+        self.signal(key, crate::invalidate::Cause::Own);
         true
     }
 
@@ -1108,7 +1130,7 @@ impl Shard {
             }
             let i = self.rng.gen_range(0..self.ks.map.len());
             if self.ks.map[i].is_expired(now_ms) {
-                self.remove_at(i, false);
+                self.remove_at(i, crate::invalidate::Cause::Local);
                 self.stats.expired += 1;
                 continue;
             }
@@ -1203,17 +1225,16 @@ impl Shard {
         self.ks.watched.get(key).map_or(u64::MAX, |w| w.0)
     }
 
-    /// A key's state changed (`own`: by the running command, see
-    /// `crate::invalidate`): WATCHes on it are invalidated, and tracking
+    /// A key's state changed (see `crate::invalidate` for `cause`): WATCHes on it are invalidated, and tracking
     /// hears of it.
-    fn signal(&mut self, key: &[u8], own: bool) {
+    fn signal(&mut self, key: &[u8], cause: crate::invalidate::Cause) {
         if !self.ks.watched.is_empty() {
             if let Some(w) = self.ks.watched.get_mut(key) {
                 w.0 += 1;
             }
         }
         if self.invalidation.load(Relaxed) {
-            crate::invalidate::push(crate::invalidate::Change::Key { key: Bytes::copy_from_slice(key), own });
+            crate::invalidate::push(crate::invalidate::Change::Key { key: Bytes::copy_from_slice(key), cause });
         }
     }
 
@@ -1245,7 +1266,7 @@ impl Shard {
             let key = self.ks.volatile.get_index(j).expect("index in range");
             if let Some(i) = self.index_of(key) {
                 if self.ks.map[i].is_expired(now_ms) {
-                    self.remove_at(i, false);
+                    self.remove_at(i, crate::invalidate::Cause::Local);
                     self.stats.expired += 1;
                     expired += 1;
                 }
@@ -1342,7 +1363,7 @@ impl Shard {
     /// docs/replication.md).
     fn evict_at(&mut self, i: usize) -> usize {
         let before = self.used;
-        self.remove_at(i, false);
+        self.remove_at(i, crate::invalidate::Cause::Local);
         self.stats.evicted += 1;
         before - self.used
     }

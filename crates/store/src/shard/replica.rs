@@ -92,11 +92,22 @@ impl Shard {
                 };
                 let access = self.fresh_access(now_ms);
                 let version = WriteVersion::Full(version);
-                self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms, false);
+                self.store(
+                    key,
+                    hash,
+                    slot,
+                    found,
+                    value,
+                    expire_at_ms,
+                    &version,
+                    access,
+                    now_ms,
+                    crate::invalidate::Cause::Replica,
+                );
             }
             Incoming::Tombstone => {
                 if let Current::Entry(i) = current {
-                    self.remove_at(i, false);
+                    self.remove_at(i, crate::invalidate::Cause::Replica);
                 }
                 if self.cfg.tombstone_grace_ms > 0 {
                     self.put_tomb(key, slot, version, now_ms);
