@@ -573,6 +573,76 @@ fn send(shared: &Shared, info: &Arc<ClientInfo>, mode: &Mode, payload: &Payload<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::connection::Session;
+
+    /// A node and `n` sessions on it, as a connection drives them.
+    fn node(n: usize) -> (Shared, Vec<Session>) {
+        let shared = Shared::new(Config::for_test());
+        let addr = "127.0.0.1:1".parse().expect("an address");
+        let sessions =
+            (0..n).map(|_| Session::new(&shared, shared.clients.register(addr, addr, 10).expect("room"))).collect();
+        (shared, sessions)
+    }
+
+    /// Runs one command on `s`; what it wrote, replies and pushes.
+    fn run(shared: &Shared, s: &mut Session, args: &[&str]) -> String {
+        let mut input = BytesMut::new();
+        input.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            input.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        let mut output = BytesMut::new();
+        s.process(shared, &mut input, &mut output);
+        String::from_utf8_lossy(&output).into_owned()
+    }
+
+    const PUSH_A: &str = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n";
+
+    #[test]
+    fn a_node_where_nobody_tracks_records_nothing() {
+        let (shared, mut s) = node(1);
+        assert!(!shared.db.invalidation());
+        run(&shared, &mut s[0], &["SET", "a", "1"]);
+        assert!(!invalidate::pending(), "the write recorded nothing");
+        run(&shared, &mut s[0], &["HELLO", "3"]);
+        run(&shared, &mut s[0], &["CLIENT", "TRACKING", "on"]);
+        assert!(shared.db.invalidation());
+        run(&shared, &mut s[0], &["CLIENT", "TRACKING", "off"]);
+        assert!(!shared.db.invalidation(), "the last tracking client turned it off");
+    }
+
+    #[test]
+    fn own_writes_come_after_the_reply_and_noloop_skips_them() {
+        let (shared, mut s) = node(2);
+        run(&shared, &mut s[0], &["HELLO", "3"]);
+        run(&shared, &mut s[0], &["CLIENT", "TRACKING", "on"]);
+        assert_eq!(run(&shared, &mut s[0], &["GET", "a"]), "_\r\n");
+        assert_eq!(shared.tracking.keys(), 1);
+        assert_eq!(run(&shared, &mut s[0], &["SET", "a", "1"]), format!("+OK\r\n{PUSH_A}"));
+        assert_eq!(shared.tracking.keys(), 0, "an invalidated key leaves the table");
+        run(&shared, &mut s[0], &["CLIENT", "TRACKING", "on", "NOLOOP"]);
+        run(&shared, &mut s[0], &["GET", "a"]);
+        assert_eq!(run(&shared, &mut s[0], &["SET", "a", "2"]), "+OK\r\n");
+        assert_eq!(shared.tracking.keys(), 0, "taken out all the same");
+        run(&shared, &mut s[0], &["GET", "a"]);
+        run(&shared, &mut s[1], &["SET", "a", "3"]);
+        assert_eq!(run(&shared, &mut s[0], &["PING"]), format!("{PUSH_A}+PONG\r\n"), "another's write is sent");
+    }
+
+    #[test]
+    fn the_table_is_kept_within_its_limit() {
+        let (shared, mut s) = node(1);
+        run(&shared, &mut s[0], &["HELLO", "3"]);
+        run(&shared, &mut s[0], &["CLIENT", "TRACKING", "on"]);
+        shared.set_config(&[("tracking-table-max-keys".to_owned(), "2".to_owned())]).expect("a valid value");
+        let out = run(&shared, &mut s[0], &["MGET", "a", "b", "c", "d"]);
+        assert_eq!(out.matches(">2\r\n$10\r\ninvalidate").count(), 2, "{out}");
+        assert_eq!((shared.tracking.keys(), shared.tracking.items()), (2, 2));
+        shared.set_config(&[("tracking-table-max-keys".to_owned(), "0".to_owned())]).expect("a valid value");
+        run(&shared, &mut s[0], &["MGET", "e", "f", "g"]);
+        assert_eq!(shared.tracking.keys(), 5, "0: no limit");
+    }
 
     fn mode(bcast: bool, prefixes: &[&str]) -> Mode {
         Mode {
