@@ -15,9 +15,11 @@
 //!   big replies is bounded in memory and a slow reader only slows itself;
 //!   a write blocked on a client that does not read still ends on CLIENT
 //!   KILL and on shutdown.
-//! - A subscriber's messages (see `crate::pubsub`) are written after the
-//!   reply of the command that was running when they came, and between
-//!   reads when it is idle; a publisher never waits for the subscriber.
+//! - A subscriber's messages (see `crate::pubsub`; CLIENT TRACKING's
+//!   invalidations use the same mailbox) are written after the reply of
+//!   the command that was running when they came, between reads when it
+//!   is idle, and before the replies of a batch read after they came; a
+//!   publisher never waits for the subscriber.
 //! - A blocking command that finds nothing (see `crate::blocking`) parks
 //!   the connection after the replies before it are written; what the
 //!   client sends meanwhile is read (up to the query buffer limit) and

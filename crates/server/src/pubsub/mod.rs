@@ -5,9 +5,10 @@
 //!   in one read-mostly list. A PUBLISH touches only its channel's map
 //!   shard and, when any pattern exists, the pattern list; it never takes
 //!   a lock that the data path takes.
-//! - [`Mailbox`] (one per subscribed connection): the messages published
-//!   to it, already encoded for its protocol, waiting for its connection
-//!   task to write them. A publisher only appends to it and wakes the
+//! - [`Mailbox`] (one per connection that subscribed, ran MONITOR, speaks
+//!   RESP3 or tracks keys): the messages published to it (and MONITOR
+//!   lines, and CLIENT TRACKING invalidations), already encoded for its
+//!   protocol, waiting for its connection task to write them. A publisher only appends to it and wakes the
 //!   task; it never waits for a subscriber. The bytes waiting there are
 //!   the subscriber's output buffer for `client-output-buffer-limit
 //!   pubsub`: past the hard limit, or past the soft limit for longer than
