@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use ringcache_commands::ClientState;
 use ringcache_resp::Proto;
 use tokio_util::sync::CancellationToken;
 
+use crate::pubsub::Mailbox;
 use crate::shared::Shared;
 
 /// What other connections can see of a client (CLIENT LIST / INFO / KILL).
@@ -50,6 +51,12 @@ pub struct ClientInfo {
     pub kill: CancellationToken,
     /// Blocked on keys (BLPOP ...): CLIENT LIST `flags=b`.
     pub blocked: AtomicBool,
+    /// CLIENT TRACKING, as delivery and CLIENT LIST see it.
+    pub tracking: crate::tracking::Shown,
+    /// The connection's mailbox once it has one (see [`Client::mailbox`]),
+    /// so that other connections can send it invalidations. Weak: the
+    /// mailbox holds this info.
+    mailbox: Mutex<Weak<Mailbox>>,
 }
 
 impl ClientInfo {
@@ -74,7 +81,14 @@ impl ClientInfo {
             ssub: AtomicUsize::new(0),
             kill: CancellationToken::new(),
             blocked: AtomicBool::new(false),
+            tracking: crate::tracking::Shown::default(),
+            mailbox: Mutex::new(Weak::new()),
         }
+    }
+
+    /// The connection's mailbox, if it has made one.
+    pub fn mailbox(&self) -> Option<Arc<Mailbox>> {
+        self.mailbox.lock().upgrade()
     }
 
     /// Redis's `pubsub` client type: subscribed to anything.
@@ -100,7 +114,15 @@ impl ClientInfo {
         let (sub, psub, ssub) = (self.sub.load(Relaxed), self.psub.load(Relaxed), self.ssub.load(Relaxed));
         // Redis's letters, in Redis's order.
         let mut flags = String::new();
-        for (on, letter) in [(self.is_pubsub(), 'P'), (multi >= 0, 'x'), (self.blocked.load(Relaxed), 'b')] {
+        let tracking = self.tracking.mode.lock().clone();
+        for (on, letter) in [
+            (self.is_pubsub(), 'P'),
+            (multi >= 0, 'x'),
+            (self.blocked.load(Relaxed), 'b'),
+            (tracking.on, 't'),
+            (self.tracking.broken.load(Relaxed), 'R'),
+            (tracking.bcast, 'B'),
+        ] {
             if on {
                 flags.push(letter);
             }
@@ -110,7 +132,7 @@ impl ClientInfo {
         }
         let qbuf = self.qbuf.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -126,6 +148,7 @@ impl ClientInfo {
             qbuf,
             qbuf + 16384,
             *self.last_cmd.lock(),
+            if tracking.on { tracking.redirect as i64 } else { -1 },
             self.resp.load(Relaxed),
             lib_name,
             lib_ver,
@@ -160,6 +183,10 @@ pub struct Client {
     /// Runs a blocked command again for its client (`blocking::serve`):
     /// MONITOR showed it when it first ran, and does not again.
     pub rerun: bool,
+    /// CLIENT TRACKING's mode (the copy in `info` is what others read).
+    pub tracking: crate::tracking::Mode,
+    /// CLIENT CACHING was given for the next command.
+    pub caching: bool,
 }
 
 /// A client's last replicated write, for WAIT: each of its parts (one per
@@ -187,7 +214,21 @@ impl Client {
             reply_off: false,
             reply_skip: 0,
             rerun: false,
+            tracking: crate::tracking::Mode::default(),
+            caching: false,
         }
+    }
+
+    /// This connection's mailbox (Pub/Sub messages, MONITOR lines,
+    /// invalidations), made on first use and findable from `info`.
+    pub fn mailbox(&mut self) -> Arc<Mailbox> {
+        if let Some(m) = &self.pubsub.mailbox {
+            return m.clone();
+        }
+        let m = Arc::new(Mailbox::new(self.info.clone()));
+        *self.info.mailbox.lock() = Arc::downgrade(&m);
+        self.pubsub.mailbox = Some(m.clone());
+        m
     }
 
     /// Whether the reply of the command just run (`name`) is dropped, by
@@ -209,6 +250,11 @@ impl Client {
     pub fn set_proto(&mut self, proto: Proto) {
         self.state.proto = proto;
         self.info.resp.store(if proto == Proto::Resp3 { 3 } else { 2 }, Relaxed);
+        if proto == Proto::Resp3 {
+            // A RESP3 connection can be sent pushes (a tracking REDIRECT
+            // to it) whether it subscribed or not.
+            self.mailbox();
+        }
     }
 
     /// Copies what other connections may read (CLIENT LIST) from the

@@ -15,9 +15,11 @@
 //!   big replies is bounded in memory and a slow reader only slows itself;
 //!   a write blocked on a client that does not read still ends on CLIENT
 //!   KILL and on shutdown.
-//! - A subscriber's messages (see `crate::pubsub`) are written after the
-//!   reply of the command that was running when they came, and between
-//!   reads when it is idle; a publisher never waits for the subscriber.
+//! - A subscriber's messages (see `crate::pubsub`; CLIENT TRACKING's
+//!   invalidations use the same mailbox) are written after the reply of
+//!   the command that was running when they came, between reads when it
+//!   is idle, and before the replies of a batch read after they came; a
+//!   publisher never waits for the subscriber.
 //! - A blocking command that finds nothing (see `crate::blocking`) parks
 //!   the connection after the replies before it are written; what the
 //!   client sends meanwhile is read (up to the query buffer limit) and
@@ -200,6 +202,12 @@ impl Session {
         if shared.config_epoch() != self.settings.epoch {
             self.settings = Settings::load(shared, self.client.state.authenticated);
         }
+        if let (Some(mailbox), true) = (&self.client.pubsub.mailbox, self.run.is_empty()) {
+            // Messages that came before these commands were read go out
+            // before their replies, as Redis writes them when they come
+            // (for one that waits, one relaxed load).
+            mailbox.drain(output, FLUSH_AT_BYTES);
+        }
         let mut commands = 0u64;
         // While the batch runs, CLIENT LIST / INFO show the query buffer
         // with the commands not yet done in it, the running one included,
@@ -370,6 +378,10 @@ impl Session {
                         commands += 1;
                         let entry = match route {
                             Route::Remote(entry) => {
+                                if self.client.tracking.on {
+                                    // Remembered here, where the client is.
+                                    shared.tracking.remember_forwarded(&mut self.client, prepared.spec(), args);
+                                }
                                 // Counted against CLIENT REPLY SKIP; a
                                 // forwarded command's reply is relayed
                                 // whatever CLIENT REPLY says (README).
@@ -694,6 +706,7 @@ impl Session {
         }
         cmd::release_watches(&shared.db, &mut self.client.state);
         pubsub::unsubscribe_all(&shared.pubsub, &mut self.client);
+        shared.tracking.disable(shared, &mut self.client);
         shared.clients.unregister(self.client.id);
     }
 }

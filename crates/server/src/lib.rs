@@ -21,6 +21,7 @@ pub mod observe;
 pub mod pubsub;
 mod server;
 pub mod shared;
+pub mod tracking;
 
 pub use config::{ClusterMode, Config, ConfigError, LogLevel, Peer, Seed};
 pub use connection::{Session, Step};

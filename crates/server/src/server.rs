@@ -271,6 +271,9 @@ fn spawn_background(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 let deadline = Instant::now() + period / 4;
                 shared.db.active_expire_cycle(ringcache_store::now_ms(), deadline);
                 crate::blocking::serve_vanished(&shared);
+                // Keys it expired, for CLIENT TRACKING (nobody's writes).
+                shared.tracking.deliver(&shared, None);
+                shared.tracking.tick(&shared);
                 std::thread::sleep(
                     period.saturating_sub(Instant::now().saturating_duration_since(deadline - period / 4)),
                 );

@@ -68,6 +68,8 @@ pub struct Shared {
     pub observe: crate::observe::Observer,
     /// Clients blocked on keys (BLPOP ...).
     pub blocked: crate::blocking::Blocked,
+    /// CLIENT TRACKING: the tracking table and BCAST prefixes.
+    pub tracking: crate::tracking::Tracking,
     /// `databases`, fixed at start.
     pub databases: u32,
     /// Whether only database 0 may be used (`redis-cluster` mode, as in
@@ -103,11 +105,14 @@ impl Shared {
         let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
         pubsub.set_notify_flags(config.notify_keyspace_events);
         let observe = crate::observe::Observer::new(&config);
+        let tracking = crate::tracking::Tracking::default();
+        tracking.set_max_keys(tracking_max_keys(&config));
         Shared {
             db,
             pubsub,
             observe,
             blocked: crate::blocking::Blocked::default(),
+            tracking,
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),
@@ -167,6 +172,7 @@ impl Shared {
         self.pubsub.set_limit(next.client_output_buffer_limit.pubsub);
         self.pubsub.set_notify_flags(next.notify_keyspace_events);
         self.observe.configure(&next);
+        self.tracking.set_max_keys(tracking_max_keys(&next));
         if let Some(cluster) = &self.cluster {
             cluster.strict.store(next.cluster_strict, Relaxed);
             if let Some(r) = &cluster.replication {
@@ -176,6 +182,10 @@ impl Shared {
         }
         *guard = next;
         self.config_epoch.fetch_add(1, Relaxed);
+        drop(guard);
+        // A lower limit takes keys out of the table now, as Redis's next
+        // command would.
+        self.tracking.enforce_limit(self);
         Ok(())
     }
 
@@ -183,4 +193,9 @@ impl Shared {
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }
+}
+
+/// `tracking-table-max-keys` (Redis's default when unset or unreadable).
+fn tracking_max_keys(config: &Config) -> u64 {
+    config.get("tracking-table-max-keys").and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
 }

@@ -7,6 +7,7 @@
 //! that hash and the slot).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -101,6 +102,8 @@ pub struct Db {
     /// The shards' tables' hasher (one seed per process), so that one hash
     /// of a key picks its shard and finds it in the shard's table.
     build: XxhBuild,
+    /// Shared with every shard: see [`Db::set_invalidation`].
+    invalidation: Arc<AtomicBool>,
 }
 
 /// A key's hash and slot, from [`Db::hash_key`]: the slot picks the key's
@@ -146,9 +149,12 @@ impl Db {
             shard_bits: n.trailing_zeros(),
             shard_index: i as u32,
         };
+        let invalidation = Arc::new(AtomicBool::new(false));
         let cell = |i| {
+            let mut s = Shard::with_config(shard(i));
+            s.set_invalidation_switch(invalidation.clone());
             CachePadded::new(Cell {
-                shard: Mutex::new(Shard::with_config(shard(i))),
+                shard: Mutex::new(s),
                 used: AtomicUsize::new(0),
                 keys: AtomicUsize::new(0),
                 volatile: AtomicUsize::new(0),
@@ -165,7 +171,21 @@ impl Db {
             expire_next: AtomicUsize::new(0),
             pool: Mutex::new(EvictionPool::default()),
             build: XxhBuild::default(),
+            invalidation,
         }
+    }
+
+    /// Turns the recording of changes for CLIENT TRACKING on or off (see
+    /// `crate::invalidate`): whoever turns it on drains each thread's
+    /// changes after the work it ran.
+    pub fn set_invalidation(&self, on: bool) {
+        self.invalidation.store(on, Relaxed);
+    }
+
+    /// Whether changes are being recorded for CLIENT TRACKING.
+    #[inline]
+    pub fn invalidation(&self) -> bool {
+        self.invalidation.load(Relaxed)
     }
 
     pub fn shard_count(&self) -> usize {
@@ -1181,6 +1201,35 @@ mod tests {
             assert!(floor.hlc >= ringcache_version::Hlc::new(2000, 0));
             assert_eq!(db.slot_digest(slot), crate::digest::floor_digest(0, floor));
         }
+    }
+
+    #[test]
+    fn with_invalidation_on_every_change_is_recorded_on_its_thread() {
+        use crate::invalidate::{take, Cause, Change};
+        let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
+        let key = |k: &'static [u8], cause| Change::Key { key: Bytes::from_static(k), cause };
+        let mut out = Vec::new();
+        db.lock_key(b"off").shard(b"off").set(b"off", Value::string(b"v"), 0, 1000);
+        take(&mut out);
+        assert!(out.is_empty(), "nothing is recorded while the switch is off");
+        db.set_invalidation(true);
+        db.lock_key(b"a").shard(b"a").set(b"a", Value::string(b"v"), 1500, 1000);
+        db.lock_key(b"b").shard(b"b").set(b"b", Value::string(b"v"), 0, 1000);
+        db.lock_key(b"b").shard(b"b").remove(b"b", 1000);
+        assert!(db.lock_key(b"a").shard(b"a").get(b"a", 2000).is_none(), "expired on access");
+        db.lock_all().flush_at(3000);
+        take(&mut out);
+        assert_eq!(
+            out,
+            [
+                key(b"a", Cause::Own),
+                key(b"b", Cause::Own),
+                key(b"b", Cause::Own),
+                key(b"a", Cause::Local),
+                Change::Flush
+            ]
+        );
+        db.set_invalidation(false);
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod entry;
 mod eviction;
 mod glob;
 mod hasher;
+pub mod invalidate;
 mod key;
 mod shard;
 mod table;

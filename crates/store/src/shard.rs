@@ -32,6 +32,9 @@
 
 mod replica;
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -208,6 +211,9 @@ pub struct Shard {
     /// The time of the latest lookup, for `written` (which is not given
     /// one: it always follows a lookup of the key it folds in).
     clock_ms: u64,
+    /// The keyspace's invalidation switch (see `crate::invalidate`): while
+    /// on, every change of a key's state and every flush is recorded.
+    invalidation: Arc<AtomicBool>,
 }
 
 /// The version a write stores. For a local write to a key whose only
@@ -266,7 +272,13 @@ impl Shard {
             digests: vec![0; ringcache_ring::SLOTS >> cfg.shard_bits].into_boxed_slice(),
             journal: Vec::new(),
             clock_ms: 0,
+            invalidation: Arc::default(),
         }
+    }
+
+    /// Shares the keyspace's invalidation switch (see `crate::invalidate`).
+    pub(crate) fn set_invalidation_switch(&mut self, switch: Arc<AtomicBool>) {
+        self.invalidation = switch;
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -593,6 +605,7 @@ impl Shard {
         version: &WriteVersion,
         access: u32,
         now_ms: u64,
+        cause: crate::invalidate::Cause,
     ) -> usize {
         let (stamp, past) = (version.stamp(), version.past());
         let mem = entry_mem(key, &value);
@@ -631,7 +644,7 @@ impl Shard {
             self.ks.map[i].set_stamp(stamp, has);
         }
         self.digest_swap(key, slot, old_stamp, Some(stamp));
-        self.signal(key);
+        self.signal(key, cause);
         i
     }
 
@@ -667,7 +680,7 @@ impl Shard {
     /// Removes the entry at index `i` with no new version and no tombstone
     /// (expiry, eviction, or a replicated write replacing it), keeping
     /// every index consistent.
-    fn remove_at(&mut self, i: usize) -> (Key, Entry) {
+    fn remove_at(&mut self, i: usize, cause: crate::invalidate::Cause) -> (Key, Entry) {
         let (k, mut e) = self.ks.map.swap_remove_index(i).expect("index in range");
         if e.expire_at_ms != 0 {
             self.ks.volatile.swap_remove(k.as_bytes());
@@ -680,7 +693,7 @@ impl Shard {
         }
         let slot = ringcache_ring::slot(&k);
         self.digest_swap(&k, slot, Some(e.stamp()), None);
-        self.signal(&k);
+        self.signal(&k, cause);
         (k, e)
     }
 
@@ -688,7 +701,7 @@ impl Shard {
     /// tombstone with a new version (when tombstones are on).
     fn delete_at(&mut self, i: usize, now_ms: u64) -> (Key, Entry) {
         let version = (self.cfg.tombstone_grace_ms > 0).then(|| self.next_of(&self.version_at(i), now_ms));
-        let (k, e) = self.remove_at(i);
+        let (k, e) = self.remove_at(i, crate::invalidate::Cause::Own);
         if let Some(v) = version {
             let slot = ringcache_ring::slot(&k);
             self.put_tomb(&k, slot, v, now_ms);
@@ -767,7 +780,7 @@ impl Shard {
         self.clock_ms = now_ms;
         let i = self.index_of(key)?;
         if self.ks.map[i].is_expired(now_ms) {
-            self.remove_at(i);
+            self.remove_at(i, crate::invalidate::Cause::Local);
             self.stats.expired += 1;
             return None;
         }
@@ -869,7 +882,18 @@ impl Shard {
             None => self.version_for_new(key, slot, now_ms),
         };
         let access = self.fresh_access(now_ms);
-        self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms);
+        self.store(
+            key,
+            hash,
+            slot,
+            found,
+            value,
+            expire_at_ms,
+            &version,
+            access,
+            now_ms,
+            crate::invalidate::Cause::Own,
+        );
         self.record(key);
     }
 
@@ -889,7 +913,18 @@ impl Shard {
                 let (hash, slot) = self.hash_and_slot(key);
                 let version = self.version_for_new(key, slot, now_ms);
                 let access = self.fresh_access(now_ms);
-                let i = self.store(key, hash, slot, None, make(), 0, &version, access, now_ms);
+                let i = self.store(
+                    key,
+                    hash,
+                    slot,
+                    None,
+                    make(),
+                    0,
+                    &version,
+                    access,
+                    now_ms,
+                    crate::invalidate::Cause::Own,
+                );
                 self.record(key);
                 i
             }
@@ -918,7 +953,7 @@ impl Shard {
             self.put_version_at(i, key, slot, &version);
             self.record(key);
         }
-        self.signal(key);
+        self.signal(key, crate::invalidate::Cause::Own);
     }
 
     /// Deletes `key` as a new local version (leaving a tombstone when they
@@ -957,7 +992,7 @@ impl Shard {
         }
         e.expire_at_ms = expire_at_ms;
         self.new_version_at(i, key, now_ms);
-        self.signal(key);
+        self.signal(key, crate::invalidate::Cause::Own);
         true
     }
 
@@ -974,7 +1009,7 @@ impl Shard {
         e.expire_at_ms = 0;
         self.ks.volatile.swap_remove(key);
         self.new_version_at(i, key, now_ms);
-        self.signal(key);
+        self.signal(key, crate::invalidate::Cause::Own);
         true
     }
 
@@ -993,6 +1028,9 @@ impl Shard {
     /// write back, whatever the number of keys. Not journaled: the caller
     /// replicates a flush per slot, with [`slot_floor`](Self::slot_floor).
     pub fn clear(&mut self, now_ms: u64) {
+        if self.invalidation.load(Relaxed) {
+            crate::invalidate::push(crate::invalidate::Change::Flush);
+        }
         let floors = (self.cfg.tombstone_grace_ms > 0).then(|| {
             let mut top: Vec<Hlc> = match &self.ks.floors {
                 Some(f) => f.iter().map(|s| s.map_or(Hlc::ZERO, |s| s.hlc)).collect(),
@@ -1048,6 +1086,10 @@ impl Shard {
 
     /// Drops every key of every database (FLUSHALL); see [`clear`](Self::clear).
     pub fn clear_all(&mut self, now_ms: u64) {
+        // Even with nothing to clear: a flush is heard of all the same.
+        if self.invalidation.load(Relaxed) {
+            crate::invalidate::push(crate::invalidate::Change::Flush);
+        }
         self.each_database(|s| s.clear(now_ms));
     }
 
@@ -1111,7 +1153,7 @@ impl Shard {
             }
             let i = self.rng.gen_range(0..self.ks.map.len());
             if self.ks.map[i].is_expired(now_ms) {
-                self.remove_at(i);
+                self.remove_at(i, crate::invalidate::Cause::Local);
                 self.stats.expired += 1;
                 continue;
             }
@@ -1206,11 +1248,16 @@ impl Shard {
         self.ks.watched.get(key).map_or(u64::MAX, |w| w.0)
     }
 
-    fn signal(&mut self, key: &[u8]) {
+    /// A key's state changed (see `crate::invalidate` for `cause`): WATCHes on it are invalidated, and tracking
+    /// hears of it.
+    fn signal(&mut self, key: &[u8], cause: crate::invalidate::Cause) {
         if !self.ks.watched.is_empty() {
             if let Some(w) = self.ks.watched.get_mut(key) {
                 w.0 += 1;
             }
+        }
+        if self.invalidation.load(Relaxed) {
+            crate::invalidate::push(crate::invalidate::Change::Key { key: Bytes::copy_from_slice(key), cause });
         }
     }
 
@@ -1242,7 +1289,7 @@ impl Shard {
             let key = self.ks.volatile.get_index(j).expect("index in range");
             if let Some(i) = self.index_of(key) {
                 if self.ks.map[i].is_expired(now_ms) {
-                    self.remove_at(i);
+                    self.remove_at(i, crate::invalidate::Cause::Local);
                     self.stats.expired += 1;
                     expired += 1;
                 }
@@ -1339,7 +1386,7 @@ impl Shard {
     /// docs/replication.md).
     fn evict_at(&mut self, i: usize) -> usize {
         let before = self.used;
-        self.remove_at(i);
+        self.remove_at(i, crate::invalidate::Cause::Local);
         self.stats.evicted += 1;
         before - self.used
     }

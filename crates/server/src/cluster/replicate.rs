@@ -482,6 +482,8 @@ impl Replication {
         rep.handle(from, msg, &mut replica, &view, now_ms, out);
         drop(replica);
         self.carry_out(out, waiters);
+        drop(inner);
+        shared.tracking.deliver(shared, None);
         Ok(())
     }
 
@@ -521,6 +523,9 @@ impl Replication {
             rep.handle_batch(from, decoded.drain(..), &mut replica, &view, now_ms, out);
             drop(replica);
             self.carry_out(out, waiters);
+            drop(inner);
+            // What the batch applied, for CLIENT TRACKING here.
+            shared.tracking.deliver(shared, None);
         }
     }
 
@@ -534,6 +539,7 @@ impl Replication {
         rep.tick(&mut replica, &view, now_ms, out);
         drop(replica);
         self.carry_out(out, waiters);
+        shared.tracking.deliver(shared, None);
         let (hints, hint_bytes) = rep.hints_held();
         *self.report.lock() = Report {
             stats: rep.stats().clone(),

@@ -101,6 +101,34 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
 
 pub(super) const CLIENT_SUBCOMMANDS: &[SubCommand] = &[
     SubCommand {
+        name: "client|tracking",
+        arity: -3,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Controls server-assisted client-side caching for the connection.",
+        handler: client_tracking,
+    },
+    SubCommand {
+        name: "client|caching",
+        arity: 3,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Instructs the server whether to track the keys in the next request.",
+        handler: client_caching,
+    },
+    SubCommand {
+        name: "client|getredir",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Returns the client ID to which the connection's tracking notifications are redirected.",
+        handler: client_getredir,
+    },
+    SubCommand {
+        name: "client|trackinginfo",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Returns information about server-assisted client-side caching for the connection.",
+        handler: client_trackinginfo,
+    },
+    SubCommand {
         name: "client|id",
         arity: 2,
         flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
@@ -301,6 +329,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     // Leaves every channel without confirmations, as Redis's RESET does.
     crate::pubsub::unsubscribe_all(&ctx.shared.pubsub, ctx.client);
     ctx.shared.observe.monitors.remove(ctx.client.id);
+    ctx.shared.tracking.disable(ctx.shared, ctx.client);
     ctx.client.set_proto(Proto::Resp2);
     ctx.client.state.dbid = 0;
     *ctx.client.info.name.lock() = Bytes::new();
@@ -552,6 +581,115 @@ fn client_unblock(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Integer(i64::from(unblocked)))
 }
 
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
+/// [OPTOUT] [NOLOOP]` (see `crate::tracking`), parsed and checked as
+/// Redis's `clientCommand` does.
+fn client_tracking(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let mut new = crate::tracking::Mode { on: true, ..Default::default() };
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let a = args[j];
+        if is(a, "REDIRECT") && more {
+            j += 1;
+            if new.redirect != 0 {
+                return Err(CmdError::other("ERR A client can only redirect to a single other client"));
+            }
+            let id = crate::cmd::args::int(args[j])?;
+            match u64::try_from(id).ok().filter(|&id| ctx.shared.clients.get(id).is_some()) {
+                Some(id) => new.redirect = id,
+                None => return Err(CmdError::other("ERR The client ID you want redirect to does not exist")),
+            }
+        } else if is(a, "BCAST") {
+            new.bcast = true;
+        } else if is(a, "OPTIN") {
+            new.optin = true;
+        } else if is(a, "OPTOUT") {
+            new.optout = true;
+        } else if is(a, "NOLOOP") {
+            new.noloop = true;
+        } else if is(a, "PREFIX") && more {
+            j += 1;
+            new.prefixes.push(Bytes::copy_from_slice(args[j]));
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if is(args[2], "ON") {
+        crate::tracking::check(&ctx.client.tracking, &new).map_err(CmdError::other)?;
+        ctx.shared.tracking.enable(ctx.shared, ctx.client, new);
+    } else if is(args[2], "OFF") {
+        ctx.shared.tracking.disable(ctx.shared, ctx.client);
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(Reply::ok())
+}
+
+/// `CLIENT CACHING YES|NO`: whether the next command's keys are
+/// remembered, against OPTIN's or OPTOUT's default.
+fn client_caching(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let mode = &ctx.client.tracking;
+    if !mode.on {
+        return Err(CmdError::other(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    }
+    if is(args[2], "YES") {
+        if !mode.optin {
+            return Err(CmdError::other(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(args[2], "NO") {
+        if !mode.optout {
+            return Err(CmdError::other(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    ctx.client.caching = true;
+    Ok(Reply::ok())
+}
+
+fn client_getredir(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let mode = &ctx.client.tracking;
+    Ok(Reply::Integer(if mode.on { mode.redirect as i64 } else { -1 }))
+}
+
+/// `CLIENT TRACKINGINFO`: flags (a set), redirect, prefixes, as Redis
+/// lists them.
+fn client_trackinginfo(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let mode = &ctx.client.tracking;
+    let caching = ctx.client.caching;
+    let broken = ctx.client.info.tracking.broken.load(Relaxed);
+    let mut flags = vec![if mode.on { "on" } else { "off" }];
+    for (set, name) in [
+        (mode.bcast, "bcast"),
+        (mode.optin, "optin"),
+        (mode.optin && caching, "caching-yes"),
+        (mode.optout, "optout"),
+        (mode.optout && caching, "caching-no"),
+        (mode.noloop, "noloop"),
+        (broken, "broken_redirect"),
+    ] {
+        if set {
+            flags.push(name);
+        }
+    }
+    let mut prefixes = mode.prefixes.clone();
+    // Redis lists them from its radix tree: in byte order.
+    prefixes.sort();
+    Ok(Reply::Map(vec![
+        (Reply::bulk("flags"), Reply::Set(flags.into_iter().map(Reply::bulk).collect())),
+        (Reply::bulk("redirect"), Reply::Integer(if mode.on { mode.redirect as i64 } else { -1 })),
+        (Reply::bulk("prefixes"), Reply::Array(prefixes.into_iter().map(Reply::Bulk).collect())),
+    ]))
+}
+
 fn client_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         args,
@@ -584,6 +722,15 @@ fn client_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "      Return clients of specified type.",
             "    * ID <client-id> [<client-id> ...]",
             "      Return clients with the specified IDs.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
             "REPLY (ON|OFF|SKIP)",

@@ -143,6 +143,7 @@ impl Env for Shared {
         let names = stat_names();
         let slot = names.slot(ran.spec, client.state.last_cmd);
         self.observe.ran(client, slot, names.flags[slot], ran);
+        self.tracking.command_ran(self, client, ran);
     }
 
     fn command_refused(&self, _client: &mut Self::Client, spec: Option<&'static CommandSpec>, reply: &Reply) {

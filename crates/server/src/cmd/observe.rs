@@ -1,8 +1,6 @@
 //! Introspection commands: SLOWLOG, LATENCY and MONITOR, over what
 //! `crate::observe` records.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use ringcache_resp::Reply;
 
@@ -10,7 +8,6 @@ use super::args::parse_i64;
 use super::server::{help_reply, run_subcommand, SubCommand};
 use super::{flag, stat_names, CmdError, CmdResult, CommandSpec, Ctx, Keys};
 use crate::observe::stats::Counters;
-use crate::pubsub::Mailbox;
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -310,8 +307,7 @@ fn latency_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 /// MONITOR: from now on this connection also receives a line for every
 /// command the node runs (see `crate::observe::monitor`).
 fn monitor(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    let info = ctx.client.info.clone();
-    let mailbox = ctx.client.pubsub.mailbox.get_or_insert_with(|| Arc::new(Mailbox::new(info))).clone();
+    let mailbox = ctx.client.mailbox();
     ctx.shared.observe.monitors.add(ctx.client.id, &mailbox);
     Ok(Reply::ok())
 }

@@ -793,7 +793,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "connected_clients", &shared.clients.len());
                 field(&mut out, "maxclients", &config.maxclients);
                 field(&mut out, "blocked_clients", &shared.blocked.len());
-                field(&mut out, "tracking_clients", &0);
+                field(&mut out, "tracking_clients", &shared.tracking.clients());
                 let (keys, on_nokey) = shared.blocked.blocking_keys();
                 field(&mut out, "total_blocking_keys", &keys);
                 field(&mut out, "total_blocking_keys_on_nokey", &on_nokey);
@@ -831,6 +831,9 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "evicted_keys", &stats.evicted);
                 field(&mut out, "keyspace_hits", &stats.hits);
                 field(&mut out, "keyspace_misses", &stats.misses);
+                field(&mut out, "tracking_total_keys", &shared.tracking.keys());
+                field(&mut out, "tracking_total_items", &shared.tracking.items());
+                field(&mut out, "tracking_total_prefixes", &shared.tracking.prefixes());
                 field(&mut out, "total_error_replies", &observed.total_errors);
             }
             "commandstats" => {

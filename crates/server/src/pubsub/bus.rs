@@ -239,6 +239,13 @@ pub fn receive(shared: &Shared, body: &[u8]) -> Message {
         return Bytes::from_static(b"-ERR malformed pub/sub batch");
     };
     for (kind, channel, message) in &entries {
+        // CLIENT TRACKING's own channels are for the node, not subscribers.
+        if *kind == Kind::Channel
+            && channel.starts_with(b"__ringcache__:")
+            && shared.tracking.receive(shared, channel, message)
+        {
+            continue;
+        }
         shared.pubsub.publish(*kind, channel, message);
     }
     shared.pubsub.bus.received.fetch_add(entries.len() as u64, Relaxed);

@@ -5,9 +5,10 @@
 //!   in one read-mostly list. A PUBLISH touches only its channel's map
 //!   shard and, when any pattern exists, the pattern list; it never takes
 //!   a lock that the data path takes.
-//! - [`Mailbox`] (one per subscribed connection): the messages published
-//!   to it, already encoded for its protocol, waiting for its connection
-//!   task to write them. A publisher only appends to it and wakes the
+//! - [`Mailbox`] (one per connection that subscribed, ran MONITOR, speaks
+//!   RESP3 or tracks keys): the messages published to it (and MONITOR
+//!   lines, and CLIENT TRACKING invalidations), already encoded for its
+//!   protocol, waiting for its connection task to write them. A publisher only appends to it and wakes the
 //!   task; it never waits for a subscriber. The bytes waiting there are
 //!   the subscriber's output buffer for `client-output-buffer-limit
 //!   pubsub`: past the hard limit, or past the soft limit for longer than
@@ -94,11 +95,21 @@ pub struct Mailbox {
     wake: tokio::sync::Notify,
     /// Set once the subscriber went over its limit: nothing more is queued.
     overflowed: AtomicBool,
+    /// Whether `queue` may hold messages: lets the connection skip the
+    /// lock after each command when none came (a message pushed while it
+    /// looks is still delivered: the push wakes the connection).
+    waiting: AtomicBool,
 }
 
 impl Mailbox {
     pub(crate) fn new(info: Arc<ClientInfo>) -> Mailbox {
-        Mailbox { info, queue: Mutex::default(), wake: tokio::sync::Notify::new(), overflowed: AtomicBool::new(false) }
+        Mailbox {
+            info,
+            queue: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+            overflowed: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
+        }
     }
 
     fn proto(&self) -> Proto {
@@ -118,6 +129,7 @@ impl Mailbox {
         let mut q = self.queue.lock();
         q.bytes += msg.len();
         q.items.push_back(msg);
+        self.waiting.store(true, Relaxed);
         let used = q.bytes as u64;
         let hard = limit.hard_bytes != 0 && used >= limit.hard_bytes;
         let mut soft = false;
@@ -149,13 +161,18 @@ impl Mailbox {
     /// Moves queued messages into `out` until it holds `max` bytes;
     /// returns whether messages are left.
     pub fn drain(&self, out: &mut BytesMut, max: usize) -> bool {
+        if !self.waiting.load(Relaxed) {
+            return false;
+        }
         let mut q = self.queue.lock();
         while out.len() < max {
             let Some(m) = q.items.pop_front() else { break };
             q.bytes -= m.len();
             out.extend_from_slice(&m);
         }
-        !q.items.is_empty()
+        let more = !q.items.is_empty();
+        self.waiting.store(more, Relaxed);
+        more
     }
 
     /// Bytes waiting (CLIENT LIST `omem`).
@@ -184,7 +201,8 @@ pub struct Subscriptions {
     pub channels: IndexSet<Bytes>,
     pub patterns: IndexSet<Bytes>,
     pub shard: IndexSet<Bytes>,
-    /// Created on the first subscription, kept for the connection's life.
+    /// Created on first use (a subscription, MONITOR, RESP3, tracking;
+    /// see `Client::mailbox`), kept for the connection's life.
     pub mailbox: Option<Arc<Mailbox>>,
 }
 
@@ -313,7 +331,8 @@ impl Registry {
         self.notify_flags.load(Relaxed)
     }
 
-    fn limit(&self) -> BufferLimit {
+    /// `client-output-buffer-limit pubsub`, which every mailbox is held to.
+    pub(crate) fn buffer_limit(&self) -> BufferLimit {
         BufferLimit {
             hard_bytes: self.hard_bytes.load(Relaxed),
             soft_bytes: self.soft_bytes.load(Relaxed),
@@ -324,7 +343,7 @@ impl Registry {
     /// Delivers `message` to this node's subscribers of `channel` (and of
     /// matching patterns, for [`Kind::Channel`]); returns how many got it.
     pub fn publish(&self, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
-        let limit = self.limit();
+        let limit = self.buffer_limit();
         let mut receivers = 0;
         let (map, word): (&DashMap<Bytes, Subscribers>, &[u8]) = match kind {
             Kind::Shard => (&self.shard, b"smessage"),
@@ -446,7 +465,7 @@ fn publish_counts(client: &Client) {
 /// appended to `out`.
 pub fn subscribe(registry: &Registry, client: &mut Client, kind: Kind, names: &[&[u8]], out: &mut BytesMut) {
     let proto = client.state.proto;
-    let mailbox = client.pubsub.mailbox.get_or_insert_with(|| Arc::new(Mailbox::new(client.info.clone()))).clone();
+    let mailbox = client.mailbox();
     for &name in names {
         let name = Bytes::copy_from_slice(name);
         if client.pubsub.set(kind).insert(name.clone()) {

@@ -92,11 +92,22 @@ impl Shard {
                 };
                 let access = self.fresh_access(now_ms);
                 let version = WriteVersion::Full(version);
-                self.store(key, hash, slot, found, value, expire_at_ms, &version, access, now_ms);
+                self.store(
+                    key,
+                    hash,
+                    slot,
+                    found,
+                    value,
+                    expire_at_ms,
+                    &version,
+                    access,
+                    now_ms,
+                    crate::invalidate::Cause::Replica,
+                );
             }
             Incoming::Tombstone => {
                 if let Current::Entry(i) = current {
-                    self.remove_at(i);
+                    self.remove_at(i, crate::invalidate::Cause::Replica);
                 }
                 if self.cfg.tombstone_grace_ms > 0 {
                     self.put_tomb(key, slot, version, now_ms);
@@ -167,7 +178,7 @@ impl Shard {
                 i -= 1;
                 let (k, _) = s.ks.map.get_index(i).expect("index in range");
                 if unowned(ringcache_ring::slot(k)) {
-                    s.remove_at(i);
+                    s.remove_at(i, crate::invalidate::Cause::Local);
                     dropped += 1;
                 }
             }
