@@ -417,6 +417,39 @@ fn keyspace_notifications_name_events_as_redis_does() {
 }
 
 #[test]
+fn expired_and_evicted_keys_are_notified() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let _: () = run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Exe"]);
+    let mut sub = RawConn::connect(server.port);
+    call(&mut sub, &["PSUBSCRIBE", "__keyevent@*__:*"]);
+    // Found expired on access (Redis's "triggered expire"), in database 3.
+    let _: () = run(&mut c, &["SELECT", "3"]);
+    let _: () = run(&mut c, &["PSETEX", "soon", "10", "v"]);
+    thread::sleep(Duration::from_millis(50));
+    let _: Option<String> = run(&mut c, &["GET", "soon"]);
+    assert_eq!(pmessage(&mut sub), ("__keyevent@3__:expired".into(), "soon".into()));
+    // Removed by active expiry, with nobody asking for it.
+    let _: () = run(&mut c, &["PSETEX", "later", "10", "v"]);
+    assert_eq!(pmessage(&mut sub), ("__keyevent@3__:expired".into(), "later".into()));
+    // Evicted to get under maxmemory.
+    let _: () = run(&mut c, &["SELECT", "0"]);
+    let _: () = run(&mut c, &["SET", "big", &"x".repeat(10_000)]);
+    let _: () = run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    let _: () = run(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let _ = redis::cmd("SET").arg("next").arg("v").query::<redis::Value>(&mut c);
+    assert_eq!(pmessage(&mut sub), ("__keyevent@0__:evicted".into(), "big".into()));
+    let _: () = run(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    // Without the classes, nothing: the next event is a later expiry's.
+    let _: () = run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "El"]);
+    let _: () = run(&mut c, &["PSETEX", "quiet", "10", "v"]);
+    thread::sleep(Duration::from_millis(300));
+    let _: () = run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
+    let _: () = run(&mut c, &["PSETEX", "loud", "10", "v"]);
+    assert_eq!(pmessage(&mut sub), ("__keyevent@0__:expired".into(), "loud".into()));
+}
+
+#[test]
 fn keyspace_notifications_are_cluster_wide_in_proxy_mode() {
     let cluster = TestCluster::start(3, &["--notify-keyspace-events", "KEA"]);
     let mut subs: Vec<RawConn> = cluster

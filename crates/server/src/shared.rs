@@ -104,6 +104,7 @@ impl Shared {
         let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
         let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
         pubsub.set_notify_flags(config.notify_keyspace_events);
+        db.set_gone_events(crate::pubsub::notify::wants_gone(config.notify_keyspace_events));
         let observe = crate::observe::Observer::new(&config);
         let tracking = crate::tracking::Tracking::default();
         tracking.set_max_keys(tracking_max_keys(&config));
@@ -171,6 +172,7 @@ impl Shared {
         self.scripting.set_busy_threshold_ms(next.busy_reply_threshold_ms);
         self.pubsub.set_limit(next.client_output_buffer_limit.pubsub);
         self.pubsub.set_notify_flags(next.notify_keyspace_events);
+        self.db.set_gone_events(crate::pubsub::notify::wants_gone(next.notify_keyspace_events));
         self.observe.configure(&next);
         self.tracking.set_max_keys(tracking_max_keys(&next));
         if let Some(cluster) = &self.cluster {

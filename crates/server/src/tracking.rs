@@ -462,7 +462,10 @@ impl Tracking {
         for change in changes {
             match change {
                 Change::Flush => self.flush(shared),
-                Change::Key { key, cause } => {
+                Change::Key { db, key, cause } => {
+                    if cause.is_gone() {
+                        crate::pubsub::notify::gone(shared, db, &key, cause);
+                    }
                     if peers && cause != Cause::Replica {
                         shared.pubsub.bus.send(Kind::Channel, CHANNEL_INVALIDATE, &key);
                     }

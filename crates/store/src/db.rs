@@ -103,7 +103,7 @@ pub struct Db {
     /// of a key picks its shard and finds it in the shard's table.
     build: XxhBuild,
     /// Shared with every shard: see [`Db::set_invalidation`].
-    invalidation: Arc<AtomicBool>,
+    invalidation: Arc<AtomicU8>,
 }
 
 /// A key's hash and slot, from [`Db::hash_key`]: the slot picks the key's
@@ -149,7 +149,7 @@ impl Db {
             shard_bits: n.trailing_zeros(),
             shard_index: i as u32,
         };
-        let invalidation = Arc::new(AtomicBool::new(false));
+        let invalidation = Arc::new(AtomicU8::new(0));
         let cell = |i| {
             let mut s = Shard::with_config(shard(i));
             s.set_invalidation_switch(invalidation.clone());
@@ -175,17 +175,32 @@ impl Db {
         }
     }
 
-    /// Turns the recording of changes for CLIENT TRACKING on or off (see
-    /// `crate::invalidate`): whoever turns it on drains each thread's
+    /// Turns the recording of every change for CLIENT TRACKING on or off
+    /// (see `crate::invalidate`): whoever turns it on drains each thread's
     /// changes after the work it ran.
     pub fn set_invalidation(&self, on: bool) {
-        self.invalidation.store(on, Relaxed);
+        self.switch_bit(crate::invalidate::TRACK, on);
     }
 
-    /// Whether changes are being recorded for CLIENT TRACKING.
+    /// Turns the recording of expired and evicted keys (for keyspace
+    /// notifications) on or off; drained like [`set_invalidation`](Self::set_invalidation)'s.
+    pub fn set_gone_events(&self, on: bool) {
+        self.switch_bit(crate::invalidate::GONE, on);
+    }
+
+    fn switch_bit(&self, bit: u8, on: bool) {
+        if on {
+            self.invalidation.fetch_or(bit, Relaxed);
+        } else {
+            self.invalidation.fetch_and(!bit, Relaxed);
+        }
+    }
+
+    /// Whether changes are being recorded (for either), so that whoever
+    /// ran work must drain them.
     #[inline]
     pub fn invalidation(&self) -> bool {
-        self.invalidation.load(Relaxed)
+        self.invalidation.load(Relaxed) != 0
     }
 
     pub fn shard_count(&self) -> usize {
@@ -1207,7 +1222,7 @@ mod tests {
     fn with_invalidation_on_every_change_is_recorded_on_its_thread() {
         use crate::invalidate::{take, Cause, Change};
         let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
-        let key = |k: &'static [u8], cause| Change::Key { key: Bytes::from_static(k), cause };
+        let key = |k: &'static [u8], cause| Change::Key { db: 0, key: Bytes::from_static(k), cause };
         let mut out = Vec::new();
         db.lock_key(b"off").shard(b"off").set(b"off", Value::string(b"v"), 0, 1000);
         take(&mut out);
@@ -1225,7 +1240,7 @@ mod tests {
                 key(b"a", Cause::Own),
                 key(b"b", Cause::Own),
                 key(b"b", Cause::Own),
-                key(b"a", Cause::Local),
+                key(b"a", Cause::Expired),
                 Change::Flush
             ]
         );

@@ -2,7 +2,7 @@
 //! TRACKING): the keys whose state changed and the flushes, as the server
 //! needs them to send invalidation messages.
 //!
-//! While a [`Db`](crate::Db)'s invalidation switch is on
+//! While a [`Db`](crate::Db)'s invalidation switch has its [`TRACK`] bit
 //! (`Db::set_invalidation`), every change of a key's state made by a shard
 //! (a local write or delete, a lazy or active expiry, an eviction, a
 //! replicated write) and every flush is appended to a list kept by the
@@ -10,8 +10,9 @@
 //! thread running a command (or an expiry cycle, or a replica's apply), so
 //! the caller drains the list ([`take`]) right after that work and gets
 //! exactly its changes, in order, with no lock and no hook on the data
-//! path. With the switch off nothing is recorded: a write pays one relaxed
-//! load.
+//! path. With only the [`GONE`] bit (`Db::set_gone_events`), only expired
+//! and evicted keys are, for keyspace notifications. With the switch off
+//! nothing is recorded: a write pays one relaxed load.
 //!
 //! Invariants:
 //! - A change is recorded on the thread that made it, after the change.
@@ -26,22 +27,41 @@ use bytes::Bytes;
 /// Most changes kept between two drains.
 pub const CHANGES_MAX: usize = 1 << 16;
 
+/// The switch's bit for CLIENT TRACKING: every change is recorded.
+pub const TRACK: u8 = 1;
+/// The switch's bit for keyspace notifications of `expired` and `evicted`
+/// keys: those changes are recorded (no command's notification covers
+/// them).
+pub const GONE: u8 = 2;
+
 /// What changed a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
     /// The command running on this thread (a write or a delete).
     Own,
-    /// This node on its own: lazy or active expiry, eviction.
+    /// Its time to live passed (found on access, or by active expiry).
+    Expired,
+    /// Evicted to get under `maxmemory`.
+    Evicted,
+    /// Dropped by this node on its own for another reason (a copy of a
+    /// slot it no longer owns).
     Local,
     /// A write applied from another owner (replication, repair, handoff).
     Replica,
 }
 
+impl Cause {
+    /// Expired or evicted: what the [`GONE`] bit records.
+    pub fn is_gone(self) -> bool {
+        matches!(self, Cause::Expired | Cause::Evicted)
+    }
+}
+
 /// One change that cached copies must hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// `key`'s state changed, because of `cause`.
-    Key { key: Bytes, cause: Cause },
+    /// `key` of database `db` changed state, because of `cause`.
+    Key { db: u16, key: Bytes, cause: Cause },
     /// A database (or all of them) was emptied.
     Flush,
 }
@@ -86,12 +106,12 @@ mod tests {
         let mut out = Vec::new();
         take(&mut out);
         out.clear();
-        push(Change::Key { key: Bytes::from_static(b"a"), cause: Cause::Own });
+        push(Change::Key { db: 0, key: Bytes::from_static(b"a"), cause: Cause::Own });
         push(Change::Flush);
         push(Change::Flush);
         assert!(pending());
         take(&mut out);
-        assert_eq!(out, [Change::Key { key: Bytes::from_static(b"a"), cause: Cause::Own }, Change::Flush]);
+        assert_eq!(out, [Change::Key { db: 0, key: Bytes::from_static(b"a"), cause: Cause::Own }, Change::Flush]);
         assert!(!pending());
     }
 
@@ -99,7 +119,7 @@ mod tests {
     fn an_overfull_list_becomes_one_flush() {
         let mut out = Vec::new();
         for i in 0..=CHANGES_MAX {
-            push(Change::Key { key: Bytes::from(i.to_string()), cause: Cause::Local });
+            push(Change::Key { db: 0, key: Bytes::from(i.to_string()), cause: Cause::Expired });
         }
         take(&mut out);
         assert_eq!(out, [Change::Flush]);

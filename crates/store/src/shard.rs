@@ -32,7 +32,7 @@
 
 mod replica;
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -213,7 +213,7 @@ pub struct Shard {
     clock_ms: u64,
     /// The keyspace's invalidation switch (see `crate::invalidate`): while
     /// on, every change of a key's state and every flush is recorded.
-    invalidation: Arc<AtomicBool>,
+    invalidation: Arc<AtomicU8>,
 }
 
 /// The version a write stores. For a local write to a key whose only
@@ -277,7 +277,7 @@ impl Shard {
     }
 
     /// Shares the keyspace's invalidation switch (see `crate::invalidate`).
-    pub(crate) fn set_invalidation_switch(&mut self, switch: Arc<AtomicBool>) {
+    pub(crate) fn set_invalidation_switch(&mut self, switch: Arc<AtomicU8>) {
         self.invalidation = switch;
     }
 
@@ -780,7 +780,7 @@ impl Shard {
         self.clock_ms = now_ms;
         let i = self.index_of(key)?;
         if self.ks.map[i].is_expired(now_ms) {
-            self.remove_at(i, crate::invalidate::Cause::Local);
+            self.remove_at(i, crate::invalidate::Cause::Expired);
             self.stats.expired += 1;
             return None;
         }
@@ -1028,7 +1028,7 @@ impl Shard {
     /// write back, whatever the number of keys. Not journaled: the caller
     /// replicates a flush per slot, with [`slot_floor`](Self::slot_floor).
     pub fn clear(&mut self, now_ms: u64) {
-        if self.invalidation.load(Relaxed) {
+        if self.invalidation.load(Relaxed) & crate::invalidate::TRACK != 0 {
             crate::invalidate::push(crate::invalidate::Change::Flush);
         }
         let floors = (self.cfg.tombstone_grace_ms > 0).then(|| {
@@ -1087,7 +1087,7 @@ impl Shard {
     /// Drops every key of every database (FLUSHALL); see [`clear`](Self::clear).
     pub fn clear_all(&mut self, now_ms: u64) {
         // Even with nothing to clear: a flush is heard of all the same.
-        if self.invalidation.load(Relaxed) {
+        if self.invalidation.load(Relaxed) & crate::invalidate::TRACK != 0 {
             crate::invalidate::push(crate::invalidate::Change::Flush);
         }
         self.each_database(|s| s.clear(now_ms));
@@ -1153,7 +1153,7 @@ impl Shard {
             }
             let i = self.rng.gen_range(0..self.ks.map.len());
             if self.ks.map[i].is_expired(now_ms) {
-                self.remove_at(i, crate::invalidate::Cause::Local);
+                self.remove_at(i, crate::invalidate::Cause::Expired);
                 self.stats.expired += 1;
                 continue;
             }
@@ -1256,8 +1256,10 @@ impl Shard {
                 w.0 += 1;
             }
         }
-        if self.invalidation.load(Relaxed) {
-            crate::invalidate::push(crate::invalidate::Change::Key { key: Bytes::copy_from_slice(key), cause });
+        let switch = self.invalidation.load(Relaxed);
+        if switch != 0 && (switch & crate::invalidate::TRACK != 0 || cause.is_gone()) {
+            let change = crate::invalidate::Change::Key { db: self.db, key: Bytes::copy_from_slice(key), cause };
+            crate::invalidate::push(change);
         }
     }
 
@@ -1289,7 +1291,7 @@ impl Shard {
             let key = self.ks.volatile.get_index(j).expect("index in range");
             if let Some(i) = self.index_of(key) {
                 if self.ks.map[i].is_expired(now_ms) {
-                    self.remove_at(i, crate::invalidate::Cause::Local);
+                    self.remove_at(i, crate::invalidate::Cause::Expired);
                     self.stats.expired += 1;
                     expired += 1;
                 }
@@ -1386,7 +1388,7 @@ impl Shard {
     /// docs/replication.md).
     fn evict_at(&mut self, i: usize) -> usize {
         let before = self.used;
-        self.remove_at(i, crate::invalidate::Cause::Local);
+        self.remove_at(i, crate::invalidate::Cause::Evicted);
         self.stats.evicted += 1;
         before - self.used
     }

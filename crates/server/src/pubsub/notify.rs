@@ -14,8 +14,12 @@
 //! `redis-cluster` mode, as in Redis Cluster, they stay on the node where
 //! the key changed.
 //!
-//! Not covered (README): `expired` and `evicted` (the store expires and
-//! evicts without telling the server), commands run inside EXEC, the
+//! `expired` and `evicted` come from the store instead: with either class
+//! selected it records the keys it expires or evicts (`Db::set_gone_events`)
+//! on the thread that did it, and whoever drains that thread's changes
+//! after its work (`Tracking::deliver`) publishes them with [`gone`].
+//!
+//! Not covered (README): commands run inside EXEC, the
 //! commands the table does not list, and the stream events that only the
 //! outcome tells: XADD's `xtrim` when its MAXLEN/MINID removed entries,
 //! and the `xgroup-createconsumer` of XREADGROUP, XCLAIM and XAUTOCLAIM.
@@ -261,6 +265,25 @@ pub fn after(shared: &Shared, spec: Option<&CommandSpec>, args: &[&[u8]], before
                 publish(shared, flags, before.dbid, event, key);
             }
         }
+    }
+}
+
+/// Whether `flags` ask for `expired` or `evicted` events, which the store
+/// must record for [`gone`].
+pub fn wants_gone(flags: u32) -> bool {
+    flags & (KEYSPACE | KEYEVENT) != 0 && flags & (EXPIRED | EVICTED) != 0
+}
+
+/// Key `key` of database `dbid` expired or was evicted (`cause`).
+pub fn gone(shared: &Shared, dbid: u16, key: &[u8], cause: ringcache_store::invalidate::Cause) {
+    let flags = shared.pubsub.notify_flags();
+    let (class, event) = match cause {
+        ringcache_store::invalidate::Cause::Expired => (EXPIRED, "expired"),
+        ringcache_store::invalidate::Cause::Evicted => (EVICTED, "evicted"),
+        _ => return,
+    };
+    if flags & class != 0 {
+        publish(shared, flags, dbid, event, key);
     }
 }
 
