@@ -22,12 +22,7 @@ bench_init ringcache-keyspace
 ensure_redis_tools taskset timeout awk
 build_ringcache
 
-awk -v n="$KEYS" 'BEGIN {
-    for (i = 0; i < n; i++) {
-        k = sprintf("key:%012d", i); v = sprintf("v%031d", i)
-        printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
-    }
-}' >"$WORK/keys.resp"
+keys_resp "$KEYS" "$WORK/keys.resp"
 
 rc_port=$(free_port)
 start_server ringcache 0 "$rc_port" "$RC_BIN" --bind 127.0.0.1 --port "$rc_port" --threads 1

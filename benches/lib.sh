@@ -260,16 +260,22 @@ field() { info "$1" "$2" | awk -F: -v f="$3" '$1 == f { print $2 }'; }
 # local_keys PORT: the keys of database 0 held by that node itself.
 local_keys() { info "$1" keyspace | sed -n 's/^db0:keys=\([0-9]*\).*/\1/p'; }
 
-# load_keys PORT N: SETs key:<12 digits> to 32-byte values for N keys
-# through the node at PORT, pipelined (redis-cli --pipe); sets LOAD_MS.
-load_keys() {
-    local port=$1 n=$2 began out
-    awk -v n="$n" 'BEGIN {
+# keys_resp N FILE: writes to FILE the RESP of N SETs of key:<12 digits>
+# to 32-byte values, for redis-cli --pipe.
+keys_resp() {
+    awk -v n="$1" 'BEGIN {
         for (i = 0; i < n; i++) {
             k = sprintf("key:%012d", i); v = sprintf("v%031d", i)
             printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
         }
-    }' >"$WORK/keys.resp"
+    }' >"$2"
+}
+
+# load_keys PORT N: SETs key:<12 digits> to 32-byte values for N keys
+# through the node at PORT, pipelined (redis-cli --pipe); sets LOAD_MS.
+load_keys() {
+    local port=$1 n=$2 began out
+    keys_resp "$n" "$WORK/keys.resp"
     began=$(now_ms)
     out=$(timeout 600 redis-cli -p "$port" --pipe <"$WORK/keys.resp" 2>&1) || die "load failed: $out"
     [[ "$out" == *"errors: 0, replies: $n"* ]] || die "load reported: $out"

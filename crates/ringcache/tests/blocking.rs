@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
-use common::{bulk, err, int, run, Server};
+use common::{bulk, err, int, run, spawn_on, Server};
 use redis::Value;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -39,21 +39,9 @@ fn wait_blocked(conn: &mut redis::Connection, n: i64) {
 /// Runs `args` on a new connection of `port` in a thread; the handle
 /// gives the reply (or the error's text).
 fn spawn(port: u16, args: &[&str]) -> thread::JoinHandle<Result<Value, String>> {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let url = format!("redis://127.0.0.1:{port}/");
     let conn = redis::Client::open(url).expect("url").get_connection_with_timeout(WAIT).expect("connect");
     spawn_on(conn, args)
-}
-
-fn spawn_on(mut conn: redis::Connection, args: Vec<String>) -> thread::JoinHandle<Result<Value, String>> {
-    conn.set_read_timeout(Some(WAIT)).expect("read timeout");
-    thread::spawn(move || {
-        let mut c = redis::cmd(&args[0]);
-        for a in &args[1..] {
-            c.arg(a);
-        }
-        c.query::<Value>(&mut conn).map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
-    })
 }
 
 fn joined(h: thread::JoinHandle<Result<Value, String>>) -> Result<Value, String> {
@@ -214,7 +202,7 @@ fn client_unblock_ends_a_wait_as_a_timeout_or_an_error() {
     let mut c = server.conn();
     let mut blocked = server.conn();
     let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
-    let waiting = spawn_on(blocked, vec!["BLPOP".into(), "k".into(), "0".into()]);
+    let waiting = spawn_on(blocked, &["BLPOP", "k", "0"]);
     wait_blocked(&mut c, 1);
     let list: String = run(&mut c, &["CLIENT", "LIST", "ID", &id]);
     assert!(list.contains("flags=b") && list.contains("cmd=blpop"), "{list}");
@@ -224,7 +212,7 @@ fn client_unblock_ends_a_wait_as_a_timeout_or_an_error() {
 
     let mut blocked = server.conn();
     let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
-    let waiting = spawn_on(blocked, vec!["BZPOPMAX".into(), "z".into(), "0".into()]);
+    let waiting = spawn_on(blocked, &["BZPOPMAX", "z", "0"]);
     wait_blocked(&mut c, 1);
     assert_eq!(
         err(&mut c, &["CLIENT", "UNBLOCK", &id, "MAYBE"]),
@@ -288,7 +276,7 @@ fn a_client_that_leaves_while_blocked_leaves_the_queue() {
     // Killed while blocked: the same.
     let mut blocked = server.conn();
     let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
-    let waiting = spawn_on(blocked, vec!["BLPOP".into(), "empty".into(), "0".into()]);
+    let waiting = spawn_on(blocked, &["BLPOP", "empty", "0"]);
     wait_blocked(&mut c, 1);
     assert_eq!(int(&mut c, &["CLIENT", "KILL", "ID", &id]), 1);
     assert!(joined(waiting).is_err());
@@ -386,7 +374,7 @@ fn proxy_mode_blocks_on_the_coordinator_through_the_forwarding_path() {
         let key = format!("pq{k}");
         let mut blocked = cluster.node(0).conn();
         let id = int(&mut blocked, &["CLIENT", "ID"]).to_string();
-        let waiting = spawn_on(blocked, vec!["BLPOP".into(), key.clone(), "10".into()]);
+        let waiting = spawn_on(blocked, &["BLPOP", &key, "10"]);
         wait_blocked(&mut origin, 1);
         let remote = {
             let deadline = Instant::now() + Duration::from_secs(2);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::cluster::coordinator_port;
 use common::cluster::TestCluster;
 use common::fault::{try_conn, FaultCluster};
-use common::{arity, bulk, call, err, int, resp_err, run, Server, WRONGTYPE};
+use common::{arity, bulk, call, err, int, resp_err, run, spawn_on, Server, WRONGTYPE};
 use redis::streams::{
     StreamAutoClaimReply, StreamClaimReply, StreamInfoGroupsReply, StreamPendingCountReply, StreamPendingReply,
     StreamRangeReply, StreamReadOptions, StreamReadReply,
@@ -344,20 +344,6 @@ fn wait_blocked(conn: &mut Connection, n: i64) {
         assert!(Instant::now() < deadline, "{n} blocked clients: not within {WAIT:?}");
         thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Runs `args` on `conn` in a thread; the handle gives the reply (or the
-/// error's text).
-fn spawn_on(mut conn: Connection, args: &[&str]) -> thread::JoinHandle<Result<Value, String>> {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    conn.set_read_timeout(Some(WAIT)).expect("read timeout");
-    thread::spawn(move || {
-        let mut c = redis::cmd(&args[0]);
-        for a in &args[1..] {
-            c.arg(a);
-        }
-        c.query::<Value>(&mut conn).map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
-    })
 }
 
 /// INFO's line for `name` in `section` (`cmdstat_xread`), after the colon.

@@ -871,3 +871,19 @@ pub fn call(raw: &mut RawConn, args: &[&str]) -> String {
     raw.send_cmd(args);
     raw.read_reply_string()
 }
+
+/// Runs `args` on `conn` in a thread, reading for at most 10 s (a blocking
+/// command the test means to wake); the handle gives the reply, or the
+/// error's text (`CODE detail`).
+pub fn spawn_on(mut conn: redis::Connection, args: &[&str]) -> std::thread::JoinHandle<Result<redis::Value, String>> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("read timeout");
+    std::thread::spawn(move || {
+        let mut c = redis::cmd(&args[0]);
+        for a in &args[1..] {
+            c.arg(a);
+        }
+        c.query::<redis::Value>(&mut conn)
+            .map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
+    })
+}
