@@ -42,7 +42,7 @@ pub fn cluster_field(port: u16, name: &str) -> Option<String> {
 }
 
 /// Whether every node at `ports` holds all of them alive, no other member
-/// alive or dead, and is serving. (Not the view's digest: under a loaded
+/// alive or dead, and sees every one of them serving. (Not the view's digest: under a loaded
 /// machine a probe may miss its deadline and make a member suspect for a
 /// moment; that is not a membership change.)
 pub fn one_view(ports: &[u16]) -> bool {
@@ -51,7 +51,16 @@ pub fn one_view(ports: &[u16]) -> bool {
         cluster_field(p, "cluster_members_alive").is_some_and(|a| a == n)
             && cluster_field(p, "cluster_members_dead").is_some_and(|d| d == "0")
             && cluster_field(p, "cluster_phase").is_some_and(|ph| ph == "serving")
+            && cluster_field(p, "cluster_members").is_some_and(|m| all_serving(&m, ports.len()))
     })
+}
+
+/// Whether INFO's `cluster_members` (`id=state/phase/gGEN,...`) lists `n`
+/// members, each serving: a member this node still sees joining owns no
+/// slot here yet, though it may be serving in its own eyes.
+fn all_serving(members: &str, n: usize) -> bool {
+    let members: Vec<&str> = members.split(',').collect();
+    members.len() == n && members.iter().all(|m| m.split('/').nth(1) == Some("serving"))
 }
 
 /// The failure detector's settings for test clusters, unless a test sets
