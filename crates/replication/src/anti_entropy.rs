@@ -11,11 +11,18 @@
 //! P → A  Slots    (only if some range differs) P's slot digests of the
 //!                 shared slots of up to `anti_entropy_ranges_max` of them
 //! A → P  Keys     for up to `anti_entropy_slots_max` differing slots, A's
-//!                 (key, stamp) list (a window of it, for a big slot)
+//!                 (key hash, stamp) list (a window of it, for a big slot)
 //! P → A  Repair   the entries P holds newer, or A lacks
-//! P → A  Fetch    the keys A holds newer, or P lacks
+//! P → A  Fetch    the key hashes A holds newer, or P lacks
 //! A → P  Repair   those entries
 //! ```
+//!
+//! Keys travel as 64-bit hashes of (database, key) until an entry itself
+//! is needed: listing a slot then allocates nothing per key and a list
+//! costs 24 bytes a key, so a slot of 100,000 keys fits one message. Two
+//! keys of one slot with the same hash would hide a difference between
+//! them from anti-entropy (about n²/2⁶⁵ for a slot of n keys: 3·10⁻¹⁰ for
+//! 100,000); their writes still replicate.
 //!
 //! Invariants:
 //! - Nothing differs: one message of 1 KiB per round, and no answer.
@@ -24,17 +31,25 @@
 //!   digest differs until the entries are equal.
 //! - Every step is stateless on the receiving side and idempotent: a lost
 //!   or duplicated message costs at most a round.
-//! - A big slot's key list goes in windows `lo..hi`, the window moving on
-//!   each round (a cursor per slot), so every key of the slot is compared
-//!   within a bounded number of rounds.
+//! - A big slot's key list goes in windows `lo..hi` of hashes, the window
+//!   moving on each round (a cursor per slot), so every key of the slot is
+//!   compared within a bounded number of rounds.
+//! - A big slot (over [`BIG_SLOT`] entries) that is being written differs
+//!   between owners all the time, by the writes in flight, which
+//!   replication itself delivers: comparing it every round would list it
+//!   every round for nothing. So a big slot whose digest here changed since
+//!   it was last compared is put off, at most [`PUT_OFF_MAX`] rounds in a
+//!   row; one that stays the same (a real difference, say after a
+//!   partition) is compared every round.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ringcache_ring::NodeId;
 use ringcache_version::Stamp;
 
 use crate::config::{RANGES, SLOTS_PER_RANGE};
-use crate::message::{DbKey, Entry, Message};
+use crate::message::{Entry, Message};
 use crate::replica::Replica;
 use crate::replicator::{Output, Replicator};
 use crate::view::View;
@@ -47,8 +62,16 @@ pub(crate) struct AntiEntropy {
     peer_turn: usize,
     /// Per slot, where the next key-list window starts (slots whose lists
     /// were too long for one message).
-    key_cursors: HashMap<u16, DbKey>,
+    key_cursors: HashMap<u16, u64>,
+    /// The big slots compared lately: the digest here when last compared
+    /// (or put off) and the rounds put off since.
+    big: HashMap<u16, (u64, u32)>,
 }
+
+/// A slot with more entries than this is big (see the module docs).
+pub(crate) const BIG_SLOT: usize = 1_024;
+/// Most rounds in a row a big slot being written is put off.
+pub(crate) const PUT_OFF_MAX: u32 = 4;
 
 /// The XOR of slot digests per range, over `slots`.
 fn range_digests<R: Replica>(replica: &R, slots: &[u16]) -> Vec<u64> {
@@ -59,9 +82,33 @@ fn range_digests<R: Replica>(replica: &R, slots: &[u16]) -> Vec<u64> {
     digests
 }
 
-/// Whether `key` is in the window `lo..hi`.
-fn in_window(key: &DbKey, lo: &DbKey, hi: Option<&DbKey>) -> bool {
-    key >= lo && hi.is_none_or(|hi| key < hi)
+/// Hash maps keyed by key hashes, which are already well mixed: a
+/// multiply spreads them over the table's buckets, far cheaper than
+/// SipHash on lists of 100,000 keys.
+#[derive(Default)]
+struct KeyHashHasher(u64);
+
+impl Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type ByHash = HashMap<u64, Stamp, BuildHasherDefault<KeyHashHasher>>;
+
+/// Whether `hash` is in the window `lo..hi`.
+fn in_window(hash: u64, lo: u64, hi: Option<u64>) -> bool {
+    hash >= lo && hi.is_none_or(|hi| hash < hi)
 }
 
 impl Replicator {
@@ -138,36 +185,56 @@ impl Replicator {
             .collect();
         for slot in differing {
             self.stats.ae_slots_differing += 1;
+            if self.put_off(slot, replica.slot_digest(slot)) {
+                self.stats.ae_slots_put_off += 1;
+                continue;
+            }
             self.send_keys(from, slot, replica, out);
         }
     }
 
+    /// Whether to put off comparing `slot`, whose digest here is `digest`:
+    /// a big slot that changed since it was last looked at (module docs).
+    fn put_off(&mut self, slot: u16, digest: u64) -> bool {
+        let Some((seen, rounds)) = self.ae.big.get_mut(&slot) else { return false };
+        if *seen != digest && *rounds < PUT_OFF_MAX {
+            *seen = digest;
+            *rounds += 1;
+            return true;
+        }
+        false
+    }
+
     /// A's key list of one slot: the window from the slot's cursor, as
-    /// many keys as one message takes.
+    /// many key hashes as one message takes.
     fn send_keys<R: Replica>(&mut self, to: &NodeId, slot: u16, replica: &R, out: &mut Output) {
-        let mut list = replica.slot_stamps(slot);
-        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let lo = self.ae.key_cursors.remove(&slot).unwrap_or_default();
-        let start = list.partition_point(|(k, _)| k < &lo);
-        // Key bytes per message: half the limit leaves room for the header
-        // and the two window bounds (keys themselves).
-        let bytes_max = self.limits.message_len_max / 2;
-        let mut bytes = 0;
-        let mut end = start;
-        while end < list.len() && end - start < self.limits.keys_per_message_max {
-            let len = 16 + list[end].0.encoded_len();
-            if end > start && bytes + len > bytes_max {
-                break;
-            }
-            bytes += len;
-            end += 1;
+        let mut list = replica.slot_hashes(slot);
+        if list.len() > BIG_SLOT {
+            self.ae.big.insert(slot, (replica.slot_digest(slot), 0));
+        } else {
+            self.ae.big.remove(&slot);
         }
-        let hi = list.get(end).map(|(k, _)| k.clone());
-        if let Some(hi) = &hi {
-            self.ae.key_cursors.insert(slot, hi.clone());
+        let lo = self.ae.key_cursors.remove(&slot).unwrap_or(0);
+        list.retain(|&(h, _)| h >= lo);
+        let max = self.limits.hashes_per_message_max;
+        // The window: the `max` smallest hashes from the cursor on, and
+        // the next one (where the next window starts), without sorting the
+        // rest.
+        let hi = if list.len() > max {
+            list.select_nth_unstable(max);
+            list.truncate(max + 1);
+            let next = list.pop().map(|(h, _)| h);
+            // Equal hashes (a collision) stay in one window.
+            list.retain(|&(h, _)| Some(h) != next);
+            next
+        } else {
+            None
+        };
+        if let Some(hi) = hi {
+            self.ae.key_cursors.insert(slot, hi);
         }
-        let keys = list.drain(start..end).collect();
-        self.send(out, to, Message::Keys { slot, lo, hi, keys });
+        list.sort_unstable();
+        self.send(out, to, Message::Keys { slot, lo, hi, keys: list });
     }
 
     /// Step 4, on P: push what P holds newer, fetch what A holds newer.
@@ -176,34 +243,30 @@ impl Replicator {
         &mut self,
         from: &NodeId,
         slot: u16,
-        lo: &DbKey,
-        hi: Option<&DbKey>,
-        theirs: &[(DbKey, Stamp)],
+        lo: u64,
+        hi: Option<u64>,
+        theirs: &[(u64, Stamp)],
         replica: &R,
         out: &mut Output,
     ) {
-        let theirs: HashMap<&DbKey, Stamp> = theirs.iter().map(|(k, s)| (k, *s)).collect();
-        let mine: HashMap<DbKey, Stamp> =
-            replica.slot_stamps(slot).into_iter().filter(|(k, _)| in_window(k, lo, hi)).collect();
-        let mut push: Vec<&DbKey> =
-            mine.iter().filter(|(k, s)| theirs.get(k).is_none_or(|t| t < s)).map(|(k, _)| k).collect();
-        let mut fetch: Vec<DbKey> = theirs
-            .iter()
-            .filter(|(k, t)| in_window(k, lo, hi) && mine.get(**k).is_none_or(|s| s < t))
-            .map(|(k, _)| (*k).clone())
-            .collect();
+        let theirs: ByHash = theirs.iter().filter(|&&(h, _)| in_window(h, lo, hi)).copied().collect();
+        let mine: ByHash = replica.slot_hashes(slot).into_iter().filter(|&(h, _)| in_window(h, lo, hi)).collect();
+        let mut push: Vec<u64> =
+            mine.iter().filter(|(h, s)| theirs.get(h).is_none_or(|t| t < s)).map(|(&h, _)| h).collect();
+        let mut fetch: Vec<u64> =
+            theirs.iter().filter(|(h, t)| mine.get(h).is_none_or(|s| s < t)).map(|(&h, _)| h).collect();
         // Sorted so that a round's byte budget always covers the same keys
         // first: two rounds then never chase each other's leftovers.
         push.sort_unstable();
         fetch.sort_unstable();
         self.stats.ae_entries_pushed += push.len() as u64;
-        let entries = push
-            .into_iter()
-            .filter_map(|k| replica.read(slot, k).map(|(version, state)| Entry { key: k.clone(), version, state }));
-        self.send_entries(from, slot, entries, self.config.anti_entropy_bytes_max, out);
+        if !push.is_empty() {
+            let entries = replica.read_hashed(slot, &push);
+            self.send_entries(from, slot, entries.into_iter(), self.config.anti_entropy_bytes_max, out);
+        }
         self.stats.ae_keys_fetched += fetch.len() as u64;
-        for keys in fetch.chunks(self.limits.keys_per_message_max) {
-            self.send(out, from, Message::Fetch { slot, keys: keys.to_vec() });
+        for hashes in fetch.chunks(self.limits.hashes_per_message_max) {
+            self.send(out, from, Message::Fetch { slot, hashes: hashes.to_vec() });
         }
     }
 
@@ -212,14 +275,14 @@ impl Replicator {
         &mut self,
         from: &NodeId,
         slot: u16,
-        keys: &[DbKey],
+        hashes: &[u64],
         replica: &R,
         out: &mut Output,
     ) {
-        let entries = keys
-            .iter()
-            .filter_map(|k| replica.read(slot, k).map(|(version, state)| Entry { key: k.clone(), version, state }));
-        self.send_entries(from, slot, entries, self.config.anti_entropy_bytes_max, out);
+        let mut hashes = hashes.to_vec();
+        hashes.sort_unstable();
+        let entries = replica.read_hashed(slot, &hashes);
+        self.send_entries(from, slot, entries.into_iter(), self.config.anti_entropy_bytes_max, out);
     }
 
     /// Apply repaired entries (anti-entropy, read repair): each through the

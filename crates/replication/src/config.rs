@@ -10,7 +10,7 @@ use ringcache_ring::SLOTS;
 /// First byte of every encoded message. A peer that sees another value
 /// refuses the message (counted), so an old node fails cleanly instead of
 /// misreading a newer format.
-pub const CODEC_VERSION: u8 = 2;
+pub const CODEC_VERSION: u8 = 3;
 /// Anti-entropy compares this many range digests first. 128 ranges of 128
 /// slots: one range digest message is 1 KiB, and a differing range costs at
 /// most 128 slot digests.
@@ -26,8 +26,11 @@ pub struct Limits {
     pub message_len_max: usize,
     /// Most effects (or entries, or outcomes) in one message.
     pub effects_per_message_max: usize,
-    /// Most keys in one key list (anti-entropy `Keys`, `Fetch`).
+    /// Most keys in one key list (`Acked` write ids too).
     pub keys_per_message_max: usize,
+    /// Most (key hash, stamp) pairs in an anti-entropy `Keys`, or hashes
+    /// in a `Fetch`.
+    pub hashes_per_message_max: usize,
     /// Databases a key may be in (`0..databases`): a key of another one
     /// is refused.
     pub databases: u32,
@@ -57,8 +60,12 @@ pub struct Config {
     pub message_len_max: usize,
     /// Most effects in one message (one write is one message).
     pub effects_per_message_max: usize,
-    /// Most keys in one anti-entropy key list or fetch.
+    /// Most keys in one key list (write ids in one `Acked`).
     pub keys_per_message_max: usize,
+    /// Most key hashes in one anti-entropy `Keys` or `Fetch`: a hash and a
+    /// stamp take 24 bytes whatever the key, so one message can cover a
+    /// big slot.
+    pub hashes_per_message_max: usize,
     /// The node's `databases`: every node of a cluster must have the same.
     pub databases: u32,
     /// Whether a hint stored on a fallback counts toward W (a "sloppy
@@ -108,6 +115,7 @@ impl Default for Config {
             message_len_max: 32 << 20,
             effects_per_message_max: 1_024,
             keys_per_message_max: 4_096,
+            hashes_per_message_max: 65_536,
             databases: 16,
             hints_count_toward_quorum: false,
             hints_max_per_node: 10_000,
@@ -140,6 +148,7 @@ impl Config {
             effects_per_message_max: 16,
             databases: 16,
             keys_per_message_max: 32,
+            hashes_per_message_max: 64,
             hints_count_toward_quorum: false,
             hints_max_per_node: 8,
             hints_bytes_max: 16 << 10,
@@ -162,6 +171,7 @@ impl Config {
             message_len_max: self.message_len_max,
             effects_per_message_max: self.effects_per_message_max,
             keys_per_message_max: self.keys_per_message_max,
+            hashes_per_message_max: self.hashes_per_message_max,
             databases: self.databases,
         }
     }
@@ -183,6 +193,11 @@ impl Config {
         check(self.message_len_max <= u32::MAX as usize, "message_len_max must fit in 32 bits")?;
         check(self.effects_per_message_max > 0, "effects_per_message_max must be at least 1")?;
         check(self.keys_per_message_max > 0, "keys_per_message_max must be at least 1")?;
+        check(
+            self.hashes_per_message_max > 0
+                && self.hashes_per_message_max.saturating_mul(24) <= self.message_len_max / 2,
+            "hashes_per_message_max must be at least 1, and its list at most half a message",
+        )?;
         check(self.hints_max_per_node > 0, "hints_max_per_node must be at least 1")?;
         check(self.hints_inflight_max > 0, "hints_inflight_max must be at least 1")?;
         check(self.hint_retry_ms > 0, "hint_retry_ms must be at least 1")?;

@@ -62,6 +62,19 @@ pub fn entry_digest(key: &DbKey, stamp: Stamp) -> u64 {
     h ^ (h >> 31)
 }
 
+/// The key hash anti-entropy lists ([`Replica::slot_hashes`]): FNV-1a of
+/// the database and name, then the SplitMix64 finaliser.
+pub fn key_hash(key: &DbKey) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.db.to_be_bytes().iter().chain(key.name.iter()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
 impl MemReplica {
     pub fn new() -> MemReplica {
         MemReplica::default()
@@ -171,8 +184,16 @@ impl Replica for MemReplica {
         self.digests.get(usize::from(slot)).copied().unwrap_or(0)
     }
 
-    fn slot_stamps(&self, slot: u16) -> Vec<(DbKey, Stamp)> {
-        self.slots.get(&slot).map_or_else(Vec::new, |d| d.iter().map(|(k, (v, _))| (k.clone(), v.stamp())).collect())
+    fn slot_hashes(&self, slot: u16) -> Vec<(u64, Stamp)> {
+        self.slots.get(&slot).map_or_else(Vec::new, |d| d.iter().map(|(k, (v, _))| (key_hash(k), v.stamp())).collect())
+    }
+
+    fn read_hashed(&self, slot: u16, hashes: &[u64]) -> Vec<Entry> {
+        let Some(data) = self.slots.get(&slot) else { return Vec::new() };
+        data.iter()
+            .filter(|(k, _)| hashes.binary_search(&key_hash(k)).is_ok())
+            .map(|(k, (version, state))| Entry { key: k.clone(), version: version.clone(), state: state.clone() })
+            .collect()
     }
 
     fn slot_chunk(&self, slot: u16, cursor: &[u8], entries_max: usize, bytes_max: usize) -> Chunk {

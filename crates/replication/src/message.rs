@@ -168,11 +168,13 @@ pub enum Message {
     Ranges { digests: Vec<u64> },
     /// Step 2: the slot digests of shared slots in ranges that differed.
     Slots { digests: Vec<(u16, u64)> },
-    /// Step 3: the sender's (key, stamp) list of a differing slot, for keys
-    /// in `lo..hi` (`hi: None`: to the end), sorted by key.
-    Keys { slot: u16, lo: DbKey, hi: Option<DbKey>, keys: Vec<(DbKey, Stamp)> },
-    /// Send me these keys' entries (answer: `Repair`).
-    Fetch { slot: u16, keys: Vec<DbKey> },
+    /// Step 3: the sender's (key hash, stamp) list of a differing slot,
+    /// for key hashes in `lo..hi` (`hi: None`: to the end), sorted by hash
+    /// (see [`Replica::slot_hashes`](crate::Replica::slot_hashes)).
+    Keys { slot: u16, lo: u64, hi: Option<u64>, keys: Vec<(u64, Stamp)> },
+    /// Send me the entries of the slot's keys with these hashes (answer:
+    /// `Repair`).
+    Fetch { slot: u16, hashes: Vec<u64> },
     /// Entries the receiver lacks or holds older; apply them.
     Repair { slot: u16, entries: Vec<Entry> },
     /// Catch-up: stream the slots we share, from `at`.
@@ -265,17 +267,17 @@ impl Message {
             Message::Keys { slot, lo, hi, keys } => {
                 out.push(KEYS);
                 put_u16(out, *slot);
-                put_key(out, lo);
-                put_opt(out, hi.as_ref(), put_key);
-                put_list(out, keys, |out, (key, stamp)| {
-                    put_key(out, key);
+                put_u64(out, *lo);
+                put_opt(out, hi.as_ref(), |out, hi| put_u64(out, *hi));
+                put_list(out, keys, |out, (hash, stamp)| {
+                    put_u64(out, *hash);
                     put_stamp(out, *stamp);
                 });
             }
-            Message::Fetch { slot, keys } => {
+            Message::Fetch { slot, hashes } => {
                 out.push(FETCH);
                 put_u16(out, *slot);
-                put_list(out, keys, put_key);
+                put_list(out, hashes, |out, h| put_u64(out, *h));
             }
             Message::Repair { slot, entries } => {
                 out.push(REPAIR);
@@ -337,13 +339,10 @@ impl Message {
             Message::HintDelivered { .. } => 8,
             Message::Ranges { digests } => list(8 * digests.len()),
             Message::Slots { digests } => list(10 * digests.len()),
-            Message::Keys { lo, hi, keys, .. } => {
-                2 + lo.encoded_len()
-                    + 1
-                    + hi.as_ref().map_or(0, DbKey::encoded_len)
-                    + list(keys.iter().map(|(k, _)| k.encoded_len() + STAMP_LEN).sum())
+            Message::Keys { hi, keys, .. } => {
+                2 + 8 + 1 + if hi.is_some() { 8 } else { 0 } + list(keys.len() * (8 + STAMP_LEN))
             }
-            Message::Fetch { keys, .. } => 2 + list(keys.iter().map(DbKey::encoded_len).sum()),
+            Message::Fetch { hashes, .. } => 2 + list(8 * hashes.len()),
             Message::Repair { entries, .. } => 2 + list(entries.iter().map(Entry::encoded_len).sum()),
             Message::Sync { at } => pos(at),
             Message::SyncChunk { at, entries, next } => {
@@ -375,8 +374,8 @@ impl Message {
             Message::Acked { writes } => ("writes", writes.len(), limits.keys_per_message_max),
             Message::Repair { entries, .. } => ("entries", entries.len(), limits.effects_per_message_max),
             Message::SyncChunk { entries, .. } => ("entries", entries.len(), limits.effects_per_message_max),
-            Message::Keys { keys, .. } => ("keys", keys.len(), limits.keys_per_message_max),
-            Message::Fetch { keys, .. } => ("keys", keys.len(), limits.keys_per_message_max),
+            Message::Keys { keys, .. } => ("key hashes", keys.len(), limits.hashes_per_message_max),
+            Message::Fetch { hashes, .. } => ("key hashes", hashes.len(), limits.hashes_per_message_max),
             Message::Slots { digests } => ("slots", digests.len(), SLOTS),
             _ => return Ok(()),
         };
@@ -399,6 +398,7 @@ impl Message {
         }
         let effects_max = limits.effects_per_message_max;
         let keys_max = limits.keys_per_message_max;
+        let hashes_max = limits.hashes_per_message_max;
         let msg = match r.u8()? {
             APPLY => Message::Apply {
                 write: WriteId(r.u64()?),
@@ -438,11 +438,11 @@ impl Message {
             SLOTS_KIND => Message::Slots { digests: r.list("slots", SLOTS, 10, |r| Ok((r.slot()?, r.u64()?)))? },
             KEYS => Message::Keys {
                 slot: r.slot()?,
-                lo: r.key()?,
-                hi: r.opt(Reader::key)?,
-                keys: r.list("keys", keys_max, 18, |r| Ok((r.key()?, r.stamp()?)))?,
+                lo: r.u64()?,
+                hi: r.opt(Reader::u64)?,
+                keys: r.list("key hashes", hashes_max, 8 + STAMP_LEN, |r| Ok((r.u64()?, r.stamp()?)))?,
             },
-            FETCH => Message::Fetch { slot: r.slot()?, keys: r.list("keys", keys_max, 6, Reader::key)? },
+            FETCH => Message::Fetch { slot: r.slot()?, hashes: r.list("key hashes", hashes_max, 8, Reader::u64)? },
             REPAIR => Message::Repair {
                 slot: r.slot()?,
                 entries: r.list("entries", effects_max, EFFECT_LEN_MIN, Reader::entry)?,

@@ -41,9 +41,16 @@ pub trait Replica {
     /// The slot's digest (see the module docs); 0 for an empty slot.
     fn slot_digest(&self, slot: u16) -> u64;
 
-    /// Every (key, stamp) of the slot in every database, tombstones
-    /// included, in any order.
-    fn slot_stamps(&self, slot: u16) -> Vec<(DbKey, Stamp)>;
+    /// Every (key hash, stamp) of the slot in every database, tombstones
+    /// included, in any order. The key hash is a 64-bit hash of the key
+    /// and its database alone, the same on every node (never a process's
+    /// seeded hash): anti-entropy compares these lists, 24 bytes a key
+    /// whatever the key's length, with no allocation per key.
+    fn slot_hashes(&self, slot: u16) -> Vec<(u64, Stamp)>;
+
+    /// The entries (tombstones included) of the slot's keys whose hash (as
+    /// in [`Replica::slot_hashes`]) is in `hashes`, which is sorted.
+    fn read_hashed(&self, slot: u16, hashes: &[u64]) -> Vec<Entry>;
 
     /// The slot's entries after `cursor` (empty: from the start): at most
     /// `entries_max` of them, whose [`Entry::encoded_len`]s add up to at most

@@ -235,8 +235,8 @@ impl Replicator {
             Message::HintDelivered { id } => self.on_hint_delivered(from, id),
             Message::Ranges { digests } => self.on_ranges(from, &digests, replica, view, out),
             Message::Slots { digests } => self.on_slots(from, &digests, replica, view, out),
-            Message::Keys { slot, lo, hi, keys } => self.on_keys(from, slot, &lo, hi.as_ref(), &keys, replica, out),
-            Message::Fetch { slot, keys } => self.on_fetch(from, slot, &keys, replica, out),
+            Message::Keys { slot, lo, hi, keys } => self.on_keys(from, slot, lo, hi, &keys, replica, out),
+            Message::Fetch { slot, hashes } => self.on_fetch(from, slot, &hashes, replica, out),
             Message::Repair { slot, entries } => self.on_repair(slot, entries, replica),
             Message::Sync { at } => self.on_sync(from, at, replica, view, out),
             Message::SyncChunk { at, entries, next } => {
@@ -336,12 +336,13 @@ fn keys_in_slot(msg: &Message) -> bool {
         Message::Apply { slot, effects, .. }
         | Message::Hint { slot, effects, .. }
         | Message::HintDeliver { slot, effects, .. } => effects.iter().all(|e| ok(*slot, &e.key.name)),
-        Message::Keys { slot, keys, .. } => keys.iter().all(|(k, _)| ok(*slot, &k.name)),
-        Message::Fetch { slot, keys } => keys.iter().all(|k| ok(*slot, &k.name)),
         Message::Repair { slot, entries } => entries.iter().all(|e| ok(*slot, &e.key.name)),
         Message::SyncChunk { entries, .. } => entries.iter().all(|(slot, e)| ok(*slot, &e.key.name)),
         Message::Read { slot, key, .. } => ok(*slot, &key.name),
-        Message::Ack { .. }
+        // Key hashes name keys only among the slot's own.
+        Message::Keys { .. }
+        | Message::Fetch { .. }
+        | Message::Ack { .. }
         | Message::Acked { .. }
         | Message::HintAck { .. }
         | Message::HintDelivered { .. }

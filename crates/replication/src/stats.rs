@@ -51,6 +51,8 @@ pub struct Stats {
     pub ae_in_sync: u64,
     /// Slots found to differ.
     pub ae_slots_differing: u64,
+    /// Of those, big slots being written whose comparison was put off.
+    pub ae_slots_put_off: u64,
     /// Entries pushed to a peer that was behind.
     pub ae_entries_pushed: u64,
     /// Keys asked of a peer that was ahead.

@@ -347,6 +347,90 @@ fn digest_descent_finds_exactly_the_differing_slots() {
     assert!(cl.nodes[A].rep.stats().ae_in_sync + cl.nodes[B].rep.stats().ae_in_sync >= 2);
 }
 
+/// `n` keys of one slot (a hash tag), written on a and applied on b.
+fn big_slot_pair(n: usize) -> (Cluster, u16) {
+    let mut cl = Cluster::new(Config::for_test());
+    cl.set_live(C, false);
+    cl.set_live(D, false);
+    let slot = slot_of(b"{big}");
+    for i in 0..n {
+        let key = format!("{{big}}:{i}");
+        let effect = cl.nodes[A].store.write(slot, key.as_bytes(), set("v"), NodeTag::of("a"), 1_000);
+        cl.nodes[B].store.apply(slot, &effect);
+    }
+    assert_eq!(cl.nodes[A].store.slot_digest(slot), cl.nodes[B].store.slot_digest(slot));
+    (cl, slot)
+}
+
+/// Runs anti-entropy rounds between a and b until their digests of `slot`
+/// agree; the rounds it took.
+fn rounds_to_converge(cl: &mut Cluster, slot: u16, max: usize) -> usize {
+    let interval = cl.nodes[A].rep.config().anti_entropy_interval_ms;
+    for round in 1..=max {
+        cl.tick(interval);
+        cl.pump_filtered(|from, to, _| from <= B && to <= B);
+        if cl.nodes[A].store.slot_digest(slot) == cl.nodes[B].store.slot_digest(slot) {
+            return round;
+        }
+    }
+    panic!("slot {slot} still differs after {max} rounds");
+}
+
+#[test]
+fn a_big_slot_is_compared_in_windows_of_key_hashes() {
+    // 1,500 keys: 24 windows of 64 hashes (Config::for_test), and big.
+    let (mut cl, slot) = big_slot_pair(1_500);
+    let changed = ["{big}:3", "{big}:700", "{big}:1499"];
+    for k in changed {
+        cl.nodes[B].store.write(slot, k.as_bytes(), set("newer"), NodeTag::of("b"), 2_000);
+    }
+    // A key only a has, and one only b has.
+    cl.nodes[A].store.write(slot, b"{big}:only-a", set("a"), NodeTag::of("a"), 2_000);
+    cl.nodes[B].store.write(slot, b"{big}:only-b", set("b"), NodeTag::of("b"), 2_000);
+    cl.tick(1);
+    let rounds = rounds_to_converge(&mut cl, slot, 200);
+    for k in changed {
+        assert_eq!(cl.value(A, k), Some(State::Value(Bytes::from_static(b"newer"))), "{k}");
+    }
+    assert_eq!(cl.value(B, "{big}:only-a"), Some(State::Value(Bytes::from_static(b"a"))));
+    assert_eq!(cl.value(A, "{big}:only-b"), Some(State::Value(Bytes::from_static(b"b"))));
+    let stats = |n: usize| cl.nodes[n].rep.stats();
+    let pushed = stats(A).ae_entries_pushed + stats(B).ae_entries_pushed;
+    let fetched = stats(A).ae_keys_fetched + stats(B).ae_keys_fetched;
+    eprintln!("converged in {rounds} rounds; {pushed} entries pushed, {fetched} fetched");
+    // Only what differed moved (a repair may cross one in flight once).
+    assert!((5..=10).contains(&(pushed + fetched)), "pushed {pushed}, fetched {fetched}");
+}
+
+#[test]
+fn a_big_slot_being_written_is_put_off_but_not_forever() {
+    let (mut cl, slot) = big_slot_pair(1_200);
+    let interval = cl.nodes[A].rep.config().anti_entropy_interval_ms;
+    cl.tick(1);
+    // a's copy changes before every round (a write only a has: the slot
+    // differs by it, as by a write in flight).
+    let mut compared = 0;
+    for i in 0..40 {
+        let key = format!("{{big}}:new-{i}");
+        cl.nodes[A].store.write(slot, key.as_bytes(), set("v"), NodeTag::of("a"), 2_000 + i);
+        let before = cl.nodes[A].rep.stats().clone();
+        cl.tick(interval);
+        cl.pump_filtered(|from, to, _| from <= B && to <= B);
+        let after = cl.nodes[A].rep.stats().clone();
+        let (seen, put_off) =
+            (after.ae_slots_differing - before.ae_slots_differing, after.ae_slots_put_off - before.ae_slots_put_off);
+        compared += seen - put_off;
+    }
+    let s = cl.nodes[A].rep.stats();
+    eprintln!("a: {} sightings, {} put off, {compared} compared", s.ae_slots_differing, s.ae_slots_put_off);
+    assert!(s.ae_slots_put_off > 0, "a slot changing every round is put off");
+    // At most PUT_OFF_MAX (4) rounds in a row: at least one in five compared.
+    assert!(compared * 5 >= s.ae_slots_differing, "compared {compared} of {}", s.ae_slots_differing);
+    // Once the writes stop, the slot converges.
+    rounds_to_converge(&mut cl, slot, 100);
+    assert_eq!(cl.value(B, "{big}:new-39"), Some(State::Value(Bytes::from_static(b"v"))));
+}
+
 #[test]
 fn refused_messages_are_counted_and_never_panic() {
     let mut cl = Cluster::new(Config::for_test());
@@ -360,7 +444,7 @@ fn refused_messages_are_counted_and_never_panic() {
     feed(&mut cl, &from, Bytes::from_static(b"\x09\x01"), &mut out); // unknown codec version
     feed(&mut cl, &from, Bytes::new(), &mut out);
     feed(&mut cl, &from, Bytes::from(vec![0; Config::for_test().message_len_max + 1]), &mut out);
-    let too_many = Message::Fetch { slot: slot_of(b"k"), keys: vec![DbKey::new(0, &b"k"[..]); 33] };
+    let too_many = Message::Fetch { slot: slot_of(b"k"), hashes: vec![7; 65] };
     feed(&mut cl, &from, too_many.to_bytes(), &mut out);
     let ok = Message::HintDelivered { id: 1 }.to_bytes();
     feed(&mut cl, &NodeId::from("stranger"), ok, &mut out);

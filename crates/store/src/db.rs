@@ -512,10 +512,11 @@ impl Db {
         shard.slot_floor(slot)
     }
 
-    /// Pushes the (database, key, stamp) of every live entry and tombstone
-    /// of `slot`, in every database, into `out`. Locks only that slot's shard.
-    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(u16, Bytes, Stamp)>) {
-        self.slot_guard(slot).slot_versions(slot, now_ms, out);
+    /// Pushes the (key hash, stamp) of every live entry and tombstone of
+    /// `slot`, in every database, into `out` (see `Shard::slot_hashes`).
+    /// Locks only that slot's shard.
+    pub fn slot_hashes(&self, slot: u16, now_ms: u64, out: &mut Vec<(u64, Stamp)>) {
+        self.slot_guard(slot).slot_hashes(slot, now_ms, out);
     }
 
     /// One step of streaming `slot` (see `Shard::slot_entries`): the next
@@ -1185,7 +1186,7 @@ mod tests {
         let _held = db.lock_key(other.as_bytes());
         assert_ne!(db.slot_digest(slot), 0);
         let mut versions = Vec::new();
-        db.slot_versions(slot, 1000, &mut versions);
+        db.slot_hashes(slot, 1000, &mut versions);
         assert_eq!(versions.len(), 20);
         let (next, records) = db.slot_entries(slot, 0, usize::MAX, 1000);
         assert_eq!((next, records.len()), (0, 20));

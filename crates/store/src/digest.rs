@@ -16,9 +16,9 @@ use ringcache_version::{Stamp, Version};
 
 /// The digest hash of a key of database `db`: xxh3-64 seeded with the
 /// database index (the shards' table hash has a per-process seed, so it
-/// cannot be compared across nodes).
+/// cannot be compared across nodes). Anti-entropy names keys by it.
 #[inline]
-pub(crate) fn key_hash(db: u16, key: &[u8]) -> u64 {
+pub fn key_hash(db: u16, key: &[u8]) -> u64 {
     if db == 0 {
         xxhash_rust::xxh3::xxh3_64(key)
     } else {

@@ -40,7 +40,7 @@ pub mod value;
 pub use clock::now_ms;
 pub use codec::{CodecError, DecodeLimits, Incoming, StateRef};
 pub use db::{Db, DbConfig, KeyHash, Locked, Stats};
-pub use digest::{entry_digest, floor_digest};
+pub use digest::{entry_digest, floor_digest, key_hash};
 pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;

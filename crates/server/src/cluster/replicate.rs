@@ -812,10 +812,23 @@ impl Replica for StoreReplica<'_> {
         self.with_slot(slot, |s| s.slot_digest(slot))
     }
 
-    fn slot_stamps(&self, slot: u16) -> Vec<(DbKey, Stamp)> {
+    fn slot_hashes(&self, slot: u16) -> Vec<(u64, Stamp)> {
         let mut out = Vec::new();
-        self.with_slot(slot, |s| s.slot_versions(slot, self.now_ms, &mut out));
-        out.into_iter().map(|(db, k, s)| (DbKey::new(db, k), s)).collect()
+        self.with_slot(slot, |s| s.slot_hashes(slot, self.now_ms, &mut out));
+        out
+    }
+
+    fn read_hashed(&self, slot: u16, hashes: &[u64]) -> Vec<Entry> {
+        let mut entries = Vec::new();
+        self.with_slot(slot, |s| {
+            s.slot_walk(slot, 0, self.now_ms, |db, key, version, state| {
+                if hashes.binary_search(&ringcache_store::key_hash(db, key)).is_ok() {
+                    entries.push(entry_of(db, key, version, state));
+                }
+                true
+            })
+        });
+        entries
     }
 
     fn slot_chunk(&self, slot: u16, cursor: &[u8], entries_max: usize, bytes_max: usize) -> Chunk {
@@ -827,15 +840,7 @@ impl Replica for StoreReplica<'_> {
                 if !entries.is_empty() && (entries.len() >= entries_max || bytes >= bytes_max) {
                     return false;
                 }
-                let state = match state {
-                    StateRef::Tombstone => State::Tombstone,
-                    value => {
-                        let mut buf = Vec::new();
-                        ringcache_store::codec::encode_state(value, &mut buf);
-                        State::Value(Bytes::from(buf))
-                    }
-                };
-                let entry = Entry { key: DbKey::new(db, Bytes::copy_from_slice(key)), version: version.clone(), state };
+                let entry = entry_of(db, key, version, state);
                 bytes += entry.encoded_len();
                 entries.push(entry);
                 true
@@ -843,6 +848,20 @@ impl Replica for StoreReplica<'_> {
         });
         Chunk { entries, next: (next != 0).then(|| Bytes::copy_from_slice(&next.to_be_bytes())) }
     }
+}
+
+/// A stored entry as replication carries it (the value encoded for the
+/// wire).
+fn entry_of(db: u16, key: &[u8], version: &Version, state: StateRef<'_>) -> Entry {
+    let state = match state {
+        StateRef::Tombstone => State::Tombstone,
+        value => {
+            let mut buf = Vec::new();
+            ringcache_store::codec::encode_state(value, &mut buf);
+            State::Value(Bytes::from(buf))
+        }
+    };
+    Entry { key: DbKey::new(db, Bytes::copy_from_slice(key)), version: version.clone(), state }
 }
 
 /// What became of the effects of the command a client just ran.

@@ -937,6 +937,7 @@ fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, clus
     field(out, "hints_dropped", &st.hints_dropped);
     field(out, "anti_entropy_rounds", &st.ae_rounds);
     field(out, "anti_entropy_slots_differing", &st.ae_slots_differing);
+    field(out, "anti_entropy_slots_put_off", &st.ae_slots_put_off);
     field(out, "entries_repaired", &st.entries_repaired);
     field(out, "sync_chunks_received", &st.sync_chunks_received);
     field(out, "messages_received", &st.messages_in);

@@ -13,6 +13,7 @@ use ringcache_version::{Order, Stamp, Version};
 use super::{Shard, WriteVersion};
 use crate::codec::Incoming;
 use crate::codec::{self, StateRef};
+use crate::digest;
 
 /// What [`Shard::apply`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,21 +198,22 @@ impl Shard {
         dropped
     }
 
-    /// Pushes the (database, key, stamp) of every live entry and tombstone
-    /// of `slot`, in every database, into `out`. O(keys of the shard):
-    /// there is no index by slot.
-    pub fn slot_versions(&self, slot: u16, now_ms: u64, out: &mut Vec<(u16, Bytes, Stamp)>) {
+    /// Pushes the (key hash, stamp) of every live entry and tombstone of
+    /// `slot`, in every database, into `out`; the key hash is the digest's
+    /// ([`crate::key_hash`]), the same on every node. Allocates nothing per
+    /// key. O(keys of the shard): there is no index by slot.
+    pub fn slot_hashes(&self, slot: u16, now_ms: u64, out: &mut Vec<(u64, Stamp)>) {
         let _ = self.local(slot);
         for db in self.databases() {
             let ks = self.keyspace(db).expect("a listed database");
             for (k, e) in ks.map.iter() {
                 if !e.is_expired(now_ms) && ringcache_ring::slot(k) == slot {
-                    out.push((db, k.to_bytes(), e.stamp()));
+                    out.push((digest::key_hash(db, k), e.stamp()));
                 }
             }
             for (k, t) in &ks.tombs {
                 if ringcache_ring::slot(k) == slot {
-                    out.push((db, k.to_bytes(), t.version.stamp()));
+                    out.push((digest::key_hash(db, k), t.version.stamp()));
                 }
             }
         }
