@@ -163,6 +163,10 @@ pub struct Ran<'a, E: Env> {
     /// through commands it ran (EXEC's and scripts' commands count one by
     /// one, the EXEC or the script not again).
     pub wrote: bool,
+    /// Whether its error reply was counted already (INFO errorstats,
+    /// `total_error_replies`) where it arose: a script failing with the
+    /// error of a command it ran. The call still counts as failed.
+    pub error_counted: bool,
 }
 
 thread_local! {
@@ -197,7 +201,10 @@ pub fn call<E: Env>(ctx: &mut Ctx<'_, E>, spec: &'static CommandSpec<E>, args: &
     if wrote {
         CHANGES.set(changes + 1);
     }
-    let ran = Ran { spec, args, elapsed_ns, reply: &reply, caller, wrote };
+    // Only an error reply can have been counted (and only a script's
+    // handler sets it): nothing to take on the way of a success.
+    let error_counted = matches!(reply, Reply::Error(_)) && std::mem::take(&mut ctx.state().error_counted);
+    let ran = Ran { spec, args, elapsed_ns, reply: &reply, caller, wrote, error_counted };
     ctx.shared.command_ran(ctx.client, &ran);
     reply
 }

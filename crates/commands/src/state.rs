@@ -79,6 +79,11 @@ pub struct ClientState<E: Env> {
     /// Who runs the command running now (set by [`crate::call`]): XREAD
     /// refuses `BLOCK` from a script, as Redis does.
     pub caller: Caller,
+    /// Set by a handler whose error reply was counted already where it
+    /// arose (a script failing with its command's error, Redis's
+    /// `ERR_REPLY_FLAG_NO_STATS_UPDATE`); [`crate::call`] takes it into
+    /// [`Ran::error_counted`](crate::Ran::error_counted).
+    pub error_counted: bool,
 }
 
 impl<E: Env> ClientState<E> {
@@ -98,6 +103,7 @@ impl<E: Env> ClientState<E> {
             block: None,
             ready: Vec::new(),
             caller: Caller::Client,
+            error_counted: false,
         }
     }
 

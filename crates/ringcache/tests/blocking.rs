@@ -426,3 +426,58 @@ fn proxy_mode_blocks_on_the_coordinator_through_the_forwarding_path() {
         redis::pipe().atomic().cmd("BLPOP").arg("pq-empty").arg("0").query(&mut origin).expect("EXEC");
     assert_eq!(replies, vec![Value::Nil]);
 }
+
+/// `proxy` mode: a client that leaves while its BLPOP waits on the key's
+/// coordinator, which pops for it before it hears that the client left,
+/// loses nothing: its node gives the element back to the list. To order
+/// it so, the client's node is stopped (SIGSTOP) while the client closes
+/// its connection and a push on the coordinator serves the wait; resumed,
+/// the node sees the client gone, then the answer with what was popped.
+#[test]
+fn proxy_mode_gives_back_what_was_popped_for_a_client_that_left() {
+    // Rounds of 1 s: the push lands inside one.
+    let cluster = TestCluster::start(3, &["--cluster-timeout", "2000"]);
+    let mut origin = cluster.node(0).conn();
+    for attempt in 0..5 {
+        let key = format!("give-back{attempt}");
+        let mut raw = cluster.node(0).raw();
+        raw.send_cmd(&["BLPOP", &key, "0"]);
+        wait_blocked(&mut origin, 1);
+        // The coordinator (another node for this key) counts the wait too.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let owner = loop {
+            if let Some(i) = (1..3).find(|&i| blocked_clients(&mut cluster.node(i).conn()) == 1) {
+                break Some(i);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let Some(owner) = owner else {
+            // This node coordinates the key: no remote wait to test.
+            drop(raw);
+            wait_blocked(&mut origin, 0);
+            continue;
+        };
+        let mut b = cluster.node(owner).conn();
+        assert!(cluster.node(0).signal("STOP"), "stop the client's node");
+        drop(raw);
+        let pushed = int(&mut b, &["RPUSH", &key, "v"]);
+        let left = int(&mut b, &["LLEN", &key]);
+        assert!(cluster.node(0).signal("CONT"), "resume the client's node");
+        assert_eq!(pushed, 1);
+        if left == 1 {
+            // The push fell between two rounds: nothing was popped.
+            eventually("no waiter left", || blocked_clients(&mut origin) == 0);
+            continue;
+        }
+        // Popped for the client that left: it comes back.
+        eventually("the popped element is back", || run::<Vec<String>>(&mut b, &["LRANGE", &key, "0", "-1"]) == ["v"]);
+        eventually("no waiter left", || (0..3).all(|i| blocked_clients(&mut cluster.node(i).conn()) == 0));
+        // Readable through the client's node, and given back once.
+        assert_eq!(run::<Vec<String>>(&mut origin, &["LRANGE", &key, "0", "-1"]), ["v"]);
+        return;
+    }
+    panic!("no attempt had the coordinator pop for the client that left");
+}

@@ -204,6 +204,107 @@ fn commandstats_and_errorstats_count_and_reset() {
     assert_eq!(info(&mut c, "stats")["total_error_replies"], "0");
 }
 
+/// ERR / OOM / ... counts of INFO errorstats, and `total_error_replies`.
+fn errorstat(conn: &mut redis::Connection, prefix: &str) -> Option<String> {
+    info(conn, "errorstats").remove(&format!("errorstat_{prefix}"))
+}
+
+fn total_errors(conn: &mut redis::Connection) -> String {
+    info(conn, "stats").remove("total_error_replies").expect("total_error_replies")
+}
+
+/// The figures of Redis 7.2's info.tcl "errorstats: failed call within
+/// LUA" and scripting.tcl "Consistent eval error reporting": an error a
+/// script's command answered (or a refusal of that command) is counted
+/// once, where it arose, whether the script handles it, fails with it or
+/// answers with it; the script's call fails only when its reply is an
+/// error.
+#[test]
+fn a_scripts_command_error_is_counted_once() {
+    let server = Server::start();
+    let mut c = server.conn();
+    let reset = |c: &mut redis::Connection| run::<()>(c, &["CONFIG", "RESETSTAT"]);
+
+    reset(&mut c);
+    let script = "redis.pcall('XGROUP', 'CREATECONSUMER', 's1', 'mygroup', 'consumer') return";
+    let _: Value = run(&mut c, &["EVAL", script, "0"]);
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=1"));
+    // Redis 7.2 names it `xgroup|createconsumer`; the data commands'
+    // containers (XGROUP, OBJECT, ...) are counted under the container.
+    assert_eq!(calls(&mut c, "xgroup"), (1, 0, 1));
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 0));
+    // EVAL's own errors are still its own.
+    assert!(err(&mut c, &["EVAL", "a"]).starts_with("ERR wrong number"));
+    assert_eq!(calls(&mut c, "eval"), (1, 1, 0));
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=2"));
+    assert_eq!(total_errors(&mut c), "2");
+
+    // The script fails with its command's error.
+    reset(&mut c);
+    assert!(err(&mut c, &["EVAL", "return redis.call('select', 99)", "0"]).starts_with("ERR DB index is out of range"));
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=1"));
+    assert_eq!(total_errors(&mut c), "1");
+    assert_eq!(calls(&mut c, "select"), (1, 0, 1));
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 1));
+    reset(&mut c);
+    run::<()>(&mut c, &["SET", "Sicily", "1"]);
+    let geoadd = "return redis.call('GEOADD', 'Sicily', '13.361389', '38.115556', 'Palermo')";
+    assert!(err(&mut c, &["EVAL", geoadd, "1", "Sicily"]).starts_with("WRONGTYPE"));
+    assert_eq!(errorstat(&mut c, "WRONGTYPE").as_deref(), Some("count=1"));
+    assert_eq!(total_errors(&mut c), "1");
+    assert_eq!(calls(&mut c, "geoadd"), (1, 0, 1));
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 1));
+    // It answers with the error redis.pcall handed it.
+    reset(&mut c);
+    assert!(err(&mut c, &["EVAL", "return redis.pcall('select', 99)", "0"]).starts_with("ERR DB index"));
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=1"));
+    assert_eq!(total_errors(&mut c), "1");
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 1));
+
+    // A command the script's checks refuse counts as its rejected call.
+    reset(&mut c);
+    let e = err(&mut c, &["EVAL_RO", "return redis.call('set', 'x', 'y')", "1", "x"]);
+    assert!(e.starts_with("ERR Write commands are not allowed from read-only scripts"), "{e}");
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=1"));
+    assert_eq!(total_errors(&mut c), "1");
+    assert_eq!(calls(&mut c, "set"), (0, 1, 0));
+    assert_eq!(calls(&mut c, "eval_ro"), (1, 0, 1));
+    reset(&mut c);
+    let handled = "local t = redis.pcall('set', 'x', 'y') if t['err'] then return 1 end return 0";
+    assert_eq!(int(&mut c, &["EVAL_RO", handled, "1", "x"]), 1);
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=1"));
+    assert_eq!(total_errors(&mut c), "1");
+    assert_eq!(calls(&mut c, "set"), (0, 1, 0));
+    assert_eq!(calls(&mut c, "eval_ro"), (1, 0, 0));
+    run::<()>(&mut c, &["SET", "big", &"x".repeat(10_000)]);
+    run::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    reset(&mut c);
+    let e = err(&mut c, &["EVAL", "return redis.call('set', 'x', 'y')", "1", "x"]);
+    assert!(e.starts_with("OOM command not allowed when used memory > 'maxmemory'"), "{e}");
+    assert_eq!(errorstat(&mut c, "OOM").as_deref(), Some("count=1"));
+    assert_eq!(total_errors(&mut c), "1");
+    assert_eq!(calls(&mut c, "set"), (0, 1, 0));
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 1));
+    reset(&mut c);
+    assert!(err(&mut c, &["EVAL", "return redis.pcall('set', 'x', 'y')", "1", "x"]).starts_with("OOM "));
+    assert_eq!(errorstat(&mut c, "OOM").as_deref(), Some("count=1"));
+    assert_eq!(errorstat(&mut c, "ERR"), None);
+    assert_eq!(total_errors(&mut c), "1");
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 1));
+    run::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+
+    // An error the script makes itself is counted with its reply.
+    reset(&mut c);
+    let e = err(&mut c, &["EVAL", "return redis.error_reply('MY_ERR_CODE custom msg')", "0"]);
+    assert_eq!(e, "MY_ERR_CODE custom msg");
+    assert_eq!(errorstat(&mut c, "MY_ERR_CODE").as_deref(), Some("count=1"));
+    assert_eq!(calls(&mut c, "eval"), (1, 0, 1));
+    reset(&mut c);
+    assert!(err(&mut c, &["EVAL", "return redis.call()", "0"]).starts_with("ERR Please specify at least one argument"));
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=1"));
+    assert_eq!(total_errors(&mut c), "1");
+}
+
 #[test]
 fn rdb_changes_since_last_save_counts_commands_that_changed_a_key() {
     let server = Server::start();

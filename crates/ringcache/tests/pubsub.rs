@@ -450,6 +450,32 @@ fn expired_and_evicted_keys_are_notified() {
 }
 
 #[test]
+fn a_write_over_an_expired_key_notifies_expired_first() {
+    // hz 1 and the key among 5,000 volatile keys of its shard (one hash
+    // tag): active expiry, sampling 20 of them a second, all but never
+    // finds it before the SET does.
+    let server = Server::start_with(&["--hz", "1"]);
+    let mut c = server.conn();
+    let mut fill = redis::pipe();
+    for i in 0..5000 {
+        fill.cmd("SET").arg(format!("{{t}}fill:{i}")).arg("v").arg("EX").arg(3600).ignore();
+    }
+    let _: () = fill.query(&mut c).unwrap();
+    let _: () = run(&mut c, &["PSETEX", "{t}k", "10", "old"]);
+    let _: () = run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "E$x"]);
+    let mut sub = RawConn::connect(server.port);
+    call(&mut sub, &["PSUBSCRIBE", "__keyevent@0__:*"]);
+    thread::sleep(Duration::from_millis(30));
+    // Logically expired, not reclaimed: the SET deletes it first, as
+    // Redis's lookupKeyWrite does, then writes.
+    let _: () = run(&mut c, &["SET", "{t}k", "new"]);
+    assert_eq!(pmessage(&mut sub), ("__keyevent@0__:expired".into(), "{t}k".into()));
+    assert_eq!(pmessage(&mut sub), ("__keyevent@0__:set".into(), "{t}k".into()));
+    let info: String = run(&mut c, &["INFO", "stats"]);
+    assert!(info.lines().any(|l| l.trim_end() == "expired_keys:1"), "{info}");
+}
+
+#[test]
 fn keyspace_notifications_are_cluster_wide_in_proxy_mode() {
     let cluster = TestCluster::start(3, &["--notify-keyspace-events", "KEA"]);
     let mut subs: Vec<RawConn> = cluster

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
-use ringcache_commands::{flag, CmdError, Ctx, Keys};
+use ringcache_commands::{flag, CmdError, CommandSpec, Ctx, Keys};
 use ringcache_resp::{Proto, Reply};
 
 use std::cell::RefCell;
@@ -85,7 +85,7 @@ impl Engine {
                 let (ctx, call) = &mut *guard;
                 match redis_call(lua, ctx, call, args, resp.load(Relaxed) == 3)? {
                     Ok(v) => Ok(v),
-                    Err(text) => Err(mlua::Error::external(ScriptError(text))),
+                    Err(e) => Err(mlua::Error::external(e)),
                 }
             })?;
             let trapping = scope.create_function(|lua, args: MultiValue| {
@@ -93,11 +93,7 @@ impl Engine {
                 let (ctx, call) = &mut *guard;
                 match redis_call(lua, ctx, call, args, resp.load(Relaxed) == 3)? {
                     Ok(v) => Ok(v),
-                    Err(text) => {
-                        let t = lua.create_table()?;
-                        t.raw_set("err", lua.create_string(&text)?)?;
-                        Ok(Value::Table(t))
-                    }
+                    Err(e) => Ok(Value::Table(e.table(lua)?)),
                 }
             })?;
             redis.raw_set("call", raising)?;
@@ -109,10 +105,22 @@ impl Engine {
             let mut it = out.into_iter();
             let ok = matches!(it.next(), Some(Value::Boolean(true)));
             let value = it.next().unwrap_or(Value::Nil);
-            Ok(if ok { lua_to_reply(&value, resp3) } else { error_reply(&value, name) })
+            let reply = if ok { lua_to_reply(&value, resp3) } else { error_reply(&value, name) };
+            Ok((reply, counted(&value)))
         });
         self.after_run();
-        result.unwrap_or_else(|e| Reply::error(format!("ERR Error running script {name}, {:.100}", lua_error_text(&e))))
+        match result {
+            Ok((reply, counted)) => {
+                if counted && matches!(reply, Reply::Error(_)) {
+                    // The error a command of the script answered (or its
+                    // refusal), counted in errorstats when it arose: the
+                    // script's reply only fails the script's call.
+                    cell.into_inner().0.state().error_counted = true;
+                }
+                reply
+            }
+            Err(e) => Reply::error(format!("ERR Error running script {name}, {:.100}", lua_error_text(&e))),
+        }
     }
 
     /// The xpcall handler: turns whatever was raised into an error table
@@ -151,14 +159,49 @@ impl Engine {
     }
 }
 
-/// The error `redis.call` raises: the failed command's error text
-/// (`CODE message`), which becomes the script's error table.
+/// The error `redis.call` raises (and `redis.pcall` returns as a table):
+/// the failed command's error text (`CODE message`), which becomes the
+/// script's error table.
 #[derive(Debug)]
-pub(crate) struct ScriptError(pub Vec<u8>);
+pub(crate) struct ScriptError {
+    pub text: Vec<u8>,
+    /// Whether the node counted it already (INFO errorstats,
+    /// `total_error_replies`): the command's own error reply, or its
+    /// refusal by the script's checks. Its table then carries Redis's
+    /// `ignore_error_stats_update`, so that a script answering with it
+    /// does not count it twice.
+    pub counted: bool,
+}
+
+impl ScriptError {
+    fn new(text: Vec<u8>, counted: bool) -> ScriptError {
+        ScriptError { text, counted }
+    }
+
+    /// Its `{err=...}` table.
+    fn table(&self, lua: &Lua) -> mlua::Result<Table> {
+        let t = lua.create_table()?;
+        t.raw_set("err", lua.create_string(&self.text)?)?;
+        if self.counted {
+            t.raw_set(IGNORE_STATS, true)?;
+        }
+        Ok(t)
+    }
+}
+
+/// The field Redis's script_lua.c sets on the error table of a command's
+/// error, already counted when the command answered it.
+const IGNORE_STATS: &str = "ignore_error_stats_update";
+
+/// Whether `value`, a script's result or what it raised, is an error
+/// table the node has counted already (see [`ScriptError::counted`]).
+fn counted(value: &Value) -> bool {
+    matches!(value, Value::Table(t) if matches!(t.raw_get::<Value>(IGNORE_STATS), Ok(Value::Boolean(true))))
+}
 
 impl std::fmt::Display for ScriptError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.0))
+        f.write_str(&String::from_utf8_lossy(&self.text))
     }
 }
 
@@ -175,11 +218,11 @@ fn find_script_error(e: &mlua::Error) -> Option<&ScriptError> {
 /// The error table for an error raised from Rust: `redis.call`'s own
 /// text, or `ERR` and the message.
 pub(crate) fn error_table(lua: &Lua, e: &mlua::Error) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    match find_script_error(e) {
-        Some(se) => t.raw_set("err", lua.create_string(&se.0)?)?,
-        None => t.raw_set("err", format!("ERR {}", lua_error_text(e)))?,
+    if let Some(se) = find_script_error(e) {
+        return se.table(lua);
     }
+    let t = lua.create_table()?;
+    t.raw_set("err", format!("ERR {}", lua_error_text(e)))?;
     Ok(t)
 }
 
@@ -206,16 +249,20 @@ fn error_reply(err: &Value, name: &str) -> Reply {
     Reply::error_bytes(text)
 }
 
-/// `redis.call` / `redis.pcall`: `Ok(value)` or `Err(error table)`.
+/// `redis.call` / `redis.pcall`: `Ok(value)` or `Err(what failed)`.
+/// Errors of the arguments, found before any command is looked up, are
+/// not counted here (Redis's `luaRedisGenericCommand` neither): a script
+/// answering with one counts it.
 fn redis_call<E: ScriptHost>(
     lua: &Lua,
     ctx: &mut Ctx<'_, E>,
     call: &mut Call<'_>,
     args: MultiValue,
     resp3: bool,
-) -> mlua::Result<Result<Value, Vec<u8>>> {
+) -> mlua::Result<Result<Value, ScriptError>> {
+    let uncounted = |text: &[u8]| Ok(Err(ScriptError::new(error_text(text), false)));
     if args.is_empty() {
-        return Ok(Err(error_text(b"Please specify at least one argument for this redis lib call")));
+        return uncounted(b"Please specify at least one argument for this redis lib call");
     }
     let mut argv: Vec<Bytes> = Vec::with_capacity(args.len());
     for a in args.iter() {
@@ -223,29 +270,70 @@ fn redis_call<E: ScriptHost>(
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Number(n) => argv.push(Bytes::from(number_arg(*n))),
             Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
-            _ => return Ok(Err(error_text(b"Lua redis lib command arguments must be strings or integers"))),
+            _ => return uncounted(b"Lua redis lib command arguments must be strings or integers"),
         }
     }
     let views: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
     match execute(ctx, call, &views, resp3) {
-        Ok(Reply::Error(e)) => Ok(Err(error_text(&[&b"-"[..], &e].concat()))),
+        // Counted by the command's call (`Env::command_ran`).
+        Ok(Reply::Error(e)) => Ok(Err(ScriptError::new(error_text(&[&b"-"[..], &e].concat()), true))),
         Ok(reply) => Ok(Ok(reply_to_lua(lua, reply, resp3)?)),
-        Err(text) => Ok(Err(error_text(text.as_bytes()))),
+        Err(text) => Ok(Err(ScriptError::new(text, true))),
     }
 }
 
 /// Runs one command from a script, with Redis's checks for scripts, under
-/// the script's locks. `Err` is a refusal (no command ran).
+/// the script's locks. `Err` is a refusal (no command ran), with its
+/// error text, counted as the command's rejected call as Redis's
+/// `scriptCall` counts it (`Env::command_refused`).
 fn execute<E: ScriptHost>(
     ctx: &mut Ctx<'_, E>,
     call: &mut Call<'_>,
     argv: &[&[u8]],
     resp3: bool,
-) -> Result<Reply, String> {
-    let shared = ctx.shared;
-    let Some(spec) = shared.table().lookup(argv[0]) else {
-        return Err("Unknown Redis command called from script".to_owned());
+) -> Result<Reply, Vec<u8>> {
+    let Some(spec) = ctx.shared.table().lookup(argv[0]) else {
+        return Err(refuse(ctx, None, "Unknown Redis command called from script"));
     };
+    check(ctx, call, spec, argv).map_err(|text| refuse(ctx, Some(spec), &text))?;
+    let write = spec.has(flag::WRITE);
+    if write {
+        call.wrote = true;
+        call.run.wrote.store(true, Relaxed);
+    }
+    let state = ctx.state();
+    let proto = state.proto;
+    state.proto = if resp3 { Proto::Resp3 } else { Proto::Resp2 };
+    state.last_cmd = spec.name;
+    // A blocking command answers at once from a script (as on a
+    // timeout), and what the script writes wakes the clients waiting on
+    // it once the script is done.
+    let may_block = std::mem::replace(&mut ctx.state().may_block, false);
+    let reply = ringcache_commands::blocking::call(ctx, spec, argv, ringcache_commands::Caller::Script);
+    let state = ctx.state();
+    state.proto = proto;
+    state.may_block = may_block;
+    Ok(reply)
+}
+
+/// Reports a refusal of a script's command to the node and gives its
+/// error text (`CODE message`).
+#[cold]
+fn refuse<E: ScriptHost>(ctx: &mut Ctx<'_, E>, spec: Option<&'static CommandSpec<E>>, text: &str) -> Vec<u8> {
+    let text = error_text(text.as_bytes());
+    ctx.shared.command_refused(ctx.client, spec, &Reply::error_bytes(text.clone()));
+    text
+}
+
+/// Redis's checks of a command a script calls (`scriptCall`), taking the
+/// shards of the keys it names: `Err` with the refusal's text.
+fn check<E: ScriptHost>(
+    ctx: &mut Ctx<'_, E>,
+    call: &mut Call<'_>,
+    spec: &'static CommandSpec<E>,
+    argv: &[&[u8]],
+) -> Result<(), String> {
+    let shared = ctx.shared;
     if !spec.arity_ok(argv.len()) {
         return Err("Wrong number of args calling Redis command from script".to_owned());
     }
@@ -293,23 +381,7 @@ fn execute<E: ScriptHost>(
             }
         }
     }
-    if write {
-        call.wrote = true;
-        call.run.wrote.store(true, Relaxed);
-    }
-    let state = ctx.state();
-    let proto = state.proto;
-    state.proto = if resp3 { Proto::Resp3 } else { Proto::Resp2 };
-    state.last_cmd = spec.name;
-    // A blocking command answers at once from a script (as on a
-    // timeout), and what the script writes wakes the clients waiting on
-    // it once the script is done.
-    let may_block = std::mem::replace(&mut ctx.state().may_block, false);
-    let reply = ringcache_commands::blocking::call(ctx, spec, argv, ringcache_commands::Caller::Script);
-    let state = ctx.state();
-    state.proto = proto;
-    state.may_block = may_block;
-    Ok(reply)
+    Ok(())
 }
 
 /// Holds `key`'s shard for the rest of the run: already held, or free

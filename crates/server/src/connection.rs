@@ -571,7 +571,7 @@ impl Session {
     /// client that goes away leaves the wait at once.
     pub async fn wait_blocked(
         &mut self,
-        shared: &Shared,
+        shared: &Arc<Shared>,
         stream: &mut TcpStream,
         input: &mut BytesMut,
         output: &mut BytesMut,
@@ -640,7 +640,7 @@ impl Session {
     /// (`cluster::blocking`).
     async fn wait_remote(
         &mut self,
-        shared: &Shared,
+        shared: &Arc<Shared>,
         stream: &mut TcpStream,
         input: &mut BytesMut,
         output: &mut BytesMut,
@@ -649,13 +649,13 @@ impl Session {
         let Some(cluster) = shared.cluster.clone() else { return Ok(()) };
         // Counted as blocked here, and open to CLIENT UNBLOCK.
         let here = blocking::proxy(shared, &self.client, remote.args());
-        let node = remote.node.clone();
         let (proto, id, dbid) = (self.client.state.proto, self.client.id, self.client.state.dbid);
         let timeout_reply = remote.timeout_reply().clone();
         let kill = self.client.info.kill.clone();
-        let answer = remote.wait(shared, &cluster, proto, id, dbid);
-        tokio::pin!(answer);
-        let reply = loop {
+        let mut answer = Box::pin(remote.wait(shared, &cluster, proto, id, dbid));
+        // The answer, if it came for a client that had left.
+        let mut served = None;
+        let ended = loop {
             let room = self.settings.query_buffer_limit.saturating_sub(input.len());
             let read = async {
                 if room == 0 {
@@ -663,20 +663,13 @@ impl Session {
                 }
                 stream.read_buf(&mut (&mut *input).limit(room)).await
             };
+            // Biased: a client seen leaving (or unblocked) before the
+            // answer is read is abandoned, and what the answer popped for
+            // it goes back, rather than being written to a closed socket.
             let end = tokio::select! {
-                encoded = &mut answer => {
-                    blocking::leave(shared, &here);
-                    output.extend_from_slice(&encoded);
-                    return Ok(());
-                }
-                outcome = blocking::wait(shared, &here, None) => {
-                    crate::cluster::blocking::cancel(&cluster, node.clone(), id);
-                    match outcome {
-                        blocking::Outcome::Unblocked => break Reply::error_static(blocking::UNBLOCKED_ERROR),
-                        blocking::Outcome::Gone => End::Killed,
-                        _ => break timeout_reply,
-                    }
-                }
+                biased;
+                _ = kill.cancelled() => End::Killed,
+                _ = shared.shutdown.cancelled() => End::Shutdown,
                 r = read => match r {
                     Ok(0) => End::ClientClosed,
                     Ok(n) => {
@@ -685,13 +678,30 @@ impl Session {
                     }
                     Err(e) => End::Io(e),
                 },
-                _ = kill.cancelled() => End::Killed,
-                _ = shared.shutdown.cancelled() => End::Shutdown,
+                outcome = blocking::wait(shared, &here, None) => match outcome {
+                    blocking::Outcome::Unblocked => break Ok(Reply::error_static(blocking::UNBLOCKED_ERROR)),
+                    blocking::Outcome::Gone => End::Killed,
+                    _ => break Ok(timeout_reply),
+                },
+                encoded = &mut answer => {
+                    // The runtime may hand the answer over before it has
+                    // seen the client's close: the socket itself tells.
+                    if peer_closed(stream) {
+                        served = Some(encoded);
+                        End::ClientClosed
+                    } else {
+                        blocking::leave(shared, &here);
+                        output.extend_from_slice(&encoded);
+                        return Ok(());
+                    }
+                }
             };
-            crate::cluster::blocking::cancel(&cluster, node.clone(), id);
-            blocking::leave(shared, &here);
-            return Err(end);
+            break Err(end);
         };
+        drop(answer);
+        blocking::leave(shared, &here);
+        remote.abandon(shared, &cluster, proto, id, dbid, served);
+        let reply = ended?;
         reply.encode(proto, output);
         Ok(())
     }
@@ -708,6 +718,17 @@ impl Session {
         pubsub::unsubscribe_all(&shared.pubsub, &mut self.client);
         shared.tracking.disable(shared, &mut self.client);
         shared.clients.unregister(self.client.id);
+    }
+}
+
+/// Whether the client closed (or reset) its side of `stream`, from the
+/// socket itself rather than from the readiness the runtime has seen so
+/// far; a client that sent more first is still there for this.
+fn peer_closed(stream: &TcpStream) -> bool {
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match socket2::SockRef::from(stream).peek(&mut probe) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted),
     }
 }
 

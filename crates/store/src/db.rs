@@ -1249,6 +1249,31 @@ mod tests {
     }
 
     #[test]
+    fn a_write_over_an_expired_key_records_its_expiry_first() {
+        use crate::invalidate::{take, Cause, Change};
+        let db = Db::new(DbConfig { shards: 8, ..DbConfig::default() });
+        let key = |k: &'static [u8], cause| Change::Key { db: 0, key: Bytes::from_static(k), cause };
+        let mut out = Vec::new();
+        db.lock_key(b"a").shard(b"a").set(b"a", Value::string(b"v"), 1500, 1000);
+        db.set_gone_events(true);
+        // Expired but not reclaimed: SET replaces it without a lookup.
+        db.lock_key(b"a").shard(b"a").set(b"a", Value::string(b"w"), 0, 2000);
+        take(&mut out);
+        assert_eq!(out, [key(b"a", Cause::Expired)], "only gone keys are recorded with GONE alone");
+        assert_eq!(db.stats().expired, 1);
+        out.clear();
+        db.lock_key(b"a").shard(b"a").set(b"a", Value::string(b"x"), 0, 2000);
+        db.set_invalidation(true);
+        db.lock_key(b"a").shard(b"a").set(b"a", Value::string(b"y"), 2500, 2000);
+        db.lock_key(b"a").shard(b"a").set(b"a", Value::string(b"z"), 0, 3000);
+        take(&mut out);
+        assert_eq!(out, [key(b"a", Cause::Own), key(b"a", Cause::Expired), key(b"a", Cause::Own)]);
+        assert_eq!(db.stats().expired, 2);
+        db.set_invalidation(false);
+        db.set_gone_events(false);
+    }
+
+    #[test]
     fn the_expiry_cycle_collects_tombstones() {
         let db = Db::new(replicated());
         for i in 0..200 {

@@ -616,7 +616,8 @@ impl Shard {
             Some(i) => {
                 let (k, old) = self.ks.map.get_index_mut(i).expect("index in range");
                 let old = std::mem::replace(old, fresh);
-                if old.is_expired(now_ms) {
+                let expired = old.is_expired(now_ms);
+                if expired {
                     self.stats.expired += 1;
                 }
                 self.used = self.used - old.mem as usize + mem;
@@ -628,6 +629,14 @@ impl Shard {
                         self.ks.volatile.swap_remove(key);
                     }
                     _ => {}
+                }
+                if expired && cause == crate::invalidate::Cause::Own {
+                    // Redis's lookup before a write deletes the expired key
+                    // first (`expired`, then the write's own event). A
+                    // replica's apply stays quiet: the coordinator's write
+                    // notified it, as a Redis replica leaves expiry to its
+                    // master.
+                    self.signal(key, crate::invalidate::Cause::Expired);
                 }
                 (i, Some(old.stamp()), old.has_past())
             }
@@ -871,8 +880,9 @@ impl Shard {
 
     /// Stores `value` under `key`, replacing whatever was there, with expiry
     /// `expire_at_ms` (0 = none), as a new local version. Replacing a key
-    /// that had expired counts it as expired, as Redis's lookup before a
-    /// write does, so a caller need not look the key up first.
+    /// that had expired counts and records it as expired (before the
+    /// write), as Redis's lookup before a write does, so a caller need not
+    /// look the key up first.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64, now_ms: u64) {
         self.clock_ms = now_ms;
         let (hash, slot) = self.hash_and_slot(key);

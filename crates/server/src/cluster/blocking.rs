@@ -28,17 +28,34 @@
 //! holds within a round only (documented in the README). A blocked client
 //! counts in INFO `blocked_clients` on both nodes; CLIENT UNBLOCK works on
 //! its own node.
+//!
+//! A client that stops waiting (leaves, is unblocked) mid-round is
+//! [`abandon`](RemoteBlock::abandon)ed: the coordinator is told (`U`), and
+//! the round's request, which runs in a task of its own, is still heard
+//! out. If the coordinator served it before the `U` arrived (or its
+//! answer came just as the client closed, which the connection checks on
+//! the socket before writing it), what it popped for nobody is given back
+//! ([`give_back`]): pushed again to the
+//! end of the list it came from (added again to the sorted set, unless the
+//! member is back there meanwhile), as a write routed like any command's,
+//! so it replicates and serves the next waiter. Redis never pops for a
+//! client it has seen leave; this keeps that promise across nodes. A
+//! BLMOVE (BRPOPLPUSH) served so is left done: its element is not lost, it
+//! is in the destination; XREAD takes nothing, and XREADGROUP's entries
+//! stay pending for the consumer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use ringcache_resp::{encode_request, Frame, Limits, Proto, Reply, RequestParser};
+use ringcache_resp::{decode_reply, encode_request, format_double, Frame, Limits, Proto, Reply, RequestParser};
 use ringcache_transport::{Message, NodeId};
+use tokio::task::JoinHandle;
 
-use super::forward::{Entry, Merge};
+use super::forward::{self, Entry, Merge};
 use super::remote::{internal_client, refuse, Answer};
 use super::replicate::{self, Submitted};
+use super::route::{route, Route};
 use super::Cluster;
 use crate::blocking::{self, Outcome};
 use crate::cmd;
@@ -47,6 +64,15 @@ use ringcache_commands::blocking::{timeout_arg, TimeoutUnit};
 
 pub const KIND_BLOCK: u8 = b'K';
 pub const KIND_UNBLOCK: u8 = b'U';
+
+/// How many times [`give_back`] tries its write (a view changing under
+/// it answers `-TRYAGAIN`), [`GIVE_BACK_PAUSE`] apart.
+const GIVE_BACK_TRIES: usize = 5;
+const GIVE_BACK_PAUSE: Duration = Duration::from_millis(100);
+
+/// A round's answer from the coordinator, or why there is none (a
+/// `-TRYAGAIN` text).
+type RoundAnswer = Result<Message, String>;
 
 /// How long one round waits on the coordinator: half the request
 /// timeout, so its answer comes back in time.
@@ -64,6 +90,9 @@ pub struct RemoteBlock {
     /// When the client's own timeout ends; `None`: never.
     deadline: Option<tokio::time::Instant>,
     timeout_reply: Reply,
+    /// The round in flight, its request in a task of its own, so that a
+    /// wait dropped mid-round leaves it to [`abandon`](Self::abandon).
+    in_flight: Option<JoinHandle<RoundAnswer>>,
 }
 
 impl RemoteBlock {
@@ -76,7 +105,7 @@ impl RemoteBlock {
         let ms = unit.parse(&args[at], ringcache_store::now_ms()).ok()?;
         let deadline = (ms > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(ms));
         let timeout_reply = if matches!(spec.name, "blmove" | "brpoplpush") { Reply::Null } else { Reply::NullArray };
-        Some(RemoteBlock { node, args, timeout_at: at, timeout_unit: unit, deadline, timeout_reply })
+        Some(RemoteBlock { node, args, timeout_at: at, timeout_unit: unit, deadline, timeout_reply, in_flight: None })
     }
 
     /// The blocking command of `entry` (a relay to another node), if it
@@ -91,9 +120,9 @@ impl RemoteBlock {
     }
 
     /// Waits, round after round, until the coordinator answers; the reply
-    /// encoded in `proto`. Dropping it mid-round must be followed by
-    /// [`cancel`].
-    pub async fn wait(&mut self, shared: &Shared, cluster: &Cluster, proto: Proto, id: u64, dbid: u16) -> Bytes {
+    /// encoded in `proto`. Dropping it (mid-round or not) must be followed
+    /// by [`abandon`](Self::abandon).
+    pub async fn wait(&mut self, shared: &Shared, cluster: &Arc<Cluster>, proto: Proto, id: u64, dbid: u16) -> Bytes {
         let round = Duration::from_millis(round_ms(shared));
         let request_timeout = Duration::from_millis(shared.with_config(|c| c.cluster_timeout_ms));
         loop {
@@ -115,11 +144,15 @@ impl RemoteBlock {
             m.put_u16(dbid);
             m.put_u64(this_round.as_millis() as u64);
             encode_request(&self.args, &mut m);
+            let round = round_request(cluster.clone(), self.node.clone(), m.freeze(), request_timeout + this_round);
+            // Awaited where it is kept: a wait dropped here leaves it to
+            // `abandon`.
+            let handle = self.in_flight.insert(tokio::spawn(round));
             let answer =
-                tokio::time::timeout(request_timeout + this_round, cluster.transport.request(&self.node, m.freeze()))
-                    .await;
+                handle.await.unwrap_or_else(|e| Err(format!("TRYAGAIN the blocked command's round failed: {e}")));
+            self.in_flight = None;
             match answer {
-                Ok(Ok(msg)) => match msg.split_first() {
+                Ok(msg) => match msg.split_first() {
                     Some((b'W', rerun)) => {
                         if let Some(args) = rerun_args(rerun, self.args.len()) {
                             self.args = args;
@@ -130,17 +163,44 @@ impl RemoteBlock {
                     Some((b'-', text)) => return encoded(&Reply::error_bytes(text.to_vec()), proto),
                     _ => return encoded(&Reply::error_static("CLUSTERDOWN malformed answer from another node"), proto),
                 },
-                Ok(Err(e)) => {
-                    tracing::debug!(node = %self.node, "blocking command not forwarded: {e}");
-                    let text = format!("TRYAGAIN node {} did not answer the blocked command: {e}", self.node);
-                    return encoded(&Reply::error(text), proto);
-                }
-                Err(_) => {
-                    let text = format!("TRYAGAIN node {} did not answer in time", self.node);
-                    return encoded(&Reply::error(text), proto);
-                }
+                Err(text) => return encoded(&Reply::error(text), proto),
             }
         }
+    }
+
+    /// The client stopped waiting (it left, or CLIENT UNBLOCK): tells the
+    /// coordinator, and hears out the round in flight, if any, in the
+    /// background: if it was served meanwhile, what it popped goes back
+    /// ([`give_back`]). `served`: the reply [`wait`](Self::wait) gave,
+    /// if the client left before it could be written; it goes back too.
+    pub fn abandon(
+        mut self,
+        shared: &Arc<Shared>,
+        cluster: &Arc<Cluster>,
+        proto: Proto,
+        id: u64,
+        dbid: u16,
+        served: Option<Bytes>,
+    ) {
+        let round = self.in_flight.take();
+        if served.is_none() {
+            cancel(cluster, self.node.clone(), id);
+            if round.is_none() {
+                return;
+            }
+        }
+        let (shared, cluster) = (shared.clone(), cluster.clone());
+        tokio::spawn(async move {
+            let reply = match (served, round) {
+                (Some(reply), _) => reply,
+                (None, Some(round)) => match round.await {
+                    Ok(Ok(msg)) if msg.first() == Some(&b'+') => msg.slice(1..),
+                    _ => return,
+                },
+                (None, None) => return,
+            };
+            give_back(&shared, &cluster, &self.args, proto, id, dbid, &reply).await;
+        });
     }
 
     /// The command, as it is sent.
@@ -176,9 +236,121 @@ fn encoded(reply: &Reply, proto: Proto) -> Bytes {
     out.freeze()
 }
 
+/// One round's request to `node`, bounded by `timeout`.
+async fn round_request(cluster: Arc<Cluster>, node: NodeId, m: Message, timeout: Duration) -> RoundAnswer {
+    match tokio::time::timeout(timeout, cluster.transport.request(&node, m)).await {
+        Ok(Ok(msg)) => Ok(msg),
+        Ok(Err(e)) => {
+            tracing::debug!(node = %node, "blocking command not forwarded: {e}");
+            Err(format!("TRYAGAIN node {node} did not answer the blocked command: {e}"))
+        }
+        Err(_) => Err(format!("TRYAGAIN node {node} did not answer in time")),
+    }
+}
+
+/// Gives back what the blocking command `args` took for a client that had
+/// left: `reply` (encoded in `proto`) is what the coordinator served it.
+/// The write ([`undo`]) is routed as client `id`'s in database `dbid`, and
+/// tried again while the cluster answers `-TRYAGAIN` (a view changing).
+async fn give_back(
+    shared: &Shared,
+    cluster: &Arc<Cluster>,
+    args: &[Bytes],
+    proto: Proto,
+    id: u64,
+    dbid: u16,
+    reply: &[u8],
+) {
+    let Ok(Some((reply, _))) = decode_reply(reply) else { return };
+    let Some(push) = undo(args, reply) else { return };
+    let mut last = Reply::Null;
+    for _ in 0..GIVE_BACK_TRIES {
+        let mut client = internal_client(proto, id);
+        client.state.dbid = dbid;
+        let views: Vec<&[u8]> = push.iter().map(|a| &a[..]).collect();
+        let mut entry = match route(cluster, &mut client, cmd::lookup(views[0]), &views) {
+            Route::Remote(entry) => entry,
+            Route::Local | Route::Here => Entry::relay(cluster.me.clone(), push.clone()),
+            Route::Reply(r) => Entry::ready(r),
+        };
+        let mut out = BytesMut::new();
+        forward::execute(shared, cluster, &mut client, std::slice::from_mut(&mut entry), &mut out).await;
+        last = match decode_reply(&out) {
+            Ok(Some((r, _))) => r,
+            _ => Reply::error_static("ERR malformed reply"),
+        };
+        if !matches!(&last, Reply::Error(e) if e.starts_with(b"TRYAGAIN") || e.starts_with(b"CLUSTERDOWN")) {
+            break;
+        }
+        tokio::time::sleep(GIVE_BACK_PAUSE).await;
+    }
+    if let Reply::Error(e) = last {
+        tracing::warn!(
+            "{} served a client that had left; giving back what it took failed: {}",
+            String::from_utf8_lossy(&args[0]),
+            String::from_utf8_lossy(&e)
+        );
+    }
+}
+
+/// The write that puts back what the pop `args` answered with `reply`
+/// took: `None` for anything else (a timeout's nil, an error, a command
+/// that takes nothing).
+fn undo(args: &[Bytes], reply: Reply) -> Option<Vec<Bytes>> {
+    let name = std::str::from_utf8(&args[0]).ok()?.to_ascii_lowercase();
+    let Reply::Array(mut items) = reply else { return None };
+    let text = |r: &Reply| -> Option<Bytes> {
+        match r {
+            Reply::Bulk(b) | Reply::Simple(b) => Some(b.clone()),
+            Reply::Double(d) => Some(Bytes::from(format_double(*d))),
+            _ => None,
+        }
+    };
+    let key = text(items.first()?)?;
+    let mut push = Vec::new();
+    match (name.as_str(), items.len()) {
+        ("blpop", 2) | ("brpop", 2) => {
+            let to = if name == "blpop" { "LPUSH" } else { "RPUSH" };
+            push.extend([Bytes::from_static(to.as_bytes()), key, text(&items[1])?]);
+        }
+        ("blmpop", 2) => {
+            // BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n]: the
+            // first popped was at the end, so it goes back last.
+            let numkeys: usize = std::str::from_utf8(args.get(2)?).ok()?.parse().ok()?;
+            let left = args.get(3 + numkeys)?.eq_ignore_ascii_case(b"left");
+            let Reply::Array(popped) = items.pop()? else { return None };
+            push.extend([Bytes::from_static(if left { b"LPUSH" } else { b"RPUSH" }), key]);
+            for e in popped.iter().rev() {
+                push.push(text(e)?);
+            }
+        }
+        ("bzpopmin", 3) | ("bzpopmax", 3) => {
+            // NX: a member added again meanwhile keeps its newer score.
+            push.extend([
+                Bytes::from_static(b"ZADD"),
+                key,
+                Bytes::from_static(b"NX"),
+                text(&items[2])?,
+                text(&items[1])?,
+            ]);
+        }
+        ("bzmpop", 2) => {
+            let Reply::Array(popped) = items.pop()? else { return None };
+            push.extend([Bytes::from_static(b"ZADD"), key, Bytes::from_static(b"NX")]);
+            for pair in &popped {
+                let Reply::Array(pair) = pair else { return None };
+                let [member, score] = &pair[..] else { return None };
+                push.extend([text(score)?, text(member)?]);
+            }
+        }
+        _ => return None,
+    }
+    Some(push)
+}
+
 /// Tells `node` that client `id` stopped waiting (one-way, in the
 /// background: the client's connection does not wait for it).
-pub fn cancel(cluster: &Arc<Cluster>, node: NodeId, id: u64) {
+fn cancel(cluster: &Arc<Cluster>, node: NodeId, id: u64) {
     let cluster = cluster.clone();
     tokio::spawn(async move {
         let mut m = BytesMut::with_capacity(9);
@@ -389,6 +561,45 @@ mod tests {
         unblocked(&shared, from(), &7u64.to_be_bytes());
         assert_eq!(&round.await.unwrap()[..], b"W");
         assert!(shared.blocked.is_empty());
+    }
+
+    #[test]
+    fn what_a_pop_took_is_pushed_back_where_it_came_from() {
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let args = |a: &[&str]| a.iter().map(|a| b(a)).collect::<Vec<_>>();
+        let bulk = |s: &str| Reply::Bulk(b(s));
+        let arr = Reply::Array;
+        let undone = |cmd: &[&str], reply: Reply| {
+            undo(&args(cmd), reply)
+                .map(|p| p.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>())
+        };
+        assert_eq!(undone(&["BLPOP", "a", "k", "0"], arr(vec![bulk("k"), bulk("v")])).unwrap(), ["LPUSH", "k", "v"]);
+        assert_eq!(undone(&["brpop", "k", "1.5"], arr(vec![bulk("k"), bulk("v")])).unwrap(), ["RPUSH", "k", "v"]);
+        // Popped from the left: v1 was the head, so it is pushed last.
+        let two = arr(vec![bulk("k"), arr(vec![bulk("v1"), bulk("v2")])]);
+        assert_eq!(
+            undone(&["BLMPOP", "0", "2", "j", "k", "LEFT", "COUNT", "2"], two.clone()).unwrap(),
+            ["LPUSH", "k", "v2", "v1"]
+        );
+        assert_eq!(undone(&["BLMPOP", "0", "1", "k", "right"], two).unwrap(), ["RPUSH", "k", "v2", "v1"]);
+        assert_eq!(
+            undone(&["BZPOPMIN", "z", "0"], arr(vec![bulk("z"), bulk("m"), bulk("1.5")])).unwrap(),
+            ["ZADD", "z", "NX", "1.5", "m"]
+        );
+        assert_eq!(
+            undone(&["BZPOPMAX", "z", "0"], arr(vec![bulk("z"), bulk("m"), Reply::Double(f64::INFINITY)])).unwrap(),
+            ["ZADD", "z", "NX", "inf", "m"]
+        );
+        let pairs =
+            arr(vec![bulk("z"), arr(vec![arr(vec![bulk("a"), Reply::Double(1.0)]), arr(vec![bulk("b"), bulk("2")])])]);
+        assert_eq!(
+            undone(&["BZMPOP", "0", "1", "z", "MIN", "COUNT", "2"], pairs).unwrap(),
+            ["ZADD", "z", "NX", "1", "a", "2", "b"]
+        );
+        // Nothing taken, or nothing lost.
+        assert_eq!(undone(&["BLPOP", "k", "0"], Reply::NullArray), None);
+        assert_eq!(undone(&["BLMOVE", "s", "d", "LEFT", "LEFT", "0"], bulk("v")), None);
+        assert_eq!(undone(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], arr(vec![bulk("s")])), None);
     }
 
     #[tokio::test]

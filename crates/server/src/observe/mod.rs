@@ -98,7 +98,7 @@ impl Observer {
             Reply::Error(e) => Some(&e[..]),
             _ => None,
         };
-        self.stats.record_call(slot, ns, error, self.tracking.load(Relaxed), ran.wrote);
+        self.stats.record_call(slot, ns, error, ran.error_counted, self.tracking.load(Relaxed), ran.wrote);
         let us = ns / 1000;
         let event = if ran.spec.has(flag::FAST) { "fast-command" } else { "command" };
         self.latency.add_if_needed(event, us / 1000, unix_secs);
@@ -121,7 +121,7 @@ impl Observer {
     /// A blocked command ended without running again (its timeout, or
     /// CLIENT UNBLOCK): its one call, failed with `error` if given.
     pub fn ended_blocked(&self, slot: usize, error: Option<&[u8]>) {
-        self.stats.record_call(slot, 0, error, self.tracking.load(Relaxed), false);
+        self.stats.record_call(slot, 0, error, false, self.tracking.load(Relaxed), false);
     }
 
     /// A command is about to run: a script is shown to monitors now, so

@@ -269,13 +269,14 @@ impl CommandStats {
     }
 
     /// Records one call of the command in `slot` that took `ns`; with an
-    /// error reply, the call failed and the error is counted.
+    /// error reply, the call failed and the error is counted, unless
+    /// `counted` (it was, where it arose: a script's command).
     /// `histogram`: whether `latency-tracking` is on.
     #[inline]
-    pub fn record_call(&self, slot: usize, ns: u64, error: Option<&[u8]>, histogram: bool, wrote: bool) {
+    pub fn record_call(&self, slot: usize, ns: u64, error: Option<&[u8]>, counted: bool, histogram: bool, wrote: bool) {
         self.with_block(|b| {
             b.changes += u64::from(wrote);
-            if let Some(text) = error {
+            if let Some(text) = error.filter(|_| !counted) {
                 b.count_error(text);
             }
             let c = b.tally(slot);
@@ -365,12 +366,22 @@ mod tests {
     }
 
     #[test]
+    fn an_error_counted_where_it_arose_only_fails_the_call() {
+        let stats = CommandStats::default();
+        stats.record_call(2, 1_000, Some(b"ERR inner"), false, false, false);
+        stats.record_call(3, 1_000, Some(b"ERR inner"), true, false, false);
+        let s = stats.snapshot();
+        assert_eq!((s.commands[2].failed, s.commands[3].failed), (1, 1));
+        assert_eq!((s.total_errors, s.errors), (1, vec![("ERR".into(), 1)]));
+    }
+
+    #[test]
     fn threads_are_merged_and_reset() {
         let stats = Arc::new(CommandStats::default());
-        stats.record_call(3, 2_000, None, true, true);
+        stats.record_call(3, 2_000, None, false, true, true);
         let other = stats.clone();
         std::thread::spawn(move || {
-            other.record_call(3, 4_000, Some(b"ERR boom"), true, false);
+            other.record_call(3, 4_000, Some(b"ERR boom"), false, true, false);
             other.record_rejected(Some(1), b"WRONGTYPE x");
         })
         .join()
