@@ -287,3 +287,76 @@ async fn a_busy_acceptor_refuses_instead_of_queueing() {
     bounded(a.shutdown()).await;
     bounded(b.shutdown()).await;
 }
+
+/// Records the thread each one-way message and each request was handled on.
+#[derive(Default)]
+struct ThreadRecorder {
+    threads: std::sync::Mutex<Vec<String>>,
+}
+
+impl ThreadRecorder {
+    fn record(&self) {
+        let name = std::thread::current().name().unwrap_or("?").to_owned();
+        self.threads.lock().unwrap().push(name);
+    }
+}
+
+impl ringcache_transport::Handler for ThreadRecorder {
+    fn request(
+        &self,
+        _from: ringcache_transport::NodeId,
+        msg: Bytes,
+    ) -> ringcache_transport::BoxFuture<'static, Bytes> {
+        self.record();
+        Box::pin(async move { msg })
+    }
+
+    fn message(&self, _from: ringcache_transport::NodeId, _msg: Bytes) {
+        self.record();
+    }
+}
+
+#[tokio::test]
+async fn bound_on_another_runtime_every_task_runs_there() {
+    // The runtime a server's first worker drives: built first, driven by
+    // its own thread from then on.
+    let peers = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let handle = peers.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = std::thread::Builder::new()
+        .name("peers".into())
+        .spawn(move || peers.block_on(async move { stopped.await.ok() }))
+        .unwrap();
+    let config = TransportConfig::for_test();
+    let mut nodes = Vec::new();
+    let mut recorders = Vec::new();
+    for i in 0..2 {
+        let t = TcpTransport::bind_on(id(i), "127.0.0.1:0", secret(SECRET), config.clone(), handle.clone()).await;
+        let t = t.unwrap();
+        let recorder = Arc::new(ThreadRecorder::default());
+        t.set_handler(recorder.clone());
+        nodes.push(Arc::new(t));
+        recorders.push(recorder);
+    }
+    nodes[0].add_peer(id(1), nodes[1].local_addr());
+    nodes[1].add_peer(id(0), nodes[0].local_addr());
+    // Asked from this (the test's) runtime, answered there, both ways.
+    assert_eq!(bounded(nodes[0].request(&id(1), Bytes::from_static(b"x"))).await.unwrap(), "x");
+    assert_eq!(bounded(nodes[1].request(&id(0), Bytes::from_static(b"y"))).await.unwrap(), "y");
+    bounded(nodes[0].send(&id(1), Bytes::from_static(b"one-way"))).await.unwrap();
+    bounded(async {
+        while recorders[1].threads.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    for r in &recorders {
+        let threads = r.threads.lock().unwrap().clone();
+        assert!(!threads.is_empty() && threads.iter().all(|t| t == "peers"), "handled on {threads:?}");
+    }
+    for t in nodes {
+        bounded(t.shutdown()).await;
+    }
+    stop.send(()).unwrap();
+    driver.join().unwrap();
+}

@@ -217,6 +217,10 @@ pub struct Cluster {
     pub leave: leave::Leave,
     /// Copies of slots this node no longer owns, dropped.
     pub unowned: unowned::UnownedStats,
+    /// Where the tasks that talk to peers run (replication's and the
+    /// pub/sub bus's senders, like the transport's own): the first
+    /// worker's runtime, set by the server; else the caller's.
+    pub(crate) peers_runtime: std::sync::OnceLock<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -279,10 +283,23 @@ impl Cluster {
             view_changed: tokio::sync::Notify::new(),
             leave: leave::Leave::default(),
             unowned: unowned::UnownedStats::default(),
+            peers_runtime: std::sync::OnceLock::new(),
         };
         let first = cluster.gossip.view();
         cluster.publish(&first);
         Ok(cluster)
+    }
+
+    /// Starts a task that talks to peers, on [`Cluster::peers_runtime`].
+    pub(crate) fn spawn_peer_task<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.peers_runtime.get() {
+            Some(runtime) => runtime.spawn(task),
+            None => tokio::spawn(task),
+        }
     }
 
     /// The current view. Load it once per command and keep using that one.

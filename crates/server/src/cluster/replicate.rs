@@ -329,7 +329,7 @@ impl Replication {
         for node in new {
             let outbox = Arc::new(Outbox::default());
             next.push((node.id.clone(), outbox.clone()));
-            tokio::spawn(send_loop(
+            cluster.spawn_peer_task(send_loop(
                 cluster.transport.clone(),
                 node.id.clone(),
                 node.health.clone(),

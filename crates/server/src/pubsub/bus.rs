@@ -158,7 +158,7 @@ pub fn start(shared: &Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
                     peers.push(outbox.clone());
                     let stop = shared.shutdown.child_token();
                     running.push((id.clone(), stop.clone()));
-                    tokio::spawn(send_loop(shared.clone(), cluster.clone(), outbox, stop));
+                    cluster.spawn_peer_task(send_loop(shared.clone(), cluster.clone(), outbox, stop));
                 }
             }
             tokio::select! {

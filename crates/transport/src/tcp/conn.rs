@@ -148,7 +148,8 @@ impl Conn {
     }
 }
 
-/// Start the tasks of a dialed connection whose handshake succeeded.
+/// Start the tasks of a dialed connection whose handshake succeeded, on
+/// `runtime` (the stream moves to it from the runtime that dialed).
 pub(crate) fn spawn_dialed(
     stream: TcpStream,
     leftover: BytesMut,
@@ -156,9 +157,9 @@ pub(crate) fn spawn_dialed(
     codec: FrameCodec,
     queue_len: usize,
     closed: CancellationToken,
-    tracker: &TaskTracker,
-) -> Arc<Conn> {
-    let (r, w) = stream.into_split();
+    (tracker, runtime): (&TaskTracker, &tokio::runtime::Handle),
+) -> std::io::Result<Arc<Conn>> {
+    let stream = stream.into_std()?;
     let (tx, rx) = mpsc::channel(queue_len);
     let conn = Arc::new(Conn {
         peer,
@@ -167,9 +168,24 @@ pub(crate) fn spawn_dialed(
         next_id: AtomicU64::new(1),
         closed: closed.clone(),
     });
-    tracker.spawn(write_loop(w, rx, codec, closed));
-    tracker.spawn(read_dialed(conn.clone(), r, leftover, codec));
-    conn
+    let (reader, writers) = (conn.clone(), tracker.clone());
+    tracker.spawn_on(
+        async move {
+            let stream = match TcpStream::from_std(stream) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(peer = %reader.peer, error = %e, "dialed connection unusable; closing it");
+                    reader.close(Closed::Lost);
+                    return;
+                }
+            };
+            let (r, w) = stream.into_split();
+            writers.spawn(write_loop(w, rx, codec, closed));
+            read_dialed(reader, r, leftover, codec).await;
+        },
+        runtime,
+    );
+    Ok(conn)
 }
 
 async fn read_dialed(conn: Arc<Conn>, mut r: OwnedReadHalf, mut buf: BytesMut, codec: FrameCodec) {

@@ -13,6 +13,11 @@
 //!   is called (connecting and the handshake included).
 //! - At most `inflight_per_peer_max` requests per peer wait at once; one
 //!   more fails with `Backpressure` at once (no hidden queue).
+//! - Every task runs on the transport's runtime (the one given to
+//!   [`TcpTransport::bind_on`], else the one that bound it), whichever
+//!   runtime calls it: a server puts its peers' connections on the thread
+//!   that serves its clients, so a replicated write and its acks never
+//!   cross threads. Connections dialed from another runtime move to it.
 //! - Every task runs on the transport's `TaskTracker` and ends when its
 //!   `CancellationToken` (a child of the transport's) is cancelled:
 //!   [`TcpTransport::shutdown`] stops accepting, closes every connection,
@@ -29,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
@@ -59,6 +65,7 @@ struct Inner {
     local_addr: SocketAddr,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    runtime: Handle,
 }
 
 #[derive(Debug)]
@@ -99,13 +106,26 @@ impl Slot {
 
 impl TcpTransport {
     /// Listen on `addr` as node `id` and start accepting authenticated
-    /// peers. Use port 0 to let the system pick (see
-    /// [`TcpTransport::local_addr`]).
+    /// peers, with every task on the current runtime. Use port 0 to let the
+    /// system pick (see [`TcpTransport::local_addr`]).
     pub async fn bind(
         id: impl Into<NodeId>,
         addr: impl ToSocketAddrs,
         secret: ClusterSecret,
         config: TransportConfig,
+    ) -> Result<TcpTransport> {
+        TcpTransport::bind_on(id, addr, secret, config, Handle::current()).await
+    }
+
+    /// Like [`TcpTransport::bind`], with every task of the transport (the
+    /// listener's, each connection's) on `runtime`, which need not be
+    /// running yet: they start when it does.
+    pub async fn bind_on(
+        id: impl Into<NodeId>,
+        addr: impl ToSocketAddrs,
+        secret: ClusterSecret,
+        config: TransportConfig,
+        runtime: Handle,
     ) -> Result<TcpTransport> {
         config.validate()?;
         let id = id.into();
@@ -123,8 +143,18 @@ impl TcpTransport {
             local_addr: listener.local_addr()?,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            runtime,
         });
-        inner.tracker.spawn(accept_loop(inner.clone(), listener));
+        // Registered again with the transport's runtime, where it is
+        // accepted from.
+        let listener = listener.into_std()?;
+        let accepting = inner.clone();
+        inner.spawn(async move {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => accept_loop(accepting, listener).await,
+                Err(e) => tracing::error!(error = %e, "cluster listener unusable; accepting no peers"),
+            }
+        });
         Ok(TcpTransport { inner })
     }
 
@@ -229,7 +259,7 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
             tracing::warn!(%from, "too many incoming connections; closing the new one");
             continue;
         };
-        inner.tracker.spawn(accept_one(inner.clone(), stream, from, permit));
+        inner.spawn(accept_one(inner.clone(), stream, from, permit));
     }
     // The listener is dropped here: new connections are refused.
 }
@@ -268,6 +298,11 @@ async fn accept_one(
 }
 
 impl Inner {
+    /// Runs `task` on the transport's runtime, tracked.
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tracker.spawn_on(task, &self.runtime);
+    }
+
     fn peer(&self, id: &NodeId) -> Result<Arc<Peer>> {
         lock(&self.peers).get(id).cloned().ok_or_else(|| TransportError::UnknownPeer(id.clone()))
     }
@@ -330,15 +365,16 @@ impl Inner {
                     HandshakeError::Io(e) => unreachable(e.to_string()),
                     HandshakeError::Closed => unreachable("closed during the handshake".into()),
                 })?;
-            Ok(conn::spawn_dialed(
+            conn::spawn_dialed(
                 stream,
                 leftover,
                 peer.id.clone(),
                 self.codec,
                 self.config.inflight_per_peer_max,
                 peer.cancel.child_token(),
-                &self.tracker,
-            ))
+                (&self.tracker, &self.runtime),
+            )
+            .map_err(|e| unreachable(e.to_string()))
         };
         match timeout(Duration::from_millis(self.config.connect_timeout_ms), attempt).await {
             Ok(r) => r,
