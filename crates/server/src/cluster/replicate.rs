@@ -973,16 +973,39 @@ pub fn needs_quorum_read(spec: &crate::cmd::CommandSpec) -> bool {
 /// Waits for `waits`: the fewest owners (this one included) that
 /// acknowledged any of them, or `-NOREPLICAS` if one failed. Bounded even
 /// if the state machine never answered (it always does, by its deadline).
+///
+/// A pipeline's writes mostly end together (one `Acked` answers a batch),
+/// so by the time a reply's turn comes its writes are usually done: those
+/// are taken as they are, and a timer is set only for what is still out.
 pub async fn wait(waits: Vec<oneshot::Receiver<Done>>, timeout: Duration) -> Result<usize, &'static str> {
-    let all = futures_util::future::join_all(waits);
-    let Ok(dones) = tokio::time::timeout(timeout * 2 + Duration::from_secs(1), all).await else {
-        return Err(NOREPLICAS);
-    };
     let mut acks = usize::MAX;
-    for done in dones {
-        match done {
-            Ok(Done::Acked(n)) => acks = acks.min(n),
-            Ok(Done::Failed(_)) | Err(_) => return Err(NOREPLICAS),
+    let mut fold = |done: Result<Done, oneshot::error::RecvError>| match done {
+        Ok(Done::Acked(n)) => {
+            acks = acks.min(n);
+            Ok(())
+        }
+        Ok(Done::Failed(_)) | Err(_) => Err(NOREPLICAS),
+    };
+    let mut out = Vec::new();
+    for mut rx in waits {
+        match rx.try_recv() {
+            Ok(done) => fold(Ok(done))?,
+            Err(oneshot::error::TryRecvError::Empty) => out.push(rx),
+            Err(oneshot::error::TryRecvError::Closed) => return Err(NOREPLICAS),
+        }
+    }
+    let limit = timeout * 2 + Duration::from_secs(1);
+    match out.len() {
+        0 => {}
+        1 => {
+            let rx = out.pop().expect("one");
+            fold(tokio::time::timeout(limit, rx).await.map_err(|_| NOREPLICAS)?)?;
+        }
+        _ => {
+            let all = futures_util::future::join_all(out);
+            for done in tokio::time::timeout(limit, all).await.map_err(|_| NOREPLICAS)? {
+                fold(done)?;
+            }
         }
     }
     Ok(acks)
