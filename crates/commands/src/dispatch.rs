@@ -110,6 +110,27 @@ pub fn dispatch_prepared<E: Env>(
         }
         return refused(shared, client, Some(spec), CmdError::WrongArity(spec.name.to_owned()).into());
     }
+    // A container's subcommand is looked up with the command, as Redis
+    // does: an unknown one is refused as an unknown command is (no
+    // command's call counts it), a known one's arity is its own and so is
+    // the name its refusals and calls are counted under.
+    let subs = shared.subcommands(spec);
+    if !subs.is_empty() && args.len() >= 2 {
+        let Some(sub) = subs.iter().find(|s| crate::args::is(args[1], s.short())) else {
+            if let Some(m) = state.multi.as_mut() {
+                m.dirty = true;
+            }
+            let cmd = spec.name.to_ascii_uppercase();
+            return refused(shared, client, None, crate::object::unknown_subcommand(args, &cmd).into());
+        };
+        state.last_cmd = sub.name;
+        if !sub.arity_ok(args.len()) {
+            if let Some(m) = state.multi.as_mut() {
+                m.dirty = true;
+            }
+            return refused(shared, client, Some(spec), CmdError::WrongArity(sub.name.to_owned()).into());
+        }
+    }
     if !state.authenticated && !spec.has(flag::NO_AUTH) {
         return refused(shared, client, Some(spec), Reply::error_static("NOAUTH Authentication required."));
     }

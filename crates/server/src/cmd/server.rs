@@ -27,6 +27,7 @@ use super::{
     all_commands, cluster, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys,
 };
 use crate::config::{Config, ConfigError, Setting};
+use ringcache_commands::SubSpec;
 
 /// A subcommand of a container command (`CLIENT LIST`, `CONFIG GET`, ...).
 pub(super) struct SubCommand {
@@ -237,7 +238,13 @@ const COMMAND_SUBCOMMANDS: &[SubCommand] = &[
 #[derive(Clone, Copy)]
 enum Found {
     Top(&'static CommandSpec),
-    Sub(&'static CommandSpec, &'static SubCommand),
+    Sub(&'static CommandSpec, &'static SubSpec),
+}
+
+/// The subcommands of `spec` as COMMAND reports them: every container's,
+/// the command layer's and the scripting crate's included.
+fn subs(spec: &'static CommandSpec) -> &'static [SubSpec] {
+    super::stat_names().subcommands_at(super::TABLE.position(spec))
 }
 
 /// Looks up `name` or `container|sub`, case-insensitively.
@@ -246,7 +253,7 @@ fn find(name: &[u8]) -> Option<Found> {
         None => lookup(name).map(Found::Top),
         Some(i) => {
             let parent = lookup(&name[..i])?;
-            let sub = subcommands_of(parent.name).iter().find(|s| is(&name[i + 1..], s.short()))?;
+            let sub = subs(parent).iter().find(|s| is(&name[i + 1..], s.short()))?;
             Some(Found::Sub(parent, sub))
         }
     }
@@ -312,8 +319,7 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     };
     let mut names = Vec::new();
     for spec in sorted_commands() {
-        let entries = std::iter::once(Found::Top(spec))
-            .chain(subcommands_of(spec.name).iter().map(move |sub| Found::Sub(spec, sub)));
+        let entries = std::iter::once(Found::Top(spec)).chain(subs(spec).iter().map(move |sub| Found::Sub(spec, sub)));
         for f in entries {
             let keep = match &filter {
                 Filter::None => true,
@@ -366,8 +372,13 @@ fn full_name(f: Found) -> &'static str {
 /// One COMMAND INFO entry, in Redis 7's ten-field format.
 fn info_entry(f: Found) -> Reply {
     let (arity, flags, keys, subs) = match f {
-        Found::Top(spec) => (spec.arity, spec.flags, spec.keys, subcommands_of(spec.name)),
-        Found::Sub(_, sub) => (sub.arity, sub.flags, Keys::None, &[][..]),
+        Found::Top(spec) => (spec.arity, spec.flags, spec.keys, subs(spec)),
+        // A data container's subcommand has its container's key (OBJECT
+        // ENCODING's, XGROUP CREATE's), unless Redis gives it none (HELP).
+        Found::Sub(parent, sub) => {
+            let keys = if super::key_specs::movable_keys(sub.name).is_some() { parent.keys } else { Keys::None };
+            (sub.arity, sub.flags, keys, &[][..])
+        }
     };
     let (first, last, step) = keys.legacy_range();
     let mut flag_names: Vec<Reply> =
@@ -643,7 +654,7 @@ fn docs_entry(f: Found) -> Reply {
     }
     fields.push((Reply::bulk("group"), Reply::bulk(group)));
     if let Found::Top(spec) = f {
-        let subs = subcommands_of(spec.name);
+        let subs = subs(spec);
         if !subs.is_empty() {
             let docs = subs.iter().map(|s| (Reply::bulk(s.name), docs_entry(Found::Sub(spec, s)))).collect();
             fields.push((Reply::bulk("subcommands"), Reply::Map(docs)));
@@ -705,6 +716,12 @@ zlexcount=2.8.9 zmpop=7.0.0 zmscore=6.2.0 zpopmax=5.0.0 zpopmin=5.0.0 zrandmembe
 zrangebylex=2.8.9 zrangebyscore=1.0.5 zrangestore=6.2.0 zrank=2.0.0 zrem=1.2.0 zremrangebylex=2.8.9
 zremrangebyrank=2.0.0 zremrangebyscore=1.2.0 zrevrange=1.2.0 zrevrangebylex=2.8.9 zrevrangebyscore=2.2.0
 zrevrank=2.0.0 zscan=2.8.0 zscore=1.2.0 zunion=6.2.0 zunionstore=2.0.0
+object|encoding=2.2.3 object|freq=4.0.0 object|help=6.2.0 object|idletime=2.2.3 object|refcount=2.2.3
+memory|help=4.0.0 memory|usage=4.0.0 xgroup|create=5.0.0 xgroup|createconsumer=6.2.0 xgroup|delconsumer=5.0.0
+xgroup|destroy=5.0.0 xgroup|help=5.0.0 xgroup|setid=5.0.0 xinfo|consumers=5.0.0 xinfo|groups=5.0.0
+xinfo|help=5.0.0 xinfo|stream=5.0.0 script|exists=2.6.0 script|flush=2.6.0 script|help=5.0.0 script|kill=2.6.0
+script|load=2.6.0 function|delete=7.0.0 function|dump=7.0.0 function|flush=7.0.0 function|help=7.0.0
+function|kill=7.0.0 function|list=7.0.0 function|load=7.0.0 function|restore=7.0.0 function|stats=7.0.0
 ";
 
 // ------------------------------------------------------------------- INFO
@@ -1275,7 +1292,7 @@ mod tests {
         assert_eq!(since("client|setinfo"), Some("7.2.0"));
         assert_eq!(since("no-such-command"), None);
         for spec in all_commands() {
-            for sub in subcommands_of(spec.name) {
+            for sub in subs(spec) {
                 assert!(since(sub.name).is_some(), "{} has no since", sub.name);
                 assert!(sub.name.starts_with(&format!("{}|", spec.name)), "{}", sub.name);
                 assert_eq!(sub.name, sub.name.to_ascii_lowercase());
