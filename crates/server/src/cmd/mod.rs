@@ -9,6 +9,7 @@
 mod cluster;
 pub(crate) use cluster::wait_args;
 mod connection;
+mod docs;
 mod key_specs;
 mod module;
 mod observe;
