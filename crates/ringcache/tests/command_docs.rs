@@ -1,7 +1,9 @@
 //! COMMAND DOCS against a real node, compared with Redis 7.2.6's own
 //! replies (written out below from its `src/commands/*.json` by Redis's
-//! rules: `addReplyCommandDocs`, `addReplyCommandArgList`), and
-//! redis-cli's help and hints, which it builds from COMMAND DOCS.
+//! rules: `addReplyCommandDocs`, `addReplyCommandArgList`), redis-cli's
+//! help and hints, which it builds from COMMAND DOCS, and the parts of
+//! COMMAND INFO taken from the same data (tips, key specs and their notes,
+//! the legacy key range).
 
 mod common;
 
@@ -90,6 +92,48 @@ fn every_listed_command_has_docs() {
             assert!(field(doc, key).is_some(), "{name} has no {key}: {doc:?}");
         }
     }
+}
+
+#[test]
+fn command_info_has_redis_tips_and_key_specs() {
+    let server = Server::start();
+    let mut conn = server.conn_resp3();
+    let info: Value =
+        redis::cmd("COMMAND").arg("INFO").arg("xadd").arg("spublish").arg("xgroup").query(&mut conn).unwrap();
+    let Value::Array(entries) = info else { panic!("{info:?}") };
+    let part = |e: &Value, i: usize| -> Value {
+        let Value::Array(fields) = e else { panic!("{e:?}") };
+        fields[i].clone()
+    };
+    // A key spec's begin_search at `index` and find_keys range to `lastkey`.
+    let range = |index: i64, lastkey: i64| {
+        let begin = map(vec![("type", b("index")), ("spec", map(vec![("index", Value::Int(index))]))]);
+        let spec = map(vec![("lastkey", Value::Int(lastkey)), ("keystep", Value::Int(1)), ("limit", Value::Int(0))]);
+        (begin, map(vec![("type", b("range")), ("spec", spec)]))
+    };
+    // XADD: its tip, and its key spec's notes.
+    assert_eq!(part(&entries[0], 7), Value::Set(vec![b("nondeterministic_output")]));
+    let (begin, find) = range(1, 0);
+    let spec = map(vec![
+        ("notes", b("UPDATE instead of INSERT because of the optional trimming feature")),
+        ("flags", flags(&["RW", "update"])),
+        ("begin_search", begin),
+        ("find_keys", find),
+    ]);
+    assert_eq!(part(&entries[0], 8), Value::Set(vec![spec]));
+    // SPUBLISH's channel is a `not_key` spec, and the legacy range.
+    assert_eq!(
+        (part(&entries[1], 3), part(&entries[1], 4), part(&entries[1], 5)),
+        (Value::Int(1), Value::Int(1), Value::Int(1))
+    );
+    // A container has no keys of its own; its subcommands have theirs.
+    assert_eq!((part(&entries[2], 3), part(&entries[2], 8)), (Value::Int(0), Value::Set(Vec::new())));
+    let Value::Array(subs) = part(&entries[2], 9) else { panic!("subcommands") };
+    let create = subs.iter().find(|s| text(&part(s, 0)) == "xgroup|create").expect("xgroup|create");
+    let (begin, find) = range(2, 0);
+    let spec = map(vec![("flags", flags(&["RW", "insert"])), ("begin_search", begin), ("find_keys", find)]);
+    assert_eq!(part(create, 8), Value::Set(vec![spec]));
+    assert_eq!(part(create, 3), Value::Int(2));
 }
 
 #[test]

@@ -19,6 +19,9 @@ files have no tab and, in these fields, no newline):
                                        (addReplyCommandArgList); an
                                        argument at depth d+1 belongs to the
                                        last one at depth d
+    tips      <tip>...                 COMMAND INFO's tips, lowercased
+    key_notes <index> <notes>          the notes of key spec <index>
+                                       (key_specs.txt has the specs)
 """
 
 import json
@@ -87,6 +90,11 @@ def main(repo):
             out.append(f"history\t{version}\t{changes}")
         for arg in desc.get("arguments", []):
             arg_lines(arg, 0, out)
+        if desc.get("command_tips"):
+            out.append("\t".join(["tips"] + [t.lower() for t in desc["command_tips"]]))
+        for i, spec in enumerate(desc.get("key_specs", [])):
+            if spec.get("notes"):
+                out.append(f"key_notes\t{i}\t{spec['notes']}")
     for line in out:
         assert "\n" not in line
     print("\n".join(out))

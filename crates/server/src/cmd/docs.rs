@@ -7,6 +7,9 @@
 //! key_spec_index, token, summary, since, deprecated_since, flags and, for
 //! a `oneof` or `block`, its own arguments.
 //!
+//! The same file has COMMAND INFO's tips and its key specs' notes (the
+//! specs themselves are `key_specs.txt`'s).
+//!
 //! Invariants: the file is parsed once, and a malformed line is a bug of
 //! the generator, so it panics (a unit test parses it); the entries hold
 //! no subcommands, which the caller adds from the node's own list, so
@@ -17,14 +20,38 @@ use std::sync::LazyLock;
 
 use ringcache_resp::Reply;
 
-/// The docs fields of each command by full name (`config|get`), in reply
-/// order.
-static DOCS: LazyLock<HashMap<&'static str, Fields>> = LazyLock::new(|| parse(include_str!("command_docs.txt")));
+/// What the file holds of each command by full name (`config|get`).
+struct Parsed {
+    /// COMMAND DOCS's fields, in reply order.
+    docs: HashMap<&'static str, Fields>,
+    /// COMMAND INFO's tips.
+    tips: HashMap<&'static str, Vec<&'static str>>,
+    /// The notes of key specs, by command and spec index.
+    key_notes: HashMap<(&'static str, usize), &'static str>,
+}
+
+static PARSED: LazyLock<Parsed> = LazyLock::new(|| parse(include_str!("command_docs.txt")));
 
 /// Redis 7.2's COMMAND DOCS fields of `name` (`set`, `client|kill`), with
 /// no `subcommands`; `None` for a command Redis does not have.
 pub(super) fn of(name: &str) -> Option<Fields> {
-    DOCS.get(name).cloned()
+    PARSED.docs.get(name).cloned()
+}
+
+/// Whether Redis 7.2 has command `name`.
+pub(super) fn is_redis(name: &str) -> bool {
+    PARSED.docs.contains_key(name)
+}
+
+/// Redis 7.2's COMMAND INFO tips of `name` (`nondeterministic_output`,
+/// `request_policy:all_shards`).
+pub(super) fn tips(name: &str) -> &'static [&'static str] {
+    PARSED.tips.get(name).map_or(&[], Vec::as_slice)
+}
+
+/// The notes of key spec `index` of `name`, if Redis gives it any.
+pub(super) fn key_notes(name: &str, index: usize) -> Option<&'static str> {
+    PARSED.key_notes.get(&(name, index)).copied()
 }
 
 /// The fields of one command's docs, in reply order.
@@ -43,7 +70,8 @@ struct Entry {
     args: Vec<ArgLine>,
 }
 
-fn parse(text: &'static str) -> HashMap<&'static str, Fields> {
+fn parse(text: &'static str) -> Parsed {
+    let (mut tips, mut key_notes) = (HashMap::new(), HashMap::new());
     let mut docs = HashMap::new();
     let mut current: Option<Entry> = None;
     let mut finish = |entry: Option<Entry>| {
@@ -96,11 +124,20 @@ fn parse(text: &'static str) -> HashMap<&'static str, Fields> {
                     .collect();
                 args.push(ArgLine { depth, fields });
             }
+            "tips" => {
+                tips.insert(*name, parts.collect());
+            }
+            "key_notes" => {
+                let (Some(index), Some(notes)) = (parts.next().and_then(|i| i.parse().ok()), parts.next()) else {
+                    panic!("key notes of {name} without index and text");
+                };
+                key_notes.insert((*name, index), notes);
+            }
             _ => panic!("unknown line {line:?}"),
         }
     }
     finish(current.take());
-    docs
+    Parsed { docs, tips, key_notes }
 }
 
 /// The arguments at `depth` from `args[*at]` on, each with the deeper
@@ -128,8 +165,8 @@ mod tests {
 
     #[test]
     fn every_redis_command_parses_with_summary_and_group() {
-        assert!(DOCS.len() > 350, "{}", DOCS.len());
-        for (name, fields) in DOCS.iter() {
+        assert!(PARSED.docs.len() > 350, "{}", PARSED.docs.len());
+        for (name, fields) in PARSED.docs.iter() {
             assert!(field(fields, "group").is_some(), "{name} has no group");
             assert!(field(fields, "summary").is_some(), "{name} has no summary");
         }
@@ -154,5 +191,8 @@ mod tests {
         let getset = of("getset").unwrap();
         assert_eq!(field(&getset, "doc_flags"), Some(&Reply::Set(vec![Reply::simple("deprecated")])));
         assert!(field(&getset, "replaced_by").is_some());
+        assert_eq!(tips("keys"), ["request_policy:all_shards", "nondeterministic_output_order"]);
+        assert_eq!(key_notes("bitfield", 0), Some("This command allows both access and modification of the key"));
+        assert_eq!(key_notes("get", 0), None);
     }
 }

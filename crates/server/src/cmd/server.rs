@@ -371,26 +371,27 @@ fn full_name(f: Found) -> &'static str {
 
 /// One COMMAND INFO entry, in Redis 7's ten-field format.
 fn info_entry(f: Found) -> Reply {
+    let name = full_name(f);
     let (arity, flags, keys, subs) = match f {
         Found::Top(spec) => (spec.arity, spec.flags, spec.keys, subs(spec)),
-        // A data container's subcommand has its container's key (OBJECT
-        // ENCODING's, XGROUP CREATE's), unless Redis gives it none (HELP).
-        Found::Sub(parent, sub) => {
-            let keys = if super::key_specs::movable_keys(sub.name).is_some() { parent.keys } else { Keys::None };
-            (sub.arity, sub.flags, keys, &[][..])
-        }
+        Found::Sub(_, sub) => (sub.arity, sub.flags, Keys::None, &[][..]),
     };
-    let (first, last, step) = keys.legacy_range();
+    // The legacy key range and `movablekeys` as Redis derives them from
+    // its key specs; a command Redis has without specs (a container, PING)
+    // has no keys there, whatever ringcache routes by; ringcache's own
+    // commands have theirs from their key positions.
+    let redis = super::docs::is_redis(name);
+    let (first, last, step, movable) = super::key_specs::legacy_range(name).unwrap_or_else(|| {
+        if redis {
+            (0, 0, 0, false)
+        } else {
+            let (first, last, step) = keys.legacy_range();
+            (first, last, step, !matches!(keys, Keys::None | Keys::All | Keys::Range { .. }))
+        }
+    });
     let mut flag_names: Vec<Reply> =
         flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
-    // Keys the legacy range cannot cover, as Redis derives it from its key
-    // specs (ours for a command Redis does not have): Redis lists
-    // `movablekeys` after every flag but `allow_busy`.
-    let movable = match f {
-        Found::Top(spec) => super::key_specs::movable_keys(spec.name),
-        Found::Sub(_, sub) => super::key_specs::movable_keys(sub.name),
-    }
-    .unwrap_or(!matches!(keys, Keys::None | Keys::All | Keys::Range { .. }));
+    // Redis lists `movablekeys` after every flag but `allow_busy`.
     if movable {
         let at = flag_names.len() - usize::from(flags & flag::ALLOW_BUSY != 0);
         flag_names.insert(at, Reply::simple("movablekeys"));
@@ -412,8 +413,16 @@ fn info_entry(f: Found) -> Reply {
         Reply::Integer(last),
         Reply::Integer(step),
         Reply::Set(categories),
-        Reply::Set(Vec::new()), // tips
-        key_specs(flags, keys),
+        Reply::Set(super::docs::tips(name).iter().map(|t| Reply::bulk(*t)).collect()),
+        // Redis's own key specs for its commands (none for a container);
+        // ours, from the key positions, for ringcache's own.
+        super::key_specs::info_reply(name).unwrap_or_else(|| {
+            if redis {
+                Reply::Set(Vec::new())
+            } else {
+                key_specs(flags, keys)
+            }
+        }),
         subcommands,
     ])
 }
