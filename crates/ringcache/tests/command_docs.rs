@@ -111,6 +111,10 @@ fn command_info_has_redis_tips_and_key_specs() {
         let spec = map(vec![("lastkey", Value::Int(lastkey)), ("keystep", Value::Int(1)), ("limit", Value::Int(0))]);
         (begin, map(vec![("type", b("range")), ("spec", spec)]))
     };
+    // Redis 7.2's flags and categories (SPUBLISH is `pubsub`, which no
+    // behaviour flag of ringcache stands for).
+    assert_eq!(part(&entries[1], 2), flags(&["pubsub", "loading", "stale", "fast"]));
+    assert_eq!(part(&entries[1], 6), flags(&["@pubsub", "@fast"]));
     // XADD: its tip, and its key spec's notes.
     assert_eq!(part(&entries[0], 7), Value::Set(vec![b("nondeterministic_output")]));
     let (begin, find) = range(1, 0);
@@ -126,8 +130,10 @@ fn command_info_has_redis_tips_and_key_specs() {
         (part(&entries[1], 3), part(&entries[1], 4), part(&entries[1], 5)),
         (Value::Int(1), Value::Int(1), Value::Int(1))
     );
-    // A container has no keys of its own; its subcommands have theirs.
+    // A container has no flags, categories but @slow or keys of its own;
+    // its subcommands have theirs.
     assert_eq!((part(&entries[2], 3), part(&entries[2], 8)), (Value::Int(0), Value::Set(Vec::new())));
+    assert_eq!((part(&entries[2], 2), part(&entries[2], 6)), (flags(&[]), flags(&["@slow"])));
     let Value::Array(subs) = part(&entries[2], 9) else { panic!("subcommands") };
     let create = subs.iter().find(|s| text(&part(s, 0)) == "xgroup|create").expect("xgroup|create");
     let (begin, find) = range(2, 0);

@@ -19,6 +19,8 @@ files have no tab and, in these fields, no newline):
                                        (addReplyCommandArgList); an
                                        argument at depth d+1 belongs to the
                                        last one at depth d
+    info_flags <flag>...               COMMAND INFO's flags (but movablekeys)
+    acl       <category>...            its ACL categories, implicit ones too
     tips      <tip>...                 COMMAND INFO's tips, lowercased
     key_notes <index> <notes>          the notes of key spec <index>
                                        (key_specs.txt has the specs)
@@ -29,6 +31,42 @@ import subprocess
 import sys
 
 TAG = "7.2.6"
+
+# COMMAND INFO's flags in Redis's reply order (addReplyFlagsForCommand),
+# without the ones it hides and movablekeys, which the node derives.
+INFO_FLAGS = [
+    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking", "loading", "stale",
+    "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth", "no_mandatory_keys", "no_async_loading",
+    "no_multi", "allow_busy",
+]
+
+# ACL categories in Redis's order (acl.c ACLCommandCategories).
+ACL_CATEGORIES = [
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo",
+    "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection", "transaction", "scripting",
+]
+
+
+def acl_categories(desc):
+    """The explicit categories plus setImplicitACLCategories's."""
+    flags = set(desc.get("command_flags", []))
+    cats = {c.lower() for c in desc.get("acl_categories", [])}
+    if "WRITE" in flags:
+        cats.add("write")
+    if "READONLY" in flags and "scripting" not in cats:
+        cats.add("read")
+    if "ADMIN" in flags:
+        cats |= {"admin", "dangerous"}
+    if "PUBSUB" in flags:
+        cats.add("pubsub")
+    if "FAST" in flags:
+        cats.add("fast")
+    if "BLOCKING" in flags:
+        cats.add("blocking")
+    if "fast" not in cats:
+        cats.add("slow")
+    assert cats <= set(ACL_CATEGORIES), cats
+    return [c for c in ACL_CATEGORIES if c in cats]
 
 
 def show(repo, path):
@@ -90,6 +128,9 @@ def main(repo):
             out.append(f"history\t{version}\t{changes}")
         for arg in desc.get("arguments", []):
             arg_lines(arg, 0, out)
+        flags = {f.lower() for f in desc.get("command_flags", [])}
+        out.append("\t".join(["info_flags"] + [f for f in INFO_FLAGS if f in flags]))
+        out.append("\t".join(["acl"] + acl_categories(desc)))
         if desc.get("command_tips"):
             out.append("\t".join(["tips"] + [t.lower() for t in desc["command_tips"]]))
         for i, spec in enumerate(desc.get("key_specs", [])):

@@ -7,8 +7,9 @@
 //! key_spec_index, token, summary, since, deprecated_since, flags and, for
 //! a `oneof` or `block`, its own arguments.
 //!
-//! The same file has COMMAND INFO's tips and its key specs' notes (the
-//! specs themselves are `key_specs.txt`'s).
+//! The same file has COMMAND INFO's flags, ACL categories, tips and key
+//! specs' notes (the specs themselves are `key_specs.txt`'s): what Redis
+//! shows of its commands, while ringcache behaves by its own flags.
 //!
 //! Invariants: the file is parsed once, and a malformed line is a bug of
 //! the generator, so it panics (a unit test parses it); the entries hold
@@ -26,6 +27,10 @@ struct Parsed {
     docs: HashMap<&'static str, Fields>,
     /// COMMAND INFO's tips.
     tips: HashMap<&'static str, Vec<&'static str>>,
+    /// COMMAND INFO's flags (but `movablekeys`).
+    info_flags: HashMap<&'static str, Vec<&'static str>>,
+    /// The ACL categories, implicit ones included.
+    acl: HashMap<&'static str, Vec<&'static str>>,
     /// The notes of key specs, by command and spec index.
     key_notes: HashMap<(&'static str, usize), &'static str>,
 }
@@ -47,6 +52,18 @@ pub(super) fn is_redis(name: &str) -> bool {
 /// `request_policy:all_shards`).
 pub(super) fn tips(name: &str) -> &'static [&'static str] {
     PARSED.tips.get(name).map_or(&[], Vec::as_slice)
+}
+
+/// Redis 7.2's COMMAND INFO flags of `name`, in its order, but for
+/// `movablekeys`; `None` for a command Redis does not have.
+pub(super) fn info_flags(name: &str) -> Option<&'static [&'static str]> {
+    PARSED.info_flags.get(name).map(Vec::as_slice)
+}
+
+/// Redis 7.2's ACL categories of `name`, in its order; `None` for a
+/// command Redis does not have.
+pub(super) fn acl_categories(name: &str) -> Option<&'static [&'static str]> {
+    PARSED.acl.get(name).map(Vec::as_slice)
 }
 
 /// The notes of key spec `index` of `name`, if Redis gives it any.
@@ -72,6 +89,7 @@ struct Entry {
 
 fn parse(text: &'static str) -> Parsed {
     let (mut tips, mut key_notes) = (HashMap::new(), HashMap::new());
+    let (mut info_flags, mut acl) = (HashMap::new(), HashMap::new());
     let mut docs = HashMap::new();
     let mut current: Option<Entry> = None;
     let mut finish = |entry: Option<Entry>| {
@@ -127,6 +145,12 @@ fn parse(text: &'static str) -> Parsed {
             "tips" => {
                 tips.insert(*name, parts.collect());
             }
+            "info_flags" => {
+                info_flags.insert(*name, parts.collect());
+            }
+            "acl" => {
+                acl.insert(*name, parts.collect());
+            }
             "key_notes" => {
                 let (Some(index), Some(notes)) = (parts.next().and_then(|i| i.parse().ok()), parts.next()) else {
                     panic!("key notes of {name} without index and text");
@@ -137,7 +161,7 @@ fn parse(text: &'static str) -> Parsed {
         }
     }
     finish(current.take());
-    Parsed { docs, tips, key_notes }
+    Parsed { docs, tips, info_flags, acl, key_notes }
 }
 
 /// The arguments at `depth` from `args[*at]` on, each with the deeper
@@ -194,5 +218,8 @@ mod tests {
         assert_eq!(tips("keys"), ["request_policy:all_shards", "nondeterministic_output_order"]);
         assert_eq!(key_notes("bitfield", 0), Some("This command allows both access and modification of the key"));
         assert_eq!(key_notes("get", 0), None);
+        assert_eq!(info_flags("blpop"), Some(&["write", "blocking"][..]));
+        assert_eq!(info_flags("xgroup"), Some(&[][..]), "a container has no flags of its own");
+        assert_eq!(acl_categories("sort"), Some(&["write", "set", "sortedset", "list", "slow", "dangerous"][..]));
     }
 }

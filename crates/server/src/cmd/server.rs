@@ -389,11 +389,17 @@ fn info_entry(f: Found) -> Reply {
             (first, last, step, !matches!(keys, Keys::None | Keys::All | Keys::Range { .. }))
         }
     });
-    let mut flag_names: Vec<Reply> =
-        flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
+    // Redis's own flags for its commands (which the node's behaviour flags
+    // only approximate: no `skip_monitor`, `pubsub` or `no_async_loading`
+    // bits here); ours for ringcache's own.
+    let mut flag_names: Vec<Reply> = match super::docs::info_flags(name) {
+        Some(names) => names.iter().map(|n| Reply::simple(n)).collect(),
+        None => flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect(),
+    };
     // Redis lists `movablekeys` after every flag but `allow_busy`.
     if movable {
-        let at = flag_names.len() - usize::from(flags & flag::ALLOW_BUSY != 0);
+        let busy = flag_names.last().is_some_and(|f| matches!(f, Reply::Simple(s) if &s[..] == b"allow_busy"));
+        let at = flag_names.len() - usize::from(busy);
         flag_names.insert(at, Reply::simple("movablekeys"));
     }
     let categories = acl_categories(f).into_iter().map(|c| Reply::Simple(Bytes::from(format!("@{c}")))).collect();
@@ -618,9 +624,13 @@ const EXPLICIT_CATEGORIES: &[(&str, &[&str])] = &[
     ("readwrite", &["connection"]),
 ];
 
-/// A command's ACL categories, derived as Redis's `setImplicitACLCategories`
-/// does from the flags, plus the group's data-type category.
+/// A command's ACL categories: Redis 7.2's for its commands; for
+/// ringcache's own, derived as Redis's `setImplicitACLCategories` does from
+/// the flags, plus the group's data-type category.
 fn acl_categories(f: Found) -> Vec<&'static str> {
+    if let Some(categories) = super::docs::acl_categories(full_name(f)) {
+        return categories.to_vec();
+    }
     let (parent, flags) = match f {
         Found::Top(spec) => (spec, spec.flags),
         Found::Sub(parent, sub) => (parent, sub.flags),
