@@ -115,6 +115,9 @@ pub fn dispatch_prepared<E: Env>(
     // command's call counts it), a known one's arity is its own and so is
     // the name its refusals and calls are counted under.
     let subs = shared.subcommands(spec);
+    // Whether an out-of-memory node refuses it: a subcommand's own flag
+    // (XGROUP CREATE is denyoom, XGROUP DESTROY is not).
+    let mut denyoom = spec.has(flag::DENYOOM);
     if !subs.is_empty() && args.len() >= 2 {
         let Some(sub) = subs.iter().find(|s| crate::args::is(args[1], s.short())) else {
             if let Some(m) = state.multi.as_mut() {
@@ -124,6 +127,7 @@ pub fn dispatch_prepared<E: Env>(
             return refused(shared, client, None, crate::object::unknown_subcommand(args, &cmd).into());
         };
         state.last_cmd = sub.name;
+        denyoom = sub.flags & flag::DENYOOM != 0;
         if !sub.arity_ok(args.len()) {
             if let Some(m) = state.multi.as_mut() {
                 m.dirty = true;
@@ -150,7 +154,7 @@ pub fn dispatch_prepared<E: Env>(
             return reply;
         }
     }
-    run(shared, client, spec, args, prepared.key, now_ms)
+    run(shared, client, spec, args, prepared.key, denyoom, now_ms)
 }
 
 /// A refusal, reported to the node ([`Env::command_refused`]).
@@ -237,12 +241,13 @@ fn run<E: Env>(
     spec: &'static CommandSpec<E>,
     args: &[&[u8]],
     key: Option<KeyHash>,
+    denyoom: bool,
     now_ms: u64,
 ) -> Reply {
     let db = shared.db();
-    if spec.has(flag::WRITE) || spec.has(flag::DENYOOM) {
+    if spec.has(flag::WRITE) || denyoom {
         if let Err(oom) = db.ensure_memory(now_ms) {
-            if spec.has(flag::DENYOOM) {
+            if denyoom {
                 return refused(shared, client, Some(spec), CmdError::from(oom).into());
             }
         }

@@ -275,6 +275,14 @@ fn commandstats_count_every_container_per_subcommand() {
     let _: Value = run(&mut other, &["XINFO", "GROUPS", "s"]);
     let list: String = run(&mut c, &["CLIENT", "LIST"]);
     assert!(list.contains("cmd=xinfo|groups"), "{list}");
+
+    // Over maxmemory a denyoom subcommand is refused, by its own flag.
+    run::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert!(err(&mut c, &["XGROUP", "CREATE", "s", "g2", "$"]).starts_with("OOM "));
+    assert_eq!(int(&mut c, &["XGROUP", "DESTROY", "s", "g"]), 1, "not denyoom");
+    run::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(calls(&mut c, "xgroup|create"), (2, 1, 1));
+    assert_eq!(calls(&mut c, "xgroup|destroy"), (1, 0, 0));
 }
 
 /// ERR / OOM / ... counts of INFO errorstats, and `total_error_replies`.
