@@ -15,7 +15,7 @@ use ringcache_ring::slot;
 use ringcache_store::{KeyHash, Locked};
 use smallvec::SmallVec;
 
-use crate::spec::{flag, CmdError, CommandSpec, Ctx, Keys};
+use crate::spec::{flag, CmdError, CommandSpec, Ctx, Keys, SubSpec};
 use crate::state::{Change, ClientState};
 use crate::table::unknown_command;
 use crate::{transactions, Env};
@@ -110,29 +110,27 @@ pub fn dispatch_prepared<E: Env>(
         }
         return refused(shared, client, Some(spec), CmdError::WrongArity(spec.name.to_owned()).into());
     }
-    // A container's subcommand is looked up with the command, as Redis
-    // does: an unknown one is refused as an unknown command is (no
-    // command's call counts it), a known one's arity is its own and so is
-    // the name its refusals and calls are counted under.
-    let subs = shared.subcommands(spec);
     // Whether an out-of-memory node refuses it: a subcommand's own flag
     // (XGROUP CREATE is denyoom, XGROUP DESTROY is not).
     let mut denyoom = spec.has(flag::DENYOOM);
-    if !subs.is_empty() && args.len() >= 2 {
-        let Some(sub) = subs.iter().find(|s| crate::args::is(args[1], s.short())) else {
+    match subcommand(shared, spec, args) {
+        Ok(None) => {}
+        Ok(Some(sub)) => {
+            // Named before its arity is checked: a refusal is its own.
+            state.last_cmd = sub.name;
+            denyoom = sub.flags & flag::DENYOOM != 0;
+            if !sub.arity_ok(args.len()) {
+                if let Some(m) = state.multi.as_mut() {
+                    m.dirty = true;
+                }
+                return refused(shared, client, Some(spec), CmdError::WrongArity(sub.name.to_owned()).into());
+            }
+        }
+        Err(unknown) => {
             if let Some(m) = state.multi.as_mut() {
                 m.dirty = true;
             }
-            let cmd = spec.name.to_ascii_uppercase();
-            return refused(shared, client, None, crate::object::unknown_subcommand(args, &cmd).into());
-        };
-        state.last_cmd = sub.name;
-        denyoom = sub.flags & flag::DENYOOM != 0;
-        if !sub.arity_ok(args.len()) {
-            if let Some(m) = state.multi.as_mut() {
-                m.dirty = true;
-            }
-            return refused(shared, client, Some(spec), CmdError::WrongArity(sub.name.to_owned()).into());
+            return refused(shared, client, None, unknown);
         }
     }
     if !state.authenticated && !spec.has(flag::NO_AUTH) {
@@ -155,6 +153,26 @@ pub fn dispatch_prepared<E: Env>(
         }
     }
     run(shared, client, spec, args, prepared.key, denyoom, now_ms)
+}
+
+/// The subcommand `args` names of container `spec` (`None` for a command
+/// that is no container, or a container called alone, whose own arity
+/// answers), looked up with the command as Redis's `lookupCommand` does:
+/// an unknown one is refused as an unknown command is, counted by no
+/// command's statistics.
+fn subcommand<E: Env>(
+    shared: &E,
+    spec: &'static CommandSpec<E>,
+    args: &[&[u8]],
+) -> Result<Option<&'static SubSpec>, Reply> {
+    let subs = shared.subcommands(spec);
+    let Some(name) = args.get(1).filter(|_| !subs.is_empty()) else {
+        return Ok(None);
+    };
+    match subs.iter().find(|s| crate::args::is(name, s.short())) {
+        Some(sub) => Ok(Some(sub)),
+        None => Err(crate::object::unknown_subcommand(args, &spec.name.to_ascii_uppercase()).into()),
+    }
 }
 
 /// A refusal, reported to the node ([`Env::command_refused`]).
