@@ -133,6 +133,13 @@ fn command_count_info_list_and_getkeys() {
         "-ERR Invalid number of arguments specified for command\r\n"
     );
     assert_eq!(call(&mut raw, &["COMMAND", "GETKEYS", "ping", "x"]), "-ERR The command has no key arguments\r\n");
+    // A container's subcommand is looked up with it, with its own arity.
+    assert_eq!(call(&mut raw, &["COMMAND", "GETKEYS", "object", "encoding", "k"]), "*1\r\n$1\r\nk\r\n");
+    assert_eq!(call(&mut raw, &["COMMAND", "GETKEYS", "object", "nosuch", "k"]), "-ERR Invalid command specified\r\n");
+    assert_eq!(
+        call(&mut raw, &["COMMAND", "GETKEYS", "xgroup", "destroy", "s"]),
+        "-ERR Invalid number of arguments specified for command\r\n"
+    );
     assert_eq!(call(&mut raw, &["COMMAND", "FOO"]), "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n");
     assert_eq!(
         call(&mut raw, &["COMMAND", "COUNT", "x"]),

@@ -325,24 +325,33 @@ fn getkeys(args: &[&[u8]], with_flags: bool) -> CmdResult {
     let Some(spec) = lookup(line[0]) else {
         return Err(CmdError::other("ERR Invalid command specified"));
     };
-    // A container's subcommand has specs of its own (MEMORY USAGE, XGROUP
-    // CREATE ...).
-    let sub = line.get(1).map(|s| format!("{}|{}", spec.name, String::from_utf8_lossy(s).to_ascii_lowercase()));
-    let (name, specs) = match sub.as_deref().and_then(|s| SPECS.by_name.get_key_value(s)) {
-        Some((name, specs)) => (*name, Some(specs)),
-        None => match SPECS.by_name.get_key_value(spec.name) {
-            Some((name, specs)) => (*name, Some(specs)),
-            None => (spec.name, None),
+    // A container's subcommand is looked up with it, as Redis's
+    // `lookupCommand` does, and has specs and an arity of its own (MEMORY
+    // USAGE, XGROUP CREATE ...).
+    let subs = super::stat_names().subcommands_at(super::TABLE.position(spec));
+    let sub = match line.get(1) {
+        Some(arg) if !subs.is_empty() => match subs.iter().find(|s| is(arg, s.short())) {
+            Some(sub) => Some(sub),
+            None => return Err(CmdError::other("ERR Invalid command specified")),
         },
+        _ => None,
+    };
+    let (name, arity) = sub.map_or((spec.name, spec.arity), |s| (s.name, s.arity));
+    let (name, specs) = match SPECS.by_name.get_key_value(name) {
+        Some((name, specs)) => (*name, Some(specs)),
+        None => (name, None),
     };
     let has_keys = match specs {
         Some(specs) => specs.iter().any(|s| !s.has("not_key")),
-        None => !matches!(spec.keys, Keys::None | Keys::All),
+        // A command Redis has without specs has no keys (a container
+        // called alone), whatever ringcache routes it by.
+        None => sub.is_none() && !super::docs::is_redis(name) && !matches!(spec.keys, Keys::None | Keys::All),
     };
     if !has_keys {
         return Err(CmdError::other("ERR The command has no key arguments"));
     }
-    if !spec.arity_ok(line.len()) {
+    let argc = line.len() as i32;
+    if (arity > 0 && arity != argc) || argc < -arity {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let found = match specs {
@@ -416,6 +425,19 @@ mod tests {
                 other => panic!("{other:?}"),
             },
         }
+    }
+
+    #[test]
+    fn a_containers_subcommand_is_looked_up() {
+        assert_eq!(keys(&["object", "encoding", "k"], false).unwrap(), ["k"]);
+        assert_eq!(keys(&["OBJECT", "nosuch", "k"], false).unwrap_err(), "ERR Invalid command specified");
+        assert_eq!(keys(&["object", "help"], false).unwrap_err(), "ERR The command has no key arguments");
+        assert_eq!(keys(&["object"], false).unwrap_err(), "ERR The command has no key arguments");
+        assert_eq!(keys(&["config", "get", "x"], false).unwrap_err(), "ERR The command has no key arguments");
+        assert_eq!(
+            keys(&["xgroup", "destroy", "s"], false).unwrap_err(),
+            "ERR Invalid number of arguments specified for command"
+        );
     }
 
     #[test]
