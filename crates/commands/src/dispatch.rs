@@ -15,7 +15,7 @@ use ringcache_ring::slot;
 use ringcache_store::{KeyHash, Locked};
 use smallvec::SmallVec;
 
-use crate::spec::{flag, CmdError, CommandSpec, Ctx, Keys};
+use crate::spec::{flag, CmdError, CommandSpec, Ctx, Keys, SubSpec};
 use crate::state::{Change, ClientState};
 use crate::table::unknown_command;
 use crate::{transactions, Env};
@@ -110,6 +110,29 @@ pub fn dispatch_prepared<E: Env>(
         }
         return refused(shared, client, Some(spec), CmdError::WrongArity(spec.name.to_owned()).into());
     }
+    // Whether an out-of-memory node refuses it: a subcommand's own flag
+    // (XGROUP CREATE is denyoom, XGROUP DESTROY is not).
+    let mut denyoom = spec.has(flag::DENYOOM);
+    match subcommand(shared, spec, args) {
+        Ok(None) => {}
+        Ok(Some(sub)) => {
+            // Named before its arity is checked: a refusal is its own.
+            state.last_cmd = sub.name;
+            denyoom = sub.flags & flag::DENYOOM != 0;
+            if !sub.arity_ok(args.len()) {
+                if let Some(m) = state.multi.as_mut() {
+                    m.dirty = true;
+                }
+                return refused(shared, client, Some(spec), CmdError::WrongArity(sub.name.to_owned()).into());
+            }
+        }
+        Err(unknown) => {
+            if let Some(m) = state.multi.as_mut() {
+                m.dirty = true;
+            }
+            return refused(shared, client, None, unknown);
+        }
+    }
     if !state.authenticated && !spec.has(flag::NO_AUTH) {
         return refused(shared, client, Some(spec), Reply::error_static("NOAUTH Authentication required."));
     }
@@ -129,7 +152,27 @@ pub fn dispatch_prepared<E: Env>(
             return reply;
         }
     }
-    run(shared, client, spec, args, prepared.key, now_ms)
+    run(shared, client, spec, args, prepared.key, denyoom, now_ms)
+}
+
+/// The subcommand `args` names of container `spec` (`None` for a command
+/// that is no container, or a container called alone, whose own arity
+/// answers), looked up with the command as Redis's `lookupCommand` does:
+/// an unknown one is refused as an unknown command is, counted by no
+/// command's statistics.
+fn subcommand<E: Env>(
+    shared: &E,
+    spec: &'static CommandSpec<E>,
+    args: &[&[u8]],
+) -> Result<Option<&'static SubSpec>, Reply> {
+    let subs = shared.subcommands(spec);
+    let Some(name) = args.get(1).filter(|_| !subs.is_empty()) else {
+        return Ok(None);
+    };
+    match subs.iter().find(|s| crate::args::is(name, s.short())) {
+        Some(sub) => Ok(Some(sub)),
+        None => Err(crate::object::unknown_subcommand(args, &spec.name.to_ascii_uppercase()).into()),
+    }
 }
 
 /// A refusal, reported to the node ([`Env::command_refused`]).
@@ -216,12 +259,13 @@ fn run<E: Env>(
     spec: &'static CommandSpec<E>,
     args: &[&[u8]],
     key: Option<KeyHash>,
+    denyoom: bool,
     now_ms: u64,
 ) -> Reply {
     let db = shared.db();
-    if spec.has(flag::WRITE) || spec.has(flag::DENYOOM) {
+    if spec.has(flag::WRITE) || denyoom {
         if let Err(oom) = db.ensure_memory(now_ms) {
-            if spec.has(flag::DENYOOM) {
+            if denyoom {
                 return refused(shared, client, Some(spec), CmdError::from(oom).into());
             }
         }

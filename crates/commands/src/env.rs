@@ -87,6 +87,16 @@ pub trait Env: Sized + Sync + 'static {
         ringcache_store::value::NodeLimits::default()
     }
 
+    /// The subcommands of container `spec` (empty for any other command),
+    /// which the dispatcher checks before the container's handler runs, as
+    /// Redis's `lookupCommand` does. A node with containers of its own
+    /// (CONFIG, CLIENT, SCRIPT...) answers for those too; this crate's are
+    /// [`crate::subcommands_of`].
+    #[inline]
+    fn subcommands(&self, spec: &'static CommandSpec<Self>) -> &'static [crate::SubSpec] {
+        crate::subcommands_of(spec.name)
+    }
+
     /// Called before every command's handler runs (see [`crate::call`]).
     #[inline]
     fn command_starting(&self, _client: &mut Self::Client, _spec: &'static CommandSpec<Self>, _args: &[&[u8]]) {}

@@ -50,10 +50,22 @@ pub use blocking::{Block, BlockKind};
 pub use dispatch::{call, dispatch, dispatch_prepared, lookup_for, prepare, warm, Caller, Prepared, Ran};
 pub use env::Env;
 pub use object::{encoding_name, EncodingLimits};
-pub use spec::{flag, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys};
+pub use spec::{flag, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys, SubSpec};
 pub use state::{Change, ClientState, Multi};
 pub use table::{printable, unknown_command, LookupCache, Table};
 pub use transactions::{end_multi, release_watches};
+
+/// The subcommands of the data containers of this crate (OBJECT, MEMORY,
+/// XGROUP, XINFO) named `name`; empty for any other command.
+pub fn subcommands_of(name: &str) -> &'static [SubSpec] {
+    match name {
+        "object" => object::OBJECT_SUBCOMMANDS,
+        "memory" => object::MEMORY_SUBCOMMANDS,
+        "xgroup" => streams::XGROUP_SUBCOMMANDS,
+        "xinfo" => streams::XINFO_SUBCOMMANDS,
+        _ => &[],
+    }
+}
 
 /// Every data command family's table, in the order COMMAND lists them:
 /// strings, bitmaps, keys, databases, hashes, lists, sets, sorted sets,

@@ -18,10 +18,48 @@ use ringcache_resp::Reply;
 use ringcache_store::Value;
 
 use crate::args::{int, is, parse_i64};
-use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
+use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys, SubSpec};
 
 /// The key of `OBJECT <subcommand> key` and `MEMORY USAGE key`.
 const SECOND: Keys = Keys::Range { first: 2, last: 2, step: 1 };
+
+const HELP_SUMMARY: &str = "Returns helpful text about the different subcommands.";
+
+/// OBJECT's subcommands, Redis 7.2's (`src/commands/object-*.json`).
+pub(crate) const OBJECT_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec {
+        name: "object|encoding",
+        arity: 3,
+        flags: flag::READONLY,
+        summary: "Returns the internal encoding of a Redis object.",
+    },
+    SubSpec {
+        name: "object|freq",
+        arity: 3,
+        flags: flag::READONLY,
+        summary: "Returns the logarithmic access frequency counter of a Redis object.",
+    },
+    SubSpec { name: "object|help", arity: 2, flags: flag::LOADING | flag::STALE, summary: HELP_SUMMARY },
+    SubSpec {
+        name: "object|idletime",
+        arity: 3,
+        flags: flag::READONLY,
+        summary: "Returns the time since the last access to a Redis object.",
+    },
+    SubSpec {
+        name: "object|refcount",
+        arity: 3,
+        flags: flag::READONLY,
+        summary: "Returns the reference count of a value of a key.",
+    },
+];
+
+/// MEMORY's subcommands that ringcache has (not DOCTOR, MALLOC-STATS,
+/// PURGE or STATS: it has no allocator of Redis's to report on).
+pub(crate) const MEMORY_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec { name: "memory|help", arity: 2, flags: flag::LOADING | flag::STALE, summary: HELP_SUMMARY },
+    SubSpec { name: "memory|usage", arity: -3, flags: flag::READONLY, summary: "Estimates the memory usage of a key." },
+];
 
 pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
     vec![

@@ -292,6 +292,38 @@ pub struct CommandSpec<E: Env> {
     pub handler: Handler<E>,
 }
 
+/// A subcommand of a container command (`OBJECT ENCODING`, `XGROUP
+/// CREATE`, `CONFIG GET`), as Redis 7 names and checks it: the dispatcher
+/// refuses an unknown one and checks a known one's arity before the
+/// container's handler runs, and the node counts its calls under its own
+/// name (INFO commandstats `cmdstat_object|encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubSpec {
+    /// Full lowercase name, `container|sub`.
+    pub name: &'static str,
+    /// Redis arity, counting the container and the subcommand.
+    pub arity: i32,
+    /// Its own flags (Redis's `command_flags` of the subcommand).
+    pub flags: u32,
+    pub summary: &'static str,
+}
+
+impl SubSpec {
+    /// The part after `|`.
+    pub fn short(&self) -> &'static str {
+        self.name.split_once('|').map_or(self.name, |(_, s)| s)
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
 // By hand: a derive would ask `E: Clone`, and only the handler mentions E.
 impl<E: Env> Clone for CommandSpec<E> {
     fn clone(&self) -> Self {

@@ -204,6 +204,87 @@ fn commandstats_and_errorstats_count_and_reset() {
     assert_eq!(info(&mut c, "stats")["total_error_replies"], "0");
 }
 
+/// Every container counts per subcommand, as Redis 7.2 does, whatever
+/// crate it lives in (the command layer's OBJECT and XGROUP, scripting's
+/// SCRIPT and FUNCTION, the node's CONFIG and CLIENT), and whoever runs it
+/// (a client, EXEC, a script): an unknown subcommand is refused like an
+/// unknown command (no command counts it), a subcommand's wrong arity is
+/// its own rejected call.
+#[test]
+fn commandstats_count_every_container_per_subcommand() {
+    let server = Server::start();
+    let mut c = server.conn();
+    run::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    let _: String = run(&mut c, &["XADD", "s", "*", "f", "v"]);
+    run::<()>(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
+    int(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "c"]);
+    let _: Value = run(&mut c, &["XINFO", "STREAM", "s"]);
+    let _: Value = run(&mut c, &["OBJECT", "ENCODING", "s"]);
+    let _: Value = run(&mut c, &["OBJECT", "encoding", "nokey"]);
+    let _: Value = run(&mut c, &["MEMORY", "USAGE", "s"]);
+    let _: Value = run(&mut c, &["SCRIPT", "EXISTS", "abc"]);
+    let _: Value = run(&mut c, &["FUNCTION", "LIST"]);
+    let _: Value = run(&mut c, &["CLIENT", "ID"]);
+    let _: Value = run(&mut c, &["EVAL", "return redis.call('object', 'encoding', KEYS[1])", "1", "s"]);
+    assert_eq!(calls(&mut c, "xgroup|create"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "xgroup|createconsumer"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "xinfo|stream"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "object|encoding"), (3, 0, 0), "a script's call counts as the subcommand too");
+    assert_eq!(calls(&mut c, "memory|usage"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "script|exists"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "function|list"), (1, 0, 0));
+    assert_eq!(calls(&mut c, "client|id"), (1, 0, 0));
+
+    // Refusals and failures, as Redis 7.2 counts them.
+    assert_eq!(err(&mut c, &["OBJECT", "nosuch", "s"]), "ERR unknown subcommand 'nosuch'. Try OBJECT HELP.");
+    assert_eq!(err(&mut c, &["CONFIG", "nosuch"]), "ERR unknown subcommand 'nosuch'. Try CONFIG HELP.");
+    assert_eq!(
+        err(&mut c, &["XGROUP", "CREATECONSUMER", "s"]),
+        "ERR wrong number of arguments for 'xgroup|createconsumer' command"
+    );
+    assert_eq!(err(&mut c, &["CONFIG", "GET"]), "ERR wrong number of arguments for 'config|get' command");
+    assert_eq!(err(&mut c, &["OBJECT"]), "ERR wrong number of arguments for 'object' command");
+    assert!(err(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]).starts_with("BUSYGROUP"));
+    let stats = info(&mut c, "commandstats");
+    for container in ["cmdstat_xgroup", "cmdstat_xinfo", "cmdstat_memory", "cmdstat_script", "cmdstat_config"] {
+        assert!(!stats.contains_key(container), "{container} is counted per subcommand: {stats:?}");
+    }
+    assert_eq!(calls(&mut c, "object"), (0, 1, 0), "only the container's own arity error");
+    assert_eq!(calls(&mut c, "xgroup|createconsumer"), (1, 1, 0));
+    assert_eq!(calls(&mut c, "config|get"), (0, 1, 0));
+    assert_eq!(calls(&mut c, "xgroup|create"), (2, 0, 1));
+    assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=5"));
+
+    // Inside MULTI an unknown subcommand fails the transaction at once.
+    let mut raw = server.raw();
+    assert_eq!(call(&mut raw, &["MULTI"]), "+OK\r\n");
+    assert!(call(&mut raw, &["OBJECT", "nosuch", "s"]).starts_with("-ERR unknown subcommand"));
+    assert!(call(&mut raw, &["EXEC"]).starts_with("-EXECABORT"));
+    assert_eq!(call(&mut raw, &["MULTI"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["XINFO", "GROUPS", "s"]), "+QUEUED\r\n");
+    assert!(call(&mut raw, &["EXEC"]).starts_with("*1\r\n"));
+    assert_eq!(calls(&mut c, "xinfo|groups"), (1, 0, 0), "EXEC's subcommands count as theirs");
+
+    // Latency histograms and CLIENT LIST's `cmd=` use the same names.
+    let latency = info(&mut c, "latencystats");
+    assert!(latency.contains_key("latency_percentiles_usec_xgroup|createconsumer"), "{latency:?}");
+    assert!(!latency.contains_key("latency_percentiles_usec_xgroup"), "{latency:?}");
+    let Value::Array(hist) = run(&mut c, &["LATENCY", "HISTOGRAM", "object|encoding"]) else { panic!("an array") };
+    assert_eq!(common::text(&hist[0]), "object|encoding");
+    let mut other = server.conn();
+    let _: Value = run(&mut other, &["XINFO", "GROUPS", "s"]);
+    let list: String = run(&mut c, &["CLIENT", "LIST"]);
+    assert!(list.contains("cmd=xinfo|groups"), "{list}");
+
+    // Over maxmemory a denyoom subcommand is refused, by its own flag.
+    run::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert!(err(&mut c, &["XGROUP", "CREATE", "s", "g2", "$"]).starts_with("OOM "));
+    assert_eq!(int(&mut c, &["XGROUP", "DESTROY", "s", "g"]), 1, "not denyoom");
+    run::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(calls(&mut c, "xgroup|create"), (2, 1, 1));
+    assert_eq!(calls(&mut c, "xgroup|destroy"), (1, 0, 0));
+}
+
 /// ERR / OOM / ... counts of INFO errorstats, and `total_error_replies`.
 fn errorstat(conn: &mut redis::Connection, prefix: &str) -> Option<String> {
     info(conn, "errorstats").remove(&format!("errorstat_{prefix}"))
@@ -229,9 +310,7 @@ fn a_scripts_command_error_is_counted_once() {
     let script = "redis.pcall('XGROUP', 'CREATECONSUMER', 's1', 'mygroup', 'consumer') return";
     let _: Value = run(&mut c, &["EVAL", script, "0"]);
     assert_eq!(errorstat(&mut c, "ERR").as_deref(), Some("count=1"));
-    // Redis 7.2 names it `xgroup|createconsumer`; the data commands'
-    // containers (XGROUP, OBJECT, ...) are counted under the container.
-    assert_eq!(calls(&mut c, "xgroup"), (1, 0, 1));
+    assert_eq!(calls(&mut c, "xgroup|createconsumer"), (1, 0, 1));
     assert_eq!(calls(&mut c, "eval"), (1, 0, 0));
     // EVAL's own errors are still its own.
     assert!(err(&mut c, &["EVAL", "a"]).starts_with("ERR wrong number"));

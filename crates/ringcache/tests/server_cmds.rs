@@ -133,6 +133,13 @@ fn command_count_info_list_and_getkeys() {
         "-ERR Invalid number of arguments specified for command\r\n"
     );
     assert_eq!(call(&mut raw, &["COMMAND", "GETKEYS", "ping", "x"]), "-ERR The command has no key arguments\r\n");
+    // A container's subcommand is looked up with it, with its own arity.
+    assert_eq!(call(&mut raw, &["COMMAND", "GETKEYS", "object", "encoding", "k"]), "*1\r\n$1\r\nk\r\n");
+    assert_eq!(call(&mut raw, &["COMMAND", "GETKEYS", "object", "nosuch", "k"]), "-ERR Invalid command specified\r\n");
+    assert_eq!(
+        call(&mut raw, &["COMMAND", "GETKEYS", "xgroup", "destroy", "s"]),
+        "-ERR Invalid number of arguments specified for command\r\n"
+    );
     assert_eq!(call(&mut raw, &["COMMAND", "FOO"]), "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n");
     assert_eq!(
         call(&mut raw, &["COMMAND", "COUNT", "x"]),
@@ -159,10 +166,16 @@ fn command_info_and_docs_in_resp3() {
     assert_eq!(call(&mut raw, &["COMMAND", "INFO", "nosuch"]), "*1\r\n_\r\n");
 
     let docs = call(&mut raw, &["COMMAND", "DOCS", "get", "nosuch"]);
-    assert!(docs.starts_with("%1\r\n$3\r\nget\r\n%3\r\n$7\r\nsummary\r\n$"), "{docs:?}");
-    assert!(docs.ends_with("$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nstring\r\n"), "{docs:?}");
+    assert_eq!(
+        docs,
+        "%1\r\n$3\r\nget\r\n%5\r\n$7\r\nsummary\r\n$34\r\nReturns the string value of a key.\r\n\
+         $5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nstring\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n\
+         $9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n\
+         $12\r\ndisplay_text\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n"
+    );
     let docs = call(&mut raw, &["COMMAND", "DOCS", "config"]);
-    assert!(docs.contains("$11\r\nsubcommands\r\n%4\r\n$10\r\nconfig|get\r\n%3\r\n"), "{docs:?}");
+    assert!(docs.contains("$11\r\nsubcommands\r\n%4\r\n"), "{docs:?}");
+    assert!(docs.contains("$10\r\nconfig|get\r\n%6\r\n$7\r\nsummary\r\n"), "{docs:?}");
 }
 
 #[test]
@@ -188,7 +201,7 @@ fn redis_cli_formats_and_uses_command_docs() {
     assert!(info.contains(&format!("tcp_port:{}", server.port)), "{info}");
 
     let docs = server.cli(&["--no-raw", "command", "docs", "get"]);
-    assert!(docs.starts_with("1) \"get\"\n2) 1) \"summary\""), "{docs}");
+    assert!(docs.starts_with("1) \"get\"\n2)  1) \"summary\""), "{docs}");
     assert!(docs.contains("\"since\"") && docs.contains("\"1.0.0\"") && docs.contains("\"string\""), "{docs}");
 
     // With commands on stdin redis-cli first loads its help table from

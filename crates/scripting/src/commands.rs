@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use ringcache_commands::args::{is, parse_i64};
-use ringcache_commands::{flag, printable, CmdError, CmdResult, CommandSpec, Ctx, Keys};
+use ringcache_commands::{flag, printable, CmdError, CmdResult, CommandSpec, Ctx, Keys, SubSpec};
 use ringcache_resp::Reply;
 use ringcache_store::glob_match;
 
@@ -12,6 +12,100 @@ use crate::engine::{sflag, Engine};
 use crate::functions::{self, Restore};
 use crate::run::Mode;
 use crate::ScriptHost;
+
+const HELP_SUMMARY: &str = "Returns helpful text about the different subcommands.";
+
+/// SCRIPT's subcommands that ringcache has, Redis 7.2's
+/// (`src/commands/script-*.json`; not DEBUG: no Lua debugger here).
+const SCRIPT_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec {
+        name: "script|exists",
+        arity: -3,
+        flags: flag::NOSCRIPT,
+        summary: "Determines whether server-side Lua scripts exist in the script cache.",
+    },
+    SubSpec {
+        name: "script|flush",
+        arity: -2,
+        flags: flag::NOSCRIPT,
+        summary: "Removes all server-side Lua scripts from the script cache.",
+    },
+    SubSpec { name: "script|help", arity: 2, flags: flag::LOADING | flag::STALE, summary: HELP_SUMMARY },
+    SubSpec {
+        name: "script|kill",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+        summary: "Terminates a server-side Lua script during execution.",
+    },
+    SubSpec {
+        name: "script|load",
+        arity: 3,
+        flags: flag::NOSCRIPT | flag::STALE,
+        summary: "Loads a server-side Lua script to the script cache.",
+    },
+];
+
+/// FUNCTION's subcommands, Redis 7.2's (`src/commands/function-*.json`).
+const FUNCTION_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec {
+        name: "function|delete",
+        arity: 3,
+        flags: flag::NOSCRIPT | flag::WRITE,
+        summary: "Deletes a library and its functions.",
+    },
+    SubSpec {
+        name: "function|dump",
+        arity: 2,
+        flags: flag::NOSCRIPT,
+        summary: "Dumps all libraries into a serialized binary payload.",
+    },
+    SubSpec {
+        name: "function|flush",
+        arity: -2,
+        flags: flag::NOSCRIPT | flag::WRITE,
+        summary: "Deletes all libraries and functions.",
+    },
+    SubSpec { name: "function|help", arity: 2, flags: flag::LOADING | flag::STALE, summary: HELP_SUMMARY },
+    SubSpec {
+        name: "function|kill",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+        summary: "Terminates a function during execution.",
+    },
+    SubSpec {
+        name: "function|list",
+        arity: -2,
+        flags: flag::NOSCRIPT,
+        summary: "Returns information about all libraries.",
+    },
+    SubSpec {
+        name: "function|load",
+        arity: -3,
+        flags: flag::NOSCRIPT | flag::WRITE | flag::DENYOOM,
+        summary: "Creates a library.",
+    },
+    SubSpec {
+        name: "function|restore",
+        arity: -3,
+        flags: flag::NOSCRIPT | flag::WRITE | flag::DENYOOM,
+        summary: "Restores all libraries from a payload.",
+    },
+    SubSpec {
+        name: "function|stats",
+        arity: 2,
+        flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+        summary: "Returns information about a function during execution.",
+    },
+];
+
+/// The subcommands of SCRIPT and FUNCTION; empty for any other command.
+pub fn subcommands_of(name: &str) -> &'static [SubSpec] {
+    match name {
+        "script" => SCRIPT_SUBCOMMANDS,
+        "function" => FUNCTION_SUBCOMMANDS,
+        _ => &[],
+    }
+}
 
 pub fn commands<E: ScriptHost>() -> Vec<CommandSpec<E>> {
     let script = |name, flags, summary, handler| CommandSpec {

@@ -37,7 +37,7 @@ use parking_lot::Mutex;
 use ringcache_commands::{flag, CommandSpec, Env, Keys};
 use ringcache_store::Db;
 
-pub use commands::commands;
+pub use commands::{commands, subcommands_of};
 use engine::Engine;
 
 /// What scripting needs from the node beyond the command layer's [`Env`].

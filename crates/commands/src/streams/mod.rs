@@ -29,7 +29,65 @@ use ringcache_resp::Reply;
 use ringcache_store::{Shard, StreamEntry, StreamId, StreamValue};
 
 use crate::blocking::{self, Block, BlockKind};
-use crate::{flag, CmdError, CommandSpec, Ctx, Env, Keys};
+use crate::{flag, CmdError, CommandSpec, Ctx, Env, Keys, SubSpec};
+
+/// XGROUP's subcommands, Redis 7.2's (`src/commands/xgroup-*.json`).
+pub(crate) const XGROUP_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec {
+        name: "xgroup|create",
+        arity: -5,
+        flags: flag::WRITE | flag::DENYOOM,
+        summary: "Creates a consumer group.",
+    },
+    SubSpec {
+        name: "xgroup|createconsumer",
+        arity: 5,
+        flags: flag::WRITE | flag::DENYOOM,
+        summary: "Creates a consumer in a consumer group.",
+    },
+    SubSpec {
+        name: "xgroup|delconsumer",
+        arity: 5,
+        flags: flag::WRITE,
+        summary: "Deletes a consumer from a consumer group.",
+    },
+    SubSpec { name: "xgroup|destroy", arity: 4, flags: flag::WRITE, summary: "Destroys a consumer group." },
+    SubSpec {
+        name: "xgroup|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+    SubSpec {
+        name: "xgroup|setid",
+        arity: -5,
+        flags: flag::WRITE,
+        summary: "Sets the last-delivered ID of a consumer group.",
+    },
+];
+
+/// XINFO's subcommands, Redis 7.2's (`src/commands/xinfo-*.json`).
+pub(crate) const XINFO_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec {
+        name: "xinfo|consumers",
+        arity: 4,
+        flags: flag::READONLY,
+        summary: "Returns a list of the consumers in a consumer group.",
+    },
+    SubSpec {
+        name: "xinfo|groups",
+        arity: 3,
+        flags: flag::READONLY,
+        summary: "Returns a list of the consumer groups of a stream.",
+    },
+    SubSpec {
+        name: "xinfo|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+    SubSpec { name: "xinfo|stream", arity: -3, flags: flag::READONLY, summary: "Returns information about a stream." },
+];
 
 pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
     let spec = |name, arity, flags, keys, summary, handler| CommandSpec {

@@ -112,33 +112,96 @@ fn parse_spec(word: &'static str) -> Option<Spec> {
     Some(Spec { flags, begin, find })
 }
 
-/// Whether COMMAND INFO flags command `name` `movablekeys`: Redis's
-/// `populateCommandLegacyRangeSpec`, which sets it where the legacy
-/// (first, last, step) triple cannot cover every key. `None` for a command
-/// Redis has no specs of.
-pub(super) fn movable_keys(name: &str) -> Option<bool> {
+/// COMMAND INFO's key specs of command `name` as Redis 7.2 replies them
+/// (`addReplyCommandKeySpecs`): notes, flags in Redis's order, begin
+/// search, find keys. `None` for a command Redis has no specs of.
+pub(super) fn info_reply(name: &str) -> Option<Reply> {
+    const FLAG_ORDER: [&str; 11] =
+        ["RO", "RW", "OW", "RM", "access", "update", "insert", "delete", "not_key", "incomplete", "variable_flags"];
     let specs = SPECS.by_name.get(name)?;
-    let plain = |s: &Spec| matches!((&s.begin, &s.find), (Begin::Index(_), Find::Range { .. }));
+    let kv = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    let int = |n: i64| Reply::Integer(n);
+    let typed = |t: &'static str, spec: Vec<(Reply, Reply)>| {
+        Reply::Map(vec![kv("type", Reply::bulk(t)), kv("spec", Reply::Map(spec))])
+    };
+    let entries = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let mut fields = Vec::with_capacity(4);
+            if let Some(notes) = super::docs::key_notes(name, i) {
+                fields.push(kv("notes", Reply::bulk(notes)));
+            }
+            let flags = FLAG_ORDER.iter().filter(|f| spec.has(f)).map(|f| Reply::simple(f)).collect();
+            fields.push(kv("flags", Reply::Set(flags)));
+            let begin = match spec.begin {
+                Begin::Index(pos) => typed("index", vec![kv("index", int(pos as i64))]),
+                Begin::Keyword(keyword, startfrom) => {
+                    typed("keyword", vec![kv("keyword", Reply::bulk(keyword)), kv("startfrom", int(startfrom))])
+                }
+                Begin::Unknown => typed("unknown", Vec::new()),
+            };
+            fields.push(kv("begin_search", begin));
+            let find = match spec.find {
+                Find::Range { lastkey, step, limit } => typed(
+                    "range",
+                    vec![kv("lastkey", int(lastkey)), kv("keystep", int(step as i64)), kv("limit", int(limit))],
+                ),
+                Find::Keynum { keynumidx, firstkey, step } => typed(
+                    "keynum",
+                    vec![
+                        kv("keynumidx", int(keynumidx as i64)),
+                        kv("firstkey", int(firstkey as i64)),
+                        kv("keystep", int(step as i64)),
+                    ],
+                ),
+                Find::Unknown => typed("unknown", Vec::new()),
+            };
+            fields.push(kv("find_keys", find));
+            Reply::Map(fields)
+        })
+        .collect();
+    Some(Reply::Set(entries))
+}
+
+/// COMMAND INFO's legacy key range of command `name` (first, last, step)
+/// and whether it flags it `movablekeys`, as Redis's
+/// `populateCommandLegacyRangeSpec` derives them from the key specs: one
+/// index-and-range spec is the range; otherwise the consecutive plain
+/// (step 1) ones are merged, and any other spec, a gap or an incomplete
+/// spec makes the keys movable. `None` for a command Redis has no specs
+/// of.
+pub(super) fn legacy_range(name: &str) -> Option<(i64, i64, i64, bool)> {
+    let specs = SPECS.by_name.get(name)?;
+    let absolute = |pos: i64, lastkey: i64| if lastkey >= 0 { lastkey + pos } else { lastkey };
     if let [only] = &specs[..] {
-        return Some(!plain(only) || only.has("incomplete"));
+        if let (Begin::Index(pos), Find::Range { lastkey, step, .. }) = (&only.begin, &only.find) {
+            let pos = *pos as i64;
+            return Some((pos, absolute(pos, *lastkey), *step as i64, only.has("incomplete")));
+        }
     }
-    let (mut movable, mut ranges, mut prev_lastkey) = (false, 0, 0u64);
+    let (mut movable, mut first, mut last, mut prev_lastkey) = (false, i64::MAX, 0i64, 0i64);
     for spec in specs {
         let (Begin::Index(pos), Find::Range { lastkey, step, .. }) = (&spec.begin, &spec.find) else {
             movable = true;
             continue;
         };
-        if *step != 1 || (prev_lastkey != 0 && prev_lastkey != *pos as u64 - 1) {
+        let pos = *pos as i64;
+        if *step != 1 || (prev_lastkey != 0 && prev_lastkey != pos - 1) {
             movable = true;
             continue;
         }
         movable |= spec.has("incomplete");
-        ranges += 1;
-        // Redis compares as unsigned: a lastkey from the end wins.
-        let abs = if *lastkey >= 0 { (*lastkey + *pos as i64) as u64 } else { *lastkey as u64 };
-        prev_lastkey = prev_lastkey.max(abs);
+        first = first.min(pos);
+        // Redis compares as unsigned ints: a lastkey from the end wins.
+        let abs = absolute(pos, *lastkey);
+        last = i64::from((last as i32 as u32).max(abs as i32 as u32) as i32);
+        prev_lastkey = last;
     }
-    Some(movable || ranges == 0)
+    if first == i64::MAX {
+        return Some((0, 0, 0, true));
+    }
+    Some((first, last, 1, movable))
 }
 
 /// A key found: its position in the command line, and its flags.
@@ -262,24 +325,33 @@ fn getkeys(args: &[&[u8]], with_flags: bool) -> CmdResult {
     let Some(spec) = lookup(line[0]) else {
         return Err(CmdError::other("ERR Invalid command specified"));
     };
-    // A container's subcommand has specs of its own (MEMORY USAGE, XGROUP
-    // CREATE ...).
-    let sub = line.get(1).map(|s| format!("{}|{}", spec.name, String::from_utf8_lossy(s).to_ascii_lowercase()));
-    let (name, specs) = match sub.as_deref().and_then(|s| SPECS.by_name.get_key_value(s)) {
-        Some((name, specs)) => (*name, Some(specs)),
-        None => match SPECS.by_name.get_key_value(spec.name) {
-            Some((name, specs)) => (*name, Some(specs)),
-            None => (spec.name, None),
+    // A container's subcommand is looked up with it, as Redis's
+    // `lookupCommand` does, and has specs and an arity of its own (MEMORY
+    // USAGE, XGROUP CREATE ...).
+    let subs = super::stat_names().subcommands_at(super::TABLE.position(spec));
+    let sub = match line.get(1) {
+        Some(arg) if !subs.is_empty() => match subs.iter().find(|s| is(arg, s.short())) {
+            Some(sub) => Some(sub),
+            None => return Err(CmdError::other("ERR Invalid command specified")),
         },
+        _ => None,
+    };
+    let (name, arity) = sub.map_or((spec.name, spec.arity), |s| (s.name, s.arity));
+    let (name, specs) = match SPECS.by_name.get_key_value(name) {
+        Some((name, specs)) => (*name, Some(specs)),
+        None => (name, None),
     };
     let has_keys = match specs {
         Some(specs) => specs.iter().any(|s| !s.has("not_key")),
-        None => !matches!(spec.keys, Keys::None | Keys::All),
+        // A command Redis has without specs has no keys (a container
+        // called alone), whatever ringcache routes it by.
+        None => sub.is_none() && !super::docs::is_redis(name) && !matches!(spec.keys, Keys::None | Keys::All),
     };
     if !has_keys {
         return Err(CmdError::other("ERR The command has no key arguments"));
     }
-    if !spec.arity_ok(line.len()) {
+    let argc = line.len() as i32;
+    if (arity > 0 && arity != argc) || argc < -arity {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let found = match specs {
@@ -356,6 +428,19 @@ mod tests {
     }
 
     #[test]
+    fn a_containers_subcommand_is_looked_up() {
+        assert_eq!(keys(&["object", "encoding", "k"], false).unwrap(), ["k"]);
+        assert_eq!(keys(&["OBJECT", "nosuch", "k"], false).unwrap_err(), "ERR Invalid command specified");
+        assert_eq!(keys(&["object", "help"], false).unwrap_err(), "ERR The command has no key arguments");
+        assert_eq!(keys(&["object"], false).unwrap_err(), "ERR The command has no key arguments");
+        assert_eq!(keys(&["config", "get", "x"], false).unwrap_err(), "ERR The command has no key arguments");
+        assert_eq!(
+            keys(&["xgroup", "destroy", "s"], false).unwrap_err(),
+            "ERR Invalid number of arguments specified for command"
+        );
+    }
+
+    #[test]
     fn every_spec_of_the_table_parses() {
         assert!(SPECS.by_name.len() > 150);
         assert!(SPECS.no_mandatory_keys.contains(&"eval"));
@@ -397,6 +482,7 @@ mod tests {
 
     #[test]
     fn movable_keys_as_redis_derives_them() {
+        let movable_keys = |name| legacy_range(name).map(|(_, _, _, movable)| movable);
         for name in ["eval", "sort", "sort_ro", "migrate", "zunionstore", "xread", "georadius", "lmpop"] {
             assert_eq!(movable_keys(name), Some(true), "{name}");
         }
@@ -404,6 +490,12 @@ mod tests {
             assert_eq!(movable_keys(name), Some(false), "{name}");
         }
         assert_eq!(movable_keys("no-such-command"), None);
+        // Legacy ranges, as Redis 7.2 gives them.
+        assert_eq!(legacy_range("mset"), Some((1, -1, 2, false)));
+        assert_eq!(legacy_range("copy"), Some((1, 2, 1, false)));
+        assert_eq!(legacy_range("spublish"), Some((1, 1, 1, false)));
+        assert_eq!(legacy_range("zunionstore"), Some((1, 1, 1, true)));
+        assert_eq!(legacy_range("xread"), Some((0, 0, 0, true)));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod cluster;
 pub(crate) use cluster::wait_args;
 mod connection;
+mod docs;
 mod key_specs;
 mod module;
 mod observe;
@@ -18,7 +19,7 @@ mod server;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use ringcache_commands::{Env, Ran, Table};
+use ringcache_commands::{Env, Ran, SubSpec, Table};
 use ringcache_resp::Reply;
 use ringcache_store::Db;
 
@@ -134,7 +135,22 @@ impl Env for Shared {
     }
 
     #[inline]
+    fn subcommands(&self, spec: &'static CommandSpec) -> &'static [SubSpec] {
+        stat_names().subcommands_at(TABLE.position(spec))
+    }
+
+    #[inline]
     fn command_starting(&self, client: &mut Self::Client, spec: &'static CommandSpec, args: &[&[u8]]) {
+        // A container's call is named by its subcommand whoever runs it (a
+        // client, EXEC, a script): in CLIENT LIST's `cmd=` and in the
+        // statistics (`cmdstat_object|encoding`), as in Redis 7.
+        let subs = stat_names().subcommands_at(TABLE.position(spec));
+        if let (false, Some(arg)) = (subs.is_empty(), args.get(1)) {
+            if let Some(sub) = subs.iter().find(|s| args::is(arg, s.short())) {
+                client.state.last_cmd = sub.name;
+                *client.info.last_cmd.lock() = sub.name;
+            }
+        }
         self.observe.starting(client, spec.name, args);
     }
 
@@ -146,14 +162,19 @@ impl Env for Shared {
         self.tracking.command_ran(self, client, ran);
     }
 
-    fn command_refused(&self, _client: &mut Self::Client, spec: Option<&'static CommandSpec>, reply: &Reply) {
-        self.observe.refused(spec.map(|s| TABLE.position(s)), reply);
+    fn command_refused(&self, client: &mut Self::Client, spec: Option<&'static CommandSpec>, reply: &Reply) {
+        // The dispatcher names a subcommand before checking its arity.
+        let names = stat_names();
+        self.observe.refused(spec.map(|s| names.slot(s, client.state.last_cmd)), reply);
     }
 }
 
 /// The names per-command statistics are kept under: every command of the
 /// table (at its [`Table::position`]), then every subcommand of the
-/// containers (`config|get`), as Redis 7 names them in INFO commandstats.
+/// containers (`config|get`, `object|encoding`), as Redis 7 names them in
+/// INFO commandstats. It also holds each container's subcommands, the
+/// node's one list of them: its own (CONFIG, CLIENT...), the scripting
+/// crate's (SCRIPT, FUNCTION) and the command layer's (OBJECT, XGROUP...).
 #[derive(Debug)]
 pub struct StatNames {
     names: Vec<&'static str>,
@@ -161,6 +182,8 @@ pub struct StatNames {
     /// ID is not).
     flags: Vec<u32>,
     subcommands: HashMap<&'static str, usize>,
+    /// The subcommands of the command at each table position.
+    subs_at: Vec<&'static [SubSpec]>,
 }
 
 impl StatNames {
@@ -168,14 +191,24 @@ impl StatNames {
         let mut names: Vec<&'static str> = TABLE.all().map(|s| s.name).collect();
         let mut flags: Vec<u32> = TABLE.all().map(|s| s.flags).collect();
         let mut subcommands = HashMap::new();
+        let mut subs_at = Vec::with_capacity(names.len());
         for spec in TABLE.all() {
-            for sub in server::subcommands_of(spec.name) {
+            let subs = container_subcommands(spec.name);
+            for sub in subs {
                 subcommands.insert(sub.name, names.len());
                 names.push(sub.name);
                 flags.push(sub.flags);
             }
+            subs_at.push(subs);
         }
-        StatNames { names, flags, subcommands }
+        StatNames { names, flags, subcommands, subs_at }
+    }
+
+    /// The subcommands of the command at table position `at` (empty for
+    /// one that is no container).
+    #[inline]
+    pub fn subcommands_at(&self, at: usize) -> &'static [SubSpec] {
+        self.subs_at[at]
     }
 
     pub fn len(&self) -> usize {
@@ -209,6 +242,23 @@ impl StatNames {
         let prefix = format!("{name}|");
         (0..self.names.len()).filter(|&i| self.names[i] == name || self.names[i].starts_with(&prefix)).collect()
     }
+}
+
+/// The subcommands of container `name`, wherever it is defined; built
+/// once (by [`StatNames`]), so the server's own tables are copied out of
+/// their handlers' entries and kept for the node's life.
+fn container_subcommands(name: &str) -> &'static [SubSpec] {
+    let node = server::subcommands_of(name);
+    if !node.is_empty() {
+        let specs: Vec<SubSpec> =
+            node.iter().map(|s| SubSpec { name: s.name, arity: s.arity, flags: s.flags, summary: s.summary }).collect();
+        return Vec::leak(specs);
+    }
+    let scripting = ringcache_scripting::subcommands_of(name);
+    if !scripting.is_empty() {
+        return scripting;
+    }
+    ringcache_commands::subcommands_of(name)
 }
 
 /// The node's [`StatNames`].

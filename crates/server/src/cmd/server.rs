@@ -27,6 +27,7 @@ use super::{
     all_commands, cluster, connection, flag, lookup, printable, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys,
 };
 use crate::config::{Config, ConfigError, Setting};
+use ringcache_commands::SubSpec;
 
 /// A subcommand of a container command (`CLIENT LIST`, `CONFIG GET`, ...).
 pub(super) struct SubCommand {
@@ -237,7 +238,13 @@ const COMMAND_SUBCOMMANDS: &[SubCommand] = &[
 #[derive(Clone, Copy)]
 enum Found {
     Top(&'static CommandSpec),
-    Sub(&'static CommandSpec, &'static SubCommand),
+    Sub(&'static CommandSpec, &'static SubSpec),
+}
+
+/// The subcommands of `spec` as COMMAND reports them: every container's,
+/// the command layer's and the scripting crate's included.
+fn subs(spec: &'static CommandSpec) -> &'static [SubSpec] {
+    super::stat_names().subcommands_at(super::TABLE.position(spec))
 }
 
 /// Looks up `name` or `container|sub`, case-insensitively.
@@ -246,7 +253,7 @@ fn find(name: &[u8]) -> Option<Found> {
         None => lookup(name).map(Found::Top),
         Some(i) => {
             let parent = lookup(&name[..i])?;
-            let sub = subcommands_of(parent.name).iter().find(|s| is(&name[i + 1..], s.short()))?;
+            let sub = subs(parent).iter().find(|s| is(&name[i + 1..], s.short()))?;
             Some(Found::Sub(parent, sub))
         }
     }
@@ -312,8 +319,7 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     };
     let mut names = Vec::new();
     for spec in sorted_commands() {
-        let entries = std::iter::once(Found::Top(spec))
-            .chain(subcommands_of(spec.name).iter().map(move |sub| Found::Sub(spec, sub)));
+        let entries = std::iter::once(Found::Top(spec)).chain(subs(spec).iter().map(move |sub| Found::Sub(spec, sub)));
         for f in entries {
             let keep = match &filter {
                 Filter::None => true,
@@ -365,23 +371,35 @@ fn full_name(f: Found) -> &'static str {
 
 /// One COMMAND INFO entry, in Redis 7's ten-field format.
 fn info_entry(f: Found) -> Reply {
+    let name = full_name(f);
     let (arity, flags, keys, subs) = match f {
-        Found::Top(spec) => (spec.arity, spec.flags, spec.keys, subcommands_of(spec.name)),
+        Found::Top(spec) => (spec.arity, spec.flags, spec.keys, subs(spec)),
         Found::Sub(_, sub) => (sub.arity, sub.flags, Keys::None, &[][..]),
     };
-    let (first, last, step) = keys.legacy_range();
-    let mut flag_names: Vec<Reply> =
-        flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect();
-    // Keys the legacy range cannot cover, as Redis derives it from its key
-    // specs (ours for a command Redis does not have): Redis lists
-    // `movablekeys` after every flag but `allow_busy`.
-    let movable = match f {
-        Found::Top(spec) => super::key_specs::movable_keys(spec.name),
-        Found::Sub(_, sub) => super::key_specs::movable_keys(sub.name),
-    }
-    .unwrap_or(!matches!(keys, Keys::None | Keys::All | Keys::Range { .. }));
+    // The legacy key range and `movablekeys` as Redis derives them from
+    // its key specs; a command Redis has without specs (a container, PING)
+    // has no keys there, whatever ringcache routes by; ringcache's own
+    // commands have theirs from their key positions.
+    let redis = super::docs::is_redis(name);
+    let (first, last, step, movable) = super::key_specs::legacy_range(name).unwrap_or_else(|| {
+        if redis {
+            (0, 0, 0, false)
+        } else {
+            let (first, last, step) = keys.legacy_range();
+            (first, last, step, !matches!(keys, Keys::None | Keys::All | Keys::Range { .. }))
+        }
+    });
+    // Redis's own flags for its commands (which the node's behaviour flags
+    // only approximate: no `skip_monitor`, `pubsub` or `no_async_loading`
+    // bits here); ours for ringcache's own.
+    let mut flag_names: Vec<Reply> = match super::docs::info_flags(name) {
+        Some(names) => names.iter().map(|n| Reply::simple(n)).collect(),
+        None => flag::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| Reply::simple(name)).collect(),
+    };
+    // Redis lists `movablekeys` after every flag but `allow_busy`.
     if movable {
-        let at = flag_names.len() - usize::from(flags & flag::ALLOW_BUSY != 0);
+        let busy = flag_names.last().is_some_and(|f| matches!(f, Reply::Simple(s) if &s[..] == b"allow_busy"));
+        let at = flag_names.len() - usize::from(busy);
         flag_names.insert(at, Reply::simple("movablekeys"));
     }
     let categories = acl_categories(f).into_iter().map(|c| Reply::Simple(Bytes::from(format!("@{c}")))).collect();
@@ -401,8 +419,16 @@ fn info_entry(f: Found) -> Reply {
         Reply::Integer(last),
         Reply::Integer(step),
         Reply::Set(categories),
-        Reply::Set(Vec::new()), // tips
-        key_specs(flags, keys),
+        Reply::Set(super::docs::tips(name).iter().map(|t| Reply::bulk(*t)).collect()),
+        // Redis's own key specs for its commands (none for a container);
+        // ours, from the key positions, for ringcache's own.
+        super::key_specs::info_reply(name).unwrap_or_else(|| {
+            if redis {
+                Reply::Set(Vec::new())
+            } else {
+                key_specs(flags, keys)
+            }
+        }),
         subcommands,
     ])
 }
@@ -598,9 +624,13 @@ const EXPLICIT_CATEGORIES: &[(&str, &[&str])] = &[
     ("readwrite", &["connection"]),
 ];
 
-/// A command's ACL categories, derived as Redis's `setImplicitACLCategories`
-/// does from the flags, plus the group's data-type category.
+/// A command's ACL categories: Redis 7.2's for its commands; for
+/// ringcache's own, derived as Redis's `setImplicitACLCategories` does from
+/// the flags, plus the group's data-type category.
 fn acl_categories(f: Found) -> Vec<&'static str> {
+    if let Some(categories) = super::docs::acl_categories(full_name(f)) {
+        return categories.to_vec();
+    }
     let (parent, flags) = match f {
         Found::Top(spec) => (spec, spec.flags),
         Found::Sub(parent, sub) => (parent, sub.flags),
@@ -629,21 +659,26 @@ fn acl_categories(f: Found) -> Vec<&'static str> {
     ACL_CATEGORIES.into_iter().filter(|c| has(c)).collect()
 }
 
-/// One COMMAND DOCS entry: what redis-cli reads for its help and hints
-/// (summary, since, group; subcommands of containers).
+/// One COMMAND DOCS entry, Redis 7.2's for a command Redis has (what
+/// redis-cli builds its help and hints from), and summary, since and group
+/// for ringcache's own; a container's `subcommands` are the ones this node
+/// has.
 fn docs_entry(f: Found) -> Reply {
-    let (group, summary) = match f {
-        Found::Top(spec) => (spec.group, spec.summary),
-        Found::Sub(parent, sub) => (parent.group, sub.summary),
-    };
     let name = full_name(f);
-    let mut fields = vec![(Reply::bulk("summary"), Reply::bulk(summary))];
-    if let Some(since) = since(name) {
-        fields.push((Reply::bulk("since"), Reply::bulk(since)));
-    }
-    fields.push((Reply::bulk("group"), Reply::bulk(group)));
+    let mut fields = super::docs::of(name).unwrap_or_else(|| {
+        let (group, summary) = match f {
+            Found::Top(spec) => (spec.group, spec.summary),
+            Found::Sub(parent, sub) => (parent.group, sub.summary),
+        };
+        let mut fields = vec![(Reply::bulk("summary"), Reply::bulk(summary))];
+        if let Some(since) = since(name) {
+            fields.push((Reply::bulk("since"), Reply::bulk(since)));
+        }
+        fields.push((Reply::bulk("group"), Reply::bulk(group)));
+        fields
+    });
     if let Found::Top(spec) = f {
-        let subs = subcommands_of(spec.name);
+        let subs = subs(spec);
         if !subs.is_empty() {
             let docs = subs.iter().map(|s| (Reply::bulk(s.name), docs_entry(Found::Sub(spec, s)))).collect();
             fields.push((Reply::bulk("subcommands"), Reply::Map(docs)));
@@ -652,60 +687,14 @@ fn docs_entry(f: Found) -> Reply {
     Reply::Map(fields)
 }
 
-/// The Redis version that introduced `name` (`container|sub` for
-/// subcommands), from Redis's own command docs.
+/// The ringcache version that added `name`, for the commands Redis does
+/// not have (whose docs are not Redis's).
 fn since(name: &str) -> Option<&'static str> {
-    SINCE.split_ascii_whitespace().find_map(|e| e.split_once('=').filter(|(n, _)| *n == name).map(|(_, v)| v))
+    OWN_SINCE.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
-/// `name=version` pairs: every Redis 7.2 command, and the subcommands of
-/// the containers implemented here (ringcache's own, CLUSTER LEAVE, with
-/// the ringcache version that added it).
-const SINCE: &str = "
-acl=6.0.0 append=2.0.0 asking=3.0.0 auth=1.0.0 bgrewriteaof=1.0.0 bgsave=1.0.0 bitcount=2.6.0 bitfield=3.2.0
-bitfield_ro=6.0.0 bitop=2.6.0 bitpos=2.8.7 blmove=6.2.0 blmpop=7.0.0 blpop=2.0.0 brpop=2.0.0 brpoplpush=2.2.0
-bzmpop=7.0.0 bzpopmax=5.0.0 bzpopmin=5.0.0 client=2.4.0 client|caching=6.0.0 client|getname=2.6.9
-client|getredir=6.0.0 client|help=5.0.0 client|id=5.0.0 client|info=6.2.0 client|kill=2.4.0 client|list=2.4.0
-client|no-evict=7.0.0 client|no-touch=7.2.0 client|pause=2.9.50 client|reply=3.2.0 client|setinfo=7.2.0
-client|setname=2.6.9 client|tracking=6.0.0 client|trackinginfo=6.2.0 client|unblock=5.0.0 client|unpause=6.2.0
-cluster=3.0.0 cluster|countkeysinslot=3.0.0 cluster|forget=3.0.0 cluster|getkeysinslot=3.0.0 cluster|help=5.0.0
-cluster|info=3.0.0 cluster|keyslot=3.0.0 cluster|leave=0.1.0 cluster|meet=3.0.0 cluster|myid=3.0.0 cluster|myshardid=7.2.0 cluster|nodes=3.0.0
-cluster|replicas=5.0.0 cluster|shards=7.0.0 cluster|slaves=3.0.0 cluster|slots=3.0.0 command=2.8.13 command|count=2.8.13 command|docs=7.0.0 command|getkeys=2.8.13
-command|getkeysandflags=7.0.0 command|help=5.0.0 command|info=2.8.13 command|list=7.0.0 config=2.0.0
-config|get=2.0.0 config|help=5.0.0 config|resetstat=2.0.0 config|rewrite=2.8.0 config|set=2.0.0 copy=6.2.0
-dbsize=1.0.0 debug=1.0.0 decr=1.0.0 decrby=1.0.0 del=1.0.0 discard=2.0.0 dump=2.6.0 echo=1.0.0 eval=2.6.0
-eval_ro=7.0.0 evalsha=2.6.0 evalsha_ro=7.0.0 exec=1.2.0 exists=1.0.0 expire=1.0.0 expireat=1.2.0 expiretime=7.0.0
-failover=6.2.0 fcall=7.0.0 fcall_ro=7.0.0 flushall=1.0.0 flushdb=1.0.0 function=7.0.0 geoadd=3.2.0 geodist=3.2.0
-geohash=3.2.0 geopos=3.2.0 georadius=3.2.0 georadius_ro=3.2.10 georadiusbymember=3.2.0
-georadiusbymember_ro=3.2.10 geosearch=6.2.0 geosearchstore=6.2.0 get=1.0.0 getbit=2.2.0 getdel=6.2.0 getex=6.2.0
-getrange=2.4.0 getset=1.0.0 hdel=2.0.0 hello=6.0.0 hexists=2.0.0 hget=2.0.0 hgetall=2.0.0 hincrby=2.0.0
-hincrbyfloat=2.6.0 hkeys=2.0.0 hlen=2.0.0 hmget=2.0.0 hmset=2.0.0 hrandfield=6.2.0 hscan=2.8.0 hset=2.0.0
-hsetnx=2.0.0 hstrlen=3.2.0 hvals=2.0.0 incr=1.0.0 incrby=1.0.0 incrbyfloat=2.6.0 info=1.0.0 keys=1.0.0
-lastsave=1.0.0 latency=2.8.13 latency|doctor=2.8.13 latency|help=2.8.13 latency|histogram=7.0.0
-latency|history=2.8.13 latency|latest=2.8.13 latency|reset=2.8.13 lcs=7.0.0 lindex=1.0.0 linsert=2.2.0 llen=1.0.0 lmove=6.2.0 lmpop=7.0.0
-lolwut=5.0.0 lpop=1.0.0 lpos=6.0.6 lpush=1.0.0 lpushx=2.2.0 lrange=1.0.0 lrem=1.0.0 lset=1.0.0 ltrim=1.0.0
-memory=4.0.0 mget=1.0.0 migrate=2.6.0 module=4.0.0 module|help=5.0.0 module|list=4.0.0 module|load=4.0.0 module|loadex=7.0.0 module|unload=4.0.0 monitor=1.0.0 move=1.0.0 mset=1.0.1 msetnx=1.0.1 multi=1.2.0
-object=2.2.3 persist=2.2.0 pexpire=2.6.0 pexpireat=2.6.0 pexpiretime=7.0.0 pfadd=2.8.9 pfcount=2.8.9
-pfdebug=2.8.9 pfmerge=2.8.9 pfselftest=2.8.9 ping=1.0.0 psetex=2.6.0 psubscribe=2.0.0 psync=2.8.0 pttl=2.6.0
-publish=2.0.0 pubsub=2.8.0 pubsub|channels=2.8.0 pubsub|help=6.2.0 pubsub|numpat=2.8.0
-pubsub|numsub=2.8.0 pubsub|shardchannels=7.0.0 pubsub|shardnumsub=7.0.0 punsubscribe=2.0.0 quit=1.0.0 randomkey=1.0.0 readonly=3.0.0 readwrite=3.0.0
-rename=1.0.0 renamenx=1.0.0 replconf=3.0.0 replicaof=5.0.0 reset=6.2.0 restore=2.6.0 restore-asking=3.0.0
-role=2.8.12 rpop=1.0.0 rpoplpush=1.2.0 rpush=1.0.0 rpushx=2.2.0 sadd=1.0.0 save=1.0.0 scan=2.8.0 scard=1.0.0
-script=2.6.0 sdiff=1.0.0 sdiffstore=1.0.0 select=1.0.0 set=1.0.0 setbit=2.2.0 setex=2.0.0 setnx=1.0.0
-setrange=2.2.0 shutdown=1.0.0 sinter=1.0.0 sintercard=7.0.0 sinterstore=1.0.0 sismember=1.0.0 slaveof=1.0.0
-slowlog=2.2.12 slowlog|get=2.2.12 slowlog|help=6.2.0 slowlog|len=2.2.12
-slowlog|reset=2.2.12 smembers=1.0.0 smismember=6.2.0 smove=1.0.0 sort=1.0.0 sort_ro=7.0.0 spop=1.0.0 spublish=7.0.0
-srandmember=1.0.0 srem=1.0.0 sscan=2.8.0 ssubscribe=7.0.0 strlen=2.2.0 subscribe=2.0.0 substr=1.0.0
-sunion=1.0.0 sunionstore=1.0.0 sunsubscribe=7.0.0 swapdb=4.0.0 sync=1.0.0 time=2.6.0 touch=3.2.1 ttl=1.0.0
-type=1.0.0 unlink=4.0.0 unsubscribe=2.0.0 unwatch=2.2.0 wait=3.0.0 waitaof=7.2.0 watch=2.2.0 xack=5.0.0
-xadd=5.0.0 xautoclaim=6.2.0 xclaim=5.0.0 xdel=5.0.0 xgroup=5.0.0 xinfo=5.0.0 xlen=5.0.0 xpending=5.0.0
-xrange=5.0.0 xread=5.0.0 xreadgroup=5.0.0 xrevrange=5.0.0 xsetid=5.0.0 xtrim=5.0.0 zadd=1.2.0 zcard=1.2.0
-zcount=2.0.0 zdiff=6.2.0 zdiffstore=6.2.0 zincrby=1.2.0 zinter=6.2.0 zintercard=7.0.0 zinterstore=2.0.0
-zlexcount=2.8.9 zmpop=7.0.0 zmscore=6.2.0 zpopmax=5.0.0 zpopmin=5.0.0 zrandmember=6.2.0 zrange=1.2.0
-zrangebylex=2.8.9 zrangebyscore=1.0.5 zrangestore=6.2.0 zrank=2.0.0 zrem=1.2.0 zremrangebylex=2.8.9
-zremrangebyrank=2.0.0 zremrangebyscore=1.2.0 zrevrange=1.2.0 zrevrangebylex=2.8.9 zrevrangebyscore=2.2.0
-zrevrank=2.0.0 zscan=2.8.0 zscore=1.2.0 zunion=6.2.0 zunionstore=2.0.0
-";
+/// ringcache's own commands and subcommands, with their version.
+const OWN_SINCE: &[(&str, &str)] = &[("cluster|leave", "0.1.0")];
 
 // ------------------------------------------------------------------- INFO
 
@@ -1270,15 +1259,18 @@ mod tests {
     }
 
     #[test]
-    fn since_table_covers_every_subcommand() {
-        assert_eq!(since("get"), Some("1.0.0"));
-        assert_eq!(since("client|setinfo"), Some("7.2.0"));
-        assert_eq!(since("no-such-command"), None);
+    fn every_command_has_docs() {
+        assert_eq!(since("cluster|leave"), Some("0.1.0"));
+        assert_eq!(since("get"), None, "Redis's commands have Redis's docs");
         for spec in all_commands() {
-            for sub in subcommands_of(spec.name) {
-                assert!(since(sub.name).is_some(), "{} has no since", sub.name);
-                assert!(sub.name.starts_with(&format!("{}|", spec.name)), "{}", sub.name);
-                assert_eq!(sub.name, sub.name.to_ascii_lowercase());
+            let entries = std::iter::once(Found::Top(spec)).chain(subs(spec).iter().map(|s| Found::Sub(spec, s)));
+            for f in entries {
+                let name = full_name(f);
+                assert!(super::super::docs::of(name).is_some() || since(name).is_some(), "{name} has no docs");
+                assert_eq!(name, name.to_ascii_lowercase());
+                if let Found::Sub(parent, _) = f {
+                    assert!(name.starts_with(&format!("{}|", parent.name)), "{name}");
+                }
             }
         }
     }
