@@ -12,11 +12,13 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_ring::slot;
+use ringcache_store::delta::DeltaOp;
 use ringcache_store::{KeyHash, Locked};
+use ringcache_version::Stamp;
 use smallvec::SmallVec;
 
 use crate::spec::{flag, CmdError, CommandSpec, Ctx, Keys, SubSpec};
-use crate::state::{Change, ClientState};
+use crate::state::{Change, ClientState, DELTA_ELEMENTS_MIN};
 use crate::table::unknown_command;
 use crate::{transactions, Env};
 
@@ -290,19 +292,32 @@ fn run<E: Env>(
     let mut ctx = Ctx { db: locked, shared, client, now_ms };
     let reply = crate::blocking::call(&mut ctx, spec, args, Caller::Client);
     if shared.journal() {
-        take_changes(&mut ctx.db, ctx.client.as_mut(), now_ms);
+        take_changes(&mut ctx.db, ctx.client.as_mut(), now_ms, Some(args));
     }
     reply
 }
 
 /// Appends to `state.changes` the keys the command gave a new version,
-/// each with the state it left. Runs while `db` still holds the command's
-/// locks.
-pub(crate) fn take_changes<E: Env>(db: &mut Locked<'_>, state: &mut ClientState<E>, now_ms: u64) {
+/// each with the state it left, or with its delta when `cmd` (the
+/// arguments of a command run alone) changed one big collection in place.
+/// Runs while `db` still holds the command's locks.
+pub(crate) fn take_changes<E: Env>(
+    db: &mut Locked<'_>,
+    state: &mut ClientState<E>,
+    now_ms: u64,
+    cmd: Option<&[&[u8]]>,
+) {
     let mut keys = std::mem::take(&mut state.changed);
     db.take_changed(&mut keys);
-    for (dbid, key) in keys.drain(..) {
+    let alone = keys.len() == 1;
+    for (dbid, key, base) in keys.drain(..) {
         let k = key.as_bytes();
+        if let (true, Some(base), Some(args)) = (alone, base, cmd) {
+            if let Some(change) = delta_change(db, dbid, k, base, args, now_ms) {
+                state.changes.push(change);
+                continue;
+            }
+        }
         let mut encoded = Vec::new();
         let Some((version, value)) = db.shard_in(dbid, k).key_state(k, now_ms, &mut encoded) else {
             continue;
@@ -313,7 +328,38 @@ pub(crate) fn take_changes<E: Env>(db: &mut Locked<'_>, state: &mut ClientState<
             key: key.to_bytes(),
             version,
             state: value.then(|| Bytes::from(encoded)),
+            delta: None,
         });
     }
     state.changed = keys;
+}
+
+/// The change of `key` as a delta, if the command `args` made one (see
+/// `ringcache_store::delta`): it named that key, changed it in place from
+/// `base`, and left a collection of at least [`DELTA_ELEMENTS_MIN`].
+fn delta_change(
+    db: &mut Locked<'_>,
+    dbid: u16,
+    key: &[u8],
+    base: Stamp,
+    args: &[&[u8]],
+    now_ms: u64,
+) -> Option<Change> {
+    if args.get(1) != Some(&key) {
+        return None;
+    }
+    let shard = db.shard_in(dbid, key);
+    if shard.peek(key, now_ms)?.value().collection_len() < DELTA_ELEMENTS_MIN {
+        return None;
+    }
+    let op = DeltaOp::of_command(args)?;
+    let version = shard.version(key)?;
+    Some(Change {
+        dbid,
+        slot: slot(key),
+        key: Bytes::copy_from_slice(key),
+        version,
+        state: None,
+        delta: Some((base, op.to_bytes())),
+    })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ringcache_resp::Proto;
 use ringcache_store::Key;
-use ringcache_version::Version;
+use ringcache_version::{Stamp, Version};
 
 use crate::blocking::Block;
 use crate::table::LookupCache;
@@ -33,8 +33,19 @@ pub struct Change {
     pub version: Version,
     /// The encoded value (see the store's codec), or `None` for a
     /// tombstone: the key is gone (deleted, expired or moved away).
+    /// Unused (`None`) when `delta` is set.
     pub state: Option<Bytes>,
+    /// For a command that changed a big collection in place: the stamp of
+    /// the value it found and what it did (an encoded
+    /// `ringcache_store::delta::DeltaOp`), which replication ships instead
+    /// of the whole value (docs/replication.md, "Deltas").
+    pub delta: Option<(Stamp, Bytes)>,
 }
+
+/// A collection changed in place ships as a delta from this many elements
+/// on: a smaller one goes whole, which also brings any owner that was
+/// behind up to date at no cost worth saving.
+pub const DELTA_ELEMENTS_MIN: usize = 128;
 
 /// The command layer's per-connection state: the protocol spoken, the
 /// selected database, the transaction and watches in progress, and what the last command changed.
@@ -64,7 +75,7 @@ pub struct ClientState<E: Env> {
     /// caller takes them (and must, or they pile up).
     pub changes: Vec<Change>,
     /// Scratch for the keys a command changed, kept for its allocation.
-    pub(crate) changed: Vec<(u16, Key)>,
+    pub(crate) changed: Vec<(u16, Key, Option<Stamp>)>,
     /// Set by the caller for a command it can park (a client's own
     /// command, outside MULTI and scripts): a blocking command that finds
     /// nothing then leaves [`ClientState::block`] instead of answering.

@@ -196,7 +196,7 @@ fn exec<E: Env>(ctx: &mut Ctx<'_, E>, _args: &[&[u8]]) -> CmdResult {
         // All of the transaction's changes at once: a replicated cluster
         // sends them as one write per slot (one slot in a cluster), which an
         // owner applies all or none.
-        take_changes(&mut inner.db, inner.client.as_mut(), now_ms);
+        take_changes(&mut inner.db, inner.client.as_mut(), now_ms, None);
     }
     Ok(Reply::Array(replies))
 }

@@ -522,3 +522,115 @@ fn eviction_on_one_owner_deletes_nothing_elsewhere_and_resurrects_nothing() {
         deleted.len()
     );
 }
+
+/// INFO replication's `name` on the node at `conn`, as a number.
+fn replication_count(conn: &mut redis::Connection, name: &str) -> u64 {
+    info_field(conn, "replication", name).unwrap_or_else(|| panic!("INFO replication has no {name}")).parse().unwrap()
+}
+
+#[test]
+fn a_small_change_to_a_big_collection_ships_as_a_delta() {
+    use common::cluster::TestCluster;
+    let c = TestCluster::start(3, &["--cluster-mode", "redis-cluster", "--cluster-timeout", "2000"]);
+    // Over the size from which a change ships as a delta
+    // (`ringcache_commands::DELTA_ELEMENTS_MIN`, 128).
+    let elements = 200;
+    // Each big collection made whole (a new key ships whole), then changed
+    // a little, by every command that makes a delta.
+    let fill = |cmd: &str, key: &str, pairs: bool| {
+        let mut args = vec![cmd.to_owned(), key.to_owned()];
+        for i in 0..elements {
+            args.push(format!("e{i}"));
+            if pairs {
+                args.push(format!("v{i}"));
+            }
+        }
+        args
+    };
+    let owned = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let writes: Vec<Vec<String>> =
+        vec![fill("RPUSH", "big:list", false), fill("HSET", "big:hash", true), fill("SADD", "big:set", false)];
+    let changes: Vec<Vec<String>> = vec![
+        owned(&["LPUSH", "big:list", "head1", "head2"]),
+        owned(&["RPUSH", "big:list", "tail"]),
+        owned(&["LPUSHX", "big:list", "head3"]),
+        owned(&["HSET", "big:hash", "new", "field", "e1", "changed"]),
+        owned(&["HDEL", "big:hash", "e2", "e3"]),
+        owned(&["SADD", "big:set", "new"]),
+        owned(&["SREM", "big:set", "e4"]),
+    ];
+    let run = |args: &[String]| {
+        let mut conn =
+            redis::Client::open(format!("redis://127.0.0.1:{}/", coordinator_port(&mut c.node(0).conn(), &args[1])))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+        let mut cmd = redis::cmd(&args[0]);
+        for a in &args[1..] {
+            cmd.arg(a);
+        }
+        let _: Value = cmd.query(&mut conn).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    };
+    let count = |name: &str| -> u64 { (0..3).map(|i| replication_count(&mut c.node(i).conn(), name)).sum() };
+    writes.iter().for_each(|w| run(w));
+    let sent_before = count("deltas_sent");
+    changes.iter().for_each(|w| run(w));
+    assert_eq!(count("deltas_sent") - sent_before, changes.len() as u64, "each change went as a delta");
+    // Both other owners of each key apply each delta on its base.
+    let want = 2 * changes.len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count("deltas_applied") < want {
+        assert!(Instant::now() < deadline, "deltas applied: {} of {want}", count("deltas_applied"));
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(count("deltas_need_full"), 0, "every owner held each delta's base");
+    // And every owner holds the same collections (READONLY reads its own
+    // copy).
+    let reads: [(&[&str], Cmp); 3] = [
+        (&["LRANGE", "big:list", "0", "-1"], Cmp::Exact),
+        (&["HGETALL", "big:hash"], Cmp::Pairs),
+        (&["SMEMBERS", "big:set"], Cmp::Unordered),
+    ];
+    let copies: Vec<Vec<Value>> = (0..3)
+        .map(|i| {
+            let mut conn = c.node(i).conn();
+            let _: () = redis::cmd("READONLY").query(&mut conn).unwrap();
+            reads.iter().map(|(cmd, cmp)| normalize(query(&mut conn, cmd), *cmp)).collect()
+        })
+        .collect();
+    assert_eq!(copies[0], copies[1]);
+    assert_eq!(copies[0], copies[2]);
+    let Value::Array(list) = &copies[0][0] else { panic!("LRANGE: {:?}", copies[0][0]) };
+    assert_eq!(list.len(), elements + 4);
+    assert_eq!(list[0], Value::BulkString(b"head3".to_vec()));
+
+    // An owner paused through a few deltas gets them when it resumes, by
+    // retry: on their bases in order, or, one that finds another value
+    // there, whole. Either way every copy ends the same.
+    let coordinator = coordinator_port(&mut c.node(0).conn(), "big:list");
+    let paused = (0..3).find(|&i| c.node(i).port != coordinator).unwrap();
+    assert!(c.node(paused).signal("STOP"));
+    for i in 0..5 {
+        run(&owned(&["RPUSH", "big:list", &format!("while-paused-{i}")]));
+    }
+    assert!(c.node(paused).signal("CONT"));
+    let local_list = |i: usize| {
+        let mut conn = c.node(i).conn();
+        let _: () = redis::cmd("READONLY").query(&mut conn).unwrap();
+        query(&mut conn, &["LRANGE", "big:list", "0", "-1"])
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (0..3).any(|i| local_list(i) != local_list((i + 1) % 3)) {
+        assert!(Instant::now() < deadline, "the paused owner's list never caught up");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let Value::Array(list) = local_list(paused) else { panic!("LRANGE") };
+    assert_eq!(list.len(), elements + 4 + 5);
+    eprintln!(
+        "deltas: {} sent, {} applied, {} answered need-full; {} elements a collection",
+        count("deltas_sent"),
+        count("deltas_applied"),
+        count("deltas_need_full"),
+        elements
+    );
+}

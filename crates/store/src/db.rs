@@ -856,7 +856,7 @@ impl<'a> Locked<'a> {
 
     /// Drains the keys the command wrote, with their databases, into `out` (see
     /// `Shard::take_changed`), shard by shard in ascending order.
-    pub fn take_changed(&mut self, out: &mut Vec<(u16, Key)>) {
+    pub fn take_changed(&mut self, out: &mut Vec<(u16, Key, Option<Stamp>)>) {
         for s in self.shards_mut() {
             out.extend(s.take_changed());
         }
@@ -1203,7 +1203,7 @@ mod tests {
         all.shard(b"b").remove(b"b", 1001);
         let mut changed = Vec::new();
         all.take_changed(&mut changed);
-        let mut keys: Vec<&[u8]> = changed.iter().map(|(_, k)| k.as_bytes()).collect();
+        let mut keys: Vec<&[u8]> = changed.iter().map(|(_, k, _)| k.as_bytes()).collect();
         keys.sort();
         assert_eq!(keys, [&b"a"[..], b"b", b"c"], "b twice in a row is one change");
         all.take_changed(&mut changed);

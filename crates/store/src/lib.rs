@@ -25,6 +25,7 @@
 mod clock;
 pub mod codec;
 mod db;
+pub mod delta;
 mod digest;
 mod entry;
 mod eviction;
@@ -45,7 +46,7 @@ pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;
 pub use key::Key;
-pub use shard::{local_writes, Applied, ScanFilter, Shard, ShardConfig, DATABASES_MAX};
+pub use shard::{local_writes, Applied, DeltaApplied, ScanFilter, Shard, ShardConfig, DATABASES_MAX};
 pub use tomb::TOMBSTONE_OVERHEAD;
 pub use value::{
     HashValue, ListValue, SetValue, StrValue, StreamEntry, StreamId, StreamValue, Value, WrongType, ZSetValue,

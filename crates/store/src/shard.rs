@@ -50,7 +50,7 @@ use crate::table::Table;
 use crate::tomb::{past_mem, tomb_mem, Tomb};
 use crate::value::Value;
 
-pub use replica::Applied;
+pub use replica::{Applied, DeltaApplied};
 
 /// Counters for INFO, summed over shards when asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -206,8 +206,10 @@ pub struct Shard {
     /// over every database.
     digests: Box<[u64]>,
     /// Keys given a new local version since the last `take_changed`, with
-    /// their database.
-    journal: Vec<(u16, Key)>,
+    /// their database and, for a change made in place on a live entry
+    /// ([`Shard::written`]) and nothing else, the stamp the entry had
+    /// before (a delta's base, see `delta`).
+    journal: Vec<(u16, Key, Option<Stamp>)>,
     /// The time of the latest lookup, for `written` (which is not given
     /// one: it always follows a lookup of the key it folds in).
     clock_ms: u64,
@@ -661,17 +663,27 @@ impl Shard {
     /// and [`local_writes`].
     #[inline]
     fn record(&mut self, key: &[u8]) {
+        self.record_from(key, None);
+    }
+
+    /// [`record`](Self::record), for a change made in place on an entry
+    /// that had the stamp `base` (`None`: any other change).
+    #[inline]
+    fn record_from(&mut self, key: &[u8], base: Option<Stamp>) {
         count_local_write();
         if self.cfg.journal {
-            self.journal_push(key);
+            self.journal_push(key, base);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn journal_push(&mut self, key: &[u8]) {
-        if self.journal.last().is_none_or(|(db, k)| *db != self.db || k.as_bytes() != key) {
-            self.journal.push((self.db, Key::new(key)));
+    fn journal_push(&mut self, key: &[u8], base: Option<Stamp>) {
+        match self.journal.last_mut() {
+            // A second change of the key in a row: what it did is more
+            // than one change of the value it found.
+            Some((db, k, last)) if *db == self.db && k.as_bytes() == key => *last = None,
+            _ => self.journal.push((self.db, Key::new(key), base)),
         }
     }
 
@@ -682,7 +694,7 @@ impl Shard {
     /// command (it is the only bound on its size), while it still holds
     /// the lock, and read each key's state ([`version`](Self::version),
     /// [`encode_key`](Self::encode_key)) before unlocking.
-    pub fn take_changed(&mut self) -> std::vec::Drain<'_, (u16, Key)> {
+    pub fn take_changed(&mut self) -> std::vec::Drain<'_, (u16, Key, Option<Stamp>)> {
         self.journal.drain(..)
     }
 
@@ -958,10 +970,11 @@ impl Shard {
             let mem = entry_mem(k, &e.value);
             self.used = self.used - e.mem as usize + mem;
             e.mem = mem as u32;
+            let base = e.stamp();
             let version = self.next_at(i, now_ms);
             let slot = self.slot_of(key);
             self.put_version_at(i, key, slot, &version);
-            self.record(key);
+            self.record_from(key, Some(base));
         }
         self.signal(key, crate::invalidate::Cause::Own);
     }
@@ -1601,7 +1614,7 @@ mod tests {
     }
 
     fn changed(s: &mut Shard) -> Vec<Vec<u8>> {
-        s.take_changed().map(|(_, k)| k.to_vec()).collect()
+        s.take_changed().map(|(_, k, _)| k.to_vec()).collect()
     }
 
     /// The digest of `slot` recomputed from scratch, over every database.
@@ -1806,6 +1819,74 @@ mod tests {
         assert_eq!(s.used_memory(), ENTRY_OVERHEAD);
     }
 
+    /// Pushes `elems` at the tail of the list `k` on `s` as RPUSH does,
+    /// returning the journal's (base) of that change.
+    fn rpush(s: &mut Shard, k: &[u8], elems: &[&[u8]], now: u64) -> Option<Stamp> {
+        let list = s.get_or_insert_with(k, now, || Value::List(Box::default())).value_mut().as_list_mut().unwrap();
+        for e in elems {
+            list.push_back(e);
+        }
+        s.written(k);
+        let journal: Vec<_> = s.take_changed().collect();
+        assert_eq!(journal.len(), 1);
+        journal[0].2
+    }
+
+    fn list_of(s: &Shard, k: &[u8], now: u64) -> Vec<Vec<u8>> {
+        s.peek(k, now).unwrap().value().as_list().unwrap().iter().map(|b| b.to_vec()).collect()
+    }
+
+    #[test]
+    fn a_delta_applies_on_its_base_only_and_converges() {
+        use crate::delta::DeltaOp;
+        let (mut a, mut b) = (shard_of(A), shard_of(B));
+        // A list created on a (no base: it is new), copied whole to b.
+        assert_eq!(rpush(&mut a, b"l", &[b"1", b"2"], 1000), None, "created: no delta");
+        let mut encoded = Vec::new();
+        let (v1, _) = a.key_state(b"l", 1000, &mut encoded).unwrap();
+        let state = crate::codec::decode_state(&encoded, &Default::default()).unwrap();
+        assert_eq!(b.apply(b"l", v1.clone(), state, 1000), Applied::Taken);
+        // Pushed in place on a: the journal names the stamp it was made on.
+        let base = rpush(&mut a, b"l", &[b"3"], 1001).expect("in place: a base");
+        assert_eq!(base, v1.stamp());
+        let v2 = a.version(b"l").unwrap();
+        let op = DeltaOp::of_command(&[b"RPUSH", b"l", b"3"]).unwrap();
+        let digest = b.slot_digest(ringcache_ring::slot(b"l"));
+        assert_eq!(b.apply_delta(b"l", &v2, base, &op, 1001), DeltaApplied::Taken);
+        assert_eq!(list_of(&b, b"l", 1001), list_of(&a, b"l", 1001));
+        assert_eq!(b.version(b"l").unwrap(), v2);
+        assert_ne!(b.slot_digest(ringcache_ring::slot(b"l")), digest);
+        assert_eq!(b.slot_digest(ringcache_ring::slot(b"l")), a.slot_digest(ringcache_ring::slot(b"l")));
+        assert_eq!(b.slot_digest(ringcache_ring::slot(b"l")), digest_from_scratch(&b, ringcache_ring::slot(b"l")));
+        assert!(changed(&mut b).is_empty(), "a replicated delta makes no local version");
+        // Again: idempotent.
+        assert_eq!(b.apply_delta(b"l", &v2, base, &op, 1001), DeltaApplied::Kept);
+        assert_eq!(list_of(&b, b"l", 1001).len(), 3);
+        // A delta made on a value b does not hold (it missed one) changes
+        // nothing and asks for the whole value.
+        let base3 = rpush(&mut a, b"l", &[b"4"], 1002).unwrap();
+        let base4 = rpush(&mut a, b"l", &[b"5"], 1003).unwrap();
+        let v4 = a.version(b"l").unwrap();
+        let op5 = DeltaOp::of_command(&[b"RPUSH", b"l", b"5"]).unwrap();
+        assert_ne!(base3, base4);
+        assert_eq!(b.apply_delta(b"l", &v4, base4, &op5, 1003), DeltaApplied::NeedFull);
+        assert_eq!(list_of(&b, b"l", 1003).len(), 3);
+        assert_eq!(b.apply_delta(b"missing", &v4, base4, &op5, 1003), DeltaApplied::NeedFull);
+        // On the wrong type: nothing changes either.
+        b.set(b"s", Value::string(b"x"), 0, 1003);
+        let sv = b.version(b"s").unwrap();
+        let on_string = sv.next(tag(A), 1004, PRUNE_MS_DEFAULT);
+        assert_eq!(b.apply_delta(b"s", &on_string, sv.stamp(), &op5, 1004), DeltaApplied::NeedFull);
+        // A second change of the key in one command is no delta.
+        let list = a.get(b"l", 1004).unwrap().value_mut().as_list_mut().unwrap();
+        list.push_back(b"6");
+        a.written(b"l");
+        a.set(b"l", Value::string(b"replaced"), 0, 1004);
+        let journal: Vec<_> = a.take_changed().collect();
+        assert_eq!(journal.len(), 1);
+        assert_eq!(journal[0].2, None);
+    }
+
     #[test]
     fn apply_follows_the_version_rule_and_is_idempotent() {
         let mut a = shard_of(A);
@@ -1861,7 +1942,7 @@ mod tests {
         b.remove(b"j", 1001);
         let records = |s: &mut Shard| {
             let mut out = Vec::new();
-            for (_, k) in s.take_changed().collect::<Vec<_>>() {
+            for (_, k, _) in s.take_changed().collect::<Vec<_>>() {
                 let mut buf = Vec::new();
                 assert!(s.encode_key(&k, 1001, &mut buf));
                 out.push(codec::decode(&buf, &Default::default()).unwrap().0);

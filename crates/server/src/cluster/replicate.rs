@@ -54,7 +54,7 @@ use ringcache_replication::{
 };
 pub use ringcache_replication::{DbKey, WriteId};
 use ringcache_ring::{NodeId, SLOTS};
-use ringcache_store::{Applied, Db, DecodeLimits, Incoming, Locked, StateRef};
+use ringcache_store::{Applied, Db, DecodeLimits, DeltaApplied, Incoming, Locked, StateRef};
 use ringcache_version::{Stamp, Version};
 use tokio::sync::{oneshot, Notify};
 
@@ -101,6 +101,14 @@ pub struct Counters {
     pub writes_refused: AtomicU64,
     /// Batches from peers that did not frame (the rest of each is refused).
     pub batches_refused: AtomicU64,
+    /// Deltas this node sent as a coordinator (each instead of a whole
+    /// value, to every other owner).
+    pub deltas_sent: AtomicU64,
+    /// Deltas applied here on their base.
+    pub deltas_applied: AtomicU64,
+    /// Deltas that found another value here, answered `NeedFull` (the
+    /// coordinator then sent the whole value).
+    pub deltas_need_full: AtomicU64,
 }
 
 pub struct Replication {
@@ -771,6 +779,37 @@ impl<'a> StoreReplica<'a> {
     }
 }
 
+impl StoreReplica<'_> {
+    /// A delta (`ringcache_store::delta`): applied on its base only;
+    /// anything else asks for the whole value.
+    fn apply_delta(&mut self, slot: u16, effect: &Effect, base: Stamp, op: &Bytes) -> Outcome {
+        let op = match ringcache_store::delta::DeltaOp::decode(op, &self.limits) {
+            Ok(op) => op,
+            Err(e) => {
+                self.counters.states_refused.fetch_add(1, Relaxed);
+                tracing::debug!("refused a replicated delta: {e}");
+                return Outcome::NeedFull;
+            }
+        };
+        let (now_ms, key) = (self.now_ms, &effect.key);
+        let applied = self.with_slot(slot, |s| {
+            s.select(key.db);
+            s.apply_delta(&key.name, &effect.version, base, &op, now_ms)
+        });
+        match applied {
+            DeltaApplied::Taken => {
+                self.counters.deltas_applied.fetch_add(1, Relaxed);
+                Outcome::Applied
+            }
+            DeltaApplied::Kept => Outcome::Had,
+            DeltaApplied::NeedFull => {
+                self.counters.deltas_need_full.fetch_add(1, Relaxed);
+                Outcome::NeedFull
+            }
+        }
+    }
+}
+
 impl Replica for StoreReplica<'_> {
     fn apply(&mut self, slot: u16, effect: &Effect) -> Outcome {
         let state = match &effect.change {
@@ -784,8 +823,7 @@ impl Replica for StoreReplica<'_> {
                     return Outcome::NeedFull;
                 }
             },
-            // This node sends whole values only.
-            Change::Delta { .. } => return Outcome::NeedFull,
+            Change::Delta { base, op } => return self.apply_delta(slot, effect, *base, op),
         };
         let now_ms = self.now_ms;
         let key = &effect.key;
@@ -893,15 +931,17 @@ pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted 
     while let Some(first) = changes.first() {
         // The common case, one slot, takes everything in one go.
         let slot = first.slot;
-        let effects = if changes.iter().all(|c| c.slot == slot) {
+        let effects: Vec<Effect> = if changes.iter().all(|c| c.slot == slot) {
             changes.drain(..).map(effect).collect()
         } else {
             let (this, rest): (Vec<_>, Vec<_>) = changes.drain(..).partition(|c| c.slot == slot);
             *changes = rest;
             this.into_iter().map(effect).collect()
         };
+        let deltas = effects.iter().filter(|e| matches!(e.change, Change::Delta { .. })).count();
         match replication.write(shared, cluster, slot, effects) {
             Ok((id, rx)) => {
+                replication.counters.deltas_sent.fetch_add(deltas as u64, Relaxed);
                 waits.push(rx);
                 ids.push(id);
             }
@@ -914,11 +954,14 @@ pub fn submit(shared: &Shared, client: &mut crate::client::Client) -> Submitted 
     Submitted::Waiting(waits, ids)
 }
 
-/// A change of the command layer as replication ships it: the whole new
-/// state of the key.
+/// A change of the command layer as replication ships it: its delta if it
+/// has one, else the whole new state of the key.
 fn effect(c: ringcache_commands::Change) -> Effect {
-    let state = c.state.map_or(State::Tombstone, State::Value);
-    Effect { key: DbKey::new(c.dbid, c.key), version: c.version, change: Change::Full(state) }
+    let change = match c.delta {
+        Some((base, op)) => Change::Delta { base, op },
+        None => Change::Full(c.state.map_or(State::Tombstone, State::Value)),
+    };
+    Effect { key: DbKey::new(c.dbid, c.key), version: c.version, change }
 }
 
 /// The reply of a read that fewer than R owners answered in time.

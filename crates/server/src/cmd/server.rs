@@ -936,6 +936,9 @@ fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, clus
     field(out, "messages_refused_over_limit", &st.refused_over_limit);
     field(out, "messages_refused_unknown_node", &st.refused_unknown_node);
     field(out, "messages_dropped_queue_full", &r.counters.sends_dropped.load(Relaxed));
+    field(out, "deltas_sent", &r.counters.deltas_sent.load(Relaxed));
+    field(out, "deltas_applied", &r.counters.deltas_applied.load(Relaxed));
+    field(out, "deltas_need_full", &r.counters.deltas_need_full.load(Relaxed));
 }
 
 /// INFO cluster of a member, after Redis's `cluster_enabled`: the view

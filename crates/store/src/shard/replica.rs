@@ -28,6 +28,18 @@ pub enum Applied {
     Kept,
 }
 
+/// What [`Shard::apply_delta`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaApplied {
+    /// Applied on its base: the entry holds the incoming version now.
+    Taken,
+    /// The stored version already covers the incoming one.
+    Kept,
+    /// The entry is not the delta's base (missing, another version, or
+    /// another type): nothing changed, the whole value is needed.
+    NeedFull,
+}
+
 /// What a slot's key holds now, for applying.
 enum Current {
     Entry(usize),
@@ -118,6 +130,58 @@ impl Shard {
             }
         }
         Applied::Taken
+    }
+
+    /// Applies a delta (see `delta`): `op`, made by the command that wrote
+    /// `incoming` on the value stamped `base`, is applied only if the live
+    /// entry of `key` is exactly that value. Then the entry takes the merge
+    /// of both versions (the incoming one, which dominates its base), as a
+    /// replicated write: never journaled, notified as `Cause::Replica`.
+    pub fn apply_delta(
+        &mut self,
+        key: &[u8],
+        incoming: &Version,
+        base: Stamp,
+        op: &crate::delta::DeltaOp,
+        now_ms: u64,
+    ) -> DeltaApplied {
+        self.clock_ms = now_ms;
+        let slot = self.slot_of(key);
+        if self.slot_floor(slot).is_some_and(|floor| incoming.stamp() <= floor) {
+            return DeltaApplied::Kept;
+        }
+        let Some(i) = self.index_of(key).filter(|&i| !self.ks.map[i].is_expired(now_ms)) else {
+            let covered = self
+                .ks
+                .tombs
+                .get(key)
+                .is_some_and(|t| matches!(t.version.compare(incoming), Order::Equal | Order::After));
+            return if covered { DeltaApplied::Kept } else { DeltaApplied::NeedFull };
+        };
+        let stored = self.version_at(i);
+        if matches!(stored.compare(incoming), Order::Equal | Order::After) {
+            return DeltaApplied::Kept;
+        }
+        if stored.stamp() != base || !op.apply(self.ks.map[i].value_mut()) {
+            return DeltaApplied::NeedFull;
+        }
+        let merged = stored.merge(incoming);
+        if self.ks.map[i].value.is_empty_collection() {
+            // The command emptied it, so it deleted the key there: the
+            // same here, with its version on the tombstone.
+            self.remove_at(i, crate::invalidate::Cause::Replica);
+            if self.cfg.tombstone_grace_ms > 0 {
+                self.put_tomb(key, slot, merged, now_ms);
+            }
+            return DeltaApplied::Taken;
+        }
+        let (k, e) = self.ks.map.get_index_mut(i).expect("index in range");
+        let mem = super::entry_mem(k, &e.value);
+        self.used = self.used - e.mem as usize + mem;
+        e.mem = mem as u32;
+        self.put_version_at(i, key, slot, &WriteVersion::Full(merged));
+        self.signal(key, crate::invalidate::Cause::Replica);
+        DeltaApplied::Taken
     }
 
     /// Appends the record of `key`'s state (entry or tombstone, with its

@@ -81,6 +81,18 @@ impl Value {
         }
     }
 
+    /// Elements of a list, hash (fields), set or sorted set; 0 for a
+    /// string or a stream.
+    pub fn collection_len(&self) -> usize {
+        match self {
+            Value::Str(_) | Value::Stream(_) => 0,
+            Value::Hash(h) => h.len(),
+            Value::List(l) => l.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
     /// An empty collection: Redis deletes the key when its last element goes.
     /// Not a stream: an empty stream stays (with its groups and last id).
     pub fn is_empty_collection(&self) -> bool {
