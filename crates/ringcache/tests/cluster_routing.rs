@@ -379,6 +379,24 @@ fn a_stopped_node_fails_its_slots_fast_and_the_rest_keep_working() {
     assert!(err(&mut c, &["DBSIZE"]).starts_with("CLUSTERDOWN"));
 }
 
+/// Waits (at most 5 s) until every thread of process `pid` is stopped
+/// (state `T` in /proc).
+fn wait_stopped(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stopped = || {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+        tasks.flatten().all(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            // The state follows the command name's closing parenthesis.
+            stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+    };
+    while !stopped() {
+        assert!(Instant::now() < deadline, "process {pid} did not stop within 5 s of SIGSTOP");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A node that hangs (SIGSTOP) costs a forwarded command at most
 /// `cluster-timeout`, then `-TRYAGAIN`; clients of other slots on the same
 /// node are not held up meanwhile; when it resumes, it serves again.
@@ -397,6 +415,10 @@ fn a_hung_node_times_out_its_slots_without_holding_up_others() {
         assert!(matches!(ok, Ok(true)), "kill {sig} {pid}");
     };
     signal("-STOP");
+    // `kill` returns once the signal is sent; on a loaded machine a thread
+    // may still answer a request before it stops. Every thread stopped
+    // first, so that the keys are told apart by where they live.
+    wait_stopped(cluster.node(2).pid());
     // Keys of the hung node time out; the others answer.
     let (mut hung_key, mut live_keys) = (None, Vec::new());
     for k in &keys {
