@@ -24,7 +24,7 @@ endef
 # Where `make cluster` keeps its nodes' logs and pid files.
 CLUSTER_DIR ?= target/cluster
 
-.PHONY: help deps bench-deps build run cluster cluster-add-remove cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup bench-membership bench-deltas bench-pubsub
+.PHONY: help deps bench-deps build run cluster cluster-add-remove cluster-stop test test-redis lint bench bench-micro bench-keyspace bench-catchup bench-membership bench-membership-figures bench-deltas bench-pubsub
 
 help: ## List the targets.
 	@echo "ringcache make targets:"
@@ -115,6 +115,9 @@ bench-catchup: bench-deps ## Time a node restarted empty takes to catch up 1,000
 
 bench-membership: bench-deps ## A node joins a cluster holding 1,000,000 keys, then leaves it (benches/membership.sh).
 	benches/membership.sh
+
+bench-membership-figures: ## Detection, join convergence and gossip bytes against cluster size, 3 to 64 simulated nodes (benches/membership_figures.sh).
+	bash benches/membership_figures.sh
 
 bench-deltas: bench-deps ## 2,000 one-element LPUSHes on a 100,000-element list through three replicated nodes (benches/deltas.sh).
 	cargo build --release -p ringcache
