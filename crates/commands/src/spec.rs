@@ -308,6 +308,17 @@ pub struct SubSpec {
     pub summary: &'static str,
 }
 
+/// Whether `argc` arguments (the name included) meet Redis's `arity`: at
+/// least `-arity` when negative, exactly `arity` otherwise.
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    let argc = argc as i32;
+    if arity >= 0 {
+        argc == arity
+    } else {
+        argc >= -arity
+    }
+}
+
 impl SubSpec {
     /// The part after `|`.
     pub fn short(&self) -> &'static str {
@@ -315,12 +326,7 @@ impl SubSpec {
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let argc = argc as i32;
-        if self.arity >= 0 {
-            argc == self.arity
-        } else {
-            argc >= -self.arity
-        }
+        arity_ok(self.arity, argc)
     }
 }
 
@@ -345,11 +351,6 @@ impl<E: Env> CommandSpec<E> {
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let argc = argc as i32;
-        if self.arity >= 0 {
-            argc == self.arity
-        } else {
-            argc >= -self.arity
-        }
+        arity_ok(self.arity, argc)
     }
 }
