@@ -600,8 +600,6 @@ mod tests {
             }
             if let Ok((r, used)) = decode(&buf, &limits) {
                 // Whatever decodes is a valid record: it round-trips.
-                // (Not necessarily to the same bytes: the version decoder
-                // accepts dots in any order.)
                 prop_assert!(used <= buf.len());
                 let again = encoded(&r.key, &r.version, &r.state);
                 prop_assert_eq!(decode(&again, &limits).unwrap().0, r);

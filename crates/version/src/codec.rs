@@ -4,9 +4,11 @@
 //! hlc u64 BE | writer u32 BE | n u8 | n × (node u32 BE, hlc u64 BE)
 //! ```
 //!
-//! 13 bytes for the common one-writer version. The decoder checks every
-//! invariant ([`Version::from_parts`]) and never reads past its input: a
-//! peer is input too.
+//! 13 bytes for the common one-writer version. The form is canonical: the
+//! past is in strictly increasing node order, so a version has exactly one
+//! encoding and re-encoding what was decoded gives the same bytes. The
+//! decoder checks every invariant ([`Version::from_parts`]), refuses a past
+//! out of order, and never reads past its input: a peer is input too.
 
 use crate::{Dot, Hlc, NodeTag, Stamp, Version, VersionError, DOTS_MAX};
 
@@ -60,6 +62,11 @@ impl Version {
                 Ok(Dot { node, hlc: Hlc::from_u64(u64::from_be_bytes(c[4..].try_into().expect("8 bytes"))) })
             })
             .collect::<Result<Vec<_>, DecodeError>>()?;
+        // `from_parts` would sort it; the wire form must already be sorted,
+        // or one version would have several encodings.
+        if past.windows(2).any(|w| w[0].node >= w[1].node) {
+            return Err(VersionError::Unsorted.into());
+        }
         Ok((Version::from_parts(Stamp { hlc, writer }, past)?, len))
     }
 }
@@ -96,5 +103,18 @@ mod tests {
         let mut too_many = out.clone();
         too_many[12] = DOTS_MAX as u8 + 1;
         assert_eq!(Version::decode(&too_many), Err(VersionError::TooManyDots.into()));
+    }
+
+    #[test]
+    fn a_past_out_of_node_order_is_refused() {
+        // The shrunk input proptest found: writer 1, past [0x1d890000, 2].
+        let mut out = Vec::new();
+        out.extend_from_slice(&[214, 131, 27, 139, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
+        out.extend_from_slice(&[29, 137, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(Version::decode(&out), Err(VersionError::Unsorted.into()));
+        // The same dots in node order decode.
+        out[13..].rotate_left(DOT);
+        assert!(Version::decode(&out).is_ok());
     }
 }
