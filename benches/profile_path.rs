@@ -1,14 +1,14 @@
 //! Drives the command path for a fixed amount of work, for instruction
-//! counting under `valgrind --tool=cachegrind` (repeatable where wall-clock
+//! counting under `valgrind --tool=callgrind` (repeatable where wall-clock
 //! timings on shared machines are not):
 //!
 //! ```sh
 //! cargo build --release -p ringcache-benches --bin profile_path
-//! valgrind --tool=cachegrind --cache-sim=no target/release/profile_path get 16 20000
+//! valgrind --tool=callgrind --toggle-collect='*measured*' target/release/profile_path get 16 20000
 //! ```
 //!
-//! Instructions per request = (total - the same run with 0 iterations)
-//! / (iterations × depth); `benches/cachegrind.sh` does the arithmetic.
+//! Instructions per request = what callgrind counted inside `measured` /
+//! (iterations × depth); `benches/cachegrind.sh` does the arithmetic.
 
 use bytes::BytesMut;
 use ringcache_benches::{encode_command, key, pipeline};
