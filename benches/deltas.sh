@@ -10,13 +10,22 @@
 # without, the whole list. Run it with BEFORE=<binary> to measure another
 # build beside RINGCACHE_BIN.
 #
-# Usage: [RINGCACHE_BIN=...] [BEFORE=...] [ELEMENTS=100000] [PUSHES=2000] benches/deltas.sh
+# KIND=zset does the same with a sorted set (ZADDs of 1,000, then ZINCRBYs
+# of one existing member each: a leaderboard).
+#
+# Usage: [RINGCACHE_BIN=...] [BEFORE=...] [KIND=list|zset] [ELEMENTS=100000] [PUSHES=2000] benches/deltas.sh
 
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${RINGCACHE_BIN:-$ROOT/target/release/ringcache}
 ELEMENTS=${ELEMENTS:-100000}
 PUSHES=${PUSHES:-2000}
+KIND=${KIND:-list}
+case "$KIND" in
+    list) WHAT="LPUSHes of one element on a list"; CARD=llen ;;
+    zset) WHAT="ZINCRBYs of one member of a sorted set"; CARD=zcard ;;
+    *) echo "KIND is list or zset" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -30,17 +39,25 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cpu_ticks() { for p in "${PIDS[@]}"; do awk '{print $14+$15}' "/proc/$p/stat"; done | paste -sd+ | bc; }
 
 # RESP for the fill and the pushes, made once.
-python3 - "$ELEMENTS" "$PUSHES" "$WORK" <<'EOF'
-import sys
-elements, pushes, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+python3 - "$ELEMENTS" "$PUSHES" "$WORK" "$KIND" <<'EOF'
+import random, sys
+elements, pushes, work, kind = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+random.seed(1)
 def resp(args):
     return '*%d\r\n' % len(args) + ''.join('$%d\r\n%s\r\n' % (len(a), a) for a in args)
 with open(work + '/fill.resp', 'w') as f:
     for c in range(0, elements, 1000):
-        f.write(resp(['RPUSH', 'biglist'] + ['element-%07d' % i for i in range(c, min(c + 1000, elements))]))
+        chunk = range(c, min(c + 1000, elements))
+        if kind == 'list':
+            f.write(resp(['RPUSH', 'biglist'] + ['element-%07d' % i for i in chunk]))
+        else:
+            f.write(resp(['ZADD', 'biglist'] + [x for i in chunk for x in (str(i), 'element-%07d' % i)]))
 with open(work + '/push.resp', 'w') as f:
     for i in range(pushes):
-        f.write(resp(['LPUSH', 'biglist', 'new-%06d' % i]))
+        if kind == 'list':
+            f.write(resp(['LPUSH', 'biglist', 'new-%06d' % i]))
+        else:
+            f.write(resp(['ZINCRBY', 'biglist', '1', 'element-%07d' % random.randrange(elements)]))
 EOF
 
 # run BIN LABEL: one cluster, the fill, the pushes, one line of figures.
@@ -56,9 +73,15 @@ run() {
             --cluster-secret "$secret" --cluster-mode redis-cluster >"$WORK/node-$i.log" 2>&1 &
         PIDS+=($!)
     done
+    # One view: every node sees all three members serving (cluster_state
+    # ok alone comes earlier, while a node may still see another joining,
+    # owning nothing, and so name another coordinator).
     for _ in $(seq 150); do
         local ok=0
-        for i in 0 1 2; do redis-cli -p "${ports[$i]}" cluster info 2>/dev/null | grep -q cluster_state:ok && ok=$((ok + 1)); done
+        for i in 0 1 2; do
+            redis-cli -p "${ports[$i]}" info cluster 2>/dev/null | tr -d '\r' | grep '^cluster_members:' \
+                | tr ',' '\n' | grep -c '/serving/' | grep -qx 3 && ok=$((ok + 1))
+        done
         [[ $ok == 3 ]] && break
         sleep 0.2
     done
@@ -82,15 +105,15 @@ run() {
             | { grep -E '^deltas_' || echo "none"; } | sed 's/^deltas_//' | paste -sd' ');"
     done
     printf '| %s | %.3f s | %d ms | %s | %s |%s\n' "$label" "$(echo "$e - $s" | bc)" $(((t1 - t0) * 10)) "$out" \
-        "$(redis-cli -p "$port" llen biglist)" "$counters"
+        "$(redis-cli -p "$port" "$CARD" biglist)" "$counters"
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     PIDS=()
 }
 
-echo "$PUSHES LPUSHes of one element on a list of $ELEMENTS elements, three nodes, N = 3, W = 2"
+echo "$PUSHES $WHAT of $ELEMENTS elements, three nodes, N = 3, W = 2"
 echo
-echo "| build | wall | node CPU | redis-cli --pipe | LLEN after | INFO replication deltas (sent, applied, need_full) |"
+echo "| build | wall | node CPU | redis-cli --pipe | ${CARD^^} after | INFO replication deltas (sent, applied, need_full) |"
 echo "|---|---:|---:|---|---:|---|"
 [[ -n "${BEFORE:-}" ]] && run "$BEFORE" "before: $BEFORE"
 run "$BIN" "$BIN"

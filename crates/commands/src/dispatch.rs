@@ -352,7 +352,7 @@ fn delta_change(
     if shard.peek(key, now_ms)?.value().collection_len() < DELTA_ELEMENTS_MIN {
         return None;
     }
-    let op = DeltaOp::of_command(args)?;
+    let op = crate::zsets::delta_of(args).or_else(|| DeltaOp::of_command(args))?;
     let version = shard.version(key)?;
     Some(Change {
         dbid,

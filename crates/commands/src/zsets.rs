@@ -18,7 +18,8 @@ use std::ops::Bound;
 use bytes::Bytes;
 use rand::Rng;
 use ringcache_resp::{format_double, Proto, Reply};
-use ringcache_store::value::ScoreBound;
+use ringcache_store::delta::DeltaOp;
+use ringcache_store::value::{ScoreBound, ZAddFlags};
 use ringcache_store::{glob_match, Value, ZSetValue};
 
 use crate::args::{self, float_strict, int, is, scan_cursor, scan_options};
@@ -464,19 +465,29 @@ fn zincrby<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, args, true)
 }
 
-fn zadd_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], mut incr: bool) -> CmdResult {
-    let key = &args[1];
-    let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
+/// ZADD's (and ZINCRBY's) arguments, parsed as [`zadd_generic`] and a
+/// delta of it both need them.
+struct ZAddArgs<'a> {
+    flags: ZAddFlags,
+    /// CH: the reply counts changed members too.
+    ch: bool,
+    /// Each (score, member), scores parsed.
+    pairs: Vec<(f64, &'a [u8])>,
+}
+
+fn zadd_args<'a>(args: &[&'a [u8]], incr: bool) -> Result<ZAddArgs<'a>, CmdError> {
+    let mut flags = ZAddFlags { incr, ..ZAddFlags::default() };
+    let mut ch = false;
     let mut i = 2;
     while i < args.len() {
         let opt = &args[i];
         match () {
-            _ if is(opt, "NX") => nx = true,
-            _ if is(opt, "XX") => xx = true,
+            _ if is(opt, "NX") => flags.nx = true,
+            _ if is(opt, "XX") => flags.xx = true,
             _ if is(opt, "CH") => ch = true,
-            _ if is(opt, "INCR") => incr = true,
-            _ if is(opt, "GT") => gt = true,
-            _ if is(opt, "LT") => lt = true,
+            _ if is(opt, "INCR") => flags.incr = true,
+            _ if is(opt, "GT") => flags.gt = true,
+            _ if is(opt, "LT") => flags.lt = true,
             _ => break,
         }
         i += 1;
@@ -485,71 +496,59 @@ fn zadd_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], mut incr: bool) ->
     if pairs.is_empty() || pairs.len() % 2 == 1 {
         return Err(CmdError::Syntax);
     }
-    if nx && xx {
+    if flags.nx && flags.xx {
         return Err(CmdError::other("ERR XX and NX options at the same time are not compatible"));
     }
-    if (nx && (gt || lt)) || (gt && lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(CmdError::other("ERR GT, LT, and/or NX options at the same time are not compatible"));
     }
-    if incr && pairs.len() > 2 {
+    if flags.incr && pairs.len() > 2 {
         return Err(CmdError::other("ERR INCR option supports a single increment-element pair"));
     }
-    let scores = pairs.chunks(2).map(|p| float_strict(p[0])).collect::<Result<Vec<f64>, _>>()?;
+    let pairs = pairs.chunks(2).map(|p| Ok((float_strict(p[0])?, p[1]))).collect::<Result<Vec<_>, CmdError>>()?;
+    Ok(ZAddArgs { flags, ch, pairs })
+}
 
+fn zadd_generic<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]], incr: bool) -> CmdResult {
+    let key = &args[1];
+    let ZAddArgs { flags, ch, pairs } = zadd_args(args, incr)?;
     let now = ctx.now_ms;
     let shard = ctx.shard(key);
-    let entry = if xx {
+    let entry = if flags.xx {
         match shard.get(key, now) {
             Some(e) => e,
-            None => return Ok(if incr { Reply::Null } else { Reply::Integer(0) }),
+            None => return Ok(if flags.incr { Reply::Null } else { Reply::Integer(0) }),
         }
     } else {
         shard.get_or_insert_with(key, now, || Value::ZSet(Box::default()))
     };
     let z = entry.value_mut().as_zset_mut()?;
-    let (mut added, mut updated, mut processed) = (0, 0, 0);
-    let mut last = 0.0;
-    let mut nan = false;
-    for (pair, &score) in pairs.chunks(2).zip(&scores) {
-        let member = &pair[1];
-        match z.score(member) {
-            Some(_) if nx => {}
-            Some(cur) => {
-                let new = if incr { score + cur } else { score };
-                if new.is_nan() {
-                    nan = true;
-                    break;
-                }
-                if (lt && new >= cur) || (gt && new <= cur) {
-                    continue;
-                }
-                processed += 1;
-                if new != cur {
-                    z.insert(member, new);
-                    updated += 1;
-                }
-                last = z.score(member).expect("just set");
-            }
-            None if xx => {}
-            None => {
-                z.insert(member, score);
-                added += 1;
-                processed += 1;
-                last = z.score(member).expect("just set");
-            }
-        }
-    }
-    if added + updated > 0 || z.is_empty() {
+    let done = z.add(flags, pairs);
+    if done.added + done.updated > 0 || z.is_empty() {
         shard.written(key);
     }
-    if nan {
+    if done.nan {
         return Err(CmdError::other(NAN_ERR));
     }
-    Ok(match (incr, processed) {
+    Ok(match (flags.incr, done.processed) {
         (true, 0) => Reply::Null,
-        (true, _) => Reply::Double(last),
-        (false, _) => Reply::Integer(if ch { added + updated } else { added }),
+        (true, _) => Reply::Double(done.last),
+        (false, _) => Reply::Integer((if ch { done.added + done.updated } else { done.added }) as i64),
     })
+}
+
+/// The delta of a ZADD or ZINCRBY that changed its sorted set in place
+/// (see `ringcache_store::delta`): its flags and parsed scores, which an
+/// owner runs through the same [`ZSetValue::add`]. ZREM's is the store's
+/// own (its arguments are its effect).
+pub(crate) fn delta_of(args: &[&[u8]]) -> Option<DeltaOp> {
+    let incr = match args.first()? {
+        name if is(name, "ZADD") => false,
+        name if is(name, "ZINCRBY") => true,
+        _ => return None,
+    };
+    let ZAddArgs { flags, pairs, .. } = zadd_args(args, incr).ok()?;
+    Some(DeltaOp::ZAdd(flags, pairs.into_iter().map(|(s, m)| (s, Bytes::copy_from_slice(m))).collect()))
 }
 
 // ---------------------------------------------------------------- reads

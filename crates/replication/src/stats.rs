@@ -30,6 +30,9 @@ pub struct Stats {
     pub acks_unexpected: u64,
     /// Owners that needed the whole value for a delta.
     pub need_full: u64,
+    /// ... of which the whole value was already on its way (sent within
+    /// `write_retry_ms`): the write waited for its retry instead.
+    pub need_full_waited: u64,
     /// Effects applied from peers (applied or already held).
     pub effects_applied: u64,
     pub effects_had: u64,

@@ -24,6 +24,7 @@ use crate::message::{Change, Effect, Message, Outcome, WriteId};
 use crate::replica::Replica;
 use crate::replicator::{Event, Output, Replicator};
 use crate::view::View;
+use crate::DbKey;
 
 #[derive(Debug, Default)]
 pub(crate) struct Writes {
@@ -42,6 +43,12 @@ pub(crate) struct Writes {
     pub(crate) batch_acks: Vec<WriteId>,
     /// The outcomes of the `Apply` being handled (kept for its allocation).
     outcomes: Vec<Outcome>,
+    /// When each key was last sent whole to each owner after a `NeedFull`:
+    /// within `write_retry_ms` of that, another delta of the key that the
+    /// owner cannot apply waits for its retry instead of a second whole
+    /// value (see [`Replicator::on_ack`]). Entries older than that are
+    /// dropped on every tick.
+    full_sent: HashMap<(NodeId, DbKey), u64>,
 }
 
 /// Hashes a write id (a counter this node made, never a peer's choice) with
@@ -333,7 +340,8 @@ impl Replicator {
         now_ms: u64,
         out: &mut Output,
     ) {
-        let Some(write) = self.writes.pending.get_mut(&id) else {
+        let Writes { pending, full_sent, .. } = &mut self.writes;
+        let Some(write) = pending.get_mut(&id) else {
             self.stats.acks_late += 1;
             return;
         };
@@ -367,29 +375,56 @@ impl Replicator {
             // Some delta found another base: send those keys whole, as this
             // node holds them now (possibly newer than the write: then the
             // owner holds more than it was asked to, which is still an ack).
+            //
+            // Once, though: an owner that fell behind a key written in a
+            // pipeline answers NeedFull to every delta in flight, and a whole
+            // value for each (a 100,000-member sorted set is megabytes)
+            // would keep it behind. A key already sent whole to this owner
+            // within `write_retry_ms` is not sent again: the write's retry
+            // resends its delta, which the newer value there then holds.
             let outcomes = outcomes.unwrap_or_default();
             self.stats.need_full += 1;
             let slot = write.slot;
+            let window = self.config.write_retry_ms;
+            let mut whole = 0;
             let refill: Vec<Effect> = write
                 .effects
                 .iter()
                 .zip(outcomes)
-                .map(|(e, o)| match (o, replica.read(slot, &e.key)) {
-                    (Outcome::NeedFull, Some((version, state))) => {
-                        Effect { key: e.key.clone(), version, change: Change::Full(state) }
+                .map(|(e, o)| {
+                    if !matches!(o, Outcome::NeedFull) {
+                        return e.clone();
                     }
-                    _ => e.clone(),
+                    let sent = (from.clone(), e.key.clone());
+                    if full_sent.get(&sent).is_some_and(|&t| now_ms < t.saturating_add(window)) {
+                        return e.clone();
+                    }
+                    match replica.read(slot, &e.key) {
+                        Some((version, state)) => {
+                            full_sent.insert(sent, now_ms);
+                            whole += 1;
+                            Effect { key: e.key.clone(), version, change: Change::Full(state) }
+                        }
+                        None => e.clone(),
+                    }
                 })
                 .collect();
-            let msg = Message::Apply { write: id, slot, effects: refill };
-            if msg.check(&self.limits).is_ok() {
-                let Message::Apply { effects, .. } = &msg else { unreachable!() };
-                owner.refill = Some(effects.clone());
+            if whole == 0 {
+                // Every key it lacks is on its way whole: retried as it was.
+                self.stats.need_full_waited += 1;
+                owner.refill = None;
                 owner.sent_ms = Some(now_ms);
-                out.sends.push((from.clone(), msg));
+            } else {
+                let msg = Message::Apply { write: id, slot, effects: refill };
+                if msg.check(&self.limits).is_ok() {
+                    let Message::Apply { effects, .. } = &msg else { unreachable!() };
+                    owner.refill = Some(effects.clone());
+                    owner.sent_ms = Some(now_ms);
+                    out.sends.push((from.clone(), msg));
+                }
+                // Else the whole value does not fit a message: this owner
+                // cannot ack; anti-entropy skips it too (counted there).
             }
-            // Else the whole value does not fit a message: this owner cannot
-            // ack; anti-entropy skips it too (counted there).
         }
         if settle(id, write, &mut self.stats, out) && write.owners.iter().all(|o| o.acked) {
             let owner_acks = write.owner_acks();
@@ -447,7 +482,11 @@ impl Replicator {
         let mut expired = Vec::new();
         let mut resend = Vec::new();
         let young_ms = self.config.write_retry_ms.min(self.config.cluster_timeout_ms);
-        let Writes { pending, unsent, .. } = &mut self.writes;
+        let Writes { pending, unsent, full_sent, .. } = &mut self.writes;
+        if !full_sent.is_empty() {
+            let window = self.config.write_retry_ms;
+            full_sent.retain(|_, t| now_ms < t.saturating_add(window));
+        }
         let mut unsent_seen = 0;
         for (&id, write) in pending.iter_mut() {
             if unsent_seen >= *unsent && now_ms < write.created_ms.saturating_add(young_ms) {

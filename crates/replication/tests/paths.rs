@@ -249,6 +249,30 @@ fn a_delta_on_a_missing_base_is_answered_with_the_whole_value() {
 }
 
 #[test]
+fn deltas_in_flight_to_an_owner_behind_cost_one_whole_value() {
+    let config = Config::for_test();
+    let mut cl = Cluster::new(config.clone());
+    // b misses the first write, then five appends are in flight to it at
+    // once (a pipeline): each is answered NeedFull.
+    cl.write(A, "k", set("x"), 1);
+    cl.pump_filtered(|_, to, _| to != B);
+    let ids: Vec<WriteId> = (0..5).map(|_| cl.write(A, "k", MemOp::Append(Bytes::from_static(b"y")), 3)).collect();
+    cl.pump();
+    let stats = cl.nodes[A].rep.stats();
+    assert_eq!(stats.need_full, 5);
+    assert_eq!(stats.need_full_waited, 4, "one whole value, not five");
+    assert_eq!(cl.value(B, "k"), Some(State::Value(Bytes::from_static(b"xyyyyy"))), "the newest, whole");
+    // The four that waited are retried as they were: b holds them now.
+    cl.tick(config.write_retry_ms);
+    cl.pump();
+    for id in ids {
+        assert_eq!(cl.nodes[A].rep.acks(id), Some(3), "write {id:?}");
+    }
+    assert_eq!(cl.nodes[A].rep.stats().need_full, 5, "no second round of whole values");
+    assert_eq!(cl.value(C, "k"), cl.value(B, "k"));
+}
+
+#[test]
 fn hints_are_kept_for_a_down_owner_and_delivered_when_it_returns() {
     let config = Config::for_test();
     let mut cl = Cluster::new(config.clone());

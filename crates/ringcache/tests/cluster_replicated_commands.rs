@@ -548,8 +548,12 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
         args
     };
     let owned = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut zadd = vec!["ZADD".to_owned(), "big:zset".to_owned()];
+    for i in 0..elements {
+        zadd.extend([i.to_string(), format!("e{i}")]);
+    }
     let writes: Vec<Vec<String>> =
-        vec![fill("RPUSH", "big:list", false), fill("HSET", "big:hash", true), fill("SADD", "big:set", false)];
+        vec![fill("RPUSH", "big:list", false), fill("HSET", "big:hash", true), fill("SADD", "big:set", false), zadd];
     let changes: Vec<Vec<String>> = vec![
         owned(&["LPUSH", "big:list", "head1", "head2"]),
         owned(&["RPUSH", "big:list", "tail"]),
@@ -558,6 +562,11 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
         owned(&["HDEL", "big:hash", "e2", "e3"]),
         owned(&["SADD", "big:set", "new"]),
         owned(&["SREM", "big:set", "e4"]),
+        owned(&["ZADD", "big:zset", "1.5", "new", "-3", "e1"]),
+        owned(&["ZADD", "big:zset", "XX", "GT", "CH", "500", "e5", "0", "e6"]),
+        owned(&["ZINCRBY", "big:zset", "2.5", "e7"]),
+        owned(&["ZADD", "big:zset", "INCR", "-inf", "e8"]),
+        owned(&["ZREM", "big:zset", "e9", "e10", "absent"]),
     ];
     let run = |args: &[String]| {
         let mut conn =
@@ -586,10 +595,11 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
     assert_eq!(count("deltas_need_full"), 0, "every owner held each delta's base");
     // And every owner holds the same collections (READONLY reads its own
     // copy).
-    let reads: [(&[&str], Cmp); 3] = [
+    let reads: [(&[&str], Cmp); 4] = [
         (&["LRANGE", "big:list", "0", "-1"], Cmp::Exact),
         (&["HGETALL", "big:hash"], Cmp::Pairs),
         (&["SMEMBERS", "big:set"], Cmp::Unordered),
+        (&["ZRANGE", "big:zset", "0", "-1", "WITHSCORES"], Cmp::Exact),
     ];
     let copies: Vec<Vec<Value>> = (0..3)
         .map(|i| {
@@ -603,6 +613,22 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
     let Value::Array(list) = &copies[0][0] else { panic!("LRANGE: {:?}", copies[0][0]) };
     assert_eq!(list.len(), elements + 4);
     assert_eq!(list[0], Value::BulkString(b"head3".to_vec()));
+    // The sorted set's changes, as the coordinator made them: e8 first at
+    // -inf, then e1 at -3, e5 moved to 500 (GT let it), e6 kept (0 is not
+    // greater), e7 at 9.5, e9 and e10 gone, one new member.
+    let Value::Array(zset) = &copies[0][3] else { panic!("ZRANGE: {:?}", copies[0][3]) };
+    assert_eq!(zset.len(), 2 * (elements + 1 - 2));
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("ZRANGE item: {other:?}"),
+    };
+    let scores: std::collections::HashMap<String, String> =
+        zset.chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect();
+    assert_eq!(text(&zset[0]), "e8");
+    let score = |m: &str| scores.get(m).map(String::as_str);
+    assert_eq!((score("e8"), score("e1"), score("new")), (Some("-inf"), Some("-3"), Some("1.5")));
+    assert_eq!((score("e5"), score("e6"), score("e7")), (Some("500"), Some("6"), Some("9.5")));
+    assert_eq!((score("e9"), score("e10")), (None, None));
 
     // An owner paused through a few deltas gets them when it resumes, by
     // retry: on their bases in order, or, one that finds another value

@@ -22,10 +22,10 @@
 use bytes::Bytes;
 
 use crate::codec::{CodecError, DecodeLimits};
-use crate::value::Value;
+use crate::value::{Value, ZAddFlags};
 
 /// What a command did to a collection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DeltaOp {
     /// LPUSH / LPUSHX: each element pushed at the head, in order.
     PushFront(Vec<Bytes>),
@@ -39,7 +39,18 @@ pub enum DeltaOp {
     SetAdd(Vec<Bytes>),
     /// SREM: each member removed.
     SetRem(Vec<Bytes>),
+    /// ZADD / ZINCRBY: the pairs, in order, through [`ZSetValue::add`]
+    /// with the command's flags (scores as the coordinator parsed them).
+    ///
+    /// [`ZSetValue::add`]: crate::value::ZSetValue::add
+    ZAdd(ZAddFlags, Vec<(f64, Bytes)>),
+    /// ZREM: each member removed.
+    ZRem(Vec<Bytes>),
 }
+
+// `ZAdd`'s scores are never NaN (the parser refuses one), so equality
+// is reflexive.
+impl Eq for DeltaOp {}
 
 const PUSH_FRONT: u8 = 1;
 const PUSH_BACK: u8 = 2;
@@ -47,6 +58,8 @@ const HASH_SET: u8 = 3;
 const HASH_DEL: u8 = 4;
 const SET_ADD: u8 = 5;
 const SET_REM: u8 = 6;
+const ZSET_ADD: u8 = 7;
+const ZSET_REM: u8 = 8;
 
 impl DeltaOp {
     /// The delta of a command that changed its key (`args[1]`) in place,
@@ -64,14 +77,26 @@ impl DeltaOp {
             b"hdel" => DeltaOp::HashDel(items()),
             b"sadd" => DeltaOp::SetAdd(items()),
             b"srem" => DeltaOp::SetRem(items()),
+            b"zrem" => DeltaOp::ZRem(items()),
+            // ZADD and ZINCRBY: their options and scores are parsed where
+            // the command is (`ringcache_commands`), which builds `ZAdd`.
             _ => return None,
         };
         Some(op)
     }
 
     /// Appends the encoding: a kind byte, a u32 count of byte strings, and
-    /// each as a u32 length and its bytes (big endian).
+    /// each as a u32 length and its bytes (big endian). `ZAdd`'s strings
+    /// are its flags byte, then each pair's score (the f64's bits, 8 bytes)
+    /// and member.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if let DeltaOp::ZAdd(flags, pairs) = self {
+            let flags = Bytes::copy_from_slice(&[flags.bits()]);
+            let scores: Vec<Bytes> =
+                pairs.iter().map(|(s, _)| Bytes::copy_from_slice(&s.to_bits().to_be_bytes())).collect();
+            let items = std::iter::once(&flags).chain(scores.iter().zip(pairs).flat_map(|(s, (_, m))| [s, m]));
+            return encode_items(ZSET_ADD, items.collect(), out);
+        }
         let (kind, items): (u8, Vec<&Bytes>) = match self {
             DeltaOp::PushFront(v) => (PUSH_FRONT, v.iter().collect()),
             DeltaOp::PushBack(v) => (PUSH_BACK, v.iter().collect()),
@@ -79,13 +104,10 @@ impl DeltaOp {
             DeltaOp::HashDel(v) => (HASH_DEL, v.iter().collect()),
             DeltaOp::SetAdd(v) => (SET_ADD, v.iter().collect()),
             DeltaOp::SetRem(v) => (SET_REM, v.iter().collect()),
+            DeltaOp::ZRem(v) => (ZSET_REM, v.iter().collect()),
+            DeltaOp::ZAdd(..) => unreachable!("encoded above"),
         };
-        out.push(kind);
-        out.extend_from_slice(&(items.len() as u32).to_be_bytes());
-        for item in items {
-            out.extend_from_slice(&(item.len() as u32).to_be_bytes());
-            out.extend_from_slice(item);
-        }
+        encode_items(kind, items, out);
     }
 
     pub fn to_bytes(&self) -> Bytes {
@@ -139,6 +161,27 @@ impl DeltaOp {
             HASH_DEL => DeltaOp::HashDel(items),
             SET_ADD => DeltaOp::SetAdd(items),
             SET_REM => DeltaOp::SetRem(items),
+            ZSET_REM => DeltaOp::ZRem(items),
+            ZSET_ADD => {
+                let mut it = items.into_iter();
+                let flags = it.next().filter(|f| f.len() == 1).and_then(|f| ZAddFlags::from_bits(f[0]));
+                let flags = flags.ok_or(CodecError::Kind(ZSET_ADD))?;
+                let mut pairs = Vec::with_capacity(count / 2);
+                while let Some(score) = it.next() {
+                    let (Ok(bits), Some(member)) = (<[u8; 8]>::try_from(&score[..]), it.next()) else {
+                        return Err(CodecError::Kind(ZSET_ADD));
+                    };
+                    let score = f64::from_bits(u64::from_be_bytes(bits));
+                    if score.is_nan() {
+                        return Err(CodecError::Kind(ZSET_ADD));
+                    }
+                    pairs.push((score, member));
+                }
+                if pairs.is_empty() || (flags.incr && pairs.len() > 1) {
+                    return Err(CodecError::Kind(ZSET_ADD));
+                }
+                DeltaOp::ZAdd(flags, pairs)
+            }
             other => return Err(CodecError::Kind(other)),
         })
     }
@@ -181,8 +224,27 @@ impl DeltaOp {
                     }
                 }
             }
+            DeltaOp::ZAdd(flags, pairs) => {
+                let Ok(z) = value.as_zset_mut() else { return false };
+                z.add(*flags, pairs.iter().map(|(s, m)| (*s, &m[..])));
+            }
+            DeltaOp::ZRem(members) => {
+                let Ok(z) = value.as_zset_mut() else { return false };
+                for m in members {
+                    z.remove(m);
+                }
+            }
         }
         true
+    }
+}
+
+fn encode_items(kind: u8, items: Vec<&Bytes>, out: &mut Vec<u8>) {
+    out.push(kind);
+    out.extend_from_slice(&(items.len() as u32).to_be_bytes());
+    for item in items {
+        out.extend_from_slice(&(item.len() as u32).to_be_bytes());
+        out.extend_from_slice(item);
     }
 }
 
@@ -239,6 +301,45 @@ mod tests {
         assert_eq!(DeltaOp::decode(&ok, &limits), Err(CodecError::Trailing));
     }
 
+    #[test]
+    fn a_sorted_set_delta_does_what_zadd_did() {
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let mut z = crate::value::ZSetValue::new();
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            z.insert(m.as_bytes(), i as f64);
+        }
+        let mut value = Value::ZSet(Box::new(z));
+        let gt = ZAddFlags { xx: true, gt: true, ..ZAddFlags::default() };
+        assert!(DeltaOp::ZAdd(gt, vec![(5.0, b("a")), (0.5, b("c")), (9.0, b("new"))]).apply(&mut value));
+        let incr = ZAddFlags { incr: true, ..ZAddFlags::default() };
+        assert!(DeltaOp::ZAdd(incr, vec![(f64::NEG_INFINITY, b("b"))]).apply(&mut value));
+        assert!(DeltaOp::ZRem(vec![b("c"), b("absent")]).apply(&mut value));
+        let z = value.as_zset_mut().unwrap();
+        let all: Vec<(Bytes, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+        assert_eq!(all, vec![(b("b"), f64::NEG_INFINITY), (b("a"), 5.0)], "XX kept `new` out, GT kept c's 2");
+        assert!(!DeltaOp::ZRem(vec![b("a")]).apply(&mut Value::string(b"x")), "not a sorted set");
+    }
+
+    #[test]
+    fn a_sorted_set_delta_with_a_nan_or_bad_flags_is_refused() {
+        let limits = DecodeLimits::default();
+        let good = DeltaOp::ZAdd(ZAddFlags::default(), vec![(1.0, Bytes::from_static(b"m"))]).to_bytes().to_vec();
+        assert!(DeltaOp::decode(&good, &limits).is_ok());
+        let mut nan = good.clone();
+        // kind, count, flags (4 + 1), then the score's length and bits.
+        let at = 1 + 4 + 5 + 4;
+        nan[at..at + 8].copy_from_slice(&f64::NAN.to_bits().to_be_bytes());
+        assert_eq!(DeltaOp::decode(&nan, &limits), Err(CodecError::Kind(ZSET_ADD)));
+        let mut flags = good.clone();
+        flags[9] = 0xff;
+        assert_eq!(DeltaOp::decode(&flags, &limits), Err(CodecError::Kind(ZSET_ADD)));
+        let two = DeltaOp::ZAdd(
+            ZAddFlags { incr: true, ..ZAddFlags::default() },
+            vec![(1.0, Bytes::from_static(b"m")), (2.0, Bytes::from_static(b"n"))],
+        );
+        assert!(DeltaOp::decode(&two.to_bytes(), &limits).is_err(), "INCR takes one pair");
+    }
+
     fn op() -> impl Strategy<Value = DeltaOp> {
         let items = prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8).prop_map(Bytes::from), 0..6);
         let pairs = prop::collection::vec(
@@ -246,7 +347,24 @@ mod tests {
                 .prop_map(|(f, v)| (Bytes::from(f), Bytes::from(v))),
             0..6,
         );
+        let flags = (0u8..32).prop_map(|b| ZAddFlags::from_bits(b).expect("five bits"));
+        let scored = prop::collection::vec(
+            (
+                any::<f64>().prop_filter("a score is never NaN", |s| !s.is_nan()),
+                prop::collection::vec(any::<u8>(), 0..8),
+            )
+                .prop_map(|(s, m)| (s, Bytes::from(m))),
+            1..6,
+        );
+        let zadd = (flags, scored).prop_map(|(f, mut pairs)| {
+            if f.incr {
+                pairs.truncate(1);
+            }
+            DeltaOp::ZAdd(f, pairs)
+        });
         prop_oneof![
+            zadd,
+            items.clone().prop_map(DeltaOp::ZRem),
             items.clone().prop_map(DeltaOp::PushFront),
             items.clone().prop_map(DeltaOp::PushBack),
             pairs.prop_map(DeltaOp::HashSet),

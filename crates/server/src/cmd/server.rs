@@ -939,6 +939,10 @@ fn replication_info(out: &mut String, db: &mut ringcache_store::Locked<'_>, clus
     field(out, "deltas_sent", &r.counters.deltas_sent.load(Relaxed));
     field(out, "deltas_applied", &r.counters.deltas_applied.load(Relaxed));
     field(out, "deltas_need_full", &r.counters.deltas_need_full.load(Relaxed));
+    // A need-full answer is met by one message of whole values, or waits
+    // for the write's retry when they are already on their way.
+    field(out, "deltas_refills_sent", &(st.need_full - st.need_full_waited));
+    field(out, "deltas_refills_waited", &st.need_full_waited);
 }
 
 /// INFO cluster of a member, after Redis's `cluster_enabled`: the view

@@ -18,7 +18,7 @@ pub use stream::{
     StreamMeta, StreamValue, StreamView, Trim, TrimBy, ENTRIES_READ_UNKNOWN, NODE_MAX_SIZE,
 };
 pub use string::{StrValue, INLINE_MAX};
-pub use zset::{ScoreBound, ZSetValue};
+pub use zset::{ScoreBound, ZAddFlags, ZAdded, ZSetValue};
 
 /// Fixed cost charged per collection element on top of its bytes: the
 /// `Bytes` handle, the allocation header and the table slot.

@@ -406,6 +406,56 @@ impl DoubleEndedIterator for Iter<'_> {
 
 impl ExactSizeIterator for Iter<'_> {}
 
+/// ZADD's options that decide what each pair does (ZINCRBY is ZADD
+/// INCR). CH only changes the reply, so it is not here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZAddFlags {
+    /// Only add new members.
+    pub nx: bool,
+    /// Only update existing members.
+    pub xx: bool,
+    /// Update only to a greater score.
+    pub gt: bool,
+    /// Update only to a lower score.
+    pub lt: bool,
+    /// The score is an increment of the current one.
+    pub incr: bool,
+}
+
+impl ZAddFlags {
+    /// One byte: NX, XX, GT, LT, INCR from the lowest bit up.
+    pub fn bits(self) -> u8 {
+        [self.nx, self.xx, self.gt, self.lt, self.incr].iter().rev().fold(0, |b, &f| b << 1 | u8::from(f))
+    }
+
+    /// The flags of [`bits`](Self::bits); `None` for a byte it cannot make.
+    pub fn from_bits(b: u8) -> Option<ZAddFlags> {
+        (b < 1 << 5).then_some(ZAddFlags {
+            nx: b & 1 != 0,
+            xx: b & 2 != 0,
+            gt: b & 4 != 0,
+            lt: b & 8 != 0,
+            incr: b & 16 != 0,
+        })
+    }
+}
+
+/// What [`ZSetValue::add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ZAdded {
+    /// New members.
+    pub added: usize,
+    /// Existing members whose score changed.
+    pub updated: usize,
+    /// Pairs the flags let through (ZADD INCR replies nil for none).
+    pub processed: usize,
+    /// The score of the last pair let through.
+    pub last: f64,
+    /// An increment made a NaN: the pairs before it were applied, the
+    /// rest were not.
+    pub nan: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ZSetValue {
     scores: IndexMap<Bytes, f64>,
@@ -475,6 +525,42 @@ impl ZSetValue {
         self.scores.insert(member.clone(), score);
         self.order.insert(Score(score), member);
         None
+    }
+
+    /// ZADD's effect: each (score, member) pair in order, as `flags` say.
+    /// Both the command and a replicated delta of it run this, so that an
+    /// owner applying the delta makes exactly the coordinator's value.
+    pub fn add<'a>(&mut self, flags: ZAddFlags, pairs: impl IntoIterator<Item = (f64, &'a [u8])>) -> ZAdded {
+        let mut done = ZAdded::default();
+        for (score, member) in pairs {
+            match self.score(member) {
+                Some(_) if flags.nx => {}
+                Some(cur) => {
+                    let new = if flags.incr { score + cur } else { score };
+                    if new.is_nan() {
+                        done.nan = true;
+                        break;
+                    }
+                    if (flags.lt && new >= cur) || (flags.gt && new <= cur) {
+                        continue;
+                    }
+                    done.processed += 1;
+                    if new != cur {
+                        self.insert(member, new);
+                        done.updated += 1;
+                    }
+                    done.last = self.score(member).expect("just set");
+                }
+                None if flags.xx => {}
+                None => {
+                    self.insert(member, score);
+                    done.added += 1;
+                    done.processed += 1;
+                    done.last = self.score(member).expect("just set");
+                }
+            }
+        }
+        done
     }
 
     /// Removes `member`, returning its score.
