@@ -313,6 +313,54 @@ fn client_id_name_info_and_list() {
     assert!(verbatim.starts_with('=') && verbatim.contains(" resp=3 "), "{verbatim:?}");
 }
 
+/// A named client's query buffer as CLIENT LIST shows it: `qbuf` and
+/// `qbuf-free`.
+fn query_buffer(conn: &mut redis::Connection, name: &str) -> (usize, usize) {
+    let lines = client_list(conn);
+    let line = lines.iter().find(|l| client_field(l, "name") == name).unwrap_or_else(|| panic!("no {name}"));
+    (client_field(line, "qbuf").parse().unwrap(), client_field(line, "qbuf-free").parse().unwrap())
+}
+
+#[test]
+fn query_buffer_shows_its_room_and_an_idle_client_gives_it_back() {
+    let server = Server::start();
+    let mut conn = server.conn();
+    // After a command, a 16 KiB read's room, as Redis keeps.
+    let mut idle = server.raw();
+    assert_eq!(call(&mut idle, &["CLIENT", "SETNAME", "idle"]), "+OK\r\n");
+    let (qbuf, free) = query_buffer(&mut conn, "idle");
+    assert_eq!(qbuf, 0);
+    assert!((16384..32768).contains(&free), "qbuf-free={free}");
+
+    // The start of a large argument makes room for all of it at once.
+    let mut fat = server.raw();
+    assert_eq!(call(&mut fat, &["CLIENT", "SETNAME", "fat"]), "+OK\r\n");
+    fat.send(b"*3\r\n$3\r\nset\r\n$1\r\na\r\n$1000000\r\n");
+    eventually("room for the whole argument", || {
+        let (qbuf, free) = query_buffer(&mut conn, "fat");
+        qbuf > 0 && qbuf + free >= 1_000_000
+    });
+
+    // Idle for 2 s, both give the room back: nothing is left of an empty
+    // buffer, and a partial command keeps only its own bytes.
+    eventually("idle buffers shrink", || query_buffer(&mut conn, "idle") == (0, 0));
+    eventually("the partial command keeps its bytes", || {
+        let (qbuf, free) = query_buffer(&mut conn, "fat");
+        qbuf > 0 && free == 0
+    });
+
+    // Both still work: the argument completes, and the idle client runs
+    // commands again.
+    fat.send(&vec![b'x'; 1_000_000]);
+    fat.send(b"\r\n");
+    assert_eq!(fat.read_reply_string(), "+OK\r\n");
+    let got: String = redis::cmd("GET").arg("a").query(&mut conn).unwrap();
+    assert_eq!(got.len(), 1_000_000);
+    assert_eq!(call(&mut idle, &["PING"]), "+PONG\r\n");
+    let (qbuf, free) = query_buffer(&mut conn, "idle");
+    assert!(qbuf == 0 && free >= 16384, "qbuf={qbuf} qbuf-free={free}");
+}
+
 #[test]
 fn client_errors() {
     let server = Server::start();

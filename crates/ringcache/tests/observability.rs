@@ -436,7 +436,20 @@ fn latencystats_follow_latency_tracking() {
         .collect();
     assert_eq!(fields.iter().map(|f| f.0).collect::<Vec<_>>(), ["p50", "p99", "p99.9"]);
     assert!(fields.iter().all(|f| f.1 > 0.0), "{line}");
-    run::<()>(&mut c, &["CONFIG", "SET", "latency-tracking-info-percentiles", "0 50 100"]);
+    run::<()>(&mut c, &["CONFIG", "SET", "latency-tracking-info-percentiles", "0.0 50.0 100.0"]);
+    // Read back as Redis prints them: `%f`, trailing zeros trimmed.
+    let got: Vec<String> =
+        redis::cmd("CONFIG").arg("GET").arg("latency-tracking-info-percentiles").query(&mut c).unwrap();
+    assert_eq!(got, ["latency-tracking-info-percentiles", "0 50 100"]);
+    for (value, why) in [
+        ("10.0 50.0 a", "Invalid latency-tracking-info-percentiles parameters"),
+        ("10.0 50.0 101.0", "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
+    ] {
+        let e = err(&mut c, &["CONFIG", "SET", "latency-tracking-info-percentiles", value]);
+        let want =
+            format!("ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - {why}");
+        assert_eq!(e, want);
+    }
     let line = info(&mut c, "latencystats").remove("latency_percentiles_usec_set").expect("set has percentiles");
     assert!(line.starts_with("p0=") && line.contains(",p50=") && line.contains(",p100="), "{line}");
 

@@ -258,6 +258,73 @@ fn info_has_every_section() {
 }
 
 #[test]
+fn info_cpu_modules_and_replication_as_redis_prints_them() {
+    let server = Server::start();
+    let mut conn = server.conn();
+    // CPU and the (empty) modules list are default sections, between
+    // replication and errorstats, as in Redis 7.2.
+    let info: String = redis::cmd("INFO").query(&mut conn).unwrap();
+    let order: Vec<&str> = info.lines().filter_map(|l| l.strip_prefix("# ")).collect();
+    assert_eq!(
+        order,
+        [
+            "Server",
+            "Clients",
+            "Memory",
+            "Persistence",
+            "Stats",
+            "Replication",
+            "CPU",
+            "Modules",
+            "Errorstats",
+            "Cluster",
+            "Keyspace"
+        ]
+    );
+    assert!(info.contains("\r\n# Modules\r\n\r\n# Errorstats\r\n"), "{info}");
+    for field in ["used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children"] {
+        let v = info_field(&info, field).unwrap_or_else(|| panic!("no {field} in {info}"));
+        let (secs, micros) = v.split_once('.').unwrap_or_else(|| panic!("{field}:{v}"));
+        assert!(secs.parse::<u64>().is_ok() && micros.len() == 6 && micros.parse::<u32>().is_ok(), "{field}:{v}");
+    }
+    // A node that has run something has used some CPU.
+    let user: f64 = info_field(&info, "used_cpu_user").unwrap().parse().unwrap();
+    let sys: f64 = info_field(&info, "used_cpu_sys").unwrap().parse().unwrap();
+    assert!(user + sys > 0.0, "{info}");
+
+    // Replication: what a Redis master no replica ever attached to reports.
+    for (field, want) in [
+        ("connected_slaves", "0"),
+        ("master_failover_state", "no-failover"),
+        ("master_replid2", "0000000000000000000000000000000000000000"),
+        ("master_repl_offset", "0"),
+        ("second_repl_offset", "-1"),
+        ("repl_backlog_active", "0"),
+        ("repl_backlog_size", "1048576"),
+        ("repl_backlog_first_byte_offset", "0"),
+        ("repl_backlog_histlen", "0"),
+    ] {
+        assert_eq!(info_field(&info, field).as_deref(), Some(want), "{field}");
+    }
+    let replid = info_field(&info, "master_replid").unwrap();
+    assert!(replid.len() == 40 && replid.bytes().all(|b| b.is_ascii_hexdigit()), "{replid}");
+    assert_ne!(Some(replid), info_field(&info, "run_id"));
+
+    // One section by name (either of the modules list's names), and
+    // sections asked for twice printed once.
+    let cpu: String = redis::cmd("INFO").arg("CPU").query(&mut conn).unwrap();
+    assert!(cpu.starts_with("# CPU\r\nused_cpu_sys:") && !cpu.contains("used_memory"), "{cpu}");
+    let modules: String = redis::cmd("INFO").arg("module_list").query(&mut conn).unwrap();
+    assert_eq!(modules, "# Modules\r\n");
+    let twice: String = redis::cmd("INFO").arg("cpu").arg("all").query(&mut conn).unwrap();
+    assert_eq!(twice.matches("used_cpu_user_children").count(), 1, "{twice}");
+    assert!(twice.contains("# Commandstats\r\n") && twice.contains("master_repl_offset"), "{twice}");
+    let default: String = redis::cmd("INFO").arg("cpu").arg("default").query(&mut conn).unwrap();
+    assert_eq!(default.matches("# CPU").count(), 1, "{default}");
+    assert!(!default.contains("# Commandstats"), "{default}");
+}
+
+#[test]
 fn info_counters_move() {
     let server = Server::start();
     let mut conn = server.conn();

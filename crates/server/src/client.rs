@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicU8, A
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use ringcache_commands::ClientState;
 use ringcache_resp::Proto;
@@ -42,6 +42,9 @@ pub struct ClientInfo {
     pub db: AtomicU16,
     /// Bytes in the query buffer after the last read.
     pub qbuf: AtomicUsize,
+    /// Room left in the query buffer's allocation past `qbuf`
+    /// (`qbuf-free=`): what the next reads can fill without growing it.
+    pub qbuf_free: AtomicUsize,
     /// Channels, patterns and shard channels subscribed to (`sub=`,
     /// `psub=`, `ssub=`).
     pub sub: AtomicUsize,
@@ -76,6 +79,7 @@ impl ClientInfo {
             multi: AtomicI64::new(-1),
             db: AtomicU16::new(0),
             qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
@@ -98,6 +102,13 @@ impl ClientInfo {
 
     pub fn idle_secs(&self) -> u64 {
         (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
+    }
+
+    /// Shows `buf` as this client's query buffer (CLIENT LIST `qbuf=`,
+    /// `qbuf-free=`).
+    pub fn show_query_buffer(&self, buf: &BytesMut) {
+        self.qbuf.store(buf.len(), Relaxed);
+        self.qbuf_free.store(buf.capacity() - buf.len(), Relaxed);
     }
 
     pub fn touch(&self, cmd: &'static str) {
@@ -130,9 +141,9 @@ impl ClientInfo {
         if flags.is_empty() {
             flags.push('N');
         }
-        let qbuf = self.qbuf.load(Relaxed);
+        let (qbuf, qbuf_free) = (self.qbuf.load(Relaxed), self.qbuf_free.load(Relaxed));
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -146,7 +157,10 @@ impl ClientInfo {
             ssub,
             multi,
             qbuf,
-            qbuf + 16384,
+            qbuf_free,
+            // The query buffer's allocation and the 16 KiB reply buffer
+            // (`rbs=`).
+            qbuf + qbuf_free + 16384,
             *self.last_cmd.lock(),
             if tracking.on { tracking.redirect as i64 } else { -1 },
             self.resp.load(Relaxed),

@@ -9,6 +9,10 @@
 //!   to the commands before it), whichever way its bytes arrive. A bulk or
 //!   multibulk length past its limit is refused before anything is
 //!   allocated for it.
+//! - After a batch the query buffer has room for a whole 16 KiB read (or
+//!   for the rest of the large argument being received); a client that
+//!   sends nothing for 2 s gives that room back, as Redis's cron does, and
+//!   CLIENT LIST's `qbuf`/`qbuf-free` show the buffer as it is.
 //! - Malformed input gets one `-ERR Protocol error: ...` and the connection
 //!   closes; nothing else on the node is affected.
 //! - Pending replies are flushed before they grow large, so a pipeline of
@@ -29,7 +33,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, BytesMut};
 use ringcache_resp::{Frame, Limits, ProtocolError, Reply, RequestParser};
@@ -53,6 +57,12 @@ use crate::shared::Shared;
 pub const FLUSH_AT_BYTES: usize = 64 * 1024;
 /// Initial read buffer; grows as large arguments need it.
 const READ_BUF_BYTES: usize = 16 * 1024;
+/// A client that has sent nothing for this long gives back its query
+/// buffer's spare room, as Redis's `clientsCronResizeQueryBuffer` does to
+/// a client idle for more than 2 s.
+const QUERY_BUFFER_IDLE: Duration = Duration::from_secs(2);
+/// Spare room an idle client's query buffer may keep (Redis: 4 KiB).
+const QUERY_BUFFER_SPARE_MAX: usize = 4 * 1024;
 
 /// Why a connection ended, for the log.
 #[derive(Debug)]
@@ -212,7 +222,7 @@ impl Session {
         // While the batch runs, CLIENT LIST / INFO show the query buffer
         // with the commands not yet done in it, the running one included,
         // as Redis does (its buffer is trimmed after each command).
-        self.client.info.qbuf.store(input.len(), Relaxed);
+        self.client.info.show_query_buffer(input);
         // One clock read per batch: the commands of one read run within
         // microseconds of each other.
         let now_ms = ringcache_store::now_ms();
@@ -498,8 +508,10 @@ impl Session {
         let step = match step {
             Step::NeedInput if input.len() >= self.settings.query_buffer_limit => Step::Close(End::QueryBufferLimit),
             Step::NeedInput => {
-                // Make room for more of a large argument at once.
-                input.reserve(reserve);
+                // Room for a whole read (Redis reads 16 KiB at a time into
+                // its query buffer), or for more of a large argument at
+                // once. Space the commands run have freed is reused first.
+                input.reserve(reserve.max(READ_BUF_BYTES));
                 Step::NeedInput
             }
             step => step,
@@ -507,7 +519,7 @@ impl Session {
         if commands > 0 {
             self.client.publish();
         }
-        self.client.info.qbuf.store(input.len(), Relaxed);
+        self.client.info.show_query_buffer(input);
         shared.stats.commands_processed.fetch_add(commands, Relaxed);
         step
     }
@@ -818,6 +830,14 @@ async fn run(shared: &Arc<Shared>, session: &mut Session, stream: &mut TcpStream
     let mut rbuf = BytesMut::with_capacity(READ_BUF_BYTES);
     let mut wbuf = BytesMut::with_capacity(READ_BUF_BYTES);
     let kill = session.client.info.kill.clone();
+    // When the client last sent something, and a timer that gives the
+    // query buffer back once it has been idle for QUERY_BUFFER_IDLE. The
+    // timer is set once per quiet spell, not on every read: when it goes
+    // off early it is set again from `last_read`.
+    let mut last_read = Instant::now();
+    let idle_timer = tokio::time::sleep(QUERY_BUFFER_IDLE);
+    tokio::pin!(idle_timer);
+    let mut idle_timer_set = true;
     loop {
         // Never read past the limit. Complete commands are run as soon as
         // they are parsed, so what stays in `rbuf` is one unfinished
@@ -848,6 +868,18 @@ async fn run(shared: &Arc<Shared>, session: &mut Session, stream: &mut TcpStream
             _ = pubsub::ready(mailbox.as_deref()) => {
                 if let Err(end) = deliver(shared, stream, &mut wbuf, mailbox.as_deref(), &kill).await {
                     return end;
+                }
+                continue;
+            }
+            () = &mut idle_timer, if idle_timer_set => {
+                let quiet_until = last_read + QUERY_BUFFER_IDLE;
+                if Instant::now() >= quiet_until {
+                    shrink_idle(&mut rbuf);
+                    session.client.info.show_query_buffer(&rbuf);
+                    // Nothing more to give back before the client sends.
+                    idle_timer_set = false;
+                } else {
+                    idle_timer.as_mut().reset(quiet_until.into());
                 }
                 continue;
             }
@@ -899,7 +931,22 @@ async fn run(shared: &Arc<Shared>, session: &mut Session, stream: &mut TcpStream
         // Give memory back after a large argument has been consumed.
         if rbuf.is_empty() && rbuf.capacity() > 4 * READ_BUF_BYTES {
             rbuf = BytesMut::with_capacity(READ_BUF_BYTES);
+            session.client.info.show_query_buffer(&rbuf);
         }
+        last_read = Instant::now();
+        if !idle_timer_set {
+            idle_timer.as_mut().reset((last_read + QUERY_BUFFER_IDLE).into());
+            idle_timer_set = true;
+        }
+    }
+}
+
+/// An idle client's query buffer, as Redis's `clientsCronResizeQueryBuffer`
+/// leaves it: cut to what it holds (nothing at all when it is empty) once it
+/// wastes more than QUERY_BUFFER_SPARE_MAX. The next read makes room again.
+fn shrink_idle(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() > QUERY_BUFFER_SPARE_MAX {
+        *buf = if buf.is_empty() { BytesMut::new() } else { BytesMut::from(&buf[..]) };
     }
 }
 

@@ -51,6 +51,10 @@ pub struct Shared {
     pub started: Instant,
     /// 40 hex characters, new on every start (INFO run_id).
     pub run_id: String,
+    /// The replication ID INFO reports (`master_replid`), 40 hex
+    /// characters new on every start, as a Redis master draws its own.
+    /// No Redis replica can attach, so its offset stays 0.
+    pub repl_id: String,
     /// Cancelled to stop the node (signal or SHUTDOWN).
     pub shutdown: CancellationToken,
     /// The address actually bound (the configured port may be 0 in tests).
@@ -101,7 +105,9 @@ impl Shared {
         scripting.set_busy_threshold_ms(config.busy_reply_threshold_ms);
         let databases = config.databases;
         let db0_only = cluster.is_some() && config.cluster_mode == crate::config::ClusterMode::RedisCluster;
-        let run_id = (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
+        let hex_id =
+            || (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("digit < 16")).collect();
+        let (run_id, repl_id) = (hex_id(), hex_id());
         let pubsub = crate::pubsub::Registry::new(config.client_output_buffer_limit.pubsub);
         pubsub.set_notify_flags(config.notify_keyspace_events);
         db.set_gone_events(crate::pubsub::notify::wants_gone(config.notify_keyspace_events));
@@ -120,6 +126,7 @@ impl Shared {
             stats: ServerStats::default(),
             started: Instant::now(),
             run_id,
+            repl_id,
             shutdown: CancellationToken::new(),
             local_addr: OnceLock::new(),
             cluster,

@@ -699,13 +699,15 @@ const OWN_SINCE: &[(&str, &str)] = &[("cluster|leave", "0.1.0")];
 // ------------------------------------------------------------------- INFO
 
 /// INFO's sections, in the order Redis prints them.
-const INFO_SECTIONS: [&str; 11] = [
+const INFO_SECTIONS: [&str; 13] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
     "replication",
+    "cpu",
+    "modules",
     "commandstats",
     "errorstats",
     "latencystats",
@@ -730,6 +732,9 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             }
         } else if let Some(i) = INFO_SECTIONS.iter().position(|s| is(arg, s)) {
             wanted[i] = true;
+        } else if is(arg, "module_list") {
+            // Redis's other name for the list of modules.
+            wanted[INFO_SECTIONS.iter().position(|s| *s == "modules").expect("INFO has a modules section")] = true;
         }
         // Sections ringcache does not have are left out, as Redis leaves
         // out sections it does not know.
@@ -754,8 +759,13 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
+        // Capitalised, but for Redis's one title in capitals.
         let mut title = (*section).to_owned();
-        title[..1].make_ascii_uppercase();
+        if title == "cpu" {
+            title.make_ascii_uppercase();
+        } else {
+            title[..1].make_ascii_uppercase();
+        }
         let _ = write!(out, "# {title}\r\n");
         match *section {
             "server" => {
@@ -825,6 +835,18 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "tracking_total_prefixes", &shared.tracking.prefixes());
                 field(&mut out, "total_error_replies", &observed.total_errors);
             }
+            "cpu" => {
+                let cpu = cpu_times();
+                field(&mut out, "used_cpu_sys", &Seconds(cpu.sys_us));
+                field(&mut out, "used_cpu_user", &Seconds(cpu.user_us));
+                field(&mut out, "used_cpu_sys_children", &Seconds(cpu.children_sys_us));
+                field(&mut out, "used_cpu_user_children", &Seconds(cpu.children_user_us));
+                // Redis's `used_cpu_*_main_thread` are left out: ringcache
+                // runs commands on every worker thread, none of them main.
+            }
+            // No modules can be loaded (MODULE LOAD is refused): the
+            // section is its title alone, as in a Redis with none loaded.
+            "modules" => {}
             "commandstats" => {
                 let names = super::stat_names();
                 for (slot, c) in observed.used() {
@@ -858,6 +880,18 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "replication" => {
                 field(&mut out, "role", &"master");
                 field(&mut out, "connected_slaves", &0);
+                // What a Redis master that no replica has ever attached to
+                // reports: no backlog, and an offset that has not moved
+                // (ringcache's own replication is in the fields after).
+                field(&mut out, "master_failover_state", &"no-failover");
+                field(&mut out, "master_replid", &shared.repl_id);
+                field(&mut out, "master_replid2", &"0000000000000000000000000000000000000000");
+                field(&mut out, "master_repl_offset", &0);
+                field(&mut out, "second_repl_offset", &-1);
+                field(&mut out, "repl_backlog_active", &0);
+                field(&mut out, "repl_backlog_size", &config.get("repl-backlog-size").unwrap_or_default());
+                field(&mut out, "repl_backlog_first_byte_offset", &0);
+                field(&mut out, "repl_backlog_histlen", &0);
                 if let Some(cluster) = &shared.cluster {
                     replication_info(&mut out, &mut ctx.db, cluster);
                 }
@@ -1004,6 +1038,50 @@ fn os_name() -> String {
     match (read("/proc/sys/kernel/ostype"), read("/proc/sys/kernel/osrelease")) {
         (Some(os), Some(release)) => format!("{os} {release} {}", std::env::consts::ARCH),
         _ => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+/// The CPU time the process and its waited-for children used, in
+/// microseconds (what Redis reads with `getrusage`).
+#[derive(Debug, Default, Clone, Copy)]
+struct CpuTimes {
+    user_us: u64,
+    sys_us: u64,
+    children_user_us: u64,
+    children_sys_us: u64,
+}
+
+/// From /proc/self/stat (Linux only; zeros elsewhere): `utime`, `stime`,
+/// `cutime` and `cstime`, the 14th to 17th fields, in clock ticks of
+/// USER_HZ, which Linux fixes at 100 a second for this interface.
+fn cpu_times() -> CpuTimes {
+    const TICK_US: u64 = 1_000_000 / 100;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return CpuTimes::default();
+    };
+    // The command name (2nd field) is in parentheses and may hold spaces:
+    // count from the last `)`, after which the 3rd field comes.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().skip(11).take(4).map_while(|f| f.parse().ok()).collect())
+        .unwrap_or_default();
+    match fields[..] {
+        [user, sys, children_user, children_sys] => CpuTimes {
+            user_us: user * TICK_US,
+            sys_us: sys * TICK_US,
+            children_user_us: children_user * TICK_US,
+            children_sys_us: children_sys * TICK_US,
+        },
+        _ => CpuTimes::default(),
+    }
+}
+
+/// Microseconds written as Redis writes a `timeval`: `%ld.%06ld` seconds.
+struct Seconds(u64);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000)
     }
 }
 

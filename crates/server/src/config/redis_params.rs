@@ -200,16 +200,30 @@ fn special(name: &str, value: &str) -> Result<String, String> {
             value.chars().all(|c| "Ag$lshzxeKEtmdn".contains(c)),
             "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
         ),
-        "latency-tracking-info-percentiles" => (
-            words.iter().all(|w| w.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v))),
-            "latency-tracking-info-percentiles: argument(s) must be between 0.0 and 100.0",
-        ),
+        "latency-tracking-info-percentiles" => return percentiles(&words),
         _ => (true, ""),
     };
     if !ok {
         return Err(why.to_owned());
     }
     Ok(words.join(" "))
+}
+
+/// `latency-tracking-info-percentiles`: each word a number from 0 to 100,
+/// with Redis's errors, kept as Redis prints it back (`%f` with its
+/// trailing zeros trimmed: `0.0 50.0 99.90` reads `0 50 99.9`).
+fn percentiles(words: &[&str]) -> Result<String, String> {
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        let v = w.parse::<f64>().ok().filter(|v| !v.is_nan());
+        let v = v.ok_or_else(|| "Invalid latency-tracking-info-percentiles parameters".to_owned())?;
+        if !(0.0..=100.0).contains(&v) {
+            return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".to_owned());
+        }
+        let printed = format!("{v:.6}");
+        out.push(printed.trim_end_matches('0').trim_end_matches('.').to_owned());
+    }
+    Ok(out.join(" "))
 }
 
 /// The Redis parameters a node was given, by canonical name; the others
@@ -925,5 +939,19 @@ mod tests {
         assert_eq!(find("unixsocketperm").unwrap().parse("700"), Ok("700".to_owned()));
         assert!(find("list-max-listpack-size").unwrap().parse("-2").is_ok());
         assert!(find("nosuch").is_none());
+    }
+
+    #[test]
+    fn percentiles_read_back_as_redis_prints_them() {
+        let p = find("latency-tracking-info-percentiles").unwrap();
+        assert_eq!(p.parse("0.0 50.0 100.0"), Ok("0 50 100".to_owned()));
+        assert_eq!(p.parse("99.90 99.999"), Ok("99.9 99.999".to_owned()));
+        assert_eq!(p.parse(""), Ok(String::new()));
+        assert_eq!(p.parse("10.0 50.0 a"), Err("Invalid latency-tracking-info-percentiles parameters".to_owned()));
+        assert_eq!(p.parse("nan"), Err("Invalid latency-tracking-info-percentiles parameters".to_owned()));
+        assert_eq!(
+            p.parse("50 101.0"),
+            Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".to_owned())
+        );
     }
 }
