@@ -102,7 +102,7 @@ run() {
     local counters=""
     for i in 0 1 2; do
         counters+=" node-$((i + 1)): $(redis-cli -p "${ports[$i]}" info replication | tr -d '\r' \
-            | { grep -E '^deltas_' || echo "none"; } | sed 's/^deltas_//' | paste -sd' ');"
+            | { grep -E "^${DEBUG_FIELDS:-deltas_}" || echo "none"; } | sed 's/^deltas_//' | paste -sd' ');"
     done
     printf '| %s | %.3f s | %d ms | %s | %s |%s\n' "$label" "$(echo "$e - $s" | bc)" $(((t1 - t0) * 10)) "$out" \
         "$(redis-cli -p "$port" "$CARD" biglist)" "$counters"

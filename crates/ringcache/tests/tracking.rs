@@ -274,6 +274,30 @@ fn a_redirect_that_is_gone_is_reported_broken() {
 }
 
 #[test]
+fn a_redirect_that_quit_is_broken_for_the_very_next_write() {
+    // A client that has read QUIT's +OK must already be gone when the
+    // next write's invalidation looks for it (Redis frees it right after
+    // that reply; Redis's own unit/tracking relies on it). Two workers, so
+    // the redirect client and the writer are likely on different threads.
+    // The window is narrow (between QUIT's reply and the end of its
+    // connection): without the fix this fails only now and then on an
+    // idle machine, more often under load, as in CI.
+    let server = Server::start_with(&["--threads", "2"]);
+    for round in 0..20 {
+        let (mut target, id) = redirect_target(&server);
+        let mut tracker = resp3_tracker(&server, &["REDIRECT", &id.to_string()]);
+        let mut writer = server.conn();
+        run::<()>(&mut writer, &["SET", "k", "0"]);
+        call(&mut tracker, &["GET", "k"]);
+        let _: () = redis::cmd("QUIT").query(&mut target).expect("QUIT answers +OK");
+        run::<()>(&mut writer, &["SET", "k", "1"]);
+        let got = call(&mut tracker, &["PING"]);
+        assert_eq!(got, format!(">2\r\n$21\r\ntracking-redir-broken\r\n:{id}\r\n"), "round {round}");
+        assert_eq!(tracker.read_reply_string(), "+PONG\r\n");
+    }
+}
+
+#[test]
 fn trackinginfo_and_getredir_when_off_and_in_resp2() {
     let server = Server::start();
     let mut c = server.conn();

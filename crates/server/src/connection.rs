@@ -468,6 +468,7 @@ impl Session {
             }
             self.views = recycle(views);
             if quit {
+                self.leave(shared);
                 break 'batch Step::Close(End::Quit);
             }
             if let Some(start) = stop_at {
@@ -716,6 +717,21 @@ impl Session {
         let reply = ended?;
         reply.encode(proto, output);
         Ok(())
+    }
+
+    /// A client that asked to be closed (QUIT, CLIENT KILL of itself,
+    /// SHUTDOWN) is gone for every other client as of now, before its
+    /// reply goes out: one that has read QUIT's `+OK` is no longer a
+    /// tracking redirect's target (the next invalidation reports
+    /// `tracking-redir-broken`), a subscriber, or in CLIENT LIST, as in
+    /// Redis, which frees it right after writing that reply. [`close`]
+    /// does the same again, and the rest.
+    ///
+    /// [`close`]: Session::close
+    fn leave(&mut self, shared: &Shared) {
+        pubsub::unsubscribe_all(&shared.pubsub, &mut self.client);
+        shared.tracking.disable(shared, &mut self.client);
+        shared.clients.unregister(self.client.id);
     }
 
     /// Ends the session: forgets its WATCHes and unregisters the client.
