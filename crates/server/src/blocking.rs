@@ -672,10 +672,12 @@ mod tests {
         let wb = park(&shared, &mut b, &["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "t", ">"]);
         serve_vanished(&shared);
         assert_eq!((served(&wa), served(&wb)), (None, None), "both streams are there");
-        run(&shared, &mut w, &["pexpire", "s", "1"]);
+        // Long enough that a loaded machine does not let it expire before
+        // the first check (a 1 ms TTL made this fail now and then).
+        run(&shared, &mut w, &["pexpire", "s", "300"]);
         serve(&shared, &mut w.state.ready);
         assert_eq!(served(&wa), None, "PEXPIRE itself changes nothing it waits for");
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(std::time::Duration::from_millis(350));
         serve_vanished(&shared);
         assert!(matches!(served(&wa), Some(Reply::Error(e)) if e.starts_with(b"NOGROUP")));
         assert_eq!(served(&wb), None);
