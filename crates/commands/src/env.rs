@@ -48,6 +48,18 @@ pub trait Env: Sized + Sync + 'static {
         3000
     }
 
+    /// Whether DEL frees large values in the background as UNLINK does
+    /// (`lazyfree-lazy-user-del`).
+    fn lazyfree_lazy_user_del(&self) -> bool {
+        false
+    }
+
+    /// Whether FLUSHDB and FLUSHALL without SYNC or ASYNC flush
+    /// asynchronously (`lazyfree-lazy-user-flush`).
+    fn lazyfree_lazy_user_flush(&self) -> bool {
+        false
+    }
+
     /// Whether this node is one of a cluster: commands that would read
     /// keys they do not declare (SORT's `BY`/`GET` patterns) must then keep
     /// to their declared key's slot, as in Redis Cluster.

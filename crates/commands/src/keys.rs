@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 use ringcache_resp::Reply;
-use ringcache_store::ScanFilter;
+use ringcache_store::{lazyfree, ScanFilter};
 
 use crate::args::{int, is, scan_cursor};
 use crate::{flag, CmdError, CmdResult, CommandSpec, Ctx, Env, Keys};
@@ -198,12 +198,25 @@ pub fn commands<E: Env>() -> Vec<CommandSpec<E>> {
     ]
 }
 
-/// DEL and UNLINK (which frees nothing in the background here: values are
-/// dropped where they are removed).
+/// DEL and UNLINK. UNLINK, and DEL under `lazyfree-lazy-user-del`, leave
+/// large values to the background freer (see `ringcache_store::lazyfree`);
+/// the setting is read only for those, so a DEL of small values reads no
+/// configuration.
 fn del<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
-    let removed = args[1..].iter().filter(|key| ctx.shard(key).remove(key, now).is_some()).count();
-    Ok(Reply::Integer(removed as i64))
+    let unlink = is(args[0], "unlink");
+    let mut removed = 0;
+    for key in &args[1..] {
+        let Some(entry) = ctx.shard(key).remove(key, now) else {
+            continue;
+        };
+        removed += 1;
+        let value = entry.into_value();
+        if lazyfree::worth_it(&value) && (unlink || ctx.shared.lazyfree_lazy_user_del()) {
+            ctx.db.db().lazyfree().free(Box::new(value), 1);
+        }
+    }
+    Ok(Reply::Integer(removed))
 }
 
 /// Counts every argument naming a live key, duplicates included.

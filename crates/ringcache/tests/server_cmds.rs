@@ -647,3 +647,85 @@ fn module_lists_none_and_loads_none() {
     // The node goes on answering.
     assert_eq!(common::run::<String>(&mut c, &["PING"]), "PONG");
 }
+
+/// Waits up to 10 s for the background freer to have nothing pending, and
+/// returns `lazyfreed_objects` then.
+fn lazyfree_settled(conn: &mut redis::Connection) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_num(conn, "memory", "lazyfree_pending_objects") != 0 {
+        assert!(Instant::now() < deadline, "lazyfree_pending_objects is still not 0 after 10 s");
+        thread::sleep(Duration::from_millis(10));
+    }
+    info_num(conn, "memory", "lazyfreed_objects")
+}
+
+fn sadd_many(conn: &mut redis::Connection, key: &str, n: usize) {
+    let members: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let added: usize = redis::cmd("SADD").arg(key).arg(&members).query(conn).unwrap();
+    assert_eq!(added, n);
+}
+
+#[test]
+fn unlink_and_flush_async_free_large_values_in_the_background() {
+    let server = Server::start();
+    let mut conn = server.conn();
+    let mut raw = server.raw();
+    assert_eq!(lazyfree_settled(&mut conn), 0);
+
+    // Above Redis's threshold of 64 elements UNLINK frees in the background;
+    // at or under it, and for DEL by default, the value is freed at once.
+    sadd_many(&mut conn, "big", 65);
+    sadd_many(&mut conn, "small", 64);
+    assert_eq!(call(&mut raw, &["UNLINK", "big", "small"]), ":2\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 1);
+    sadd_many(&mut conn, "big", 1000);
+    assert_eq!(call(&mut raw, &["DEL", "big"]), ":1\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 1);
+    // lazyfree-lazy-user-del makes DEL do as UNLINK does.
+    assert_eq!(call(&mut raw, &["CONFIG", "SET", "lazyfree-lazy-user-del", "yes"]), "+OK\r\n");
+    sadd_many(&mut conn, "big", 1000);
+    assert_eq!(call(&mut raw, &["DEL", "big"]), ":1\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 2);
+    assert_eq!(call(&mut raw, &["EXISTS", "big"]), ":0\r\n");
+
+    // A stream: one object per node and per consumer group (Redis's effort).
+    assert_eq!(call(&mut raw, &["CONFIG", "SET", "stream-node-max-entries", "5"]), "+OK\r\n");
+    for i in 0..500 {
+        let _: String = redis::cmd("XADD").arg("s").arg("*").arg("f").arg(i).query(&mut conn).unwrap();
+    }
+    assert_eq!(call(&mut raw, &["UNLINK", "s"]), ":1\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 3);
+    let _: String = redis::cmd("XADD").arg("s").arg("*").arg("f").arg(1).query(&mut conn).unwrap();
+    assert_eq!(call(&mut raw, &["UNLINK", "s"]), ":1\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 3);
+
+    // CONFIG RESETSTAT starts lazyfreed_objects again from 0.
+    assert_eq!(call(&mut raw, &["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 0);
+
+    // FLUSHDB / FLUSHALL ASYNC hand every key over, whatever its size;
+    // SYNC, and no option by default, free here.
+    for i in 0..10 {
+        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut conn).unwrap();
+    }
+    assert_eq!(call(&mut raw, &["FLUSHDB", "ASYNC"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["DBSIZE"]), ":0\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 10);
+    let _: () = redis::cmd("SET").arg("k").arg(1).query(&mut conn).unwrap();
+    let mut db1 = server.conn_db(1);
+    let _: () = redis::cmd("SET").arg("k").arg(1).query(&mut db1).unwrap();
+    assert_eq!(call(&mut raw, &["FLUSHALL", "ASYNC"]), "+OK\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 12);
+    let _: () = redis::cmd("SET").arg("k").arg(1).query(&mut conn).unwrap();
+    assert_eq!(call(&mut raw, &["FLUSHALL"]), "+OK\r\n");
+    assert_eq!(call(&mut raw, &["FLUSHALL", "SYNC"]), "+OK\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 12);
+    // lazyfree-lazy-user-flush makes a flush without an option ASYNC.
+    assert_eq!(call(&mut raw, &["CONFIG", "SET", "lazyfree-lazy-user-flush", "yes"]), "+OK\r\n");
+    let _: () = redis::cmd("SET").arg("k").arg(1).query(&mut conn).unwrap();
+    assert_eq!(call(&mut raw, &["FLUSHDB"]), "+OK\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 13);
+    let _: () = redis::cmd("SET").arg("k").arg(1).query(&mut conn).unwrap();
+    assert_eq!(call(&mut raw, &["FLUSHDB", "SYNC"]), "+OK\r\n");
+    assert_eq!(lazyfree_settled(&mut conn), 13);
+}

@@ -20,6 +20,7 @@ use ringcache_version::{NodeTag, Stamp, PRUNE_MS_DEFAULT};
 
 use crate::hasher::XxhBuild;
 use crate::key::Key;
+use crate::lazyfree::LazyFree;
 use crate::shard::{Evicted, ScanFilter, Shard, ShardConfig, ShardStats};
 
 /// Keyspace settings; the memory ones can change at run time (CONFIG SET).
@@ -104,6 +105,8 @@ pub struct Db {
     build: XxhBuild,
     /// Shared with every shard: see [`Db::set_invalidation`].
     invalidation: Arc<AtomicU8>,
+    /// Drops what UNLINK and FLUSHDB ASYNC remove, off the command path.
+    lazyfree: LazyFree,
 }
 
 /// A key's hash and slot, from [`Db::hash_key`]: the slot picks the key's
@@ -172,7 +175,14 @@ impl Db {
             pool: Mutex::new(EvictionPool::default()),
             build: XxhBuild::default(),
             invalidation,
+            lazyfree: LazyFree::default(),
         }
+    }
+
+    /// The background freer of removed values (UNLINK, FLUSHDB ASYNC) and
+    /// its counters.
+    pub fn lazyfree(&self) -> &LazyFree {
+        &self.lazyfree
     }
 
     /// Turns the recording of every change for CLIENT TRACKING on or off
@@ -844,6 +854,22 @@ impl<'a> Locked<'a> {
     pub fn flush_all_at(&mut self, now_ms: u64) {
         self.assert_all();
         self.shards_mut().for_each(|s| s.clear_all(now_ms));
+    }
+
+    /// [`flush_at`](Self::flush_at), or with `all` [`flush_all_at`](Self::flush_all_at),
+    /// leaving the removed keys and values to the background freer
+    /// (FLUSHDB / FLUSHALL ASYNC), which counts them as pending objects
+    /// until they are dropped. Needs every shard locked.
+    pub fn flush_async_at(&mut self, all: bool, now_ms: u64) {
+        self.assert_all();
+        let mut garbage = Vec::new();
+        let mut keys = 0;
+        for s in self.shards_mut() {
+            keys += if all { s.clear_all_into(now_ms, &mut garbage) } else { s.clear_into(now_ms, &mut garbage) };
+        }
+        if !garbage.is_empty() {
+            self.db.lazyfree.free(Box::new(garbage), keys);
+        }
     }
 
     /// Exchanges databases `a` and `b` (SWAPDB) in every shard. Needs

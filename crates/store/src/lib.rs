@@ -33,6 +33,7 @@ mod glob;
 mod hasher;
 pub mod invalidate;
 mod key;
+pub mod lazyfree;
 mod shard;
 mod table;
 mod tomb;
@@ -46,6 +47,7 @@ pub use entry::{Entry, ENTRY_OVERHEAD};
 pub use eviction::{Oom, Policy};
 pub use glob::glob_match;
 pub use key::Key;
+pub use lazyfree::LazyFree;
 pub use shard::{local_writes, Applied, DeltaApplied, ScanFilter, Shard, ShardConfig, DATABASES_MAX};
 pub use tomb::TOMBSTONE_OVERHEAD;
 pub use value::{

@@ -1051,6 +1051,13 @@ impl Shard {
     /// write back, whatever the number of keys. Not journaled: the caller
     /// replicates a flush per slot, with [`slot_floor`](Self::slot_floor).
     pub fn clear(&mut self, now_ms: u64) {
+        drop(self.take_cleared(now_ms));
+    }
+
+    /// [`clear`](Self::clear), handing back what it removed (its keys and
+    /// their values, nothing the shard still needs), so that the caller
+    /// can drop it elsewhere (FLUSHDB ASYNC), with its number of keys.
+    fn take_cleared(&mut self, now_ms: u64) -> (Keyspace, usize) {
         if self.invalidation.load(Relaxed) & crate::invalidate::TRACK != 0 {
             crate::invalidate::push(crate::invalidate::Change::Flush);
         }
@@ -1101,19 +1108,40 @@ impl Shard {
             }
             self.ks.floors = Some(f);
         }
-        self.ks.watched = old.watched;
+        let mut old = old;
+        self.ks.watched = std::mem::take(&mut old.watched);
         for w in self.ks.watched.values_mut() {
             w.0 += 1;
         }
+        let keys = old.map.len();
+        (old, keys)
+    }
+
+    /// [`clear`](Self::clear) for FLUSHDB ASYNC: what it removed, if any,
+    /// goes into `out` (to be dropped elsewhere); returns its number of keys.
+    pub fn clear_into(&mut self, now_ms: u64, out: &mut Vec<Box<dyn Send>>) -> usize {
+        let (old, keys) = self.take_cleared(now_ms);
+        if !old.is_blank() {
+            out.push(Box::new(old));
+        }
+        keys
     }
 
     /// Drops every key of every database (FLUSHALL); see [`clear`](Self::clear).
     pub fn clear_all(&mut self, now_ms: u64) {
+        self.clear_all_into(now_ms, &mut Vec::new());
+    }
+
+    /// [`clear_all`](Self::clear_all) for FLUSHALL ASYNC, as
+    /// [`clear_into`](Self::clear_into) is for FLUSHDB.
+    pub fn clear_all_into(&mut self, now_ms: u64, out: &mut Vec<Box<dyn Send>>) -> usize {
         // Even with nothing to clear: a flush is heard of all the same.
         if self.invalidation.load(Relaxed) & crate::invalidate::TRACK != 0 {
             crate::invalidate::push(crate::invalidate::Change::Flush);
         }
-        self.each_database(|s| s.clear(now_ms));
+        let mut keys = 0;
+        self.each_database(|s| keys += s.clear_into(now_ms, out));
+        keys
     }
 
     /// Exchanges databases `a` and `b` (SWAPDB): O(databases of the

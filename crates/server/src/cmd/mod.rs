@@ -84,6 +84,14 @@ impl Env for Shared {
         self.cluster.is_some()
     }
 
+    fn lazyfree_lazy_user_del(&self) -> bool {
+        self.with_config(|c| c.get("lazyfree-lazy-user-del").is_some_and(|v| v == "yes"))
+    }
+
+    fn lazyfree_lazy_user_flush(&self) -> bool {
+        self.with_config(|c| c.get("lazyfree-lazy-user-flush").is_some_and(|v| v == "yes"))
+    }
+
     fn encoding_limits(&self) -> ringcache_commands::EncodingLimits {
         let d = ringcache_commands::EncodingLimits::default();
         self.with_config(|c| {

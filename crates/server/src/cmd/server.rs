@@ -809,6 +809,9 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "maxmemory_policy", &config.maxmemory_policy.name());
                 // The allocator the ringcache binary installs (DESIGN.md).
                 field(&mut out, "mem_allocator", &"mimalloc");
+                let lazyfree = ctx.db.db().lazyfree();
+                field(&mut out, "lazyfree_pending_objects", &lazyfree.pending());
+                field(&mut out, "lazyfreed_objects", &lazyfree.freed());
             }
             "persistence" => {
                 // A cache: nothing is ever loaded or saved.
@@ -1105,17 +1108,25 @@ fn dbsize(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 
 /// FLUSHDB (the client's database) and FLUSHALL (every database). ASYNC
 /// and SYNC are both accepted; the flush itself is always immediate.
+/// FLUSHDB and FLUSHALL: ASYNC leaves the removed keys to the background
+/// freer (`ringcache_store::lazyfree`), SYNC drops them here, and neither
+/// does as `lazyfree-lazy-user-flush` says, as in Redis.
 fn flush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    match args {
-        [_] => {}
-        [_, mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
+    let lazy = match args {
+        [_] => ringcache_commands::Env::lazyfree_lazy_user_flush(ctx.shared),
+        [_, mode] if is(mode, "ASYNC") => true,
+        [_, mode] if is(mode, "SYNC") => false,
         _ => return Err(CmdError::Syntax),
+    };
+    let all = is(args[0], "FLUSHALL");
+    match (all, lazy) {
+        (_, true) => ctx.db.flush_async_at(all, ctx.now_ms),
+        (true, false) => ctx.db.flush_all_at(ctx.now_ms),
+        (false, false) => ctx.db.flush_at(ctx.now_ms),
     }
-    let dbs = if is(args[0], "FLUSHALL") {
-        ctx.db.flush_all_at(ctx.now_ms);
+    let dbs = if all {
         0..ctx.shared.databases as u16
     } else {
-        ctx.db.flush_at(ctx.now_ms);
         let db = ctx.state().dbid;
         db..db + 1
     };
@@ -1262,6 +1273,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     ctx.db.reset_stats();
+    ctx.db.db().lazyfree().reset_stats();
     ctx.shared.stats.reset();
     ctx.shared.observe.reset_stats();
     Ok(Reply::ok())
