@@ -11,7 +11,8 @@
 # build beside RINGCACHE_BIN.
 #
 # KIND=zset does the same with a sorted set (ZADDs of 1,000, then ZINCRBYs
-# of one existing member each: a leaderboard).
+# of one existing member each: a leaderboard); KIND=stream with a stream
+# (one XADD per entry, then XADDs with `*`: an event log).
 #
 # Usage: [RINGCACHE_BIN=...] [BEFORE=...] [KIND=list|zset] [ELEMENTS=100000] [PUSHES=2000] benches/deltas.sh
 
@@ -24,7 +25,8 @@ KIND=${KIND:-list}
 case "$KIND" in
     list) WHAT="LPUSHes of one element on a list"; CARD=llen ;;
     zset) WHAT="ZINCRBYs of one member of a sorted set"; CARD=zcard ;;
-    *) echo "KIND is list or zset" >&2; exit 2 ;;
+    stream) WHAT="XADDs of one entry to a stream"; CARD=xlen ;;
+    *) echo "KIND is list, zset or stream" >&2; exit 2 ;;
 esac
 WORK=$(mktemp -d)
 PIDS=()
@@ -50,14 +52,19 @@ with open(work + '/fill.resp', 'w') as f:
         chunk = range(c, min(c + 1000, elements))
         if kind == 'list':
             f.write(resp(['RPUSH', 'biglist'] + ['element-%07d' % i for i in chunk]))
-        else:
+        elif kind == 'zset':
             f.write(resp(['ZADD', 'biglist'] + [x for i in chunk for x in (str(i), 'element-%07d' % i)]))
+        else:
+            for i in chunk:
+                f.write(resp(['XADD', 'biglist', '%d-1' % (i + 1), 'n', str(i)]))
 with open(work + '/push.resp', 'w') as f:
     for i in range(pushes):
         if kind == 'list':
             f.write(resp(['LPUSH', 'biglist', 'new-%06d' % i]))
-        else:
+        elif kind == 'zset':
             f.write(resp(['ZINCRBY', 'biglist', '1', 'element-%07d' % random.randrange(elements)]))
+        else:
+            f.write(resp(['XADD', 'biglist', '*', 'event', 'new-%06d' % i]))
 EOF
 
 # run BIN LABEL: one cluster, the fill, the pushes, one line of figures.

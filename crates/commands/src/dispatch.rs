@@ -349,10 +349,13 @@ fn delta_change(
         return None;
     }
     let shard = db.shard_in(dbid, key);
-    if shard.peek(key, now_ms)?.value().collection_len() < DELTA_ELEMENTS_MIN {
+    let value = shard.peek(key, now_ms)?.value();
+    if value.collection_len() < DELTA_ELEMENTS_MIN {
         return None;
     }
-    let op = crate::zsets::delta_of(args).or_else(|| DeltaOp::of_command(args))?;
+    let op = crate::zsets::delta_of(args)
+        .or_else(|| crate::streams::delta_of(args, value))
+        .or_else(|| DeltaOp::of_command(args))?;
     let version = shard.version(key)?;
     Some(Change {
         dbid,

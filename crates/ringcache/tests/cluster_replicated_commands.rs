@@ -567,6 +567,11 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
         owned(&["ZINCRBY", "big:zset", "2.5", "e7"]),
         owned(&["ZADD", "big:zset", "INCR", "-inf", "e8"]),
         owned(&["ZREM", "big:zset", "e9", "e10", "absent"]),
+        // An id made of the coordinator's clock, an approximate trim that
+        // keeps whole nodes, and an exact one.
+        owned(&["XADD", "big:stream", "*", "f", "v"]),
+        owned(&["XADD", "big:stream", "MAXLEN", "~", "150", "*", "f", "v"]),
+        owned(&["XADD", "big:stream", "MAXLEN", "=", "190", "*", "f", "v"]),
     ];
     let run = |args: &[String]| {
         let mut conn =
@@ -582,6 +587,16 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
     };
     let count = |name: &str| -> u64 { (0..3).map(|i| replication_count(&mut c.node(i).conn(), name)).sum() };
     writes.iter().for_each(|w| run(w));
+    // A stream grows one XADD at a time, pipelined to its coordinator
+    // (those past the size ship as deltas already, before the changes
+    // below are counted).
+    let mut pipe = redis::pipe();
+    for i in 0..elements {
+        pipe.cmd("XADD").arg("big:stream").arg(format!("{}-1", i + 1)).arg("n").arg(i).ignore();
+    }
+    let port = coordinator_port(&mut c.node(0).conn(), "big:stream");
+    let mut conn = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+    let _: () = pipe.query(&mut conn).expect("the stream's XADDs");
     let sent_before = count("deltas_sent");
     changes.iter().for_each(|w| run(w));
     assert_eq!(count("deltas_sent") - sent_before, changes.len() as u64, "each change went as a delta");
@@ -595,11 +610,13 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
     assert_eq!(count("deltas_need_full"), 0, "every owner held each delta's base");
     // And every owner holds the same collections (READONLY reads its own
     // copy).
-    let reads: [(&[&str], Cmp); 4] = [
+    let reads: [(&[&str], Cmp); 6] = [
         (&["LRANGE", "big:list", "0", "-1"], Cmp::Exact),
         (&["HGETALL", "big:hash"], Cmp::Pairs),
         (&["SMEMBERS", "big:set"], Cmp::Unordered),
         (&["ZRANGE", "big:zset", "0", "-1", "WITHSCORES"], Cmp::Exact),
+        (&["XRANGE", "big:stream", "-", "+"], Cmp::Exact),
+        (&["XINFO", "STREAM", "big:stream"], Cmp::Exact),
     ];
     let copies: Vec<Vec<Value>> = (0..3)
         .map(|i| {
@@ -629,6 +646,8 @@ fn a_small_change_to_a_big_collection_ships_as_a_delta() {
     assert_eq!((score("e8"), score("e1"), score("new")), (Some("-inf"), Some("-3"), Some("1.5")));
     assert_eq!((score("e5"), score("e6"), score("e7")), (Some("500"), Some("6"), Some("9.5")));
     assert_eq!((score("e9"), score("e10")), (None, None));
+    let Value::Array(stream) = &copies[0][4] else { panic!("XRANGE: {:?}", copies[0][4]) };
+    assert_eq!(stream.len(), 190, "the exact trim's length, on every owner");
 
     // An owner paused through a few deltas gets them when it resumes, by
     // retry: on their bases in order, or, one that finds another value

@@ -22,7 +22,7 @@
 use bytes::Bytes;
 
 use crate::codec::{CodecError, DecodeLimits};
-use crate::value::{Value, ZAddFlags};
+use crate::value::{NodeLimits, StreamId, Trim, TrimBy, Value, ZAddFlags};
 
 /// What a command did to a collection.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,13 @@ pub enum DeltaOp {
     ZAdd(ZAddFlags, Vec<(f64, Bytes)>),
     /// ZREM: each member removed.
     ZRem(Vec<Bytes>),
+    /// XADD: the entry as the coordinator added it (its id, whatever the
+    /// command asked: `*` is a time), then, if the command trimmed, every
+    /// entry before `trim_before` removed. An approximate trim (`~`)
+    /// removes what the coordinator's node boundaries allowed; as an
+    /// exact cut at the first entry it kept, it removes the same entries on
+    /// an owner whose nodes are laid out otherwise.
+    XAdd { id: StreamId, fields: Vec<Bytes>, trim_before: Option<StreamId> },
 }
 
 // `ZAdd`'s scores are never NaN (the parser refuses one), so equality
@@ -60,6 +67,19 @@ const SET_ADD: u8 = 5;
 const SET_REM: u8 = 6;
 const ZSET_ADD: u8 = 7;
 const ZSET_REM: u8 = 8;
+const STREAM_ADD: u8 = 9;
+
+fn id_bytes(id: StreamId) -> Bytes {
+    let mut b = Vec::with_capacity(16);
+    b.extend_from_slice(&id.ms.to_be_bytes());
+    b.extend_from_slice(&id.seq.to_be_bytes());
+    Bytes::from(b)
+}
+
+fn id_of(b: &[u8]) -> Option<StreamId> {
+    let (ms, seq) = b.split_first_chunk::<8>()?;
+    Some(StreamId::new(u64::from_be_bytes(*ms), u64::from_be_bytes(seq.try_into().ok()?)))
+}
 
 impl DeltaOp {
     /// The delta of a command that changed its key (`args[1]`) in place,
@@ -90,6 +110,10 @@ impl DeltaOp {
     /// are its flags byte, then each pair's score (the f64's bits, 8 bytes)
     /// and member.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if let DeltaOp::XAdd { id, fields, trim_before } = self {
+            let head = [id_bytes(*id), trim_before.map_or_else(Bytes::new, id_bytes)];
+            return encode_items(STREAM_ADD, head.iter().chain(fields).collect(), out);
+        }
         if let DeltaOp::ZAdd(flags, pairs) = self {
             let flags = Bytes::copy_from_slice(&[flags.bits()]);
             let scores: Vec<Bytes> =
@@ -105,7 +129,7 @@ impl DeltaOp {
             DeltaOp::SetAdd(v) => (SET_ADD, v.iter().collect()),
             DeltaOp::SetRem(v) => (SET_REM, v.iter().collect()),
             DeltaOp::ZRem(v) => (ZSET_REM, v.iter().collect()),
-            DeltaOp::ZAdd(..) => unreachable!("encoded above"),
+            DeltaOp::ZAdd(..) | DeltaOp::XAdd { .. } => unreachable!("encoded above"),
         };
         encode_items(kind, items, out);
     }
@@ -182,6 +206,20 @@ impl DeltaOp {
                 }
                 DeltaOp::ZAdd(flags, pairs)
             }
+            STREAM_ADD => {
+                let mut it = items.into_iter();
+                let (Some(id), Some(trim)) = (it.next(), it.next()) else { return Err(CodecError::Kind(STREAM_ADD)) };
+                let id = id_of(&id).filter(|id| *id > StreamId::MIN).ok_or(CodecError::Kind(STREAM_ADD))?;
+                let trim_before = match trim.len() {
+                    0 => None,
+                    _ => Some(id_of(&trim).ok_or(CodecError::Kind(STREAM_ADD))?),
+                };
+                let fields: Vec<Bytes> = it.collect();
+                if fields.len() < 2 || fields.len() % 2 == 1 {
+                    return Err(CodecError::Kind(STREAM_ADD));
+                }
+                DeltaOp::XAdd { id, fields, trim_before }
+            }
             other => return Err(CodecError::Kind(other)),
         })
     }
@@ -232,6 +270,18 @@ impl DeltaOp {
                 let Ok(z) = value.as_zset_mut() else { return false };
                 for m in members {
                     z.remove(m);
+                }
+            }
+            DeltaOp::XAdd { id, fields, trim_before } => {
+                let Ok(s) = value.as_stream_mut() else { return false };
+                if *id <= s.last_id {
+                    return false;
+                }
+                // Node boundaries are each owner's own (this one's default
+                // limits); the entries are the coordinator's.
+                s.append(*id, fields, NodeLimits::default());
+                if let Some(min) = trim_before {
+                    s.trim(Trim { by: TrimBy::MinId(*min), approx: false, limit: 0 });
                 }
             }
         }
@@ -340,6 +390,32 @@ mod tests {
         assert!(DeltaOp::decode(&two.to_bytes(), &limits).is_err(), "INCR takes one pair");
     }
 
+    #[test]
+    fn a_stream_delta_adds_the_entry_and_cuts_where_the_coordinator_did() {
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let mut s = crate::value::StreamValue::default();
+        for i in 1..=10 {
+            s.append(StreamId::new(i, 0), &[b"f", b"v"], NodeLimits::default());
+        }
+        let mut value = Value::Stream(Box::new(s));
+        let op = DeltaOp::XAdd {
+            id: StreamId::new(20, 3),
+            fields: vec![b("f"), b("new")],
+            trim_before: Some(StreamId::new(4, 0)),
+        };
+        assert!(DeltaOp::decode(&op.to_bytes(), &DecodeLimits::default()).is_ok_and(|d| d == op));
+        assert!(op.apply(&mut value));
+        let s = value.as_stream_mut().unwrap();
+        let ids: Vec<StreamId> = s.range(StreamId::MIN, StreamId::MAX, false).map(|e| e.id).collect();
+        assert_eq!(ids.first(), Some(&StreamId::new(4, 0)));
+        assert_eq!(ids.last(), Some(&StreamId::new(20, 3)));
+        assert_eq!((ids.len(), s.last_id, s.meta().entries_added), (8, StreamId::new(20, 3), 11));
+        // An id at or below the top is not this value's delta.
+        assert!(!op.apply(&mut value));
+        let bad = DeltaOp::XAdd { id: StreamId::new(30, 0), fields: vec![b("odd")], trim_before: None };
+        assert!(DeltaOp::decode(&bad.to_bytes(), &DecodeLimits::default()).is_err(), "fields come in pairs");
+    }
+
     fn op() -> impl Strategy<Value = DeltaOp> {
         let items = prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8).prop_map(Bytes::from), 0..6);
         let pairs = prop::collection::vec(
@@ -362,8 +438,19 @@ mod tests {
             }
             DeltaOp::ZAdd(f, pairs)
         });
+        let id = (1u64..u64::MAX, any::<u64>()).prop_map(|(ms, seq)| StreamId::new(ms, seq));
+        let fields = prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8).prop_map(Bytes::from), 1..4)
+            .prop_map(|mut v| {
+                let again = v.clone();
+                v.extend(again);
+                v
+            });
+        let xadd =
+            (id, fields, prop::option::of((0u64..u64::MAX, any::<u64>()).prop_map(|(ms, seq)| StreamId::new(ms, seq))))
+                .prop_map(|(id, fields, trim_before)| DeltaOp::XAdd { id, fields, trim_before });
         prop_oneof![
             zadd,
+            xadd,
             items.clone().prop_map(DeltaOp::ZRem),
             items.clone().prop_map(DeltaOp::PushFront),
             items.clone().prop_map(DeltaOp::PushBack),

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use ringcache_resp::{Proto, Reply};
+use ringcache_store::delta::DeltaOp;
 use ringcache_store::value::{Trim, TrimBy, NODE_MAX_SIZE};
 use ringcache_store::{StreamId, StreamValue, Value};
 
@@ -148,6 +149,28 @@ pub(super) fn xadd<E: Env>(ctx: &mut Ctx<'_, E>, args: &[&[u8]]) -> CmdResult {
     }
     shard.written(key);
     Ok(id_reply(id))
+}
+
+/// The delta of an XADD that appended to its stream in place (see
+/// `ringcache_store::delta`), from the stream it left (`value`): the entry
+/// it added, under the id it got, and, if it trimmed, the first entry it
+/// kept (none: everything before the one after the new entry), so that an
+/// owner cuts exactly where the coordinator's approximate or exact trim
+/// stopped.
+pub(crate) fn delta_of(args: &[&[u8]], value: &Value) -> Option<DeltaOp> {
+    if !is(args.first()?, "XADD") {
+        return None;
+    }
+    let parsed = parse_add_trim(args, true, 0).ok()?;
+    let s = value.as_stream().ok()?;
+    let id = s.last_id;
+    let fields = args.get(parsed.id_at + 1..)?.iter().map(|f| Bytes::copy_from_slice(f)).collect();
+    let trim_before = match parsed.trim {
+        None => None,
+        Some(_) if !s.is_empty() => Some(s.first_id()),
+        Some(_) => Some(id.next()?),
+    };
+    Some(DeltaOp::XAdd { id, fields, trim_before })
 }
 
 /// The id XADD gives the new entry (`streamAppendItem`), `None` if it

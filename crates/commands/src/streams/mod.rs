@@ -24,6 +24,8 @@ mod groups;
 mod info;
 mod log;
 
+pub(crate) use log::delta_of;
+
 use bytes::Bytes;
 use ringcache_resp::Reply;
 use ringcache_store::{Shard, StreamEntry, StreamId, StreamValue};

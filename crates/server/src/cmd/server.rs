@@ -1107,10 +1107,9 @@ fn dbsize(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 }
 
 /// FLUSHDB (the client's database) and FLUSHALL (every database). ASYNC
-/// and SYNC are both accepted; the flush itself is always immediate.
-/// FLUSHDB and FLUSHALL: ASYNC leaves the removed keys to the background
-/// freer (`ringcache_store::lazyfree`), SYNC drops them here, and neither
-/// does as `lazyfree-lazy-user-flush` says, as in Redis.
+/// leaves the removed keys to the background freer
+/// (`ringcache_store::lazyfree`), SYNC drops them here, and neither does
+/// as `lazyfree-lazy-user-flush` says, as in Redis.
 fn flush(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let lazy = match args {
         [_] => ringcache_commands::Env::lazyfree_lazy_user_flush(ctx.shared),

@@ -85,7 +85,8 @@ impl Value {
     /// string or a stream.
     pub fn collection_len(&self) -> usize {
         match self {
-            Value::Str(_) | Value::Stream(_) => 0,
+            Value::Str(_) => 0,
+            Value::Stream(s) => s.len() as usize,
             Value::Hash(h) => h.len(),
             Value::List(l) => l.len(),
             Value::Set(s) => s.len(),
