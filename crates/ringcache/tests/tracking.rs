@@ -298,6 +298,27 @@ fn a_redirect_that_quit_is_broken_for_the_very_next_write() {
 }
 
 #[test]
+fn over_maxmemory_a_read_evicts_first_and_the_invalidation_comes_before_its_reply() {
+    // Redis evicts before every command, reads included (Redis's own
+    // unit/tracking: "invalidation message of eviction keys should be
+    // before response").
+    let server = Server::start_with(&["--maxmemory-policy", "volatile-random"]);
+    let mut tracker = resp3_tracker(&server, &[]);
+    assert_eq!(call(&mut tracker, &["SETEX", "volatile", "10000", "x"]), "+OK\r\n");
+    assert_eq!(call(&mut tracker, &["GET", "volatile"]), "$1\r\nx\r\n");
+    let mut admin = server.conn();
+    let used: u64 = info(&mut admin)["used_memory"].parse().unwrap();
+    assert_eq!(info(&mut admin)["mem_not_counted_for_evict"], "0");
+    run::<()>(&mut admin, &["CONFIG", "SET", "maxmemory", &(used + 100 * 1024).to_string()]);
+    // 200 KB in one write that was allowed (under the limit when it ran).
+    assert_eq!(call(&mut tracker, &["SETBIT", "big", "1600000", "0"]), ":0\r\n");
+    assert_eq!(call(&mut tracker, &["GETBIT", "big", "0"]), push(&["volatile"]));
+    assert_eq!(tracker.read_reply_string(), ":0\r\n");
+    assert_eq!(int(&mut admin, &["EXISTS", "volatile"]), 0);
+    run::<()>(&mut admin, &["CONFIG", "SET", "maxmemory", "0"]);
+}
+
+#[test]
 fn trackinginfo_and_getredir_when_off_and_in_resp2() {
     let server = Server::start();
     let mut c = server.conn();

@@ -430,6 +430,9 @@ impl Session {
                     self.client.state.scope = shared.cluster.as_ref().and_then(|c| c.scope_for(Some(spec)));
                 }
                 self.client.state.may_block = may_block;
+                if shared.db.over_memory_limit() {
+                    evict_first(shared, &self.client, output, now_ms);
+                }
                 let reply = run_here(shared, &mut self.client, args, prepared, now_ms);
                 self.client.state.may_block = false;
                 self.client.state.scope = None;
@@ -746,6 +749,20 @@ impl Session {
         pubsub::unsubscribe_all(&shared.pubsub, &mut self.client);
         shared.tracking.disable(shared, &mut self.client);
         shared.clients.unregister(self.client.id);
+    }
+}
+
+/// Over `maxmemory`, every command evicts first, reads too, and what it
+/// evicted is told to the clients tracking it before this command's reply,
+/// as Redis's `processCommand` runs `performEvictions` before any command.
+/// (Whether the command may then run is its own: only a `denyoom` one is
+/// refused.)
+#[cold]
+fn evict_first(shared: &Shared, client: &Client, output: &mut BytesMut, now_ms: u64) {
+    let _ = shared.db.ensure_memory(now_ms);
+    shared.tracking.deliver(shared, None);
+    if let Some(mailbox) = &client.pubsub.mailbox {
+        mailbox.drain(output, FLUSH_AT_BYTES);
     }
 }
 

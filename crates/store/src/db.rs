@@ -365,6 +365,13 @@ impl Db {
         max != 0 && self.used_memory() as u64 > max
     }
 
+    /// Whether used memory is over `maxmemory` (never without one): then
+    /// [`ensure_memory`](Self::ensure_memory) has something to do.
+    #[inline]
+    pub fn over_memory_limit(&self) -> bool {
+        self.maxmemory() != 0 && self.over_limit()
+    }
+
     /// Evicts keys until used memory is under `maxmemory`. Must be called
     /// holding no shard lock. `Err(Oom)` when over the limit and nothing
     /// more can be evicted under the policy.

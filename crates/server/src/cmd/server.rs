@@ -809,6 +809,10 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 field(&mut out, "maxmemory_policy", &config.maxmemory_policy.name());
                 // The allocator the ringcache binary installs (DESIGN.md).
                 field(&mut out, "mem_allocator", &"mimalloc");
+                // What Redis leaves out of used_memory for eviction
+                // (replica and AOF buffers): used_memory here counts only
+                // keys and values, every byte of which eviction may free.
+                field(&mut out, "mem_not_counted_for_evict", &0);
                 let lazyfree = ctx.db.db().lazyfree();
                 field(&mut out, "lazyfree_pending_objects", &lazyfree.pending());
                 field(&mut out, "lazyfreed_objects", &lazyfree.freed());
