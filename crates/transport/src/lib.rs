@@ -106,7 +106,10 @@ pub trait Transport: Send + Sync + 'static {
     /// Send `msg` to `to` without waiting for an answer. `Ok` means it was
     /// handed to the connection (or the simulated link), not that it
     /// arrived: use it for gossip, where a lost message is repaired by the
-    /// next round.
+    /// next round. Over TCP, messages to one peer arrive in the order they
+    /// were sent while their connection lasts; the simulation may reorder
+    /// them, so a receiver must tolerate that (and does: replication asks
+    /// for a whole value when a delta's base is missing).
     fn send<'a>(&'a self, to: &'a NodeId, msg: Message) -> BoxFuture<'a, Result<()>>;
 }
 

@@ -288,6 +288,39 @@ async fn a_busy_acceptor_refuses_instead_of_queueing() {
     bounded(b.shutdown()).await;
 }
 
+/// One-way messages to a peer arrive in the order they were sent, with
+/// a pool of several connections open: replication's deltas count on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_way_messages_to_a_peer_keep_their_order() {
+    let config = TransportConfig { connections_per_peer: 4, ..TransportConfig::for_test() };
+    let a = node(0, secret(SECRET), config.clone()).await;
+    let b = TcpTransport::bind(id(1), "127.0.0.1:0", secret(SECRET), config).await.unwrap();
+    let (h, mut rx) = TestHandler::new(id(1));
+    b.set_handler(h);
+    a.add_peer(id(1), b.local_addr());
+    // Requests open every connection of the pool.
+    for _ in 0..8 {
+        bounded(a.request(&id(1), Bytes::from_static(b"x"))).await.unwrap();
+    }
+    const N: usize = 5_000;
+    let mut sent = 0;
+    while sent < N {
+        match a.send(&id(1), Bytes::from(sent.to_string())).await {
+            Ok(()) => sent += 1,
+            // The write queue is full: let it drain, then send the same one.
+            Err(TransportError::Backpressure { .. }) => tokio::time::sleep(Duration::from_millis(1)).await,
+            Err(e) => panic!("send {sent}: {e}"),
+        }
+    }
+    for want in 0..N {
+        let (from, msg) = bounded(rx.recv()).await.unwrap();
+        assert_eq!(from, id(0));
+        assert_eq!(std::str::from_utf8(&msg).unwrap(), want.to_string(), "message {want} out of order");
+    }
+    bounded(a.shutdown()).await;
+    bounded(b.shutdown()).await;
+}
+
 /// Records the thread each one-way message and each request was handled on.
 #[derive(Default)]
 struct ThreadRecorder {

@@ -1,9 +1,11 @@
 //! The TCP transport: a listener for peers' connections, and a pool of
 //! persistent, pipelined, authenticated connections to each peer.
 //!
-//! Per peer: up to `connections_per_peer` connections, used round-robin;
-//! a dead one is replaced on the next request that picks its slot (lazy
-//! reconnection), at most one attempt at a time per slot, and after a
+//! Per peer: up to `connections_per_peer` connections, used round-robin
+//! by requests; one-way messages all take the first one, so they arrive
+//! in the order they were sent for as long as that connection lasts (a
+//! lost connection may lose some). A dead one is replaced on the next
+//! request that picks its slot (lazy reconnection), at most one attempt at a time per slot, and after a
 //! failed attempt no new attempt is made until an exponential backoff
 //! (`backoff_initial_ms` doubling up to `backoff_max_ms`) has passed:
 //! requests in between fail fast with `Backoff`.
@@ -67,6 +69,9 @@ struct Inner {
     tracker: TaskTracker,
     runtime: Handle,
 }
+
+/// The slot whose connection carries every one-way message to a peer.
+const ONE_WAY_SLOT: usize = 0;
 
 #[derive(Debug)]
 struct Peer {
@@ -318,9 +323,15 @@ impl Inner {
         Ok(())
     }
 
-    /// A live connection to `peer`: the next slot's, or a new one there.
+    /// A live connection to `peer` for a request: the next slot's, or a
+    /// new one there (requests carry their own ids, so they may spread).
     async fn connection(&self, peer: &Peer) -> Result<Arc<Conn>> {
-        let slot = &peer.slots[peer.next.fetch_add(1, Ordering::Relaxed) % peer.slots.len()];
+        self.connection_at(peer, peer.next.fetch_add(1, Ordering::Relaxed) % peer.slots.len()).await
+    }
+
+    /// A live connection in `peer`'s slot `at`, or a new one there.
+    async fn connection_at(&self, peer: &Peer, at: usize) -> Result<Arc<Conn>> {
+        let slot = &peer.slots[at];
         if let Some(c) = slot.live() {
             return Ok(c);
         }
@@ -411,9 +422,13 @@ impl Inner {
         self.check_send(&msg)?;
         let peer = self.peer(to)?;
         let timeout_ms = self.config.request_timeout_ms;
+        // Always the first slot's connection: one connection, one reader
+        // on the other side, so one-way messages to a peer arrive in the
+        // order they were sent (replication's deltas count on it; spread
+        // over the pool, a later batch could overtake an earlier one).
         let c = tokio::select! {
             _ = self.cancel.cancelled() => return Err(TransportError::Shutdown),
-            r = timeout(Duration::from_millis(timeout_ms), self.connection(&peer)) => match r {
+            r = timeout(Duration::from_millis(timeout_ms), self.connection_at(&peer, ONE_WAY_SLOT)) => match r {
                 Ok(c) => c?,
                 Err(_) => return Err(TransportError::Timeout { peer: to.clone(), timeout_ms }),
             },
