@@ -287,10 +287,23 @@ fn info_cpu_modules_and_replication_as_redis_prints_them() {
         let (secs, micros) = v.split_once('.').unwrap_or_else(|| panic!("{field}:{v}"));
         assert!(secs.parse::<u64>().is_ok() && micros.len() == 6 && micros.parse::<u32>().is_ok(), "{field}:{v}");
     }
-    // A node that has run something has used some CPU.
-    let user: f64 = info_field(&info, "used_cpu_user").unwrap().parse().unwrap();
-    let sys: f64 = info_field(&info, "used_cpu_sys").unwrap().parse().unwrap();
-    assert!(user + sys > 0.0, "{info}");
+    // A node that has run something has used some CPU. The kernel may
+    // count CPU time by the tick (a few ms), which a node that has only
+    // started need not have reached yet: keep it busy until it shows.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let cpu: String = redis::cmd("INFO").arg("cpu").query(&mut conn).unwrap();
+        let used = |f: &str| info_field(&cpu, f).unwrap().parse::<f64>().unwrap();
+        if used("used_cpu_user") + used("used_cpu_sys") > 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no CPU time counted after 10 s of work: {cpu}");
+        let mut pipe = redis::pipe();
+        for _ in 0..10_000 {
+            pipe.cmd("PING").ignore();
+        }
+        let _: () = pipe.query(&mut conn).unwrap();
+    }
 
     // Replication: what a Redis master no replica ever attached to reports.
     for (field, want) in [
