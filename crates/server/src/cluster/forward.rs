@@ -12,6 +12,16 @@
 //! command that runs here. So a client sees its own commands take effect
 //! in the order it sent them, as with one Redis.
 //!
+//! A node that fails to answer is marked down at once, and the parts of
+//! its message go, in a second round, to the node that serves their keys
+//! now (this one included): a command that raced a node's death is
+//! answered by the next owner rather than failing. A write moves only if
+//! it was never sent (no connection could be made): one that may have run
+//! there must not run twice, and its client gets the error. (A command retried after a view change may run
+//! after a later command of the same run on the same key, which the new
+//! view sent elsewhere: the race a view change allows, as `-TRYAGAIN`
+//! would.)
+//!
 //! Messages (node to node, inside transport frames):
 //! - request `R`: proto byte (2 or 3), the client's id (u64, big-endian),
 //!   the client's database (u16, big-endian: the commands run in it, as
@@ -259,94 +269,100 @@ pub async fn execute(
         for (p, part) in entry.parts.iter().enumerate() {
             if let Some(&(_, _, text)) = unread.iter().find(|u| (u.0, u.1) == (e, p)) {
                 answers[e][p] = Some(Err(Reply::error_static(text)));
-                continue;
+            } else if part.node == cluster.me {
+                answers[e][p] =
+                    Some(Ok(run_here(shared, cluster, client, (e, p), &part.cmds, now_ms, &mut local_waits)));
+            } else {
+                add_part(&mut messages, &part.node, client, (e, p), &part.cmds);
             }
-            if part.node == cluster.me {
-                let mut replies = Vec::with_capacity(part.cmds.len());
-                for (c, cmd) in part.cmds.iter().enumerate() {
-                    let views: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
-                    client.state.scope = cluster.scope_for(views.first().and_then(|n| crate::cmd::lookup(n)));
-                    let mut reply = crate::cmd::dispatch(shared, client, &views, now_ms);
-                    client.state.scope = None;
-                    crate::blocking::serve(shared, &mut client.state.ready);
-                    match replicate::submit(shared, client) {
-                        Submitted::Nothing => {}
-                        Submitted::Waiting(waits, ids) => local_waits.push(((e, p, c), waits, ids)),
-                        Submitted::Refused(text) => reply = Reply::error_static(text),
-                    }
-                    let mut buf = BytesMut::new();
-                    reply.encode(proto, &mut buf);
-                    replies.push(buf.freeze());
-                }
-                answers[e][p] = Some(Ok(replies));
-                continue;
-            }
-            let at = match messages.iter().position(|m| m.node == part.node) {
-                Some(at) => at,
-                None => {
-                    let mut head = BytesMut::with_capacity(256);
-                    head.put_u8(KIND_RUN);
-                    head.put_u8(if proto == Proto::Resp3 { 3 } else { 2 });
-                    head.put_u64(client.id);
-                    head.put_u16(client.state.dbid);
-                    messages.push(Message { node: part.node.clone(), body: head, parts: Vec::new() });
-                    messages.len() - 1
-                }
-            };
-            let m = &mut messages[at];
-            for cmd in &part.cmds {
-                encode_request(cmd, &mut m.body);
-            }
-            m.parts.push((e, p, part.cmds.len()));
         }
     }
 
-    let results = futures_util::future::join_all(messages.iter().map(|m| {
-        let to = &m.node;
-        let msg = m.body.clone().freeze();
-        async move {
-            match tokio::time::timeout(timeout, cluster.transport.request(to, msg)).await {
-                Ok(r) => r,
-                Err(_) => Err(TransportError::Timeout { peer: to.clone(), timeout_ms: timeout.as_millis() as u64 }),
-            }
+    // Two rounds at most: the messages, then the reads of any whose node
+    // failed, once more where their slots are served now (that node is
+    // marked down by then, so a read that raced its death is answered by
+    // the next owner instead of failing).
+    for round in 0..2 {
+        if messages.is_empty() {
+            break;
         }
-    }))
-    .await;
-
-    for (Message { node, parts: index, .. }, result) in messages.iter().zip(results) {
-        let expected: usize = index.iter().map(|i| i.2).sum();
-        let decoded = match result {
-            Ok(msg) => {
-                cluster.set_reachable(node, true);
-                decode_answer(&msg, expected)
-            }
-            Err(e) => {
-                if !matches!(e, TransportError::Backpressure { .. } | TransportError::MessageTooLarge { .. }) {
-                    cluster.set_reachable(node, false);
+        let results = futures_util::future::join_all(messages.iter().map(|m| {
+            let to = &m.node;
+            let msg = m.body.clone().freeze();
+            async move {
+                match tokio::time::timeout(timeout, cluster.transport.request(to, msg)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(TransportError::Timeout { peer: to.clone(), timeout_ms: timeout.as_millis() as u64 }),
                 }
-                tracing::debug!(node = %node, "forwarding failed: {e}");
-                Err(unreachable_reply(node, &e))
             }
-        };
-        match decoded {
-            Ok((mut replies, writes)) => {
-                let mut first = 0;
-                for &(e, p, n) in index {
-                    let rest = replies.split_off(n);
-                    answers[e][p] = Some(Ok(std::mem::replace(&mut replies, rest)));
-                    for w in writes.iter().filter(|w| (first..first + n).contains(&w.command)) {
-                        written[e].push((Some(node.clone()), w.id));
-                        replicas_of[e] = replicas_of[e].min(w.replicas);
+        }))
+        .await;
+        let mut retries: Vec<Message> = Vec::new();
+        for (Message { node, parts: index, .. }, result) in messages.iter().zip(results) {
+            let expected: usize = index.iter().map(|i| i.2).sum();
+            // Whether to try its parts elsewhere (`node` is marked down,
+            // not merely busy), and whether they may have run there.
+            let mut retry: Option<bool> = None;
+            let decoded = match result {
+                Ok(msg) => {
+                    cluster.set_reachable(node, true);
+                    decode_answer(&msg, expected)
+                }
+                Err(e) => {
+                    if !matches!(e, TransportError::Backpressure { .. } | TransportError::MessageTooLarge { .. }) {
+                        cluster.set_reachable(node, false);
                     }
-                    first += n;
+                    retry = match e {
+                        // It is up (or the message is at fault), and would
+                        // refuse a retry as well.
+                        TransportError::Backpressure { .. }
+                        | TransportError::MessageTooLarge { .. }
+                        | TransportError::Refused { .. } => None,
+                        // Never sent: no connection could be made.
+                        TransportError::Unreachable { .. }
+                        | TransportError::Backoff { .. }
+                        | TransportError::UnknownPeer(_) => Some(false),
+                        // Sent, and maybe run before the node was lost.
+                        _ => Some(true),
+                    };
+                    tracing::debug!(node = %node, "forwarding failed: {e}");
+                    Err(unreachable_reply(node, &e))
                 }
-            }
-            Err(reply) => {
-                for &(e, p, _) in index {
-                    answers[e][p] = Some(Err(reply.clone()));
+            };
+            match decoded {
+                Ok((mut replies, writes)) => {
+                    let mut first = 0;
+                    for &(e, p, n) in index {
+                        let rest = replies.split_off(n);
+                        answers[e][p] = Some(Ok(std::mem::replace(&mut replies, rest)));
+                        for w in writes.iter().filter(|w| (first..first + n).contains(&w.command)) {
+                            written[e].push((Some(node.clone()), w.id));
+                            replicas_of[e] = replicas_of[e].min(w.replicas);
+                        }
+                        first += n;
+                    }
+                }
+                Err(reply) => {
+                    let retry = retry.filter(|_| round == 0);
+                    for &(e, p, _) in index {
+                        let part = &entries[e].parts[p];
+                        let Some(to) = retry.and_then(|may_have_run| reroute(cluster, node, part, may_have_run)) else {
+                            answers[e][p] = Some(Err(reply.clone()));
+                            continue;
+                        };
+                        cluster.stats.rerouted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if to == cluster.me {
+                            let replies =
+                                run_here(shared, cluster, client, (e, p), &part.cmds, now_ms, &mut local_waits);
+                            answers[e][p] = Some(Ok(replies));
+                        } else {
+                            add_part(&mut retries, &to, client, (e, p), &part.cmds);
+                        }
+                    }
                 }
             }
         }
+        messages = retries;
     }
 
     // Every write was in flight meanwhile; collect how they ended.
@@ -389,6 +405,101 @@ pub async fn execute(
         let answers: Vec<Answer> = answers.into_iter().map(|a| a.expect("every part was answered")).collect();
         merge(&entry.merge, answers, proto, out);
     }
+}
+
+/// Runs the commands of part `at` here, as a standalone node would; a
+/// command whose writes replicate leaves its waits in `local_waits`.
+/// Their replies, encoded.
+fn run_here(
+    shared: &Shared,
+    cluster: &Cluster,
+    client: &mut Client,
+    at: (usize, usize),
+    cmds: &[Vec<Bytes>],
+    now_ms: u64,
+    local_waits: &mut Vec<LocalWait>,
+) -> Vec<Bytes> {
+    let mut replies = Vec::with_capacity(cmds.len());
+    for (c, cmd) in cmds.iter().enumerate() {
+        let views: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
+        client.state.scope = cluster.scope_for(views.first().and_then(|n| crate::cmd::lookup(n)));
+        let mut reply = crate::cmd::dispatch(shared, client, &views, now_ms);
+        client.state.scope = None;
+        crate::blocking::serve(shared, &mut client.state.ready);
+        match replicate::submit(shared, client) {
+            Submitted::Nothing => {}
+            Submitted::Waiting(waits, ids) => local_waits.push(((at.0, at.1, c), waits, ids)),
+            Submitted::Refused(text) => reply = Reply::error_static(text),
+        }
+        let mut buf = BytesMut::new();
+        reply.encode(client.state.proto, &mut buf);
+        replies.push(buf.freeze());
+    }
+    replies
+}
+
+/// A command run here whose writes are replicating: (entry, part,
+/// command), and its writes' waits and ids.
+type LocalWait = ((usize, usize, usize), Vec<oneshot::Receiver<Done>>, Vec<WriteId>);
+
+/// Appends part `at`'s commands to the message for `node` (a new one if
+/// there is none yet).
+fn add_part(messages: &mut Vec<Message>, node: &NodeId, client: &Client, at: (usize, usize), cmds: &[Vec<Bytes>]) {
+    let i = match messages.iter().position(|m| &m.node == node) {
+        Some(i) => i,
+        None => {
+            let mut head = BytesMut::with_capacity(256);
+            head.put_u8(KIND_RUN);
+            head.put_u8(if client.state.proto == Proto::Resp3 { 3 } else { 2 });
+            head.put_u64(client.id);
+            head.put_u16(client.state.dbid);
+            messages.push(Message { node: node.clone(), body: head, parts: Vec::new() });
+            messages.len() - 1
+        }
+    };
+    let m = &mut messages[i];
+    for cmd in cmds {
+        encode_request(cmd, &mut m.body);
+    }
+    m.parts.push((at.0, at.1, cmds.len()));
+}
+
+/// Where a part sent to `failed`, which did not answer, can run instead:
+/// the node that serves its keys' slots in the view now (which no longer
+/// counts `failed`), if one node serves all its keys. Only keyed commands
+/// that neither block nor belong to a transaction move (a transaction's
+/// WATCHes live in its session there), and if the part `may_have_run`
+/// there, only reads: a write that may have run is not run twice, its
+/// client gets the error. With R > 1 a read never moves here (the quorum
+/// reads of a run are made before it starts); another node reads at R
+/// owners itself.
+fn reroute(cluster: &Cluster, failed: &NodeId, part: &Part, may_have_run: bool) -> Option<NodeId> {
+    use crate::cmd::{flag, Keys};
+    let view = cluster.view();
+    let mut to: Option<ringcache_ring::NodeIdx> = None;
+    let mut reads = true;
+    for cmd in &part.cmds {
+        let spec = crate::cmd::lookup(cmd.first()?)?;
+        reads &= spec.has(flag::READONLY);
+        let keyed = !matches!(spec.keys, Keys::None | Keys::All);
+        if !keyed || spec.has(flag::BLOCKING) || spec.has(flag::NO_MULTI) || (may_have_run && !reads) {
+            return None;
+        }
+        let args: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
+        for key in spec.keys.of(&args) {
+            let node = cluster.coordinator(&view, ringcache_ring::slot(key));
+            if *to.get_or_insert(node) != node {
+                return None;
+            }
+        }
+    }
+    let to = to?;
+    let quorum = reads && cluster.replication.as_ref().is_some_and(|r| r.read_quorum() > 1);
+    if !cluster.reachable(&view, to) || (to == view.me && quorum) {
+        return None;
+    }
+    let id = &view.node(to).id;
+    (id != failed).then(|| id.clone())
 }
 
 /// Quorum reads (R > 1) for the commands of `entries` that run here and

@@ -179,6 +179,9 @@ impl ClusterView {
 pub struct BusStats {
     pub ping_sent: AtomicU64,
     pub ping_received: AtomicU64,
+    /// Forwarded commands run by another owner because the node they were
+    /// sent to failed (INFO cluster's `cluster_forwards_rerouted`).
+    pub rerouted: AtomicU64,
 }
 
 /// What a cluster member knows of the cluster.

@@ -1005,6 +1005,7 @@ fn membership_info(out: &mut String, cluster: &crate::cluster::Cluster) {
         .collect();
     field(out, "cluster_members", &members.join(","));
     field(out, "cluster_phase", &format_args!("{:?}", cluster.gossip.phase()).to_string().to_ascii_lowercase());
+    field(out, "cluster_forwards_rerouted", &cluster.stats.rerouted.load(std::sync::atomic::Ordering::Relaxed));
     field(out, "cluster_handoff_keys", &cluster.leave.keys_handed.load(std::sync::atomic::Ordering::Relaxed));
     field(
         out,
