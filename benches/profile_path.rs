@@ -30,6 +30,7 @@ fn run_until_done(session: &mut Session, shared: &Shared, input: &mut BytesMut, 
             Step::Forward => unreachable!("a standalone node forwards nothing"),
             Step::WaitScript | Step::RunScript => unreachable!("no script runs here"),
             Step::Block => unreachable!("no command blocks here"),
+            Step::Paused => unreachable!("nothing pauses the clients here"),
         }
     }
 }

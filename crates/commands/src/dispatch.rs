@@ -237,6 +237,9 @@ pub fn call<E: Env>(ctx: &mut Ctx<'_, E>, spec: &'static CommandSpec<E>, args: &
     static CLOCK: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
     ctx.shared.command_starting(ctx.client, spec, args);
     ctx.state().caller = caller;
+    // Per command: a lock EXEC or a script holds serves several.
+    let no_touch = ctx.state().no_touch && spec.name != "touch";
+    ctx.db.set_no_touch(no_touch);
     let clock = &*CLOCK;
     let (writes, changes) = (ringcache_store::local_writes(), CHANGES.get());
     let started = clock.raw();

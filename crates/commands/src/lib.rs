@@ -50,7 +50,7 @@ pub use blocking::{Block, BlockKind};
 pub use dispatch::{call, dispatch, dispatch_prepared, lookup_for, prepare, warm, Caller, Prepared, Ran};
 pub use env::Env;
 pub use object::{encoding_name, EncodingLimits};
-pub use spec::{flag, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys, SubSpec};
+pub use spec::{flag, may_replicate, CmdError, CmdResult, CommandSpec, Ctx, Handler, Keys, SubSpec};
 pub use state::{Change, ClientState, Multi, DELTA_ELEMENTS_MIN};
 pub use table::{printable, unknown_command, LookupCache, Table};
 pub use transactions::{end_multi, release_watches};

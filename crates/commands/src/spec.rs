@@ -44,6 +44,14 @@ pub mod flag {
     ];
 }
 
+/// Whether a command that is not a write is one of Redis's
+/// "may-replicate" commands (PUBLISH, SPUBLISH, PFCOUNT): a read-only
+/// script may not run them, and CLIENT PAUSE WRITE holds them back, as it
+/// does writes (scripts that may write are decided by their flags).
+pub fn may_replicate(name: &str) -> bool {
+    matches!(name, "publish" | "spublish" | "pfcount")
+}
+
 /// Where a command's keys are in its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keys {

@@ -95,6 +95,9 @@ pub struct ClientState<E: Env> {
     /// `ERR_REPLY_FLAG_NO_STATS_UPDATE`); [`crate::call`] takes it into
     /// [`Ran::error_counted`](crate::Ran::error_counted).
     pub error_counted: bool,
+    /// CLIENT NO-TOUCH: the commands it runs (a script's too) leave the
+    /// LRU/LFU words of the keys they access alone; TOUCH still touches.
+    pub no_touch: bool,
 }
 
 impl<E: Env> ClientState<E> {
@@ -115,6 +118,7 @@ impl<E: Env> ClientState<E> {
             ready: Vec::new(),
             caller: Caller::Client,
             error_counted: false,
+            no_touch: false,
         }
     }
 

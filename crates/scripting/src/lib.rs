@@ -202,6 +202,31 @@ impl Scripting {
     }
 }
 
+impl Scripting {
+    /// Whether a script command may write, as CLIENT PAUSE WRITE decides
+    /// which scripts wait (Redis's "may-replicate"): the `_RO` forms
+    /// never; a script or function flagged `no-writes` never; any other
+    /// may. A script or function that cannot be looked up without waiting
+    /// for a running script counts as one that may write (it waits for the
+    /// pause, as it would for that script).
+    pub fn may_write(&self, name: &str, args: &[&[u8]]) -> bool {
+        let no_writes = |flags: u32| flags & engine::sflag::NO_WRITES != 0;
+        match (name, args.get(1)) {
+            ("eval_ro" | "evalsha_ro" | "fcall_ro", _) => false,
+            ("eval", Some(body)) => !engine::parse_shebang(body).is_ok_and(|(flags, _)| no_writes(flags)),
+            ("evalsha", Some(sha)) => self.engine.try_lock().is_none_or(|engine| {
+                let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+                engine.scripts.get(&sha).is_none_or(|s| !no_writes(s.flags))
+            }),
+            ("fcall", Some(function)) => self.engine.try_lock().is_none_or(|engine| {
+                let function = String::from_utf8_lossy(function).to_ascii_lowercase();
+                engine.libraries.functions.get(&function).is_none_or(|f| !no_writes(f.flags))
+            }),
+            _ => true,
+        }
+    }
+}
+
 /// Whether a command runs a script (EVAL and FCALL, read-only or not):
 /// the server runs those off its connection threads.
 pub fn runs_script(name: &str) -> bool {

@@ -341,7 +341,9 @@ fn check<E: ScriptHost>(
         return Err("This Redis command is not allowed from script".to_owned());
     }
     let write = spec.has(flag::WRITE);
-    if call.mode.read_only && write {
+    // Redis counts its "may-replicate" commands as writes here, so that a
+    // read-only script never needs to wait for CLIENT PAUSE WRITE.
+    if call.mode.read_only && (write || ringcache_commands::may_replicate(spec.name)) {
         return Err("Write commands are not allowed from read-only scripts.".to_owned());
     }
     let allow_oom = call.mode.flags & sflag::ALLOW_OOM != 0 && call.mode.flags & sflag::EVAL_COMPAT == 0;

@@ -54,6 +54,9 @@ pub struct ClientInfo {
     pub kill: CancellationToken,
     /// Blocked on keys (BLPOP ...): CLIENT LIST `flags=b`.
     pub blocked: AtomicBool,
+    /// CLIENT NO-EVICT and NO-TOUCH, as CLIENT LIST shows them (`e`, `T`).
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
     /// CLIENT TRACKING, as delivery and CLIENT LIST see it.
     pub tracking: crate::tracking::Shown,
     /// The connection's mailbox once it has one (see [`Client::mailbox`]),
@@ -85,6 +88,8 @@ impl ClientInfo {
             ssub: AtomicUsize::new(0),
             kill: CancellationToken::new(),
             blocked: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             tracking: crate::tracking::Shown::default(),
             mailbox: Mutex::new(Weak::new()),
         }
@@ -133,6 +138,8 @@ impl ClientInfo {
             (tracking.on, 't'),
             (self.tracking.broken.load(Relaxed), 'R'),
             (tracking.bcast, 'B'),
+            (self.no_evict.load(Relaxed), 'e'),
+            (self.no_touch.load(Relaxed), 'T'),
         ] {
             if on {
                 flags.push(letter);

@@ -30,6 +30,8 @@
 //!   runs after the blocked command answers, and a client that closes
 //!   leaves the wait at once. A write serves the clients blocked on its
 //!   keys before its own reply goes out.
+//! - A command CLIENT PAUSE holds back (see `crate::pause`) waits, with
+//!   everything after it, after the replies before it are written.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -100,6 +102,9 @@ pub enum Step {
     /// A blocking command found nothing and waits: write the replies,
     /// call [`Session::wait_blocked`], then `process` again.
     Block,
+    /// CLIENT PAUSE holds the next command back: write the replies, wait
+    /// for the pause to end (`Pause::wait`), then `process` again.
+    Paused,
 }
 
 struct Settings {
@@ -298,6 +303,7 @@ impl Session {
             let mut wait_script = false;
             let mut run_script = false;
             let mut blocked = false;
+            let mut paused = false;
             from = 0;
             for (&(to, _, start), &prepared) in self.batch.iter().zip(&self.prepared) {
                 let args = &views[from..to];
@@ -336,6 +342,20 @@ impl Session {
                         self.run.push(entry);
                     }
                     continue;
+                }
+                // CLIENT PAUSE holds it back (before it runs, or is
+                // queued in MULTI), and what follows it; a command that
+                // fails its arity or NOAUTH answers at once, as in Redis.
+                if let Some(spec) = prepared.spec().filter(|s| {
+                    shared.pause.may_hold()
+                        && s.arity_ok(args.len())
+                        && (self.client.state.authenticated || s.has(cmd::flag::NO_AUTH))
+                }) {
+                    if shared.pause.holds(shared, &self.client, spec, args) {
+                        stop_at = Some(start);
+                        paused = self.run.is_empty();
+                        break;
+                    }
                 }
                 // A script runs on a blocking thread, never on this
                 // connection's runtime thread (which serves other
@@ -487,6 +507,9 @@ impl Session {
                 }
                 if blocked {
                     break 'batch Step::Block;
+                }
+                if paused {
+                    break 'batch Step::Paused;
                 }
                 break 'batch Step::Forward;
             }
@@ -940,6 +963,13 @@ async fn run(shared: &Arc<Shared>, session: &mut Session, stream: &mut TcpStream
             match step {
                 Step::NeedInput => break,
                 Step::OutputFull | Step::Forward => continue,
+                Step::Paused => {
+                    tokio::select! {
+                        _ = shared.pause.wait(&shared.db) => continue,
+                        _ = kill.cancelled() => return End::Killed,
+                        _ = shared.shutdown.cancelled() => return End::Shutdown,
+                    }
+                }
                 Step::WaitScript => {
                     tokio::select! {
                         _ = script_turn(shared) => continue,

@@ -18,6 +18,7 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod observe;
+pub mod pause;
 pub mod pubsub;
 mod server;
 pub mod shared;

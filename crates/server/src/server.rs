@@ -326,6 +326,8 @@ fn spawn_background(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 let period = Duration::from_millis(1000 / u64::from(hz));
                 // Like Redis's slow cycle: at most a quarter of each period.
                 let deadline = Instant::now() + period / 4;
+                // Ends a CLIENT PAUSE whose time is up (expiry resumes).
+                shared.pause.is_paused(&shared.db);
                 shared.db.active_expire_cycle(ringcache_store::now_ms(), deadline);
                 crate::blocking::serve_vanished(&shared);
                 // Keys it expired, for CLIENT TRACKING (nobody's writes).

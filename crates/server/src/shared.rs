@@ -72,6 +72,8 @@ pub struct Shared {
     pub observe: crate::observe::Observer,
     /// Clients blocked on keys (BLPOP ...).
     pub blocked: crate::blocking::Blocked,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::Pause,
     /// CLIENT TRACKING: the tracking table and BCAST prefixes.
     pub tracking: crate::tracking::Tracking,
     /// `databases`, fixed at start.
@@ -119,6 +121,7 @@ impl Shared {
             pubsub,
             observe,
             blocked: crate::blocking::Blocked::default(),
+            pause: crate::pause::Pause::default(),
             tracking,
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),

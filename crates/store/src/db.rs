@@ -93,6 +93,8 @@ pub struct Db {
     policy: AtomicU8,
     /// Whether the policy reads LFU counters, so accesses must update them.
     track_lfu: AtomicBool,
+    /// Expiry and eviction are paused (see [`Db::set_frozen`]).
+    frozen: AtomicBool,
     samples: AtomicU32,
     /// Where the next eviction or active-expiry pass starts, so work spreads
     /// over all shards.
@@ -166,6 +168,7 @@ impl Db {
         Db {
             cells: (0..n).map(cell).collect(),
             track_lfu: AtomicBool::new(config.policy.is_lfu()),
+            frozen: AtomicBool::new(false),
             mask: n - 1,
             maxmemory: AtomicU64::new(config.maxmemory),
             policy: AtomicU8::new(config.policy.to_u8()),
@@ -242,7 +245,16 @@ impl Db {
     fn guard(&self, i: usize) -> MutexGuard<'_, Shard> {
         let mut shard = self.cells[i].shard.lock();
         shard.set_track_lfu(self.track_lfu.load(Relaxed));
+        shard.set_frozen(self.frozen.load(Relaxed));
         shard
+    }
+
+    /// Pauses expiry and eviction (CLIENT PAUSE), or ends that: while
+    /// frozen, an expired key reads as missing but is not removed (nor
+    /// counted as expired) until thawed, the active expiry cycle expires
+    /// nothing, and nothing is evicted, so the data set stands still.
+    pub fn set_frozen(&self, on: bool) {
+        self.frozen.store(on, Relaxed);
     }
 
     /// Locks the shards holding `keys`, in ascending shard order (which is
@@ -270,7 +282,7 @@ impl Db {
         guard.hint(key, hash.hash, hash.slot);
         let mut guards = SmallVec::new();
         guards.push((i, guard));
-        Locked { db: self, dbid: 0, guards }
+        Locked { db: self, dbid: 0, guards, no_touch: false }
     }
 
     /// Whether `key`'s shard could be locked within `timeout` (tests of who
@@ -290,7 +302,7 @@ impl Db {
     fn lock_indices(&self, idx: SmallVec<[usize; INLINE_GUARDS]>) -> Locked<'_> {
         debug_assert!(idx.windows(2).all(|w| w[0] < w[1]), "shards locked out of order");
         let guards = idx.into_iter().map(|i| (i, self.guard(i))).collect();
-        Locked { db: self, dbid: 0, guards }
+        Locked { db: self, dbid: 0, guards, no_touch: false }
     }
 
     /// Looks `keys` of database `dbid` up ahead of the commands that will
@@ -376,7 +388,7 @@ impl Db {
     /// holding no shard lock. `Err(Oom)` when over the limit and nothing
     /// more can be evicted under the policy.
     pub fn ensure_memory(&self, now_ms: u64) -> Result<(), Oom> {
-        if !self.over_limit() {
+        if !self.over_limit() || self.frozen.load(Relaxed) {
             return Ok(());
         }
         let policy = self.policy();
@@ -474,6 +486,9 @@ impl Db {
     /// expired.
     pub fn active_expire_cycle(&self, now_ms: u64, deadline: Instant) -> usize {
         const SAMPLE: usize = 20;
+        if self.frozen.load(Relaxed) {
+            return 0;
+        }
         let mut total = 0;
         for _ in 0..self.cells.len() {
             let i = self.expire_next.fetch_add(1, Relaxed) & self.mask;
@@ -592,6 +607,9 @@ pub struct Locked<'a> {
     /// Sorted by shard index. Inline for the few-key commands that make up
     /// the hot path, so locking allocates nothing.
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); INLINE_GUARDS]>,
+    /// Accesses leave keys' LRU/LFU words alone (see
+    /// [`Locked::set_no_touch`]).
+    no_touch: bool,
 }
 
 /// Shards a command can lock without allocating.
@@ -638,6 +656,19 @@ impl<'a> Locked<'a> {
     /// The database the command works in.
     pub fn dbid(&self) -> u16 {
         self.dbid
+    }
+
+    /// Whether the commands run under this lock leave the LRU/LFU words
+    /// of the keys they access alone (CLIENT NO-TOUCH; the caller sets it
+    /// per command, TOUCH touching anyway). The shards forget it when the
+    /// lock is dropped.
+    pub fn set_no_touch(&mut self, on: bool) {
+        if on || self.no_touch {
+            self.no_touch = on;
+            for (_, g) in &mut self.guards {
+                g.set_no_touch(on);
+            }
+        }
     }
 
     /// Makes `dbid` the database the shards handed out from now on work
@@ -696,6 +727,8 @@ impl<'a> Locked<'a> {
             return false;
         };
         guard.set_track_lfu(self.db.track_lfu.load(Relaxed));
+        guard.set_frozen(self.db.frozen.load(Relaxed));
+        guard.set_no_touch(self.no_touch);
         let at = self.guards.partition_point(|(j, _)| *j < i);
         self.guards.insert(at, (i, guard));
         true
@@ -989,6 +1022,7 @@ fn weighted_pick(weights: &[usize], mut r: usize) -> usize {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
+        self.set_no_touch(false);
         for (i, g) in &mut self.guards {
             // The hinted key is borrowed only as long as this lock.
             g.forget_hint();

@@ -196,6 +196,13 @@ pub struct Shard {
     stats: ShardStats,
     rng: SmallRng,
     track_lfu: bool,
+    /// Expiry is paused (CLIENT PAUSE): an expired key reads as missing
+    /// but stays. Set from the database's flag whenever the shard is
+    /// locked.
+    frozen: bool,
+    /// Accesses leave keys' LRU/LFU words alone (CLIENT NO-TOUCH): set by
+    /// the lock for one command at a time.
+    no_touch: bool,
     /// The hash and slot of the key whose command holds this shard locked,
     /// as the key's address and length (see [`Shard::hash`]): set and
     /// cleared by `Locked`, which borrows that key for as long as it holds
@@ -269,6 +276,8 @@ impl Shard {
             stats: ShardStats::default(),
             rng: SmallRng::from_entropy(),
             track_lfu: false,
+            frozen: false,
+            no_touch: false,
             hint: None,
             cfg,
             digests: vec![0; ringcache_ring::SLOTS >> cfg.shard_bits].into_boxed_slice(),
@@ -801,6 +810,9 @@ impl Shard {
         self.clock_ms = now_ms;
         let i = self.index_of(key)?;
         if self.ks.map[i].is_expired(now_ms) {
+            if self.frozen {
+                return None;
+            }
             self.remove_at(i, crate::invalidate::Cause::Expired);
             self.stats.expired += 1;
             return None;
@@ -809,7 +821,9 @@ impl Shard {
     }
 
     fn touch(&mut self, i: usize, now_ms: u64) -> &mut Entry {
-        if self.track_lfu {
+        if self.no_touch {
+            &mut self.ks.map[i]
+        } else if self.track_lfu {
             let r: f64 = self.rng.gen();
             let e = &mut self.ks.map[i];
             e.access = lfu_touch(e.access, now_ms, r);
@@ -850,6 +864,16 @@ impl Shard {
     /// time (see [`Entry::access`]): only LFU policies read it.
     pub fn set_track_lfu(&mut self, on: bool) {
         self.track_lfu = on;
+    }
+
+    /// See [`Db::set_frozen`](crate::Db::set_frozen).
+    pub(crate) fn set_frozen(&mut self, on: bool) {
+        self.frozen = on;
+    }
+
+    /// See [`Locked::set_no_touch`](crate::Locked::set_no_touch).
+    pub(crate) fn set_no_touch(&mut self, on: bool) {
+        self.no_touch = on;
     }
 
     /// Looks `key` up without using the result, so that the memory a real

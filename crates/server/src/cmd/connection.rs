@@ -192,6 +192,34 @@ pub(super) const CLIENT_SUBCOMMANDS: &[SubCommand] = &[
         handler: client_setinfo,
     },
     SubCommand {
+        name: "client|pause",
+        arity: -3,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Suspends commands processing.",
+        handler: client_pause,
+    },
+    SubCommand {
+        name: "client|unpause",
+        arity: 2,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Resumes processing commands from paused clients.",
+        handler: client_unpause,
+    },
+    SubCommand {
+        name: "client|no-evict",
+        arity: 3,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Sets the client eviction mode of the connection.",
+        handler: client_no_evict,
+    },
+    SubCommand {
+        name: "client|no-touch",
+        arity: 3,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        summary: "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        handler: client_no_touch,
+    },
+    SubCommand {
         name: "client|help",
         arity: 2,
         flags: flag::LOADING | flag::STALE,
@@ -515,6 +543,73 @@ fn client_reply(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     }
 }
 
+/// `CLIENT PAUSE timeout [WRITE|ALL]` (milliseconds; ALL by default):
+/// this node's clients wait before their next command (all of them, or
+/// those that may write) until the timeout or CLIENT UNPAUSE; see
+/// `crate::pause`. Like Redis, the mode is checked before the timeout.
+fn client_pause(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let all = match args.get(3) {
+        None => true,
+        Some(mode) if is(mode, "WRITE") => false,
+        Some(mode) if is(mode, "ALL") => true,
+        Some(_) => return Err(CmdError::other("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    if args.len() > 4 {
+        return Err(CmdError::Syntax);
+    }
+    // Redis reads it as a long double and rounds up.
+    let ms = std::str::from_utf8(args[2])
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| CmdError::other("ERR timeout is not an integer or out of range"))?
+        .ceil();
+    if ms < 0.0 {
+        return Err(CmdError::other("ERR timeout is negative"));
+    }
+    if ms >= i64::MAX as f64 {
+        return Err(CmdError::other("ERR timeout is out of range"));
+    }
+    ctx.shared.pause.pause(&ctx.shared.db, std::time::Duration::from_millis(ms as u64), all);
+    Ok(Reply::ok())
+}
+
+/// `CLIENT UNPAUSE`: the paused clients go on at once.
+fn client_unpause(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    ctx.shared.pause.unpause(&ctx.shared.db);
+    Ok(Reply::ok())
+}
+
+/// `ON` or `OFF`, any case; Redis's syntax error otherwise.
+fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "ON") {
+        Ok(true)
+    } else if is(arg, "OFF") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+/// `CLIENT NO-EVICT ON|OFF`: shown as CLIENT LIST's `e` flag. ringcache
+/// never evicts clients (`maxmemory-clients` has no effect), so every
+/// connection is as safe as this flag makes one in Redis.
+fn client_no_evict(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let on = on_off(args[2])?;
+    ctx.client.info.no_evict.store(on, std::sync::atomic::Ordering::Relaxed);
+    Ok(Reply::ok())
+}
+
+/// `CLIENT NO-TOUCH ON|OFF`: while on, this connection's commands (its
+/// scripts' too) leave the LRU/LFU words of the keys they access alone,
+/// except TOUCH (see `ClientState::no_touch`); CLIENT LIST's `T` flag.
+fn client_no_touch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let on = on_off(args[2])?;
+    ctx.client.state.no_touch = on;
+    ctx.client.info.no_touch.store(on, std::sync::atomic::Ordering::Relaxed);
+    Ok(Reply::ok())
+}
+
 fn client_getname(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let name = ctx.client.info.name.lock().clone();
     Ok(if name.is_empty() { Reply::Null } else { Reply::Bulk(name) })
@@ -741,6 +836,14 @@ fn client_help(_ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
         ],
     ))
 }

@@ -791,7 +791,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             "clients" => {
                 field(&mut out, "connected_clients", &shared.clients.len());
                 field(&mut out, "maxclients", &config.maxclients);
-                field(&mut out, "blocked_clients", &shared.blocked.len());
+                field(&mut out, "blocked_clients", &(shared.blocked.len() + shared.pause.waiting()));
                 field(&mut out, "tracking_clients", &shared.tracking.clients());
                 let (keys, on_nokey) = shared.blocked.blocking_keys();
                 field(&mut out, "total_blocking_keys", &keys);
