@@ -17,7 +17,7 @@ units=("$@")
   unit/type/list unit/type/set unit/type/zset unit/protocol unit/multi unit/scan unit/auth unit/info
   unit/quit unit/type/list-2 unit/type/list-3 unit/sort unit/bitops unit/bitfield unit/hyperloglog
   unit/pubsub unit/pubsubshard unit/scripting unit/functions unit/dump unit/maxmemory unit/introspection
-  unit/introspection-2 unit/other unit/tracking unit/acl unit/info-command unit/latency-monitor unit/slowlog
+  unit/introspection-2 unit/pause unit/other unit/tracking unit/acl unit/info-command unit/latency-monitor unit/slowlog
   unit/geo unit/type/stream unit/type/stream-cgroups unit/lazyfree unit/wait unit/limits unit/querybuf)
 command -v tclsh >/dev/null || { echo "tclsh not found: apt-get install -y tcl" >&2; exit 2; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
