@@ -59,10 +59,12 @@ impl Pause {
         let now = Instant::now();
         let until = now.checked_add(timeout).unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
         let mut state = self.state.lock();
-        *state = Some(match *state {
-            Some(old) if old.until > now => State { until: old.until.max(until), all: old.all || all },
-            _ => State { until, all },
-        });
+        *state = match *state {
+            Some(old) if old.until > now => Some(State { until: old.until.max(until), all: old.all || all }),
+            // PAUSE 0 with no pause in force: over before it began.
+            _ if timeout.is_zero() => return,
+            _ => Some(State { until, all }),
+        };
         self.on.store(true, Relaxed);
         db.set_frozen(true);
         drop(state);
