@@ -330,9 +330,6 @@ fn owns_keys(cluster: &super::Cluster, spec: Option<&'static crate::cmd::Command
     keys.all(|k| view.owners_of(ringcache_ring::slot(k)).contains(&view.me))
 }
 
-/// Runs the commands of an `R` message, in order, in the origin client's
-/// session (if it has one here), in database `dbid`. A command's reply waits for its writes to
-/// reach their quorum (or becomes `-NOREPLICAS`).
 /// Looks up the keys of the next one-key commands of a message, from
 /// offset `at`, before any of them runs (`Db::warm`, as a client's batch
 /// does in `connection`): their cache misses overlap instead of stalling
@@ -362,6 +359,9 @@ fn warm_ahead(shared: &Shared, dbid: u16, commands: &[u8], mut at: usize, limits
     at
 }
 
+/// Runs the commands of an `R` message, in order, in the origin client's
+/// session (if it has one here), in database `dbid`. A command's reply waits for its writes to
+/// reach their quorum (or becomes `-NOREPLICAS`).
 fn run(shared: &Shared, from: NodeId, proto: Proto, id: u64, dbid: u16, commands: &[u8]) -> Answer {
     let Some(cluster) = shared.cluster.as_ref() else {
         return Answer::Now(refuse("CLUSTERDOWN this node is not in a cluster"));
