@@ -187,6 +187,17 @@ fn every_database_works_through_a_proxy_cluster_and_survives_kill_9() {
         let mut d0 = cluster.node(i).conn();
         assert_eq!(get(&mut d0, &keys[1]), None, "still only in database 2");
     }
+    // Writes too, still within the detection window: node 0 is down for
+    // the others by now (their reads found it so), and W = 2 holds on the
+    // two left.
+    let mut via1 = cluster.node(1).conn_db(2);
+    for k in &keys[1..] {
+        let _: () = run(&mut via1, &["SET", k, &format!("w-{k}")]);
+    }
+    let mut via2 = cluster.node(2).conn_db(2);
+    for k in &keys[1..] {
+        assert_eq!(get(&mut via2, k).as_deref(), Some(format!("w-{k}").as_str()), "{k} through node 2");
+    }
 }
 
 #[test]
