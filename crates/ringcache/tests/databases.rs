@@ -175,7 +175,15 @@ fn every_database_works_through_a_proxy_cluster_and_survives_kill_9() {
     cluster.nodes[0].kill();
     // At once, before the others can have noticed: a read forwarded to
     // the dead node is answered by the next owner (`forward`'s second
-    // round), never -CLUSTERDOWN.
+    // round), never -CLUSTERDOWN. First an MGET of them all, whose part
+    // for node 0 holds keys the two others now share.
+    for i in [1, 2] {
+        let mut d2 = cluster.node(i).conn_db(2);
+        let got: Vec<Option<String>> =
+            run(&mut d2, &[&["MGET"][..], &keys[1..].iter().map(String::as_str).collect::<Vec<_>>()].concat());
+        let want: Vec<Option<String>> = keys[1..].iter().map(|k| Some(format!("v-{k}"))).collect();
+        assert_eq!(got, want, "MGET through node {i}");
+    }
     for i in [1, 2] {
         let mut d2 = cluster.node(i).conn_db(2);
         for k in &keys[1..] {

@@ -466,7 +466,8 @@ fn add_part(messages: &mut Vec<Message>, node: &NodeId, client: &Client, at: (us
 
 /// Where a part sent to `failed`, which did not answer, can run instead:
 /// the node that serves its keys' slots in the view now (which no longer
-/// counts `failed`), if one node serves all its keys. Only keyed commands
+/// counts `failed`), if one node serves all its keys; reads whose keys now
+/// go to several nodes, here if this node serves all of them. Only keyed commands
 /// that neither block nor belong to a transaction move (a transaction's
 /// WATCHes live in its session there), and if the part `may_have_run`
 /// there, only reads: a write that may have run is not run twice, its
@@ -476,7 +477,10 @@ fn add_part(messages: &mut Vec<Message>, node: &NodeId, client: &Client, at: (us
 fn reroute(cluster: &Cluster, failed: &NodeId, part: &Part, may_have_run: bool) -> Option<NodeId> {
     use crate::cmd::{flag, Keys};
     let view = cluster.view();
-    let mut to: Option<ringcache_ring::NodeIdx> = None;
+    // The one node that now serves every key (`None` inside: they went
+    // to several), and the keys' slots.
+    let mut to: Option<Option<ringcache_ring::NodeIdx>> = None;
+    let mut slots = Vec::new();
     let mut reads = true;
     for cmd in &part.cmds {
         let spec = crate::cmd::lookup(cmd.first()?)?;
@@ -487,14 +491,23 @@ fn reroute(cluster: &Cluster, failed: &NodeId, part: &Part, may_have_run: bool) 
         }
         let args: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
         for key in spec.keys.of(&args) {
-            let node = cluster.coordinator(&view, ringcache_ring::slot(key));
-            if *to.get_or_insert(node) != node {
-                return None;
+            let slot = ringcache_ring::slot(key);
+            let node = cluster.coordinator(&view, slot);
+            if *to.get_or_insert(Some(node)) != Some(node) {
+                to = Some(None);
             }
+            slots.push(slot);
         }
     }
-    let to = to?;
     let quorum = reads && cluster.replication.as_ref().is_some_and(|r| r.read_quorum() > 1);
+    let to = match to? {
+        Some(to) => to,
+        // Reads whose keys now live on several nodes (an MGET's part):
+        // here, if this node is an owner serving each of their slots (with
+        // N = 3 on three nodes, always); R = 1 reads any serving owner.
+        None if reads && !quorum && slots.iter().all(|&s| cluster.serves_here(&view, s)) => view.me,
+        None => return None,
+    };
     if !cluster.reachable(&view, to) || (to == view.me && quorum) {
         return None;
     }

@@ -488,6 +488,13 @@ impl Cluster {
         Some((0..SLOTS as u16).map(|s| self.coordinator(&view, s) == view.me).collect())
     }
 
+    /// Whether this node is an owner of `slot` that serves it (caught up,
+    /// not leaving): it may answer a read of the slot's keys.
+    pub fn serves_here(&self, view: &ClusterView, slot: u16) -> bool {
+        let Some(replication) = &self.replication else { return false };
+        view.owners_of(slot).contains(&view.me) && !self.leave.is_leaving() && replication.serves(slot)
+    }
+
     /// Whether `idx` answers: this node, or a live member whose last
     /// request got through.
     pub fn reachable(&self, view: &ClusterView, idx: NodeIdx) -> bool {
