@@ -535,6 +535,17 @@ impl Replication {
             // What the batch applied, for CLIENT TRACKING here.
             shared.tracking.deliver(shared, None);
         }
+        // Replicated writes count against maxmemory here as this node's
+        // clients' do: evict what the policy picks, as a command does before
+        // it runs (an eviction is local: docs/replication.md). Without
+        // that, a node whose clients write nothing grew past maxmemory with
+        // the other owners' writes. Under noeviction they are kept over
+        // the limit: refusing them would drop writes the cluster has
+        // acknowledged.
+        if shared.db.over_memory_limit() {
+            let _ = shared.db.ensure_memory(ringcache_store::now_ms());
+            shared.tracking.deliver(shared, None);
+        }
     }
 
     fn tick(&self, shared: &Shared, cluster: &Cluster) {
